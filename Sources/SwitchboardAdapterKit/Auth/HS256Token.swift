@@ -1,0 +1,114 @@
+import Crypto
+import Foundation
+public import NIOCore
+
+/// HS256 JSON Web Tokens signed with an app secret: connection tokens and channel tokens.
+///
+/// Only `HS256` is accepted (never `none`), the signature is compared in constant time,
+/// and `exp` is enforced. Every secret of the app verifies, so rotation has an overlap.
+public enum HS256Token {
+    /// Why a token was refused.
+    public enum Failure: Error, Equatable, Sendable {
+        /// Not three base64url parts of JSON.
+        case malformed
+        /// The header names another algorithm (`none`, `RS256`, ...).
+        case unsupportedAlgorithm(String)
+        /// No secret of the app produced this signature.
+        case badSignature
+        /// `exp` is in the past.
+        case expired
+    }
+
+    /// The claims a verified token carries.
+    public struct Claims: Sendable {
+        /// The whole payload.
+        public let payload: JSONObject
+        /// `sub`: the user id (may be empty for anonymous).
+        public var subject: String? { self.payload.string("sub") }
+        /// `exp`: seconds since the Unix epoch.
+        public var expiresAt: Int64? { self.payload.integer("exp") }
+        /// `channel`: the one channel a channel token is for.
+        public var channel: String? { self.payload.string("channel") }
+        /// `channels`: server-side subscriptions of a connection token.
+        public var channels: [String] { self.payload.strings("channels") ?? [] }
+        /// `permissions`: what a channel token allows (`subscribe`, `publish`).
+        public var permissions: [String]? { self.payload.strings("permissions") }
+        /// `info`: raw JSON attached to the user.
+        public var info: ByteBuffer? { self.payload.raw("info") }
+    }
+
+    /// Signs `payload` (a JSON object's bytes) with `secret`.
+    public static func sign(payload: ByteBuffer, secret: String) -> String {
+        let header = base64URL(Data(#"{"alg":"HS256","typ":"JWT"}"#.utf8))
+        let body = base64URL(Data(payload.readableBytesView))
+        let input = header + "." + body
+        let mac = HMAC<SHA256>.authenticationCode(for: Data(input.utf8), using: SymmetricKey(data: Data(secret.utf8)))
+        return input + "." + base64URL(Data(mac))
+    }
+
+    /// Verifies `token` against any of `secrets` at `now` (seconds since the Unix epoch).
+    public static func verify(_ token: String, secrets: [String], now: Int64) throws(Failure) -> Claims {
+        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 3, let headerData = decodeBase64URL(parts[0]), let payloadData = decodeBase64URL(parts[1]),
+            let signature = decodeBase64URL(parts[2])
+        else { throw .malformed }
+        guard let header = try? JSONObject(parsing: ByteBuffer(bytes: headerData)) else { throw .malformed }
+        let algorithm = header.string("alg") ?? ""
+        guard algorithm == "HS256" else { throw .unsupportedAlgorithm(algorithm) }
+        let input = Data(token.utf8.prefix(parts[0].utf8.count + 1 + parts[1].utf8.count))
+        let valid = secrets.contains { secret in
+            HMAC<SHA256>.isValidAuthenticationCode(signature, authenticating: input, using: SymmetricKey(data: Data(secret.utf8)))
+        }
+        guard valid else { throw .badSignature }
+        guard let payload = try? JSONObject(parsing: ByteBuffer(bytes: payloadData)) else { throw .malformed }
+        let claims = Claims(payload: payload)
+        if let exp = claims.expiresAt, exp <= now { throw .expired }
+        if payload.has("exp"), claims.expiresAt == nil { throw .malformed }
+        return claims
+    }
+
+    static func base64URL(_ data: Data) -> String {
+        data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    static func decodeBase64URL(_ text: Substring) -> Data? {
+        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while base64.count % 4 != 0 { base64 += "=" }
+        return Data(base64Encoded: base64)
+    }
+}
+
+extension HS256Token {
+    /// Builds and signs a token from the usual claims; used by `switchboard token` and the REST token endpoint.
+    public static func mint(
+        secret: String,
+        subject: String?,
+        expiresAt: Int64?,
+        channel: String? = nil,
+        channels: [String]? = nil,
+        permissions: [String]? = nil,
+        info: ByteBuffer? = nil
+    ) -> String {
+        var writer = JSONWriter()
+        writer.beginObject()
+        if let subject { writer.member("sub", subject) }
+        if let expiresAt { writer.member("exp", expiresAt) }
+        if let channel { writer.member("channel", channel) }
+        if let channels {
+            writer.key("channels")
+            writer.beginArray()
+            for name in channels { writer.string(name) }
+            writer.endArray()
+        }
+        if let permissions {
+            writer.key("permissions")
+            writer.beginArray()
+            for permission in permissions { writer.string(permission) }
+            writer.endArray()
+        }
+        if let info { writer.member("info", raw: info) }
+        writer.endObject()
+        return sign(payload: writer.buffer, secret: secret)
+    }
+}

@@ -1,0 +1,85 @@
+public import Hummingbird
+public import SwitchboardCore
+
+/// The edge's door: finds the app a request is for and checks that it may come in.
+///
+/// App resolution order: a key in the path, a `key` query parameter, the `Host` header, then the
+/// default app. Refusals carry the HTTP status and the security event kind; `report` records them.
+public struct Gate: Sendable {
+    /// Why a request was refused.
+    public struct Refusal: Error, Sendable {
+        /// The HTTP status for refusals answered over HTTP.
+        public var status: HTTPResponse.Status
+        /// The security event kind.
+        public var kind: SecurityEvent.Kind
+        /// The app concerned, when known.
+        public var app: String?
+        /// A short explanation for the client.
+        public var message: String
+    }
+
+    /// The apps served.
+    public let apps: AppRegistry
+    /// Where security events go.
+    public let security: any SecurityEventSink
+
+    /// Creates a gate.
+    public init(apps: AppRegistry, security: any SecurityEventSink) {
+        self.apps = apps
+        self.security = security
+    }
+
+    /// Finds the app for a request and checks that it is enabled and its origin allowed.
+    public func admit(request: Request, caller: Caller, pathKey: String? = nil) -> Result<App, Refusal> {
+        let queryKey = request.uri.queryParameters["key"].map(String.init)
+        let app: App?
+        if let key = pathKey ?? queryKey {
+            app = self.apps.app(key: key)
+            guard app != nil else {
+                return .failure(Refusal(status: .notFound, kind: .unknownKey, app: nil, message: "no app with key \(key)"))
+            }
+        } else {
+            app = caller.host.flatMap { self.apps.app(host: $0) } ?? self.apps.defaultApp
+        }
+        guard let app else { return .failure(Refusal(status: .notFound, kind: .unknownKey, app: nil, message: "no app named by the request")) }
+        return self.check(app, caller: caller)
+    }
+
+    /// Checks that `app` is enabled and allows the caller's origin.
+    public func check(_ app: App, caller: Caller) -> Result<App, Refusal> {
+        guard app.enabled else {
+            return .failure(Refusal(status: .forbidden, kind: .appDisabled, app: app.id, message: "app \(app.id) is disabled"))
+        }
+        if let origin = caller.origin, !OriginPolicy.allows(origin, patterns: app.origins) {
+            return .failure(Refusal(status: .forbidden, kind: .originBlocked, app: app.id, message: "origin \(origin) is not allowed"))
+        }
+        return .success(app)
+    }
+
+    /// Finds the app whose secret is `bearer` (server APIs: the API key identifies the app).
+    public func admitServer(secret: String?, caller: Caller) -> Result<App, Refusal> {
+        guard let secret, !secret.isEmpty else {
+            return .failure(Refusal(status: .unauthorized, kind: .badSignature, app: nil, message: "missing API key"))
+        }
+        guard let app = self.apps.app(secret: secret) else {
+            return .failure(Refusal(status: .unauthorized, kind: .badSignature, app: nil, message: "invalid API key"))
+        }
+        guard app.enabled else {
+            return .failure(Refusal(status: .forbidden, kind: .appDisabled, app: app.id, message: "app \(app.id) is disabled"))
+        }
+        return .success(app)
+    }
+
+    /// Records a refusal as a security event.
+    public func report(_ refusal: Refusal, caller: Caller) {
+        self.report(refusal.kind, app: refusal.app, caller: caller, detail: refusal.message)
+    }
+
+    /// Records a security event of `kind`.
+    public func report(_ kind: SecurityEvent.Kind, app: String?, caller: Caller, detail: String) {
+        self.security.record(
+            SecurityEvent(
+                time: WallClock.milliseconds(), app: app, kind: kind, clientIP: caller.ip, origin: caller.origin,
+                userAgent: caller.userAgent, detail: detail))
+    }
+}

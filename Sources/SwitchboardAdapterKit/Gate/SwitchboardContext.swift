@@ -1,0 +1,17 @@
+public import Hummingbird
+public import HummingbirdWebSocket
+public import NIOCore
+
+/// The request context every route of the edge sees: Hummingbird's, WebSocket-capable, with the peer address.
+public struct SwitchboardContext: RequestContext, WebSocketRequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let webSocket: WebSocketHandlerReference<SwitchboardContext>
+    /// The client's socket address.
+    public let remoteAddress: SocketAddress?
+
+    public init(source: ApplicationRequestContextSource) {
+        self.coreContext = .init(source: source)
+        self.webSocket = .init()
+        self.remoteAddress = source.channel.remoteAddress
+    }
+}

@@ -1,0 +1,80 @@
+/// One tenant of the edge: its key and secret, who may call it, and its limits.
+public struct App: Sendable, Equatable {
+    /// The app id (digits, as the official Pusher libraries require).
+    public var id: String
+    /// The public key clients connect with.
+    public var key: String
+    /// The secrets that sign and verify everything; the first signs, all verify (rotation overlap).
+    public var secrets: [String]
+    /// Browser origins allowed to connect; empty allows any.
+    public var origins: [String]
+    /// `Host` header values that select this app.
+    public var hosts: [String]
+    /// The app's limits.
+    public var plan: Plan
+    /// A free-form label: development, staging, production.
+    public var environment: String
+    /// A free-form label for where the app runs.
+    public var region: String
+    /// A disabled app refuses every connection and request.
+    public var enabled: Bool
+    /// Whether clients may send client events (Pusher) or publish (other protocols) on channels that allow it.
+    public var clientEvents: Bool
+    /// Channel rules, first match wins.
+    public var channelRules: [ChannelRule]
+    /// Where requests no adapter claims are forwarded.
+    public var upstream: String?
+
+    /// Creates an app.
+    public init(
+        id: String,
+        key: String,
+        secrets: [String],
+        origins: [String] = [],
+        hosts: [String] = [],
+        plan: Plan = .free,
+        environment: String = "development",
+        region: String = "local",
+        enabled: Bool = true,
+        clientEvents: Bool = true,
+        channelRules: [ChannelRule] = [],
+        upstream: String? = nil
+    ) {
+        self.id = id
+        self.key = key
+        self.secrets = secrets
+        self.origins = origins
+        self.hosts = hosts
+        self.plan = plan
+        self.environment = environment
+        self.region = region
+        self.enabled = enabled
+        self.clientEvents = clientEvents
+        self.channelRules = channelRules
+        self.upstream = upstream
+    }
+
+    /// The secret new signatures are made with.
+    public var signingSecret: String { self.secrets.first ?? "" }
+
+    /// The first rule matching `channel`, if any.
+    public func rule(for channel: String) -> ChannelRule? {
+        self.channelRules.first { $0.matches(channel) }
+    }
+
+    /// What the plan and the rules decide for `channel`.
+    public func policy(for channel: String) -> ChannelPolicy {
+        let rule = self.rule(for: channel)
+        // A rule may keep less than the plan allows, never more.
+        let size = min(rule?.historySize ?? self.plan.historySize, self.plan.historySize)
+        return ChannelPolicy(
+            history: HistoryPolicy(
+                size: size,
+                ttlMilliseconds: rule?.historyTTLMilliseconds ?? ChannelPolicy.defaultHistoryTTLMilliseconds
+            ),
+            clientPublish: self.clientEvents && (rule?.clientPublish ?? true),
+            presence: rule?.presence ?? true,
+            requireToken: ChannelKind(channel: channel).isProtected || (rule?.requireToken ?? false)
+        )
+    }
+}

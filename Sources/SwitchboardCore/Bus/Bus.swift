@@ -1,0 +1,180 @@
+public import NIOCore
+import Synchronization
+
+/// The node's facade over the hub (local subscriptions) and the engine (fan-out, history, presence).
+///
+/// It applies the app's limits (channels, connections, message size, publish rate) and knows nothing
+/// of any wire protocol: adapters translate their frames into these calls.
+public final class Bus: BrokerEventHandler {
+    /// Local subscriptions.
+    public let hub: Hub
+    /// Cross-node fan-out, history and presence.
+    public let engine: any Engine
+    /// The apps served.
+    public let apps: AppRegistry
+    /// Message counters.
+    public let stats = BusStats()
+    /// How long a server-side presence join lasts without a heartbeat, in milliseconds.
+    public let presenceTimeoutMilliseconds: Int64
+
+    private let limiter: RateLimiter
+    private let nextConnection = Atomic<UInt64>(1)
+    private let activeChannels = Mutex<[String: Int]>([:])
+    private let connections = Mutex<[String: Int]>([:])
+
+    /// Creates a bus over `engine` and attaches itself as the engine's handler.
+    public init(engine: any Engine, apps: AppRegistry, limiter: RateLimiter = RateLimiter(), presenceTimeoutMilliseconds: Int64 = 30_000) {
+        self.hub = Hub()
+        self.engine = engine
+        self.apps = apps
+        self.limiter = limiter
+        self.presenceTimeoutMilliseconds = presenceTimeoutMilliseconds
+        engine.attach(self)
+    }
+
+    /// Fans a message from the engine out to local subscribers.
+    public func handle(_ message: BusMessage) {
+        self.stats.countDelivered(self.hub.broadcast(message))
+    }
+
+    // MARK: Connections
+
+    /// Admits a new connection to `app` within its plan; returns its id.
+    public func connect(app: App) throws(BusError) -> ConnectionID {
+        let admitted = self.connections.withLock { counts -> Bool in
+            let current = counts[app.id, default: 0]
+            if let max = app.plan.maxConnections, current >= max { return false }
+            counts[app.id] = current + 1
+            return true
+        }
+        guard admitted else { throw .connectionLimit(app.plan.maxConnections ?? 0) }
+        return self.makeConnectionID()
+    }
+
+    /// A connection id for a stream that does not count against connection limits.
+    public func makeConnectionID() -> ConnectionID {
+        ConnectionID(self.nextConnection.wrappingAdd(1, ordering: .relaxed).oldValue)
+    }
+
+    /// Releases a connection admitted by `connect`.
+    public func disconnect(app: String) {
+        self.connections.withLock { counts in
+            let left = counts[app, default: 1] - 1
+            counts[app] = left > 0 ? left : nil
+        }
+    }
+
+    /// Open connections of `app` on this node.
+    public func connectionCount(app: String) -> Int { self.connections.withLock { $0[app, default: 0] } }
+
+    // MARK: Subscriptions
+
+    /// Subscribes `subscriber` to `channel`; returns false when it already was.
+    @discardableResult
+    public func subscribe(_ subscriber: any Subscriber, app: App, channel: String) async throws -> Bool {
+        guard ChannelName.isValid(channel) else { throw BusError.invalidChannel }
+        let (first, added) = self.hub.add(subscriber, app: app.id, channel: channel)
+        guard first else { return added }
+        let admitted = self.activeChannels.withLock { counts -> Bool in
+            let current = counts[app.id, default: 0]
+            if let max = app.plan.maxChannels, current >= max { return false }
+            counts[app.id] = current + 1
+            return true
+        }
+        guard admitted else {
+            self.hub.remove(subscriber.connectionID, app: app.id, channel: channel)
+            throw BusError.channelLimit(app.plan.maxChannels ?? 0)
+        }
+        try await self.engine.subscribe(app: app.id, channel: channel)
+        return true
+    }
+
+    /// Unsubscribes a connection from `channel`; returns false when it was not subscribed.
+    @discardableResult
+    public func unsubscribe(_ connection: ConnectionID, app: String, channel: String) async -> Bool {
+        let (last, removed) = self.hub.remove(connection, app: app, channel: channel)
+        if last {
+            self.activeChannels.withLock { counts in
+                let left = counts[app, default: 1] - 1
+                counts[app] = left > 0 ? left : nil
+            }
+            try? await self.engine.unsubscribe(app: app, channel: channel)
+        }
+        return removed
+    }
+
+    /// Channels of `app` with local subscribers, and how many each has.
+    public func channels(app: String) -> [String: Int] { self.hub.channels(app: app) }
+
+    // MARK: Publishing
+
+    /// Checks `size` against the app's plan and takes one publish from its rate.
+    public func admitPublish(app: App, size: Int) throws(BusError) {
+        guard size <= app.plan.maxMessageBytes else { throw .messageTooLarge(limit: app.plan.maxMessageBytes) }
+        guard self.limiter.allow(app.id, perMinute: app.plan.publishesPerMinute) else { throw .rateLimited }
+    }
+
+    /// Publishes within the app's limits; returns the publication with its position when the channel keeps history.
+    public func publish(_ publication: Publication, app: App) async throws -> Publication {
+        guard ChannelName.isValid(publication.channel) else { throw BusError.invalidChannel }
+        try self.admitPublish(app: app, size: publication.data.readableBytes)
+        return try await self.publishAdmitted(publication, app: app)
+    }
+
+    /// Publishes a message whose limits were already checked (one admission covering several channels).
+    public func publishAdmitted(_ publication: Publication, app: App) async throws -> Publication {
+        self.stats.countPublished()
+        let policy = app.policy(for: publication.channel)
+        return try await self.engine.publish(publication, history: policy.history.size > 0 ? policy.history : nil)
+    }
+
+    /// Kept messages of a channel after `offset` (or the newest `limit` when nil), oldest first.
+    public func history(app: App, channel: String, after offset: UInt64?, limit: Int?) async throws -> HistoryPage {
+        let policy = app.policy(for: channel)
+        guard policy.history.size > 0 else { return HistoryPage(publications: [], latest: nil, truncated: false) }
+        return try await self.engine.history(app: app.id, channel: channel, after: offset, limit: limit, policy: policy.history)
+    }
+
+    // MARK: Presence
+
+    /// Joins a member and announces it to the channel when that changes the set.
+    public func presenceJoin(app: App, channel: String, userID: String, metadata: ByteBuffer, holder: PresenceHolder) async throws
+        -> PresenceChange?
+    {
+        guard ChannelName.isValid(channel) else { throw BusError.invalidChannel }
+        guard app.policy(for: channel).presence else { throw BusError.presenceNotAllowed }
+        let change = try await self.engine.presence.join(
+            app: app.id, channel: channel, userID: userID, metadata: metadata, holder: holder, now: WallClock.milliseconds())
+        if let change { try await self.engine.publish(change) }
+        return change
+    }
+
+    /// Replaces a member's metadata and announces it.
+    public func presenceUpdate(app: App, channel: String, userID: String, metadata: ByteBuffer) async throws -> PresenceChange? {
+        let change = try await self.engine.presence.update(
+            app: app.id, channel: channel, userID: userID, metadata: metadata, now: WallClock.milliseconds())
+        if let change { try await self.engine.publish(change) }
+        return change
+    }
+
+    /// Removes `holder` from a member and announces the leave when it was the last.
+    public func presenceLeave(app: String, channel: String, userID: String, holder: PresenceHolder) async throws -> PresenceChange? {
+        let change = try await self.engine.presence.leave(
+            app: app, channel: channel, userID: userID, holder: holder, now: WallClock.milliseconds())
+        if let change { try await self.engine.publish(change) }
+        return change
+    }
+
+    /// The channel's members.
+    public func members(app: String, channel: String) async throws -> [PresenceMember] {
+        try await self.engine.presence.members(app: app, channel: channel)
+    }
+
+    /// Expires silent server-side presence joins and trims history; the janitor calls it periodically.
+    public func sweep(now: Int64) async throws {
+        for change in try await self.engine.presence.expire(now: now, maxAge: self.presenceTimeoutMilliseconds) {
+            try await self.engine.publish(change)
+        }
+        try await self.engine.sweep(now: now)
+    }
+}

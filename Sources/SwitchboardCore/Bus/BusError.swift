@@ -1,0 +1,15 @@
+/// Why the bus refused a command; each adapter maps it to its protocol's error.
+public enum BusError: Error, Equatable, Sendable {
+    /// The app already has as many channels as its plan allows.
+    case channelLimit(Int)
+    /// The app already has as many connections as its plan allows.
+    case connectionLimit(Int)
+    /// The payload is larger than the plan allows.
+    case messageTooLarge(limit: Int)
+    /// The app published more than its plan allows per minute.
+    case rateLimited
+    /// The channel name is not valid.
+    case invalidChannel
+    /// The channel's rules do not allow presence.
+    case presenceNotAllowed
+}

@@ -1,0 +1,126 @@
+import NIOCore
+import Synchronization
+
+/// The registry of this node's local subscriptions, sharded by channel hash with a lock per shard.
+///
+/// A broadcast takes a snapshot of the channel's subscribers under the shard lock, then encodes the
+/// message once per wire format and queues the same bytes on every subscriber outside the lock.
+public final class Hub: Sendable {
+    struct ChannelKey: Hashable, Sendable {
+        var app: String
+        var channel: String
+    }
+
+    struct Subscribers {
+        var byConnection: [ConnectionID: any Subscriber] = [:]
+        var snapshot: ContiguousArray<any Subscriber>?
+
+        mutating func currentSnapshot() -> ContiguousArray<any Subscriber> {
+            if let snapshot { return snapshot }
+            let built = ContiguousArray(self.byConnection.values)
+            self.snapshot = built
+            return built
+        }
+    }
+
+    final class Shard: Sendable {
+        let channels = Mutex<[ChannelKey: Subscribers]>([:])
+    }
+
+    private let shards: [Shard]
+
+    /// Creates a hub with `shardCount` independently locked shards.
+    public init(shardCount: Int = 64) {
+        self.shards = (0..<max(1, shardCount)).map { _ in Shard() }
+    }
+
+    private func shard(for key: ChannelKey) -> Shard {
+        var hasher = Hasher()
+        hasher.combine(key)
+        let index = Int(UInt(bitPattern: hasher.finalize()) % UInt(self.shards.count))
+        return self.shards[index]
+    }
+
+    /// Adds a subscriber; returns true when it is the channel's first local subscriber.
+    @discardableResult
+    public func add(_ subscriber: any Subscriber, app: String, channel: String) -> (first: Bool, added: Bool) {
+        let key = ChannelKey(app: app, channel: channel)
+        return self.shard(for: key).channels.withLock { channels in
+            var entry = channels[key] ?? Subscribers()
+            let first = entry.byConnection.isEmpty
+            let added = entry.byConnection.updateValue(subscriber, forKey: subscriber.connectionID) == nil
+            entry.snapshot = nil
+            channels[key] = entry
+            return (first, added)
+        }
+    }
+
+    /// Removes a subscriber; returns true when the channel has no local subscriber left.
+    @discardableResult
+    public func remove(_ connection: ConnectionID, app: String, channel: String) -> (last: Bool, removed: Bool) {
+        let key = ChannelKey(app: app, channel: channel)
+        return self.shard(for: key).channels.withLock { channels in
+            guard var entry = channels[key], entry.byConnection.removeValue(forKey: connection) != nil else {
+                return (false, false)
+            }
+            if entry.byConnection.isEmpty {
+                channels[key] = nil
+                return (true, true)
+            }
+            entry.snapshot = nil
+            channels[key] = entry
+            return (false, true)
+        }
+    }
+
+    /// The number of local subscribers of a channel.
+    public func count(app: String, channel: String) -> Int {
+        let key = ChannelKey(app: app, channel: channel)
+        return self.shard(for: key).channels.withLock { $0[key]?.byConnection.count ?? 0 }
+    }
+
+    /// The channels of `app` that have local subscribers, with their subscriber counts.
+    public func channels(app: String) -> [String: Int] {
+        var result: [String: Int] = [:]
+        for shard in self.shards {
+            shard.channels.withLock { channels in
+                for (key, entry) in channels where key.app == app {
+                    result[key.channel] = entry.byConnection.count
+                }
+            }
+        }
+        return result
+    }
+
+    /// Queues `message` on every local subscriber of its channel except its sender.
+    ///
+    /// Returns the number of subscribers the message was handed to.
+    @discardableResult
+    public func broadcast(_ message: BusMessage) -> Int {
+        let key = ChannelKey(app: message.app, channel: message.channel)
+        guard let subscribers = self.shard(for: key).channels.withLock({ $0[key]?.currentSnapshot() }) else { return 0 }
+        var cache = FrameCache()
+        let sender = message.sender
+        var delivered = 0
+        for subscriber in subscribers {
+            if let sender, subscriber.connectionID == sender { continue }
+            guard let frame = cache.frame(for: message, encoder: subscriber.encoder) else { continue }
+            subscriber.deliver(frame, of: message)
+            delivered += 1
+        }
+        return delivered
+    }
+}
+
+/// The frames of one broadcast, one per encoder type, so each wire format is encoded once.
+struct FrameCache {
+    private var entries: [(ObjectIdentifier, ByteBuffer?)] = []
+
+    mutating func frame(for message: BusMessage, encoder: any FrameEncoder) -> ByteBuffer? {
+        let id = ObjectIdentifier(type(of: encoder))
+        for entry in self.entries where entry.0 == id { return entry.1 }
+        let frame = encoder.frame(for: message)
+        self.entries.append((id, frame))
+        return frame
+    }
+}

@@ -1,0 +1,33 @@
+public import NIOCore
+
+/// Turns a bus message into one wire format's frame bytes.
+///
+/// The hub calls it once per broadcast per encoder type that has subscribers, then hands
+/// the same bytes to every subscriber using that encoder.
+public protocol FrameEncoder: Sendable {
+    /// The frame for `message`, or nil when this wire format does not show it.
+    func frame(for message: BusMessage) -> ByteBuffer?
+}
+
+/// What happened to a frame handed to a subscriber.
+public enum EnqueueResult: Sendable, Equatable {
+    /// Queued for writing.
+    case queued
+    /// The subscriber's queue was full: it is being closed as too slow.
+    case overflow
+    /// The subscriber is already closed.
+    case closed
+}
+
+/// One local subscription target as the bus sees it: a connection with a bounded queue of ready frames.
+///
+/// `deliver` must never block: it queues and returns, so one slow client never slows a broadcast.
+public protocol Subscriber: AnyObject, Sendable {
+    /// The connection this subscriber belongs to.
+    var connectionID: ConnectionID { get }
+    /// The wire format of this subscriber; subscribers sharing an encoder type share encoded bytes.
+    var encoder: any FrameEncoder { get }
+    /// Queues `frame`, the encoding of `message`, for writing.
+    @discardableResult
+    func deliver(_ frame: ByteBuffer, of message: BusMessage) -> EnqueueResult
+}

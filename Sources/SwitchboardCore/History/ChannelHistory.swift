@@ -1,0 +1,60 @@
+
+/// One channel's kept messages, as a value: offsets increase by one per message, the epoch names the run.
+///
+/// Pure and clock-free: callers pass `now` (milliseconds), so bounds are tested without waiting.
+public struct ChannelHistory: Sendable {
+    /// The epoch of this stream.
+    public let epoch: String
+    /// The offset the last appended message got (0 before any).
+    public private(set) var lastOffset: UInt64 = 0
+    private var messages: [Publication] = []
+    private var head = 0
+
+    /// Creates an empty stream with `epoch`.
+    public init(epoch: String) { self.epoch = epoch }
+
+    /// The number of messages kept.
+    public var count: Int { self.messages.count - self.head }
+
+    /// Appends `publication`, assigning its position; then trims by `policy`.
+    public mutating func append(_ publication: Publication, policy: HistoryPolicy, now: Int64) -> Publication {
+        self.lastOffset += 1
+        var kept = publication
+        kept.position = StreamPosition(offset: self.lastOffset, epoch: self.epoch)
+        self.messages.append(kept)
+        self.trim(policy: policy, now: now)
+        return kept
+    }
+
+    /// Drops messages beyond the policy's size or older than its ttl.
+    public mutating func trim(policy: HistoryPolicy, now: Int64) {
+        let limit = max(0, policy.size)
+        while self.count > limit { self.head += 1 }
+        while self.head < self.messages.count, now - self.messages[self.head].timestamp > policy.ttlMilliseconds { self.head += 1 }
+        if self.head > 64 && self.head * 2 > self.messages.count {
+            self.messages.removeFirst(self.head)
+            self.head = 0
+        }
+    }
+
+    /// Messages with an offset greater than `offset`, oldest first, at most `limit` (all when nil).
+    public func messages(after offset: UInt64, limit: Int? = nil) -> HistoryPage {
+        let kept = self.messages[self.head...]
+        let firstKept = kept.first?.position?.offset ?? (self.lastOffset + 1)
+        let truncated = offset < firstKept - 1 && offset < self.lastOffset
+        var result = kept.filter { ($0.position?.offset ?? 0) > offset }
+        if let limit, result.count > limit { result = Array(result.prefix(limit)) }
+        return HistoryPage(publications: Array(result), latest: self.position, truncated: truncated)
+    }
+
+    /// The newest `limit` messages, oldest first.
+    public func latest(limit: Int) -> [Publication] {
+        Array(self.messages[self.head...].suffix(max(0, limit)))
+    }
+
+    /// Where the stream stands.
+    public var position: StreamPosition { StreamPosition(offset: self.lastOffset, epoch: self.epoch) }
+
+    /// Milliseconds timestamp of the newest message, if any.
+    public var newestTimestamp: Int64? { self.count > 0 ? self.messages.last?.timestamp : nil }
+}

@@ -1,0 +1,94 @@
+public import NIOCore
+import Synchronization
+
+/// The embedded presence store: one dictionary per channel under one lock.
+public final class MemoryPresenceStore: PresenceStore {
+    struct Record {
+        var member: PresenceMember
+        var holders: Set<PresenceHolder>
+    }
+
+    struct Key: Hashable {
+        var app: String
+        var channel: String
+    }
+
+    private let state = Mutex<[Key: [String: Record]]>([:])
+
+    /// Creates an empty store.
+    public init() {}
+
+    public func join(app: String, channel: String, userID: String, metadata: ByteBuffer, holder: PresenceHolder, now: Int64)
+        -> PresenceChange?
+    {
+        let key = Key(app: app, channel: channel)
+        return self.state.withLock { channels in
+            var members = channels[key] ?? [:]
+            defer { channels[key] = members }
+            if var record = members[userID] {
+                record.holders.insert(holder)
+                record.member.lastSeen = now
+                let changed = record.member.metadata != metadata
+                if changed { record.member.metadata = metadata }
+                members[userID] = record
+                return changed ? PresenceChange(app: app, channel: channel, kind: .update, member: record.member, timestamp: now) : nil
+            }
+            let member = PresenceMember(userID: userID, metadata: metadata, lastSeen: now)
+            members[userID] = Record(member: member, holders: [holder])
+            return PresenceChange(app: app, channel: channel, kind: .join, member: member, timestamp: now)
+        }
+    }
+
+    public func update(app: String, channel: String, userID: String, metadata: ByteBuffer, now: Int64) -> PresenceChange? {
+        let key = Key(app: app, channel: channel)
+        return self.state.withLock { channels in
+            guard var record = channels[key]?[userID] else { return nil }
+            record.member.lastSeen = now
+            let changed = record.member.metadata != metadata
+            record.member.metadata = metadata
+            channels[key]?[userID] = record
+            return changed ? PresenceChange(app: app, channel: channel, kind: .update, member: record.member, timestamp: now) : nil
+        }
+    }
+
+    public func leave(app: String, channel: String, userID: String, holder: PresenceHolder, now: Int64) -> PresenceChange? {
+        let key = Key(app: app, channel: channel)
+        return self.state.withLock { channels in
+            guard var record = channels[key]?[userID], record.holders.remove(holder) != nil else { return nil }
+            if record.holders.isEmpty {
+                channels[key]?[userID] = nil
+                if channels[key]?.isEmpty == true { channels[key] = nil }
+                return PresenceChange(app: app, channel: channel, kind: .leave, member: record.member, timestamp: now)
+            }
+            channels[key]?[userID] = record
+            return nil
+        }
+    }
+
+    public func members(app: String, channel: String) -> [PresenceMember] {
+        self.state.withLock { channels in
+            (channels[Key(app: app, channel: channel)] ?? [:]).values.map(\.member).sorted { $0.userID < $1.userID }
+        }
+    }
+
+    public func expire(now: Int64, maxAge: Int64) -> [PresenceChange] {
+        self.state.withLock { channels in
+            var leaves: [PresenceChange] = []
+            for (key, members) in channels {
+                var kept = members
+                for (userID, record) in members where record.holders.contains(.server) && now - record.member.lastSeen > maxAge {
+                    var updated = record
+                    updated.holders.remove(.server)
+                    if updated.holders.isEmpty {
+                        kept[userID] = nil
+                        leaves.append(PresenceChange(app: key.app, channel: key.channel, kind: .leave, member: record.member, timestamp: now))
+                    } else {
+                        kept[userID] = updated
+                    }
+                }
+                channels[key] = kept.isEmpty ? nil : kept
+            }
+            return leaves
+        }
+    }
+}

@@ -1,0 +1,26 @@
+public import NIOCore
+
+/// Who joined a presence set: a live connection, or a server that must keep sending heartbeats.
+public enum PresenceHolder: Sendable, Hashable {
+    /// A client connection; the membership lasts while the connection does.
+    case connection(ConnectionID)
+    /// A server-side join through the REST API; it expires without a heartbeat.
+    case server
+}
+
+/// Members per channel: a user with several connections is one member, joined on the first, left on the last.
+///
+/// Memory implementation now; a shared-store implementation lets several nodes see one list.
+public protocol PresenceStore: Sendable {
+    /// Adds `holder` to the user's membership; returns the change to announce, if any.
+    func join(app: String, channel: String, userID: String, metadata: ByteBuffer, holder: PresenceHolder, now: Int64) async throws
+        -> PresenceChange?
+    /// Replaces a member's metadata without leave/join; returns the change, or nil when unknown or unchanged.
+    func update(app: String, channel: String, userID: String, metadata: ByteBuffer, now: Int64) async throws -> PresenceChange?
+    /// Removes `holder` from the user's membership; returns a leave when it was the last holder.
+    func leave(app: String, channel: String, userID: String, holder: PresenceHolder, now: Int64) async throws -> PresenceChange?
+    /// The channel's members.
+    func members(app: String, channel: String) async throws -> [PresenceMember]
+    /// Drops server-side joins not heard from since `now - maxAge` milliseconds; returns the leaves.
+    func expire(now: Int64, maxAge: Int64) async throws -> [PresenceChange]
+}

@@ -1,0 +1,92 @@
+/// A refusal worth an operator's attention: who was refused, why, and from where.
+public struct SecurityEvent: Sendable, Equatable {
+    /// The kind of refusal, a documented value that will grow.
+    public struct Kind: Sendable, Hashable, CustomStringConvertible {
+        /// The wire name, as the admin API shows it.
+        public let name: String
+        init(_ name: String) { self.name = name }
+        public var description: String { self.name }
+
+        public static let originBlocked = Kind("origin_blocked")
+        public static let unknownKey = Kind("unknown_key")
+        public static let appDisabled = Kind("app_disabled")
+        public static let badSignature = Kind("bad_signature")
+        public static let tokenInvalid = Kind("token_invalid")
+        public static let tokenExpired = Kind("token_expired")
+        public static let rateLimited = Kind("rate_limited")
+        public static let overQuota = Kind("over_quota")
+        public static let messageTooLarge = Kind("message_too_large")
+        public static let badRequest = Kind("bad_request")
+        public static let forbidden = Kind("forbidden")
+
+        /// Every kind, for validating filters.
+        public static let all: [Kind] = [
+            .originBlocked, .unknownKey, .appDisabled, .badSignature, .tokenInvalid, .tokenExpired, .rateLimited, .overQuota,
+            .messageTooLarge, .badRequest, .forbidden,
+        ]
+
+        /// The kind named `name`, if it is one.
+        public init?(name: String) {
+            guard let kind = Kind.all.first(where: { $0.name == name }) else { return nil }
+            self = kind
+        }
+    }
+
+    /// Milliseconds since the Unix epoch.
+    public var time: Int64
+    /// The app concerned, when known.
+    public var app: String?
+    /// Why the request was refused.
+    public var kind: Kind
+    /// The client's address.
+    public var clientIP: String?
+    /// The request's `Origin` header.
+    public var origin: String?
+    /// The request's `User-Agent` header.
+    public var userAgent: String?
+    /// A short human-readable explanation (never a secret).
+    public var detail: String
+
+    /// Creates an event.
+    public init(time: Int64, app: String?, kind: Kind, clientIP: String? = nil, origin: String? = nil, userAgent: String? = nil, detail: String) {
+        self.time = time
+        self.app = app
+        self.kind = kind
+        self.clientIP = clientIP
+        self.origin = origin
+        self.userAgent = userAgent
+        self.detail = detail
+    }
+}
+
+/// Where security events go. Recording never blocks the caller.
+public protocol SecurityEventSink: Sendable {
+    /// Records `event`.
+    func record(_ event: SecurityEvent)
+}
+
+/// A filter for listing security events.
+public struct SecurityEventQuery: Sendable {
+    /// Only this app's events.
+    public var app: String?
+    /// Only events of this kind.
+    public var kind: SecurityEvent.Kind?
+    /// Only events at or after this time (milliseconds).
+    public var since: Int64?
+    /// At most this many, newest first.
+    public var limit: Int
+
+    /// Creates a query.
+    public init(app: String? = nil, kind: SecurityEvent.Kind? = nil, since: Int64? = nil, limit: Int = 100) {
+        self.app = app
+        self.kind = kind
+        self.since = since
+        self.limit = limit
+    }
+
+    /// True when `event` passes the filter.
+    public func matches(_ event: SecurityEvent) -> Bool {
+        (self.app == nil || event.app == self.app) && (self.kind == nil || event.kind == self.kind)
+            && (self.since == nil || event.time >= self.since!)
+    }
+}

@@ -1,0 +1,235 @@
+import Foundation
+import SwitchboardCore
+import TOMLKit
+
+/// A configuration problem, naming the key: `apps[0].secret: is required`.
+public struct ConfigError: Error, CustomStringConvertible, Equatable {
+    /// The dotted key, e.g. `server.port` or `apps[1].origins[0]`.
+    public var key: String
+    /// What is wrong with it.
+    public var problem: String
+
+    public var description: String { self.key.isEmpty ? self.problem : "\(self.key): \(self.problem)" }
+}
+
+/// Reads and validates a TOML configuration; every problem names its key.
+public enum ConfigLoader {
+    /// Loads the file at `path`.
+    public static func load(path: String) throws(ConfigError) -> SwitchboardConfig {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            throw ConfigError(key: "", problem: "cannot read config file \(path)")
+        }
+        return try self.parse(text)
+    }
+
+    /// Parses TOML text.
+    public static func parse(_ text: String) throws(ConfigError) -> SwitchboardConfig {
+        let root: TOMLTable
+        do {
+            root = try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            throw ConfigError(key: "", problem: "TOML syntax error at line \(error.source.begin.line): \(error.description)")
+        } catch {
+            throw ConfigError(key: "", problem: "TOML syntax error: \(error)")
+        }
+        var config = SwitchboardConfig()
+        let top = Reader(table: root, path: "")
+        try top.onlyKeys(["default_app", "server", "engine", "store", "admin", "limits", "plans", "apps"])
+        config.defaultApp = try top.string("default_app")
+
+        if let server = try top.table("server") {
+            try server.onlyKeys(["host", "port"])
+            config.server.host = try server.string("host") ?? config.server.host
+            config.server.port = try server.int("port", in: 0...65535) ?? config.server.port
+        }
+        if let engine = try top.table("engine") {
+            try engine.onlyKeys(["kind", "url", "prefix"])
+            let kind = try engine.string("kind") ?? "memory"
+            guard kind == "memory" else {
+                throw ConfigError(key: engine.key("kind"), problem: "unknown engine \"\(kind)\" (this build has: memory)")
+            }
+            config.engine.kind = kind
+            config.engine.url = try engine.string("url")
+        }
+        if let store = try top.table("store") {
+            try store.onlyKeys(["path"])
+            config.store.path = try store.string("path") ?? config.store.path
+        }
+        if let admin = try top.table("admin") {
+            try admin.onlyKeys(["token", "public_metrics"])
+            config.admin.token = try admin.string("token")
+        }
+        if let limits = try top.table("limits") {
+            try limits.onlyKeys(["max_queued_frames", "sse_keepalive_seconds", "presence_timeout_seconds"])
+            config.limits.maxQueuedFrames = try limits.int("max_queued_frames", in: 16...1_000_000) ?? config.limits.maxQueuedFrames
+            config.limits.sseKeepaliveSeconds = try limits.int("sse_keepalive_seconds", in: 1...3600) ?? config.limits.sseKeepaliveSeconds
+            config.limits.presenceTimeoutSeconds =
+                try limits.int("presence_timeout_seconds", in: 1...3600) ?? config.limits.presenceTimeoutSeconds
+        }
+        if let plans = try top.table("plans") {
+            for name in plans.table.keys {
+                guard let plan = try plans.table(name) else { continue }
+                config.plans[name] = try self.plan(plan, name: name, base: config.plans[name])
+            }
+        }
+        if let apps = try top.tables("apps") {
+            for (index, app) in apps.enumerated() {
+                config.apps.append(try self.app(app, plans: config.plans))
+                let id = config.apps[index].id
+                if config.apps[..<index].contains(where: { $0.id == id }) {
+                    throw ConfigError(key: app.key("id"), problem: "duplicate app id \"\(id)\"")
+                }
+                let key = config.apps[index].key
+                if config.apps[..<index].contains(where: { $0.key == key }) {
+                    throw ConfigError(key: app.key("key"), problem: "duplicate app key \"\(key)\"")
+                }
+            }
+        }
+        if let defaultApp = config.defaultApp, !config.apps.contains(where: { $0.id == defaultApp }) {
+            throw ConfigError(key: "default_app", problem: "no app has id \"\(defaultApp)\"")
+        }
+        return config
+    }
+
+    static func plan(_ table: Reader, name: String, base: Plan?) throws(ConfigError) -> Plan {
+        try table.onlyKeys(["max_connections", "max_channels", "max_message_bytes", "publishes_per_minute", "history_size"])
+        var plan = base ?? Plan(name: name, maxConnections: nil, maxChannels: nil, maxMessageBytes: 64 * 1024, publishesPerMinute: nil, historySize: 100)
+        plan.name = name
+        // 0 means unlimited for the counted limits.
+        func limit(_ key: String) throws(ConfigError) -> Int?? {
+            guard let value = try table.int(key, in: 0...Int.max) else { return .none }
+            return .some(value == 0 ? nil : value)
+        }
+        if let value = try limit("max_connections") { plan.maxConnections = value }
+        if let value = try limit("max_channels") { plan.maxChannels = value }
+        if let value = try limit("publishes_per_minute") { plan.publishesPerMinute = value }
+        plan.maxMessageBytes = try table.int("max_message_bytes", in: 1...(16 * 1024 * 1024)) ?? plan.maxMessageBytes
+        plan.historySize = try table.int("history_size", in: 0...100_000) ?? plan.historySize
+        return plan
+    }
+
+    static func app(_ table: Reader, plans: [String: Plan]) throws(ConfigError) -> App {
+        try table.onlyKeys([
+            "id", "key", "secret", "secrets", "origins", "hosts", "plan", "environment", "region", "enabled", "client_events", "upstream",
+            "channels", "webhooks",
+        ])
+        guard let id = try table.string("id"), !id.isEmpty else { throw ConfigError(key: table.key("id"), problem: "is required") }
+        guard let key = try table.string("key"), !key.isEmpty else { throw ConfigError(key: table.key("key"), problem: "is required") }
+        var secrets = try table.strings("secrets") ?? []
+        if let secret = try table.string("secret") { secrets.insert(secret, at: 0) }
+        guard !secrets.isEmpty, secrets.allSatisfy({ !$0.isEmpty }) else {
+            throw ConfigError(key: table.key("secret"), problem: "is required")
+        }
+        let planName = try table.string("plan") ?? "free"
+        guard let plan = plans[planName] else {
+            throw ConfigError(key: table.key("plan"), problem: "unknown plan \"\(planName)\" (known: \(plans.keys.sorted().joined(separator: ", ")))")
+        }
+        let origins = try table.strings("origins") ?? []
+        for (index, origin) in origins.enumerated() where origin.isEmpty || origin.contains(" ") || origin.hasSuffix("/") {
+            throw ConfigError(key: table.key("origins[\(index)]"), problem: "\"\(origin)\" is not an origin like https://app.example.com")
+        }
+        var rules: [ChannelRule] = []
+        if let channels = try table.tables("channels") {
+            for rule in channels { rules.append(try self.rule(rule)) }
+        }
+        return App(
+            id: id, key: key, secrets: secrets, origins: origins, hosts: try table.strings("hosts") ?? [], plan: plan,
+            environment: try table.string("environment") ?? "development", region: try table.string("region") ?? "local",
+            enabled: try table.bool("enabled") ?? true, clientEvents: try table.bool("client_events") ?? true, channelRules: rules,
+            upstream: try table.string("upstream"))
+    }
+
+    static func rule(_ table: Reader) throws(ConfigError) -> ChannelRule {
+        try table.onlyKeys([
+            "match", "history_size", "history_ttl", "client_publish", "presence", "require_token", "force_recovery", "join_leave",
+        ])
+        guard let match = try table.string("match"), !match.isEmpty else { throw ConfigError(key: table.key("match"), problem: "is required") }
+        var ttl: Int64?
+        if let text = try table.string("history_ttl") {
+            guard let parsed = Duration.parseConfig(text) else {
+                throw ConfigError(key: table.key("history_ttl"), problem: "\"\(text)\" is not a duration like 90s, 10m, 24h or 7d")
+            }
+            ttl = parsed
+        }
+        return ChannelRule(
+            match: match, historySize: try table.int("history_size", in: 0...100_000), historyTTLMilliseconds: ttl,
+            clientPublish: try table.bool("client_publish"), presence: try table.bool("presence"), requireToken: try table.bool("require_token"))
+    }
+
+    /// A table being read, with its dotted path for error messages.
+    struct Reader {
+        let table: TOMLTable
+        let path: String
+
+        func key(_ name: String) -> String { self.path.isEmpty ? name : "\(self.path).\(name)" }
+
+        func onlyKeys(_ allowed: Set<String>) throws(ConfigError) {
+            for name in self.table.keys where !allowed.contains(name) {
+                throw ConfigError(key: self.key(name), problem: "unknown key")
+            }
+        }
+
+        func string(_ name: String) throws(ConfigError) -> String? {
+            guard let value = self.table[name] else { return nil }
+            guard let string = value.string else { throw ConfigError(key: self.key(name), problem: "must be a string") }
+            return string
+        }
+
+        func int(_ name: String, in range: ClosedRange<Int>) throws(ConfigError) -> Int? {
+            guard let value = self.table[name] else { return nil }
+            guard let int = value.int else { throw ConfigError(key: self.key(name), problem: "must be an integer") }
+            guard range.contains(int) else {
+                throw ConfigError(key: self.key(name), problem: "must be between \(range.lowerBound) and \(range.upperBound)")
+            }
+            return int
+        }
+
+        func bool(_ name: String) throws(ConfigError) -> Bool? {
+            guard let value = self.table[name] else { return nil }
+            guard let bool = value.bool else { throw ConfigError(key: self.key(name), problem: "must be true or false") }
+            return bool
+        }
+
+        func strings(_ name: String) throws(ConfigError) -> [String]? {
+            guard let value = self.table[name] else { return nil }
+            guard let array = value.array else { throw ConfigError(key: self.key(name), problem: "must be an array of strings") }
+            var result: [String] = []
+            for (index, element) in array.enumerated() {
+                guard let string = element.string else {
+                    throw ConfigError(key: self.key("\(name)[\(index)]"), problem: "must be a string")
+                }
+                result.append(string)
+            }
+            return result
+        }
+
+        func table(_ name: String) throws(ConfigError) -> Reader? {
+            guard let value = self.table[name] else { return nil }
+            guard let table = value.table else { throw ConfigError(key: self.key(name), problem: "must be a table") }
+            return Reader(table: table, path: self.key(name))
+        }
+
+        func tables(_ name: String) throws(ConfigError) -> [Reader]? {
+            guard let value = self.table[name] else { return nil }
+            guard let array = value.array else { throw ConfigError(key: self.key(name), problem: "must be an array of tables ([[\(name)]])") }
+            var result: [Reader] = []
+            for (index, element) in array.enumerated() {
+                guard let table = element.table else { throw ConfigError(key: self.key("\(name)[\(index)]"), problem: "must be a table") }
+                result.append(Reader(table: table, path: self.key("\(name)[\(index)]")))
+            }
+            return result
+        }
+    }
+}
+
+extension Duration {
+    /// Milliseconds in a config duration: `500ms`, `90s`, `10m`, `24h`, `7d`.
+    static func parseConfig(_ text: String) -> Int64? {
+        let units: [(String, Int64)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000)]
+        for (suffix, factor) in units where text.hasSuffix(suffix) {
+            guard let value = Int64(text.dropLast(suffix.count)), value > 0 else { return nil }
+            return value * factor
+        }
+        return nil
+    }
+}

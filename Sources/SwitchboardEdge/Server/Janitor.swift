@@ -1,0 +1,21 @@
+import Logging
+import ServiceLifecycle
+import SwitchboardCore
+
+/// Periodic housekeeping: expires silent server-side presence joins and trims expired history.
+struct Janitor: Service {
+    let bus: Bus
+    let interval: Duration
+    let logger: Logger
+
+    func run() async throws {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            try? await Task.sleep(for: self.interval)
+            do {
+                try await self.bus.sweep(now: WallClock.milliseconds())
+            } catch {
+                self.logger.warning("sweep failed", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+}

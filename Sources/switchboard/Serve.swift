@@ -1,0 +1,81 @@
+import ArgumentParser
+import Foundation
+import Logging
+import SwitchboardCore
+import SwitchboardEdge
+
+/// `switchboard serve`: runs the edge on a config file until SIGTERM.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the edge.")
+
+    @Option(help: "The TOML configuration file.")
+    var config = "conf/switchboard.toml"
+
+    @Option(help: "Listen on this address instead of [server] host.")
+    var host: String?
+
+    @Option(help: "Listen on this port instead of [server] port (0 picks a free one).")
+    var port: Int?
+
+    @Option(help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: String = "info"
+
+    func run() async throws {
+        var settings: SwitchboardConfig
+        do {
+            settings = try ConfigLoader.load(path: self.config)
+        } catch {
+            FileHandle.standardError.write(Data("switchboard: config error: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+        if let host { settings.server.host = host }
+        if let port {
+            guard (0...65535).contains(port) else {
+                FileHandle.standardError.write(Data("switchboard: config error: --port: must be between 0 and 65535\n".utf8))
+                throw ExitCode(2)
+            }
+            settings.server.port = port
+        }
+        if let token = ProcessInfo.processInfo.environment["SWITCHBOARD_ADMIN_TOKEN"], !token.isEmpty { settings.admin.token = token }
+        FileLimit.raiseToHardLimit()
+
+        var logger = Logger(label: "switchboard")
+        logger.logLevel = Logger.Level(rawValue: self.logLevel) ?? .info
+        let edge = try Edge(config: settings, logger: logger)
+        let host = settings.server.host
+        let banner = settings
+        try await edge.run { port in
+            FileHandle.standardOutput.write(Data((Self.banner(config: banner, host: host, port: port) + "\n").utf8))
+        }
+    }
+
+    static func banner(config: SwitchboardConfig, host: String, port: Int) -> String {
+        let base = "http://\(host):\(port)"
+        var lines = ["switchboard \(Edge.version) listening on \(base)"]
+        if let app = config.apps.first(where: { $0.id == config.defaultApp }) ?? config.apps.first {
+            lines += [
+                "app \(app.id): key \(app.key)  secret \(app.signingSecret)  plan \(app.plan.name)",
+                "",
+                "publish:",
+                "  curl -s -X POST \(base)/_rt/api/publish -H 'Authorization: Bearer \(app.signingSecret)' "
+                    + "-H 'Content-Type: application/json' -d '{\"channel\":\"demo\",\"data\":{\"text\":\"hello\"}}'",
+                "subscribe (WebSocket):",
+                "  wscat -c 'ws://\(host):\(port)/_rt/ws?key=\(app.key)' -x '{\"action\":\"subscribe\",\"channel\":\"demo\"}' -w 60",
+                "subscribe (SSE):",
+                "  curl -N '\(base)/sse?key=\(app.key)&channel=demo'",
+                "chat in a browser: \(base)/examples/chat.html?key=\(app.key)",
+            ]
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// Lets one process hold as many sockets as the machine allows.
+enum FileLimit {
+    static func raiseToHardLimit() {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
+        limit.rlim_cur = limit.rlim_max
+        _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+    }
+}

@@ -1,0 +1,233 @@
+import Foundation
+import Hummingbird
+import NIOCore
+import SwitchboardAdapterKit
+import SwitchboardCore
+
+/// The JSON-action server REST API: publish, channels, presence, tokens and history, keyed by the app secret.
+struct JSONActionAPI: Sendable {
+    let environment: AdapterEnvironment
+
+    var bus: Bus { self.environment.bus }
+
+    func register(on group: RouterGroup<SwitchboardContext>) {
+        group.post("publish") { request, context in try await self.authorized(request, context, self.publish) }
+        group.get("channels") { request, context in try await self.authorized(request, context, self.channels) }
+        group.post("presence/join") { request, context in try await self.authorized(request, context, self.presenceJoin) }
+        group.post("presence/update") { request, context in try await self.authorized(request, context, self.presenceUpdate) }
+        group.post("presence/leave") { request, context in try await self.authorized(request, context, self.presenceLeave) }
+        group.get("presence/members") { request, context in try await self.authorized(request, context, self.members) }
+        group.post("tokens") { request, context in try await self.authorized(request, context, self.tokens) }
+        group.get("history") { request, context in try await self.authorized(request, context, self.history) }
+    }
+
+    struct Call {
+        var app: App
+        var request: Request
+        var caller: Caller
+        var body: JSONObject?
+    }
+
+    /// Checks the bearer secret, reads a JSON body for POSTs, and turns refusals into JSON errors.
+    func authorized(_ request: Request, _ context: SwitchboardContext, _ handler: (Call) async throws -> Response) async throws -> Response {
+        let caller = Caller(request: request, context: context)
+        let bearer = request.headers[.authorization].flatMap { header -> String? in
+            guard header.lowercased().hasPrefix("bearer ") else { return nil }
+            return String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+        }
+        let app: App
+        switch self.environment.gate.admitServer(secret: bearer, caller: caller) {
+        case .success(let found): app = found
+        case .failure(let refusal):
+            self.environment.gate.report(refusal, caller: caller)
+            return JSONResponse.error(refusal.status, code: "unauthorized", message: refusal.message)
+        }
+        var call = Call(app: app, request: request, caller: caller)
+        if request.method == .post {
+            let limit = app.plan.maxMessageBytes + 16 * 1024
+            let bytes: ByteBuffer
+            do {
+                bytes = try await request.body.collect(upTo: limit)
+            } catch {
+                self.environment.gate.report(.messageTooLarge, app: app.id, caller: caller, detail: "request body over \(limit) bytes")
+                return JSONResponse.error(.contentTooLarge, code: "message_too_large", message: "the body is over \(limit) bytes")
+            }
+            do {
+                call.body = try JSONObject(parsing: bytes)
+            } catch {
+                self.environment.gate.report(.badRequest, app: app.id, caller: caller, detail: "malformed JSON body")
+                return JSONResponse.error(.badRequest, code: "bad_request", message: "malformed JSON: \(error.message)")
+            }
+        }
+        do {
+            return try await handler(call)
+        } catch let failure as APIFailure {
+            if let kind = failure.kind { self.environment.gate.report(kind, app: app.id, caller: caller, detail: failure.message) }
+            return JSONResponse.error(failure.status, code: failure.code, message: failure.message)
+        }
+    }
+
+    struct APIFailure: Error {
+        var status: HTTPResponse.Status
+        var code: String
+        var message: String
+        var kind: SecurityEvent.Kind?
+
+        static func badRequest(_ message: String) -> APIFailure {
+            APIFailure(status: .badRequest, code: "bad_request", message: message, kind: .badRequest)
+        }
+
+        static func from(_ error: any Error) -> APIFailure {
+            switch error as? BusError {
+            case .messageTooLarge(let limit):
+                APIFailure(status: .contentTooLarge, code: "message_too_large", message: "messages are limited to \(limit) bytes", kind: .messageTooLarge)
+            case .rateLimited:
+                APIFailure(status: .tooManyRequests, code: "rate_limited", message: "the app's publish rate is exhausted", kind: .rateLimited)
+            case .invalidChannel: APIFailure.badRequest("invalid channel name")
+            case .presenceNotAllowed:
+                APIFailure(status: .forbidden, code: "forbidden", message: "presence is not enabled on this channel", kind: .forbidden)
+            case .channelLimit, .connectionLimit:
+                APIFailure(status: .forbidden, code: "channel_limit", message: "over the plan's limits", kind: .overQuota)
+            case nil: APIFailure(status: .internalServerError, code: "internal", message: "\(error)", kind: nil)
+            }
+        }
+    }
+
+    func requireString(_ body: JSONObject?, _ key: String) throws(APIFailure) -> String {
+        guard let value = body?.string(key), !value.isEmpty else { throw .badRequest("\"\(key)\" is required") }
+        return value
+    }
+
+    func query(_ call: Call, _ key: String) -> String? { call.request.uri.queryParameters[Substring(key)].map(String.init) }
+
+    // MARK: Endpoints
+
+    func publish(_ call: Call) async throws -> Response {
+        let channel = try self.requireString(call.body, "channel")
+        guard let data = call.body?.raw("data") else { throw APIFailure.badRequest("\"data\" is required") }
+        let publication = Publication(
+            app: call.app.id, channel: channel, event: call.body?.string("name"), data: data, userID: call.body?.string("userId"),
+            timestamp: WallClock.milliseconds())
+        let published: Publication
+        do {
+            published = try await self.bus.publish(publication, app: call.app)
+        } catch {
+            throw APIFailure.from(error)
+        }
+        return JSONResponse.make { json in
+            json.beginObject()
+            json.key("ok")
+            json.bool(true)
+            if let seq = published.position?.offset { json.member("seq", seq) }
+            json.endObject()
+        }
+    }
+
+    func channels(_ call: Call) async throws -> Response {
+        let channels = self.bus.channels(app: call.app.id).keys.sorted()
+        return JSONResponse.make { json in
+            json.beginObject()
+            json.key("channels")
+            json.beginArray()
+            for channel in channels { json.string(channel) }
+            json.endArray()
+            json.endObject()
+        }
+    }
+
+    func presenceJoin(_ call: Call) async throws -> Response {
+        let channel = try self.requireString(call.body, "channel")
+        let userID = try self.requireString(call.body, "userId")
+        let metadata = call.body?.raw("metadata") ?? ByteBuffer(string: "null")
+        do {
+            let change = try await self.bus.presenceJoin(app: call.app, channel: channel, userID: userID, metadata: metadata, holder: .server)
+            return Self.changed(change != nil)
+        } catch {
+            throw APIFailure.from(error)
+        }
+    }
+
+    func presenceUpdate(_ call: Call) async throws -> Response {
+        let channel = try self.requireString(call.body, "channel")
+        let userID = try self.requireString(call.body, "userId")
+        let metadata = call.body?.raw("metadata") ?? ByteBuffer(string: "null")
+        let change = try await self.bus.presenceUpdate(app: call.app, channel: channel, userID: userID, metadata: metadata)
+        return Self.changed(change != nil)
+    }
+
+    func presenceLeave(_ call: Call) async throws -> Response {
+        let channel = try self.requireString(call.body, "channel")
+        let userID = try self.requireString(call.body, "userId")
+        let change = try await self.bus.presenceLeave(app: call.app.id, channel: channel, userID: userID, holder: .server)
+        return Self.changed(change != nil)
+    }
+
+    static func changed(_ changed: Bool) -> Response {
+        JSONResponse.make { json in
+            json.beginObject()
+            json.key("ok")
+            json.bool(true)
+            json.key("changed")
+            json.bool(changed)
+            json.endObject()
+        }
+    }
+
+    func members(_ call: Call) async throws -> Response {
+        guard let channel = self.query(call, "channel"), !channel.isEmpty else { throw APIFailure.badRequest("\"channel\" is required") }
+        let members = try await self.bus.members(app: call.app.id, channel: channel)
+        return JSONResponse.make { json in
+            json.beginObject()
+            json.key("members")
+            json.beginArray()
+            for member in members {
+                json.beginObject()
+                json.member("userId", member.userID)
+                json.member("metadata", raw: member.metadata)
+                json.member("lastSeen", member.lastSeen)
+                json.endObject()
+            }
+            json.endArray()
+            json.endObject()
+        }
+    }
+
+    func tokens(_ call: Call) async throws -> Response {
+        let channel = try self.requireString(call.body, "channel")
+        guard ChannelName.isValid(channel) else { throw APIFailure.badRequest("invalid channel name") }
+        let userID = call.body?.string("userId")
+        let permissions = call.body?.strings("permissions") ?? ["subscribe", "publish"]
+        guard permissions.allSatisfy({ $0 == "subscribe" || $0 == "publish" }) else {
+            throw APIFailure.badRequest("permissions are \"subscribe\" and \"publish\"")
+        }
+        let expiresIn = call.body?.integer("expiresIn") ?? 3600
+        guard expiresIn > 0, expiresIn <= 30 * 86_400 else { throw APIFailure.badRequest("\"expiresIn\" must be 1 to 2592000 seconds") }
+        let token = HS256Token.mint(
+            secret: call.app.signingSecret, subject: userID, expiresAt: WallClock.milliseconds() / 1000 + expiresIn, channel: channel,
+            permissions: permissions)
+        return JSONResponse.make { json in
+            json.beginObject()
+            json.member("token", token)
+            json.endObject()
+        }
+    }
+
+    func history(_ call: Call) async throws -> Response {
+        guard let channel = self.query(call, "channel"), !channel.isEmpty else { throw APIFailure.badRequest("\"channel\" is required") }
+        let limit = self.query(call, "limit").flatMap { Int($0) }.map { max(1, min($0, 1000)) } ?? 100
+        let after = self.query(call, "after").flatMap { UInt64($0) }
+        let page = try await self.bus.history(app: call.app, channel: channel, after: after, limit: limit)
+        return JSONResponse.make { json in
+            json.beginObject()
+            json.key("messages")
+            json.beginArray()
+            for publication in page.publications { json.raw(JSONActionEncoder.message(publication, event: nil)) }
+            json.endArray()
+            if let latest = page.latest {
+                json.member("seq", latest.offset)
+                json.member("epoch", latest.epoch)
+            }
+            json.endObject()
+        }
+    }
+}

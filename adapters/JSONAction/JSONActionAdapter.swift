@@ -1,0 +1,108 @@
+public import Hummingbird
+import HummingbirdWebSocket
+import Logging
+import NIOCore
+import NIOWebSocket
+import ServiceLifecycle
+public import SwitchboardAdapterKit
+import SwitchboardCore
+
+/// The JSON-action protocol (Maravilla style): WebSocket at `/_rt/ws`, server REST API under `/_rt/api`.
+public struct JSONActionAdapter: ProtocolAdapter {
+    public let name = "jsonaction"
+    let environment: AdapterEnvironment
+
+    /// Creates the adapter.
+    public init(environment: AdapterEnvironment) { self.environment = environment }
+
+    public func register(http: Router<SwitchboardContext>, webSocket: Router<SwitchboardContext>) {
+        let gate = self.environment.gate
+        // Upgrade requests: refusals only decline here; the HTTP route below answers and reports them.
+        webSocket.ws("/_rt/ws") { request, context in
+            let caller = Caller(request: request, context: context)
+            guard case .success = gate.admit(request: request, caller: caller) else { return .dontUpgrade }
+            return .upgrade([:])
+        } onUpgrade: { inbound, outbound, context in
+            try await self.serve(inbound: inbound, outbound: outbound, request: context.request, context: context.requestContext)
+        }
+        http.get("/_rt/ws") { request, context -> Response in
+            let caller = Caller(request: request, context: context)
+            if case .failure(let refusal) = gate.admit(request: request, caller: caller) {
+                gate.report(refusal, caller: caller)
+                return JSONResponse.error(refusal.status, code: refusal.kind.name, message: refusal.message)
+            }
+            return JSONResponse.error(.upgradeRequired, code: "bad_request", message: "this route needs a WebSocket upgrade")
+        }
+        JSONActionAPI(environment: self.environment).register(on: http.group("/_rt/api"))
+    }
+
+    func serve(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, request: Request, context: SwitchboardContext) async throws {
+        let caller = Caller(request: request, context: context)
+        guard case .success(let app) = self.environment.gate.admit(request: request, caller: caller) else { return }
+        let connectionID: ConnectionID
+        do {
+            connectionID = try self.environment.bus.connect(app: app)
+        } catch {
+            self.environment.gate.report(.overQuota, app: app.id, caller: caller, detail: "connection limit reached")
+            try await outbound.write(.custom(.text(JSONActionReply.error(.forbidden, "the app's connection limit is reached"))))
+            try await outbound.close(.policyViolation, reason: "connection limit")
+            return
+        }
+        self.environment.connections.opened(self.name)
+        defer {
+            self.environment.connections.closed(self.name)
+            self.environment.bus.disconnect(app: app.id)
+        }
+        let session = Session(
+            connectionID: connectionID, app: app, encoder: JSONActionEncoder(), maxQueuedFrames: self.environment.maxQueuedFrames)
+        let requested = request.uri.queryParameters["cid"].map(String.init)
+        let clientID = requested.flatMap { $0.count <= 64 && ChannelName.isValid($0) ? $0 : nil } ?? "c\(connectionID.raw)"
+        let connection = JSONActionConnection(session: session, clientID: clientID, environment: self.environment, caller: caller)
+        session.send(JSONActionReply.connected(clientID: clientID))
+
+        await withGracefulShutdownHandler {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    await Self.drain(session, to: outbound)
+                }
+                do {
+                    for try await message in inbound.messages(maxSize: app.plan.maxMessageBytes + 64 * 1024) {
+                        switch message {
+                        case .text(let text): await connection.receive(ByteBuffer(string: text))
+                        case .binary(let bytes): await connection.receive(bytes)
+                        }
+                    }
+                } catch {
+                    self.environment.logger.debug("JSON-action connection ended", metadata: ["error": "\(error)"])
+                }
+                session.close(.normal)
+                await group.waitForAll()
+            }
+        } onGracefulShutdown: {
+            session.send(JSONActionReply.error(.reconnect, "the server is restarting; reconnect"))
+            session.close(.shutdown)
+        }
+        await connection.closed()
+    }
+
+    /// Writes everything the session queues until it ends, then closes the socket with the matching code.
+    static func drain(_ session: Session, to outbound: WebSocketOutboundWriter) async {
+        do {
+            while let frames = await session.next() {
+                for frame in frames { try await outbound.write(.custom(.text(frame.bytes))) }
+            }
+            switch session.end {
+            case .tooSlow: try await outbound.close(.init(codeNumber: 4008), reason: "too slow")
+            case .shutdown: try await outbound.close(.goingAway, reason: "server restarting")
+            case .normal, nil: try await outbound.close(.normalClosure, reason: nil)
+            }
+        } catch {
+            session.close(.normal)
+        }
+    }
+}
+
+extension WebSocketFrame {
+    /// A final text frame carrying `bytes`.
+    static func text(_ bytes: ByteBuffer) -> WebSocketFrame { WebSocketFrame(fin: true, opcode: .text, data: bytes) }
+}

@@ -1,0 +1,256 @@
+public import NIOCore
+public import SwitchboardAdapterKit
+import Synchronization
+import SwitchboardCore
+
+/// One JSON-action client connection: runs its commands against the bus and queues replies on its session.
+///
+/// Every refusal is an `error` frame on this connection only (plus a security event); the connection
+/// stays open and no other subscriber sees anything.
+public final class JSONActionConnection: Sendable {
+    /// What a channel token allowed on a channel.
+    struct Grant: Sendable {
+        var userID: String?
+        var permissions: [String]?
+
+        func allows(_ permission: String) -> Bool { self.permissions?.contains(permission) ?? true }
+    }
+
+    struct State: Sendable {
+        var channels: Set<String> = []
+        var grants: [String: Grant] = [:]
+        /// Presence memberships held by this connection: channel to user id.
+        var presence: [String: String] = [:]
+    }
+
+    /// The connection's outbound queue and bus identity.
+    public let session: Session
+    /// The client id sent in `connected`.
+    public let clientID: String
+    let environment: AdapterEnvironment
+    let caller: Caller
+    private let state = Mutex(State())
+
+    var app: App { self.session.app }
+    var bus: Bus { self.environment.bus }
+
+    /// Creates the connection for an admitted session.
+    public init(session: Session, clientID: String, environment: AdapterEnvironment, caller: Caller) {
+        self.session = session
+        self.clientID = clientID
+        self.environment = environment
+        self.caller = caller
+    }
+
+    /// Handles one text frame from the client.
+    public func receive(_ frame: ByteBuffer) async {
+        guard frame.readableBytes <= self.app.plan.maxMessageBytes + 4096 else {
+            self.refuse(.messageTooLarge, "frame of \(frame.readableBytes) bytes is over the limit", kind: .messageTooLarge)
+            return
+        }
+        let command: JSONActionCommand
+        do {
+            command = try JSONActionCommand(parsing: frame)
+        } catch {
+            self.refuse(.badRequest, error.message, channel: error.channel, kind: .badRequest)
+            return
+        }
+        await self.run(command)
+    }
+
+    func run(_ command: JSONActionCommand) async {
+        switch command {
+        case .ping:
+            self.session.send(JSONActionReply.pong())
+        case .subscribe(let channel, let token, let lastEventID):
+            await self.subscribe(channel, token: token, lastEventID: lastEventID)
+        case .unsubscribe(let channel):
+            await self.unsubscribe(channel)
+        case .publish(let channel, let data, let userID, let token, let name):
+            await self.publish(channel, data: data, userID: userID, token: token, name: name)
+        case .presenceJoin(let channel, let userID, let metadata):
+            await self.presenceJoin(channel, userID: userID, metadata: metadata)
+        case .presenceUpdate(let channel, let userID, let metadata):
+            await self.presenceUpdate(channel, userID: userID, metadata: metadata)
+        case .presenceLeave(let channel, _):
+            await self.presenceLeave(channel)
+        }
+    }
+
+    // MARK: Commands
+
+    func subscribe(_ channel: String, token: String?, lastEventID: UInt64?) async {
+        guard ChannelName.isValid(channel) else { return self.refuse(.badRequest, "invalid channel name", channel: channel, kind: .badRequest) }
+        guard let grant = self.authorize(channel, token: token, permission: "subscribe") else { return }
+        self.state.withLock { $0.grants[channel] = grant }
+        if self.state.withLock({ $0.channels.contains(channel) }) {
+            self.session.send(JSONActionReply.subscribed(channel: channel, seq: nil))
+            return
+        }
+        if lastEventID != nil { self.session.beginRecovery(channel: channel) }
+        do {
+            try await self.bus.subscribe(self.session, app: self.app, channel: channel)
+        } catch {
+            self.session.finishRecovery(channel: channel, after: 0, history: [])
+            return self.refuse(error, channel: channel)
+        }
+        self.state.withLock { _ = $0.channels.insert(channel) }
+        guard let lastEventID else {
+            self.session.send(JSONActionReply.subscribed(channel: channel, seq: nil))
+            return
+        }
+        let page = try? await self.bus.history(app: self.app, channel: channel, after: lastEventID, limit: nil)
+        self.session.send(JSONActionReply.subscribed(channel: channel, seq: page?.latest?.offset))
+        self.session.finishRecovery(channel: channel, after: lastEventID, history: page?.publications ?? [])
+    }
+
+    func unsubscribe(_ channel: String) async {
+        let wasSubscribed = self.state.withLock { $0.channels.remove(channel) != nil }
+        if wasSubscribed { await self.bus.unsubscribe(self.session.connectionID, app: self.app.id, channel: channel) }
+        await self.presenceLeave(channel)
+        self.session.send(JSONActionReply.unsubscribed(channel: channel))
+    }
+
+    func publish(_ channel: String, data: ByteBuffer, userID: String?, token: String?, name: String?) async {
+        guard ChannelName.isValid(channel) else { return self.refuse(.badRequest, "invalid channel name", channel: channel, kind: .badRequest) }
+        let policy = self.app.policy(for: channel)
+        guard policy.clientPublish else {
+            return self.refuse(.forbidden, "clients may not publish on \(channel)", channel: channel, kind: .forbidden)
+        }
+        var publisher = userID
+        if policy.requireToken {
+            let known = self.state.withLock { $0.grants[channel] }
+            let grant: Grant
+            if let token {
+                guard let verified = self.authorize(channel, token: token, permission: "publish") else { return }
+                grant = verified
+            } else if let known {
+                guard known.allows("publish") else {
+                    return self.refuse(.forbidden, "the channel token does not allow publish", channel: channel, kind: .forbidden)
+                }
+                grant = known
+            } else {
+                return self.refuse(.unauthorized, "publishing on \(channel) needs a channel token", channel: channel, kind: .tokenInvalid)
+            }
+            if let subject = grant.userID, !subject.isEmpty {
+                if let userID, userID != subject {
+                    return self.refuse(.forbidden, "userId does not match the token", channel: channel, kind: .forbidden)
+                }
+                publisher = subject
+            }
+        }
+        let publication = Publication(
+            app: self.app.id, channel: channel, event: name, data: data, userID: publisher, sender: self.session.connectionID,
+            timestamp: WallClock.milliseconds())
+        do {
+            _ = try await self.bus.publish(publication, app: self.app)
+        } catch {
+            self.refuse(error, channel: channel)
+        }
+    }
+
+    func presenceJoin(_ channel: String, userID: String, metadata: ByteBuffer) async {
+        guard ChannelName.isValid(channel) else { return self.refuse(.badRequest, "invalid channel name", channel: channel, kind: .badRequest) }
+        if self.app.policy(for: channel).requireToken {
+            guard let grant = self.state.withLock({ $0.grants[channel] }) else {
+                return self.refuse(.unauthorized, "subscribe with a channel token before joining \(channel)", channel: channel, kind: .tokenInvalid)
+            }
+            if let subject = grant.userID, !subject.isEmpty, subject != userID {
+                return self.refuse(.forbidden, "userId does not match the token", channel: channel, kind: .forbidden)
+            }
+        }
+        let previous = self.state.withLock { $0.presence[channel] }
+        if let previous, previous != userID {
+            return self.refuse(.badRequest, "this connection already joined \(channel) as another user", channel: channel, kind: .badRequest)
+        }
+        do {
+            _ = try await self.bus.presenceJoin(
+                app: self.app, channel: channel, userID: userID, metadata: metadata, holder: .connection(self.session.connectionID))
+            self.state.withLock { $0.presence[channel] = userID }
+        } catch {
+            self.refuse(error, channel: channel)
+        }
+    }
+
+    func presenceUpdate(_ channel: String, userID: String?, metadata: ByteBuffer) async {
+        guard let member = self.state.withLock({ $0.presence[channel] }) else {
+            return self.refuse(.badRequest, "join \(channel) before updating presence", channel: channel, kind: .badRequest)
+        }
+        if let userID, userID != member {
+            return self.refuse(.forbidden, "a connection may only update its own member", channel: channel, kind: .forbidden)
+        }
+        _ = try? await self.bus.presenceUpdate(app: self.app, channel: channel, userID: member, metadata: metadata)
+    }
+
+    func presenceLeave(_ channel: String) async {
+        guard let member = self.state.withLock({ $0.presence.removeValue(forKey: channel) }) else { return }
+        _ = try? await self.bus.presenceLeave(app: self.app.id, channel: channel, userID: member, holder: .connection(self.session.connectionID))
+    }
+
+    /// Leaves every channel and presence set; called once when the connection ends.
+    public func closed() async {
+        let (channels, presence) = self.state.withLock { state in
+            defer { state = State() }
+            return (state.channels, state.presence)
+        }
+        for channel in channels { await self.bus.unsubscribe(self.session.connectionID, app: self.app.id, channel: channel) }
+        for (channel, member) in presence {
+            _ = try? await self.bus.presenceLeave(app: self.app.id, channel: channel, userID: member, holder: .connection(self.session.connectionID))
+        }
+    }
+
+    // MARK: Authorization and refusals
+
+    /// Checks a channel token for `permission`; public channels need none. Reports and returns nil on refusal.
+    func authorize(_ channel: String, token: String?, permission: String) -> Grant? {
+        guard self.app.policy(for: channel).requireToken else { return Grant(userID: nil, permissions: nil) }
+        guard let token, !token.isEmpty else {
+            self.refuse(.unauthorized, "\(channel) needs a channel token", channel: channel, kind: .tokenInvalid)
+            return nil
+        }
+        let claims: HS256Token.Claims
+        do {
+            claims = try HS256Token.verify(token, secrets: self.app.secrets, now: WallClock.milliseconds() / 1000)
+        } catch .expired {
+            self.refuse(.unauthorized, "the channel token has expired", channel: channel, kind: .tokenExpired)
+            return nil
+        } catch {
+            self.refuse(.unauthorized, "invalid channel token", channel: channel, kind: .tokenInvalid)
+            return nil
+        }
+        guard claims.channel == channel else {
+            self.refuse(.forbidden, "the token is for another channel", channel: channel, kind: .forbidden)
+            return nil
+        }
+        let grant = Grant(userID: claims.subject, permissions: claims.permissions)
+        guard grant.allows(permission) else {
+            self.refuse(.forbidden, "the channel token does not allow \(permission)", channel: channel, kind: .forbidden)
+            return nil
+        }
+        return grant
+    }
+
+    func refuse(_ code: JSONActionErrorCode, _ message: String, channel: String? = nil, kind: SecurityEvent.Kind) {
+        self.session.send(JSONActionReply.error(code, message, channel: channel))
+        self.environment.gate.report(kind, app: self.app.id, caller: self.caller, detail: channel.map { "\($0): \(message)" } ?? message)
+    }
+
+    func refuse(_ error: any Error, channel: String) {
+        switch error as? BusError {
+        case .channelLimit(let limit):
+            self.refuse(.channelLimit, "the app's plan allows \(limit) channels", channel: channel, kind: .overQuota)
+        case .messageTooLarge(let limit):
+            self.refuse(.messageTooLarge, "messages are limited to \(limit) bytes", channel: channel, kind: .messageTooLarge)
+        case .rateLimited:
+            self.refuse(.rateLimited, "the app's publish rate is exhausted", channel: channel, kind: .rateLimited)
+        case .invalidChannel:
+            self.refuse(.badRequest, "invalid channel name", channel: channel, kind: .badRequest)
+        case .presenceNotAllowed:
+            self.refuse(.forbidden, "presence is not enabled on \(channel)", channel: channel, kind: .forbidden)
+        case .connectionLimit(let limit):
+            self.refuse(.forbidden, "the app's plan allows \(limit) connections", channel: channel, kind: .overQuota)
+        case nil:
+            self.session.send(JSONActionReply.error(.badRequest, "internal error", channel: channel))
+        }
+    }
+}

@@ -1,0 +1,190 @@
+public import Hummingbird
+import Logging
+import NIOCore
+import ServiceLifecycle
+public import SwitchboardAdapterKit
+import SwitchboardCore
+
+/// Server-Sent Events at `GET /sse?key=…&channel=A&channel=B[&token=…]`.
+///
+/// Each message carries an `id:` naming the last offset of every channel in the stream, so a standard
+/// EventSource resumes all of them with `Last-Event-ID`. A comment line keeps proxies from timing out.
+public struct SSEAdapter: ProtocolAdapter {
+    public let name = "sse"
+    let environment: AdapterEnvironment
+    /// Time between keepalive comments.
+    let keepalive: Duration
+    /// Most channels one stream may carry.
+    let maxChannels = 100
+
+    /// Creates the adapter.
+    public init(environment: AdapterEnvironment, keepalive: Duration = .seconds(15)) {
+        self.environment = environment
+        self.keepalive = keepalive
+    }
+
+    public func register(http: Router<SwitchboardContext>, webSocket: Router<SwitchboardContext>) {
+        http.get("/sse") { request, context in try await self.stream(request, context) }
+        http.on("/sse", method: .options) { request, context in
+            let caller = Caller(request: request, context: context)
+            guard case .success(let app) = self.environment.gate.admit(request: request, caller: caller) else {
+                return Response(status: .forbidden)
+            }
+            var headers = Self.cors(app: app, caller: caller)
+            headers[.accessControlAllowMethods] = "GET, OPTIONS"
+            headers[.accessControlAllowHeaders] = "Last-Event-ID, Cache-Control"
+            headers[.accessControlMaxAge] = "600"
+            return Response(status: .noContent, headers: headers)
+        }
+    }
+
+    /// CORS headers allowing the caller's origin when the app does (the gate already refused others).
+    static func cors(app: App, caller: Caller) -> HTTPFields {
+        var headers = HTTPFields()
+        if let origin = caller.origin {
+            headers[.accessControlAllowOrigin] = origin
+            headers[.accessControlAllowCredentials] = "true"
+            headers[.vary] = "Origin"
+        }
+        return headers
+    }
+
+    func refuse(_ status: HTTPResponse.Status, _ kind: SecurityEvent.Kind, _ message: String, app: App?, caller: Caller) -> Response {
+        self.environment.gate.report(kind, app: app?.id, caller: caller, detail: message)
+        return JSONResponse.error(status, code: kind.name, message: message, headers: app.map { Self.cors(app: $0, caller: caller) } ?? [:])
+    }
+
+    func stream(_ request: Request, _ context: SwitchboardContext) async throws -> Response {
+        let caller = Caller(request: request, context: context)
+        let app: App
+        switch self.environment.gate.admit(request: request, caller: caller) {
+        case .success(let admitted): app = admitted
+        case .failure(let refusal):
+            self.environment.gate.report(refusal, caller: caller)
+            return JSONResponse.error(refusal.status, code: refusal.kind.name, message: refusal.message)
+        }
+        var channels: [String] = []
+        for value in request.uri.queryParameters.getAll("channel") where !channels.contains(String(value)) { channels.append(String(value)) }
+        guard !channels.isEmpty else { return self.refuse(.badRequest, .badRequest, "name at least one channel", app: app, caller: caller) }
+        guard channels.count <= self.maxChannels else {
+            return self.refuse(.badRequest, .badRequest, "at most \(self.maxChannels) channels per stream", app: app, caller: caller)
+        }
+        if let invalid = channels.first(where: { !ChannelName.isValid($0) }) {
+            return self.refuse(.badRequest, .badRequest, "invalid channel name \(invalid)", app: app, caller: caller)
+        }
+        if let refusal = self.authorize(channels, request: request, app: app, caller: caller) { return refusal }
+
+        let connectionID: ConnectionID
+        do {
+            connectionID = try self.environment.bus.connect(app: app)
+        } catch {
+            return self.refuse(.tooManyRequests, .overQuota, "the app's connection limit is reached", app: app, caller: caller)
+        }
+        let session = Session(connectionID: connectionID, app: app, encoder: SSEEncoder(), maxQueuedFrames: self.environment.maxQueuedFrames)
+        let resumeText = request.headers[.lastEventID] ?? request.uri.queryParameters["lastEventId"].map(String.init)
+        let resume = resumeText.map(SSECursor.parse) ?? [:]
+        var cursor = SSECursor(channels: channels)
+        var subscribed: [String] = []
+        for channel in channels {
+            session.beginRecovery(channel: channel)
+            do {
+                try await self.environment.bus.subscribe(session, app: app, channel: channel)
+                subscribed.append(channel)
+            } catch {
+                session.close(.normal)
+                for channel in subscribed { await self.environment.bus.unsubscribe(connectionID, app: app.id, channel: channel) }
+                self.environment.bus.disconnect(app: app.id)
+                let limit = (error as? BusError).map { "\($0)" } ?? "\(error)"
+                return self.refuse(.forbidden, .overQuota, "cannot subscribe to \(channel): \(limit)", app: app, caller: caller)
+            }
+            let requested = resume[channel]
+            let page = try? await self.environment.bus.history(app: app, channel: channel, after: requested, limit: requested == nil ? 0 : nil)
+            let latest = page?.latest?.offset ?? 0
+            if let requested, requested <= latest {
+                session.finishRecovery(channel: channel, after: requested, history: page?.publications ?? [])
+                cursor.advance(channel, to: requested)
+            } else if requested != nil {
+                // The cursor is ahead of the stream: the stream was reset (a new epoch), so everything kept is new to the client.
+                let all = try? await self.environment.bus.history(app: app, channel: channel, after: 0, limit: nil)
+                session.finishRecovery(channel: channel, after: 0, history: all?.publications ?? [])
+                cursor.advance(channel, to: 0)
+            } else {
+                session.finishRecovery(channel: channel, after: latest, history: [])
+                if page?.latest != nil { cursor.advance(channel, to: latest) }
+            }
+        }
+
+        var headers = Self.cors(app: app, caller: caller)
+        headers[.contentType] = "text/event-stream; charset=utf-8"
+        headers[.cacheControl] = "no-cache"
+        headers[.accelBuffering] = "no"
+        let environment = self.environment
+        let keepalive = self.keepalive
+        let initialCursor = cursor
+        let streamChannels = channels
+        let body = ResponseBody { writer in
+            environment.connections.opened("sse")
+            defer { environment.connections.closed("sse") }
+            var cursor = initialCursor
+            var opening = ByteBuffer(string: "retry: 2000\n")
+            if !cursor.text.isEmpty { opening.writeString("id: \(cursor.text)\n") }
+            opening.writeString(": connected\n\n")
+            do {
+                try await writer.write(opening)
+                try await withGracefulShutdownHandler {
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        group.addTask {
+                            while !Task.isCancelled {
+                                try await Task.sleep(for: keepalive)
+                                guard session.send(ByteBuffer(string: ": keepalive\n\n")) == .queued else { return }
+                            }
+                        }
+                        while let frames = await session.next() {
+                            var batch = ByteBufferAllocator().buffer(capacity: frames.reduce(0) { $0 + $1.bytes.readableBytes + 48 })
+                            for var frame in frames {
+                                if let channel = frame.channel, let offset = frame.offset {
+                                    cursor.advance(channel, to: offset)
+                                    batch.writeString("id: \(cursor.text)\n")
+                                }
+                                batch.writeBuffer(&frame.bytes)
+                            }
+                            try await writer.write(batch)
+                        }
+                        group.cancelAll()
+                    }
+                } onGracefulShutdown: {
+                    session.close(.shutdown)
+                }
+            } catch {
+                environment.logger.debug("SSE stream ended", metadata: ["error": "\(error)"])
+            }
+            session.close(.normal)
+            for channel in streamChannels { await environment.bus.unsubscribe(connectionID, app: app.id, channel: channel) }
+            environment.bus.disconnect(app: app.id)
+            try? await writer.finish(nil)
+        }
+        return Response(status: .ok, headers: headers, body: body)
+    }
+
+    /// Private and token-required channels must be listed in the `channels` claim of a connection token.
+    func authorize(_ channels: [String], request: Request, app: App, caller: Caller) -> Response? {
+        let protected = channels.filter { app.policy(for: $0).requireToken }
+        guard !protected.isEmpty else { return nil }
+        guard let token = request.uri.queryParameters["token"].map(String.init), !token.isEmpty else {
+            return self.refuse(.unauthorized, .tokenInvalid, "\(protected[0]) needs a token", app: app, caller: caller)
+        }
+        let claims: HS256Token.Claims
+        do {
+            claims = try HS256Token.verify(token, secrets: app.secrets, now: WallClock.milliseconds() / 1000)
+        } catch .expired {
+            return self.refuse(.unauthorized, .tokenExpired, "the token has expired", app: app, caller: caller)
+        } catch {
+            return self.refuse(.unauthorized, .tokenInvalid, "invalid token", app: app, caller: caller)
+        }
+        let allowed = Set(claims.channels + (claims.channel.map { [$0] } ?? []))
+        if let denied = protected.first(where: { !allowed.contains($0) }) {
+            return self.refuse(.forbidden, .forbidden, "the token does not grant \(denied)", app: app, caller: caller)
+        }
+        return nil
+    }
+}

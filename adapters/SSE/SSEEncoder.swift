@@ -1,0 +1,53 @@
+public import NIOCore
+import SwitchboardAdapterKit
+public import SwitchboardCore
+
+/// Encodes bus messages as Server-Sent Events blocks (`event:` and `data:` lines, no `id:`).
+///
+/// The `id:` cursor differs per stream, so the stream writes it in front of these shared bytes.
+public struct SSEEncoder: FrameEncoder {
+    /// Creates the encoder.
+    public init() {}
+
+    public func frame(for message: BusMessage) -> ByteBuffer? {
+        switch message {
+        case .publication(let publication):
+            var buffer = ByteBufferAllocator().buffer(capacity: publication.data.readableBytes + 32)
+            if let event = publication.event {
+                buffer.writeStaticString("event: ")
+                buffer.writeString(Self.singleLine(event))
+                buffer.writeStaticString("\n")
+            }
+            Self.writeData(publication.data, to: &buffer)
+            return buffer
+        case .presence(let change):
+            var json = JSONWriter(capacity: 64 + change.member.metadata.readableBytes)
+            json.beginObject()
+            json.member("channel", change.channel)
+            json.member("userId", change.member.userID)
+            json.member("metadata", raw: change.member.metadata)
+            json.endObject()
+            var buffer = ByteBufferAllocator().buffer(capacity: json.buffer.readableBytes + 40)
+            buffer.writeString("event: presence.\(change.kind.rawValue)\n")
+            Self.writeData(json.buffer, to: &buffer)
+            return buffer
+        }
+    }
+
+    /// Writes `data:` lines for `json`, one per line it contains, then the blank line that ends the event.
+    static func writeData(_ json: ByteBuffer, to buffer: inout ByteBuffer) {
+        buffer.writeStaticString("data: ")
+        for byte in json.readableBytesView {
+            switch byte {
+            case UInt8(ascii: "\n"): buffer.writeStaticString("\ndata: ")
+            case UInt8(ascii: "\r"): continue
+            default: buffer.writeInteger(byte)
+            }
+        }
+        buffer.writeStaticString("\n\n")
+    }
+
+    static func singleLine(_ text: String) -> String {
+        String(text.unicodeScalars.filter { $0 != "\n" && $0 != "\r" })
+    }
+}
