@@ -23,13 +23,19 @@ public struct AdapterEnvironment: Sendable {
     public let logger: Logger
     /// Frames queued per connection before it is closed as too slow.
     public let maxQueuedFrames: Int
+    /// Where WebSocket connections register the goodbye they send before the server shuts down.
+    public let shutdown: ShutdownNotice
 
     /// Creates an environment.
-    public init(bus: Bus, gate: Gate, connections: ConnectionCounter, logger: Logger, maxQueuedFrames: Int = 4096) {
+    public init(
+        bus: Bus, gate: Gate, connections: ConnectionCounter, logger: Logger, maxQueuedFrames: Int = 4096,
+        shutdown: ShutdownNotice = ShutdownNotice()
+    ) {
         self.bus = bus
         self.gate = gate
         self.connections = connections
         self.logger = logger
         self.maxQueuedFrames = maxQueuedFrames
+        self.shutdown = shutdown
     }
 }

@@ -78,7 +78,15 @@ struct JSONActionAPI: Sendable {
         }
 
         static func from(_ error: any Error) -> APIFailure {
-            switch error as? BusError {
+            if let unavailable = error as? EngineUnavailable {
+                return APIFailure(
+                    status: .serviceUnavailable,
+                    code: "engine_unavailable",
+                    message: "\(unavailable); try again shortly",
+                    kind: nil
+                )
+            }
+            return switch error as? BusError {
             case .messageTooLarge(let limit):
                 APIFailure(status: .contentTooLarge, code: "message_too_large", message: "messages are limited to \(limit) bytes", kind: .messageTooLarge)
             case .rateLimited:

@@ -17,10 +17,13 @@ public struct JSONActionAdapter: ProtocolAdapter {
 
     public func register(http: Router<SwitchboardContext>, webSocket: Router<SwitchboardContext>) {
         let gate = self.environment.gate
-        // Upgrade requests: refusals only decline here; the HTTP route below answers and reports them.
+        // Upgrade requests: a refusal is answered with its status and JSON (404 unknown key, 403 disabled app or
+        // blocked origin) and recorded; plain GETs of the same path are answered by the HTTP route below.
         webSocket.ws("/_rt/ws") { request, context in
             let caller = Caller(request: request, context: context)
-            guard case .success = gate.admit(request: request, caller: caller) else { return .dontUpgrade }
+            if case .failure(let refusal) = gate.admit(request: request, caller: caller) {
+                return await gate.decline(refusal, caller: caller, context: context)
+            }
             return .upgrade([:])
         } onUpgrade: { inbound, outbound, context in
             try await self.serve(inbound: inbound, outbound: outbound, request: context.request, context: context.requestContext)
@@ -59,6 +62,12 @@ public struct JSONActionAdapter: ProtocolAdapter {
         let clientID = requested.flatMap { $0.count <= 64 && ChannelName.isValid($0) ? $0 : nil } ?? "c\(connectionID.raw)"
         let connection = JSONActionConnection(session: session, clientID: clientID, environment: self.environment, caller: caller)
         session.send(JSONActionReply.connected(clientID: clientID))
+        // The edge announces shutdown before the server closes sockets, so the `reconnect` frame goes out first.
+        let goodbye = self.environment.shutdown.register {
+            session.send(JSONActionReply.error(.reconnect, "the server is restarting; reconnect"))
+            session.close(.shutdown)
+        }
+        defer { self.environment.shutdown.unregister(goodbye) }
 
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in

@@ -95,13 +95,20 @@ public final class JSONActionConnection: Sendable {
             return self.refuse(error, channel: channel)
         }
         self.state.withLock { _ = $0.channels.insert(channel) }
+        let members = self.app.policy(for: channel).presence ? (try? await self.bus.members(app: self.app.id, channel: channel)) ?? [] : []
         guard let lastEventID else {
-            self.session.send(JSONActionReply.subscribed(channel: channel, seq: nil))
+            self.session.send(JSONActionReply.subscribed(channel: channel, seq: nil, members: members))
             return
         }
-        let page = try? await self.bus.history(app: self.app, channel: channel, after: lastEventID, limit: nil)
-        self.session.send(JSONActionReply.subscribed(channel: channel, seq: page?.latest?.offset))
-        self.session.finishRecovery(channel: channel, after: lastEventID, history: page?.publications ?? [])
+        var after = lastEventID
+        var page = try? await self.bus.history(app: self.app, channel: channel, after: after, limit: nil)
+        if let latest = page?.latest?.offset, lastEventID > latest {
+            // The client is ahead of the stream: it was reset (a new epoch), so everything kept is new to the client.
+            after = 0
+            page = try? await self.bus.history(app: self.app, channel: channel, after: 0, limit: nil)
+        }
+        self.session.send(JSONActionReply.subscribed(channel: channel, seq: page?.latest?.offset, members: members))
+        self.session.finishRecovery(channel: channel, after: after, history: page?.publications ?? [])
     }
 
     func unsubscribe(_ channel: String) async {

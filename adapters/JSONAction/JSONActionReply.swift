@@ -1,6 +1,6 @@
 public import NIOCore
 import SwitchboardAdapterKit
-import SwitchboardCore
+public import SwitchboardCore
 
 /// The error codes of the JSON-action protocol, sent in `error` frames as `data.code`.
 public struct JSONActionErrorCode: Sendable, Hashable, CustomStringConvertible {
@@ -30,10 +30,22 @@ public enum JSONActionReply {
         }
     }
 
-    /// `{"event":"subscribed","channel":…}` with the channel's last `seq` when it keeps history.
-    public static func subscribed(channel: String, seq: UInt64?) -> ByteBuffer {
+    /// `{"event":"subscribed","channel":…}` with the channel's last `seq` when it keeps history, and the
+    /// current presence `members` when there are any (so a late joiner knows who is there).
+    public static func subscribed(channel: String, seq: UInt64?, members: [PresenceMember] = []) -> ByteBuffer {
         frame("subscribed", channel: channel) { json in
             if let seq { json.member("seq", seq) }
+            if !members.isEmpty {
+                json.key("members")
+                json.beginArray()
+                for member in members {
+                    json.beginObject()
+                    json.member("userId", member.userID)
+                    json.member("metadata", raw: member.metadata)
+                    json.endObject()
+                }
+                json.endArray()
+            }
         }
     }
 

@@ -110,7 +110,9 @@ public struct SSEAdapter: ProtocolAdapter {
                 cursor.advance(channel, to: 0)
             } else {
                 session.finishRecovery(channel: channel, after: latest, history: [])
-                if page?.latest != nil { cursor.advance(channel, to: latest) }
+                // A channel that keeps history is named in the cursor even before its first message (`=0`), so a
+                // resume replays what was published to it while the client was away instead of starting live.
+                if page?.latest != nil || app.policy(for: channel).history.size > 0 { cursor.advance(channel, to: latest) }
             }
         }
 

@@ -19,16 +19,21 @@ public enum JSONResponse {
 
     /// `{"ok":false,"error":{"code":…,"message":…}}` with `status`.
     public static func error(_ status: HTTPResponse.Status, code: String, message: String, headers: HTTPFields = [:]) -> Response {
-        make(status, headers: headers) { json in
-            json.beginObject()
-            json.key("ok")
-            json.bool(false)
-            json.key("error")
-            json.beginObject()
-            json.member("code", code)
-            json.member("message", message)
-            json.endObject()
-            json.endObject()
-        }
+        make(status, errorBody(code: code, message: message), headers: headers)
+    }
+
+    /// The body of an error response: `{"ok":false,"error":{"code":…,"message":…}}`.
+    public static func errorBody(code: String, message: String) -> ByteBuffer {
+        var json = JSONWriter()
+        json.beginObject()
+        json.key("ok")
+        json.bool(false)
+        json.key("error")
+        json.beginObject()
+        json.member("code", code)
+        json.member("message", message)
+        json.endObject()
+        json.endObject()
+        return json.buffer
     }
 }

@@ -8,10 +8,13 @@ public struct SwitchboardContext: RequestContext, WebSocketRequestContext {
     public let webSocket: WebSocketHandlerReference<SwitchboardContext>
     /// The client's socket address.
     public let remoteAddress: SocketAddress?
+    /// The connection the request came on; a declined WebSocket upgrade shapes its answer there.
+    public let channel: any Channel
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
         self.webSocket = .init()
         self.remoteAddress = source.channel.remoteAddress
+        self.channel = source.channel
     }
 }

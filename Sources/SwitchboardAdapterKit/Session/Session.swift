@@ -146,6 +146,14 @@ public final class Session: Subscriber {
         }
     }
 
+    /// Takes what is queued now without waiting (tests, and transports that poll).
+    public func takeQueued() -> [OutgoingFrame] {
+        self.state.withLock { state in
+            defer { state.queue = [] }
+            return state.queue
+        }
+    }
+
     /// Ends the session; frames already queued are still drained unless it is too slow.
     public func close(_ reason: SessionEnd = .normal) {
         let waiter = self.state.withLock { state -> CheckedContinuation<[OutgoingFrame]?, Never>? in

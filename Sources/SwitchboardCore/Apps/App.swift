@@ -24,6 +24,18 @@ public struct App: Sendable, Equatable {
     public var channelRules: [ChannelRule]
     /// Where requests no adapter claims are forwarded.
     public var upstream: String?
+    /// Where the app's webhooks go (`[apps.webhooks]`); nil sends none.
+    public var webhooks: WebhookSettings? = nil
+    /// Whether subscribers are told their channel's subscriber count (`subscription_count`, default false).
+    public var subscriptionCount: Bool = false
+    /// The most members one presence channel holds (`max_presence_members`, default 100).
+    public var maxPresenceMembers: Int = 100
+    /// Seconds of client silence before the server pings it (`activity_timeout`, default 120).
+    public var activityTimeoutSeconds: Int = 120
+    /// Client events one connection may send per second (`client_event_rate`, default 10).
+    public var clientEventsPerSecond: Int = 10
+    /// Whether JWT-protocol clients may connect without a token (`allow_anonymous`, default false).
+    public var allowAnonymous: Bool = false
 
     /// Creates an app.
     public init(
@@ -74,7 +86,9 @@ public struct App: Sendable, Equatable {
             ),
             clientPublish: self.clientEvents && (rule?.clientPublish ?? true),
             presence: rule?.presence ?? true,
-            requireToken: ChannelKind(channel: channel).isProtected || (rule?.requireToken ?? false)
+            requireToken: ChannelKind(channel: channel).isProtected || (rule?.requireToken ?? false),
+            forceRecovery: rule?.forceRecovery ?? false,
+            joinLeave: rule?.joinLeave ?? true
         )
     }
 }

@@ -14,6 +14,10 @@ public struct ChannelRule: Sendable, Equatable {
     public var presence: Bool?
     /// Whether subscribing needs a token even for a public-looking name.
     public var requireToken: Bool?
+    /// Whether every subscription is recoverable (`force_recovery`); nil leaves it to the client.
+    public var forceRecovery: Bool? = nil
+    /// Whether subscribers are sent join and leave pushes (`join_leave`); nil sends them.
+    public var joinLeave: Bool? = nil
 
     /// Creates a rule.
     public init(
@@ -51,6 +55,10 @@ public struct ChannelPolicy: Sendable, Equatable {
     public var presence: Bool
     /// Whether subscribing and publishing need a token.
     public var requireToken: Bool
+    /// Whether every subscription is recoverable, whatever the client asks.
+    public var forceRecovery: Bool = false
+    /// Whether subscribers are sent join and leave pushes.
+    public var joinLeave: Bool = true
 
     /// One hour: how long messages are kept when no rule says otherwise.
     public static let defaultHistoryTTLMilliseconds: Int64 = 3_600_000

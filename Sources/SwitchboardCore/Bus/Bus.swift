@@ -14,6 +14,8 @@ public final class Bus: BrokerEventHandler {
     public let apps: AppRegistry
     /// Message counters.
     public let stats = BusStats()
+    /// Who hears channel changes on this node (webhooks, subscription counts, caches).
+    public let observers = ChannelObservers()
     /// How long a server-side presence join lasts without a heartbeat, in milliseconds.
     public let presenceTimeoutMilliseconds: Int64
 
@@ -74,7 +76,10 @@ public final class Bus: BrokerEventHandler {
     public func subscribe(_ subscriber: any Subscriber, app: App, channel: String) async throws -> Bool {
         guard ChannelName.isValid(channel) else { throw BusError.invalidChannel }
         let (first, added) = self.hub.add(subscriber, app: app.id, channel: channel)
-        guard first else { return added }
+        guard first else {
+            if added { self.notifyCount(app: app.id, channel: channel, cause: subscriber.connectionID) }
+            return added
+        }
         let admitted = self.activeChannels.withLock { counts -> Bool in
             let current = counts[app.id, default: 0]
             if let max = app.plan.maxChannels, current >= max { return false }
@@ -86,6 +91,8 @@ public final class Bus: BrokerEventHandler {
             throw BusError.channelLimit(app.plan.maxChannels ?? 0)
         }
         try await self.engine.subscribe(app: app.id, channel: channel)
+        self.observers.notify { $0.channelOccupied(app: app.id, channel: channel) }
+        self.notifyCount(app: app.id, channel: channel, cause: subscriber.connectionID)
         return true
     }
 
@@ -99,8 +106,18 @@ public final class Bus: BrokerEventHandler {
                 counts[app] = left > 0 ? left : nil
             }
             try? await self.engine.unsubscribe(app: app, channel: channel)
+            self.observers.notify { $0.channelVacated(app: app, channel: channel) }
+        } else if removed {
+            self.notifyCount(app: app, channel: channel, cause: connection)
         }
         return removed
+    }
+
+    private func notifyCount(app: String, channel: String, cause: ConnectionID) {
+        guard !self.observers.isEmpty else { return }
+        let count = self.hub.count(app: app, channel: channel)
+        guard count > 0 else { return }
+        self.observers.notify { $0.subscriptionCountChanged(app: app, channel: channel, count: count, cause: cause) }
     }
 
     /// Channels of `app` with local subscribers, and how many each has.
@@ -125,7 +142,9 @@ public final class Bus: BrokerEventHandler {
     public func publishAdmitted(_ publication: Publication, app: App) async throws -> Publication {
         self.stats.countPublished()
         let policy = app.policy(for: publication.channel)
-        return try await self.engine.publish(publication, history: policy.history.size > 0 ? policy.history : nil)
+        let published = try await self.engine.publish(publication, history: policy.history.size > 0 ? policy.history : nil)
+        self.observers.notify { $0.published(published) }
+        return published
     }
 
     /// Kept messages of a channel after `offset` (or the newest `limit` when nil), oldest first.
@@ -145,7 +164,10 @@ public final class Bus: BrokerEventHandler {
         guard app.policy(for: channel).presence else { throw BusError.presenceNotAllowed }
         let change = try await self.engine.presence.join(
             app: app.id, channel: channel, userID: userID, metadata: metadata, holder: holder, now: WallClock.milliseconds())
-        if let change { try await self.engine.publish(change) }
+        if let change {
+            try await self.engine.publish(change)
+            self.observers.notify { $0.presenceChanged(change) }
+        }
         return change
     }
 
@@ -153,7 +175,10 @@ public final class Bus: BrokerEventHandler {
     public func presenceUpdate(app: App, channel: String, userID: String, metadata: ByteBuffer) async throws -> PresenceChange? {
         let change = try await self.engine.presence.update(
             app: app.id, channel: channel, userID: userID, metadata: metadata, now: WallClock.milliseconds())
-        if let change { try await self.engine.publish(change) }
+        if let change {
+            try await self.engine.publish(change)
+            self.observers.notify { $0.presenceChanged(change) }
+        }
         return change
     }
 
@@ -161,7 +186,10 @@ public final class Bus: BrokerEventHandler {
     public func presenceLeave(app: String, channel: String, userID: String, holder: PresenceHolder) async throws -> PresenceChange? {
         let change = try await self.engine.presence.leave(
             app: app, channel: channel, userID: userID, holder: holder, now: WallClock.milliseconds())
-        if let change { try await self.engine.publish(change) }
+        if let change {
+            try await self.engine.publish(change)
+            self.observers.notify { $0.presenceChanged(change) }
+        }
         return change
     }
 
@@ -174,6 +202,7 @@ public final class Bus: BrokerEventHandler {
     public func sweep(now: Int64) async throws {
         for change in try await self.engine.presence.expire(now: now, maxAge: self.presenceTimeoutMilliseconds) {
             try await self.engine.publish(change)
+            self.observers.notify { $0.presenceChanged(change) }
         }
         try await self.engine.sweep(now: now)
     }

@@ -79,6 +79,17 @@ public final class Hub: Sendable {
         return self.shard(for: key).channels.withLock { $0[key]?.byConnection.count ?? 0 }
     }
 
+    /// The local subscribers of a channel, in no particular order (a snapshot).
+    public func subscribers(app: String, channel: String) -> [any Subscriber] {
+        let key = ChannelKey(app: app, channel: channel)
+        return self.shard(for: key).channels.withLock { channels in
+            guard var entry = channels[key] else { return [] }
+            let snapshot = entry.currentSnapshot()
+            channels[key] = entry
+            return Array(snapshot)
+        }
+    }
+
     /// The channels of `app` that have local subscribers, with their subscriber counts.
     public func channels(app: String) -> [String: Int] {
         var result: [String: Int] = [:]

@@ -1,5 +1,6 @@
 import Foundation
 import SwitchboardCore
+import SwitchboardRedis
 import TOMLKit
 
 /// A configuration problem, naming the key: `apps[0].secret: is required`.
@@ -45,11 +46,24 @@ public enum ConfigLoader {
         if let engine = try top.table("engine") {
             try engine.onlyKeys(["kind", "url", "prefix"])
             let kind = try engine.string("kind") ?? "memory"
-            guard kind == "memory" else {
-                throw ConfigError(key: engine.key("kind"), problem: "unknown engine \"\(kind)\" (this build has: memory)")
+            guard kind == "memory" || kind == "redis" else {
+                throw ConfigError(key: engine.key("kind"), problem: "unknown engine \"\(kind)\" (this build has: memory, redis)")
             }
             config.engine.kind = kind
             config.engine.url = try engine.string("url")
+            if let url = config.engine.url {
+                do {
+                    _ = try RedisURL(parsing: url)
+                } catch {
+                    throw ConfigError(key: engine.key("url"), problem: error.message)
+                }
+            }
+            if let prefix = try engine.string("prefix") {
+                guard !prefix.isEmpty, !prefix.contains(where: { $0.isWhitespace }) else {
+                    throw ConfigError(key: engine.key("prefix"), problem: "must be a non-empty word (no spaces)")
+                }
+                config.engine.prefix = prefix
+            }
         }
         if let store = try top.table("store") {
             try store.onlyKeys(["path"])
@@ -111,7 +125,7 @@ public enum ConfigLoader {
     static func app(_ table: Reader, plans: [String: Plan]) throws(ConfigError) -> App {
         try table.onlyKeys([
             "id", "key", "secret", "secrets", "origins", "hosts", "plan", "environment", "region", "enabled", "client_events", "upstream",
-            "channels", "webhooks",
+            "channels", "webhooks", "subscription_count", "max_presence_members", "activity_timeout", "client_event_rate", "allow_anonymous",
         ])
         guard let id = try table.string("id"), !id.isEmpty else { throw ConfigError(key: table.key("id"), problem: "is required") }
         guard let key = try table.string("key"), !key.isEmpty else { throw ConfigError(key: table.key("key"), problem: "is required") }
@@ -132,11 +146,35 @@ public enum ConfigLoader {
         if let channels = try table.tables("channels") {
             for rule in channels { rules.append(try self.rule(rule)) }
         }
-        return App(
+        var app = App(
             id: id, key: key, secrets: secrets, origins: origins, hosts: try table.strings("hosts") ?? [], plan: plan,
             environment: try table.string("environment") ?? "development", region: try table.string("region") ?? "local",
             enabled: try table.bool("enabled") ?? true, clientEvents: try table.bool("client_events") ?? true, channelRules: rules,
             upstream: try table.string("upstream"))
+        if let webhooks = try table.table("webhooks") { app.webhooks = try self.webhooks(webhooks) }
+        app.subscriptionCount = try table.bool("subscription_count") ?? app.subscriptionCount
+        app.maxPresenceMembers = try table.int("max_presence_members", in: 1...100_000) ?? app.maxPresenceMembers
+        app.activityTimeoutSeconds = try table.int("activity_timeout", in: 1...3600) ?? app.activityTimeoutSeconds
+        app.clientEventsPerSecond = try table.int("client_event_rate", in: 1...10_000) ?? app.clientEventsPerSecond
+        app.allowAnonymous = try table.bool("allow_anonymous") ?? app.allowAnonymous
+        return app
+    }
+
+    /// `[apps.webhooks]`: `url` (http or https, required) and `events` (known kinds; default all but subscription_count).
+    static func webhooks(_ table: Reader) throws(ConfigError) -> WebhookSettings {
+        try table.onlyKeys(["url", "events"])
+        guard let url = try table.string("url"), url.hasPrefix("http://") || url.hasPrefix("https://") else {
+            throw ConfigError(key: table.key("url"), problem: "is required: an http:// or https:// URL")
+        }
+        let events = try table.strings("events") ?? WebhookSettings.defaultEvents
+        for (index, event) in events.enumerated() where !WebhookSettings.knownEvents.contains(event) {
+            let known = WebhookSettings.knownEvents.joined(separator: ", ")
+            throw ConfigError(
+                key: table.key("events[\(index)]"),
+                problem: "unknown webhook event \"\(event)\" (known: \(known))"
+            )
+        }
+        return WebhookSettings(url: url, events: events)
     }
 
     static func rule(_ table: Reader) throws(ConfigError) -> ChannelRule {
@@ -151,9 +189,12 @@ public enum ConfigLoader {
             }
             ttl = parsed
         }
-        return ChannelRule(
+        var rule = ChannelRule(
             match: match, historySize: try table.int("history_size", in: 0...100_000), historyTTLMilliseconds: ttl,
             clientPublish: try table.bool("client_publish"), presence: try table.bool("presence"), requireToken: try table.bool("require_token"))
+        rule.forceRecovery = try table.bool("force_recovery")
+        rule.joinLeave = try table.bool("join_leave")
+        return rule
     }
 
     /// A table being read, with its dotted path for error messages.

@@ -14,9 +14,12 @@ public struct SwitchboardConfig: Sendable {
     }
 
     /// `[engine]`: which engine carries the bus.
+    /// `kind = "memory"` (default) or `"redis"`; `url = "redis://127.0.0.1:6379/0"` (the default for redis);
+    /// `prefix = "switchboard"`: the Redis key prefix, so several clusters can share one Redis.
     public struct Engine: Sendable {
         public var kind = "memory"
         public var url: String?
+        public var prefix = "switchboard"
     }
 
     /// `[store]`: the SQLite file (`:memory:` keeps nothing on disk).

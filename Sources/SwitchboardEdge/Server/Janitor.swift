@@ -10,7 +10,8 @@ struct Janitor: Service {
 
     func run() async throws {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            try? await Task.sleep(for: self.interval)
+            // The wait ends early on graceful shutdown, so SIGTERM is not held up for a whole interval.
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.interval) }
             do {
                 try await self.bus.sweep(now: WallClock.milliseconds())
             } catch {

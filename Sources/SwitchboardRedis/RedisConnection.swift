@@ -1,0 +1,359 @@
+public import Logging
+public import NIOCore
+public import NIOPosix
+import Synchronization
+
+/// Why a Redis command failed.
+public struct RedisError: Error, Sendable, Equatable, CustomStringConvertible {
+    private enum Kind: Equatable {
+        case unavailable(String)
+        case server(String)
+        case unexpectedReply(String)
+    }
+
+    private let kind: Kind
+
+    /// The connection is down or dropped before the reply came: the command may not have run.
+    public static func unavailable(_ reason: String) -> Self { Self(kind: .unavailable(reason)) }
+    /// Redis answered with an error reply (`-ERR ...`).
+    public static func server(_ message: String) -> Self { Self(kind: .server(message)) }
+    /// Redis answered with something the caller did not expect.
+    public static func unexpectedReply(_ detail: String) -> Self { Self(kind: .unexpectedReply(detail)) }
+
+    /// True when the connection was down, so the caller can report "try again".
+    public var isUnavailable: Bool {
+        if case .unavailable = self.kind { return true }
+        return false
+    }
+
+    /// True for `NOSCRIPT`: EVALSHA of a script Redis does not have (after a restart or SCRIPT FLUSH).
+    public var isNoScript: Bool {
+        if case .server(let message) = self.kind { return message.hasPrefix("NOSCRIPT") }
+        return false
+    }
+
+    public var description: String {
+        switch self.kind {
+        case .unavailable(let reason): "redis unavailable: \(reason)"
+        case .server(let message): "redis error: \(message)"
+        case .unexpectedReply(let detail): "unexpected redis reply: \(detail)"
+        }
+    }
+}
+
+/// A Redis client connection over SwiftNIO that reconnects by itself.
+///
+/// `run()` connects, logs in (`HELLO 3` or `AUTH`), selects the database, then waits for the connection to
+/// drop and starts again after a backoff (doubling from `minimumBackoff` to `maximumBackoff`) until its task
+/// is cancelled. Commands are pipelined: each is written at once and its promise waits in a FIFO for the
+/// reply. While the connection is down `send` fails at once with `RedisError.unavailable`: nothing is queued.
+///
+/// ```swift
+/// let connection = RedisConnection(configuration: .init(url: try RedisURL(parsing: "redis://127.0.0.1:6379/0")))
+/// try await withThrowingDiscardingTaskGroup { group in
+///     group.addTask { await connection.run() }
+///     _ = try await connection.send(RedisCommand("SET", "greeting", "hello"))
+/// }
+/// ```
+public final class RedisConnection: Sendable {
+    /// How to reach Redis and how to behave when it is gone.
+    public struct Configuration: Sendable {
+        /// The server and credentials.
+        public var url: RedisURL
+        /// Speak RESP3 (`HELLO 3`) instead of RESP2. Default false.
+        public var resp3 = false
+        /// The client name shown by `CLIENT LIST`. Default `switchboard`.
+        public var clientName = "switchboard"
+        /// How long a TCP connect may take. Default 2 s.
+        public var connectTimeout: Duration = .seconds(2)
+        /// The first wait before reconnecting. Default 50 ms.
+        public var minimumBackoff: Duration = .milliseconds(50)
+        /// The longest wait before reconnecting. Default 2 s.
+        public var maximumBackoff: Duration = .seconds(2)
+        /// Parser limits for replies.
+        public var parser = RESPParser()
+
+        /// Creates a configuration for `url` with the defaults above.
+        public init(url: RedisURL) { self.url = url }
+    }
+
+    /// The connection's state as callers see it.
+    public enum Status: Sendable, Equatable {
+        /// Not connected yet, or reconnecting.
+        case connecting
+        /// Connected and logged in.
+        case ready
+        /// `run()` has returned.
+        case stopped
+    }
+
+    private struct State {
+        var status: Status = .connecting
+        var channel: (any Channel)?
+    }
+
+    /// The configuration the connection was made with.
+    public let configuration: Configuration
+    private let group: any EventLoopGroup
+    private let logger: Logger
+    private let subscriber: Bool
+    private let onPush: (@Sendable (RESPValue) -> Void)?
+    private let onReady: (@Sendable (any Channel) -> Void)?
+    private let onDown: (@Sendable () -> Void)?
+    private let state = Mutex(State())
+
+    /// Creates a connection; nothing happens until `run()`.
+    ///
+    /// - Parameters:
+    ///   - subscriber: true for a pub/sub connection: `message` arrays are pushes, not replies.
+    ///   - onPush: receives pushes (pub/sub messages), on the connection's event loop, in arrival order.
+    ///   - onReady: called on each (re)connection after login, before callers can send.
+    ///   - onDown: called each time the connection is lost.
+    public init(
+        configuration: Configuration,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger = Logger(label: "switchboard.redis"),
+        subscriber: Bool = false,
+        onPush: (@Sendable (RESPValue) -> Void)? = nil,
+        onReady: (@Sendable (any Channel) -> Void)? = nil,
+        onDown: (@Sendable () -> Void)? = nil
+    ) {
+        self.configuration = configuration
+        self.group = group
+        self.logger = logger
+        self.subscriber = subscriber
+        self.onPush = onPush
+        self.onReady = onReady
+        self.onDown = onDown
+    }
+
+    /// Where the connection stands.
+    public var status: Status { self.state.withLock { $0.status } }
+
+    /// Keeps the connection up until the task is cancelled.
+    public func run() async {
+        var backoff = self.configuration.minimumBackoff
+        var failures = 0
+        while !Task.isCancelled {
+            do {
+                let channel = try await self.connect()
+                do {
+                    try await self.handshake(channel)
+                } catch {
+                    channel.close(promise: nil)
+                    throw error
+                }
+                // Resubscribe (onReady) before callers see the connection as ready.
+                self.onReady?(channel)
+                self.state.withLock { state in
+                    state.channel = channel
+                    state.status = .ready
+                }
+                if failures > 0 { self.logger.notice("reconnected to \(self.configuration.url)") }
+                self.logger.debug("connected to \(self.configuration.url)")
+                failures = 0
+                backoff = self.configuration.minimumBackoff
+                await withTaskCancellationHandler {
+                    try? await channel.closeFuture.get()
+                } onCancel: {
+                    channel.close(promise: nil)
+                }
+                self.state.withLock { state in
+                    state.channel = nil
+                    state.status = .connecting
+                }
+                self.onDown?()
+                if !Task.isCancelled { self.logger.warning("lost the connection to \(self.configuration.url); reconnecting") }
+            } catch {
+                failures += 1
+                // The first failure in a row is a warning; the retries after it are quieter.
+                let level: Logger.Level = failures == 1 ? .warning : .debug
+                self.logger.log(level: level, "cannot connect to \(self.configuration.url): \(error); retrying")
+            }
+            if Task.isCancelled { break }
+            try? await Task.sleep(for: backoff)
+            backoff = min(backoff * 2, self.configuration.maximumBackoff)
+        }
+        self.state.withLock { state in
+            state.status = .stopped
+            state.channel = nil
+        }
+    }
+
+    /// Waits until the connection is ready (or `run()` has stopped), at most `timeout`; returns whether it is ready.
+    ///
+    /// For start-up checks and tests: it looks every 10 ms, so it never parks a continuation that could be lost.
+    public func waitUntilReady(timeout: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while self.status == .connecting && ContinuousClock.now < deadline {
+            do {
+                try await Task.sleep(for: .milliseconds(10))
+            } catch {
+                break
+            }
+        }
+        return self.status == .ready
+    }
+
+    /// Sends `command` and waits for its reply; an error reply throws `RedisError.server`.
+    @discardableResult
+    public func send(_ command: RedisCommand) async throws -> RESPValue {
+        guard let channel = self.state.withLock({ $0.channel }) else {
+            throw RedisError.unavailable("not connected to \(self.configuration.url)")
+        }
+        return try await Self.send(command, on: channel).get()
+    }
+
+    /// Writes `command` on `channel` (one with a Redis handler); the future holds the reply.
+    public static func send(_ command: RedisCommand, on channel: any Channel) -> EventLoopFuture<RESPValue> {
+        let promise = channel.eventLoop.makePromise(of: RESPValue.self)
+        channel.writeAndFlush(RedisRequest(command: command, promise: promise), promise: nil)
+        return promise.futureResult
+    }
+
+    private func connect() async throws -> any Channel {
+        let parser = self.configuration.parser
+        let subscriber = self.subscriber
+        let onPush = self.onPush
+        let timeout = self.configuration.connectTimeout.components
+        let milliseconds = timeout.seconds * 1000 + timeout.attoseconds / 1_000_000_000_000_000
+        return try await ClientBootstrap(group: self.group)
+            .connectTimeout(.milliseconds(milliseconds))
+            .channelOption(.socketOption(.so_keepalive), value: 1)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(RedisClientHandler(parser: parser, subscriber: subscriber, onPush: onPush))
+                }
+            }
+            .connect(host: self.configuration.url.host, port: self.configuration.url.port)
+            .get()
+    }
+
+    private func handshake(_ channel: any Channel) async throws {
+        let url = self.configuration.url
+        if self.configuration.resp3 {
+            var hello = RedisCommand("HELLO", "3")
+            if let password = url.password {
+                hello.append("AUTH")
+                hello.append(url.user ?? "default")
+                hello.append(password)
+            }
+            try Self.check(try await Self.send(hello, on: channel).get())
+        } else if let password = url.password {
+            var auth = RedisCommand("AUTH")
+            if let user = url.user { auth.append(user) }
+            auth.append(password)
+            try Self.check(try await Self.send(auth, on: channel).get())
+        }
+        if url.database != 0 {
+            try Self.check(try await Self.send(RedisCommand("SELECT", String(url.database)), on: channel).get())
+        }
+        // Best effort: an ACL may forbid CLIENT SETNAME.
+        _ = try? await Self.send(RedisCommand("CLIENT", "SETNAME", self.configuration.clientName), on: channel).get()
+    }
+
+    private static func check(_ reply: RESPValue) throws {
+        if case .error(let message) = reply { throw RedisError.server(String(buffer: message)) }
+    }
+}
+
+/// A command and the promise its reply completes.
+struct RedisRequest: Sendable {
+    var command: RedisCommand
+    var promise: EventLoopPromise<RESPValue>
+}
+
+/// The wire shell around `RESPParser`: encodes requests, parses replies, pairs them with promises in order.
+final class RedisClientHandler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = RedisRequest
+    typealias OutboundOut = ByteBuffer
+
+    private let parser: RESPParser
+    private let subscriber: Bool
+    private let onPush: (@Sendable (RESPValue) -> Void)?
+    private var buffer: ByteBuffer?
+    private var pending = CircularBuffer<EventLoopPromise<RESPValue>>()
+    private var closed = false
+
+    init(parser: RESPParser, subscriber: Bool, onPush: (@Sendable (RESPValue) -> Void)?) {
+        self.parser = parser
+        self.subscriber = subscriber
+        self.onPush = onPush
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let request = self.unwrapOutboundIn(data)
+        guard !self.closed else {
+            request.promise.fail(RedisError.unavailable("the connection is closed"))
+            promise?.fail(ChannelError.ioOnClosedChannel)
+            return
+        }
+        self.pending.append(request.promise)
+        var out = context.channel.allocator.buffer(capacity: 64)
+        request.command.write(into: &out)
+        context.write(self.wrapOutboundOut(out), promise: promise)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var incoming = self.unwrapInboundIn(data)
+        if self.buffer == nil || self.buffer!.readableBytes == 0 {
+            self.buffer = incoming
+        } else {
+            self.buffer!.writeBuffer(&incoming)
+        }
+        do {
+            while var current = self.buffer, let value = try self.parser.next(from: &current) {
+                self.buffer = current
+                self.dispatch(value, context: context)
+            }
+            if let current = self.buffer, current.readerIndex > 64 * 1024 {
+                var compact = current
+                compact.discardReadBytes()
+                self.buffer = compact
+            }
+        } catch {
+            self.failAll(RedisError.unexpectedReply("\(error)"))
+            context.close(promise: nil)
+        }
+    }
+
+    private func dispatch(_ value: RESPValue, context: ChannelHandlerContext) {
+        let kind = value.elements?.first?.string?.lowercased()
+        var isPush = false
+        if case .push = value { isPush = true }
+        let isMessage = kind == "message" || kind == "pmessage" || kind == "smessage"
+        let isConfirmation =
+            kind.map { ["subscribe", "unsubscribe", "psubscribe", "punsubscribe", "ssubscribe", "sunsubscribe"].contains($0) } ?? false
+        if (isMessage && (isPush || self.subscriber)) || (isPush && !isConfirmation) {
+            self.onPush?(value)
+            return
+        }
+        guard let promise = self.pending.popFirst() else {
+            self.failAll(RedisError.unexpectedReply("a reply no command waited for"))
+            context.close(promise: nil)
+            return
+        }
+        if case .error(let message) = value {
+            promise.fail(RedisError.server(String(buffer: message)))
+        } else {
+            promise.succeed(value)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.failAll(RedisError.unavailable("the connection closed"))
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        self.failAll(RedisError.unavailable("\(error)"))
+        context.close(promise: nil)
+    }
+
+    private func failAll(_ error: RedisError) {
+        self.closed = true
+        while let promise = self.pending.popFirst() { promise.fail(error) }
+    }
+}

@@ -1,0 +1,234 @@
+public import Logging
+public import NIOCore
+public import NIOPosix
+public import ServiceLifecycle
+public import SwitchboardCore
+import Synchronization
+
+/// The engine that lets several Switchboard nodes share one bus through Redis.
+///
+/// - Fan-out: each publication goes to the channel's pub/sub topic; a node subscribes to a topic while it has
+///   local subscribers of the channel (one dedicated subscriber connection, resubscribed after a reconnect), and
+///   hands what arrives to the bus. A node gets its own publications back the same way, so every node sees a
+///   channel's messages in the one order Redis published them.
+/// - History: one Lua script assigns the next offset, appends to the channel's stream (trimmed to the policy's
+///   size and age, expiring with its ttl), keeps the epoch in a meta hash (a new random epoch when the hash is
+///   missing, which means the history was lost) and publishes, atomically.
+/// - Presence: `RedisPresenceStore`.
+/// - Faults: while Redis is unreachable, publishes and presence changes throw `EngineUnavailable` (nothing is
+///   queued or silently dropped); subscriptions are remembered and sent once the connection is back.
+///
+/// It is a `Service`: run it (before the HTTP server, stopped after it) to keep its connections up.
+///
+/// ```swift
+/// let engine = RedisEngine(configuration: .init(url: try RedisURL(parsing: "redis://127.0.0.1:6379/0")))
+/// let bus = Bus(engine: engine, apps: apps)
+/// // in the service group: [engine, ..., server]
+/// ```
+public final class RedisEngine: Engine, Service {
+    /// How the engine reaches Redis and lays out its keys.
+    public struct Configuration: Sendable {
+        /// The Redis server.
+        public var url: RedisURL
+        /// The key prefix, so several clusters share one Redis. Default `switchboard`.
+        public var prefix = "switchboard"
+        /// How long a presence holder lives without being refreshed (the edge's presence timeout). Default 30 s.
+        public var presenceTimeout: Duration = .seconds(30)
+        /// Connection settings (backoff, timeouts, RESP3) shared by both connections.
+        public var connection: RedisConnection.Configuration
+
+        /// Creates a configuration with the defaults above.
+        public init(url: RedisURL, prefix: String = "switchboard", presenceTimeout: Duration = .seconds(30)) {
+            self.url = url
+            self.prefix = prefix
+            self.presenceTimeout = presenceTimeout
+            self.connection = RedisConnection.Configuration(url: url)
+        }
+    }
+
+    /// Where received messages go; shared with the subscriber connection's callback.
+    private final class Inbox: Sendable {
+        let handler = Mutex<(any BrokerEventHandler)?>(nil)
+        let codec: RedisWireCodec
+        let logger: Logger
+
+        init(codec: RedisWireCodec, logger: Logger) {
+            self.codec = codec
+            self.logger = logger
+        }
+
+        func receive(_ payload: ByteBuffer) {
+            do {
+                let message = try self.codec.decodePayload(payload)
+                self.handler.withLock { $0 }?.handle(message)
+            } catch {
+                self.logger.error("dropped an undecodable pub/sub message", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    public let kind = "redis"
+    public let presence: any PresenceStore
+    /// The presence store, typed.
+    public let redisPresence: RedisPresenceStore
+    /// The configuration.
+    public let configuration: Configuration
+    /// This node's random id (it tells this node's connections apart from other nodes').
+    public let nodeID: String
+    let keys: RedisKeys
+    let commands: RedisConnection
+    let pubsub: RedisPubSub
+    private let codec: RedisWireCodec
+    private let inbox: Inbox
+    private let makeEpoch: @Sendable () -> String
+
+    /// Creates the engine; it connects when `run()` starts.
+    public init(
+        configuration: Configuration,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger = Logger(label: "switchboard.redis"),
+        makeEpoch: @escaping @Sendable () -> String = { Epoch.random() }
+    ) {
+        self.configuration = configuration
+        self.nodeID = Epoch.random() + Epoch.random()
+        self.keys = RedisKeys(prefix: configuration.prefix)
+        self.codec = RedisWireCodec(nodeID: self.nodeID)
+        self.makeEpoch = makeEpoch
+        let inbox = Inbox(codec: self.codec, logger: logger)
+        self.inbox = inbox
+        self.commands = RedisConnection(configuration: configuration.connection, group: group, logger: logger)
+        self.pubsub = RedisPubSub(configuration: configuration.connection, group: group, logger: logger) { _, payload in inbox.receive(payload) }
+        self.redisPresence = RedisPresenceStore(
+            connection: self.commands,
+            keys: self.keys,
+            nodeID: self.nodeID,
+            timeout: configuration.presenceTimeout
+        )
+        self.presence = self.redisPresence
+    }
+
+    /// Keeps both connections up and refreshes this node's presence until cancelled or shut down gracefully.
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await withDiscardingTaskGroup { group in
+                group.addTask { await self.commands.run() }
+                group.addTask { await self.pubsub.run() }
+                group.addTask { await self.redisPresence.runRefresher() }
+            }
+        }
+    }
+
+    /// True while both connections are up.
+    public var isAvailable: Bool { self.commands.status == .ready && self.pubsub.status == .ready }
+
+    /// Waits until both connections are up, at most `timeout`; returns whether they are.
+    public func waitUntilAvailable(timeout: Duration) async -> Bool {
+        let commands = await self.commands.waitUntilReady(timeout: timeout)
+        let pubsub = await self.pubsub.waitUntilReady(timeout: timeout)
+        return commands && pubsub
+    }
+
+    /// Runs `body`, turning "connection down" into `EngineUnavailable`.
+    @discardableResult
+    static func mapped<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as RedisError where error.isUnavailable {
+            throw EngineUnavailable(engine: "redis", reason: "\(error)")
+        }
+    }
+
+    public func attach(_ handler: any BrokerEventHandler) {
+        self.inbox.handler.withLock { $0 = handler }
+    }
+
+    public func publish(_ publication: Publication, history: HistoryPolicy?) async throws -> Publication {
+        let id = self.keys.channelID(app: publication.app, channel: publication.channel)
+        guard let history, history.size > 0 else {
+            var command = RedisCommand("PUBLISH", self.keys.topic(id))
+            command.append(self.codec.payload(publication))
+            try await Self.mapped { try await self.commands.send(command) }
+            return publication
+        }
+        let ttl = max(1, history.ttlMilliseconds)
+        let reply = try await Self.mapped {
+            try await self.commands.run(
+                RedisScripts.publish,
+                keys: [self.keys.meta(id), self.keys.stream(id)],
+                arguments: [
+                    self.codec.encode(publication), ByteBuffer(string: String(history.size)), ByteBuffer(string: String(ttl)),
+                    ByteBuffer(string: self.makeEpoch()), ByteBuffer(string: self.keys.topic(id)), ByteBuffer(string: String(publication.timestamp)),
+                    // The epoch outlives the messages, as the memory engine forgets an idle stream after twice its ttl.
+                    ByteBuffer(string: String(ttl > Int64.max / 2 ? Int64.max / 2 : 2 * ttl)),
+                ]
+            )
+        }
+        guard let parts = reply.elements, parts.count == 2, let offset = parts[0].int, let epoch = parts[1].string else {
+            throw RedisError.unexpectedReply("publish script returned \(reply)")
+        }
+        var kept = publication
+        kept.position = StreamPosition(offset: UInt64(offset), epoch: epoch)
+        return kept
+    }
+
+    public func publish(_ change: PresenceChange) async throws {
+        var command = RedisCommand("PUBLISH", self.keys.topic(self.keys.channelID(app: change.app, channel: change.channel)))
+        command.append(self.codec.payload(change))
+        try await Self.mapped { try await self.commands.send(command) }
+    }
+
+    public func subscribe(app: String, channel: String) async throws {
+        await self.pubsub.subscribe(self.keys.topic(self.keys.channelID(app: app, channel: channel)))
+    }
+
+    public func unsubscribe(app: String, channel: String) async throws {
+        await self.pubsub.unsubscribe(self.keys.topic(self.keys.channelID(app: app, channel: channel)))
+    }
+
+    public func history(app: String, channel: String, after offset: UInt64?, limit: Int?, policy: HistoryPolicy) async throws -> HistoryPage {
+        let id = self.keys.channelID(app: app, channel: channel)
+        let newestFirst = offset == nil && limit != nil
+        let first = offset.map { $0 == UInt64.max ? "+" : "\($0 + 1)-0" } ?? "-"
+        let reply = try await Self.mapped {
+            try await self.commands.run(
+                RedisScripts.history,
+                keys: [self.keys.meta(id), self.keys.stream(id)],
+                arguments: [
+                    ByteBuffer(string: first), ByteBuffer(string: limit.map { String(max(1, $0)) } ?? ""),
+                    ByteBuffer(string: newestFirst ? "1" : "0"),
+                    ByteBuffer(string: String(WallClock.milliseconds())), ByteBuffer(string: String(max(1, policy.ttlMilliseconds))),
+                ]
+            )
+        }
+        guard let parts = reply.elements, parts.count == 3 else { return HistoryPage(publications: [], latest: nil, truncated: false) }
+        guard let top = parts[0].int, let epoch = parts[1].string else { throw RedisError.unexpectedReply("history script returned \(reply)") }
+        var publications: [Publication] = []
+        for entry in parts[2].elements ?? [] {
+            guard let pair = entry.elements, pair.count == 2, let entryID = pair[0].string,
+                let entryOffset = entryID.split(separator: "-").first.flatMap({ UInt64($0) }), let fields = pair[1].elements
+            else { continue }
+            var body: ByteBuffer?
+            for index in stride(from: 0, to: fields.count - 1, by: 2) where fields[index].string == "d" { body = fields[index + 1].bytes }
+            guard let body else { continue }
+            publications.append(try self.codec.decodePublication(body, position: StreamPosition(offset: entryOffset, epoch: epoch)))
+        }
+        if newestFirst { publications.reverse() }
+        if let limit, publications.count > limit { publications = Array(publications.prefix(max(0, limit))) }
+        let latest = StreamPosition(offset: UInt64(top), epoch: epoch)
+        var truncated = false
+        if let offset, offset < latest.offset {
+            // A gap when the first kept message after `offset` is not the very next one.
+            truncated = publications.first?.position?.offset != offset + 1
+            if publications.isEmpty, limit == 0 { truncated = false }
+        }
+        return HistoryPage(publications: publications, latest: latest, truncated: truncated)
+    }
+
+    public func removeHistory(app: String, channel: String) async throws {
+        let id = self.keys.channelID(app: app, channel: channel)
+        try await Self.mapped { try await self.commands.send(RedisCommand("DEL", self.keys.meta(id), self.keys.stream(id))) }
+    }
+
+    /// Redis expires history by itself (key ttls, and trimming on every publish and read): nothing to do.
+    public func sweep(now: Int64) async throws {}
+}

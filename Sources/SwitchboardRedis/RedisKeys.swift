@@ -1,0 +1,41 @@
+/// Where Switchboard keeps things in Redis, all under one prefix so several clusters can share a server.
+///
+/// A channel is named `<app length>:<app>:<channel>` (the length keeps `a:b` + `c` apart from `a` + `b:c`):
+///
+/// | key | type | holds |
+/// |---|---|---|
+/// | `P:meta:ID` | hash | `e` the epoch, `s` the last offset given out |
+/// | `P:stream:ID` | stream | history: entry id `<offset>-0`, fields `d` (publication body) and `t` (ms timestamp) |
+/// | `P:topic:ID` | pub/sub channel | publications and presence changes of the channel |
+/// | `P:presence:m:ID` | hash | user id → `<lastSeen>:<metadata JSON>` |
+/// | `P:presence:h:ID` | sorted set | `<holder>\0<user id>` scored by when the holder was last heard of (ms) |
+/// | `P:presence:c:ID` | hash | user id → how many holders it has |
+/// | `P:presence:channels` | set | channel names (as above) that have presence, for the expiry sweep |
+public struct RedisKeys: Sendable {
+    /// The prefix, `switchboard` by default.
+    public let prefix: String
+
+    /// Creates the layout for `prefix`.
+    public init(prefix: String) { self.prefix = prefix }
+
+    /// The channel's name in keys.
+    public func channelID(app: String, channel: String) -> String { "\(app.utf8.count):\(app):\(channel)" }
+
+    /// The app and channel a `channelID` names.
+    public static func parse(channelID: String) -> (app: String, channel: String)? {
+        guard let colon = channelID.firstIndex(of: ":"), let length = Int(channelID[..<colon]) else { return nil }
+        let rest = channelID.utf8[channelID.utf8.index(after: colon)...]
+        guard rest.count > length, rest[rest.index(rest.startIndex, offsetBy: length)] == UInt8(ascii: ":") else { return nil }
+        let appEnd = rest.index(rest.startIndex, offsetBy: length)
+        guard let app = String(rest[rest.startIndex..<appEnd]), let channel = String(rest[rest.index(after: appEnd)...]) else { return nil }
+        return (app, channel)
+    }
+
+    func meta(_ id: String) -> String { "\(self.prefix):meta:\(id)" }
+    func stream(_ id: String) -> String { "\(self.prefix):stream:\(id)" }
+    func topic(_ id: String) -> String { "\(self.prefix):topic:\(id)" }
+    func presenceMembers(_ id: String) -> String { "\(self.prefix):presence:m:\(id)" }
+    func presenceHolders(_ id: String) -> String { "\(self.prefix):presence:h:\(id)" }
+    func presenceCounts(_ id: String) -> String { "\(self.prefix):presence:c:\(id)" }
+    var presenceChannels: String { "\(self.prefix):presence:channels" }
+}

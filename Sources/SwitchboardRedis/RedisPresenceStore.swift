@@ -1,0 +1,222 @@
+public import NIOCore
+public import SwitchboardCore
+import Synchronization
+
+/// Presence shared by every node through Redis: the same member list whichever node is asked.
+///
+/// Per channel (see `RedisKeys`): a hash of members (user id → last seen and metadata), a sorted set of
+/// *holders* (`<holder>\0<user>` scored by when the holder was last heard of) and a hash of holder counts per
+/// user. A holder is a connection on some node (`c:<node id>:<connection>`) or a server-side join (`s`). A user
+/// is one member however many holders it has: joined on the first, left on the last, as in the memory store.
+/// Each operation is one Lua script, so two nodes never both announce the same join or leave.
+///
+/// How a dead node's members go away: connection holders carry no end of their own, so every node re-scores
+/// its live connection holders every `refreshInterval` (a third of the presence timeout). `expire(now:maxAge:)`,
+/// run by every node's janitor, drops any holder not heard of for `maxAge` (the presence timeout): a server join
+/// without a heartbeat, or a connection of a node that stopped refreshing because it died. Whichever node drops
+/// a user's last holder gets the leave and publishes it to all. The refresh also re-adds holders Redis lost (a
+/// restart without persistence), so live members come back without their clients doing anything.
+public final class RedisPresenceStore: PresenceStore {
+    struct Held: Sendable {
+        var userID: String
+        var record: ByteBuffer
+    }
+
+    let connection: RedisConnection
+    let keys: RedisKeys
+    let nodeID: String
+    /// How often this node re-scores its connection holders.
+    public let refreshInterval: Duration
+    private let keyTTLMilliseconds: Int64
+    /// Channel id → holder member → what to re-add if Redis lost it; only this node's connection holders.
+    private let held = Mutex<[String: [String: Held]]>([:])
+
+    init(connection: RedisConnection, keys: RedisKeys, nodeID: String, timeout: Duration) {
+        self.connection = connection
+        self.keys = keys
+        self.nodeID = nodeID
+        self.refreshInterval = timeout / 3
+        let timeoutMilliseconds = Self.milliseconds(timeout)
+        self.keyTTLMilliseconds = max(10 * timeoutMilliseconds, 3_600_000)
+    }
+
+    static func milliseconds(_ duration: Duration) -> Int64 {
+        let parts = duration.components
+        return parts.seconds * 1000 + parts.attoseconds / 1_000_000_000_000_000
+    }
+
+    private func holderID(_ holder: PresenceHolder) -> String {
+        switch holder {
+        case .server: "s"
+        case .connection(let id): "c:\(self.nodeID):\(id.raw)"
+        }
+    }
+
+    private func record(lastSeen: Int64, metadata: ByteBuffer) -> ByteBuffer {
+        var out = ByteBuffer(string: "\(lastSeen):")
+        var copy = metadata
+        out.writeBuffer(&copy)
+        return out
+    }
+
+    private static func member(userID: String, record: ByteBuffer) -> PresenceMember {
+        var input = record
+        guard let colon = input.readableBytesView.firstIndex(of: UInt8(ascii: ":")),
+            let lastSeen = input.readString(length: colon - input.readerIndex).flatMap({ Int64($0) })
+        else {
+            return PresenceMember(userID: userID, metadata: ByteBuffer(string: "null"), lastSeen: 0)
+        }
+        input.moveReaderIndex(forwardBy: 1)
+        return PresenceMember(userID: userID, metadata: input, lastSeen: lastSeen)
+    }
+
+    private func keyList(_ id: String, channels: Bool = true) -> [String] {
+        var list = [self.keys.presenceMembers(id), self.keys.presenceHolders(id), self.keys.presenceCounts(id)]
+        if channels { list.append(self.keys.presenceChannels) }
+        return list
+    }
+
+    public func join(
+        app: String,
+        channel: String,
+        userID: String,
+        metadata: ByteBuffer,
+        holder: PresenceHolder,
+        now: Int64
+    ) async throws
+        -> PresenceChange?
+    {
+        let id = self.keys.channelID(app: app, channel: channel)
+        let member = "\(self.holderID(holder))\0\(userID)"
+        let record = self.record(lastSeen: now, metadata: metadata)
+        let reply = try await RedisEngine.mapped {
+            try await self.connection.run(
+                RedisScripts.presenceJoin,
+                keys: self.keyList(id),
+                arguments: [
+                    ByteBuffer(string: userID), ByteBuffer(string: member), metadata, ByteBuffer(string: String(now)),
+                    ByteBuffer(string: String(self.keyTTLMilliseconds)), ByteBuffer(string: id),
+                ]
+            )
+        }
+        if case .connection = holder {
+            self.held.withLock { $0[id, default: [:]][member] = Held(userID: userID, record: record) }
+        }
+        let changed = PresenceMember(userID: userID, metadata: metadata, lastSeen: now)
+        switch reply.string {
+        case "join": return PresenceChange(app: app, channel: channel, kind: .join, member: changed, timestamp: now)
+        case "update": return PresenceChange(app: app, channel: channel, kind: .update, member: changed, timestamp: now)
+        default: return nil
+        }
+    }
+
+    public func update(app: String, channel: String, userID: String, metadata: ByteBuffer, now: Int64) async throws -> PresenceChange? {
+        let id = self.keys.channelID(app: app, channel: channel)
+        let reply = try await RedisEngine.mapped {
+            try await self.connection.run(
+                RedisScripts.presenceUpdate,
+                keys: [self.keys.presenceMembers(id)],
+                arguments: [ByteBuffer(string: userID), metadata, ByteBuffer(string: String(now))]
+            )
+        }
+        let record = self.record(lastSeen: now, metadata: metadata)
+        self.held.withLock { held in
+            guard var holders = held[id] else { return }
+            for (member, entry) in holders where entry.userID == userID { holders[member]?.record = record }
+            held[id] = holders
+        }
+        guard reply.string == "update" else { return nil }
+        return PresenceChange(
+            app: app,
+            channel: channel,
+            kind: .update,
+            member: PresenceMember(userID: userID, metadata: metadata, lastSeen: now),
+            timestamp: now
+        )
+    }
+
+    public func leave(app: String, channel: String, userID: String, holder: PresenceHolder, now: Int64) async throws -> PresenceChange? {
+        let id = self.keys.channelID(app: app, channel: channel)
+        let member = "\(self.holderID(holder))\0\(userID)"
+        if case .connection = holder {
+            self.held.withLock { held in
+                held[id]?[member] = nil
+                if held[id]?.isEmpty == true { held[id] = nil }
+            }
+        }
+        let reply = try await RedisEngine.mapped {
+            try await self.connection.run(
+                RedisScripts.presenceLeave,
+                keys: self.keyList(id, channels: false),
+                arguments: [ByteBuffer(string: userID), ByteBuffer(string: member)]
+            )
+        }
+        guard let record = reply.bytes else { return nil }
+        return PresenceChange(app: app, channel: channel, kind: .leave, member: Self.member(userID: userID, record: record), timestamp: now)
+    }
+
+    public func members(app: String, channel: String) async throws -> [PresenceMember] {
+        let id = self.keys.channelID(app: app, channel: channel)
+        let reply = try await RedisEngine.mapped { try await self.connection.send(RedisCommand("HGETALL", self.keys.presenceMembers(id))) }
+        var members: [PresenceMember] = []
+        if case .map(let pairs) = reply {
+            for pair in pairs {
+                if let user = pair.key.string, let record = pair.value.bytes { members.append(Self.member(userID: user, record: record)) }
+            }
+        } else if let flat = reply.elements {
+            for index in stride(from: 0, to: flat.count - 1, by: 2) {
+                if let user = flat[index].string, let record = flat[index + 1].bytes { members.append(Self.member(userID: user, record: record)) }
+            }
+        }
+        return members.sorted { $0.userID < $1.userID }
+    }
+
+    public func expire(now: Int64, maxAge: Int64) async throws -> [PresenceChange] {
+        let channels = try await RedisEngine.mapped { try await self.connection.send(RedisCommand("SMEMBERS", self.keys.presenceChannels)) }
+        var leaves: [PresenceChange] = []
+        for entry in channels.elements ?? [] {
+            guard let id = entry.string, let (app, channel) = RedisKeys.parse(channelID: id) else { continue }
+            let gone = try await RedisEngine.mapped {
+                try await self.connection.run(
+                    RedisScripts.presenceExpire,
+                    keys: self.keyList(id),
+                    arguments: [ByteBuffer(string: String(now - maxAge)), ByteBuffer(string: id)]
+                )
+            }
+            let flat = gone.elements ?? []
+            for index in stride(from: 0, to: flat.count - 1, by: 2) {
+                guard let user = flat[index].string, let record = flat[index + 1].bytes else { continue }
+                leaves.append(
+                    PresenceChange(app: app, channel: channel, kind: .leave, member: Self.member(userID: user, record: record), timestamp: now)
+                )
+            }
+        }
+        return leaves
+    }
+
+    /// Re-scores this node's connection holders now; `run` calls it every `refreshInterval`.
+    public func refresh(now: Int64) async throws {
+        let snapshot = self.held.withLock { $0 }
+        for (id, holders) in snapshot where !holders.isEmpty {
+            var arguments = [ByteBuffer(string: String(now)), ByteBuffer(string: String(self.keyTTLMilliseconds)), ByteBuffer(string: id)]
+            for (member, entry) in holders {
+                arguments.append(ByteBuffer(string: member))
+                arguments.append(ByteBuffer(string: entry.userID))
+                arguments.append(entry.record)
+            }
+            try await RedisEngine.mapped { try await self.connection.run(RedisScripts.presenceRefresh, keys: self.keyList(id), arguments: arguments) }
+        }
+    }
+
+    /// Refreshes every `refreshInterval` until cancelled; failures (Redis down) are retried at the next tick.
+    func runRefresher() async {
+        while !Task.isCancelled {
+            do {
+                try await Task.sleep(for: self.refreshInterval)
+            } catch {
+                return
+            }
+            try? await self.refresh(now: WallClock.milliseconds())
+        }
+    }
+}

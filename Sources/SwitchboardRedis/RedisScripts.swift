@@ -1,0 +1,156 @@
+/// The Lua scripts the engine runs; each one is atomic in Redis.
+enum RedisScripts {
+    /// Publishes with history.
+    ///
+    /// KEYS: meta, stream. ARGV: body, size, ttl ms, epoch for a new stream, topic, timestamp ms, meta ttl ms.
+    /// A missing meta hash means the history is gone (never written, expired, or Redis lost it): the stream starts
+    /// again under the new epoch. Entries older than the ttl are dropped from the head. Returns `{offset, epoch}`.
+    static let publish = RedisScript(
+        """
+        local epoch = redis.call('hget', KEYS[1], 'e')
+        if not epoch then
+            epoch = ARGV[4]
+            redis.call('del', KEYS[2])
+            redis.call('hset', KEYS[1], 'e', epoch, 's', 0)
+        end
+        local offset = redis.call('hincrby', KEYS[1], 's', 1)
+        redis.call('xadd', KEYS[2], 'MAXLEN', '=', ARGV[2], offset .. '-0', 'd', ARGV[1], 't', ARGV[6])
+        local cutoff = tonumber(ARGV[6]) - tonumber(ARGV[3])
+        while true do
+            local head = redis.call('xrange', KEYS[2], '-', '+', 'COUNT', 1)
+            if #head == 0 or tonumber(head[1][2][4]) >= cutoff then break end
+            redis.call('xdel', KEYS[2], head[1][1])
+        end
+        redis.call('pexpire', KEYS[2], ARGV[3])
+        redis.call('pexpire', KEYS[1], ARGV[7])
+        redis.call('publish', ARGV[5], 'h' .. offset .. ':' .. epoch .. ':' .. ARGV[1])
+        return {offset, epoch}
+        """
+    )
+
+    /// Reads history.
+    ///
+    /// KEYS: meta, stream. ARGV: first id (`-` for all), count (empty for all), `1` to read the newest first,
+    /// now ms, ttl ms. Returns `{}` when the channel has no stream, else `{last offset, epoch, entries}`.
+    static let history = RedisScript(
+        """
+        local epoch = redis.call('hget', KEYS[1], 'e')
+        if not epoch then return {} end
+        local top = redis.call('hget', KEYS[1], 's') or '0'
+        local cutoff = tonumber(ARGV[4]) - tonumber(ARGV[5])
+        while true do
+            local head = redis.call('xrange', KEYS[2], '-', '+', 'COUNT', 1)
+            if #head == 0 or tonumber(head[1][2][4]) >= cutoff then break end
+            redis.call('xdel', KEYS[2], head[1][1])
+        end
+        local entries
+        if ARGV[3] == '1' then
+            if ARGV[2] ~= '' then
+                entries = redis.call('xrevrange', KEYS[2], '+', '-', 'COUNT', ARGV[2])
+            else
+                entries = redis.call('xrevrange', KEYS[2], '+', '-')
+            end
+        elseif ARGV[2] ~= '' then
+            entries = redis.call('xrange', KEYS[2], ARGV[1], '+', 'COUNT', ARGV[2])
+        else
+            entries = redis.call('xrange', KEYS[2], ARGV[1], '+')
+        end
+        return {top, epoch, entries}
+        """
+    )
+
+    /// Adds a presence holder.
+    ///
+    /// KEYS: members, holders, counts, channels. ARGV: user, holder member, metadata, now ms, key ttl ms, channel id.
+    /// Returns `join` (a new member), `update` (known member, new metadata) or `same`.
+    static let presenceJoin = RedisScript(
+        """
+        local added = redis.call('zadd', KEYS[2], ARGV[4], ARGV[2])
+        if added == 1 then redis.call('hincrby', KEYS[3], ARGV[1], 1) end
+        local old = redis.call('hget', KEYS[1], ARGV[1])
+        redis.call('hset', KEYS[1], ARGV[1], ARGV[4] .. ':' .. ARGV[3])
+        redis.call('sadd', KEYS[4], ARGV[6])
+        for i = 1, 3 do redis.call('pexpire', KEYS[i], ARGV[5]) end
+        if not old then return 'join' end
+        local sep = string.find(old, ':', 1, true)
+        if string.sub(old, sep + 1) ~= ARGV[3] then return 'update' end
+        return 'same'
+        """
+    )
+
+    /// Replaces a member's metadata.
+    ///
+    /// KEYS: members. ARGV: user, metadata, now ms. Returns nil for an unknown member, else `update` or `same`.
+    static let presenceUpdate = RedisScript(
+        """
+        local old = redis.call('hget', KEYS[1], ARGV[1])
+        if not old then return false end
+        redis.call('hset', KEYS[1], ARGV[1], ARGV[3] .. ':' .. ARGV[2])
+        local sep = string.find(old, ':', 1, true)
+        if string.sub(old, sep + 1) ~= ARGV[2] then return 'update' end
+        return 'same'
+        """
+    )
+
+    /// Removes a presence holder.
+    ///
+    /// KEYS: members, holders, counts. ARGV: user, holder member. Returns nil unless that was the user's last holder;
+    /// then the member's record (`<lastSeen>:<metadata>`, or empty when it was already gone).
+    static let presenceLeave = RedisScript(
+        """
+        if redis.call('zrem', KEYS[2], ARGV[2]) == 0 then return false end
+        if redis.call('hincrby', KEYS[3], ARGV[1], -1) > 0 then return false end
+        local old = redis.call('hget', KEYS[1], ARGV[1])
+        redis.call('hdel', KEYS[1], ARGV[1])
+        redis.call('hdel', KEYS[3], ARGV[1])
+        return old or ''
+        """
+    )
+
+    /// Drops holders not heard of since a cutoff.
+    ///
+    /// KEYS: members, holders, counts, channels. ARGV: cutoff ms, channel id. Returns `{user, record, ...}` for
+    /// every member that lost its last holder; forgets the channel in the channels set once it has no member.
+    static let presenceExpire = RedisScript(
+        """
+        local stale = redis.call('zrangebyscore', KEYS[2], '-inf', '(' .. ARGV[1])
+        local gone = {}
+        for _, holder in ipairs(stale) do
+            redis.call('zrem', KEYS[2], holder)
+            local sep = string.find(holder, '\\0', 1, true)
+            local user = string.sub(holder, sep + 1)
+            if redis.call('hincrby', KEYS[3], user, -1) <= 0 then
+                local old = redis.call('hget', KEYS[1], user)
+                redis.call('hdel', KEYS[1], user)
+                redis.call('hdel', KEYS[3], user)
+                if old then
+                    table.insert(gone, user)
+                    table.insert(gone, old)
+                end
+            end
+        end
+        if redis.call('hlen', KEYS[1]) == 0 and redis.call('zcard', KEYS[2]) == 0 then
+            redis.call('srem', KEYS[4], ARGV[2])
+        end
+        return gone
+        """
+    )
+
+    /// Marks this node's connection holders of a channel as alive (re-adding any that Redis lost).
+    ///
+    /// KEYS: members, holders, counts, channels. ARGV: now ms, key ttl ms, channel id, then triples of holder
+    /// member, user, record.
+    static let presenceRefresh = RedisScript(
+        """
+        for i = 4, #ARGV, 3 do
+            if redis.call('zadd', KEYS[2], ARGV[1], ARGV[i]) == 1 then
+                redis.call('hincrby', KEYS[3], ARGV[i + 1], 1)
+                redis.call('hsetnx', KEYS[1], ARGV[i + 1], ARGV[i + 2])
+            end
+        end
+        redis.call('sadd', KEYS[4], ARGV[3])
+        for i = 1, 3 do redis.call('pexpire', KEYS[i], ARGV[2]) end
+        return 1
+        """
+    )
+}

@@ -1,0 +1,206 @@
+public import NIOCore
+public import SwitchboardCore
+
+/// The compact binary form of bus messages in Redis: pub/sub payloads and history entries.
+///
+/// A body is version byte `1`, then big-endian fields: a publication is `timestamp:i64`, `app`, `channel`,
+/// `event?`, `userID?`, `sender?` (node id and connection number), then `data` as `u32` length and the bytes
+/// exactly as published. Strings are `u32` length + UTF-8; an optional is a `0`/`1` byte before it.
+/// A presence change is `kind:u8`, `timestamp:i64`, `app`, `channel`, `userID`, `lastSeen:i64`, `metadata`.
+///
+/// A pub/sub payload starts with one tag byte: `p` + publication body; `h<offset>:<epoch>:` + publication
+/// body for a publication kept in history (the Lua publish script writes that prefix, since it assigns the
+/// offset); `c` + presence body. History entries hold the publication body alone; their stream id is the offset.
+public struct RedisWireCodec: Sendable {
+    /// This node's id; a sender from another node is dropped on decode (its connection numbers mean nothing here).
+    public let nodeID: String
+
+    /// Creates a codec for the node `nodeID`.
+    public init(nodeID: String) { self.nodeID = nodeID }
+
+    /// Why a payload could not be decoded.
+    public struct DecodeError: Error, Sendable, Equatable {
+        /// What was wrong.
+        public var reason: String
+    }
+
+    // MARK: Publications
+
+    /// The body of `publication` (position excluded).
+    public func encode(_ publication: Publication) -> ByteBuffer {
+        var out = ByteBuffer()
+        out.reserveCapacity(publication.data.readableBytes + publication.channel.utf8.count + 64)
+        out.writeInteger(UInt8(1))
+        out.writeInteger(publication.timestamp)
+        Self.writeString(publication.app, into: &out)
+        Self.writeString(publication.channel, into: &out)
+        Self.writeOptional(publication.event, into: &out)
+        Self.writeOptional(publication.userID, into: &out)
+        if let sender = publication.sender {
+            out.writeInteger(UInt8(1))
+            Self.writeString(self.nodeID, into: &out)
+            out.writeInteger(sender.raw)
+        } else {
+            out.writeInteger(UInt8(0))
+        }
+        out.writeInteger(UInt32(publication.data.readableBytes))
+        var data = publication.data
+        out.writeBuffer(&data)
+        return out
+    }
+
+    /// Decodes a publication body, attaching `position`.
+    public func decodePublication(_ body: ByteBuffer, position: StreamPosition? = nil) throws(DecodeError) -> Publication {
+        var input = body
+        guard input.readInteger(as: UInt8.self) == 1 else { throw DecodeError(reason: "unknown publication version") }
+        guard let timestamp = input.readInteger(as: Int64.self) else { throw DecodeError(reason: "truncated timestamp") }
+        let app = try Self.readString(&input)
+        let channel = try Self.readString(&input)
+        let event = try Self.readOptional(&input)
+        let userID = try Self.readOptional(&input)
+        var sender: ConnectionID?
+        switch input.readInteger(as: UInt8.self) {
+        case 0: break
+        case 1:
+            let node = try Self.readString(&input)
+            guard let raw = input.readInteger(as: UInt64.self) else { throw DecodeError(reason: "truncated sender") }
+            if node == self.nodeID { sender = ConnectionID(raw) }
+        default: throw DecodeError(reason: "bad sender flag")
+        }
+        guard let length = input.readInteger(as: UInt32.self), let data = input.readSlice(length: Int(length)) else {
+            throw DecodeError(reason: "truncated data")
+        }
+        return Publication(
+            app: app,
+            channel: channel,
+            event: event,
+            data: data,
+            userID: userID,
+            sender: sender,
+            position: position,
+            timestamp: timestamp
+        )
+    }
+
+    // MARK: Presence
+
+    /// The body of a presence change.
+    public func encode(_ change: PresenceChange) -> ByteBuffer {
+        var out = ByteBuffer()
+        out.writeInteger(UInt8(1))
+        let kind: UInt8 =
+            switch change.kind {
+            case .join: 0
+            case .update: 1
+            case .leave: 2
+            }
+        out.writeInteger(kind)
+        out.writeInteger(change.timestamp)
+        Self.writeString(change.app, into: &out)
+        Self.writeString(change.channel, into: &out)
+        Self.writeString(change.member.userID, into: &out)
+        out.writeInteger(change.member.lastSeen)
+        out.writeInteger(UInt32(change.member.metadata.readableBytes))
+        var metadata = change.member.metadata
+        out.writeBuffer(&metadata)
+        return out
+    }
+
+    /// Decodes a presence change body.
+    public func decodePresence(_ body: ByteBuffer) throws(DecodeError) -> PresenceChange {
+        var input = body
+        guard input.readInteger(as: UInt8.self) == 1 else { throw DecodeError(reason: "unknown presence version") }
+        let kind: PresenceChange.Kind
+        switch input.readInteger(as: UInt8.self) {
+        case 0: kind = .join
+        case 1: kind = .update
+        case 2: kind = .leave
+        default: throw DecodeError(reason: "bad presence kind")
+        }
+        guard let timestamp = input.readInteger(as: Int64.self) else { throw DecodeError(reason: "truncated timestamp") }
+        let app = try Self.readString(&input)
+        let channel = try Self.readString(&input)
+        let userID = try Self.readString(&input)
+        guard let lastSeen = input.readInteger(as: Int64.self), let length = input.readInteger(as: UInt32.self),
+            let metadata = input.readSlice(length: Int(length))
+        else { throw DecodeError(reason: "truncated member") }
+        return PresenceChange(
+            app: app,
+            channel: channel,
+            kind: kind,
+            member: PresenceMember(userID: userID, metadata: metadata, lastSeen: lastSeen),
+            timestamp: timestamp
+        )
+    }
+
+    // MARK: Pub/sub payloads
+
+    /// The pub/sub payload of a publication without a position.
+    public func payload(_ publication: Publication) -> ByteBuffer {
+        var out = ByteBuffer(integer: UInt8(ascii: "p"))
+        var body = self.encode(publication)
+        out.writeBuffer(&body)
+        return out
+    }
+
+    /// The pub/sub payload of a presence change.
+    public func payload(_ change: PresenceChange) -> ByteBuffer {
+        var out = ByteBuffer(integer: UInt8(ascii: "c"))
+        var body = self.encode(change)
+        out.writeBuffer(&body)
+        return out
+    }
+
+    /// Decodes a pub/sub payload into the bus message it carries.
+    public func decodePayload(_ payload: ByteBuffer) throws(DecodeError) -> BusMessage {
+        var input = payload
+        switch input.readInteger(as: UInt8.self) {
+        case UInt8(ascii: "p"): return .publication(try self.decodePublication(input))
+        case UInt8(ascii: "c"): return .presence(try self.decodePresence(input))
+        case UInt8(ascii: "h"):
+            guard let offsetText = Self.readField(&input), let offset = UInt64(offsetText), let epoch = Self.readField(&input) else {
+                throw DecodeError(reason: "bad position prefix")
+            }
+            return .publication(try self.decodePublication(input, position: StreamPosition(offset: offset, epoch: epoch)))
+        default: throw DecodeError(reason: "unknown payload tag")
+        }
+    }
+
+    // MARK: Primitives
+
+    private static func readField(_ input: inout ByteBuffer) -> String? {
+        guard let colon = input.readableBytesView.firstIndex(of: UInt8(ascii: ":")) else { return nil }
+        let text = input.readString(length: colon - input.readerIndex)
+        input.moveReaderIndex(forwardBy: 1)
+        return text
+    }
+
+    private static func writeString(_ text: String, into out: inout ByteBuffer) {
+        out.writeInteger(UInt32(text.utf8.count))
+        out.writeString(text)
+    }
+
+    private static func writeOptional(_ text: String?, into out: inout ByteBuffer) {
+        guard let text else {
+            out.writeInteger(UInt8(0))
+            return
+        }
+        out.writeInteger(UInt8(1))
+        Self.writeString(text, into: &out)
+    }
+
+    private static func readString(_ input: inout ByteBuffer) throws(DecodeError) -> String {
+        guard let length = input.readInteger(as: UInt32.self), let text = input.readString(length: Int(length)) else {
+            throw DecodeError(reason: "truncated string")
+        }
+        return text
+    }
+
+    private static func readOptional(_ input: inout ByteBuffer) throws(DecodeError) -> String? {
+        switch input.readInteger(as: UInt8.self) {
+        case 0: return nil
+        case 1: return try Self.readString(&input)
+        default: throw DecodeError(reason: "bad optional flag")
+        }
+    }
+}

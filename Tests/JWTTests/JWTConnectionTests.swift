@@ -1,0 +1,313 @@
+import Logging
+import NIOCore
+import SwitchboardAdapterKit
+import SwitchboardCore
+import Testing
+
+@testable import JWT
+
+/// Drives JWT connections against an in-process bus, without sockets.
+struct Harness {
+    let app: App
+    let bus: Bus
+    let security = MemorySecurityLog()
+    let environment: AdapterEnvironment
+    let registry = JWTRegistry()
+
+    init(rules: [ChannelRule] = [], anonymous: Bool = false) {
+        var app = App(id: "1", key: "pk", secrets: ["secret"], plan: .enterprise, channelRules: rules)
+        app.allowAnonymous = anonymous
+        self.app = app
+        let registry = AppRegistry(apps: [app])
+        self.bus = Bus(engine: MemoryEngine(), apps: registry)
+        self.environment = AdapterEnvironment(
+            bus: self.bus,
+            gate: Gate(apps: registry, security: self.security),
+            connections: ConnectionCounter(),
+            logger: Logger(label: "test")
+        )
+    }
+
+    func open(now: Int64 = WallClock.milliseconds()) throws -> JWTConnection {
+        let id = try self.bus.connect(app: self.app)
+        let session = Session(connectionID: id, app: self.app, encoder: JWTEncoder(app: self.app))
+        return JWTConnection(
+            session: session,
+            clientID: "c\(id.raw)",
+            environment: self.environment,
+            caller: Caller(ip: "127.0.0.1"),
+            registry: self.registry,
+            commandsPerSecond: 10,
+            burst: 20,
+            now: now
+        )
+    }
+
+    func token(user: String = "u1", expiresIn: Int64 = 60, channels: [String]? = nil, secret: String = "secret") -> String {
+        HS256Token.mint(secret: secret, subject: user, expiresAt: WallClock.milliseconds() / 1000 + expiresIn, channels: channels)
+    }
+
+    func subToken(_ channel: String, user: String = "u1", expiresIn: Int64 = 60, secret: String = "secret") -> String {
+        HS256Token.mint(secret: secret, subject: user, expiresAt: WallClock.milliseconds() / 1000 + expiresIn, channel: channel)
+    }
+
+    /// A connection that has connected as `user`, its connect reply drained.
+    func connected(user: String = "u1", channels: [String]? = nil) async throws -> JWTConnection {
+        let connection = try self.open()
+        await connection.send(#"{"id":1,"connect":{"token":"\#(self.token(user: user, channels: channels))"}}"#)
+        _ = connection.drained()
+        return connection
+    }
+
+    var eventKinds: [String] { self.security.events(SecurityEventQuery()).map(\.kind.name) }
+}
+
+extension JWTConnection {
+    func send(_ text: String) async { await self.receive(ByteBuffer(string: text)) }
+
+    /// Everything queued for the client so far, as parsed frames.
+    func drained() -> [JSONObject] {
+        self.session.takeQueued().compactMap { try? JSONObject(parsing: $0.bytes) }
+    }
+}
+
+extension JSONObject {
+    var errorCode: Int64? { self.object("error")?.integer("code") }
+    var push: JSONObject? { self.object("push") }
+}
+
+@Suite struct JWTConnectionTests {
+    @Test func connectReplyCarriesClientPingPongAndExpiry() async throws {
+        let h = Harness()
+        let connection = try h.open()
+        await connection.send(#"{"id":1,"connect":{"token":"\#(h.token(expiresIn: 30))"}}"#)
+        let reply = try #require(connection.drained().first)
+        #expect(reply.integer("id") == 1)
+        let connect = try #require(reply.object("connect"))
+        #expect(connect.string("client") == connection.clientID)
+        #expect(connect.integer("ping") == 25)
+        #expect(connect.bool("pong") == true)
+        #expect(connect.bool("expires") == true)
+        #expect((connect.integer("ttl") ?? 0) > 25)
+        #expect(connection.user == "u1")
+    }
+
+    @Test func expiredConnectionTokenGets109AndStaysOpen() async throws {
+        let h = Harness()
+        let connection = try h.open()
+        await connection.send(#"{"id":1,"connect":{"token":"\#(h.token(expiresIn: -5))"}}"#)
+        #expect(connection.drained().first?.errorCode == 109)
+        #expect(connection.disconnectReason == nil)
+        #expect(h.eventKinds == ["token_expired"])
+    }
+
+    @Test func foreignSecretAndAlgNoneDisconnectWithInvalidToken() async throws {
+        let h = Harness()
+        let foreign = try h.open()
+        await foreign.send(#"{"id":1,"connect":{"token":"\#(h.token(secret: "another-app"))"}}"#)
+        #expect(foreign.disconnectReason == .invalidToken)
+        let none = try h.open()
+        let unsigned = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiJ1MSJ9."
+        await none.send(#"{"id":1,"connect":{"token":"\#(unsigned)"}}"#)
+        #expect(none.disconnectReason == .invalidToken)
+        #expect(h.eventKinds.sorted() == ["bad_signature", "token_invalid"])
+    }
+
+    @Test func anonymousNeedsTheAppToAllowIt() async throws {
+        let closed = try Harness().open()
+        await closed.send(#"{"id":1,"connect":{}}"#)
+        #expect(closed.drained().first?.errorCode == 101)
+        #expect(closed.disconnectReason == .invalidToken)
+        let open = try Harness(anonymous: true).open()
+        await open.send(#"{"id":1,"connect":{}}"#)
+        #expect(open.drained().first?.object("connect")?.string("client") == open.clientID)
+        #expect(open.user == "")
+    }
+
+    @Test func publishReachesSubscribersAsPubPushWithOffsetAndUser() async throws {
+        let h = Harness()
+        let alice = try await h.connected(user: "alice")
+        let bob = try await h.connected(user: "bob")
+        await bob.send(#"{"id":2,"subscribe":{"channel":"room","recoverable":true}}"#)
+        let subscribed = try #require(bob.drained().first?.object("subscribe"))
+        #expect(subscribed.bool("recoverable") == true)
+        #expect(subscribed.integer("offset") == 0)
+        await alice.send(#"{"id":2,"publish":{"channel":"room","data":{"text":"hi"}}}"#)
+        #expect(alice.drained().first?.object("publish") != nil)
+        let push = try #require(bob.drained().first?.push)
+        #expect(push.string("channel") == "room")
+        let pub = try #require(push.object("pub"))
+        #expect(pub.raw("data").map { String(buffer: $0) } == #"{"text":"hi"}"#)
+        #expect(pub.integer("offset") == 1)
+        #expect(pub.object("info")?.string("user") == "alice")
+    }
+
+    @Test func severalCommandsInOneFrameAreAnsweredInOrder() async throws {
+        let h = Harness()
+        let connection = try h.open()
+        await connection.send(
+            "{\"id\":1,\"connect\":{\"token\":\"\(h.token())\"}}\n{\"id\":2,\"subscribe\":{\"channel\":\"a\"}}\n{\"id\":3,\"subscribe\":{\"channel\":\"a\"}}"
+        )
+        let replies = connection.drained()
+        #expect(replies.map { $0.integer("id") } == [1, 2, 3])
+        #expect(replies[2].errorCode == 105)
+    }
+
+    @Test func protectedChannelNeedsAMatchingSubscriptionToken() async throws {
+        let h = Harness()
+        let watcher = try await h.connected(user: "w")
+        await watcher.send(#"{"id":2,"subscribe":{"channel":"private-a","token":"\#(h.subToken("private-a", user: "w"))"}}"#)
+        #expect(watcher.drained().first?.object("subscribe") != nil)
+
+        let missing = try await h.connected()
+        await missing.send(#"{"id":2,"subscribe":{"channel":"private-a"}}"#)
+        #expect(missing.drained().first?.errorCode == 103)
+
+        let expired = try await h.connected()
+        await expired.send(#"{"id":2,"subscribe":{"channel":"private-a","token":"\#(h.subToken("private-a", expiresIn: -5))"}}"#)
+        #expect(expired.drained().first?.errorCode == 109)
+
+        let wrongChannel = try await h.connected()
+        await wrongChannel.send(#"{"id":2,"subscribe":{"channel":"private-a","token":"\#(h.subToken("private-b"))"}}"#)
+        #expect(wrongChannel.disconnectReason == .invalidToken)
+
+        let wrongUser = try await h.connected(user: "mallory")
+        await wrongUser.send(#"{"id":2,"subscribe":{"channel":"private-a","token":"\#(h.subToken("private-a", user: "u1"))"}}"#)
+        #expect(wrongUser.disconnectReason == .invalidToken)
+        #expect(watcher.drained().isEmpty)
+        #expect(h.bus.channels(app: "1")["private-a"] == 1)
+    }
+
+    @Test func clientPublishFollowsTheChannelRule() async throws {
+        let h = Harness(rules: [ChannelRule(match: "news:*", clientPublish: false)])
+        let connection = try await h.connected()
+        await connection.send(#"{"id":2,"publish":{"channel":"news:1","data":1}}"#)
+        #expect(connection.drained().first?.errorCode == 103)
+        #expect(h.eventKinds == ["forbidden"])
+    }
+
+    @Test func garbageAndFloodsDisconnectAndOthersSeeNothing() async throws {
+        let h = Harness()
+        let watcher = try await h.connected(user: "w")
+        await watcher.send(#"{"id":2,"subscribe":{"channel":"room"}}"#)
+        _ = watcher.drained()
+        let garbage = try await h.connected()
+        await garbage.send("not json at all")
+        #expect(garbage.disconnectReason == .badRequest)
+        let early = try h.open()
+        await early.send(#"{"id":1,"publish":{"channel":"room","data":1}}"#)
+        #expect(early.disconnectReason == .badRequest)
+        let flood = try await h.connected()
+        for index in 0..<40 { await flood.send(#"{"id":\#(index + 2),"publish":{"channel":"room","data":1}}"#) }
+        #expect(flood.disconnectReason == .tooManyRequests)
+        #expect(watcher.drained().count < 40)
+        #expect(h.eventKinds.contains("rate_limited"))
+        #expect(h.eventKinds.filter { $0 == "bad_request" }.count == 2)
+    }
+
+    @Test func recoveryReplaysMissedPublicationsWithNoGapOrDuplicate() async throws {
+        let h = Harness()
+        let publisher = try await h.connected(user: "p")
+        for index in 1...5 { await publisher.send(#"{"id":\#(index + 1),"publish":{"channel":"room","data":\#(index)}}"#) }
+        let reader = try await h.connected()
+        await reader.send(
+            #"{"id":2,"subscribe":{"channel":"room","recoverable":true,"recover":true,"offset":2,"epoch":"\#(try await h.epoch("room"))"}}"#
+        )
+        let frames = reader.drained()
+        let result = try #require(frames.first?.object("subscribe"))
+        #expect(result.bool("was_recovering") == true)
+        #expect(result.bool("recovered") == true)
+        #expect(frames.dropFirst().compactMap { $0.push?.object("pub")?.integer("offset") } == [3, 4, 5])
+    }
+
+    @Test func recoveryFromAnotherEpochIsNotRecovered() async throws {
+        let h = Harness()
+        let reader = try await h.connected()
+        await reader.send(#"{"id":2,"subscribe":{"channel":"room","recoverable":true,"recover":true,"offset":2,"epoch":"old"}}"#)
+        let result = try #require(reader.drained().first?.object("subscribe"))
+        #expect(result.bool("was_recovering") == true)
+        #expect(result.bool("recovered") == false)
+    }
+
+    @Test func historyHonoursLimitSinceAndReverse() async throws {
+        let h = Harness()
+        let connection = try await h.connected()
+        for index in 1...5 { await connection.send(#"{"id":\#(index + 1),"publish":{"channel":"room","data":\#(index)}}"#) }
+        _ = connection.drained()
+        await connection.send(#"{"id":10,"history":{"channel":"room","limit":2}}"#)
+        let first = try #require(connection.drained().first?.object("history"))
+        #expect(Self.offsets(first) == [1, 2])
+        #expect(first.integer("offset") == 5)
+        await connection.send(#"{"id":11,"history":{"channel":"room","limit":-1,"reverse":true}}"#)
+        #expect(Self.offsets(try #require(connection.drained().first?.object("history"))) == [5, 4, 3, 2, 1])
+        let epoch = try await h.epoch("room")
+        await connection.send(#"{"id":12,"history":{"channel":"room","limit":10,"since":{"offset":3,"epoch":"\#(epoch)"}}}"#)
+        #expect(Self.offsets(try #require(connection.drained().first?.object("history"))) == [4, 5])
+        await connection.send(#"{"id":13,"history":{"channel":"room","limit":10,"since":{"offset":3,"epoch":"nope"}}}"#)
+        #expect(connection.drained().first?.errorCode == 112)
+    }
+
+    static func offsets(_ history: JSONObject) -> [Int64] {
+        guard let raw = history.raw("publications") else { return [] }
+        let text = String(buffer: raw)
+        return text.split(separator: "\"offset\":").dropFirst().compactMap { Int64($0.prefix { $0.isNumber }) }
+    }
+
+    @Test func presenceJoinLeaveAndStats() async throws {
+        let h = Harness()
+        let alice = try await h.connected(user: "alice")
+        await alice.send(#"{"id":2,"subscribe":{"channel":"presence-room","token":"\#(h.subToken("presence-room", user: "alice"))"}}"#)
+        _ = alice.drained()
+        let bob = try await h.connected(user: "bob")
+        await bob.send(#"{"id":2,"subscribe":{"channel":"presence-room","token":"\#(h.subToken("presence-room", user: "bob"))"}}"#)
+        _ = bob.drained()
+        let join = try #require(alice.drained().first?.push?.object("join"))
+        #expect(join.object("info")?.string("user") == "bob")
+        await alice.send(#"{"id":3,"presence_stats":{"channel":"presence-room"}}"#)
+        let stats = try #require(alice.drained().first?.object("presence_stats"))
+        #expect(stats.integer("num_users") == 2)
+        await alice.send(#"{"id":4,"presence":{"channel":"presence-room"}}"#)
+        let presence = try #require(alice.drained().first?.object("presence")?.object("presence"))
+        #expect(presence.keys.count == 2)
+        await bob.closed()
+        #expect(alice.drained().first?.push?.object("leave")?.object("info")?.string("user") == "bob")
+    }
+
+    @Test func refreshExtendsTheConnectionAndExpiryDisconnects() async throws {
+        let h = Harness()
+        let connection = try h.open()
+        await connection.send(#"{"id":1,"connect":{"token":"\#(h.token(expiresIn: 5))"}}"#)
+        _ = connection.drained()
+        let now = WallClock.milliseconds()
+        await connection.send(#"{"id":2,"refresh":{"token":"\#(h.token(expiresIn: 600))"}}"#)
+        #expect(connection.drained().first?.object("refresh")?.bool("expires") == true)
+        connection.tick(now: now + 60_000)
+        #expect(connection.disconnectReason == nil)
+        #expect(connection.drained().first.map { $0.keys.isEmpty } == true, "a ping after the interval")
+        connection.tick(now: now + 601_000 + 10_000)
+        #expect(connection.disconnectReason != nil)
+    }
+
+    @Test func expiredConnectionWithoutRefreshIsDisconnectedWith3005() async throws {
+        let h = Harness()
+        let connection = try h.open()
+        await connection.send(#"{"id":1,"connect":{"token":"\#(h.token(expiresIn: 5))"}}"#)
+        connection.tick(now: WallClock.milliseconds() + 8_000)
+        #expect(connection.disconnectReason == .expired)
+    }
+
+    @Test func serverSideSubscriptionsFromTheChannelsClaim() async throws {
+        let h = Harness()
+        let connection = try h.open()
+        await connection.send(#"{"id":1,"connect":{"token":"\#(h.token(channels: ["news", "alerts"]))"}}"#)
+        let subs = try #require(connection.drained().first?.object("connect")?.object("subs"))
+        #expect(Set(subs.keys) == ["news", "alerts"])
+        #expect(connection.channels == ["news", "alerts"])
+    }
+}
+
+extension Harness {
+    func epoch(_ channel: String) async throws -> String {
+        try await self.bus.history(app: self.app, channel: channel, after: 0, limit: 0).latest?.epoch ?? ""
+    }
+}

@@ -1,0 +1,38 @@
+import NIOCore
+import SwitchboardAdapterKit
+import SwitchboardCore
+import Testing
+
+@testable import JWT
+
+@Suite struct JWTEncoderTests {
+    @Test func publicationBecomesAPubPushWithTagsAndInfo() throws {
+        let publication = Publication(
+            app: "1",
+            channel: "room",
+            event: "chat",
+            data: ByteBuffer(string: #"{"a":1}"#),
+            userID: "ada",
+            position: StreamPosition(offset: 7, epoch: "e"),
+            timestamp: 0
+        )
+        let frame = try #require(JWTEncoder().frame(for: .publication(publication)))
+        #expect(
+            String(buffer: frame)
+                == #"{"push":{"channel":"room","pub":{"data":{"a":1},"offset":7,"tags":{"event":"chat"},"info":{"user":"ada","client":""}}}}"#
+        )
+    }
+
+    @Test func presenceChangesBecomeJoinAndLeaveUnlessTheRuleTurnsThemOff() throws {
+        let member = PresenceMember(userID: "bob", metadata: ByteBuffer(string: #"{"client":"c9","conn_info":{"n":1}}"#), lastSeen: 0)
+        let join = PresenceChange(app: "1", channel: "presence-room", kind: .join, member: member, timestamp: 0)
+        let frame = try #require(JWTEncoder().frame(for: .presence(join)))
+        #expect(String(buffer: frame) == #"{"push":{"channel":"presence-room","join":{"info":{"client":"c9","user":"bob","conn_info":{"n":1}}}}}"#)
+        var quiet = ChannelRule(match: "presence-*")
+        quiet.joinLeave = false
+        let app = App(id: "1", key: "k", secrets: ["s"], channelRules: [quiet])
+        #expect(JWTEncoder(app: app).frame(for: .presence(join)) == nil)
+        let update = PresenceChange(app: "1", channel: "x", kind: .update, member: member, timestamp: 0)
+        #expect(JWTEncoder().frame(for: .presence(update)) == nil)
+    }
+}

@@ -1,0 +1,278 @@
+import NIOCore
+import SwitchboardCore
+import Synchronization
+import Testing
+
+@testable import SwitchboardRedis
+
+/// Records what an engine hands the node.
+final class Recorder: BrokerEventHandler {
+    private let received = Mutex<[BusMessage]>([])
+
+    func handle(_ message: BusMessage) { self.received.withLock { $0.append(message) } }
+
+    var messages: [BusMessage] { self.received.withLock { $0 } }
+
+    var publications: [Publication] {
+        self.messages.compactMap {
+            if case .publication(let p) = $0 { return p }
+            return nil
+        }
+    }
+
+    /// Waits (bounded) until at least `count` messages arrived; returns them.
+    @discardableResult
+    func wait(for count: Int, timeout: Duration = .seconds(5)) async throws -> [BusMessage] {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            let messages = self.messages
+            if messages.count >= count { return messages }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        Issue.record("expected \(count) messages, got \(self.messages.count)")
+        throw CancellationError()
+    }
+}
+
+/// Makes a running engine for the length of one test.
+struct EngineFactory: Sendable, CustomTestStringConvertible {
+    let name: String
+    let run: @Sendable (_ body: @Sendable (any Engine) async throws -> Void) async throws -> Void
+
+    var testDescription: String { self.name }
+
+    static let memory = EngineFactory(name: "memory") { body in try await body(MemoryEngine()) }
+
+    static let redis = EngineFactory(name: "redis") { body in
+        try await withRedisServer { server in
+            try await withRedisEngine(url: server.url) { engine in try await body(engine) }
+        }
+    }
+
+    static let all: [EngineFactory] = RedisServer.isInstalled ? [.memory, .redis] : [.memory]
+}
+
+/// Runs a Redis engine (its connections and refresher) around `body`.
+func withRedisEngine(
+    url: RedisURL,
+    prefix: String = "test",
+    presenceTimeout: Duration = .seconds(30),
+    _ body: (RedisEngine) async throws -> Void
+)
+    async throws
+{
+    var configuration = RedisEngine.Configuration(url: url, prefix: prefix, presenceTimeout: presenceTimeout)
+    configuration.connection.maximumBackoff = .milliseconds(200)
+    let engine = RedisEngine(configuration: configuration)
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask { try await engine.run() }
+        defer { group.cancelAll() }
+        let available = await engine.waitUntilAvailable(timeout: .seconds(5))
+        try #require(available, "the engine did not connect")
+        try await body(engine)
+    }
+}
+
+let keepTen = HistoryPolicy(size: 10, ttlMilliseconds: 60_000)
+
+func message(_ channel: String, _ data: String, app: String = "app", at time: Int64 = WallClock.milliseconds()) -> Publication {
+    Publication(app: app, channel: channel, event: "e", data: ByteBuffer(string: data), timestamp: time)
+}
+
+/// The behaviour every engine must have, written once; each test runs against every engine.
+@Suite("Engine conformance")
+struct EngineConformanceTests {
+    @Test(arguments: EngineFactory.all)
+    func publishReachesTheAttachedHandlerInOrderWithOffsetsIncreasingByOne(factory: EngineFactory) async throws {
+        try await factory.run { engine in
+            let recorder = Recorder()
+            engine.attach(recorder)
+            try await engine.subscribe(app: "app", channel: "room")
+            var returned: [Publication] = []
+            for index in 1...20 { returned.append(try await engine.publish(message("room", "\(index)"), history: keepTen)) }
+            #expect(returned.map { $0.position?.offset } == (1...20).map { UInt64($0) })
+            #expect(Set(returned.compactMap { $0.position?.epoch }).count == 1)
+            try await recorder.wait(for: 20)
+            let received = recorder.publications
+            #expect(received.map { String(buffer: $0.data) } == (1...20).map { "\($0)" })
+            #expect(received.map { $0.position } == returned.map { $0.position })
+            #expect(received.allSatisfy { $0.event == "e" && $0.channel == "room" && $0.app == "app" })
+        }
+    }
+
+    @Test(arguments: EngineFactory.all)
+    func publishWithoutHistoryHasNoPositionAndKeepsNothing(factory: EngineFactory) async throws {
+        try await factory.run { engine in
+            let recorder = Recorder()
+            engine.attach(recorder)
+            try await engine.subscribe(app: "app", channel: "plain")
+            let published = try await engine.publish(message("plain", "{}"), history: nil)
+            #expect(published.position == nil)
+            try await recorder.wait(for: 1)
+            #expect(recorder.publications.first?.position == nil)
+            let page = try await engine.history(app: "app", channel: "plain", after: nil, limit: nil, policy: keepTen)
+            #expect(page.publications.isEmpty && page.latest == nil)
+        }
+    }
+
+    @Test(arguments: EngineFactory.all)
+    func senderOnThisNodeIsKeptSoItIsNotEchoed(factory: EngineFactory) async throws {
+        try await factory.run { engine in
+            let recorder = Recorder()
+            engine.attach(recorder)
+            try await engine.subscribe(app: "app", channel: "echo")
+            var publication = message("echo", "1")
+            publication.sender = ConnectionID(99)
+            publication.userID = "ada"
+            _ = try await engine.publish(publication, history: keepTen)
+            try await recorder.wait(for: 1)
+            #expect(recorder.publications.first?.sender == ConnectionID(99))
+            #expect(recorder.publications.first?.userID == "ada")
+        }
+    }
+
+    @Test(arguments: EngineFactory.all)
+    func historyKeepsTheNewestSizeMessages(factory: EngineFactory) async throws {
+        try await factory.run { engine in
+            let policy = HistoryPolicy(size: 3, ttlMilliseconds: 60_000)
+            for index in 1...5 { _ = try await engine.publish(message("h", "\(index)"), history: policy) }
+            let all = try await engine.history(app: "app", channel: "h", after: nil, limit: nil, policy: policy)
+            #expect(all.publications.map { $0.position?.offset } == [3, 4, 5])
+            #expect(all.publications.map { String(buffer: $0.data) } == ["3", "4", "5"])
+            #expect(all.latest?.offset == 5)
+            #expect(all.truncated == false)
+            let newest = try await engine.history(app: "app", channel: "h", after: nil, limit: 2, policy: policy)
+            #expect(newest.publications.map { $0.position?.offset } == [4, 5])
+        }
+    }
+
+    @Test(arguments: EngineFactory.all)
+    func replayAfterAnOffsetReturnsWhatFollowsAndFlagsAGap(factory: EngineFactory) async throws {
+        try await factory.run { engine in
+            let policy = HistoryPolicy(size: 4, ttlMilliseconds: 60_000)
+            for index in 1...6 { _ = try await engine.publish(message("r", "\(index)"), history: policy) }
+            let after3 = try await engine.history(app: "app", channel: "r", after: 3, limit: nil, policy: policy)
+            #expect(after3.publications.map { $0.position?.offset } == [4, 5, 6])
+            #expect(after3.truncated == false)
+            let limited = try await engine.history(app: "app", channel: "r", after: 2, limit: 2, policy: policy)
+            #expect(limited.publications.map { $0.position?.offset } == [3, 4])
+            #expect(limited.truncated == false)
+            let gap = try await engine.history(app: "app", channel: "r", after: 1, limit: nil, policy: policy)
+            #expect(gap.truncated == true)
+            #expect(gap.publications.map { $0.position?.offset } == [3, 4, 5, 6])
+            let upToDate = try await engine.history(app: "app", channel: "r", after: 6, limit: nil, policy: policy)
+            #expect(upToDate.publications.isEmpty && upToDate.truncated == false && upToDate.latest?.offset == 6)
+            #expect(Set([after3, gap, upToDate].compactMap { $0.latest?.epoch }).count == 1)
+        }
+    }
+
+    @Test(arguments: EngineFactory.all)
+    func historyDropsMessagesOlderThanTheTTL(factory: EngineFactory) async throws {
+        try await factory.run { engine in
+            let policy = HistoryPolicy(size: 10, ttlMilliseconds: 5_000)
+            let now = WallClock.milliseconds()
+            _ = try await engine.publish(message("t", "old", at: now - 20_000), history: policy)
+            _ = try await engine.publish(message("t", "new", at: now), history: policy)
+            let page = try await engine.history(app: "app", channel: "t", after: nil, limit: nil, policy: policy)
+            #expect(page.publications.map { String(buffer: $0.data) } == ["new"])
+            #expect(page.latest?.offset == 2)
+            let replay = try await engine.history(app: "app", channel: "t", after: 0, limit: nil, policy: policy)
+            #expect(replay.truncated == true)
+        }
+    }
+
+    @Test(arguments: EngineFactory.all)
+    func removingHistoryStartsANewEpoch(factory: EngineFactory) async throws {
+        try await factory.run { engine in
+            let first = try await engine.publish(message("x", "1"), history: keepTen)
+            _ = try await engine.publish(message("x", "2"), history: keepTen)
+            try await engine.removeHistory(app: "app", channel: "x")
+            let gone = try await engine.history(app: "app", channel: "x", after: nil, limit: nil, policy: keepTen)
+            #expect(gone.publications.isEmpty)
+            let again = try await engine.publish(message("x", "3"), history: keepTen)
+            #expect(again.position?.offset == 1)
+            #expect(again.position?.epoch != first.position?.epoch)
+        }
+    }
+
+    @Test(arguments: EngineFactory.all)
+    func channelsAndAppsHaveSeparateStreams(factory: EngineFactory) async throws {
+        try await factory.run { engine in
+            _ = try await engine.publish(message("a", "1", app: "one"), history: keepTen)
+            _ = try await engine.publish(message("a", "1", app: "one"), history: keepTen)
+            let other = try await engine.publish(message("a", "1", app: "two"), history: keepTen)
+            let sibling = try await engine.publish(message("b", "1", app: "one"), history: keepTen)
+            #expect(other.position?.offset == 1 && sibling.position?.offset == 1)
+        }
+    }
+
+    @Test(arguments: EngineFactory.all)
+    func presenceJoinUpdateLeaveAndExpire(factory: EngineFactory) async throws {
+        try await factory.run { engine in
+            let store = engine.presence
+            let now = WallClock.milliseconds()
+            let meta1 = ByteBuffer(string: "{\"name\":\"Ada\"}")
+            let meta2 = ByteBuffer(string: "{\"name\":\"Ada L\"}")
+            let join = try await store.join(
+                app: "app",
+                channel: "presence-p",
+                userID: "ada",
+                metadata: meta1,
+                holder: .connection(ConnectionID(1)),
+                now: now
+            )
+            #expect(join?.kind == .join && join?.member.userID == "ada" && join?.member.metadata == meta1)
+            let second = try await store.join(
+                app: "app",
+                channel: "presence-p",
+                userID: "ada",
+                metadata: meta1,
+                holder: .connection(ConnectionID(2)),
+                now: now
+            )
+            #expect(second == nil)
+            let server = try await store.join(
+                app: "app",
+                channel: "presence-p",
+                userID: "bob",
+                metadata: ByteBuffer(string: "null"),
+                holder: .server,
+                now: now
+            )
+            #expect(server?.kind == .join)
+            let update = try await store.update(app: "app", channel: "presence-p", userID: "ada", metadata: meta2, now: now)
+            #expect(update?.kind == .update && update?.member.metadata == meta2)
+            let unknown = try await store.update(app: "app", channel: "presence-p", userID: "nobody", metadata: meta2, now: now)
+            #expect(unknown == nil)
+            let members = try await store.members(app: "app", channel: "presence-p")
+            #expect(members.map(\.userID) == ["ada", "bob"])
+            #expect(members.first?.metadata == meta2)
+            let firstLeave = try await store.leave(app: "app", channel: "presence-p", userID: "ada", holder: .connection(ConnectionID(1)), now: now)
+            #expect(firstLeave == nil)
+            let lastLeave = try await store.leave(app: "app", channel: "presence-p", userID: "ada", holder: .connection(ConnectionID(2)), now: now)
+            #expect(lastLeave?.kind == .leave && lastLeave?.member.userID == "ada")
+            let notYet = try await store.expire(now: now + 1_000, maxAge: 5_000)
+            #expect(notYet.isEmpty)
+            let expired = try await store.expire(now: now + 10_000, maxAge: 5_000)
+            #expect(expired.map(\.member.userID) == ["bob"] && expired.first?.kind == .leave && expired.first?.channel == "presence-p")
+            #expect(try await store.members(app: "app", channel: "presence-p").isEmpty)
+        }
+    }
+
+    @Test(arguments: EngineFactory.all)
+    func presenceChangesReachTheHandler(factory: EngineFactory) async throws {
+        try await factory.run { engine in
+            let recorder = Recorder()
+            engine.attach(recorder)
+            try await engine.subscribe(app: "app", channel: "presence-q")
+            let member = PresenceMember(userID: "ada", metadata: ByteBuffer(string: "{}"), lastSeen: 1)
+            try await engine.publish(PresenceChange(app: "app", channel: "presence-q", kind: .join, member: member, timestamp: 2))
+            try await recorder.wait(for: 1)
+            guard case .presence(let change) = recorder.messages.first else {
+                Issue.record("expected a presence change")
+                return
+            }
+            #expect(change.kind == .join && change.member == member && change.channel == "presence-q")
+        }
+    }
+}

@@ -1,0 +1,197 @@
+import NIOCore
+import SwitchboardCore
+import Synchronization
+import Testing
+
+@testable import SwitchboardRedis
+
+/// What only a shared engine can show: several nodes, a dead node, Redis going away.
+@Suite("Redis engine", .enabled(if: RedisServer.isInstalled, "redis-server is not installed"))
+struct RedisEngineTests {
+    @Test func twoNodesShareFanOutHistoryAndPresence() async throws {
+        try await withRedisServer { server in
+            try await withRedisEngine(url: server.url) { a in
+                try await withRedisEngine(url: server.url) { b in
+                    let onA = Recorder()
+                    let onB = Recorder()
+                    a.attach(onA)
+                    b.attach(onB)
+                    try await a.subscribe(app: "app", channel: "room")
+                    try await b.subscribe(app: "app", channel: "room")
+                    for index in 1...30 {
+                        var publication = message("room", "\(index)")
+                        publication.sender = ConnectionID(5)
+                        _ = try await (index.isMultiple(of: 2) ? a : b).publish(publication, history: keepTen)
+                    }
+                    try await onA.wait(for: 30)
+                    try await onB.wait(for: 30)
+                    #expect(onA.publications.map { $0.position?.offset } == (1...30).map { UInt64($0) })
+                    #expect(onB.publications.map { $0.position?.offset } == (1...30).map { UInt64($0) })
+                    // A connection id means something only on its own node.
+                    #expect(onA.publications.filter { $0.sender != nil }.map { String(buffer: $0.data) } == (1...15).map { "\($0 * 2)" })
+                    let fromA = try await a.history(app: "app", channel: "room", after: 25, limit: nil, policy: keepTen)
+                    let fromB = try await b.history(app: "app", channel: "room", after: 25, limit: nil, policy: keepTen)
+                    #expect(fromA.publications.map { $0.position } == fromB.publications.map { $0.position })
+                    #expect(fromA.publications.count == 5)
+
+                    _ = try await a.presence.join(
+                        app: "app",
+                        channel: "presence-r",
+                        userID: "ada",
+                        metadata: ByteBuffer(string: "1"),
+                        holder: .connection(ConnectionID(1)),
+                        now: 1
+                    )
+                    // The same connection number on another node is another holder.
+                    _ = try await b.presence.join(
+                        app: "app",
+                        channel: "presence-r",
+                        userID: "bob",
+                        metadata: ByteBuffer(string: "2"),
+                        holder: .connection(ConnectionID(1)),
+                        now: 1
+                    )
+                    let seenFromA = try await a.presence.members(app: "app", channel: "presence-r").map(\.userID)
+                    let seenFromB = try await b.presence.members(app: "app", channel: "presence-r").map(\.userID)
+                    #expect(seenFromA == ["ada", "bob"] && seenFromB == seenFromA)
+                    let leave = try await a.presence.leave(
+                        app: "app",
+                        channel: "presence-r",
+                        userID: "bob",
+                        holder: .connection(ConnectionID(1)),
+                        now: 2
+                    )
+                    #expect(leave == nil)
+                }
+            }
+        }
+    }
+
+    @Test func unsubscribedNodeStopsReceiving() async throws {
+        try await withRedisServer { server in
+            try await withRedisEngine(url: server.url) { a in
+                let recorder = Recorder()
+                a.attach(recorder)
+                try await a.subscribe(app: "app", channel: "gone")
+                try await a.subscribe(app: "app", channel: "marker")
+                _ = try await a.publish(message("gone", "1"), history: nil)
+                try await recorder.wait(for: 1)
+                try await a.unsubscribe(app: "app", channel: "gone")
+                _ = try await a.publish(message("gone", "2"), history: nil)
+                _ = try await a.publish(message("marker", "m"), history: nil)
+                try await recorder.wait(for: 2)
+                #expect(recorder.publications.map { String(buffer: $0.data) } == ["1", "m"])
+            }
+        }
+    }
+
+    @Test func deadNodesMembersExpireWhileRefreshedOnesStay() async throws {
+        try await withRedisServer { server in
+            try await withRedisEngine(url: server.url) { survivor in
+                let start = WallClock.milliseconds()
+                try await withRedisEngine(url: server.url) { doomed in
+                    _ = try await doomed.presence.join(
+                        app: "app",
+                        channel: "presence-d",
+                        userID: "ghost",
+                        metadata: ByteBuffer(string: "{}"),
+                        holder: .connection(ConnectionID(3)),
+                        now: start
+                    )
+                    _ = try await survivor.presence.join(
+                        app: "app",
+                        channel: "presence-d",
+                        userID: "alive",
+                        metadata: ByteBuffer(string: "{}"),
+                        holder: .connection(ConnectionID(3)),
+                        now: start
+                    )
+                    try await doomed.redisPresence.refresh(now: start + 1_000)
+                    try await survivor.redisPresence.refresh(now: start + 1_000)
+                    #expect(try await survivor.presence.expire(now: start + 1_500, maxAge: 1_000).isEmpty)
+                }
+                // `doomed` stopped: only the survivor keeps refreshing.
+                try await survivor.redisPresence.refresh(now: start + 2_000)
+                let leaves = try await survivor.presence.expire(now: start + 2_500, maxAge: 1_000)
+                #expect(leaves.map(\.member.userID) == ["ghost"])
+                #expect(try await survivor.presence.members(app: "app", channel: "presence-d").map(\.userID) == ["alive"])
+            }
+        }
+    }
+
+    @Test func redisRestartRefusesPublishesThenResubscribesUnderANewEpoch() async throws {
+        try await withRedisServer { server in
+            try await withRedisEngine(url: server.url) { engine in
+                let recorder = Recorder()
+                engine.attach(recorder)
+                try await engine.subscribe(app: "app", channel: "live")
+                let before = try await engine.publish(message("live", "1"), history: keepTen)
+                try await recorder.wait(for: 1)
+
+                server.stop()
+                var refused = false
+                for _ in 0..<100 where !refused {
+                    do {
+                        _ = try await engine.publish(message("live", "lost"), history: keepTen)
+                        try await Task.sleep(for: .milliseconds(20))
+                    } catch let error as EngineUnavailable {
+                        #expect(error.engine == "redis")
+                        refused = true
+                    }
+                }
+                #expect(refused, "publishes while Redis is down must be refused")
+
+                try await server.start()
+                #expect(await engine.waitUntilAvailable(timeout: .seconds(5)))
+                // The subscriber connection resubscribed: a publish reaches this node again.
+                var after: Publication?
+                for _ in 0..<100 where recorder.publications.count < 2 {
+                    after = try? await engine.publish(message("live", "2"), history: keepTen)
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+                #expect(recorder.publications.count >= 2)
+                // Redis lost the history: the stream starts over under a new epoch, so clients know to resync.
+                #expect(after?.position?.epoch != nil && after?.position?.epoch != before.position?.epoch)
+            }
+        }
+    }
+
+    @Test func pipelinedCommandsGetTheirOwnRepliesInOrder() async throws {
+        try await withRedisServer { server in
+            let connection = RedisConnection(configuration: .init(url: server.url))
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await connection.run() }
+                defer { group.cancelAll() }
+                #expect(await connection.waitUntilReady(timeout: .seconds(5)))
+                let replies = try await withThrowingTaskGroup(of: Int64.self) { inner in
+                    for _ in 0..<200 { inner.addTask { try await connection.send(RedisCommand("INCR", "counter")).int ?? -1 } }
+                    return try await inner.reduce(into: [Int64]()) { $0.append($1) }
+                }
+                #expect(replies.sorted() == (1...200).map { Int64($0) })
+                await #expect(throws: RedisError.self) { try await connection.send(RedisCommand("NOSUCHCOMMAND")) }
+                // The connection is still usable after an error reply.
+                #expect(try await connection.send(RedisCommand("PING")).string == "PONG")
+            }
+        }
+    }
+
+    @Test func authAndDatabaseSelectionFromTheURL() async throws {
+        try await withRedisServer(extraArguments: ["--requirepass", "s3cret"]) { server in
+            var url = server.url
+            url.password = "s3cret"
+            url.database = 2
+            var configuration = RedisConnection.Configuration(url: url)
+            configuration.resp3 = true
+            let connection = RedisConnection(configuration: configuration)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await connection.run() }
+                defer { group.cancelAll() }
+                #expect(await connection.waitUntilReady(timeout: .seconds(5)))
+                try await connection.send(RedisCommand("SET", "where", "db2"))
+                let info = try await connection.send(RedisCommand("CLIENT", "INFO")).string ?? ""
+                #expect(info.contains("db=2"))
+                #expect(info.contains("resp=3"))
+            }
+        }
+    }
+}

@@ -1,0 +1,81 @@
+import NIOCore
+import SwitchboardCore
+import Testing
+
+@testable import SwitchboardRedis
+
+@Suite("Redis wire codec")
+struct RedisWireCodecTests {
+    @Test func publicationRoundTripsWithDataUntouched() throws {
+        let codec = RedisWireCodec(nodeID: "node-a")
+        let data = ByteBuffer(string: "{\"text\":\"h\u{e9}llo\",\"n\":1}")
+        let publication = Publication(
+            app: "app:1",
+            channel: "chat:room",
+            event: "msg",
+            data: data,
+            userID: "u1",
+            sender: ConnectionID(42),
+            timestamp: 1_700_000_000_123
+        )
+        let message = try codec.decodePayload(codec.payload(publication))
+        guard case .publication(let decoded) = message else {
+            Issue.record("not a publication")
+            return
+        }
+        #expect(decoded.app == "app:1" && decoded.channel == "chat:room" && decoded.event == "msg" && decoded.userID == "u1")
+        #expect(decoded.data == data)
+        #expect(decoded.sender == ConnectionID(42))
+        #expect(decoded.timestamp == 1_700_000_000_123)
+        #expect(decoded.position == nil)
+    }
+
+    @Test func anotherNodesSenderIsDropped() throws {
+        let publication = Publication(app: "a", channel: "c", data: ByteBuffer(string: "1"), sender: ConnectionID(7), timestamp: 1)
+        let decoded = try RedisWireCodec(nodeID: "node-b").decodePublication(RedisWireCodec(nodeID: "node-a").encode(publication))
+        #expect(decoded.sender == nil)
+    }
+
+    @Test func positionPrefixWrittenByTheScriptIsRead() throws {
+        let codec = RedisWireCodec(nodeID: "n")
+        var payload = ByteBuffer(string: "h17:abcd0123:")
+        var body = codec.encode(Publication(app: "a", channel: "c", data: ByteBuffer(string: "null"), timestamp: 5))
+        payload.writeBuffer(&body)
+        guard case .publication(let decoded) = try codec.decodePayload(payload) else {
+            Issue.record("not a publication")
+            return
+        }
+        #expect(decoded.position == StreamPosition(offset: 17, epoch: "abcd0123"))
+    }
+
+    @Test func presenceChangeRoundTrips() throws {
+        let codec = RedisWireCodec(nodeID: "n")
+        let change = PresenceChange(
+            app: "a",
+            channel: "presence-x",
+            kind: .leave,
+            member: PresenceMember(userID: "u", metadata: ByteBuffer(string: "{\"n\":1}"), lastSeen: 9),
+            timestamp: 10
+        )
+        guard case .presence(let decoded) = try codec.decodePayload(codec.payload(change)) else {
+            Issue.record("not presence")
+            return
+        }
+        #expect(decoded.kind == .leave && decoded.member == change.member && decoded.timestamp == 10 && decoded.channel == "presence-x")
+    }
+
+    @Test func garbageIsAnErrorNotACrash() {
+        let codec = RedisWireCodec(nodeID: "n")
+        for bytes: [UInt8] in [[], [0x70], [0x70, 1, 0, 0], [0x68, 0x31], [0x63, 1, 9]] {
+            #expect(throws: RedisWireCodec.DecodeError.self) { try codec.decodePayload(ByteBuffer(bytes: bytes)) }
+        }
+    }
+
+    @Test func channelIDsParseBack() {
+        let keys = RedisKeys(prefix: "sb")
+        let id = keys.channelID(app: "a:b", channel: "c:d")
+        let parsed = RedisKeys.parse(channelID: id)
+        #expect(parsed?.app == "a:b" && parsed?.channel == "c:d")
+        #expect(keys.channelID(app: "a", channel: "b:c") != id)
+    }
+}

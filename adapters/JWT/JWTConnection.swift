@@ -1,0 +1,670 @@
+import Logging
+public import NIOCore
+public import SwitchboardAdapterKit
+public import SwitchboardCore
+import Synchronization
+
+/// One JWT-protocol (Centrifugo v2 JSON) client connection: runs its commands against the bus and queues
+/// replies on its session. The WebSocket shell around it only moves frames and calls `tick` every second.
+///
+/// A refused command gets Centrifugo's error code in its reply; a bad token, a malformed frame or a flood
+/// ends the connection with the documented disconnect code. Either way a security event is recorded and no
+/// other client sees anything.
+public final class JWTConnection: Sendable {
+    struct Subscription: Sendable {
+        var serverSide: Bool
+        var expiresAt: Int64?
+        var presence: Bool
+    }
+
+    struct State: Sendable {
+        var connected = false
+        var user = ""
+        var info: ByteBuffer?
+        var expiresAt: Int64?
+        var subscriptions: [String: Subscription] = [:]
+        var pending: Set<String> = []
+        var disconnect: JWTDisconnect?
+        var bucket: TokenBucket
+        var openedAt: Int64
+        var lastPingAt: Int64
+        var awaitingPongSince: Int64?
+    }
+
+    /// What a subscribe has set up before its reply goes out: the result fields and the replay to finish with.
+    struct Prepared: Sendable {
+        var channel: String
+        var positioned = false
+        var recoverable = false
+        var position = StreamPosition(offset: 0, epoch: "")
+        var wasRecovering = false
+        var recovered = false
+        var replayAfter: UInt64 = 0
+        var replay: [Publication] = []
+        var expiresAt: Int64?
+    }
+
+    /// The connection's outbound queue and bus identity.
+    public let session: Session
+    /// The client id sent in the connect reply.
+    public let clientID: String
+    /// Seconds between server pings, announced in the connect reply.
+    public let pingInterval: Int64
+    /// The server version announced in the connect reply.
+    public static let version = "switchboard"
+    let environment: AdapterEnvironment
+    let caller: Caller
+    let registry: JWTRegistry
+    private let state: Mutex<State>
+
+    /// The app this connection belongs to.
+    public var app: App { self.session.app }
+    var bus: Bus { self.environment.bus }
+
+    /// Seconds a connection or subscription may outlive its token's `exp` while the client refreshes it.
+    static let expiryGraceSeconds: Int64 = 2
+    /// Milliseconds the client has to answer a ping.
+    static let pongTimeoutMilliseconds: Int64 = 10_000
+    /// Milliseconds a connection may stay open without connecting.
+    static let staleMilliseconds: Int64 = 30_000
+
+    /// Creates the connection for an admitted session.
+    ///
+    /// - Parameters:
+    ///   - commandsPerSecond: the sustained command rate; a client above it (after `burst`) is disconnected with 3013.
+    public init(
+        session: Session,
+        clientID: String,
+        environment: AdapterEnvironment,
+        caller: Caller,
+        registry: JWTRegistry = JWTRegistry(),
+        pingInterval: Int64 = 25,
+        commandsPerSecond: Double = 100,
+        burst: Double = 300,
+        now: Int64 = WallClock.milliseconds()
+    ) {
+        self.session = session
+        self.clientID = clientID
+        self.environment = environment
+        self.caller = caller
+        self.registry = registry
+        self.pingInterval = pingInterval
+        self.state = Mutex(
+            State(
+                bucket: TokenBucket(capacity: burst, refillPerSecond: commandsPerSecond, now: Double(now) / 1000),
+                openedAt: now,
+                lastPingAt: now
+            )
+        )
+    }
+
+    /// The connected user (empty for anonymous), or nil before connect.
+    public var user: String? { self.state.withLock { $0.connected ? $0.user : nil } }
+
+    /// Why the server ended the connection, once it has.
+    public var disconnectReason: JWTDisconnect? { self.state.withLock { $0.disconnect } }
+
+    /// Channels this connection is subscribed to.
+    public var channels: Set<String> { self.state.withLock { Set($0.subscriptions.keys) } }
+
+    // MARK: Frames
+
+    /// Handles one text frame from the client: one or more newline-separated commands.
+    public func receive(_ frame: ByteBuffer, now: Int64 = WallClock.milliseconds()) async {
+        let admitted = self.state.withLock { state -> Bool? in
+            guard state.disconnect == nil else { return nil }
+            state.awaitingPongSince = nil
+            return true
+        }
+        guard admitted != nil else { return }
+        let commands: [JWTCommand]
+        do {
+            commands = try JWTCommand.parse(frame: frame)
+        } catch {
+            return self.end(.badRequest, kind: .badRequest, detail: error.message)
+        }
+        let allowed = self.state.withLock { $0.bucket.take(Double(commands.count), now: Double(now) / 1000) }
+        guard allowed else { return self.end(.tooManyRequests, kind: .rateLimited, detail: "command flood") }
+        for command in commands {
+            guard self.disconnectReason == nil else { return }
+            await self.run(command)
+        }
+    }
+
+    func run(_ command: JWTCommand) async {
+        let id = command.id
+        switch command.body {
+        case .pong:
+            return
+        case .unknown(let name):
+            self.reply(JWTReply.error(id: id, .methodNotFound, message: "method not found: \(name)"))
+        case .call(let method, let params):
+            guard method == .connect || self.user != nil else {
+                return self.end(.badRequest, kind: .badRequest, detail: "\(method.rawValue) before connect")
+            }
+            switch method {
+            case .connect: await self.connect(id: id, params)
+            case .subscribe: await self.subscribe(id: id, params)
+            case .unsubscribe: await self.unsubscribe(id: id, params)
+            case .publish: await self.publish(id: id, params)
+            case .presence: await self.presence(id: id, params, stats: false)
+            case .presenceStats: await self.presence(id: id, params, stats: true)
+            case .history: await self.history(id: id, params)
+            case .refresh: self.refresh(id: id, params)
+            case .subRefresh: self.subRefresh(id: id, params)
+            case .ping: self.reply(JWTReply.result(id: id, "ping"))
+            case .send: return
+            case .rpc: self.reply(JWTReply.error(id: id, .notAvailable))
+            }
+        }
+    }
+
+    // MARK: Connect and refresh
+
+    func connect(id: Int64, _ params: JSONObject) async {
+        guard self.user == nil else { return self.end(.badRequest, kind: .badRequest, detail: "connect sent twice") }
+        let token = params.string("token") ?? ""
+        var user = ""
+        var info: ByteBuffer?
+        var expiresAt: Int64?
+        var channels: [String] = []
+        if token.isEmpty {
+            guard self.app.allowAnonymous else {
+                self.reply(JWTReply.error(id: id, .unauthorized))
+                return self.end(.invalidToken, kind: .tokenInvalid, detail: "connect without a token")
+            }
+        } else {
+            guard let claims = self.verify(token, id: id, what: "connection token") else { return }
+            user = claims.subject ?? ""
+            info = claims.info
+            expiresAt = claims.expiresAt
+            channels = claims.channels + (claims.payload.object("subs")?.keys ?? [])
+            guard !user.isEmpty || self.app.allowAnonymous else {
+                self.reply(JWTReply.error(id: id, .unauthorized))
+                return self.end(.invalidToken, kind: .tokenInvalid, detail: "anonymous connection token")
+            }
+        }
+        self.state.withLock { state in
+            state.connected = true
+            state.user = user
+            state.info = info
+            state.expiresAt = expiresAt
+        }
+        self.registry.add(self)
+        // Server-side subscriptions from the token; the client names the positions it had in `subs` to recover them.
+        let known = params.object("subs")
+        var prepared: [Prepared] = []
+        var seen: Set<String> = []
+        for channel in channels where ChannelName.isValid(channel) && seen.insert(channel).inserted {
+            let position = known?.object(channel).flatMap { $0.bool("recover") == true ? Self.position($0) : nil }
+            do {
+                prepared.append(try await self.prepare(channel, serverSide: true, recoverable: true, recover: position, rejectUnrecovered: false))
+            } catch {
+                self.environment.logger.debug("server-side subscription refused", metadata: ["channel": "\(channel)", "error": "\(error)"])
+            }
+        }
+        let now = WallClock.milliseconds() / 1000
+        self.reply(
+            JWTReply.result(id: id, "connect") { json in
+                json.member("client", self.clientID)
+                json.member("version", Self.version)
+                if let expiresAt {
+                    json.key("expires")
+                    json.bool(true)
+                    json.member("ttl", max(1, expiresAt - now))
+                }
+                json.member("ping", self.pingInterval)
+                json.key("pong")
+                json.bool(true)
+                if !prepared.isEmpty {
+                    json.key("subs")
+                    json.beginObject()
+                    for item in prepared {
+                        json.key(item.channel)
+                        json.beginObject()
+                        Self.writeResult(item, to: &json)
+                        json.endObject()
+                    }
+                    json.endObject()
+                }
+            }
+        )
+        for item in prepared { self.finish(item) }
+    }
+
+    func refresh(id: Int64, _ params: JSONObject) {
+        guard let token = params.string("token"), !token.isEmpty else { return self.reply(JWTReply.error(id: id, .badRequest)) }
+        let claims: HS256Token.Claims
+        do {
+            claims = try HS256Token.verify(token, secrets: self.app.secrets, now: WallClock.milliseconds() / 1000)
+        } catch .expired {
+            self.report(.tokenExpired, "expired refresh token")
+            return self.reply(JWTReply.error(id: id, .tokenExpired, temporary: true))
+        } catch {
+            return self.end(.invalidToken, kind: Self.kind(of: error), detail: "invalid refresh token: \(error)")
+        }
+        guard (claims.subject ?? "") == self.user else {
+            return self.end(.invalidToken, kind: .tokenInvalid, detail: "refresh token for another user")
+        }
+        self.state.withLock { $0.expiresAt = claims.expiresAt }
+        let now = WallClock.milliseconds() / 1000
+        self.reply(
+            JWTReply.result(id: id, "refresh") { json in
+                json.member("client", self.clientID)
+                json.member("version", Self.version)
+                if let exp = claims.expiresAt {
+                    json.key("expires")
+                    json.bool(true)
+                    json.member("ttl", max(1, exp - now))
+                }
+            }
+        )
+    }
+
+    func subRefresh(id: Int64, _ params: JSONObject) {
+        guard let channel = params.string("channel"), let token = params.string("token"), !token.isEmpty else {
+            return self.reply(JWTReply.error(id: id, .badRequest))
+        }
+        guard self.state.withLock({ $0.subscriptions[channel] != nil }) else { return self.reply(JWTReply.error(id: id, .permissionDenied)) }
+        let claims: HS256Token.Claims
+        do {
+            claims = try HS256Token.verify(token, secrets: self.app.secrets, now: WallClock.milliseconds() / 1000)
+        } catch .expired {
+            self.report(.tokenExpired, "\(channel): expired subscription refresh token")
+            return self.reply(JWTReply.error(id: id, .tokenExpired, temporary: true))
+        } catch {
+            return self.end(.invalidToken, kind: Self.kind(of: error), detail: "\(channel): invalid subscription token: \(error)")
+        }
+        guard claims.channel == channel, (claims.subject ?? "") == self.user else {
+            return self.end(.invalidToken, kind: .tokenInvalid, detail: "\(channel): subscription token for another channel or user")
+        }
+        self.state.withLock { $0.subscriptions[channel]?.expiresAt = claims.expiresAt }
+        let now = WallClock.milliseconds() / 1000
+        self.reply(
+            JWTReply.result(id: id, "sub_refresh") { json in
+                if let exp = claims.expiresAt {
+                    json.key("expires")
+                    json.bool(true)
+                    json.member("ttl", max(1, exp - now))
+                }
+            }
+        )
+    }
+
+    // MARK: Subscriptions
+
+    func subscribe(id: Int64, _ params: JSONObject) async {
+        guard let channel = params.string("channel"), ChannelName.isValid(channel) else {
+            self.report(.badRequest, "subscribe to an invalid channel name")
+            return self.reply(JWTReply.error(id: id, .badRequest))
+        }
+        let busy = self.state.withLock { state -> Bool in
+            if state.subscriptions[channel] != nil || state.pending.contains(channel) { return true }
+            state.pending.insert(channel)
+            return false
+        }
+        guard !busy else { return self.reply(JWTReply.error(id: id, .alreadySubscribed)) }
+        defer { self.state.withLock { _ = $0.pending.remove(channel) } }
+        var expiresAt: Int64?
+        if self.app.policy(for: channel).requireToken {
+            guard let token = params.string("token"), !token.isEmpty else {
+                self.report(.tokenInvalid, "\(channel): subscribe without a subscription token")
+                return self.reply(JWTReply.error(id: id, .permissionDenied))
+            }
+            guard let claims = self.verify(token, id: id, what: "\(channel): subscription token") else { return }
+            guard claims.channel == channel else {
+                return self.end(.invalidToken, kind: .tokenInvalid, detail: "\(channel): subscription token is for \(claims.channel ?? "no channel")")
+            }
+            guard (claims.subject ?? "") == self.user else {
+                return self.end(.invalidToken, kind: .tokenInvalid, detail: "\(channel): subscription token is for another user")
+            }
+            expiresAt = claims.expiresAt
+        }
+        let recover = params.bool("recover") == true ? Self.position(params) : nil
+        let recoverable = params.bool("recoverable") == true || params.bool("positioned") == true
+        let flag = params.integer("flag") ?? 0
+        var prepared: Prepared
+        do {
+            prepared = try await self.prepare(
+                channel,
+                serverSide: false,
+                recoverable: recoverable,
+                recover: recover,
+                rejectUnrecovered: flag & 2 != 0
+            )
+        } catch let code as JWTErrorCode {
+            return self.reply(JWTReply.error(id: id, code))
+        } catch {
+            return self.reply(JWTReply.error(id: id, .internal))
+        }
+        prepared.expiresAt = expiresAt
+        self.state.withLock { $0.subscriptions[channel]?.expiresAt = expiresAt }
+        let now = WallClock.milliseconds() / 1000
+        self.reply(
+            JWTReply.result(id: id, "subscribe") { json in
+                Self.writeResult(prepared, to: &json)
+                if let expiresAt {
+                    json.key("expires")
+                    json.bool(true)
+                    json.member("ttl", max(1, expiresAt - now))
+                }
+            }
+        )
+        self.finish(prepared)
+    }
+
+    /// Subscribes on the bus, holding live messages back, and reads what recovery needs; `finish` delivers them.
+    func prepare(
+        _ channel: String,
+        serverSide: Bool,
+        recoverable: Bool,
+        recover: StreamPosition?,
+        rejectUnrecovered: Bool
+    ) async throws
+        -> Prepared
+    {
+        let policy = self.app.policy(for: channel)
+        var prepared = Prepared(channel: channel)
+        self.session.beginRecovery(channel: channel)
+        do {
+            try await self.bus.subscribe(self.session, app: self.app, channel: channel)
+        } catch {
+            self.session.finishRecovery(channel: channel, after: 0, history: [])
+            throw self.refusal(error, channel: channel)
+        }
+        let joins = JWTPresence.joins(channel, app: self.app) && !(self.user ?? "").isEmpty
+        self.state.withLock { $0.subscriptions[channel] = Subscription(serverSide: serverSide, expiresAt: nil, presence: joins) }
+        if policy.history.size > 0 {
+            prepared.positioned = true
+            prepared.recoverable = recoverable || policy.forceRecovery
+            let page = try? await self.bus.history(app: self.app, channel: channel, after: recover?.offset ?? 0, limit: nil)
+            let latest = page?.latest ?? StreamPosition(offset: 0, epoch: "")
+            prepared.position = latest
+            prepared.replayAfter = latest.offset
+            if let recover {
+                prepared.wasRecovering = true
+                // An empty epoch comes from a subscribe before the stream's first message: its offsets are this epoch's.
+                if let page, recover.epoch == latest.epoch || recover.epoch.isEmpty, !page.truncated,
+                    recover.offset <= latest.offset
+                {
+                    prepared.recovered = true
+                    prepared.replay = page.publications
+                    prepared.replayAfter = recover.offset
+                    // The position advances as the client reads the replayed pushes after the reply.
+                    prepared.position.offset = recover.offset
+                } else if rejectUnrecovered {
+                    await self.leave(channel)
+                    self.session.finishRecovery(channel: channel, after: 0, history: [])
+                    throw JWTErrorCode.unrecoverablePosition
+                }
+            }
+        }
+        if joins {
+            let (user, info) = self.state.withLock { ($0.user, $0.info) }
+            _ = try? await self.bus.presenceJoin(
+                app: self.app,
+                channel: channel,
+                userID: user,
+                metadata: JWTPresence.metadata(client: self.clientID, info: info),
+                holder: .connection(self.session.connectionID)
+            )
+        }
+        return prepared
+    }
+
+    /// Delivers the replay and the live messages held back since `prepare`, with no gap and no duplicate.
+    func finish(_ prepared: Prepared) {
+        self.session.finishRecovery(channel: prepared.channel, after: prepared.replayAfter, history: prepared.replay)
+    }
+
+    static func writeResult(_ prepared: Prepared, to json: inout JSONWriter) {
+        if prepared.recoverable {
+            json.key("recoverable")
+            json.bool(true)
+        }
+        if prepared.positioned {
+            json.key("positioned")
+            json.bool(true)
+            json.member("offset", prepared.position.offset)
+            json.member("epoch", prepared.position.epoch)
+        }
+        if prepared.wasRecovering {
+            json.key("was_recovering")
+            json.bool(true)
+            json.key("recovered")
+            json.bool(prepared.recovered)
+        }
+    }
+
+    func unsubscribe(id: Int64, _ params: JSONObject) async {
+        guard let channel = params.string("channel") else { return self.reply(JWTReply.error(id: id, .badRequest)) }
+        await self.leave(channel)
+        self.reply(JWTReply.result(id: id, "unsubscribe"))
+    }
+
+    /// Drops a subscription and its presence membership.
+    func leave(_ channel: String) async {
+        guard let subscription = self.state.withLock({ $0.subscriptions.removeValue(forKey: channel) }) else { return }
+        await self.bus.unsubscribe(self.session.connectionID, app: self.app.id, channel: channel)
+        if subscription.presence {
+            _ = try? await self.bus.presenceLeave(
+                app: self.app.id,
+                channel: channel,
+                userID: self.user ?? "",
+                holder: .connection(self.session.connectionID)
+            )
+        }
+    }
+
+    // MARK: Publish, presence, history
+
+    func publish(id: Int64, _ params: JSONObject) async {
+        guard let channel = params.string("channel"), ChannelName.isValid(channel), let data = params.raw("data") else {
+            self.report(.badRequest, "publish without a valid channel and data")
+            return self.reply(JWTReply.error(id: id, .badRequest))
+        }
+        let policy = self.app.policy(for: channel)
+        guard policy.clientPublish else {
+            self.report(.forbidden, "\(channel): clients may not publish")
+            return self.reply(JWTReply.error(id: id, .permissionDenied))
+        }
+        if policy.requireToken, self.state.withLock({ $0.subscriptions[channel] == nil }) {
+            self.report(.forbidden, "\(channel): publish without a subscription")
+            return self.reply(JWTReply.error(id: id, .permissionDenied))
+        }
+        let user = self.user ?? ""
+        let publication = Publication(
+            app: self.app.id,
+            channel: channel,
+            data: data,
+            userID: user.isEmpty ? nil : user,
+            timestamp: WallClock.milliseconds()
+        )
+        do {
+            _ = try await self.bus.publish(publication, app: self.app)
+        } catch {
+            return self.reply(JWTReply.error(id: id, self.refusal(error, channel: channel)))
+        }
+        self.reply(JWTReply.result(id: id, "publish"))
+    }
+
+    /// Checks that the connection may read `channel` (its presence or history): protected channels need a subscription.
+    func mayRead(_ channel: String, id: Int64) -> Bool {
+        guard ChannelName.isValid(channel) else {
+            self.reply(JWTReply.error(id: id, .badRequest))
+            return false
+        }
+        if self.app.policy(for: channel).requireToken, self.state.withLock({ $0.subscriptions[channel] == nil }) {
+            self.report(.forbidden, "\(channel): read without a subscription")
+            self.reply(JWTReply.error(id: id, .permissionDenied))
+            return false
+        }
+        return true
+    }
+
+    func presence(id: Int64, _ params: JSONObject, stats: Bool) async {
+        let channel = params.string("channel") ?? ""
+        guard self.mayRead(channel, id: id) else { return }
+        guard self.app.policy(for: channel).presence else { return self.reply(JWTReply.error(id: id, .notAvailable)) }
+        guard let members = try? await self.bus.members(app: self.app.id, channel: channel) else {
+            return self.reply(JWTReply.error(id: id, .internal))
+        }
+        if stats {
+            self.reply(
+                JWTReply.result(id: id, "presence_stats") { json in
+                    json.member("num_clients", members.count)
+                    json.member("num_users", Set(members.map(\.userID)).count)
+                }
+            )
+        } else {
+            self.reply(
+                JWTReply.result(id: id, "presence") { json in
+                    json.key("presence")
+                    JWTPresence.write(members, to: &json)
+                }
+            )
+        }
+    }
+
+    func history(id: Int64, _ params: JSONObject) async {
+        let channel = params.string("channel") ?? ""
+        guard self.mayRead(channel, id: id) else { return }
+        do {
+            let result = try await JWTHistory.query(
+                bus: self.bus,
+                app: self.app,
+                channel: channel,
+                limit: params.integer("limit") ?? 0,
+                since: params.object("since").map { Self.position($0) },
+                reverse: params.bool("reverse") ?? false
+            )
+            self.reply(JWTReply.result(id: id, "history") { json in result.write(to: &json) })
+        } catch {
+            self.reply(JWTReply.error(id: id, error))
+        }
+    }
+
+    // MARK: Timers and the server API
+
+    /// Sends the periodic ping and ends connections whose token expired without a refresh or that stopped answering.
+    public func tick(now: Int64 = WallClock.milliseconds()) {
+        enum Action {
+            case none, ping
+            case end(JWTDisconnect)
+        }
+        let action = self.state.withLock { state -> Action in
+            guard state.disconnect == nil else { return .none }
+            guard state.connected else { return now - state.openedAt > Self.staleMilliseconds ? .end(.stale) : .none }
+            let seconds = now / 1000
+            if let exp = state.expiresAt, seconds >= exp + Self.expiryGraceSeconds { return .end(.expired) }
+            if state.subscriptions.values.contains(where: { $0.expiresAt.map { seconds >= $0 + Self.expiryGraceSeconds } ?? false }) {
+                return .end(.subscriptionExpired)
+            }
+            if let since = state.awaitingPongSince, now - since > Self.pongTimeoutMilliseconds { return .end(.noPong) }
+            guard now - state.lastPingAt >= self.pingInterval * 1000 else { return .none }
+            state.lastPingAt = now
+            if state.awaitingPongSince == nil { state.awaitingPongSince = now }
+            return .ping
+        }
+        switch action {
+        case .none: return
+        case .ping: self.reply(JWTReply.ping)
+        case .end(let reason): self.disconnect(reason)
+        }
+    }
+
+    /// Ends the connection with `reason` (the shell closes the WebSocket with its code).
+    public func disconnect(_ reason: JWTDisconnect) {
+        self.state.withLock { state in
+            if state.disconnect == nil { state.disconnect = reason }
+        }
+        self.session.close(.normal)
+    }
+
+    /// Adds a server-side subscription (server API `subscribe`) and tells the client with a `subscribe` push.
+    func serverSubscribe(_ channel: String) async throws {
+        guard self.state.withLock({ $0.subscriptions[channel] == nil }) else { return }
+        let prepared = try await self.prepare(channel, serverSide: true, recoverable: true, recover: nil, rejectUnrecovered: false)
+        self.reply(JWTReply.push(channel: channel, "subscribe") { json in Self.writeResult(prepared, to: &json) })
+        self.finish(prepared)
+    }
+
+    /// Removes a subscription (server API `unsubscribe`) and tells the client with an `unsubscribe` push.
+    func serverUnsubscribe(_ channel: String) async {
+        guard self.state.withLock({ $0.subscriptions[channel] != nil }) else { return }
+        await self.leave(channel)
+        self.reply(
+            JWTReply.push(channel: channel, "unsubscribe") { json in
+                json.member("code", 2000)
+                json.member("reason", "server unsubscribe")
+            }
+        )
+    }
+
+    /// Leaves every channel and presence set; called once when the connection ends.
+    public func closed() async {
+        self.registry.remove(self)
+        for channel in self.channels { await self.leave(channel) }
+    }
+
+    // MARK: Tokens, replies and refusals
+
+    /// Verifies a token; on failure answers (109 for expired) or ends the connection (3500), reports, and returns nil.
+    func verify(_ token: String, id: Int64, what: String) -> HS256Token.Claims? {
+        do {
+            return try HS256Token.verify(token, secrets: self.app.secrets, now: WallClock.milliseconds() / 1000)
+        } catch .expired {
+            self.report(.tokenExpired, "expired \(what)")
+            self.reply(JWTReply.error(id: id, .tokenExpired))
+            return nil
+        } catch {
+            self.end(.invalidToken, kind: Self.kind(of: error), detail: "invalid \(what): \(error)")
+            return nil
+        }
+    }
+
+    static func kind(of failure: HS256Token.Failure) -> SecurityEvent.Kind {
+        switch failure {
+        case .badSignature: .badSignature
+        case .expired: .tokenExpired
+        case .malformed, .unsupportedAlgorithm: .tokenInvalid
+        }
+    }
+
+    static func position(_ object: JSONObject) -> StreamPosition {
+        StreamPosition(offset: UInt64(max(0, object.integer("offset") ?? 0)), epoch: object.string("epoch") ?? "")
+    }
+
+    func reply(_ frame: ByteBuffer) { self.session.send(frame) }
+
+    func report(_ kind: SecurityEvent.Kind, _ detail: String) {
+        self.environment.gate.report(kind, app: self.app.id, caller: self.caller, detail: detail)
+    }
+
+    /// Reports and ends the connection with `reason`.
+    func end(_ reason: JWTDisconnect, kind: SecurityEvent.Kind, detail: String) {
+        self.report(kind, detail)
+        self.disconnect(reason)
+    }
+
+    /// The client error for a bus refusal, reporting the ones that are security events.
+    func refusal(_ error: any Error, channel: String) -> JWTErrorCode {
+        switch error as? BusError {
+        case .channelLimit:
+            self.report(.overQuota, "\(channel): channel limit")
+            return .limitExceeded
+        case .connectionLimit:
+            self.report(.overQuota, "\(channel): connection limit")
+            return .limitExceeded
+        case .messageTooLarge(let limit):
+            self.report(.messageTooLarge, "\(channel): message over \(limit) bytes")
+            return .limitExceeded
+        case .rateLimited:
+            self.report(.rateLimited, "\(channel): publish rate exhausted")
+            return .tooManyRequests
+        case .invalidChannel: return .badRequest
+        case .presenceNotAllowed: return .notAvailable
+        case nil: return (error as? JWTErrorCode) ?? .internal
+        }
+    }
+}

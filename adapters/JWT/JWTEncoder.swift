@@ -1,0 +1,81 @@
+public import NIOCore
+import SwitchboardAdapterKit
+public import SwitchboardCore
+
+/// Encodes bus messages as JWT-protocol pushes: `pub` for publications, `join`/`leave` for presence changes.
+///
+/// `{"push":{"channel":…,"pub":{"data":…,"offset":…,"tags":{"event":…},"info":{"user":…}}}}`
+public struct JWTEncoder: FrameEncoder {
+    /// Decides per channel whether join and leave pushes are sent (the `join_leave` channel rule).
+    let app: App?
+
+    /// Creates the encoder; with an app, its channel rules can turn join/leave pushes off.
+    public init(app: App? = nil) { self.app = app }
+
+    public func frame(for message: BusMessage) -> ByteBuffer? {
+        switch message {
+        case .publication(let publication):
+            var json = JSONWriter(capacity: 160 + publication.data.readableBytes)
+            json.beginObject()
+            json.key("push")
+            json.beginObject()
+            json.member("channel", publication.channel)
+            json.key("pub")
+            Self.writePublication(publication, to: &json)
+            json.endObject()
+            json.endObject()
+            return json.buffer
+        case .presence(let change):
+            let kind: String
+            switch change.kind {
+            case .join: kind = "join"
+            case .leave: kind = "leave"
+            case .update: return nil
+            }
+            if let app = self.app, !app.policy(for: change.channel).joinLeave { return nil }
+            var json = JSONWriter(capacity: 128 + change.member.metadata.readableBytes)
+            json.beginObject()
+            json.key("push")
+            json.beginObject()
+            json.member("channel", change.channel)
+            json.key(kind)
+            json.beginObject()
+            json.key("info")
+            Self.writeClientInfo(change.member, to: &json)
+            json.endObject()
+            json.endObject()
+            json.endObject()
+            return json.buffer
+        }
+    }
+
+    /// A publication object as pushes, history and recovery carry it.
+    static func writePublication(_ publication: Publication, to json: inout JSONWriter) {
+        json.beginObject()
+        json.member("data", raw: publication.data)
+        if let offset = publication.position?.offset { json.member("offset", offset) }
+        if let event = publication.event {
+            json.key("tags")
+            json.beginObject()
+            json.member("event", event)
+            json.endObject()
+        }
+        if let user = publication.userID {
+            json.key("info")
+            json.beginObject()
+            json.member("user", user)
+            json.member("client", "")
+            json.endObject()
+        }
+        json.endObject()
+    }
+
+    /// A client info object (`client`, `user`, `conn_info`) for a presence member.
+    static func writeClientInfo(_ member: PresenceMember, to json: inout JSONWriter) {
+        json.beginObject()
+        json.member("client", JWTPresence.clientID(of: member))
+        json.member("user", member.userID)
+        if let info = JWTPresence.connInfo(of: member) { json.member("conn_info", raw: info) }
+        json.endObject()
+    }
+}

@@ -1,0 +1,285 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import SwitchboardAdapterKit
+import SwitchboardCore
+
+/// The server HTTP API of the JWT protocol, as Centrifugo's `cent` libraries call it: `POST /api/{method}` with
+/// `X-API-Key: <app secret>` or `Authorization: apikey <app secret>`, answering HTTP 200 with `{"result":…}` or
+/// `{"error":{"code":…,"message":…}}` (401 for a missing or wrong key). Plus `POST /api/realtime/publish`.
+struct JWTServerAPI: Sendable {
+    let environment: AdapterEnvironment
+    let registry: JWTRegistry
+    /// When the API was created, for `info`'s uptime.
+    let started = WallClock.milliseconds()
+
+    var bus: Bus { self.environment.bus }
+
+    /// The methods served under `/api/`.
+    static let methods = [
+        "publish", "broadcast", "subscribe", "unsubscribe", "disconnect", "presence", "presence_stats", "history", "history_remove",
+        "channels", "info",
+    ]
+
+    func register(on router: Router<SwitchboardContext>) {
+        for method in Self.methods {
+            router.post(RouterPath("/api/\(method)")) { request, context in try await self.call(method, request, context) }
+        }
+        router.post("/api/realtime/publish") { request, context in try await self.call("publish", request, context) }
+    }
+
+    struct Failure: Error {
+        var code: JWTErrorCode
+        var message: String?
+    }
+
+    func call(_ method: String, _ request: Request, _ context: SwitchboardContext) async throws -> Response {
+        let caller = Caller(request: request, context: context)
+        var key = request.headers[HTTPField.Name("X-API-Key")!]
+        if key == nil, let header = request.headers[.authorization], header.lowercased().hasPrefix("apikey ") {
+            key = String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+        }
+        let app: App
+        switch self.environment.gate.admitServer(secret: key, caller: caller) {
+        case .success(let found): app = found
+        case .failure(let refusal):
+            self.environment.gate.report(refusal, caller: caller)
+            return Self.error(refusal.status, JWTErrorCode.unauthorized, message: refusal.message)
+        }
+        let limit = app.plan.maxMessageBytes * 4 + 16 * 1024
+        let body: JSONObject
+        do {
+            let bytes = try await request.body.collect(upTo: limit)
+            body = bytes.readableBytes == 0 ? try JSONObject(parsing: ByteBuffer(string: "{}")) : try JSONObject(parsing: bytes)
+        } catch {
+            self.environment.gate.report(.badRequest, app: app.id, caller: caller, detail: "\(method): unreadable body")
+            return Self.error(.ok, .badRequest, message: "the body must be a JSON object")
+        }
+        do {
+            let result = try await self.run(method, body: body, app: app)
+            return JSONResponse.make { json in
+                json.beginObject()
+                json.key("result")
+                json.raw(result)
+                json.endObject()
+            }
+        } catch let failure as Failure {
+            if failure.code == .badRequest {
+                self.environment.gate.report(.badRequest, app: app.id, caller: caller, detail: "\(method): \(failure.message ?? "bad request")")
+            }
+            return Self.error(.ok, failure.code, message: failure.message)
+        }
+    }
+
+    static func error(_ status: HTTPResponse.Status, _ code: JWTErrorCode, message: String?) -> Response {
+        JSONResponse.make(status) { json in
+            json.beginObject()
+            json.key("error")
+            writeError(code, message: message, to: &json)
+            json.endObject()
+        }
+    }
+
+    static func writeError(_ code: JWTErrorCode, message: String?, to json: inout JSONWriter) {
+        json.beginObject()
+        json.member("code", code.code)
+        json.member("message", message ?? code.message)
+        json.endObject()
+    }
+
+    func channel(_ body: JSONObject) throws(Failure) -> String {
+        guard let channel = body.string("channel"), ChannelName.isValid(channel) else { throw Failure(code: .badRequest, message: "invalid channel") }
+        return channel
+    }
+
+    func user(_ body: JSONObject) throws(Failure) -> String {
+        guard let user = body.string("user") else { throw Failure(code: .badRequest, message: "\"user\" is required") }
+        return user
+    }
+
+    static func object(_ write: (inout JSONWriter) -> Void = { _ in }) -> ByteBuffer {
+        var json = JSONWriter(capacity: 128)
+        json.beginObject()
+        write(&json)
+        json.endObject()
+        return json.buffer
+    }
+
+    /// Runs one method; returns the `result` object's bytes.
+    func run(_ method: String, body: JSONObject, app: App) async throws -> ByteBuffer {
+        switch method {
+        case "publish":
+            let channel = try self.channel(body)
+            guard let data = body.raw("data") else { throw Failure(code: .badRequest, message: "\"data\" is required") }
+            let published = try await self.publish(channel: channel, data: data, body: body, app: app)
+            return Self.object { json in Self.writePosition(published, to: &json) }
+        case "broadcast":
+            guard let channels = body.strings("channels"), let data = body.raw("data") else {
+                throw Failure(code: .badRequest, message: "\"channels\" and \"data\" are required")
+            }
+            var results: [Result<Publication, Failure>] = []
+            for channel in channels {
+                do {
+                    guard ChannelName.isValid(channel) else { throw Failure(code: .badRequest, message: "invalid channel") }
+                    results.append(.success(try await self.publish(channel: channel, data: data, body: body, app: app)))
+                } catch let failure as Failure {
+                    results.append(.failure(failure))
+                }
+            }
+            return Self.object { json in
+                json.key("responses")
+                json.beginArray()
+                for result in results {
+                    json.beginObject()
+                    switch result {
+                    case .success(let published):
+                        json.key("result")
+                        json.beginObject()
+                        Self.writePosition(published, to: &json)
+                        json.endObject()
+                    case .failure(let failure):
+                        json.key("error")
+                        Self.writeError(failure.code, message: failure.message, to: &json)
+                    }
+                    json.endObject()
+                }
+                json.endArray()
+            }
+        case "subscribe":
+            let user = try self.user(body)
+            let channel = try self.channel(body)
+            for connection in self.registry.connections(app: app.id, user: user, client: body.string("client")) {
+                do {
+                    try await connection.serverSubscribe(channel)
+                } catch {
+                    throw Failure(code: connection.refusal(error, channel: channel), message: nil)
+                }
+            }
+            return Self.object()
+        case "unsubscribe":
+            let user = try self.user(body)
+            let channel = try self.channel(body)
+            for connection in self.registry.connections(app: app.id, user: user, client: body.string("client")) {
+                await connection.serverUnsubscribe(channel)
+            }
+            return Self.object()
+        case "disconnect":
+            let user = try self.user(body)
+            var reason = JWTDisconnect.forceNoReconnect
+            if let custom = body.object("disconnect"), let code = custom.integer("code") {
+                guard (3000...4999).contains(code) else { throw Failure(code: .badRequest, message: "disconnect codes are 3000 to 4999") }
+                reason = JWTDisconnect(code: UInt16(code), reason: custom.string("reason") ?? "")
+            }
+            let whitelist = Set(body.strings("whitelist") ?? [])
+            for connection in self.registry.connections(app: app.id, user: user, client: body.string("client"))
+            where !whitelist.contains(connection.clientID) {
+                connection.disconnect(reason)
+            }
+            return Self.object()
+        case "presence", "presence_stats":
+            let channel = try self.channel(body)
+            guard app.policy(for: channel).presence else { throw Failure(code: .notAvailable, message: nil) }
+            let members = try await self.bus.members(app: app.id, channel: channel)
+            if method == "presence_stats" {
+                return Self.object { json in
+                    json.member("num_clients", members.count)
+                    json.member("num_users", Set(members.map(\.userID)).count)
+                }
+            }
+            return Self.object { json in
+                json.key("presence")
+                JWTPresence.write(members, to: &json)
+            }
+        case "history":
+            let channel = try self.channel(body)
+            let since = body.object("since").map { JWTConnection.position($0) }
+            do {
+                let result = try await JWTHistory.query(
+                    bus: self.bus,
+                    app: app,
+                    channel: channel,
+                    limit: body.integer("limit") ?? 0,
+                    since: since,
+                    reverse: body.bool("reverse") ?? false
+                )
+                return Self.object { json in result.write(to: &json) }
+            } catch {
+                throw Failure(code: error, message: nil)
+            }
+        case "history_remove":
+            let channel = try self.channel(body)
+            try await self.bus.engine.removeHistory(app: app.id, channel: channel)
+            return Self.object()
+        case "channels":
+            let pattern = body.string("pattern")
+            let channels = self.bus.channels(app: app.id).filter { entry in pattern.map { Self.matches(entry.key, pattern: $0) } ?? true }
+            return Self.object { json in
+                json.key("channels")
+                json.beginObject()
+                for (name, count) in channels.sorted(by: { $0.key < $1.key }) {
+                    json.key(name)
+                    json.beginObject()
+                    json.member("num_clients", count)
+                    json.endObject()
+                }
+                json.endObject()
+            }
+        case "info":
+            let (clients, users) = self.registry.counts(app: app.id)
+            let channels = self.bus.channels(app: app.id)
+            return Self.object { json in
+                json.key("nodes")
+                json.beginArray()
+                json.beginObject()
+                json.member("uid", "switchboard")
+                json.member("name", "switchboard")
+                json.member("version", JWTConnection.version)
+                json.member("num_clients", max(clients, self.bus.connectionCount(app: app.id)))
+                json.member("num_users", users)
+                json.member("num_channels", channels.count)
+                json.member("num_subs", channels.values.reduce(0, +))
+                json.member("uptime", (WallClock.milliseconds() - self.started) / 1000)
+                json.endObject()
+                json.endArray()
+            }
+        default:
+            throw Failure(code: .methodNotFound, message: nil)
+        }
+    }
+
+    func publish(channel: String, data: ByteBuffer, body: JSONObject, app: App) async throws -> Publication {
+        let event = body.object("tags")?.string("event") ?? body.string("name")
+        let publication = Publication(app: app.id, channel: channel, event: event, data: data, timestamp: WallClock.milliseconds())
+        do {
+            return try await self.bus.publish(publication, app: app)
+        } catch let error as BusError {
+            switch error {
+            case .rateLimited: throw Failure(code: .tooManyRequests, message: nil)
+            case .messageTooLarge, .channelLimit, .connectionLimit: throw Failure(code: .limitExceeded, message: "\(error)")
+            case .invalidChannel: throw Failure(code: .badRequest, message: "invalid channel")
+            case .presenceNotAllowed: throw Failure(code: .notAvailable, message: nil)
+            }
+        }
+    }
+
+    static func writePosition(_ publication: Publication, to json: inout JSONWriter) {
+        guard let position = publication.position else { return }
+        json.member("offset", position.offset)
+        json.member("epoch", position.epoch)
+    }
+
+    /// `channels`' pattern: `*` matches any run of characters.
+    static func matches(_ name: String, pattern: String) -> Bool {
+        let parts = pattern.split(separator: "*", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count > 1 else { return name == pattern }
+        var rest = Substring(name)
+        guard rest.hasPrefix(parts[0]) else { return false }
+        rest = rest.dropFirst(parts[0].count)
+        for part in parts.dropFirst().dropLast() where !part.isEmpty {
+            guard let range = rest.range(of: part) else { return false }
+            rest = rest[range.upperBound...]
+        }
+        return rest.hasSuffix(parts.last!)
+    }
+}

@@ -1,0 +1,482 @@
+public import NIOCore
+public import SwitchboardAdapterKit
+public import SwitchboardCore
+import Synchronization
+
+/// One Pusher client connection: runs its frames against the bus and queues replies on its session.
+///
+/// Transport-free: the WebSocket shell feeds it text frames (`receive`), asks it when to wake for the
+/// keepalive (`heartbeat`), and reads `closeCode` when the session ends. Every refusal is a `pusher:error`
+/// on this connection only (with the channel when one is concerned, so clients keep the connection) plus a
+/// security event; nothing else changes.
+public final class PusherConnection: Sendable {
+    struct State: Sendable {
+        var channels: Set<String> = []
+        /// Presence memberships held by this connection: channel to user id.
+        var presence: [String: String] = [:]
+        var userID: String?
+        var clientEvents: TokenBucket
+        var heartbeat: PusherHeartbeat
+        var closeCode: PusherErrorCode?
+        var closed = false
+    }
+
+    /// The connection's outbound queue and bus identity.
+    public let session: Session
+    /// The `socket_id` sent in `pusher:connection_established`: `<connection>.<random>`.
+    public let socketID: String
+    let context: PusherContext
+    let caller: Caller
+    private let state: Mutex<State>
+
+    /// The app the connection belongs to.
+    public var app: App { self.session.app }
+    var bus: Bus { self.context.bus }
+
+    /// Creates the connection for an admitted session; `now` is monotonic milliseconds.
+    public init(session: Session, socketID: String, context: PusherContext, caller: Caller, now: Int64 = PusherConnection.now()) {
+        self.session = session
+        self.socketID = socketID
+        self.context = context
+        self.caller = caller
+        let app = session.app
+        let activity = Int64(app.activityTimeoutSeconds) * 1000
+        let pong = min(Int64(context.limits.pongTimeoutSeconds) * 1000, activity)
+        let rate = Double(max(1, app.clientEventsPerSecond))
+        self.state = Mutex(
+            State(
+                clientEvents: TokenBucket(capacity: rate, refillPerSecond: rate, now: Double(now) / 1000),
+                heartbeat: PusherHeartbeat(
+                    activityTimeout: activity,
+                    pongTimeout: pong,
+                    idleLimit: Int64(context.limits.idleLimitSeconds) * 1000,
+                    now: now
+                )
+            )
+        )
+    }
+
+    /// Monotonic milliseconds, the clock of `receive` and `heartbeat`.
+    public static func now() -> Int64 { Int64(MonotonicClock.seconds() * 1000) }
+
+    /// A fresh socket id for `connection`: its number, a dot, and a random number (`\d+\.\d+`).
+    public static func makeSocketID(_ connection: ConnectionID) -> String {
+        "\(connection.raw).\(UInt32.random(in: 1...999_999_999))"
+    }
+
+    /// True when `text` has the shape of a socket id.
+    public static func isSocketID(_ text: String) -> Bool {
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 2 && parts.allSatisfy { !$0.isEmpty && $0.utf8.count <= 20 && $0.utf8.allSatisfy { (0x30...0x39).contains($0) } }
+    }
+
+    /// `pusher:connection_established`, the first frame of the connection.
+    public func established() {
+        self.session.send(PusherReply.connectionEstablished(socketID: self.socketID, activityTimeout: self.app.activityTimeoutSeconds))
+    }
+
+    /// The channels the connection is subscribed to.
+    public var channels: Set<String> { self.state.withLock { $0.channels } }
+    /// The user the connection signed in as.
+    public var userID: String? { self.state.withLock { $0.userID } }
+    /// The code to close the socket with, once the server decided to end the connection.
+    public var closeCode: PusherErrorCode? { self.state.withLock { $0.closeCode } }
+
+    // MARK: Frames
+
+    /// Handles one text frame from the client at `now` (monotonic milliseconds).
+    public func receive(_ frame: ByteBuffer, now: Int64 = PusherConnection.now()) async {
+        let limit = self.app.plan.maxMessageBytes + 4096
+        guard frame.readableBytes <= limit else {
+            self.heard(now: now, useful: true)
+            self.refuse(.invalidMessage, "a frame of \(frame.readableBytes) bytes is over the limit of \(limit)", kind: .messageTooLarge)
+            return
+        }
+        let command: PusherCommand
+        do {
+            command = try PusherCommand(parsing: frame)
+        } catch {
+            self.heard(now: now, useful: true)
+            self.refuse(.invalidMessage, error.message, channel: error.channel, kind: .badRequest)
+            return
+        }
+        switch command {
+        case .ping:
+            self.heard(now: now, useful: false)
+            self.session.send(PusherReply.pong())
+        case .pong:
+            self.heard(now: now, useful: false)
+        case .subscribe(let channel, let auth, let channelData):
+            self.heard(now: now, useful: true)
+            await self.subscribe(channel, auth: auth, channelData: channelData)
+        case .unsubscribe(let channel):
+            self.heard(now: now, useful: true)
+            await self.unsubscribe(channel)
+        case .signin(let auth, let userData):
+            self.heard(now: now, useful: true)
+            await self.signin(auth: auth, userData: userData)
+        case .clientEvent(let event, let channel, let data, let size):
+            self.heard(now: now, useful: true)
+            await self.clientEvent(event, channel: channel, data: data, size: size, now: now)
+        }
+    }
+
+    func heard(now: Int64, useful: Bool) {
+        self.state.withLock { $0.heartbeat.heard(at: now, useful: useful) }
+    }
+
+    // MARK: Subscriptions
+
+    func subscribe(_ channel: String, auth: String?, channelData: String?) async {
+        guard ChannelName.isValid(channel), !PusherChannel.isServerToUser(channel) else {
+            return self.refuseSubscription(
+                channel,
+                .invalidMessage,
+                "invalid channel name",
+                kind: .badRequest,
+                type: "InvalidChannel",
+                status: 400
+            )
+        }
+        let (already, count) = self.state.withLock { ($0.channels.contains(channel), $0.channels.count) }
+        if already { return self.refuse(.invalidMessage, "already subscribed to \(channel)", channel: channel, kind: .badRequest) }
+        guard count < self.context.limits.maxChannelsPerConnection else {
+            return self.refuseSubscription(
+                channel,
+                .overCapacity,
+                "a connection may hold \(self.context.limits.maxChannelsPerConnection) subscriptions",
+                kind: .overQuota,
+                type: "LimitReached",
+                status: 429
+            )
+        }
+        let presence = PusherChannel.isPresence(channel)
+        if PusherChannel.isPrivate(channel) || presence || self.app.policy(for: channel).requireToken {
+            guard let auth, !auth.isEmpty else {
+                return self.refuseSubscription(
+                    channel,
+                    .unauthorized,
+                    "\(channel) needs an auth signature",
+                    kind: .badSignature,
+                    type: "AuthError",
+                    status: 401
+                )
+            }
+            if presence, channelData == nil {
+                return self.refuseSubscription(
+                    channel,
+                    .invalidMessage,
+                    "presence channels need channel_data",
+                    kind: .badRequest,
+                    type: "AuthError",
+                    status: 400
+                )
+            }
+            let signed = PusherSignature.channelString(socketID: self.socketID, channel: channel, channelData: presence ? channelData : nil)
+            guard PusherSignature.verify(auth: auth, key: self.app.key, secrets: self.app.secrets, signed: signed) else {
+                return self.refuseSubscription(
+                    channel,
+                    .unauthorized,
+                    "invalid signature for \(channel)",
+                    kind: .badSignature,
+                    type: "AuthError",
+                    status: 401
+                )
+            }
+        }
+        if presence, let channelData {
+            await self.subscribePresence(channel, channelData: channelData)
+        } else {
+            do {
+                try await self.bus.subscribe(self.session, app: self.app, channel: channel)
+            } catch {
+                return self.refuseSubscription(channel, error)
+            }
+            self.state.withLock { _ = $0.channels.insert(channel) }
+            self.session.send(PusherReply.subscriptionSucceeded(channel: channel))
+            self.afterSubscribe(channel)
+        }
+    }
+
+    /// The member a presence `channel_data` names: `user_id` (string or number) and optional `user_info`.
+    static func member(channelData: String) -> (userID: String, info: ByteBuffer)? {
+        guard let object = try? JSONObject(parsing: ByteBuffer(string: channelData)) else { return nil }
+        let userID: String
+        if let text = object.string("user_id") {
+            userID = text
+        } else if let raw = object.raw("user_id"), let first = raw.readableBytesView.first,
+            first == UInt8(ascii: "-") || (0x30...0x39).contains(first)
+        {
+            userID = String(buffer: raw)
+        } else {
+            return nil
+        }
+        guard !userID.isEmpty, userID.utf8.count <= 200 else { return nil }
+        let info = object.raw("user_info") ?? ByteBuffer(string: "null")
+        return (userID, info)
+    }
+
+    func subscribePresence(_ channel: String, channelData: String) async {
+        guard let (userID, info) = Self.member(channelData: channelData) else {
+            return self.refuseSubscription(
+                channel,
+                .invalidMessage,
+                "channel_data must be a JSON object with a string or number user_id",
+                kind: .badRequest,
+                type: "AuthError",
+                status: 400
+            )
+        }
+        let members = (try? await self.bus.members(app: self.app.id, channel: channel)) ?? []
+        if members.count >= self.app.maxPresenceMembers, !members.contains(where: { $0.userID == userID }) {
+            return self.refuseSubscription(
+                channel,
+                .overCapacity,
+                "\(channel) already has \(self.app.maxPresenceMembers) members",
+                kind: .overQuota,
+                type: "LimitReached",
+                status: 429
+            )
+        }
+        let holder = PresenceHolder.connection(self.session.connectionID)
+        // Join before subscribing, so this connection is not told about its own arrival.
+        do {
+            _ = try await self.bus.presenceJoin(app: self.app, channel: channel, userID: userID, metadata: info, holder: holder)
+        } catch {
+            return self.refuseSubscription(channel, error)
+        }
+        do {
+            try await self.bus.subscribe(self.session, app: self.app, channel: channel)
+        } catch {
+            _ = try? await self.bus.presenceLeave(app: self.app.id, channel: channel, userID: userID, holder: holder)
+            return self.refuseSubscription(channel, error)
+        }
+        self.state.withLock { state in
+            state.channels.insert(channel)
+            state.presence[channel] = userID
+        }
+        let current = (try? await self.bus.members(app: self.app.id, channel: channel)) ?? []
+        self.session.send(PusherReply.presenceSubscriptionSucceeded(channel: channel, members: current))
+        self.afterSubscribe(channel)
+    }
+
+    /// After `subscription_succeeded`: the subscriber count when the app shares it, the cached event of a cache channel.
+    func afterSubscribe(_ channel: String) {
+        if self.app.subscriptionCount, !PusherChannel.isPresence(channel) {
+            self.session.send(PusherReply.subscriptionCount(channel: channel, count: self.bus.hub.count(app: self.app.id, channel: channel)))
+        }
+        guard PusherChannel.isCache(channel) else { return }
+        if let cached = self.context.cache.last(app: self.app.id, channel: channel, now: WallClock.milliseconds()),
+            let frame = PusherEncoder.event(cached)
+        {
+            self.session.send(frame)
+        } else {
+            self.session.send(PusherReply.cacheMiss(channel: channel))
+            self.context.webhooks?.enqueue(.cacheMiss(channel), app: self.app)
+        }
+    }
+
+    func unsubscribe(_ channel: String) async {
+        let (subscribed, member) = self.state.withLock { state in
+            (state.channels.remove(channel) != nil, state.presence.removeValue(forKey: channel))
+        }
+        guard subscribed else { return }
+        await self.bus.unsubscribe(self.session.connectionID, app: self.app.id, channel: channel)
+        if let member {
+            _ = try? await self.bus.presenceLeave(app: self.app.id, channel: channel, userID: member, holder: .connection(self.session.connectionID))
+        }
+    }
+
+    // MARK: Client events and sign-in
+
+    func clientEvent(_ event: String, channel: String, data: ByteBuffer, size: Int, now: Int64) async {
+        guard self.app.clientEvents, self.app.policy(for: channel).clientPublish else {
+            return self.refuse(.invalidMessage, "client events are not enabled on \(channel)", channel: channel, kind: .forbidden)
+        }
+        guard !PusherChannel.isEncrypted(channel) else {
+            return self.refuse(.invalidMessage, "client events are refused on encrypted channels", channel: channel, kind: .forbidden)
+        }
+        guard PusherChannel.allowsClientEvents(channel) else {
+            return self.refuse(.invalidMessage, "client events are only for private and presence channels", channel: channel, kind: .forbidden)
+        }
+        let (subscribed, member) = self.state.withLock { ($0.channels.contains(channel), $0.presence[channel]) }
+        guard subscribed else {
+            return self.refuse(.invalidMessage, "subscribe to \(channel) before sending client events", channel: channel, kind: .forbidden)
+        }
+        guard size <= self.app.plan.maxMessageBytes else {
+            return self.refuse(
+                .invalidMessage,
+                "client event data is limited to \(self.app.plan.maxMessageBytes) bytes",
+                channel: channel,
+                kind: .messageTooLarge
+            )
+        }
+        guard self.state.withLock({ $0.clientEvents.take(now: Double(now) / 1000) }) else {
+            return self.refuse(
+                .clientEventRateLimit,
+                "more than \(self.app.clientEventsPerSecond) client events per second",
+                channel: channel,
+                kind: .rateLimited
+            )
+        }
+        let publication = Publication(
+            app: self.app.id,
+            channel: channel,
+            event: event,
+            data: data,
+            userID: member,
+            sender: self.session.connectionID,
+            timestamp: WallClock.milliseconds()
+        )
+        do {
+            _ = try await self.bus.publish(publication, app: self.app)
+        } catch {
+            return self.refuse(error, channel: channel)
+        }
+        self.context.webhooks?.enqueue(
+            .clientEvent(channel, event: event, data: PusherData.wireString(data), socketID: self.socketID, userID: member),
+            app: self.app
+        )
+    }
+
+    func signin(auth: String, userData: String) async {
+        let signed = PusherSignature.userString(socketID: self.socketID, userData: userData)
+        guard PusherSignature.verify(auth: auth, key: self.app.key, secrets: self.app.secrets, signed: signed) else {
+            self.report(.badSignature, "invalid signature for pusher:signin")
+            return self.terminate(.unauthorized, "invalid signature for pusher:signin")
+        }
+        guard let object = try? JSONObject(parsing: ByteBuffer(string: userData)), let userID = object.string("id"), !userID.isEmpty,
+            userID.utf8.count <= 200
+        else {
+            return self.refuse(.invalidMessage, "user_data must be a JSON object with a string id", kind: .badRequest)
+        }
+        let current = self.state.withLock { $0.userID }
+        if let current, current != userID {
+            return self.refuse(.invalidMessage, "this connection is already signed in as another user", kind: .badRequest)
+        }
+        let userChannel = PusherChannel.serverToUserPrefix + userID
+        if current == nil {
+            self.state.withLock { $0.userID = userID }
+            self.context.registry.signedIn(self, userID: userID)
+            if ChannelName.isValid(userChannel), (try? await self.bus.subscribe(self.session, app: self.app, channel: userChannel)) != nil {
+                self.state.withLock { _ = $0.channels.insert(userChannel) }
+            }
+        }
+        self.session.send(PusherReply.signinSuccess(userData: userData))
+    }
+
+    // MARK: Keepalive and ending
+
+    /// Runs the keepalive at `now` (monotonic milliseconds): pings or ends the connection as due.
+    ///
+    /// Returns when to call again, or nil once the connection is over.
+    public func heartbeat(now: Int64 = PusherConnection.now()) -> Int64? {
+        guard self.session.end == nil else { return nil }
+        let action = self.state.withLock { state -> PusherHeartbeat.Action? in
+            guard !state.closed, state.closeCode == nil else { return nil }
+            return state.heartbeat.poll(now: now, subscribed: !state.channels.isEmpty)
+        }
+        switch action {
+        case nil:
+            return nil
+        case .wait(let until):
+            return until
+        case .ping(let until):
+            self.session.send(PusherReply.ping())
+            return until
+        case .close(let code):
+            self.terminate(code)
+            return nil
+        }
+    }
+
+    /// Ends the connection from the server side: `pusher:error` with `code`, then the socket closes with it.
+    public func terminate(_ code: PusherErrorCode, _ message: String? = nil, end: SessionEnd = .normal) {
+        let first = self.state.withLock { state -> Bool in
+            guard state.closeCode == nil else { return false }
+            state.closeCode = code
+            return true
+        }
+        guard first else { return }
+        self.session.send(PusherReply.error(code, message))
+        self.session.close(end)
+    }
+
+    /// Leaves every channel and presence set; called once when the socket is gone.
+    public func closed() async {
+        let (channels, presence) = self.state.withLock { state in
+            state.closed = true
+            defer {
+                state.channels = []
+                state.presence = [:]
+            }
+            return (state.channels, state.presence)
+        }
+        let connection = self.session.connectionID
+        for channel in channels { await self.bus.unsubscribe(connection, app: self.app.id, channel: channel) }
+        for (channel, member) in presence {
+            _ = try? await self.bus.presenceLeave(app: self.app.id, channel: channel, userID: member, holder: .connection(connection))
+        }
+    }
+
+    // MARK: Refusals
+
+    func report(_ kind: SecurityEvent.Kind, _ detail: String) {
+        self.context.environment.gate.report(kind, app: self.app.id, caller: self.caller, detail: detail)
+    }
+
+    func refuse(_ code: PusherErrorCode, _ message: String, channel: String? = nil, kind: SecurityEvent.Kind?) {
+        self.session.send(PusherReply.error(code, message, channel: channel))
+        if let kind { self.report(kind, channel.map { "\($0): \(message)" } ?? message) }
+    }
+
+    /// A refused subscription: `pusher:subscription_error` (what pusher-js and Echo listen for), then `pusher:error`.
+    func refuseSubscription(_ channel: String, _ code: PusherErrorCode, _ message: String, kind: SecurityEvent.Kind, type: String, status: Int) {
+        self.session.send(PusherReply.subscriptionError(channel: channel, type: type, error: message, status: status))
+        self.refuse(code, message, channel: channel, kind: kind)
+    }
+
+    func refuseSubscription(_ channel: String, _ error: any Error) {
+        switch error as? BusError {
+        case .channelLimit(let limit):
+            self.refuseSubscription(
+                channel,
+                .overCapacity,
+                "the app's plan allows \(limit) channels",
+                kind: .overQuota,
+                type: "LimitReached",
+                status: 429
+            )
+        case .presenceNotAllowed:
+            self.refuseSubscription(
+                channel,
+                .invalidMessage,
+                "presence is not enabled on \(channel)",
+                kind: .forbidden,
+                type: "AuthError",
+                status: 403
+            )
+        default:
+            self.refuse(error, channel: channel)
+        }
+    }
+
+    func refuse(_ error: any Error, channel: String) {
+        switch error as? BusError {
+        case .channelLimit(let limit):
+            self.refuse(.overCapacity, "the app's plan allows \(limit) channels", channel: channel, kind: .overQuota)
+        case .connectionLimit(let limit):
+            self.refuse(.overCapacity, "the app's plan allows \(limit) connections", channel: channel, kind: .overQuota)
+        case .messageTooLarge(let limit):
+            self.refuse(.invalidMessage, "messages are limited to \(limit) bytes", channel: channel, kind: .messageTooLarge)
+        case .rateLimited:
+            self.refuse(.clientEventRateLimit, "the app's publish rate is exhausted", channel: channel, kind: .rateLimited)
+        case .invalidChannel:
+            self.refuse(.invalidMessage, "invalid channel name", channel: channel, kind: .badRequest)
+        case .presenceNotAllowed:
+            self.refuse(.invalidMessage, "presence is not enabled on \(channel)", channel: channel, kind: .forbidden)
+        case nil:
+            self.refuse(.invalidMessage, "internal error", channel: channel, kind: nil)
+        }
+    }
+}

@@ -1,0 +1,326 @@
+import Hummingbird
+import NIOCore
+import SwitchboardAdapterKit
+import SwitchboardCore
+
+/// The Pusher HTTP API: trigger events, query channels and presence, terminate a user's connections.
+///
+/// Routes (every one signed as `PusherRequestSignature` describes): `POST /apps/{id}/events`,
+/// `POST /apps/{id}/batch_events`, `GET /apps/{id}/channels`, `GET /apps/{id}/channels/{name}`,
+/// `GET /apps/{id}/channels/{name}/users`, `POST /apps/{id}/users/{user}/terminate_connections` and the same
+/// without the `/apps/{id}` prefix (the official Python library posts there; the app comes from `auth_key`).
+struct PusherHTTPAPI: Sendable {
+    let context: PusherContext
+
+    var bus: Bus { self.context.bus }
+    var gate: Gate { self.context.environment.gate }
+
+    /// Most channels one `/events` call may name.
+    static let maxChannelsPerEvent = 100
+    /// Most events one `/batch_events` call may carry.
+    static let maxBatch = 10
+
+    func register(on router: Router<SwitchboardContext>) {
+        router.post("/apps/{app_id}/events") { request, context in
+            await self.handle(request, context, appID: context.parameters.get("app_id"), self.events)
+        }
+        router.post("/apps/{app_id}/batch_events") { request, context in
+            await self.handle(request, context, appID: context.parameters.get("app_id"), self.batchEvents)
+        }
+        router.get("/apps/{app_id}/channels") { request, context in
+            await self.handle(request, context, appID: context.parameters.get("app_id"), self.channels)
+        }
+        router.get("/apps/{app_id}/channels/{channel_name}") { request, context in
+            await self.handle(request, context, appID: context.parameters.get("app_id"), self.channel)
+        }
+        router.get("/apps/{app_id}/channels/{channel_name}/users") { request, context in
+            await self.handle(request, context, appID: context.parameters.get("app_id"), self.users)
+        }
+        router.post("/apps/{app_id}/users/{user_id}/terminate_connections") { request, context in
+            await self.handle(request, context, appID: context.parameters.get("app_id"), self.terminate)
+        }
+        router.post("/users/{user_id}/terminate_connections") { request, context in
+            await self.handle(request, context, appID: nil, self.terminate)
+        }
+    }
+
+    struct Call {
+        var app: App
+        var query: PusherRequestSignature
+        var body: JSONObject?
+        var parameters: [String: String]
+    }
+
+    struct Failure: Error {
+        var status: HTTPResponse.Status
+        var code: String
+        var message: String
+        var kind: SecurityEvent.Kind?
+
+        static func badRequest(_ message: String) -> Failure {
+            Failure(status: .badRequest, code: "bad_request", message: message, kind: .badRequest)
+        }
+
+        static func tooLarge(_ limit: Int) -> Failure {
+            Failure(status: .contentTooLarge, code: "message_too_large", message: "event data is limited to \(limit) bytes", kind: .messageTooLarge)
+        }
+    }
+
+    // MARK: Admission
+
+    /// Finds the app, checks the signature, reads the body, and turns failures into JSON errors and security events.
+    func handle(_ request: Request, _ context: SwitchboardContext, appID: String?, _ handler: (Call) async throws -> Response) async -> Response {
+        let caller = Caller(request: request, context: context)
+        let query = PusherRequestSignature(query: request.uri.query)
+        let found = appID.map { self.bus.apps.app(id: $0) } ?? query["auth_key"].flatMap { self.bus.apps.app(key: $0) }
+        guard let found else {
+            let message = appID.map { "no app with id \($0)" } ?? "no app with this auth_key"
+            self.gate.report(.unknownKey, app: nil, caller: caller, detail: "pusher API: \(message)")
+            return JSONResponse.error(appID == nil ? .unauthorized : .notFound, code: "unknown_app", message: message)
+        }
+        let app: App
+        switch self.gate.check(found, caller: caller) {
+        case .success(let admitted): app = admitted
+        case .failure(let refusal):
+            self.gate.report(refusal, caller: caller)
+            return JSONResponse.error(refusal.status, code: refusal.kind.name, message: refusal.message)
+        }
+        var body: ByteBuffer?
+        if request.method == .post {
+            let limit = Self.maxBatch * app.plan.maxMessageBytes + 64 * 1024
+            do {
+                body = try await request.body.collect(upTo: limit)
+            } catch {
+                self.gate.report(.messageTooLarge, app: app.id, caller: caller, detail: "pusher API: body over \(limit) bytes")
+                return JSONResponse.error(.contentTooLarge, code: "message_too_large", message: "the body is over \(limit) bytes")
+            }
+        }
+        let path = request.uri.path
+        let decoded = PusherRequestSignature.percentDecode(Substring(path))
+        do {
+            try query.verify(
+                method: request.method.rawValue,
+                paths: decoded == path ? [path] : [path, decoded],
+                body: body,
+                key: app.key,
+                secrets: app.secrets,
+                now: WallClock.milliseconds() / 1000
+            )
+        } catch {
+            self.gate.report(.badSignature, app: app.id, caller: caller, detail: "pusher API: \(error.message)")
+            return JSONResponse.error(.unauthorized, code: "bad_signature", message: error.message)
+        }
+        var call = Call(app: app, query: query, body: nil, parameters: [:])
+        for name in ["channel_name", "user_id"] {
+            if let value = context.parameters.get(name) { call.parameters[name] = PusherRequestSignature.percentDecode(Substring(value)) }
+        }
+        if let body, body.readableBytes > 0 {
+            do {
+                call.body = try JSONObject(parsing: body)
+            } catch {
+                self.gate.report(.badRequest, app: app.id, caller: caller, detail: "pusher API: malformed JSON body")
+                return JSONResponse.error(.badRequest, code: "bad_request", message: "malformed JSON body: \(error.message)")
+            }
+        }
+        do {
+            return try await handler(call)
+        } catch let failure as Failure {
+            if let kind = failure.kind { self.gate.report(kind, app: app.id, caller: caller, detail: "pusher API: \(failure.message)") }
+            return JSONResponse.error(failure.status, code: failure.code, message: failure.message)
+        } catch {
+            return JSONResponse.error(.internalServerError, code: "internal", message: "\(error)")
+        }
+    }
+
+    // MARK: Events
+
+    /// One event to trigger, checked.
+    struct Trigger {
+        var name: String
+        var channels: [String]
+        var data: ByteBuffer
+        var size: Int
+        var socketID: String?
+        var info: Set<String>
+    }
+
+    func trigger(from object: JSONObject, app: App, maxChannels: Int) throws(Failure) -> Trigger {
+        guard let name = object.string("name"), !name.isEmpty else { throw .badRequest("\"name\" is required") }
+        guard name.utf8.count <= PusherCommand.maxEventNameLength else {
+            throw .badRequest("event names are limited to \(PusherCommand.maxEventNameLength) characters")
+        }
+        guard !name.hasPrefix("pusher_internal:") else { throw .badRequest("event names starting with pusher_internal: are reserved") }
+        let channels = object.strings("channels") ?? object.string("channel").map { [$0] } ?? []
+        guard !channels.isEmpty else { throw .badRequest("\"channels\" (or \"channel\") is required") }
+        guard channels.count <= maxChannels else { throw .badRequest("at most \(maxChannels) channels per event") }
+        if let invalid = channels.first(where: { !ChannelName.isValid($0) }) { throw .badRequest("invalid channel name \(invalid)") }
+        if channels.count > 1, channels.contains(where: PusherChannel.isEncrypted) {
+            throw .badRequest("an event for an encrypted channel names that channel alone")
+        }
+        guard let raw = object.raw("data") else { throw .badRequest("\"data\" is required") }
+        let content = object.string("data")
+        let size = content?.utf8.count ?? raw.readableBytes
+        guard size <= app.plan.maxMessageBytes else { throw .tooLarge(app.plan.maxMessageBytes) }
+        let socketID = object.string("socket_id")
+        if let socketID, !PusherConnection.isSocketID(socketID) { throw .badRequest("invalid socket_id \(socketID)") }
+        let info = Set((object.string("info") ?? "").split(separator: ",").map { String($0).trimmingJSONWhitespace() }.filter { !$0.isEmpty })
+        return Trigger(
+            name: name,
+            channels: channels,
+            data: PusherData.busData(raw: raw, content: content),
+            size: size,
+            socketID: socketID,
+            info: info
+        )
+    }
+
+    /// Publishes `trigger` on its channels under one admission; `socket_id` names the connection that must not get it.
+    func publish(_ trigger: Trigger, app: App) async throws -> ByteBuffer? {
+        do {
+            try self.bus.admitPublish(app: app, size: trigger.size)
+        } catch .messageTooLarge(let limit) {
+            throw Failure.tooLarge(limit)
+        } catch {
+            throw Failure(status: .forbidden, code: "rate_limited", message: "the app's publish quota is exhausted", kind: .rateLimited)
+        }
+        let sender = trigger.socketID.flatMap { self.context.registry.connection(socketID: $0) }.flatMap {
+            $0.app.id == app.id ? $0.session.connectionID : nil
+        }
+        let now = WallClock.milliseconds()
+        for channel in trigger.channels {
+            let publication = Publication(app: app.id, channel: channel, event: trigger.name, data: trigger.data, sender: sender, timestamp: now)
+            _ = try await self.bus.publishAdmitted(publication, app: app)
+        }
+        return nil
+    }
+
+    /// The `info` attributes asked for, of one channel: `subscription_count`, and `user_count` on presence channels.
+    func attributes(_ info: Set<String>, channel: String, app: App, into json: inout JSONWriter) async throws {
+        json.beginObject()
+        if info.contains("user_count"), PusherChannel.isPresence(channel) {
+            json.member("user_count", try await self.bus.members(app: app.id, channel: channel).count)
+        }
+        if info.contains("subscription_count") {
+            json.member("subscription_count", self.bus.hub.count(app: app.id, channel: channel))
+        }
+        json.endObject()
+    }
+
+    func events(_ call: Call) async throws -> Response {
+        guard let body = call.body else { throw Failure.badRequest("a JSON body is required") }
+        var trigger = try self.trigger(from: body, app: call.app, maxChannels: Self.maxChannelsPerEvent)
+        if trigger.info.isEmpty, let info = call.query["info"] { trigger.info = Set(info.split(separator: ",").map(String.init)) }
+        _ = try await self.publish(trigger, app: call.app)
+        var json = JSONWriter()
+        json.beginObject()
+        if !trigger.info.isEmpty {
+            json.key("channels")
+            json.beginObject()
+            for channel in trigger.channels {
+                json.key(channel)
+                try await self.attributes(trigger.info, channel: channel, app: call.app, into: &json)
+            }
+            json.endObject()
+        }
+        json.endObject()
+        return JSONResponse.make(.ok, json.buffer)
+    }
+
+    func batchEvents(_ call: Call) async throws -> Response {
+        guard let raw = call.body?.raw("batch"), let elements = JSONArrayElements.split(raw) else {
+            throw Failure.badRequest("\"batch\" must be an array of events")
+        }
+        guard !elements.isEmpty else { throw Failure.badRequest("\"batch\" is empty") }
+        guard elements.count <= Self.maxBatch else { throw Failure.badRequest("at most \(Self.maxBatch) events per batch") }
+        var triggers: [Trigger] = []
+        for element in elements {
+            guard let object = try? JSONObject(parsing: element) else { throw Failure.badRequest("each batch entry must be an object") }
+            triggers.append(try self.trigger(from: object, app: call.app, maxChannels: 1))
+        }
+        for trigger in triggers { _ = try await self.publish(trigger, app: call.app) }
+        var json = JSONWriter()
+        json.beginObject()
+        if triggers.contains(where: { !$0.info.isEmpty }) {
+            json.key("batch")
+            json.beginArray()
+            for trigger in triggers { try await self.attributes(trigger.info, channel: trigger.channels[0], app: call.app, into: &json) }
+            json.endArray()
+        }
+        json.endObject()
+        return JSONResponse.make(.ok, json.buffer)
+    }
+
+    // MARK: Channels
+
+    func info(_ call: Call) -> Set<String> {
+        Set((call.query["info"] ?? "").split(separator: ",").map { String($0).trimmingJSONWhitespace() }.filter { !$0.isEmpty })
+    }
+
+    func channels(_ call: Call) async throws -> Response {
+        let info = self.info(call)
+        let prefix = call.query["filter_by_prefix"] ?? ""
+        if info.contains("user_count"), !prefix.hasPrefix("presence-") {
+            throw Failure.badRequest("info=user_count needs filter_by_prefix=presence-")
+        }
+        let names = self.bus.channels(app: call.app.id).keys.filter { !PusherChannel.isServerToUser($0) && $0.hasPrefix(prefix) }.sorted()
+        var json = JSONWriter()
+        json.beginObject()
+        json.key("channels")
+        json.beginObject()
+        for name in names {
+            json.key(name)
+            try await self.attributes(info, channel: name, app: call.app, into: &json)
+        }
+        json.endObject()
+        json.endObject()
+        return JSONResponse.make(.ok, json.buffer)
+    }
+
+    func channelName(_ call: Call) throws(Failure) -> String {
+        guard let name = call.parameters["channel_name"], ChannelName.isValid(name) else { throw .badRequest("invalid channel name") }
+        return name
+    }
+
+    func channel(_ call: Call) async throws -> Response {
+        let name = try self.channelName(call)
+        let info = self.info(call)
+        if info.contains("user_count"), !PusherChannel.isPresence(name) { throw Failure.badRequest("user_count is only for presence channels") }
+        let count = self.bus.hub.count(app: call.app.id, channel: name)
+        var json = JSONWriter()
+        json.beginObject()
+        json.key("occupied")
+        json.bool(count > 0)
+        if info.contains("user_count") { json.member("user_count", try await self.bus.members(app: call.app.id, channel: name).count) }
+        if info.contains("subscription_count") { json.member("subscription_count", count) }
+        json.endObject()
+        return JSONResponse.make(.ok, json.buffer)
+    }
+
+    func users(_ call: Call) async throws -> Response {
+        let name = try self.channelName(call)
+        guard PusherChannel.isPresence(name) else { throw Failure.badRequest("users are only listed for presence channels") }
+        let members = try await self.bus.members(app: call.app.id, channel: name)
+        var json = JSONWriter()
+        json.beginObject()
+        json.key("users")
+        json.beginArray()
+        for member in members {
+            json.beginObject()
+            json.member("id", member.userID)
+            json.endObject()
+        }
+        json.endArray()
+        json.endObject()
+        return JSONResponse.make(.ok, json.buffer)
+    }
+
+    // MARK: Users
+
+    func terminate(_ call: Call) async throws -> Response {
+        guard let userID = call.parameters["user_id"], !userID.isEmpty else { throw Failure.badRequest("a user id is required") }
+        for connection in self.context.registry.connections(app: call.app.id, userID: userID) {
+            connection.terminate(.unauthorized, "the server ended this user's connections")
+        }
+        return JSONResponse.make(.ok, ByteBuffer(string: "{}"))
+    }
+}

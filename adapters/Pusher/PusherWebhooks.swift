@@ -1,0 +1,233 @@
+import AsyncHTTPClient
+import Foundation
+public import Logging
+public import NIOCore
+import NIOHTTP1
+public import ServiceLifecycle
+public import SwitchboardCore
+import Synchronization
+
+/// Delivers Pusher webhooks: batched per app, signed, retried with backoff, never in the bus's way.
+///
+/// Events are queued in a bounded buffer by the bus's observer hooks (which only take a lock and append);
+/// one worker per app posts `{"time_ms", "events": [...]}` with `X-Pusher-Key` and `X-Pusher-Signature`
+/// (HMAC-SHA256 hex of the body with the app secret) and retries failures with exponential backoff. A slow
+/// or dead endpoint only fills that buffer: past `maxBuffered` new events are dropped and counted.
+///
+/// ```swift
+/// let webhooks = PusherWebhooks(apps: bus.apps, logger: logger)
+/// bus.observers.register(webhooks, name: "pusher.webhooks")
+/// app.addServices(webhooks)
+/// ```
+public final class PusherWebhooks: Service, ChannelObserver {
+    /// Batching, buffering and retry settings.
+    public struct Configuration: Sendable {
+        /// How long a worker waits for more events before posting its first batch (default 100 ms).
+        public var batchDelay: Duration = .milliseconds(100)
+        /// The most events in one request (default 100).
+        public var maxBatch = 100
+        /// The most events waiting across all apps (default 10,000).
+        public var maxBuffered = 10_000
+        /// Attempts per batch before it is dropped (default 6).
+        public var maxAttempts = 6
+        /// The wait after the first failure, doubled after each (default 500 ms).
+        public var initialBackoff: Duration = .milliseconds(500)
+        /// The longest wait between attempts (default 30 s).
+        public var maxBackoff: Duration = .seconds(30)
+        /// How long one request may take, in seconds (default 5).
+        public var timeoutSeconds: Int64 = 5
+        /// On shutdown, how long deliveries in flight may go on before they are cancelled (default 2 s).
+        public var shutdownGrace: Duration = .seconds(2)
+
+        /// The defaults above.
+        public init() {}
+    }
+
+    /// Delivery counters, for status pages and tests.
+    public struct Counters: Sendable, Equatable {
+        /// Events the endpoint accepted.
+        public var delivered = 0
+        /// Events dropped after their last attempt failed.
+        public var failed = 0
+        /// Events dropped because the buffer was full.
+        public var dropped = 0
+    }
+
+    struct State {
+        var pending: [String: [PusherWebhookEvent]] = [:]
+        var buffered = 0
+        var busy: Set<String> = []
+        var stopping = false
+        var counters = Counters()
+    }
+
+    let apps: AppRegistry
+    let configuration: Configuration
+    let logger: Logger
+    private let state = Mutex(State())
+    private let signals: AsyncStream<Void>
+    private let signal: AsyncStream<Void>.Continuation
+
+    /// Creates the service for the apps in `apps` (each app's `webhooks` settings are read at send time).
+    public init(apps: AppRegistry, configuration: Configuration = Configuration(), logger: Logger) {
+        self.apps = apps
+        self.configuration = configuration
+        self.logger = logger
+        (self.signals, self.signal) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// Delivery counters so far.
+    public var counters: Counters { self.state.withLock { $0.counters } }
+
+    /// Queues `event` for `app` when the app wants that kind; returns false when it was not queued.
+    @discardableResult
+    public func enqueue(_ event: PusherWebhookEvent, app: App) -> Bool {
+        guard let settings = app.webhooks, settings.wants(event.name) else { return false }
+        let (queued, wake) = self.state.withLock { state -> (Bool, Bool) in
+            guard !state.stopping else { return (false, false) }
+            guard state.buffered < self.configuration.maxBuffered else {
+                state.counters.dropped += 1
+                return (false, false)
+            }
+            state.pending[app.id, default: []].append(event)
+            state.buffered += 1
+            return (true, !state.busy.contains(app.id))
+        }
+        if wake { self.signal.yield() }
+        return queued
+    }
+
+    func enqueue(_ event: PusherWebhookEvent, appID: String) {
+        guard let app = self.apps.app(id: appID), app.webhooks != nil else { return }
+        self.enqueue(event, app: app)
+    }
+
+    // MARK: ChannelObserver
+
+    public func channelOccupied(app: String, channel: String) {
+        guard !PusherChannel.isServerToUser(channel) else { return }
+        self.enqueue(.channelOccupied(channel), appID: app)
+    }
+
+    public func channelVacated(app: String, channel: String) {
+        guard !PusherChannel.isServerToUser(channel) else { return }
+        self.enqueue(.channelVacated(channel), appID: app)
+    }
+
+    public func presenceChanged(_ change: PresenceChange) {
+        guard PusherChannel.isPresence(change.channel) else { return }
+        switch change.kind {
+        case .join: self.enqueue(.memberAdded(change.channel, userID: change.member.userID), appID: change.app)
+        case .leave: self.enqueue(.memberRemoved(change.channel, userID: change.member.userID), appID: change.app)
+        case .update: break
+        }
+    }
+
+    public func subscriptionCountChanged(app: String, channel: String, count: Int, cause: ConnectionID?) {
+        guard !PusherChannel.isPresence(channel), !PusherChannel.isServerToUser(channel) else { return }
+        self.enqueue(.subscriptionCount(channel, count: count), appID: app)
+    }
+
+    // MARK: Service
+
+    public func run() async throws {
+        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        await withDiscardingTaskGroup { group in
+            await withGracefulShutdownHandler {
+                for await _ in self.signals {
+                    for appID in self.claimIdleApps() {
+                        group.addTask { await self.work(appID: appID, client: client) }
+                    }
+                }
+            } onGracefulShutdown: {
+                self.state.withLock { $0.stopping = true }
+                self.signal.finish()
+            }
+            self.state.withLock { $0.stopping = true }
+            // Nothing new is queued; workers make one last attempt at what they hold, within the grace.
+            let deadline = ContinuousClock.now + self.configuration.shutdownGrace
+            while !self.state.withLock({ $0.busy.isEmpty }), ContinuousClock.now < deadline {
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+            group.cancelAll()
+        }
+        try? await client.shutdown()
+    }
+
+    func claimIdleApps() -> [String] {
+        self.state.withLock { state in
+            let ready = state.pending.keys.filter { !state.busy.contains($0) }
+            state.busy.formUnion(ready)
+            return Array(ready)
+        }
+    }
+
+    /// Takes the next batch of `appID`, or marks the app idle when it has none (in one step, so no event is stranded).
+    func takeBatch(appID: String) -> [PusherWebhookEvent]? {
+        self.state.withLock { state in
+            guard var events = state.pending[appID], !events.isEmpty else {
+                state.pending[appID] = nil
+                state.busy.remove(appID)
+                return nil
+            }
+            let batch = Array(events.prefix(self.configuration.maxBatch))
+            events.removeFirst(batch.count)
+            state.pending[appID] = events.isEmpty ? nil : events
+            state.buffered -= batch.count
+            return batch
+        }
+    }
+
+    func work(appID: String, client: HTTPClient) async {
+        if !self.state.withLock({ $0.stopping }) { try? await Task.sleep(for: self.configuration.batchDelay) }
+        while let batch = self.takeBatch(appID: appID) {
+            await self.deliver(batch, appID: appID, client: client)
+        }
+    }
+
+    /// The request body: `{"time_ms":…,"events":[…]}`.
+    public static func body(_ events: [PusherWebhookEvent], timeMilliseconds: Int64) -> ByteBuffer {
+        var buffer = ByteBufferAllocator().buffer(capacity: 32 + events.reduce(0) { $0 + $1.json.readableBytes + 1 })
+        buffer.writeString("{\"time_ms\":\(timeMilliseconds),\"events\":[")
+        for (index, event) in events.enumerated() {
+            if index > 0 { buffer.writeStaticString(",") }
+            var json = event.json
+            buffer.writeBuffer(&json)
+        }
+        buffer.writeStaticString("]}")
+        return buffer
+    }
+
+    func deliver(_ batch: [PusherWebhookEvent], appID: String, client: HTTPClient) async {
+        var backoff = self.configuration.initialBackoff
+        var attempt = 0
+        while true {
+            attempt += 1
+            // Read the app each time: a batch for an app whose webhooks were removed is dropped.
+            guard let app = self.apps.app(id: appID), let settings = app.webhooks else { return }
+            let body = Self.body(batch, timeMilliseconds: WallClock.milliseconds())
+            var request = HTTPClientRequest(url: settings.url)
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.headers.add(name: "X-Pusher-Key", value: app.key)
+            request.headers.add(name: "X-Pusher-Signature", value: PusherSignature.hmacHex(secret: app.signingSecret, bytes: body))
+            request.body = .bytes(body)
+            do {
+                let response = try await client.execute(request, timeout: .seconds(self.configuration.timeoutSeconds))
+                _ = try? await response.body.collect(upTo: 64 * 1024)
+                if (200..<300).contains(response.status.code) {
+                    self.state.withLock { $0.counters.delivered += batch.count }
+                    return
+                }
+                self.logger.notice("webhook refused", metadata: ["app": "\(appID)", "status": "\(response.status.code)", "attempt": "\(attempt)"])
+            } catch {
+                self.logger.notice("webhook failed", metadata: ["app": "\(appID)", "error": "\(error)", "attempt": "\(attempt)"])
+            }
+            if attempt >= self.configuration.maxAttempts || self.state.withLock({ $0.stopping }) { break }
+            try? await Task.sleep(for: backoff)
+            backoff = min(backoff * 2, self.configuration.maxBackoff)
+        }
+        self.state.withLock { $0.counters.failed += batch.count }
+        self.logger.warning("webhook batch dropped", metadata: ["app": "\(appID)", "events": "\(batch.count)"])
+    }
+}
