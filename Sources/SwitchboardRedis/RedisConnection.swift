@@ -207,7 +207,11 @@ public final class RedisConnection: Sendable {
     /// Writes `command` on `channel` (one with a Redis handler); the future holds the reply.
     public static func send(_ command: RedisCommand, on channel: any Channel) -> EventLoopFuture<RESPValue> {
         let promise = channel.eventLoop.makePromise(of: RESPValue.self)
-        channel.writeAndFlush(RedisRequest(command: command, promise: promise), promise: nil)
+        // A write that never reaches the handler (the channel closed and its pipeline is gone) must still
+        // fail the reply; completing a promise twice is a no-op, so the handler failing it too is harmless.
+        let written = channel.eventLoop.makePromise(of: Void.self)
+        written.futureResult.whenFailure { error in promise.fail(RedisError.unavailable("write failed: \(error)")) }
+        channel.writeAndFlush(RedisRequest(command: command, promise: promise), promise: written)
         return promise.futureResult
     }
 

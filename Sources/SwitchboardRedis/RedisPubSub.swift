@@ -11,7 +11,8 @@ import Synchronization
 /// down are lost to this node: clients catch up from history (their offset and epoch tell them what they missed).
 public final class RedisPubSub: Sendable {
     private struct State {
-        var topics: Set<String> = []
+        /// Topic → how many `subscribe` calls it has without a matching `unsubscribe`.
+        var topics: [String: Int] = [:]
         var channel: (any Channel)?
     }
 
@@ -49,7 +50,7 @@ public final class RedisPubSub: Sendable {
             onReady: { channel in
                 shared.state.withLock { state in
                     state.channel = channel
-                    for topic in state.topics { _ = RedisConnection.send(RedisCommand("SUBSCRIBE", topic), on: channel) }
+                    for topic in state.topics.keys { _ = RedisConnection.send(RedisCommand("SUBSCRIBE", topic), on: channel) }
                 }
             },
             onDown: { shared.state.withLock { $0.channel = nil } }
@@ -66,22 +67,31 @@ public final class RedisPubSub: Sendable {
     public func waitUntilReady(timeout: Duration) async -> Bool { await self.connection.waitUntilReady(timeout: timeout) }
 
     /// The topics this node wants.
-    public var topics: Set<String> { self.shared.state.withLock { $0.topics } }
+    public var topics: Set<String> { self.shared.state.withLock { Set($0.topics.keys) } }
 
     /// Wants `topic`; returns once Redis confirmed it (or at once while disconnected: it is subscribed on reconnect).
+    ///
+    /// Calls are counted, so a late `unsubscribe` racing a new `subscribe` of the same topic leaves it subscribed.
     public func subscribe(_ topic: String) async {
         let confirmation = self.shared.state.withLock { state -> EventLoopFuture<RESPValue>? in
-            guard state.topics.insert(topic).inserted, let channel = state.channel else { return nil }
+            state.topics[topic, default: 0] += 1
+            guard state.topics[topic] == 1, let channel = state.channel else { return nil }
             return RedisConnection.send(RedisCommand("SUBSCRIBE", topic), on: channel)
         }
         // A failure means the connection dropped: the topic stays wanted and is subscribed again on reconnect.
         _ = try? await confirmation?.get()
     }
 
-    /// No longer wants `topic`.
+    /// Drops one `subscribe` of `topic`; the last one unsubscribes.
     public func unsubscribe(_ topic: String) async {
         let confirmation = self.shared.state.withLock { state -> EventLoopFuture<RESPValue>? in
-            guard state.topics.remove(topic) != nil, let channel = state.channel else { return nil }
+            guard let count = state.topics[topic] else { return nil }
+            guard count <= 1 else {
+                state.topics[topic] = count - 1
+                return nil
+            }
+            state.topics[topic] = nil
+            guard let channel = state.channel else { return nil }
             return RedisConnection.send(RedisCommand("UNSUBSCRIBE", topic), on: channel)
         }
         _ = try? await confirmation?.get()

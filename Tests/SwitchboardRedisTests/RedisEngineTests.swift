@@ -85,6 +85,22 @@ struct RedisEngineTests {
         }
     }
 
+    @Test func subscriptionsAreCountedSoALateUnsubscribeKeepsANewSubscriber() async throws {
+        try await withRedisServer { server in
+            try await withRedisEngine(url: server.url) { a in
+                let recorder = Recorder()
+                a.attach(recorder)
+                // The bus's "first subscriber" and a stale "last subscriber left" for the same channel, out of order.
+                try await a.subscribe(app: "app", channel: "busy")
+                try await a.subscribe(app: "app", channel: "busy")
+                try await a.unsubscribe(app: "app", channel: "busy")
+                _ = try await a.publish(message("busy", "still here"), history: nil)
+                try await recorder.wait(for: 1)
+                #expect(recorder.publications.map { String(buffer: $0.data) } == ["still here"])
+            }
+        }
+    }
+
     @Test func deadNodesMembersExpireWhileRefreshedOnesStay() async throws {
         try await withRedisServer { server in
             try await withRedisEngine(url: server.url) { survivor in

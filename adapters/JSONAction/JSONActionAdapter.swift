@@ -72,7 +72,7 @@ public struct JSONActionAdapter: ProtocolAdapter {
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask {
-                    await Self.drain(session, to: outbound)
+                    await Self.drain(session, channel: context.channel, to: outbound)
                 }
                 do {
                     for try await message in inbound.messages(maxSize: app.plan.maxMessageBytes + 64 * 1024) {
@@ -95,11 +95,9 @@ public struct JSONActionAdapter: ProtocolAdapter {
     }
 
     /// Writes everything the session queues until it ends, then closes the socket with the matching code.
-    static func drain(_ session: Session, to outbound: WebSocketOutboundWriter) async {
+    static func drain(_ session: Session, channel: any Channel, to outbound: WebSocketOutboundWriter) async {
         do {
-            while let frames = await session.next() {
-                for frame in frames { try await outbound.write(.custom(.text(frame.bytes))) }
-            }
+            await WebSocketSessionWriter.run(session, channel: channel)
             switch session.end {
             case .tooSlow: try await outbound.close(.init(codeNumber: 4008), reason: "too slow")
             case .shutdown: try await outbound.close(.goingAway, reason: "server restarting")

@@ -102,7 +102,7 @@ public struct JWTAdapter: ProtocolAdapter {
 
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
-                group.addTask { await Self.drain(session, connection: connection, to: outbound) }
+                group.addTask { await Self.drain(session, connection: connection, channel: context.channel, to: outbound) }
                 group.addTask {
                     while session.end == nil {
                         do { try await Task.sleep(for: .seconds(1)) } catch { return }
@@ -130,11 +130,9 @@ public struct JWTAdapter: ProtocolAdapter {
     }
 
     /// Writes everything the session queues until it ends, then closes the socket with the connection's disconnect code.
-    static func drain(_ session: Session, connection: JWTConnection, to outbound: WebSocketOutboundWriter) async {
+    static func drain(_ session: Session, connection: JWTConnection, channel: any Channel, to outbound: WebSocketOutboundWriter) async {
         do {
-            while let frames = await session.next() {
-                for frame in frames { try await outbound.write(.custom(WebSocketFrame(fin: true, opcode: .text, data: frame.bytes))) }
-            }
+            await WebSocketSessionWriter.run(session, channel: channel)
             let reason: JWTDisconnect
             switch session.end {
             case .tooSlow: reason = .slow

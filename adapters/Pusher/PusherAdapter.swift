@@ -111,7 +111,7 @@ public struct PusherAdapter: ProtocolAdapter {
 
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
-                group.addTask { await Self.drain(session, connection: connection, to: outbound) }
+                group.addTask { await Self.drain(session, connection: connection, channel: context.channel, to: outbound) }
                 await withTaskGroup(of: Void.self) { keepalive in
                     keepalive.addTask { await Self.keepAlive(connection) }
                     do {
@@ -161,11 +161,9 @@ public struct PusherAdapter: ProtocolAdapter {
     }
 
     /// Writes everything the session queues until it ends, then closes the socket with the matching code.
-    static func drain(_ session: Session, connection: PusherConnection, to outbound: WebSocketOutboundWriter) async {
+    static func drain(_ session: Session, connection: PusherConnection, channel: any Channel, to outbound: WebSocketOutboundWriter) async {
         do {
-            while let frames = await session.next() {
-                for frame in frames { try await outbound.write(.custom(.text(frame.bytes))) }
-            }
+            await WebSocketSessionWriter.run(session, channel: channel)
             if let code = connection.closeCode {
                 try await outbound.close(.init(codeNumber: code.code), reason: code.message)
             } else if session.end == .tooSlow {

@@ -28,11 +28,44 @@ public enum SessionEnd: Sendable, Equatable {
 /// writes it with one flush, so frames coalesce when they pile up and go out at once when they don't.
 /// Overflow ends the session as too slow instead of growing memory or blocking the broadcaster.
 public final class Session: Subscriber {
+    typealias Waiter = CheckedContinuation<[OutgoingFrame]?, Never>
+
+    /// What to do once the lock is released: hand frames to a waiting drain task, or wake a direct writer.
+    enum Wake {
+        case waiter(Waiter, [OutgoingFrame])
+        case writer(@Sendable () -> Void)
+    }
+
     struct State {
         var queue: [OutgoingFrame] = []
-        var waiter: CheckedContinuation<[OutgoingFrame]?, Never>?
+        var waiter: Waiter?
         var end: SessionEnd?
         var recovering: [String: [OutgoingFrame]] = [:]
+        /// Set by a transport that writes on its own event loop (`attachWriter`); frames then never go to `next()`.
+        var writer: (@Sendable () -> Void)?
+        /// A wake-up is on its way to the writer; more frames just join the queue it will take.
+        var writerWoken = false
+
+        /// Queues `frames`, closing the session as too slow past `limit`; returns who to wake.
+        mutating func push(_ frames: [OutgoingFrame], limit: Int) -> Wake? {
+            if self.writer == nil, let waiter = self.waiter {
+                self.waiter = nil
+                return .waiter(waiter, self.queue + frames)
+            }
+            guard self.queue.count + frames.count <= limit else {
+                self.end = .tooSlow
+                self.queue.removeAll()
+                self.recovering.removeAll()
+                return self.waiter.map { waiter in
+                    self.waiter = nil
+                    return .waiter(waiter, [])
+                }
+            }
+            self.queue.append(contentsOf: frames)
+            guard let writer = self.writer, !self.writerWoken else { return nil }
+            self.writerWoken = true
+            return .writer(writer)
+        }
     }
 
     public let connectionID: ConnectionID
@@ -68,33 +101,48 @@ public final class Session: Subscriber {
     }
 
     private func enqueue(_ frame: OutgoingFrame, recoverable: Bool) -> EnqueueResult {
-        let (result, wake) = self.state.withLock { state -> (EnqueueResult, (CheckedContinuation<[OutgoingFrame]?, Never>, [OutgoingFrame]?)?) in
+        let (result, wake) = self.state.withLock { state -> (EnqueueResult, Wake?) in
             guard state.end == nil else { return (.closed, nil) }
             if recoverable, let channel = frame.channel, state.recovering[channel] != nil {
                 state.recovering[channel]!.append(frame)
                 return (.queued, nil)
             }
-            return Self.push(frame, into: &state, limit: self.maxQueuedFrames)
+            let wake = state.push([frame], limit: self.maxQueuedFrames)
+            return (state.end == .tooSlow ? .overflow : .queued, wake)
         }
-        if let (waiter, frames) = wake { waiter.resume(returning: frames) }
+        Self.run(wake)
         return result
     }
 
-    private static func push(_ frame: OutgoingFrame, into state: inout State, limit: Int)
-        -> (EnqueueResult, (CheckedContinuation<[OutgoingFrame]?, Never>, [OutgoingFrame]?)?)
-    {
-        if let waiter = state.waiter {
-            state.waiter = nil
-            return (.queued, (waiter, [frame]))
+    private static func run(_ wake: Wake?) {
+        switch wake {
+        case .waiter(let waiter, let frames): waiter.resume(returning: frames.isEmpty ? nil : frames)
+        case .writer(let writer): writer()
+        case nil: break
         }
-        guard state.queue.count < limit else {
-            state.end = .tooSlow
-            state.queue.removeAll()
-            state.recovering.removeAll()
-            return (.overflow, nil)
+    }
+
+    /// Switches the session to direct writing: `wake` is called (outside any lock) when frames are waiting and
+    /// no wake-up is pending; the writer then takes them all with `takeForWriting()`. `next()` then only reports the end.
+    public func attachWriter(_ wake: @escaping @Sendable () -> Void) {
+        let pending = self.state.withLock { state -> Bool in
+            state.writer = wake
+            guard !state.queue.isEmpty else { return false }
+            state.writerWoken = true
+            return true
         }
-        state.queue.append(frame)
-        return (.queued, nil)
+        if pending { wake() }
+    }
+
+    /// Takes every queued frame for a direct writer and lets the next frame wake it again; with `requeue`,
+    /// leaves them queued (the socket is full: the queue's bound decides when the client is too slow).
+    public func takeForWriting(requeue: Bool = false) -> [OutgoingFrame] {
+        self.state.withLock { state in
+            state.writerWoken = false
+            if requeue { return [] }
+            defer { state.queue = [] }
+            return state.queue
+        }
     }
 
     /// Holds live messages of `channel` back until `finishRecovery` merges them with history.
@@ -108,31 +156,22 @@ public final class Session: Subscriber {
             guard let bytes = self.encoder.frame(for: .publication(publication)) else { return nil }
             return OutgoingFrame(bytes: bytes, channel: channel, offset: publication.position?.offset)
         }
-        let wake = self.state.withLock { state -> (CheckedContinuation<[OutgoingFrame]?, Never>, [OutgoingFrame]?)? in
+        let wake = self.state.withLock { state -> Wake? in
             let buffered = state.recovering.removeValue(forKey: channel) ?? []
             guard state.end == nil else { return nil }
             let merged = Recovery.merge(after: offset, history: replay, buffered: buffered, offset: \.offset)
-            if merged.isEmpty { return nil }
-            if let waiter = state.waiter {
-                state.waiter = nil
-                return (waiter, merged)
-            }
-            if state.queue.count + merged.count > self.maxQueuedFrames {
-                state.end = .tooSlow
-                state.queue.removeAll()
-                return nil
-            }
-            state.queue.append(contentsOf: merged)
-            return nil
+            return merged.isEmpty ? nil : state.push(merged, limit: self.maxQueuedFrames)
         }
-        if let (waiter, frames) = wake { waiter.resume(returning: frames) }
+        Self.run(wake)
     }
 
     /// Waits for queued frames and takes them all; nil once the session has ended and its queue is drained.
+    ///
+    /// With a direct writer attached, it returns nil when the session ends and never returns frames.
     public func next() async -> [OutgoingFrame]? {
         await withCheckedContinuation { (continuation: CheckedContinuation<[OutgoingFrame]?, Never>) in
             let ready = self.state.withLock { state -> [OutgoingFrame]?? in
-                if !state.queue.isEmpty {
+                if state.writer == nil, !state.queue.isEmpty {
                     let frames = state.queue
                     state.queue = []
                     state.queue.reserveCapacity(min(frames.count, 64))
