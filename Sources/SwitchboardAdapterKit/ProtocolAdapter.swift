@@ -28,7 +28,11 @@ public struct AdapterEnvironment: Sendable {
 
     /// Creates an environment.
     public init(
-        bus: Bus, gate: Gate, connections: ConnectionCounter, logger: Logger, maxQueuedFrames: Int = 4096,
+        bus: Bus,
+        gate: Gate,
+        connections: ConnectionCounter,
+        logger: Logger,
+        maxQueuedFrames: Int = 4096,
         shutdown: ShutdownNotice = ShutdownNotice()
     ) {
         self.bus = bus

@@ -16,7 +16,8 @@ public final class SQLiteStore: Sendable {
         }
         var configuration = Configuration()
         configuration.busyMode = .timeout(5)
-        self.database = path == ":memory:" ? try DatabaseQueue(configuration: configuration) : try DatabaseQueue(path: path, configuration: configuration)
+        self.database =
+            path == ":memory:" ? try DatabaseQueue(configuration: configuration) : try DatabaseQueue(path: path, configuration: configuration)
         if path != ":memory:" { try self.database.writeWithoutTransaction { try $0.execute(sql: "PRAGMA journal_mode = WAL") } }
         try Self.migrator.migrate(self.database)
     }
@@ -45,10 +46,13 @@ public final class SQLiteStore: Sendable {
             for event in events {
                 try db.execute(
                     sql: "INSERT INTO security_event (time, app, kind, client_ip, origin, user_agent, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    arguments: [event.time, event.app, event.kind.name, event.clientIP, event.origin, event.userAgent, event.detail])
+                    arguments: [event.time, event.app, event.kind.name, event.clientIP, event.origin, event.userAgent, event.detail]
+                )
             }
             try db.execute(
-                sql: "DELETE FROM security_event WHERE id <= (SELECT MAX(id) FROM security_event) - ?", arguments: [retain])
+                sql: "DELETE FROM security_event WHERE id <= (SELECT MAX(id) FROM security_event) - ?",
+                arguments: [retain]
+            )
         }
     }
 
@@ -72,11 +76,19 @@ public final class SQLiteStore: Sendable {
         _ = arguments.append(contentsOf: [query.limit])
         return try self.database.read { db in
             try Row.fetchAll(
-                db, sql: "SELECT * FROM security_event \(filter) ORDER BY id DESC LIMIT ?", arguments: arguments
+                db,
+                sql: "SELECT * FROM security_event \(filter) ORDER BY id DESC LIMIT ?",
+                arguments: arguments
             ).map { row in
                 SecurityEvent(
-                    time: row["time"], app: row["app"], kind: SecurityEvent.Kind(name: row["kind"]) ?? .badRequest,
-                    clientIP: row["client_ip"], origin: row["origin"], userAgent: row["user_agent"], detail: row["detail"])
+                    time: row["time"],
+                    app: row["app"],
+                    kind: SecurityEvent.Kind(name: row["kind"]) ?? .badRequest,
+                    clientIP: row["client_ip"],
+                    origin: row["origin"],
+                    userAgent: row["user_agent"],
+                    detail: row["detail"]
+                )
             }
         }
     }

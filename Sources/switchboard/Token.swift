@@ -52,7 +52,13 @@ struct Token: ParsableCommand {
         let split = { (text: String) in text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
         print(
             HS256Token.mint(
-                secret: app.signingSecret, subject: self.user, expiresAt: WallClock.milliseconds() / 1000 + self.ttl, channel: self.channel,
-                channels: self.channels.map(split), permissions: self.channel == nil ? nil : split(self.permissions)))
+                secret: app.signingSecret,
+                subject: self.user,
+                expiresAt: WallClock.milliseconds() / 1000 + self.ttl,
+                channel: self.channel,
+                channels: self.channels.map(split),
+                permissions: self.channel == nil ? nil : split(self.permissions)
+            )
+        )
     }
 }

@@ -18,7 +18,11 @@ struct Harness {
         let registry = AppRegistry(apps: [self.app])
         self.bus = Bus(engine: MemoryEngine(), apps: registry)
         self.environment = AdapterEnvironment(
-            bus: self.bus, gate: Gate(apps: registry, security: self.security), connections: ConnectionCounter(), logger: Logger(label: "test"))
+            bus: self.bus,
+            gate: Gate(apps: registry, security: self.security),
+            connections: ConnectionCounter(),
+            logger: Logger(label: "test")
+        )
     }
 
     func connect() throws -> JSONActionConnection {
@@ -29,7 +33,12 @@ struct Harness {
 
     func token(channel: String, user: String = "u", permissions: [String] = ["subscribe", "publish"], expiresIn: Int64 = 60) -> String {
         HS256Token.mint(
-            secret: "secret", subject: user, expiresAt: WallClock.milliseconds() / 1000 + expiresIn, channel: channel, permissions: permissions)
+            secret: "secret",
+            subject: user,
+            expiresAt: WallClock.milliseconds() / 1000 + expiresIn,
+            channel: channel,
+            permissions: permissions
+        )
     }
 }
 
@@ -71,9 +80,10 @@ extension JSONObject {
         let watcher = try h.connect()
         await watcher.send(#"{"action":"subscribe","channel":"room"}"#)
         _ = await watcher.drained()
-        for frame in ["not json", #"{"action":"dance"}"#, #"{"action":"publish"}"#, #"{"action":"publish","channel":"room"}"#, #"{"channel":"room"}"#,
-            #"{"action":"subscribe","channel":"bad name"}"#, #"{"action":"subscribe","channel":"room","lastEventId":"x"}"#]
-        {
+        for frame in [
+            "not json", #"{"action":"dance"}"#, #"{"action":"publish"}"#, #"{"action":"publish","channel":"room"}"#, #"{"channel":"room"}"#,
+            #"{"action":"subscribe","channel":"bad name"}"#, #"{"action":"subscribe","channel":"room","lastEventId":"x"}"#,
+        ] {
             await client.send(frame)
             let replies = await client.drained()
             #expect(replies.map(\.event) == ["error"], "\(frame)")
@@ -111,11 +121,17 @@ extension JSONObject {
     @Test func replayDeliversEverythingAfterLastEventIdThenLive() async throws {
         let h = Harness()
         for i in 1...5 {
-            _ = try await h.bus.publish(Publication(app: "1", channel: "feed", data: ByteBuffer(string: "\(i)"), timestamp: WallClock.milliseconds()), app: h.app)
+            _ = try await h.bus.publish(
+                Publication(app: "1", channel: "feed", data: ByteBuffer(string: "\(i)"), timestamp: WallClock.milliseconds()),
+                app: h.app
+            )
         }
         let client = try h.connect()
         await client.send(#"{"action":"subscribe","channel":"feed","lastEventId":2}"#)
-        _ = try await h.bus.publish(Publication(app: "1", channel: "feed", data: ByteBuffer(string: "6"), timestamp: WallClock.milliseconds()), app: h.app)
+        _ = try await h.bus.publish(
+            Publication(app: "1", channel: "feed", data: ByteBuffer(string: "6"), timestamp: WallClock.milliseconds()),
+            app: h.app
+        )
         let frames = await client.drained()
         #expect(frames.first?.event == "subscribed")
         #expect(frames.dropFirst().compactMap { $0.integer("seq") } == [3, 4, 5, 6])

@@ -18,7 +18,12 @@ import Testing
 
     @Test func aMintedTokenVerifiesWithItsClaims() throws {
         let token = HS256Token.mint(
-            secret: self.secret, subject: "u1", expiresAt: self.now + 60, channel: "private-a", permissions: ["subscribe"])
+            secret: self.secret,
+            subject: "u1",
+            expiresAt: self.now + 60,
+            channel: "private-a",
+            permissions: ["subscribe"]
+        )
         let claims = try HS256Token.verify(token, secrets: [self.secret], now: self.now)
         #expect(claims.subject == "u1")
         #expect(claims.channel == "private-a")

@@ -45,7 +45,14 @@ final class OtherEncoder: FrameEncoder {
     }
 }
 
-func publication(_ channel: String, _ data: String = "{}", app: String = "1", event: String? = nil, sender: UInt64? = nil, at time: Int64 = WallClock.milliseconds())
+func publication(
+    _ channel: String,
+    _ data: String = "{}",
+    app: String = "1",
+    event: String? = nil,
+    sender: UInt64? = nil,
+    at time: Int64 = WallClock.milliseconds()
+)
     -> Publication
 {
     Publication(app: app, channel: channel, event: event, data: ByteBuffer(string: data), sender: sender.map(ConnectionID.init), timestamp: time)

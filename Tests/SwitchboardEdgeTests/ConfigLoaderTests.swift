@@ -64,10 +64,22 @@ import Testing
         ("[server]\nport = 70000", "server.port: must be between 0 and 65535"),
         ("[[apps]]\nid = \"1\"\nkey = \"k\"", "apps[0].secret: is required"),
         ("[[apps]]\nkey = \"k\"\nsecret = \"s\"", "apps[0].id: is required"),
-        ("[[apps]]\nid = \"1\"\nkey = \"k\"\nsecret = \"s\"\nplan = \"gold\"", "apps[0].plan: unknown plan \"gold\" (known: builder, enterprise, free, pro)"),
-        ("[[apps]]\nid = \"1\"\nkey = \"k\"\nsecret = \"s\"\n[[apps]]\nid = \"1\"\nkey = \"k2\"\nsecret = \"s\"", "apps[1].id: duplicate app id \"1\""),
-        ("[[apps]]\nid = \"1\"\nkey = \"k\"\nsecret = \"s\"\norigins = [\"https://a.com/\"]", "apps[0].origins[0]: \"https://a.com/\" is not an origin like https://app.example.com"),
-        ("[[apps]]\nid = \"1\"\nkey = \"k\"\nsecret = \"s\"\n[[apps.channels]]\nmatch = \"x\"\nhistory_ttl = \"soon\"", "apps[0].channels[0].history_ttl: \"soon\" is not a duration like 90s, 10m, 24h or 7d"),
+        (
+            "[[apps]]\nid = \"1\"\nkey = \"k\"\nsecret = \"s\"\nplan = \"gold\"",
+            "apps[0].plan: unknown plan \"gold\" (known: builder, enterprise, free, pro)"
+        ),
+        (
+            "[[apps]]\nid = \"1\"\nkey = \"k\"\nsecret = \"s\"\n[[apps]]\nid = \"1\"\nkey = \"k2\"\nsecret = \"s\"",
+            "apps[1].id: duplicate app id \"1\""
+        ),
+        (
+            "[[apps]]\nid = \"1\"\nkey = \"k\"\nsecret = \"s\"\norigins = [\"https://a.com/\"]",
+            "apps[0].origins[0]: \"https://a.com/\" is not an origin like https://app.example.com"
+        ),
+        (
+            "[[apps]]\nid = \"1\"\nkey = \"k\"\nsecret = \"s\"\n[[apps.channels]]\nmatch = \"x\"\nhistory_ttl = \"soon\"",
+            "apps[0].channels[0].history_ttl: \"soon\" is not a duration like 90s, 10m, 24h or 7d"
+        ),
         ("default_app = \"9\"", "default_app: no app has id \"9\""),
         ("[engine]\nkind = \"etcd\"", "engine.kind: unknown engine \"etcd\" (this build has: memory, redis)"),
         ("[engine]\nkind = \"redis\"\nurl = \"rediss://r:6379\"", "engine.url: rediss:// (TLS) is not supported by this build; use redis://"),

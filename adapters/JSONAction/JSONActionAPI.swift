@@ -88,7 +88,12 @@ struct JSONActionAPI: Sendable {
             }
             return switch error as? BusError {
             case .messageTooLarge(let limit):
-                APIFailure(status: .contentTooLarge, code: "message_too_large", message: "messages are limited to \(limit) bytes", kind: .messageTooLarge)
+                APIFailure(
+                    status: .contentTooLarge,
+                    code: "message_too_large",
+                    message: "messages are limited to \(limit) bytes",
+                    kind: .messageTooLarge
+                )
             case .rateLimited:
                 APIFailure(status: .tooManyRequests, code: "rate_limited", message: "the app's publish rate is exhausted", kind: .rateLimited)
             case .invalidChannel: APIFailure.badRequest("invalid channel name")
@@ -114,8 +119,13 @@ struct JSONActionAPI: Sendable {
         let channel = try self.requireString(call.body, "channel")
         guard let data = call.body?.raw("data") else { throw APIFailure.badRequest("\"data\" is required") }
         let publication = Publication(
-            app: call.app.id, channel: channel, event: call.body?.string("name"), data: data, userID: call.body?.string("userId"),
-            timestamp: WallClock.milliseconds())
+            app: call.app.id,
+            channel: channel,
+            event: call.body?.string("name"),
+            data: data,
+            userID: call.body?.string("userId"),
+            timestamp: WallClock.milliseconds()
+        )
         let published: Publication
         do {
             published = try await self.bus.publish(publication, app: call.app)
@@ -211,8 +221,12 @@ struct JSONActionAPI: Sendable {
         let expiresIn = call.body?.integer("expiresIn") ?? 3600
         guard expiresIn > 0, expiresIn <= 30 * 86_400 else { throw APIFailure.badRequest("\"expiresIn\" must be 1 to 2592000 seconds") }
         let token = HS256Token.mint(
-            secret: call.app.signingSecret, subject: userID, expiresAt: WallClock.milliseconds() / 1000 + expiresIn, channel: channel,
-            permissions: permissions)
+            secret: call.app.signingSecret,
+            subject: userID,
+            expiresAt: WallClock.milliseconds() / 1000 + expiresIn,
+            channel: channel,
+            permissions: permissions
+        )
         return JSONResponse.make { json in
             json.beginObject()
             json.member("token", token)

@@ -57,7 +57,11 @@ public struct JSONActionAdapter: ProtocolAdapter {
             self.environment.bus.disconnect(app: app.id)
         }
         let session = Session(
-            connectionID: connectionID, app: app, encoder: JSONActionEncoder(), maxQueuedFrames: self.environment.maxQueuedFrames)
+            connectionID: connectionID,
+            app: app,
+            encoder: JSONActionEncoder(),
+            maxQueuedFrames: self.environment.maxQueuedFrames
+        )
         let requested = request.uri.queryParameters["cid"].map(String.init)
         let clientID = requested.flatMap { $0.count <= 64 && ChannelName.isValid($0) ? $0 : nil } ?? "c\(connectionID.raw)"
         let connection = JSONActionConnection(session: session, clientID: clientID, environment: self.environment, caller: caller)

@@ -52,7 +52,12 @@ public enum JSONActionCommand: Sendable {
             let channel = try requireChannel()
             guard let data = object.raw("data") else { throw Invalid(message: "publish needs \"data\"", channel: channel) }
             self = .publish(
-                channel: channel, data: data, userID: object.string("userId"), token: object.string("token"), name: object.string("name"))
+                channel: channel,
+                data: data,
+                userID: object.string("userId"),
+                token: object.string("token"),
+                name: object.string("name")
+            )
         case "presence:join":
             let channel = try requireChannel()
             guard let userID = object.string("userId"), !userID.isEmpty else {

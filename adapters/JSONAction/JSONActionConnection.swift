@@ -1,7 +1,7 @@
 public import NIOCore
 public import SwitchboardAdapterKit
-import Synchronization
 import SwitchboardCore
+import Synchronization
 
 /// One JSON-action client connection: runs its commands against the bus and queues replies on its session.
 ///
@@ -147,8 +147,14 @@ public final class JSONActionConnection: Sendable {
             }
         }
         let publication = Publication(
-            app: self.app.id, channel: channel, event: name, data: data, userID: publisher, sender: self.session.connectionID,
-            timestamp: WallClock.milliseconds())
+            app: self.app.id,
+            channel: channel,
+            event: name,
+            data: data,
+            userID: publisher,
+            sender: self.session.connectionID,
+            timestamp: WallClock.milliseconds()
+        )
         do {
             _ = try await self.bus.publish(publication, app: self.app)
         } catch {
@@ -172,7 +178,12 @@ public final class JSONActionConnection: Sendable {
         }
         do {
             _ = try await self.bus.presenceJoin(
-                app: self.app, channel: channel, userID: userID, metadata: metadata, holder: .connection(self.session.connectionID))
+                app: self.app,
+                channel: channel,
+                userID: userID,
+                metadata: metadata,
+                holder: .connection(self.session.connectionID)
+            )
             self.state.withLock { $0.presence[channel] = userID }
         } catch {
             self.refuse(error, channel: channel)

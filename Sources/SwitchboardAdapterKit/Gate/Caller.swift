@@ -1,5 +1,5 @@
-public import Hummingbird
 public import HTTPTypes
+public import Hummingbird
 
 /// Who is calling, as far as a request tells: address, origin and user agent, for checks and security events.
 public struct Caller: Sendable {

@@ -79,7 +79,14 @@ public struct Gate: Sendable {
     public func report(_ kind: SecurityEvent.Kind, app: String?, caller: Caller, detail: String) {
         self.security.record(
             SecurityEvent(
-                time: WallClock.milliseconds(), app: app, kind: kind, clientIP: caller.ip, origin: caller.origin,
-                userAgent: caller.userAgent, detail: detail))
+                time: WallClock.milliseconds(),
+                app: app,
+                kind: kind,
+                clientIP: caller.ip,
+                origin: caller.origin,
+                userAgent: caller.userAgent,
+                detail: detail
+            )
+        )
     }
 }

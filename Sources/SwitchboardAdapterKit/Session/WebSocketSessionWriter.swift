@@ -1,5 +1,6 @@
 public import NIOCore
 import NIOWebSocket
+import Synchronization
 
 /// Writes a session's frames to its WebSocket on the connection's own event loop.
 ///
@@ -25,16 +26,19 @@ public enum WebSocketSessionWriter {
         let session: Session
         let channel: any Channel
 
+        let batch: LoopBatch
+
         init(session: Session, channel: any Channel) {
             self.session = session
             self.channel = channel
+            self.batch = LoopBatch.for(channel.eventLoop)
         }
 
         func schedule() {
             if self.channel.eventLoop.inEventLoop {
                 self.write(force: false)
             } else {
-                self.channel.eventLoop.execute { self.write(force: false) }
+                self.batch.add(self)
             }
         }
 
@@ -50,6 +54,51 @@ public enum WebSocketSessionWriter {
                 self.channel.write(WebSocketFrame(fin: true, opcode: .text, data: frame.bytes), promise: nil)
             }
             self.channel.flush()
+        }
+    }
+
+    /// The writers woken on one event loop since its last batch ran: a broadcast to many connections schedules
+    /// one task per event loop instead of one cross-thread task per connection.
+    final class LoopBatch: Sendable {
+        struct Pending {
+            var writers: [Writer] = []
+            var scheduled = false
+        }
+
+        let eventLoop: any EventLoop
+        let pending = Mutex(Pending())
+
+        init(eventLoop: any EventLoop) { self.eventLoop = eventLoop }
+
+        func add(_ writer: Writer) {
+            let schedule = self.pending.withLock { pending -> Bool in
+                pending.writers.append(writer)
+                guard !pending.scheduled else { return false }
+                pending.scheduled = true
+                return true
+            }
+            if schedule { self.eventLoop.execute { self.run() } }
+        }
+
+        func run() {
+            let writers = self.pending.withLock { pending in
+                defer { pending = Pending() }
+                return pending.writers
+            }
+            for writer in writers { writer.write(force: false) }
+        }
+
+        /// Event loops live as long as the process, so one batch per loop is kept for good.
+        static let batches = Mutex<[ObjectIdentifier: LoopBatch]>([:])
+
+        static func `for`(_ eventLoop: any EventLoop) -> LoopBatch {
+            self.batches.withLock { batches in
+                let key = ObjectIdentifier(eventLoop)
+                if let batch = batches[key] { return batch }
+                let batch = LoopBatch(eventLoop: eventLoop)
+                batches[key] = batch
+                return batch
+            }
         }
     }
 

@@ -28,19 +28,40 @@ public struct Plan: Sendable, Equatable {
 
     /// 10 channels, 64 KB messages, 500 publishes/min, 100 history, 200 connections.
     public static let free = Plan(
-        name: "free", maxConnections: 200, maxChannels: 10, maxMessageBytes: 64 * 1024, publishesPerMinute: 500, historySize: 100)
+        name: "free",
+        maxConnections: 200,
+        maxChannels: 10,
+        maxMessageBytes: 64 * 1024,
+        publishesPerMinute: 500,
+        historySize: 100
+    )
     /// 50 channels, 128 KB messages, 5,000 publishes/min, 1,000 history, 2,000 connections.
     public static let builder = Plan(
-        name: "builder", maxConnections: 2_000, maxChannels: 50, maxMessageBytes: 128 * 1024, publishesPerMinute: 5_000,
-        historySize: 1_000)
+        name: "builder",
+        maxConnections: 2_000,
+        maxChannels: 50,
+        maxMessageBytes: 128 * 1024,
+        publishesPerMinute: 5_000,
+        historySize: 1_000
+    )
     /// 200 channels, 512 KB messages, 50,000 publishes/min, 1,000 history, 20,000 connections.
     public static let pro = Plan(
-        name: "pro", maxConnections: 20_000, maxChannels: 200, maxMessageBytes: 512 * 1024, publishesPerMinute: 50_000,
-        historySize: 1_000)
+        name: "pro",
+        maxConnections: 20_000,
+        maxChannels: 200,
+        maxMessageBytes: 512 * 1024,
+        publishesPerMinute: 50_000,
+        historySize: 1_000
+    )
     /// Unlimited channels, connections and publishes, 1 MB messages, 1,000 history.
     public static let enterprise = Plan(
-        name: "enterprise", maxConnections: nil, maxChannels: nil, maxMessageBytes: 1024 * 1024, publishesPerMinute: nil,
-        historySize: 1_000)
+        name: "enterprise",
+        maxConnections: nil,
+        maxChannels: nil,
+        maxMessageBytes: 1024 * 1024,
+        publishesPerMinute: nil,
+        historySize: 1_000
+    )
 
     /// The built-in plans by name.
     public static let builtIn: [String: Plan] = ["free": .free, "builder": .builder, "pro": .pro, "enterprise": .enterprise]

@@ -20,7 +20,9 @@ public final class Bus: BrokerEventHandler {
     public let presenceTimeoutMilliseconds: Int64
 
     private let limiter: RateLimiter
-    private let nextConnection = Atomic<UInt64>(1)
+    /// Connection ids start at a random 32-bit prefix per process, so ids from different nodes (sender
+    /// exclusion, Pusher socket ids) do not collide on a shared engine; they stay below 2^52 for JavaScript clients.
+    private let nextConnection = Atomic<UInt64>(UInt64(UInt32.random(in: 1...UInt32.max)) << 20 | 1)
     private let activeChannels = Mutex<[String: Int]>([:])
     private let connections = Mutex<[String: Int]>([:])
 
@@ -157,13 +159,25 @@ public final class Bus: BrokerEventHandler {
     // MARK: Presence
 
     /// Joins a member and announces it to the channel when that changes the set.
-    public func presenceJoin(app: App, channel: String, userID: String, metadata: ByteBuffer, holder: PresenceHolder) async throws
+    public func presenceJoin(
+        app: App,
+        channel: String,
+        userID: String,
+        metadata: ByteBuffer,
+        holder: PresenceHolder
+    ) async throws
         -> PresenceChange?
     {
         guard ChannelName.isValid(channel) else { throw BusError.invalidChannel }
         guard app.policy(for: channel).presence else { throw BusError.presenceNotAllowed }
         let change = try await self.engine.presence.join(
-            app: app.id, channel: channel, userID: userID, metadata: metadata, holder: holder, now: WallClock.milliseconds())
+            app: app.id,
+            channel: channel,
+            userID: userID,
+            metadata: metadata,
+            holder: holder,
+            now: WallClock.milliseconds()
+        )
         if let change {
             try await self.engine.publish(change)
             self.observers.notify { $0.presenceChanged(change) }
@@ -174,7 +188,12 @@ public final class Bus: BrokerEventHandler {
     /// Replaces a member's metadata and announces it.
     public func presenceUpdate(app: App, channel: String, userID: String, metadata: ByteBuffer) async throws -> PresenceChange? {
         let change = try await self.engine.presence.update(
-            app: app.id, channel: channel, userID: userID, metadata: metadata, now: WallClock.milliseconds())
+            app: app.id,
+            channel: channel,
+            userID: userID,
+            metadata: metadata,
+            now: WallClock.milliseconds()
+        )
         if let change {
             try await self.engine.publish(change)
             self.observers.notify { $0.presenceChanged(change) }
@@ -185,7 +204,12 @@ public final class Bus: BrokerEventHandler {
     /// Removes `holder` from a member and announces the leave when it was the last.
     public func presenceLeave(app: String, channel: String, userID: String, holder: PresenceHolder) async throws -> PresenceChange? {
         let change = try await self.engine.presence.leave(
-            app: app, channel: channel, userID: userID, holder: holder, now: WallClock.milliseconds())
+            app: app,
+            channel: channel,
+            userID: userID,
+            holder: holder,
+            now: WallClock.milliseconds()
+        )
         if let change {
             try await self.engine.publish(change)
             self.observers.notify { $0.presenceChanged(change) }

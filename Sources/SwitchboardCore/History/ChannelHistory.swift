@@ -1,4 +1,3 @@
-
 /// One channel's kept messages, as a value: offsets increase by one per message, the epoch names the run.
 ///
 /// Pure and clock-free: callers pass `now` (milliseconds), so bounds are tested without waiting.

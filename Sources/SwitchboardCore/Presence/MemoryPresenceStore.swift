@@ -18,7 +18,14 @@ public final class MemoryPresenceStore: PresenceStore {
     /// Creates an empty store.
     public init() {}
 
-    public func join(app: String, channel: String, userID: String, metadata: ByteBuffer, holder: PresenceHolder, now: Int64)
+    public func join(
+        app: String,
+        channel: String,
+        userID: String,
+        metadata: ByteBuffer,
+        holder: PresenceHolder,
+        now: Int64
+    )
         -> PresenceChange?
     {
         let key = Key(app: app, channel: channel)

@@ -13,7 +13,14 @@ public enum PresenceHolder: Sendable, Hashable {
 /// Memory implementation now; a shared-store implementation lets several nodes see one list.
 public protocol PresenceStore: Sendable {
     /// Adds `holder` to the user's membership; returns the change to announce, if any.
-    func join(app: String, channel: String, userID: String, metadata: ByteBuffer, holder: PresenceHolder, now: Int64) async throws
+    func join(
+        app: String,
+        channel: String,
+        userID: String,
+        metadata: ByteBuffer,
+        holder: PresenceHolder,
+        now: Int64
+    ) async throws
         -> PresenceChange?
     /// Replaces a member's metadata without leave/join; returns the change, or nil when unknown or unchanged.
     func update(app: String, channel: String, userID: String, metadata: ByteBuffer, now: Int64) async throws -> PresenceChange?

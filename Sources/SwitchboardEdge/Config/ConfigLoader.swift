@@ -107,7 +107,8 @@ public enum ConfigLoader {
 
     static func plan(_ table: Reader, name: String, base: Plan?) throws(ConfigError) -> Plan {
         try table.onlyKeys(["max_connections", "max_channels", "max_message_bytes", "publishes_per_minute", "history_size"])
-        var plan = base ?? Plan(name: name, maxConnections: nil, maxChannels: nil, maxMessageBytes: 64 * 1024, publishesPerMinute: nil, historySize: 100)
+        var plan =
+            base ?? Plan(name: name, maxConnections: nil, maxChannels: nil, maxMessageBytes: 64 * 1024, publishesPerMinute: nil, historySize: 100)
         plan.name = name
         // 0 means unlimited for the counted limits.
         func limit(_ key: String) throws(ConfigError) -> Int?? {
@@ -147,10 +148,19 @@ public enum ConfigLoader {
             for rule in channels { rules.append(try self.rule(rule)) }
         }
         var app = App(
-            id: id, key: key, secrets: secrets, origins: origins, hosts: try table.strings("hosts") ?? [], plan: plan,
-            environment: try table.string("environment") ?? "development", region: try table.string("region") ?? "local",
-            enabled: try table.bool("enabled") ?? true, clientEvents: try table.bool("client_events") ?? true, channelRules: rules,
-            upstream: try table.string("upstream"))
+            id: id,
+            key: key,
+            secrets: secrets,
+            origins: origins,
+            hosts: try table.strings("hosts") ?? [],
+            plan: plan,
+            environment: try table.string("environment") ?? "development",
+            region: try table.string("region") ?? "local",
+            enabled: try table.bool("enabled") ?? true,
+            clientEvents: try table.bool("client_events") ?? true,
+            channelRules: rules,
+            upstream: try table.string("upstream")
+        )
         if let webhooks = try table.table("webhooks") { app.webhooks = try self.webhooks(webhooks) }
         app.subscriptionCount = try table.bool("subscription_count") ?? app.subscriptionCount
         app.maxPresenceMembers = try table.int("max_presence_members", in: 1...100_000) ?? app.maxPresenceMembers
@@ -190,8 +200,13 @@ public enum ConfigLoader {
             ttl = parsed
         }
         var rule = ChannelRule(
-            match: match, historySize: try table.int("history_size", in: 0...100_000), historyTTLMilliseconds: ttl,
-            clientPublish: try table.bool("client_publish"), presence: try table.bool("presence"), requireToken: try table.bool("require_token"))
+            match: match,
+            historySize: try table.int("history_size", in: 0...100_000),
+            historyTTLMilliseconds: ttl,
+            clientPublish: try table.bool("client_publish"),
+            presence: try table.bool("presence"),
+            requireToken: try table.bool("require_token")
+        )
         rule.forceRecovery = try table.bool("force_recovery")
         rule.joinLeave = try table.bool("join_leave")
         return rule

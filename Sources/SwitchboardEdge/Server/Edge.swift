@@ -8,11 +8,11 @@ import NIOCore
 import Pusher
 import SSE
 import ServiceLifecycle
-import UnixSignals
 import SwitchboardAdapterKit
 public import SwitchboardCore
 import SwitchboardRedis
 import SwitchboardStore
+import UnixSignals
 
 /// The whole edge assembled from a configuration: apps, engine, bus, store, adapters, routes and services.
 ///
@@ -62,8 +62,12 @@ public struct Edge: Sendable {
         self.securityWriter = SecurityEventWriter(store: self.store, logger: logger)
         let security = FanOutSecuritySink([self.securityWriter, LogSecuritySink(logger: logger)])
         self.environment = AdapterEnvironment(
-            bus: self.bus, gate: Gate(apps: apps, security: security), connections: ConnectionCounter(), logger: logger,
-            maxQueuedFrames: config.limits.maxQueuedFrames)
+            bus: self.bus,
+            gate: Gate(apps: apps, security: security),
+            connections: ConnectionCounter(),
+            logger: logger,
+            maxQueuedFrames: config.limits.maxQueuedFrames
+        )
         self.pusherWebhooks = PusherWebhooks(apps: apps, logger: logger)
     }
 
@@ -83,15 +87,21 @@ public struct Edge: Sendable {
         let webSocketRouter = Router(context: SwitchboardContext.self)
         for adapter in self.adapters { adapter.register(http: router, webSocket: webSocketRouter) }
         AdminRoutes(
-            bus: self.bus, connections: self.environment.connections, store: self.store, adminToken: self.config.admin.token,
-            gate: self.environment.gate, started: WallClock.milliseconds(), version: Self.version
+            bus: self.bus,
+            connections: self.environment.connections,
+            store: self.store,
+            adminToken: self.config.admin.token,
+            gate: self.environment.gate,
+            started: WallClock.milliseconds(),
+            version: Self.version
         ).register(on: router)
         StaticFiles().register(on: router)
         var app = Application(
             router: router,
             server: .http1WebSocketUpgrade(
                 webSocketRouter: webSocketRouter,
-                configuration: .init(ws: .init(maxFrameSize: 4 * 1024 * 1024, autoPing: .enabled(timePeriod: .seconds(30))))),
+                configuration: .init(ws: .init(maxFrameSize: 4 * 1024 * 1024, autoPing: .enabled(timePeriod: .seconds(30))))
+            ),
             configuration: .init(address: .hostname(self.config.server.host, port: self.config.server.port), serverName: "switchboard"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
             logger: self.logger
@@ -114,7 +124,10 @@ public struct Edge: Sendable {
                     self.application(onRunning: onRunning),
                     ShutdownAnnouncer(notice: self.environment.shutdown, grace: .seconds(3)),
                 ],
-                gracefulShutdownSignals: [.sigterm, .sigint], logger: self.logger))
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: self.logger
+            )
+        )
         try await group.run()
     }
 }

@@ -11,6 +11,7 @@ struct LogSecuritySink: SecurityEventSink {
             metadata: [
                 "kind": "\(event.kind.name)", "app": "\(event.app ?? "-")", "ip": "\(event.clientIP ?? "-")",
                 "origin": "\(event.origin ?? "-")", "detail": "\(event.detail)",
-            ])
+            ]
+        )
     }
 }
