@@ -32,7 +32,7 @@ extension Bench {
 
         func body(index: Int, sentAt: UInt64, allocator: ByteBufferAllocator) -> ByteBuffer {
             var buffer = allocator.buffer(capacity: self.size + 64)
-            if self.wire == .jsonAction {
+            if self.wire != .raw {
                 buffer.writeString(#"{"channel":""#)
                 buffer.writeString(self.channel(index))
                 buffer.writeString(#"","data":"#)
@@ -44,7 +44,7 @@ extension Bench {
             let padding = max(0, self.size - Self.payloadOverhead - digits.utf8.count)
             buffer.writeRepeatingByte(UInt8(ascii: "x"), count: padding)
             buffer.writeString(#""}"#)
-            if self.wire == .jsonAction { buffer.writeString("}") }
+            if self.wire != .raw { buffer.writeString("}") }
             return buffer
         }
 

@@ -30,21 +30,47 @@ extension Bench {
             self.wire = wire
             self.channels = channels
             self.since = since
-            self.unconfirmed = wire == .jsonAction ? channels.count : 0
+            self.unconfirmed = wire == .raw ? 0 : channels.count
         }
 
         /// Ready as soon as upgraded for raw WebSocket; after every `subscribed` confirmation for JSON-action.
         var isReady: Bool { self.unconfirmed == 0 }
 
-        /// The text frames to send right after the upgrade: one `subscribe` action per channel.
+        /// The text frames to send right after the upgrade: one subscribe per channel (after `connect` for jwt).
         func openingFrames(allocator: ByteBufferAllocator) -> [ByteBuffer] {
-            guard self.wire == .jsonAction else { return [] }
-            return self.channels.map { channel in
-                var buffer = allocator.buffer(capacity: 40 + channel.utf8.count)
-                buffer.writeString(#"{"action":"subscribe","channel":""#)
+            let (prefix, suffix): (String, String)
+            switch self.wire {
+            case .raw: return []
+            case .jsonAction: (prefix, suffix) = (#"{"action":"subscribe","channel":""#, #""}"#)
+            case .pusher: (prefix, suffix) = (#"{"event":"pusher:subscribe","data":{"channel":""#, #""}}"#)
+            case .jwt: (prefix, suffix) = (#"{"id":ID,"subscribe":{"channel":""#, #""}}"#)
+            }
+            var frames: [ByteBuffer] = []
+            if self.wire == .jwt { frames.append(allocator.buffer(string: #"{"id":1,"connect":{}}"#)) }
+            for (index, channel) in self.channels.enumerated() {
+                var buffer = allocator.buffer(capacity: prefix.utf8.count + channel.utf8.count + suffix.utf8.count)
+                buffer.writeString(prefix.replacing("ID", with: String(index + 2)))
                 buffer.writeString(channel)
-                buffer.writeString(#""}"#)
-                return buffer
+                buffer.writeString(suffix)
+                frames.append(buffer)
+            }
+            return frames
+        }
+
+        /// How this protocol confirms a subscription and reports an error.
+        var confirmation: StaticString {
+            switch self.wire {
+            case .jsonAction, .raw: #""event":"subscribed""#
+            case .pusher: #""event":"pusher_internal:subscription_succeeded""#
+            case .jwt: #""subscribe":{"#
+            }
+        }
+
+        var errorMarker: StaticString {
+            switch self.wire {
+            case .jsonAction, .raw: #""event":"error""#
+            case .pusher: #""event":"pusher:error""#
+            case .jwt: #""error":{"#
             }
         }
 
@@ -52,12 +78,13 @@ extension Bench {
         mutating func received(_ payload: ByteBuffer) -> Event {
             if self.wire == .raw { return self.delivery(stampedAt: Self.timestamp(in: payload)) }
             if self.isReady, let sentAt = Self.timestamp(in: payload) { return self.delivery(stampedAt: sentAt) }
-            if Self.contains(#""event":"subscribed""#, in: payload) {
+            let confirmations = Self.count(self.confirmation, in: payload)
+            if confirmations > 0 {
                 guard self.unconfirmed > 0 else { return .ignored }
-                self.unconfirmed -= 1
+                self.unconfirmed = max(0, self.unconfirmed - confirmations)
                 return self.unconfirmed == 0 ? .ready : .ignored
             }
-            if Self.contains(#""event":"error""#, in: payload) {
+            if Self.contains(self.errorMarker, in: payload) {
                 return .error(String(buffer: payload.getSlice(at: payload.readerIndex, length: min(200, payload.readableBytes)) ?? payload))
             }
             if let sentAt = Self.timestamp(in: payload) { return self.delivery(stampedAt: sentAt) }
@@ -69,25 +96,53 @@ extension Bench {
             return .delivered(sentAt: sentAt)
         }
 
-        /// The digits after the first `"t":`, or nil if there are none.
+        /// The digits after the first `"t":` (or `\"t\":`, inside a Pusher data string), or nil if there are none.
         static func timestamp(in payload: ByteBuffer) -> UInt64? {
             payload.withUnsafeReadableBytes { bytes -> UInt64? in
                 let count = bytes.count
                 var index = 0
-                // `"t":` is 0x22 0x74 0x22 0x3A.
+                // `"t":` is 0x22 0x74 0x22 0x3A; escaped, `\"t\":` is 0x5C 0x22 0x74 0x5C 0x22 0x3A.
                 while index + 4 < count {
+                    var digitsAt: Int?
                     if bytes[index] == 0x22, bytes[index + 1] == 0x74, bytes[index + 2] == 0x22, bytes[index + 3] == 0x3A {
-                        var cursor = index + 4
+                        digitsAt = index + 4
+                    } else if index + 6 < count, bytes[index] == 0x5C, bytes[index + 1] == 0x22, bytes[index + 2] == 0x74,
+                        bytes[index + 3] == 0x5C, bytes[index + 4] == 0x22, bytes[index + 5] == 0x3A
+                    {
+                        digitsAt = index + 6
+                    }
+                    if let start = digitsAt {
+                        var cursor = start
                         var value: UInt64 = 0
                         while cursor < count, bytes[cursor] >= 0x30, bytes[cursor] <= 0x39 {
                             value = value &* 10 &+ UInt64(bytes[cursor] - 0x30)
                             cursor += 1
                         }
-                        return cursor > index + 4 ? value : nil
+                        return cursor > start ? value : nil
                     }
                     index += 1
                 }
                 return nil
+            }
+        }
+
+        /// How often `needle` occurs in `payload` (a JWT frame may carry several newline-separated replies).
+        static func count(_ needle: StaticString, in payload: ByteBuffer) -> Int {
+            needle.withUTF8Buffer { needle in
+                payload.withUnsafeReadableBytes { bytes in
+                    guard let first = needle.first, needle.count <= bytes.count else { return 0 }
+                    var found = 0
+                    var index = 0
+                    while index + needle.count <= bytes.count {
+                        if bytes[index] == first, zip(needle, bytes[index..<(index + needle.count)]).allSatisfy({ $0 == $1 }) {
+                            found += 1
+                            index += needle.count
+                        } else {
+                            index += 1
+                        }
+                    }
+                    return found
+                }
             }
         }
 

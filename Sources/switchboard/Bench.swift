@@ -16,13 +16,14 @@ struct Bench: AsyncParsableCommand {
         abstract: "Measure delivery rate, latency and memory per connection of a running server.",
         discussion: """
             jsonaction (default): subscribers connect to ws://HOST:PORT/_rt/ws?key=KEY and subscribe; publishes go to
-            POST /_rt/api/publish with the app secret. raw: subscribers connect to --subscribe-url and every frame is a
+            POST /_rt/api/publish with the app secret. pusher and jwt: subscribers speak Pusher v7 at /app/KEY or
+            the Centrifugo JSON protocol at /connection/websocket (anonymous), publishes go to the same REST API. raw: subscribers connect to --subscribe-url and every frame is a
             delivery; publishes POST the bare payload to --publish-url ({channel} in either URL is the channel name).
             Each payload is {"t":MONOTONIC_NS,"p":"xxx"} padded to --size bytes. Prints one JSON line on stdout.
             """
     )
 
-    @Option(name: .customLong("protocol"), help: "jsonaction or raw.")
+    @Option(name: .customLong("protocol"), help: "jsonaction, pusher, jwt or raw.")
     var wire: WireProtocol = .jsonAction
 
     @Option(help: "Server address (jsonaction).")
@@ -134,6 +135,12 @@ struct Bench: AsyncParsableCommand {
         case .jsonAction:
             subscribe = Endpoint(host: self.host, port: self.port, path: "/_rt/ws?key=\(self.key)")
             publish = Endpoint(host: self.host, port: self.port, path: "/_rt/api/publish")
+        case .pusher:
+            subscribe = Endpoint(host: self.host, port: self.port, path: "/app/\(self.key)?protocol=7&client=switchboard-bench&version=1")
+            publish = Endpoint(host: self.host, port: self.port, path: "/_rt/api/publish")
+        case .jwt:
+            subscribe = Endpoint(host: self.host, port: self.port, path: "/connection/websocket?key=\(self.key)")
+            publish = Endpoint(host: self.host, port: self.port, path: "/_rt/api/publish")
         case .raw:
             guard let sub = Endpoint(url: self.subscribeURL ?? "", schemes: ["ws"]) else {
                 throw ValidationError("--subscribe-url must look like ws://127.0.0.1:8090/sub/{channel}")
@@ -156,7 +163,7 @@ struct Bench: AsyncParsableCommand {
             subscribe: subscribe,
             publish: publish,
             key: self.key,
-            secret: self.wire == .jsonAction ? self.secret : nil,
+            secret: self.wire == .raw ? nil : self.secret,
             channel: self.channel,
             subscribers: self.subscribers,
             channelsPerSubscriber: ownChannels,
@@ -187,6 +194,11 @@ extension Bench {
         case jsonAction = "jsonaction"
         /// Any server whose frames are the published bodies (nchan).
         case raw
+        /// Pusher Channels v7 subscribers at `/app/KEY`; publishes go through the JSON-action REST API.
+        case pusher
+        /// JWT (Centrifugo v2 JSON) subscribers at `/connection/websocket`, connecting anonymously (the app must
+        /// allow it); publishes go through the JSON-action REST API.
+        case jwt
     }
 
     /// Everything a run needs, resolved from the command line.

@@ -78,15 +78,9 @@ public struct JSONActionAdapter: ProtocolAdapter {
                 group.addTask {
                     await Self.drain(session, channel: context.channel, to: outbound)
                 }
-                do {
-                    for try await message in inbound.messages(maxSize: app.plan.maxMessageBytes + 64 * 1024) {
-                        switch message {
-                        case .text(let text): await connection.receive(ByteBuffer(string: text))
-                        case .binary(let bytes): await connection.receive(bytes)
-                        }
-                    }
-                } catch {
-                    self.environment.logger.debug("JSON-action connection ended", metadata: ["error": "\(error)"])
+                await inbound.receiveMessages(maxSize: app.plan.maxMessageBytes + 64 * 1024, logger: self.environment.logger) { bytes in
+                    await connection.receive(bytes)
+                    return true
                 }
                 session.close(.normal)
                 await group.waitForAll()

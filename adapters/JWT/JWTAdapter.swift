@@ -109,16 +109,9 @@ public struct JWTAdapter: ProtocolAdapter {
                         connection.tick()
                     }
                 }
-                do {
-                    for try await message in inbound.messages(maxSize: app.plan.maxMessageBytes + 64 * 1024) {
-                        switch message {
-                        case .text(let text): await connection.receive(ByteBuffer(string: text))
-                        case .binary(let bytes): await connection.receive(bytes)
-                        }
-                        if connection.disconnectReason != nil { break }
-                    }
-                } catch {
-                    self.environment.logger.debug("JWT connection ended", metadata: ["error": "\(error)"])
+                await inbound.receiveMessages(maxSize: app.plan.maxMessageBytes + 64 * 1024, logger: self.environment.logger) { bytes in
+                    await connection.receive(bytes)
+                    return connection.disconnectReason == nil
                 }
                 session.close(.normal)
                 await group.waitForAll()

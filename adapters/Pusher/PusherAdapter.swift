@@ -114,15 +114,9 @@ public struct PusherAdapter: ProtocolAdapter {
                 group.addTask { await Self.drain(session, connection: connection, channel: context.channel, to: outbound) }
                 await withTaskGroup(of: Void.self) { keepalive in
                     keepalive.addTask { await Self.keepAlive(connection) }
-                    do {
-                        for try await message in inbound.messages(maxSize: app.plan.maxMessageBytes + 64 * 1024) {
-                            switch message {
-                            case .text(let text): await connection.receive(ByteBuffer(string: text))
-                            case .binary(let bytes): await connection.receive(bytes)
-                            }
-                        }
-                    } catch {
-                        self.environment.logger.debug("Pusher connection ended", metadata: ["error": "\(error)"])
+                    await inbound.receiveMessages(maxSize: app.plan.maxMessageBytes + 64 * 1024, logger: self.environment.logger) { bytes in
+                        await connection.receive(bytes)
+                        return true
                     }
                     keepalive.cancelAll()
                 }
