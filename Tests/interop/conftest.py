@@ -301,23 +301,8 @@ def publish(server: Server, channel: str, data, app=MAIN, **fields) -> dict:
     return r.json()
 
 
-class WSClient:
-    """A JSON-action client on the real `websockets` sync client: JSON in, JSON out, bounded waits."""
-
-    def __init__(self, server: Server, key: str | None = MAIN["key"], cid: str | None = None, origin: str | None = None,
-                 expect_connected: bool = True):
-        params = []
-        if key is not None:
-            params.append(f"key={key}")
-        if cid is not None:
-            params.append(f"cid={cid}")
-        url = f"{server.ws}/_rt/ws" + ("?" + "&".join(params) if params else "")
-        # websockets 17 wants connect() used as a context manager; enter it here, exit it in close().
-        self._connection = ws_connect(url, origin=origin, proxy=None, open_timeout=WAIT, close_timeout=2, max_size=None)
-        self.ws = self._connection.__enter__()
-        self.connected = self.recv() if expect_connected else None
-        if expect_connected:
-            assert self.connected["event"] == "connected", self.connected
+class JSONWebSocket:
+    """JSON frames over the real `websockets` sync client, with bounded waits; subclasses open the connection."""
 
     def __enter__(self):
         return self
@@ -347,6 +332,26 @@ class WSClient:
             if predicate(frame):
                 return frame, skipped
             skipped.append(frame)
+
+
+class WSClient(JSONWebSocket):
+    """A JSON-action client on the real `websockets` sync client: JSON in, JSON out, bounded waits."""
+
+    def __init__(self, server: Server, key: str | None = MAIN["key"], cid: str | None = None, origin: str | None = None,
+                 expect_connected: bool = True):
+        params = []
+        if key is not None:
+            params.append(f"key={key}")
+        if cid is not None:
+            params.append(f"cid={cid}")
+        url = f"{server.ws}/_rt/ws" + ("?" + "&".join(params) if params else "")
+        # websockets 17 wants connect() used as a context manager; enter it here, exit it in close().
+        self._connection = ws_connect(url, origin=origin, proxy=None, open_timeout=WAIT, close_timeout=2, max_size=None)
+        self.ws = self._connection.__enter__()
+        self.connected = self.recv() if expect_connected else None
+        if expect_connected:
+            assert self.connected["event"] == "connected", self.connected
+
 
     def subscribe(self, channel: str, **fields) -> dict:
         """Sends `subscribe` and returns the reply (`subscribed` or `error`)."""
@@ -603,7 +608,7 @@ def next_event(events: queue.Queue, name: str | None = None, timeout: float = WA
         skipped.append(item)
 
 
-class PusherWS:
+class PusherWS(JSONWebSocket):
     """A raw Pusher-protocol client on the `websockets` sync client: frames as dicts, bounded waits."""
 
     def __init__(self, server: Server, key: str = MAIN["key"], protocol: str | None = "7", origin: str | None = None,
@@ -620,32 +625,6 @@ class PusherWS:
             self.established = json.loads(frame["data"])
             self.socket_id = self.established["socket_id"]
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def close(self):
-        self._connection.__exit__(None, None, None)
-
-    def send(self, frame) -> None:
-        self.ws.send(frame if isinstance(frame, (str, bytes)) else json.dumps(frame))
-
-    def recv(self, timeout: float = WAIT) -> dict:
-        return json.loads(self.ws.recv(timeout=timeout))
-
-    def recv_until(self, predicate, timeout: float = WAIT) -> tuple[dict, list]:
-        deadline = time.monotonic() + timeout
-        skipped = []
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError(f"no matching frame within {timeout}s; got {skipped}")
-            frame = self.recv(timeout=remaining)
-            if predicate(frame):
-                return frame, skipped
-            skipped.append(frame)
 
     def subscribe(self, channel: str, app=MAIN, channel_data=None, auth: str | None = None, sign: bool = True) -> dict:
         """Sends `pusher:subscribe` (signed with the app secret for private/presence) and returns the first reply."""
