@@ -10,8 +10,7 @@ struct AdminRoutes: Sendable {
     let bus: Bus
     let connections: ConnectionCounter
     let store: SQLiteStore
-    let adminToken: String?
-    let gate: Gate
+    let authorized: AdminAuthorization
     let started: Int64
     let version: String
 
@@ -30,28 +29,11 @@ struct AdminRoutes: Sendable {
             }
         }
         router.get("/api/realtime/gateway/status") { request, context in
-            try self.authorized(request, context) { self.status() }
+            try await self.authorized(request, context) { self.status() }
         }
         router.get("/api/realtime/security-events") { request, context in
-            try self.authorized(request, context) { try self.securityEvents(request) }
+            try await self.authorized(request, context) { try self.securityEvents(request) }
         }
-    }
-
-    func authorized(_ request: Request, _ context: SwitchboardContext, _ body: () throws -> Response) throws -> Response {
-        let presented = request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
-        guard let expected = self.adminToken, let presented, Self.constantTimeEqual(presented, expected) else {
-            self.gate.report(.badSignature, app: nil, caller: Caller(request: request, context: context), detail: "admin API without a valid token")
-            return JSONResponse.error(.unauthorized, code: "unauthorized", message: "the admin API needs Authorization: Bearer <admin token>")
-        }
-        return try body()
-    }
-
-    static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8)
-        let y = Array(b.utf8)
-        var difference = UInt8(x.count == y.count ? 0 : 1)
-        for i in 0..<max(x.count, y.count) { difference |= (i < x.count ? x[i] : 0) ^ (i < y.count ? y[i] : 0) }
-        return difference == 0
     }
 
     func status() -> Response {

@@ -90,8 +90,7 @@ public struct Edge: Sendable {
             bus: self.bus,
             connections: self.environment.connections,
             store: self.store,
-            adminToken: self.config.admin.token,
-            gate: self.environment.gate,
+            authorized: AdminAuthorization(token: self.config.admin.token, gate: self.environment.gate),
             started: WallClock.milliseconds(),
             version: Self.version
         ).register(on: router)
