@@ -25,6 +25,8 @@ public struct AdapterEnvironment: Sendable {
     public let maxQueuedFrames: Int
     /// Where WebSocket connections register the goodbye they send before the server shuts down.
     public let shutdown: ShutdownNotice
+    /// Per-app permessage-deflate for WebSocket upgrades, and the deflater compressing sessions share.
+    public var webSocketCompression = WebSocketCompression()
 
     /// Creates an environment.
     public init(

@@ -1,6 +1,7 @@
 public import Logging
 public import NIOCore
 public import NIOPosix
+import NIOSSL
 import Synchronization
 
 /// Why a Redis command failed.
@@ -72,6 +73,9 @@ public final class RedisConnection: Sendable {
         public var maximumBackoff: Duration = .seconds(2)
         /// Parser limits for replies.
         public var parser = RESPParser()
+        /// PEM file of the certificate authorities that sign the server's certificate (`rediss://`); nil trusts
+        /// the system's.
+        public var tlsCAFile: String?
 
         /// Creates a configuration for `url` with the defaults above.
         public init(url: RedisURL) { self.url = url }
@@ -98,6 +102,7 @@ public final class RedisConnection: Sendable {
     private let logger: Logger
     private let subscriber: Bool
     private let onPush: (@Sendable (RESPValue) -> Void)?
+    private let sslContext = Mutex<NIOSSLContext?>(nil)
     private let onReady: (@Sendable (any Channel) -> Void)?
     private let onDown: (@Sendable () -> Void)?
     private let state = Mutex(State())
@@ -215,7 +220,23 @@ public final class RedisConnection: Sendable {
         return promise.futureResult
     }
 
+    /// The TLS context for `rediss://`, made once: the CA file is read when the first connection is made.
+    private func tlsContext() throws -> NIOSSLContext {
+        try self.sslContext.withLock { cached in
+            if let cached { return cached }
+            var tls = TLSConfiguration.makeClientConfiguration()
+            if let file = self.configuration.tlsCAFile { tls.trustRoots = .file(file) }
+            let context = try NIOSSLContext(configuration: tls)
+            cached = context
+            return context
+        }
+    }
+
     private func connect() async throws -> any Channel {
+        let url = self.configuration.url
+        let ssl = try url.tls ? self.tlsContext() : nil
+        // SNI and name checks want a host name; an address literal is checked against the certificate's IP entries.
+        let serverName = (try? SocketAddress(ipAddress: url.host, port: 0)) == nil ? url.host : nil
         let parser = self.configuration.parser
         let subscriber = self.subscriber
         let onPush = self.onPush
@@ -227,6 +248,7 @@ public final class RedisConnection: Sendable {
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let ssl { try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: ssl, serverHostname: serverName)) }
                     try channel.pipeline.syncOperations.addHandler(RedisClientHandler(parser: parser, subscriber: subscriber, onPush: onPush))
                 }
             }

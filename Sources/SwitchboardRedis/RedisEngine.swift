@@ -34,6 +34,8 @@ public final class RedisEngine: Engine, Service {
         public var prefix = "switchboard"
         /// How long a presence holder lives without being refreshed (the edge's presence timeout). Default 30 s.
         public var presenceTimeout: Duration = .seconds(30)
+        /// How often this node reports its subscriber counts for cluster-wide counts.
+        public var occupancyInterval: Duration = .seconds(1)
         /// Connection settings (backoff, timeouts, RESP3) shared by both connections.
         public var connection: RedisConnection.Configuration
 
@@ -81,6 +83,7 @@ public final class RedisEngine: Engine, Service {
     private let codec: RedisWireCodec
     private let inbox: Inbox
     private let makeEpoch: @Sendable () -> String
+    let occupancy: RedisOccupancy
 
     /// Creates the engine; it connects when `run()` starts.
     public init(
@@ -105,6 +108,7 @@ public final class RedisEngine: Engine, Service {
             timeout: configuration.presenceTimeout
         )
         self.presence = self.redisPresence
+        self.occupancy = RedisOccupancy(connection: self.commands, keys: self.keys, nodeID: self.nodeID, interval: configuration.occupancyInterval)
     }
 
     /// Keeps both connections up and refreshes this node's presence until cancelled or shut down gracefully.
@@ -114,6 +118,7 @@ public final class RedisEngine: Engine, Service {
                 group.addTask { await self.commands.run() }
                 group.addTask { await self.pubsub.run() }
                 group.addTask { await self.redisPresence.runRefresher() }
+                group.addTask { await self.occupancy.run() }
             }
         }
     }
@@ -140,6 +145,11 @@ public final class RedisEngine: Engine, Service {
 
     public func attach(_ handler: any BrokerEventHandler) {
         self.inbox.handler.withLock { $0 = handler }
+        self.occupancy.attach { handler.localOccupancy() }
+    }
+
+    public func channels(app: String, local: [String: Int]) async throws -> [String: Int] {
+        try await Self.mapped { try await self.occupancy.channels(app: app, local: local) }
     }
 
     public func publish(_ publication: Publication, history: HistoryPolicy?) async throws -> Publication {

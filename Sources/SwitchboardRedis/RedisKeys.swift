@@ -11,6 +11,8 @@
 /// | `P:presence:h:ID` | sorted set | `<holder>\0<user id>` scored by when the holder was last heard of (ms) |
 /// | `P:presence:c:ID` | hash | user id → how many holders it has |
 /// | `P:presence:channels` | set | channel names (as above) that have presence, for the expiry sweep |
+/// | `P:occupancy:APP` | set | nodes that reported subscribers of the app (`APP` is `<length>:<app>`) |
+/// | `P:occupancy:APP:NODE` | hash | channel → that node's subscribers, expiring unless the node reports again |
 public struct RedisKeys: Sendable {
     /// The prefix, `switchboard` by default.
     public let prefix: String
@@ -38,4 +40,6 @@ public struct RedisKeys: Sendable {
     func presenceHolders(_ id: String) -> String { "\(self.prefix):presence:h:\(id)" }
     func presenceCounts(_ id: String) -> String { "\(self.prefix):presence:c:\(id)" }
     var presenceChannels: String { "\(self.prefix):presence:channels" }
+    func occupancyNodes(app: String) -> String { "\(self.prefix):occupancy:\(app.utf8.count):\(app)" }
+    func occupancyHashPrefix(app: String) -> String { "\(self.prefix):occupancy:\(app.utf8.count):\(app):" }
 }

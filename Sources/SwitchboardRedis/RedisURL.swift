@@ -1,8 +1,8 @@
-/// Where a Redis server is and how to log in: `redis://[user:password@]host[:port][/db]`.
+/// Where a Redis server is and how to log in: `redis://[user:password@]host[:port][/db]`, or `rediss://` for TLS.
 ///
 /// `redis://127.0.0.1:6379/0` is the default. A password without a user (`redis://:secret@host`) uses
 /// `AUTH password`; with a user, `AUTH user password` (Redis 6 ACLs). Percent-escapes in the user and
-/// password are decoded. `rediss://` (TLS) is refused: this build speaks plain TCP only.
+/// password are decoded.
 public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
     /// The host name or address (IPv6 without brackets).
     public var host: String
@@ -14,14 +14,17 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
     public var password: String?
     /// The database number selected after connecting; 0 when not given.
     public var database: Int
+    /// Whether to speak TLS (`rediss://`).
+    public var tls: Bool
 
     /// Creates a location.
-    public init(host: String = "127.0.0.1", port: Int = 6379, user: String? = nil, password: String? = nil, database: Int = 0) {
+    public init(host: String = "127.0.0.1", port: Int = 6379, user: String? = nil, password: String? = nil, database: Int = 0, tls: Bool = false) {
         self.host = host
         self.port = port
         self.user = user
         self.password = password
         self.database = database
+        self.tls = tls
     }
 
     /// Parses `text`; the error says what is wrong with it.
@@ -29,9 +32,8 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
         let pieces = text.split(separator: "://", maxSplits: 1, omittingEmptySubsequences: false)
         guard pieces.count == 2 else { throw RedisURLError("expected redis://host:port/db, got \"\(text)\"") }
         let scheme = pieces[0].lowercased()
-        guard scheme == "redis" else {
-            if scheme == "rediss" { throw RedisURLError("rediss:// (TLS) is not supported by this build; use redis://") }
-            throw RedisURLError("unsupported scheme \"\(scheme)\"; expected redis://")
+        guard scheme == "redis" || scheme == "rediss" else {
+            throw RedisURLError("unsupported scheme \"\(scheme)\"; expected redis:// or rediss://")
         }
         var rest = pieces[1]
         if rest.contains("?") || rest.contains("#") { throw RedisURLError("query strings and fragments are not supported") }
@@ -77,7 +79,7 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
         }
         guard !host.isEmpty else { throw RedisURLError("the host is missing") }
         guard (1...65535).contains(port) else { throw RedisURLError("port \(port) is out of range") }
-        self.init(host: host, port: port, user: user, password: password, database: database)
+        self.init(host: host, port: port, user: user, password: password, database: database, tls: scheme == "rediss")
     }
 
     private static func decode(_ text: Substring) throws(RedisURLError) -> String {
@@ -99,7 +101,7 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         let credentials = self.user.map { "\($0):***@" } ?? (self.password != nil ? ":***@" : "")
         let host = self.host.contains(":") ? "[\(self.host)]" : self.host
-        return "redis://\(credentials)\(host):\(self.port)/\(self.database)"
+        return "\(self.tls ? "rediss" : "redis")://\(credentials)\(host):\(self.port)/\(self.database)"
     }
 }
 

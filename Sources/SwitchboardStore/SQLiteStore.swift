@@ -2,7 +2,7 @@ import Foundation
 import GRDB
 public import SwitchboardCore
 
-/// The control-plane store on SQLite (GRDB, WAL): security events now; apps, keys and durable history build on it.
+/// The store on SQLite (GRDB, WAL): security events, the control plane (`ControlPlaneStore`), durable history.
 ///
 /// Migrations are versioned and run at open, so an older file is upgraded in place.
 public final class SQLiteStore: Sendable {
@@ -22,21 +22,23 @@ public final class SQLiteStore: Sendable {
         try Self.migrator.migrate(self.database)
     }
 
+    /// Every schema change, in the order it runs. Add a migration by appending it here (never reorder or rename).
+    static let migrations: [StoreMigration] = [
+        .securityEvents,
+        .controlPlane,
+        .history,
+    ]
+
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
-        migrator.registerMigration("v1-security-events") { db in
-            try db.create(table: "security_event") { t in
-                t.autoIncrementedPrimaryKey("id")
-                t.column("time", .integer).notNull().indexed()
-                t.column("app", .text).indexed()
-                t.column("kind", .text).notNull()
-                t.column("client_ip", .text)
-                t.column("origin", .text)
-                t.column("user_agent", .text)
-                t.column("detail", .text).notNull()
-            }
-        }
+        for migration in Self.migrations { migrator.registerMigration(migration.name, migrate: migration.migrate) }
         return migrator
+    }
+
+    /// The migrations this file has run, in order (for tests and diagnostics).
+    public func appliedMigrations() throws -> [String] {
+        let applied = try self.database.read { db in try Self.migrator.appliedIdentifiers(db) }
+        return Self.migrations.map(\.name).filter { applied.contains($0) }
     }
 
     /// Writes `events` in one transaction and drops events beyond the newest `retain`.
@@ -53,6 +55,21 @@ public final class SQLiteStore: Sendable {
                 sql: "DELETE FROM security_event WHERE id <= (SELECT MAX(id) FROM security_event) - ?",
                 arguments: [retain]
             )
+        }
+    }
+
+    /// Deletes security events older than `before` (ms) and all but the newest `maxRows`; returns how many went.
+    @discardableResult
+    public func pruneSecurityEvents(before: Int64, maxRows: Int) throws -> Int {
+        try self.database.write { db in
+            try db.execute(sql: "DELETE FROM security_event WHERE time < ?", arguments: [before])
+            var deleted = db.changesCount
+            try db.execute(
+                sql: "DELETE FROM security_event WHERE id <= (SELECT MAX(id) FROM security_event) - ?",
+                arguments: [maxRows]
+            )
+            deleted += db.changesCount
+            return deleted
         }
     }
 

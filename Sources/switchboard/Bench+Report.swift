@@ -25,6 +25,14 @@ extension Bench {
         var serverMemory: ServerMemory?
         /// The bench's own resident memory at the end (kB).
         var clientMemory: Int?
+        /// Subscribers offered permessage-deflate.
+        var compression = false
+        /// Payloads were padded with words.
+        var textPadding = false
+        /// Bytes the subscribers read from the first publish until the deliveries drained.
+        var publishWireBytes: UInt64 = 0
+        /// Server CPU seconds (user + system) over the same span, with `--server-pid`.
+        var serverCPUSeconds: Double?
 
         var jsonLine: String {
             var json = JSONLine()
@@ -63,6 +71,15 @@ extension Bench {
                 json.field("server_bytes_per_connection", self.connections > 0 ? (memory.subscribed - memory.before) * 1024 / self.connections : 0)
             }
             if let client = self.clientMemory { json.field("client_rss_kb", client) }
+            json.field("compression", self.compression ? "on" : "off")
+            json.field("padding", self.textPadding ? "text" : "x")
+            json.field("compressed_connections", self.delivery.compressedConnections)
+            json.field("compressed_frames", self.delivery.compressedFrames)
+            json.field("wire_bytes_per_delivery", self.delivery.received > 0 ? Double(self.publishWireBytes) / Double(self.delivery.received) : 0)
+            if let cpu = self.serverCPUSeconds {
+                json.field("server_cpu_s", cpu)
+                json.field("server_cpu_us_per_delivery", self.delivery.received > 0 ? cpu * 1e6 / Double(self.delivery.received) : 0)
+            }
             return json.finish()
         }
 

@@ -26,6 +26,8 @@ extension Bench {
             report.threads = scenario.threads
             report.rate = scenario.idle ? 0 : scenario.rate
             report.size = scenario.size
+            report.compression = scenario.compression
+            report.textPadding = scenario.textPadding
             let tallies = self.group.makeIterator().map { loop in
                 LoopTally(loop: loop, box: NIOLoopBoundBox.makeBoxSendingValue(Tally(), eventLoop: loop))
             }
@@ -33,7 +35,7 @@ extension Bench {
 
             // Connect and subscribe.
             let connectStart = Bench.now()
-            let connected = await self.connectAll(to: try scenario.subscribe.address(), tallies: tallies)
+            let connected = await self.connectAll(to: scenario.subscribeTo, tallies: tallies)
             report.connectSeconds = Double(Bench.now() - connectStart) / 1e9
             report.connections = connected.channels.count
             report.connectTime = connected.times
@@ -62,7 +64,8 @@ extension Bench {
                         pathTemplate: scenario.publish.path,
                         secret: scenario.secret,
                         channels: channels,
-                        size: scenario.size
+                        size: scenario.size,
+                        textPadding: scenario.textPadding
                     ),
                     lanes: scenario.publishers,
                     rate: scenario.rate,
@@ -75,6 +78,8 @@ extension Bench {
                 Self.progress(
                     "publishing" + (scenario.rate > 0 ? " \(scenario.rate)/s" : " as fast as answered") + " to \(channels.count) channel(s)"
                 )
+                let before = await Self.collect(tallies).wireBytes
+                let cpuBefore = ProcessCPU.seconds(of: scenario.serverPids)
                 report.publishing = await publisher.run(start: start, deadline: deadline)
                 let perChannel = scenario.channelsPerSubscriber == 0 ? UInt64(report.connections) : 1
                 report.expected = UInt64(report.publishing.accepted) * perChannel
@@ -82,6 +87,8 @@ extension Bench {
                 while Bench.now() < drainEnd, await Self.collect(tallies).received < report.expected {
                     try await Task.sleep(for: .milliseconds(20))
                 }
+                report.publishWireBytes = await Self.collect(tallies).wireBytes - before
+                if let cpuBefore, let cpuAfter = ProcessCPU.seconds(of: scenario.serverPids) { report.serverCPUSeconds = cpuAfter - cpuBefore }
             } else if scenario.idle {
                 Self.progress("idle: holding \(report.connections) connections")
             }
@@ -112,16 +119,17 @@ extension Bench {
         }
 
         /// Opens every subscriber, `connectConcurrency` at a time, spread round-robin over the event loops.
-        func connectAll(to server: SocketAddress, tallies: [LoopTally]) async -> Connected {
+        func connectAll(to servers: [SocketAddress], tallies: [LoopTally]) async -> Connected {
             let scenario = self.scenario
             let connector = SubscriberConnector(
-                server: server,
+                servers: servers,
                 hostHeader: scenario.subscribe.hostHeader,
                 wire: scenario.wire,
                 maxFrameSize: max(1 << 16, scenario.size * 2 + 4096),
                 timeout: scenario.connectTimeout,
                 sourceAddresses: scenario.sourceAddresses,
-                since: Bench.now()
+                since: Bench.now(),
+                compression: scenario.compression
             )
             return await withTaskGroup(of: (Int, Result<any Channel, any Error>, UInt64).self) { group in
                 var next = 0

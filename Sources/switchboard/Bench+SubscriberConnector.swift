@@ -6,7 +6,8 @@ import NIOWebSocket
 extension Bench {
     /// Opens one subscriber: TCP (`SO_REUSEADDR`, optionally from a chosen source address), the HTTP/1.1 upgrade, then its subscriptions.
     struct SubscriberConnector: Sendable {
-        let server: SocketAddress
+        /// Subscriber `index` connects to `servers[index % servers.count]`.
+        let servers: [SocketAddress]
         let hostHeader: String
         let wire: WireProtocol
         let maxFrameSize: Int
@@ -16,6 +17,8 @@ extension Bench {
         let sourceAddresses: [SocketAddress]
         /// Monotonic start of the run (see `SubscriberSession.since`).
         let since: UInt64
+        /// Offer permessage-deflate with `server_no_context_takeover`.
+        var compression = false
 
         /// Connects subscriber `index` on `loop` to `path` and subscribes it to `channels`; returns once it is ready.
         func connect(index: Int, path: String, channels: [String], loop: any EventLoop, tally: NIOLoopBoundBox<Tally>) async throws -> any Channel {
@@ -33,17 +36,22 @@ extension Bench {
             let head = self.upgradeRequest(path: path)
             let maxFrameSize = self.maxFrameSize
             let timeout = self.timeout
-            let subscribed = try await bootstrap.connect(to: self.server) { channel in
+            let compression = self.compression
+            let subscribed = try await bootstrap.connect(to: self.servers[index % self.servers.count]) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let deadline = channel.eventLoop.scheduleTask(in: timeout) { channel.close(promise: nil) }
+                    try channel.pipeline.syncOperations.addHandler(WireByteCounter(tally: tally), position: .first)
                     // No WebSocketProtocolErrorHandler: one handler less per frame; the subscriber handler closes on any error itself.
                     let upgrader = NIOTypedWebSocketClientUpgrader<EventLoopFuture<any Channel>>(
                         maxFrameSize: maxFrameSize,
                         enableAutomaticErrorHandling: false
-                    ) { channel, _ in
+                    ) { channel, response in
                         channel.eventLoop.makeCompletedFuture {
                             let ready = channel.eventLoop.makePromise(of: (any Channel).self)
-                            try channel.pipeline.syncOperations.addHandler(SubscriberHandler(session: session, tally: tally, ready: ready))
+                            let agreed = compression && response.headers["Sec-WebSocket-Extensions"].contains { $0.contains("permessage-deflate") }
+                            let inflater = agreed ? try SubscriberInflater() : nil
+                            let handler = SubscriberHandler(session: session, tally: tally, ready: ready, inflater: inflater)
+                            try channel.pipeline.syncOperations.addHandler(handler)
                             return ready.futureResult
                         }
                     }
@@ -72,6 +80,10 @@ extension Bench {
         func upgradeRequest(path: String) -> HTTPRequestHead {
             var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: path)
             head.headers.add(name: "Host", value: self.hostHeader)
+            if self.compression {
+                let offer = "permessage-deflate; server_no_context_takeover; client_no_context_takeover"
+                head.headers.add(name: "Sec-WebSocket-Extensions", value: offer)
+            }
             return head
         }
     }

@@ -11,11 +11,14 @@ extension Bench {
         private let tally: NIOLoopBoundBox<Tally>
         /// Succeeds with the channel once subscribed; fails if the connection ends first.
         private var ready: EventLoopPromise<any Channel>?
+        /// Inflates compressed frames when the upgrade agreed to permessage-deflate.
+        private let inflater: SubscriberInflater?
 
-        init(session: SubscriberSession, tally: NIOLoopBoundBox<Tally>, ready: EventLoopPromise<any Channel>) {
+        init(session: SubscriberSession, tally: NIOLoopBoundBox<Tally>, ready: EventLoopPromise<any Channel>, inflater: SubscriberInflater? = nil) {
             self.session = session
             self.tally = tally
             self.ready = ready
+            self.inflater = inflater
         }
 
         /// Sent down the pipeline once the HTTP upgrade handler forwards writes again: writing earlier would fail.
@@ -26,6 +29,7 @@ extension Bench {
                 context.fireUserInboundEventTriggered(event)
                 return
             }
+            if self.inflater != nil { self.tally.value.compressedConnections += 1 }
             let frames = self.session.openingFrames(allocator: context.channel.allocator)
             for frame in frames {
                 context.write(self.wrapOutboundOut(WebSocketFrame(fin: true, opcode: .text, maskKey: .random(), data: frame)), promise: nil)
@@ -38,7 +42,17 @@ extension Bench {
             let frame = self.unwrapInboundIn(data)
             switch frame.opcode {
             case .text, .binary:
-                switch self.session.received(frame.data) {
+                var payload = frame.data
+                if frame.rsv1 {
+                    guard let inflater = self.inflater, let inflated = try? inflater.inflate(payload) else {
+                        self.tally.value.protocolErrors += 1
+                        self.tally.value.note(error: "a compressed frame the subscriber did not agree to or could not inflate")
+                        return
+                    }
+                    self.tally.value.compressedFrames += 1
+                    payload = inflated
+                }
+                switch self.session.received(payload) {
                 case .delivered(let sentAt):
                     self.tally.value.recordDelivery(sentAt: sentAt, now: Bench.now())
                 case .stale:

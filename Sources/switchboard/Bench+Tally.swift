@@ -17,6 +17,12 @@ extension Bench {
         var protocolErrors = 0
         /// The first thing that went wrong, for the report.
         var firstError: String?
+        /// Bytes read off the subscribers' sockets.
+        var wireBytes: UInt64 = 0
+        /// Frames that came compressed (RSV1).
+        var compressedFrames: UInt64 = 0
+        /// Subscribers whose upgrade agreed to permessage-deflate.
+        var compressedConnections = 0
 
         mutating func recordDelivery(sentAt: UInt64?, now: UInt64) {
             self.received += 1
@@ -32,6 +38,9 @@ extension Bench {
             self.disconnects += other.disconnects
             self.protocolErrors += other.protocolErrors
             self.firstError = self.firstError ?? other.firstError
+            self.wireBytes += other.wireBytes
+            self.compressedFrames += other.compressedFrames
+            self.compressedConnections += other.compressedConnections
         }
 
         mutating func note(error: String) {

@@ -29,6 +29,12 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "Server address (jsonaction).")
     var host = "127.0.0.1"
 
+    @Option(
+        name: .customLong("subscriber-ports"),
+        help: "Spread subscribers round-robin over these ports of --host (the nodes of one cluster), e.g. 18080,18081; publishes still go to --port."
+    )
+    var subscriberPorts: String?
+
     @Option(help: "Server port (jsonaction).")
     var port = 8080
 
@@ -88,6 +94,12 @@ struct Bench: AsyncParsableCommand {
 
     @Option(help: "Server process ids (comma-separated, summed) whose VmRSS to sample.")
     var serverPid: String?
+
+    @Flag(help: "Subscribers offer permessage-deflate (server_no_context_takeover) and inflate what comes compressed.")
+    var compression = false
+
+    @Flag(help: "Pad payloads with words (about as compressible as JSON text) instead of x's.")
+    var textPadding = false
 
     @Option(help: "Spread subscribers over this many source addresses 127.0.0.2, 127.0.0.3, … (needed past ~25,000 connections).")
     var sourceAddresses = 0
@@ -151,6 +163,15 @@ struct Bench: AsyncParsableCommand {
             subscribe = sub
             publish = pub
         }
+        let nodePorts = try (self.subscriberPorts ?? "").split(separator: ",").map { text -> Int in
+            guard let port = Int(text.trimmingPrefix(" ")), (1...65535).contains(port) else {
+                throw ValidationError("--subscriber-ports takes ports like 18080,18081")
+            }
+            return port
+        }
+        let subscribeTo = try (nodePorts.isEmpty ? [subscribe.port] : nodePorts).map {
+            try SocketAddress.makeAddressResolvingHost(subscribe.host, port: $0)
+        }
         let ownChannels = self.channelsPerSubscriber ?? (self.idle ? 1 : 0)
         var sources: [SocketAddress] = []
         for index in 0..<self.sourceAddresses { sources.append(try SocketAddress(ipAddress: "127.0.0.\(index + 2)", port: 0)) }
@@ -161,6 +182,7 @@ struct Bench: AsyncParsableCommand {
         return Scenario(
             wire: self.wire,
             subscribe: subscribe,
+            subscribeTo: subscribeTo,
             publish: publish,
             key: self.key,
             secret: self.wire == .raw ? nil : self.secret,
@@ -179,7 +201,9 @@ struct Bench: AsyncParsableCommand {
             drain: self.drain,
             settle: self.settle,
             serverPids: pids,
-            sourceAddresses: sources
+            sourceAddresses: sources,
+            compression: self.compression,
+            textPadding: self.textPadding
         )
     }
 
@@ -205,6 +229,8 @@ extension Bench {
     struct Scenario: Sendable {
         var wire: WireProtocol
         var subscribe: Endpoint
+        /// Where subscribers connect, round-robin: the subscribe endpoint, or every node of a cluster.
+        var subscribeTo: [SocketAddress]
         var publish: Endpoint
         var key: String
         var secret: String?
@@ -225,6 +251,10 @@ extension Bench {
         var settle: Double
         var serverPids: [Int32]
         var sourceAddresses: [SocketAddress]
+        /// Subscribers offer permessage-deflate.
+        var compression = false
+        /// Payloads padded with words rather than x's.
+        var textPadding = false
 
         /// The channels subscriber `index` subscribes to.
         func channels(ofSubscriber index: Int) -> [String] {

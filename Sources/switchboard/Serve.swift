@@ -41,11 +41,19 @@ struct Serve: AsyncParsableCommand {
 
         var logger = Logger(label: "switchboard")
         logger.logLevel = Logger.Level(rawValue: self.logLevel) ?? .info
-        let edge = try Edge(config: settings, logger: logger)
+        let edge: Edge
+        do {
+            edge = try Edge(config: settings, logger: logger)
+        } catch let error as ConfigError {
+            FileHandle.standardError.write(Data("switchboard: config error: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
         let host = settings.server.host
         let banner = settings
         try await edge.run { port in
             FileHandle.standardOutput.write(Data((Self.banner(config: banner, host: host, port: port) + "\n").utf8))
+        } onListening: { listener in
+            FileHandle.standardOutput.write(Data("listening on \(listener)\n".utf8))
         }
     }
 

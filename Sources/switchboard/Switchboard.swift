@@ -6,7 +6,7 @@ struct Switchboard: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "switchboard",
         abstract: "A realtime edge: Pusher, JSON-action, JWT and SSE clients on one channel bus.",
-        subcommands: [Serve.self, Token.self, Bench.self],
+        subcommands: [Serve.self, Token.self, Bench.self, DevCert.self],
         defaultSubcommand: Serve.self
     )
 }

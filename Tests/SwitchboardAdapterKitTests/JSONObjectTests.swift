@@ -57,3 +57,14 @@ import Testing
         #expect(String(buffer: writer.buffer) == #"{"text":"quote\" backslash\\ newline\n tab\t bell\u0007 é","n":42,"list":["a",null]}"#)
     }
 }
+
+@Suite("JSON writer numbers")
+struct JSONWriterNumberTests {
+    @Test func wholeNumbersHaveNoFractionAndNonFiniteOnesAreNull() {
+        var json = JSONWriter()
+        json.beginArray()
+        for value in [12.0, 0.5, -3.25, .infinity, .nan] { json.number(value) }
+        json.endArray()
+        #expect(String(buffer: json.buffer) == "[12,0.5,-3.25,null,null]")
+    }
+}

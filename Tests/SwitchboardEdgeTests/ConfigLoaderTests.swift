@@ -82,7 +82,7 @@ import Testing
         ),
         ("default_app = \"9\"", "default_app: no app has id \"9\""),
         ("[engine]\nkind = \"etcd\"", "engine.kind: unknown engine \"etcd\" (this build has: memory, redis)"),
-        ("[engine]\nkind = \"redis\"\nurl = \"rediss://r:6379\"", "engine.url: rediss:// (TLS) is not supported by this build; use redis://"),
+        ("[engine]\nkind = \"redis\"\nurl = \"http://r:6379\"", "engine.url: unsupported scheme \"http\"; expected redis:// or rediss://"),
         ("[engine]\nkind = \"redis\"\nurl = \"redis://r:port\"", "engine.url: port \"port\" is not a number"),
         ("[apps]\nid = 1", "apps: must be an array of tables ([[apps]])"),
     ])

@@ -8,8 +8,12 @@ import Testing
 /// Records what an engine hands the node.
 final class Recorder: BrokerEventHandler {
     private let received = Mutex<[BusMessage]>([])
+    /// What this node reports as its local subscribers (app → channel → count).
+    let occupancy = Mutex<[String: [String: Int]]>([:])
 
     func handle(_ message: BusMessage) { self.received.withLock { $0.append(message) } }
+
+    func localOccupancy() -> [String: [String: Int]] { self.occupancy.withLock { $0 } }
 
     var messages: [BusMessage] { self.received.withLock { $0 } }
 

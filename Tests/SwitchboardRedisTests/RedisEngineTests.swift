@@ -8,6 +8,32 @@ import Testing
 /// What only a shared engine can show: several nodes, a dead node, Redis going away.
 @Suite("Redis engine", .enabled(if: RedisServer.isInstalled, "redis-server is not installed"))
 struct RedisEngineTests {
+    @Test func channelCountsAddEveryNodesReportToTheAskingNodesLiveCounts() async throws {
+        try await withRedisServer { server in
+            try await withRedisEngine(url: server.url) { a in
+                try await withRedisEngine(url: server.url) { b in
+                    let onA = Recorder()
+                    let onB = Recorder()
+                    a.attach(onA)
+                    b.attach(onB)
+                    onB.occupancy.withLock { $0 = ["app": ["room": 2, "lobby": 1], "other": ["x": 4]] }
+                    try await b.occupancy.report()
+                    let counts = try await a.channels(app: "app", local: ["room": 3])
+                    #expect(counts == ["room": 5, "lobby": 1])
+                    // The asking node's own report is never counted twice: its live counts stand in for it.
+                    onA.occupancy.withLock { $0 = ["app": ["room": 3]] }
+                    try await a.occupancy.report()
+                    #expect(try await a.channels(app: "app", local: ["room": 1]) == ["room": 3, "lobby": 1])
+                    // An app that emptied on a node is removed from its report.
+                    onB.occupancy.withLock { $0 = ["other": ["x": 4]] }
+                    try await b.occupancy.report()
+                    #expect(try await a.channels(app: "app", local: [:]) == [:])
+                    #expect(try await a.channels(app: "other", local: [:]) == ["x": 4])
+                }
+            }
+        }
+    }
+
     @Test func twoNodesShareFanOutHistoryAndPresence() async throws {
         try await withRedisServer { server in
             try await withRedisEngine(url: server.url) { a in

@@ -16,9 +16,15 @@ struct RedisURLTests {
         #expect(try RedisURL(parsing: "redis://[::1]:6379/1") == RedisURL(host: "::1", port: 6379, database: 1))
     }
 
+    @Test func redissMeansTLS() throws {
+        let url = try RedisURL(parsing: "rediss://:pw@cache.internal:6380/2")
+        #expect(url == RedisURL(host: "cache.internal", port: 6380, password: "pw", database: 2, tls: true))
+        #expect(url.description == "rediss://:***@cache.internal:6380/2")
+        #expect(try RedisURL(parsing: "redis://x").tls == false)
+    }
+
     @Test func badURLsAreRefusedWithAReason() {
-        for text in ["localhost:6379", "http://x", "rediss://x", "redis://x:abc", "redis://x/one", "redis://:0", "redis://x:70000", "redis://x?db=1"]
-        {
+        for text in ["localhost:6379", "http://x", "redis://x:abc", "redis://x/one", "redis://:0", "redis://x:70000", "redis://x?db=1"] {
             #expect(throws: RedisURLError.self, "\(text)") { try RedisURL(parsing: text) }
         }
     }

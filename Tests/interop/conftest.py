@@ -10,6 +10,7 @@ import hmac
 import json
 import os
 import queue
+import re
 import signal
 import socket
 import subprocess
@@ -53,10 +54,13 @@ path = "{{store}}"
 
 [admin]
 token = "{ADMIN_TOKEN}"
+# Suites run from one address and test many 401s; test_admin.py checks the default lockout (10) on its own server.
+auth_failures_per_minute = 1000
 
 [limits]
 sse_keepalive_seconds = 1
 presence_timeout_seconds = 3
+new_connections_per_ip_per_second = 1000
 
 [plans.tiny]
 max_connections = 5
@@ -151,6 +155,16 @@ class Server:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def listeners(self, count: int = 1, timeout: float = 10.0) -> list[str]:
+        """Base URLs of the `[[listeners]]` the server printed (`listening on https://127.0.0.1:PORT (h2, http/1.1)`)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            urls = re.findall(r"^listening on (\S+) \(", self.log(), re.MULTILINE)
+            if len(urls) >= count or time.monotonic() > deadline:
+                assert len(urls) >= count, f"expected {count} listeners in the banner:\n{self.log()}"
+                return urls
+            time.sleep(0.05)
+
     def stop(self, sig=signal.SIGTERM, timeout=20) -> int:
         if self.process.poll() is None:
             self.process.send_signal(sig)
@@ -179,7 +193,8 @@ def start_server(config_text: str | None = None, workdir: Path | None = None, ex
         if process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode}:\n{server.log()}")
         try:
-            if httpx.get(f"{server.http}/api/health", timeout=1).status_code == 200:
+            # 503 is a serving node whose engine is not connected yet (degraded); tests of Redis wait for it themselves.
+            if httpx.get(f"{server.http}/api/health", timeout=1).status_code in (200, 503):
                 return server
         except httpx.HTTPError:
             pass
@@ -338,15 +353,17 @@ class WSClient(JSONWebSocket):
     """A JSON-action client on the real `websockets` sync client: JSON in, JSON out, bounded waits."""
 
     def __init__(self, server: Server, key: str | None = MAIN["key"], cid: str | None = None, origin: str | None = None,
-                 expect_connected: bool = True):
+                 expect_connected: bool = True, base: str | None = None, ssl=None):
+        """`base` (e.g. `wss://127.0.0.1:PORT`) and `ssl` (an `ssl.SSLContext`) reach another listener of `server`."""
         params = []
         if key is not None:
             params.append(f"key={key}")
         if cid is not None:
             params.append(f"cid={cid}")
-        url = f"{server.ws}/_rt/ws" + ("?" + "&".join(params) if params else "")
+        url = f"{base or server.ws}/_rt/ws" + ("?" + "&".join(params) if params else "")
         # websockets 17 wants connect() used as a context manager; enter it here, exit it in close().
-        self._connection = ws_connect(url, origin=origin, proxy=None, open_timeout=WAIT, close_timeout=2, max_size=None)
+        self._connection = ws_connect(url, origin=origin, proxy=None, open_timeout=WAIT, close_timeout=2, max_size=None,
+                                      ssl=ssl)
         self.ws = self._connection.__enter__()
         self.connected = self.recv() if expect_connected else None
         if expect_connected:
@@ -414,7 +431,8 @@ class SSEStream:
     END = object()
 
     def __init__(self, server: Server, channels, key: str | None = MAIN["key"], lib: str = "httpx",
-                 headers: dict | None = None, token: str | None = None, last_event_id: str | None = None):
+                 headers: dict | None = None, token: str | None = None, last_event_id: str | None = None,
+                 base: str | None = None, client_options: dict | None = None):
         params = [("channel", c) for c in channels]
         if key is not None:
             params.append(("key", key))
@@ -427,9 +445,10 @@ class SSEStream:
         self.events: queue.Queue = queue.Queue()
         self.opening = []
         self.error = None
-        url = f"{server.http}/sse"
+        url = f"{base or server.http}/sse"
         if lib == "httpx":
-            self.client = httpx.Client(timeout=httpx.Timeout(WAIT))
+            # client_options, e.g. {"http2": True, "verify": ssl_context}, reach an HTTPS listener over HTTP/2.
+            self.client = httpx.Client(timeout=httpx.Timeout(WAIT), **(client_options or {}))
             self._cm = httpx_sse.connect_sse(self.client, "GET", url, params=params, headers=headers)
             self.source = self._cm.__enter__()
             self.response = self.source.response

@@ -4,21 +4,32 @@ A test redis-server runs on a free loopback port (started here, killed at the en
 `switchboard serve` processes point at it. Clients: `websockets` (JSON-action), httpx-sse (SSE), httpx (REST).
 """
 
+import asyncio
 import json
+import queue
 import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 
+import httpx
+import pusher as pusher_server
 import pytest
+from centrifuge import Client, ClientEventHandler, SubscriptionEventHandler
 
 from conftest import (
     CONFIG,
+    PUSHER,
+    WAIT,
+    PysherClient,
     SSEStream,
     WSClient,
     free_port,
+    next_event,
     rest,
+    sign_jwt,
     start_server,
     unique,
     wait_until,
@@ -103,6 +114,137 @@ def members(node, channel) -> list:
     r = rest(node, "GET", "presence/members", params={"channel": channel})
     assert r.status_code == 200, r.text
     return sorted(m["userId"] for m in r.json()["members"])
+
+
+class CentrifugeInThread:
+    """A real centrifuge-python client on its own asyncio loop in a thread; publications land in a queue."""
+
+    def __init__(self, node, app, channel: str):
+        self.publications: queue.Queue = queue.Queue()
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        token = sign_jwt({"sub": "jwt-user", "exp": int(time.time()) + 600}, app["secret"])
+        outer = self
+
+        class Received(SubscriptionEventHandler):
+            async def on_publication(self, ctx):
+                outer.publications.put(ctx.pub.data)
+
+        async def start():
+            self.client = Client(f"{node.ws}/connection/websocket?key={app['key']}", token=token, events=ClientEventHandler(),
+                                 proxy=None, timeout=WAIT)
+            await self.client.connect()
+            subscription = self.client.new_subscription(channel, events=Received())
+            await subscription.subscribe()
+            await subscription.ready(timeout=WAIT)
+
+        asyncio.run_coroutine_threadsafe(start(), self.loop).result(timeout=WAIT * 2)
+
+    def take(self, count: int) -> list:
+        return [self.publications.get(timeout=WAIT) for _ in range(count)]
+
+    def close(self):
+        asyncio.run_coroutine_threadsafe(self.client.disconnect(), self.loop).result(timeout=WAIT)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=WAIT)
+
+
+def test_pusher_jwt_and_sse_clients_on_three_nodes_get_every_message_in_publish_order(cluster):
+    a, b, c = cluster(3)
+    channel = unique("mixed-")
+    with PysherClient(a, app=PUSHER) as pusher_client, SSEStream(c, [channel], key=PUSHER["key"]) as on_c:
+        events = pusher_client.subscribe(channel, events=("tick",))
+        next_event(events, "pusher_internal:subscription_succeeded")
+        jwt_client = CentrifugeInThread(b, PUSHER, channel)
+        try:
+            # The SSE stream is live once the first message through it arrives.
+            wait_until(lambda: rest(a, "POST", "publish", app=PUSHER, json={"channel": channel, "name": "tick", "data": {"i": 0}})
+                       .status_code == 200 and True)
+            assert json.loads(on_c.next().data) == {"i": 0}
+            assert json.loads(next_event(events, "tick")[1]) == {"i": 0}
+            assert jwt_client.take(1) == [{"i": 0}]
+            nodes = [a, b, c]
+            for i in range(1, 31):
+                r = rest(nodes[i % 3], "POST", "publish", app=PUSHER, json={"channel": channel, "name": "tick", "data": {"i": i}})
+                assert r.status_code == 200, r.text
+            assert [json.loads(next_event(events, "tick")[1])["i"] for _ in range(30)] == list(range(1, 31))
+            assert [p["i"] for p in jwt_client.take(30)] == list(range(1, 31))
+            assert [json.loads(e.data)["i"] for e in on_c.take(30)] == list(range(1, 31))
+        finally:
+            jwt_client.close()
+
+
+def test_channel_counts_are_cluster_wide_in_the_pusher_and_jwt_server_apis(cluster):
+    a, b = cluster(2)
+    channel = unique("counted-")
+    api_a = pusher_server.Pusher(app_id=PUSHER["id"], key=PUSHER["key"], secret=PUSHER["secret"], host="127.0.0.1", port=a.port, ssl=False)
+    with PysherClient(a, app=PUSHER) as on_a, PysherClient(b, app=PUSHER) as on_b, PysherClient(b, app=PUSHER) as also_b:
+        for client in (on_a, on_b, also_b):
+            next_event(client.subscribe(channel), "pusher_internal:subscription_succeeded")
+
+        def counted(expected):
+            info = api_a.channel_info(channel, ["subscription_count"])
+            listed = api_a.channels_info(prefix_filter="counted-", attributes=["subscription_count"])["channels"]
+            return info.get("subscription_count") == expected and listed.get(channel, {}).get("subscription_count") == expected
+
+        # Node B reports its counts about once a second; node A adds its own live count.
+        wait_until(lambda: counted(3), timeout=10, message="three subscribers counted across both nodes")
+
+        def counted_on_b():
+            reply = httpx.post(f"{b.http}/api/channels", headers={"X-API-Key": PUSHER["secret"]}, json={}, timeout=WAIT).json()
+            return reply["result"]["channels"].get(channel, {}).get("num_clients") == 3
+
+        wait_until(counted_on_b, timeout=10, message="the Centrifugo server API on node B to count node A's subscriber")
+        on_b.close()
+        also_b.close()
+        wait_until(lambda: counted(1), timeout=10, message="node B's leavers uncounted")
+
+
+def test_a_dead_nodes_subscribers_are_uncounted_within_the_expiry(cluster):
+    a, b = cluster(2)
+    channel = unique("dead-")
+    api_a = pusher_server.Pusher(app_id=PUSHER["id"], key=PUSHER["key"], secret=PUSHER["secret"], host="127.0.0.1", port=a.port, ssl=False)
+    with PysherClient(b, app=PUSHER) as on_b:
+        next_event(on_b.subscribe(channel), "pusher_internal:subscription_succeeded")
+        wait_until(lambda: api_a.channel_info(channel, ["subscription_count"]).get("subscription_count") == 1, timeout=10,
+                   message="node B's subscriber counted on node A")
+        b.stop(signal.SIGKILL)
+        wait_until(lambda: api_a.channel_info(channel, ["subscription_count"])["occupied"] is False, timeout=15,
+                   message="the dead node's subscriber uncounted")
+
+
+def test_health_says_degraded_while_redis_is_down_and_ok_again_after(cluster, redis):
+    (a,) = cluster(1)
+    health = httpx.get(f"{a.http}/api/health", timeout=WAIT)
+    assert health.status_code == 200 and health.json()["status"] == "ok"
+    assert health.json()["engine"] == {"kind": "redis", "status": "ok"}
+    redis.kill()
+
+    def degraded():
+        r = httpx.get(f"{a.http}/api/health", timeout=WAIT)
+        return r.status_code == 503 and r.json()["status"] == "degraded" and r.json()["engine"]["status"] == "unavailable"
+
+    wait_until(degraded, timeout=10, message="health to say degraded")
+    redis.start()
+    wait_engine_ready(a)
+    r = httpx.get(f"{a.http}/api/health", timeout=WAIT)
+    assert r.status_code == 200 and r.json()["status"] == "ok"
+
+
+def test_redis_down_at_start_serves_degraded_then_connects(redis):
+    redis.kill()
+    node = start_server(cluster_config(redis.port, unique("late")))
+    try:
+        r = httpx.get(f"{node.http}/api/health", timeout=WAIT)
+        assert r.status_code == 503 and r.json()["status"] == "degraded"
+        refused = rest(node, "POST", "publish", json={"channel": "x", "data": 1})
+        assert refused.status_code == 503 and refused.json()["error"]["code"] == "engine_unavailable"
+        redis.start()
+        wait_engine_ready(node)
+        assert httpx.get(f"{node.http}/api/health", timeout=WAIT).json()["status"] == "ok"
+    finally:
+        node.stop(signal.SIGKILL)
 
 
 def test_clients_on_three_nodes_get_every_message_in_publish_order(cluster):
@@ -209,3 +351,68 @@ def test_redis_restart_mid_stream_refuses_publishes_then_resumes_on_every_node(c
 
         wait_until(both_see_after, timeout=15, message="both nodes to deliver again after the Redis restart")
         on_a.assert_alive()
+
+
+def make_tls_files(directory) -> tuple[str, str, str]:
+    """A throwaway CA and a server certificate for 127.0.0.1 signed by it, made with the openssl command."""
+    ca_key, ca_cert = directory / "ca.key", directory / "ca.pem"
+    key, csr, cert = directory / "redis.key", directory / "redis.csr", directory / "redis.pem"
+    extensions = directory / "san.cnf"
+    extensions.write_text("subjectAltName = IP:127.0.0.1\n")
+    steps = [
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
+         "-subj", "/CN=switchboard test CA", "-keyout", ca_key, "-out", ca_cert],
+        ["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=127.0.0.1",
+         "-keyout", key, "-out", csr],
+        ["openssl", "x509", "-req", "-in", csr, "-CA", ca_cert, "-CAkey", ca_key, "-CAcreateserial", "-days", "2",
+         "-extfile", extensions, "-out", cert],
+    ]
+    for step in steps:
+        subprocess.run([str(part) for part in step], check=True, capture_output=True, timeout=30)
+    return str(ca_cert), str(cert), str(key)
+
+
+def test_rediss_engine_speaks_tls_to_redis_and_refuses_an_untrusted_server(tmp_path):
+    ca, cert, key = make_tls_files(tmp_path)
+    port = free_port()
+    redis = subprocess.Popen(
+        [REDIS, "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1", "--tls-cert-file", cert, "--tls-key-file", key,
+         "--tls-ca-cert-file", ca, "--tls-auth-clients", "no", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    nodes = []
+    try:
+        prefix = unique("tls")
+        config = CONFIG + f'\n[engine]\nkind = "redis"\nurl = "rediss://127.0.0.1:{port}/0"\nprefix = "{prefix}"\ntls_ca_file = "{ca}"\n'
+        a, b = start_server(config), start_server(config)
+        nodes += [a, b]
+        wait_engine_ready(a)
+        wait_engine_ready(b)
+        channel = unique("secure:")
+        with WSClient(a) as on_a:
+            on_a.subscribed(channel)
+            publish_via(b, channel, {"over": "tls"})
+            assert on_a.recv()["data"] == {"over": "tls"}
+        # Without the CA the server's certificate is not trusted: the node stays degraded and never speaks plain text.
+        untrusted = start_server(CONFIG + f'\n[engine]\nkind = "redis"\nurl = "rediss://127.0.0.1:{port}/0"\nprefix = "{prefix}"\n')
+        nodes.append(untrusted)
+        time.sleep(1.0)
+        health = httpx.get(f"{untrusted.http}/api/health", timeout=WAIT)
+        assert health.status_code == 503 and health.json()["engine"]["status"] == "unavailable"
+        assert rest(untrusted, "POST", "publish", json={"channel": channel, "data": 1}).status_code == 503
+    finally:
+        for node in nodes:
+            node.stop(signal.SIGKILL)
+        redis.kill()
+        redis.wait(timeout=10)
+
+
+def test_a_cache_channels_last_event_reaches_a_subscriber_on_another_node(cluster):
+    a, b = cluster(2)
+    channel = unique("cache-prices-")
+    r = rest(a, "POST", "publish", app=PUSHER, json={"channel": channel, "name": "price", "data": {"eur": 3}})
+    assert r.status_code == 200, r.text
+    with PysherClient(b, app=PUSHER) as on_b:
+        events = on_b.subscribe(channel, events=("price",))
+        next_event(events, "pusher_internal:subscription_succeeded")
+        _, data = next_event(events, "price")
+        assert json.loads(data) == {"eur": 3}

@@ -142,7 +142,7 @@ struct JSONActionAPI: Sendable {
     }
 
     func channels(_ call: Call) async throws -> Response {
-        let channels = self.bus.channels(app: call.app.id).keys.sorted()
+        let channels = try await self.bus.clusterChannels(app: call.app.id).keys.sorted()
         return JSONResponse.make { json in
             json.beginObject()
             json.key("channels")

@@ -17,14 +17,17 @@ public struct JSONActionAdapter: ProtocolAdapter {
 
     public func register(http: Router<SwitchboardContext>, webSocket: Router<SwitchboardContext>) {
         let gate = self.environment.gate
+        let compression = self.environment.webSocketCompression
         // Upgrade requests: a refusal is answered with its status and JSON (404 unknown key, 403 disabled app or
         // blocked origin) and recorded; plain GETs of the same path are answered by the HTTP route below.
         webSocket.ws("/_rt/ws") { request, context in
             let caller = Caller(request: request, context: context)
-            if case .failure(let refusal) = gate.admit(request: request, caller: caller) {
+            if let refusal = gate.throttle(caller) { return await gate.decline(refusal, caller: caller, context: context) }
+            let admitted = gate.admit(request: request, caller: caller)
+            if case .failure(let refusal) = admitted {
                 return await gate.decline(refusal, caller: caller, context: context)
             }
-            return .upgrade([:])
+            return .upgrade(compression.upgradeHeaders(request, app: try? admitted.get(), channel: context.channel))
         } onUpgrade: { inbound, outbound, context in
             try await self.serve(inbound: inbound, outbound: outbound, request: context.request, context: context.requestContext)
         }
@@ -60,7 +63,8 @@ public struct JSONActionAdapter: ProtocolAdapter {
             connectionID: connectionID,
             app: app,
             encoder: JSONActionEncoder(),
-            maxQueuedFrames: self.environment.maxQueuedFrames
+            maxQueuedFrames: self.environment.maxQueuedFrames,
+            compressor: self.environment.webSocketCompression.compressor(channel: context.channel)
         )
         let requested = request.uri.queryParameters["cid"].map(String.init)
         let clientID = requested.flatMap { $0.count <= 64 && ChannelName.isValid($0) ? $0 : nil } ?? "c\(connectionID.raw)"

@@ -87,6 +87,9 @@ public final class JSONActionConnection: Sendable {
             self.session.send(JSONActionReply.subscribed(channel: channel, seq: nil))
             return
         }
+        if let limit = self.app.plan.maxSubscriptionsPerConnection, self.state.withLock({ $0.channels.count }) >= limit {
+            return self.refuse(.channelLimit, "a connection may hold \(limit) subscriptions", channel: channel, kind: .overQuota)
+        }
         if lastEventID != nil { self.session.beginRecovery(channel: channel) }
         do {
             try await self.bus.subscribe(self.session, app: self.app, channel: channel)

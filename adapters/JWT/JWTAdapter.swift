@@ -34,8 +34,9 @@ public struct JWTAdapter: ProtocolAdapter {
             // Upgrade requests: refusals only decline here; the HTTP route below answers and reports them.
             webSocket.ws(RouterPath(path)) { request, context in
                 let caller = Caller(request: request, context: context)
-                guard case .success = gate.admit(request: request, caller: caller) else { return .dontUpgrade }
-                return .upgrade([:])
+                if let refusal = gate.throttle(caller) { return await gate.decline(refusal, caller: caller, context: context) }
+                guard case .success(let app) = gate.admit(request: request, caller: caller) else { return .dontUpgrade }
+                return .upgrade(self.environment.webSocketCompression.upgradeHeaders(request, app: app, channel: context.channel))
             } onUpgrade: { inbound, outbound, context in
                 try await self.serve(inbound: inbound, outbound: outbound, request: context.request, context: context.requestContext)
             }
@@ -87,7 +88,8 @@ public struct JWTAdapter: ProtocolAdapter {
             connectionID: connectionID,
             app: app,
             encoder: JWTEncoder(app: app),
-            maxQueuedFrames: self.environment.maxQueuedFrames
+            maxQueuedFrames: self.environment.maxQueuedFrames,
+            compressor: self.environment.webSocketCompression.compressor(channel: context.channel)
         )
         let connection = JWTConnection(
             session: session,

@@ -298,6 +298,12 @@ public final class JWTConnection: Sendable {
             self.report(.badRequest, "subscribe to an invalid channel name")
             return self.reply(JWTReply.error(id: id, .badRequest))
         }
+        if let limit = self.app.plan.maxSubscriptionsPerConnection,
+            self.state.withLock({ $0.subscriptions[channel] == nil && $0.subscriptions.count + $0.pending.count >= limit })
+        {
+            self.report(.overQuota, "\(channel): a connection may hold \(limit) subscriptions")
+            return self.reply(JWTReply.error(id: id, .limitExceeded))
+        }
         let busy = self.state.withLock { state -> Bool in
             if state.subscriptions[channel] != nil || state.pending.contains(channel) { return true }
             state.pending.insert(channel)

@@ -213,7 +213,9 @@ struct JWTServerAPI: Sendable {
             return Self.object()
         case "channels":
             let pattern = body.string("pattern")
-            let channels = self.bus.channels(app: app.id).filter { entry in pattern.map { Self.matches(entry.key, pattern: $0) } ?? true }
+            let channels = try await self.bus.clusterChannels(app: app.id).filter { entry in
+                pattern.map { Self.matches(entry.key, pattern: $0) } ?? true
+            }
             return Self.object { json in
                 json.key("channels")
                 json.beginObject()
@@ -227,7 +229,7 @@ struct JWTServerAPI: Sendable {
             }
         case "info":
             let (clients, users) = self.registry.counts(app: app.id)
-            let channels = self.bus.channels(app: app.id)
+            let channels = try await self.bus.clusterChannels(app: app.id)
             return Self.object { json in
                 json.key("nodes")
                 json.beginArray()

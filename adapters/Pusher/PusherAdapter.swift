@@ -38,12 +38,12 @@ public struct PusherAdapter: ProtocolAdapter {
         // `pusher:error` (4001, 4003) and the close code, as Pusher does it. A refused origin gets 403 JSON.
         webSocket.ws("/app/{key}") { request, context in
             let caller = Caller(request: request, context: context)
-            if case .failure(let refusal) = gate.admit(request: request, caller: caller, pathKey: Self.pathKey(request)),
-                refusal.kind == .originBlocked
-            {
+            if let refusal = gate.throttle(caller) { return await gate.decline(refusal, caller: caller, context: context) }
+            let admitted = gate.admit(request: request, caller: caller, pathKey: Self.pathKey(request))
+            if case .failure(let refusal) = admitted, refusal.kind == .originBlocked {
                 return await gate.decline(refusal, caller: caller, context: context)
             }
-            return .upgrade([:])
+            return .upgrade(self.environment.webSocketCompression.upgradeHeaders(request, app: try? admitted.get(), channel: context.channel))
         } onUpgrade: { inbound, outbound, context in
             await self.serve(inbound: inbound, outbound: outbound, request: context.request, context: context.requestContext)
         }
@@ -93,7 +93,13 @@ public struct PusherAdapter: ProtocolAdapter {
             self.environment.connections.closed(self.name)
             self.environment.bus.disconnect(app: app.id)
         }
-        let session = Session(connectionID: connectionID, app: app, encoder: PusherEncoder(), maxQueuedFrames: self.environment.maxQueuedFrames)
+        let session = Session(
+            connectionID: connectionID,
+            app: app,
+            encoder: PusherEncoder(),
+            maxQueuedFrames: self.environment.maxQueuedFrames,
+            compressor: self.environment.webSocketCompression.compressor(channel: context.channel)
+        )
         let connection = PusherConnection(
             session: session,
             socketID: PusherConnection.makeSocketID(connectionID),

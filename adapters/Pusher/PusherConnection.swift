@@ -140,11 +140,13 @@ public final class PusherConnection: Sendable {
         }
         let (already, count) = self.state.withLock { ($0.channels.contains(channel), $0.channels.count) }
         if already { return self.refuse(.invalidMessage, "already subscribed to \(channel)", channel: channel, kind: .badRequest) }
-        guard count < self.context.limits.maxChannelsPerConnection else {
+        // The plan's limit, within the adapter's own per-socket cap.
+        let limit = min(self.app.plan.maxSubscriptionsPerConnection ?? Int.max, self.context.limits.maxChannelsPerConnection)
+        guard count < limit else {
             return self.refuseSubscription(
                 channel,
                 .overCapacity,
-                "a connection may hold \(self.context.limits.maxChannelsPerConnection) subscriptions",
+                "a connection may hold \(limit) subscriptions",
                 kind: .overQuota,
                 type: "LimitReached",
                 status: 429
@@ -194,7 +196,7 @@ public final class PusherConnection: Sendable {
             }
             self.state.withLock { _ = $0.channels.insert(channel) }
             self.session.send(PusherReply.subscriptionSucceeded(channel: channel))
-            self.afterSubscribe(channel)
+            await self.afterSubscribe(channel)
         }
     }
 
@@ -257,23 +259,33 @@ public final class PusherConnection: Sendable {
         }
         let current = (try? await self.bus.members(app: self.app.id, channel: channel)) ?? []
         self.session.send(PusherReply.presenceSubscriptionSucceeded(channel: channel, members: current))
-        self.afterSubscribe(channel)
+        await self.afterSubscribe(channel)
     }
 
     /// After `subscription_succeeded`: the subscriber count when the app shares it, the cached event of a cache channel.
-    func afterSubscribe(_ channel: String) {
+    func afterSubscribe(_ channel: String) async {
         if self.app.subscriptionCount, !PusherChannel.isPresence(channel) {
             self.session.send(PusherReply.subscriptionCount(channel: channel, count: self.bus.hub.count(app: self.app.id, channel: channel)))
         }
         guard PusherChannel.isCache(channel) else { return }
-        if let cached = self.context.cache.last(app: self.app.id, channel: channel, now: WallClock.milliseconds()),
-            let frame = PusherEncoder.event(cached)
-        {
+        let now = WallClock.milliseconds()
+        var cached = self.context.cache.last(app: self.app.id, channel: channel, now: now)
+        if cached == nil { cached = await self.lastKept(channel, now: now) }
+        if let cached, let frame = PusherEncoder.event(cached) {
             self.session.send(frame)
         } else {
             self.session.send(PusherReply.cacheMiss(channel: channel))
             self.context.webhooks?.enqueue(.cacheMiss(channel), app: self.app)
         }
+    }
+
+    /// The channel's newest kept message when it is recent enough to be the cached event: the local cache only sees
+    /// this node's publishes, while history is shared by every node of a cluster.
+    func lastKept(_ channel: String, now: Int64) async -> Publication? {
+        guard let newest = try? await self.bus.history(app: self.app, channel: channel, after: nil, limit: 1).publications.last,
+            !(newest.event ?? "").hasPrefix("client-"), now - newest.timestamp <= self.context.cache.ttlMilliseconds
+        else { return nil }
+        return newest
     }
 
     func unsubscribe(_ channel: String) async {

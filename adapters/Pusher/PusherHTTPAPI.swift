@@ -195,13 +195,16 @@ struct PusherHTTPAPI: Sendable {
     }
 
     /// The `info` attributes asked for, of one channel: `subscription_count`, and `user_count` on presence channels.
-    func attributes(_ info: Set<String>, channel: String, app: App, into json: inout JSONWriter) async throws {
+    /// Writes the requested channel attributes; `count` is the cluster-wide subscriber count when already known.
+    func attributes(_ info: Set<String>, channel: String, app: App, count: Int? = nil, into json: inout JSONWriter) async throws {
         json.beginObject()
         if info.contains("user_count"), PusherChannel.isPresence(channel) {
             json.member("user_count", try await self.bus.members(app: app.id, channel: channel).count)
         }
         if info.contains("subscription_count") {
-            json.member("subscription_count", self.bus.hub.count(app: app.id, channel: channel))
+            let subscriptions: Int
+            if let count { subscriptions = count } else { subscriptions = try await self.bus.clusterCount(app: app.id, channel: channel) }
+            json.member("subscription_count", subscriptions)
         }
         json.endObject()
     }
@@ -262,14 +265,15 @@ struct PusherHTTPAPI: Sendable {
         if info.contains("user_count"), !prefix.hasPrefix("presence-") {
             throw Failure.badRequest("info=user_count needs filter_by_prefix=presence-")
         }
-        let names = self.bus.channels(app: call.app.id).keys.filter { !PusherChannel.isServerToUser($0) && $0.hasPrefix(prefix) }.sorted()
+        let counts = try await self.bus.clusterChannels(app: call.app.id)
+        let names = counts.keys.filter { !PusherChannel.isServerToUser($0) && $0.hasPrefix(prefix) }.sorted()
         var json = JSONWriter()
         json.beginObject()
         json.key("channels")
         json.beginObject()
         for name in names {
             json.key(name)
-            try await self.attributes(info, channel: name, app: call.app, into: &json)
+            try await self.attributes(info, channel: name, app: call.app, count: counts[name], into: &json)
         }
         json.endObject()
         json.endObject()
@@ -285,7 +289,7 @@ struct PusherHTTPAPI: Sendable {
         let name = try self.channelName(call)
         let info = self.info(call)
         if info.contains("user_count"), !PusherChannel.isPresence(name) { throw Failure.badRequest("user_count is only for presence channels") }
-        let count = self.bus.hub.count(app: call.app.id, channel: name)
+        let count = try await self.bus.clusterCount(app: call.app.id, channel: name)
         var json = JSONWriter()
         json.beginObject()
         json.key("occupied")

@@ -1,4 +1,5 @@
 public import NIOCore
+import SwitchboardAdapterKit
 
 /// The HTTP API's query-string signature: `auth_signature` is the HMAC-SHA256 hex, with an app secret, of
 /// `METHOD\nPATH\nQUERY` where QUERY is every other parameter, keys lowercased, sorted by key, joined as
@@ -51,7 +52,7 @@ public struct PusherRequestSignature: Sendable {
         throws(Failure)
     {
         guard let authKey = self["auth_key"] else { throw Failure(message: "auth_key is required") }
-        guard PusherSignature.constantTimeEquals(Array(authKey.utf8), Array(key.utf8)) else { throw Failure(message: "unknown auth_key") }
+        guard ConstantTime.equal(authKey, key) else { throw Failure(message: "unknown auth_key") }
         guard let timestampText = self["auth_timestamp"], let timestamp = Int64(timestampText) else {
             throw Failure(message: "auth_timestamp is required")
         }
@@ -71,7 +72,7 @@ public struct PusherRequestSignature: Sendable {
             let signed = self.stringToSign(method: method, path: path)
             for secret in secrets {
                 let expected = PusherSignature.hmacHex(secret: secret, string: signed)
-                if PusherSignature.constantTimeEquals(Array(signature.utf8), Array(expected.utf8)) { return }
+                if ConstantTime.equal(signature, expected) { return }
             }
         }
         throw Failure(message: "invalid auth_signature")

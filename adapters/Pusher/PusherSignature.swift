@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 public import NIOCore
+import SwitchboardAdapterKit
 
 /// The HMAC-SHA256 signatures of the Pusher protocol, made with an app secret and checked in constant time.
 ///
@@ -60,21 +61,13 @@ public enum PusherSignature {
         let givenKey = auth[..<colon]
         let signature = auth[auth.index(after: colon)...].lowercased()
         // Compare the key too in constant time: it is public, but nothing should depend on where it differs.
-        let keyMatches = self.constantTimeEquals(Array(givenKey.utf8), Array(key.utf8))
+        let keyMatches = ConstantTime.equal(givenKey, key)
         var matched = false
         for secret in secrets {
             let expected = self.hmacHex(secret: secret, string: signed)
-            if self.constantTimeEquals(Array(signature.utf8), Array(expected.utf8)) { matched = true }
+            if ConstantTime.equal(signature, expected) { matched = true }
         }
         return keyMatches && matched
-    }
-
-    /// Compares two byte strings in time that depends only on their lengths.
-    public static func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        guard a.count == b.count else { return false }
-        var difference: UInt8 = 0
-        for index in a.indices { difference |= a[index] ^ b[index] }
-        return difference == 0
     }
 
     static func hex(_ bytes: some Sequence<UInt8>) -> String {

@@ -56,6 +56,10 @@ public struct SSEAdapter: ProtocolAdapter {
 
     func stream(_ request: Request, _ context: SwitchboardContext) async throws -> Response {
         let caller = Caller(request: request, context: context)
+        if let refusal = self.environment.gate.throttle(caller) {
+            self.environment.gate.report(refusal, caller: caller)
+            return JSONResponse.error(refusal.status, code: refusal.kind.name, message: refusal.message, headers: [.retryAfter: "1"])
+        }
         let app: App
         switch self.environment.gate.admit(request: request, caller: caller) {
         case .success(let admitted): app = admitted
@@ -71,6 +75,9 @@ public struct SSEAdapter: ProtocolAdapter {
         }
         if let invalid = channels.first(where: { !ChannelName.isValid($0) }) {
             return self.refuse(.badRequest, .badRequest, "invalid channel name \(invalid)", app: app, caller: caller)
+        }
+        if let limit = app.plan.maxSubscriptionsPerConnection, channels.count > limit {
+            return self.refuse(.forbidden, .overQuota, "the app's plan allows \(limit) channels per connection", app: app, caller: caller)
         }
         if let refusal = self.authorize(channels, request: request, app: app, caller: caller) { return refusal }
 
@@ -150,6 +157,7 @@ public struct SSEAdapter: ProtocolAdapter {
                                 }
                                 batch.writeBuffer(&frame.bytes)
                             }
+                            WireTraffic.wrote(batch.readableBytes)
                             try await writer.write(batch)
                         }
                         group.cancelAll()

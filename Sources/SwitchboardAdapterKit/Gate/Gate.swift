@@ -22,11 +22,26 @@ public struct Gate: Sendable {
     public let apps: AppRegistry
     /// Where security events go.
     public let security: any SecurityEventSink
+    /// New connections per client IP (`[limits] new_connections_per_ip_per_second`).
+    public let newConnections: ConnectionRateLimiter
 
-    /// Creates a gate.
-    public init(apps: AppRegistry, security: any SecurityEventSink) {
+    /// Creates a gate; `newConnectionsPerSecond` per client IP (0 = unlimited).
+    public init(apps: AppRegistry, security: any SecurityEventSink, newConnectionsPerSecond: Int = 50) {
         self.apps = apps
         self.security = security
+        self.newConnections = ConnectionRateLimiter(perSecond: newConnectionsPerSecond)
+    }
+
+    /// Takes one new connection (WebSocket or SSE) from the caller's address; a 429 `rate_limited` refusal when the
+    /// address opens them faster than `[limits] new_connections_per_ip_per_second`. The caller reports it.
+    public func throttle(_ caller: Caller) -> Refusal? {
+        guard let ip = caller.ip, !self.newConnections.allow(ip) else { return nil }
+        return Refusal(
+            status: .tooManyRequests,
+            kind: .rateLimited,
+            app: nil,
+            message: "too many new connections from \(ip): at most \(self.newConnections.perSecond) per second"
+        )
     }
 
     /// Finds the app for a request and checks that it is enabled and its origin allowed.

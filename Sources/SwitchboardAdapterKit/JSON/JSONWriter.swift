@@ -64,6 +64,13 @@ public struct JSONWriter {
         self.buffer.writeString(String(value))
     }
 
+    /// Writes a finite number (non-finite values, which JSON cannot hold, as `null`).
+    public mutating func number(_ value: Double) {
+        self.separator()
+        let text = !value.isFinite ? "null" : value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
+        self.buffer.writeString(text)
+    }
+
     /// Writes a boolean value.
     public mutating func bool(_ value: Bool) {
         self.separator()
@@ -93,6 +100,12 @@ public struct JSONWriter {
     public mutating func member<I: BinaryInteger>(_ name: String, _ value: I) {
         self.key(name)
         self.integer(value)
+    }
+
+    /// Writes a number member.
+    public mutating func member(_ name: String, _ value: Double) {
+        self.key(name)
+        self.number(value)
     }
 
     /// Writes a raw JSON member.

@@ -10,6 +10,8 @@ public struct OutgoingFrame: Sendable {
     public var channel: String?
     /// The message's offset in its channel.
     public var offset: UInt64?
+    /// `bytes` is a permessage-deflate payload: the WebSocket frame goes out with RSV1 set.
+    public var compressed = false
 }
 
 /// Why a session ended.
@@ -74,14 +76,24 @@ public final class Session: Subscriber {
     public let app: App
     /// The most frames queued before the session is closed as too slow.
     public let maxQueuedFrames: Int
+    /// Compresses the session's frames when the client agreed to permessage-deflate; nil sends them plain.
+    public let compressor: (any FrameCompressor)?
     private let state = Mutex(State())
 
-    /// Creates a session for a connection of `app` speaking `encoder`'s wire format.
-    public init(connectionID: ConnectionID, app: App, encoder: any FrameEncoder, maxQueuedFrames: Int = 4096) {
+    /// Creates a session for a connection of `app` speaking `encoder`'s wire format; with `compressor`, frames
+    /// it compresses go out compressed (broadcasts are compressed once by the hub, for every session sharing it).
+    public init(
+        connectionID: ConnectionID,
+        app: App,
+        encoder: any FrameEncoder,
+        maxQueuedFrames: Int = 4096,
+        compressor: (any FrameCompressor)? = nil
+    ) {
         self.connectionID = connectionID
         self.app = app
         self.encoder = encoder
         self.maxQueuedFrames = maxQueuedFrames
+        self.compressor = compressor
     }
 
     /// Why the session ended, once it has.
@@ -89,15 +101,28 @@ public final class Session: Subscriber {
 
     @discardableResult
     public func deliver(_ frame: ByteBuffer, of message: BusMessage) -> EnqueueResult {
-        var outgoing = OutgoingFrame(bytes: frame, channel: message.channel, offset: nil)
+        self.deliver(frame, compressed: self.compressor?.compress(frame), of: message)
+    }
+
+    @discardableResult
+    public func deliver(_ frame: ByteBuffer, compressed: ByteBuffer?, of message: BusMessage) -> EnqueueResult {
+        var outgoing = OutgoingFrame(bytes: compressed ?? frame, channel: message.channel, offset: nil, compressed: compressed != nil)
         if case .publication(let publication) = message { outgoing.offset = publication.position?.offset }
         return self.enqueue(outgoing, recoverable: true)
     }
 
-    /// Queues a reply frame of the connection's own (not a channel message).
+    /// Queues a reply frame of the connection's own (not a channel message), compressed on its own when it is worth it.
     @discardableResult
     public func send(_ frame: ByteBuffer) -> EnqueueResult {
-        self.enqueue(OutgoingFrame(bytes: frame), recoverable: false)
+        self.enqueue(self.outgoing(frame), recoverable: false)
+    }
+
+    /// `bytes` as this session sends it: compressed when the session compresses and the compressor takes it.
+    func outgoing(_ bytes: ByteBuffer, channel: String? = nil, offset: UInt64? = nil) -> OutgoingFrame {
+        if let compressed = self.compressor?.compress(bytes) {
+            return OutgoingFrame(bytes: compressed, channel: channel, offset: offset, compressed: true)
+        }
+        return OutgoingFrame(bytes: bytes, channel: channel, offset: offset)
     }
 
     private func enqueue(_ frame: OutgoingFrame, recoverable: Bool) -> EnqueueResult {
@@ -154,7 +179,7 @@ public final class Session: Subscriber {
     public func finishRecovery(channel: String, after offset: UInt64, history: [Publication]) {
         let replay = history.compactMap { publication -> OutgoingFrame? in
             guard let bytes = self.encoder.frame(for: .publication(publication)) else { return nil }
-            return OutgoingFrame(bytes: bytes, channel: channel, offset: publication.position?.offset)
+            return self.outgoing(bytes, channel: channel, offset: publication.position?.offset)
         }
         let wake = self.state.withLock { state -> Wake? in
             let buffered = state.recovering.removeValue(forKey: channel) ?? []

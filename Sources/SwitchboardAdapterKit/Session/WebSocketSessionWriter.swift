@@ -21,7 +21,7 @@ public enum WebSocketSessionWriter {
         try? await channel.eventLoop.submit { writer.write(force: true) }.get()
     }
 
-    /// Text frames for `frames`, written without flushing.
+    /// Text frames for `frames` (RSV1 set on compressed ones), written without flushing.
     final class Writer: Sendable {
         let session: Session
         let channel: any Channel
@@ -50,10 +50,13 @@ public enum WebSocketSessionWriter {
             }
             let frames = self.session.takeForWriting()
             guard !frames.isEmpty else { return }
+            var bytes = 0
             for frame in frames {
-                self.channel.write(WebSocketFrame(fin: true, opcode: .text, data: frame.bytes), promise: nil)
+                bytes += frame.bytes.readableBytes
+                self.channel.write(WebSocketFrame(fin: true, rsv1: frame.compressed, opcode: .text, data: frame.bytes), promise: nil)
             }
             self.channel.flush()
+            WireTraffic.wrote(bytes)
         }
     }
 

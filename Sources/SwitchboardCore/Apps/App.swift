@@ -4,6 +4,8 @@ public struct App: Sendable, Equatable {
     public var id: String
     /// The public key clients connect with.
     public var key: String
+    /// A label for people (the console, the admin API); empty when none was given.
+    public var name: String = ""
     /// The secrets that sign and verify everything; the first signs, all verify (rotation overlap).
     public var secrets: [String]
     /// Browser origins allowed to connect; empty allows any.
@@ -36,6 +38,8 @@ public struct App: Sendable, Equatable {
     public var clientEventsPerSecond: Int = 10
     /// Whether JWT-protocol clients may connect without a token (`allow_anonymous`, default false).
     public var allowAnonymous: Bool = false
+    /// Whether WebSocket clients that offer permessage-deflate get it (`websocket_compression`, default false).
+    public var websocketCompression: Bool = false
 
     /// Creates an app.
     public init(

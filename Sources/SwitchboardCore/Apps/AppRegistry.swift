@@ -51,12 +51,27 @@ public final class AppRegistry: Sendable {
     /// The default app, if configured.
     public var defaultApp: App? { self.defaultAppID.flatMap { self.app(id: $0) } }
 
-    /// Adds or replaces an app.
+    /// Adds or replaces an app; its secrets verify (and stop verifying) from the next lookup on.
     public func upsert(_ app: App) {
         self.indexes.withLock { indexes in
             var apps = Array(indexes.byID.values.filter { $0.id != app.id })
             apps.append(app)
             indexes = Indexes(apps: apps)
         }
+    }
+
+    /// Removes the app with `id`; returns whether there was one.
+    @discardableResult
+    public func remove(id: String) -> Bool {
+        self.indexes.withLock { indexes in
+            guard indexes.byID[id] != nil else { return false }
+            indexes = Indexes(apps: indexes.byID.values.filter { $0.id != id })
+            return true
+        }
+    }
+
+    /// Replaces every app at once (start-up, after merging the config with the store).
+    public func replaceAll(_ apps: [App]) {
+        self.indexes.withLock { $0 = Indexes(apps: apps) }
     }
 }

@@ -15,15 +15,26 @@ public struct Plan: Sendable, Equatable {
     public var publishesPerMinute: Int?
     /// Messages of history kept per channel by default.
     public var historySize: Int
+    /// Channels one connection may be subscribed to at once (`max_subscriptions_per_connection`).
+    public var maxSubscriptionsPerConnection: Int?
 
     /// Creates a plan.
-    public init(name: String, maxConnections: Int?, maxChannels: Int?, maxMessageBytes: Int, publishesPerMinute: Int?, historySize: Int) {
+    public init(
+        name: String,
+        maxConnections: Int?,
+        maxChannels: Int?,
+        maxMessageBytes: Int,
+        publishesPerMinute: Int?,
+        historySize: Int,
+        maxSubscriptionsPerConnection: Int? = 100
+    ) {
         self.name = name
         self.maxConnections = maxConnections
         self.maxChannels = maxChannels
         self.maxMessageBytes = maxMessageBytes
         self.publishesPerMinute = publishesPerMinute
         self.historySize = historySize
+        self.maxSubscriptionsPerConnection = maxSubscriptionsPerConnection
     }
 
     /// 10 channels, 64 KB messages, 500 publishes/min, 100 history, 200 connections.
@@ -33,7 +44,8 @@ public struct Plan: Sendable, Equatable {
         maxChannels: 10,
         maxMessageBytes: 64 * 1024,
         publishesPerMinute: 500,
-        historySize: 100
+        historySize: 100,
+        maxSubscriptionsPerConnection: 100
     )
     /// 50 channels, 128 KB messages, 5,000 publishes/min, 1,000 history, 2,000 connections.
     public static let builder = Plan(
@@ -42,7 +54,8 @@ public struct Plan: Sendable, Equatable {
         maxChannels: 50,
         maxMessageBytes: 128 * 1024,
         publishesPerMinute: 5_000,
-        historySize: 1_000
+        historySize: 1_000,
+        maxSubscriptionsPerConnection: 200
     )
     /// 200 channels, 512 KB messages, 50,000 publishes/min, 1,000 history, 20,000 connections.
     public static let pro = Plan(
@@ -51,7 +64,8 @@ public struct Plan: Sendable, Equatable {
         maxChannels: 200,
         maxMessageBytes: 512 * 1024,
         publishesPerMinute: 50_000,
-        historySize: 1_000
+        historySize: 1_000,
+        maxSubscriptionsPerConnection: 500
     )
     /// Unlimited channels, connections and publishes, 1 MB messages, 1,000 history.
     public static let enterprise = Plan(
@@ -60,7 +74,8 @@ public struct Plan: Sendable, Equatable {
         maxChannels: nil,
         maxMessageBytes: 1024 * 1024,
         publishesPerMinute: nil,
-        historySize: 1_000
+        historySize: 1_000,
+        maxSubscriptionsPerConnection: 1_000
     )
 
     /// The built-in plans by name.

@@ -14,6 +14,8 @@ public final class Bus: BrokerEventHandler {
     public let apps: AppRegistry
     /// Message counters.
     public let stats = BusStats()
+    /// Messages in and deliveries out per second, sampled by the janitor.
+    public let throughput = Throughput()
     /// Who hears channel changes on this node (webhooks, subscription counts, caches).
     public let observers = ChannelObservers()
     /// How long a server-side presence join lasts without a heartbeat, in milliseconds.
@@ -38,8 +40,13 @@ public final class Bus: BrokerEventHandler {
 
     /// Fans a message from the engine out to local subscribers.
     public func handle(_ message: BusMessage) {
-        self.stats.countDelivered(self.hub.broadcast(message))
+        let delivered = self.hub.broadcast(message)
+        self.stats.countDelivered(delivered)
+        // Once per message, not per subscriber: metrics time the fan-out from here.
+        if case .publication(let publication) = message { self.observers.notify { $0.fannedOut(publication, subscribers: delivered) } }
     }
+
+    public func localOccupancy() -> [String: [String: Int]] { self.hub.occupancy() }
 
     // MARK: Connections
 
@@ -125,6 +132,18 @@ public final class Bus: BrokerEventHandler {
     /// Channels of `app` with local subscribers, and how many each has.
     public func channels(app: String) -> [String: Int] { self.hub.channels(app: app) }
 
+    /// Subscribers per occupied channel of `app` on every node (this node's alone with the memory engine).
+    ///
+    /// Other nodes' counts are as fresh as their last report to the engine (about a second with Redis).
+    public func clusterChannels(app: String) async throws -> [String: Int] {
+        try await self.engine.channels(app: app, local: self.hub.channels(app: app))
+    }
+
+    /// Subscribers of one channel on every node.
+    public func clusterCount(app: String, channel: String) async throws -> Int {
+        try await self.clusterChannels(app: app)[channel, default: 0]
+    }
+
     // MARK: Publishing
 
     /// Checks `size` against the app's plan and takes one publish from its rate.
@@ -144,7 +163,9 @@ public final class Bus: BrokerEventHandler {
     public func publishAdmitted(_ publication: Publication, app: App) async throws -> Publication {
         self.stats.countPublished()
         let policy = app.policy(for: publication.channel)
-        let published = try await self.engine.publish(publication, history: policy.history.size > 0 ? policy.history : nil)
+        var stamped = publication
+        stamped.publishedAt = ContinuousClock.now
+        let published = try await self.engine.publish(stamped, history: policy.history.size > 0 ? policy.history : nil)
         self.observers.notify { $0.published(published) }
         return published
     }

@@ -24,6 +24,8 @@ public protocol ChannelObserver: Sendable {
     func presenceChanged(_ change: PresenceChange)
     /// A message was published through this node, with its position when the channel keeps history.
     func published(_ publication: Publication)
+    /// A publication was queued on its `subscribers` local subscribers: once per message per node, for metrics.
+    func fannedOut(_ publication: Publication, subscribers: Int)
 }
 
 extension ChannelObserver {
@@ -32,6 +34,7 @@ extension ChannelObserver {
     public func subscriptionCountChanged(app: String, channel: String, count: Int, cause: ConnectionID?) {}
     public func presenceChanged(_ change: PresenceChange) {}
     public func published(_ publication: Publication) {}
+    public func fannedOut(_ publication: Publication, subscribers: Int) {}
 }
 
 /// The observers registered with a bus, by name: registering a name again replaces the earlier observer.

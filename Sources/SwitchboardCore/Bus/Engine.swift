@@ -2,6 +2,8 @@
 public protocol BrokerEventHandler: Sendable {
     /// Fans `message` out to local subscribers.
     func handle(_ message: BusMessage)
+    /// This node's subscribers per channel, by app: what an engine shares so every node can answer cluster-wide counts.
+    func localOccupancy() -> [String: [String: Int]]
 }
 
 /// Cross-node fan-out, history and presence behind the bus.
@@ -11,6 +13,8 @@ public protocol BrokerEventHandler: Sendable {
 public protocol Engine: Sendable {
     /// A short name for status pages: `memory`, `redis`.
     var kind: String { get }
+    /// Whether the engine can carry publishes now; false while its backend (Redis) is unreachable.
+    var isAvailable: Bool { get }
     /// The presence store this engine keeps members in.
     var presence: any PresenceStore { get }
     /// Sets where received messages go; called once before any other method.
@@ -29,4 +33,14 @@ public protocol Engine: Sendable {
     func removeHistory(app: String, channel: String) async throws
     /// Trims expired history; called periodically by the janitor.
     func sweep(now: Int64) async throws
+    /// Subscribers per channel of `app` on every node, given this node's own (`local`).
+    func channels(app: String, local: [String: Int]) async throws -> [String: Int]
+}
+
+extension Engine {
+    /// An engine inside this process is always available.
+    public var isAvailable: Bool { true }
+
+    /// A single-node engine's counts are this node's.
+    public func channels(app: String, local: [String: Int]) async throws -> [String: Int] { local }
 }

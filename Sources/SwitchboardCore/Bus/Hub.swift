@@ -103,6 +103,42 @@ public final class Hub: Sendable {
         return result
     }
 
+    /// Every app's channels with local subscribers, with their subscriber counts.
+    public func occupancy() -> [String: [String: Int]] {
+        var result: [String: [String: Int]] = [:]
+        for shard in self.shards {
+            shard.channels.withLock { channels in
+                for (key, entry) in channels where !entry.byConnection.isEmpty {
+                    result[key.app, default: [:]][key.channel] = entry.byConnection.count
+                }
+            }
+        }
+        return result
+    }
+
+    /// The channels of `app` with local subscribers, counted per wire protocol (`pusher`, `jsonaction`, `jwt`, `sse`).
+    ///
+    /// For the admin API: it walks every subscriber, so it stays off the publish path.
+    public func protocolCounts(app: String) -> [String: [String: Int]] {
+        var result: [String: [String: Int]] = [:]
+        for shard in self.shards {
+            shard.channels.withLock { channels in
+                for (key, entry) in channels where key.app == app {
+                    var counts: [String: Int] = [:]
+                    for subscriber in entry.byConnection.values { counts[Self.protocolName(of: subscriber.encoder), default: 0] += 1 }
+                    result[key.channel] = counts
+                }
+            }
+        }
+        return result
+    }
+
+    /// A wire protocol's name from its encoder type: `PusherEncoder` → `pusher`, `JSONActionEncoder` → `jsonaction`.
+    static func protocolName(of encoder: any FrameEncoder) -> String {
+        let name = String(describing: type(of: encoder)).lowercased()
+        return name.hasSuffix("encoder") ? String(name.dropLast(7)) : name
+    }
+
     /// Queues `message` on every local subscriber of its channel except its sender.
     ///
     /// Returns the number of subscribers the message was handed to.
@@ -116,16 +152,23 @@ public final class Hub: Sendable {
         for subscriber in subscribers {
             if let sender, subscriber.connectionID == sender { continue }
             guard let frame = cache.frame(for: message, encoder: subscriber.encoder) else { continue }
-            subscriber.deliver(frame, of: message)
+            if let compressor = subscriber.compressor {
+                let compressed = cache.compressed(frame, encoder: subscriber.encoder, compressor: compressor)
+                subscriber.deliver(frame, compressed: compressed, of: message)
+            } else {
+                subscriber.deliver(frame, of: message)
+            }
             delivered += 1
         }
         return delivered
     }
 }
 
-/// The frames of one broadcast, one per encoder type, so each wire format is encoded once.
+/// The frames of one broadcast, one per encoder type, so each wire format is encoded once; and their
+/// compressed forms, one per encoder type and compressor, so each is compressed once.
 struct FrameCache {
     private var entries: [(ObjectIdentifier, ByteBuffer?)] = []
+    private var compressedEntries: [(encoder: ObjectIdentifier, compressor: ObjectIdentifier, bytes: ByteBuffer?)] = []
 
     mutating func frame(for message: BusMessage, encoder: any FrameEncoder) -> ByteBuffer? {
         let id = ObjectIdentifier(type(of: encoder))
@@ -133,5 +176,15 @@ struct FrameCache {
         let frame = encoder.frame(for: message)
         self.entries.append((id, frame))
         return frame
+    }
+
+    /// `frame` (the encoding by `encoder`) compressed by `compressor`, or nil when it goes out plain.
+    mutating func compressed(_ frame: ByteBuffer, encoder: any FrameEncoder, compressor: any FrameCompressor) -> ByteBuffer? {
+        let encoderID = ObjectIdentifier(type(of: encoder))
+        let compressorID = ObjectIdentifier(compressor)
+        for entry in self.compressedEntries where entry.encoder == encoderID && entry.compressor == compressorID { return entry.bytes }
+        let bytes = compressor.compress(frame)
+        self.compressedEntries.append((encoderID, compressorID, bytes))
+        return bytes
     }
 }

@@ -25,16 +25,28 @@ public final class MemoryEngine: Engine {
     private let stripes: [Stripe]
     private let handler = Mutex<(any BrokerEventHandler)?>(nil)
     private let makeEpoch: @Sendable () -> String
+    private let journal: any HistoryJournal
 
     /// Creates the engine; `makeEpoch` names new streams (random by default).
+    ///
+    /// `restored` are streams a journal saved before a restart: they keep their epoch and offsets. `journal`
+    /// receives every kept message (nothing outlives the process by default).
     public init(
         presence: any PresenceStore = MemoryPresenceStore(),
         stripeCount: Int = 64,
-        makeEpoch: @escaping @Sendable () -> String = { Epoch.random() }
+        makeEpoch: @escaping @Sendable () -> String = { Epoch.random() },
+        restored: [RestoredStream] = [],
+        journal: any HistoryJournal = NoHistoryJournal()
     ) {
         self.presence = presence
         self.stripes = (0..<max(1, stripeCount)).map { _ in Stripe() }
         self.makeEpoch = makeEpoch
+        self.journal = journal
+        for saved in restored {
+            let key = Key(app: saved.app, channel: saved.channel)
+            let stream = Stream(history: saved.history, policy: saved.policy, lastPublish: saved.lastPublish)
+            self.stripe(key).streams.withLock { $0[key] = stream }
+        }
     }
 
     private func stripe(_ key: Key) -> Stripe {
@@ -63,6 +75,7 @@ public final class MemoryEngine: Engine {
             stream.lastPublish = publication.timestamp
             let kept = stream.history.append(publication, policy: history, now: publication.timestamp)
             streams[key] = stream
+            self.journal.kept(kept, policy: history)
             handler?.handle(.publication(kept))
             return kept
         }
@@ -91,7 +104,9 @@ public final class MemoryEngine: Engine {
 
     public func removeHistory(app: String, channel: String) {
         let key = Key(app: app, channel: channel)
-        _ = self.stripe(key).streams.withLock { $0.removeValue(forKey: key) }
+        self.stripe(key).streams.withLock { streams in
+            if streams.removeValue(forKey: key) != nil { self.journal.dropped(app: app, channel: channel) }
+        }
     }
 
     public func sweep(now: Int64) {
@@ -102,6 +117,7 @@ public final class MemoryEngine: Engine {
                     // A stream with nothing kept and idle for twice its ttl is forgotten; the next publish starts a new epoch.
                     if stream.history.count == 0 && now - stream.lastPublish > 2 * stream.policy.ttlMilliseconds {
                         streams[key] = nil
+                        self.journal.dropped(app: key.app, channel: key.channel)
                     } else {
                         streams[key] = stream
                     }

@@ -43,6 +43,8 @@ public struct Publication: Sendable {
     public var position: StreamPosition?
     /// Milliseconds since the Unix epoch at publish time.
     public var timestamp: Int64
+    /// When this node accepted the message (monotonic), for the publish-to-delivery latency; nil for other nodes' messages.
+    public var publishedAt: ContinuousClock.Instant? = nil
 
     /// Creates a publication; the engine assigns `position`.
     public init(

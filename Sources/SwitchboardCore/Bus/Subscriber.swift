@@ -30,4 +30,20 @@ public protocol Subscriber: AnyObject, Sendable {
     /// Queues `frame`, the encoding of `message`, for writing.
     @discardableResult
     func deliver(_ frame: ByteBuffer, of message: BusMessage) -> EnqueueResult
+    /// Compresses this subscriber's frames; nil (the default) takes them plain.
+    var compressor: (any FrameCompressor)? { get }
+    /// Queues `message` as `compressed` (from `compressor`, shared with other subscribers) or, when nil, as `frame`.
+    @discardableResult
+    func deliver(_ frame: ByteBuffer, compressed: ByteBuffer?, of message: BusMessage) -> EnqueueResult
+}
+
+extension Subscriber {
+    /// No compression unless the subscriber negotiated it.
+    public var compressor: (any FrameCompressor)? { nil }
+
+    /// A subscriber without a compressor only ever takes the plain frame.
+    @discardableResult
+    public func deliver(_ frame: ByteBuffer, compressed: ByteBuffer?, of message: BusMessage) -> EnqueueResult {
+        self.deliver(frame, of: message)
+    }
 }

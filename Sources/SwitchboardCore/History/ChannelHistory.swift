@@ -12,6 +12,13 @@ public struct ChannelHistory: Sendable {
     /// Creates an empty stream with `epoch`.
     public init(epoch: String) { self.epoch = epoch }
 
+    /// Recreates a saved stream: `messages` oldest first, each positioned in `epoch`, none after `lastOffset`.
+    public init(epoch: String, lastOffset: UInt64, messages: [Publication]) {
+        self.epoch = epoch
+        self.lastOffset = lastOffset
+        self.messages = messages
+    }
+
     /// The number of messages kept.
     public var count: Int { self.messages.count - self.head }
 

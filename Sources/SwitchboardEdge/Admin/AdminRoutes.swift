@@ -5,26 +5,26 @@ import SwitchboardAdapterKit
 import SwitchboardCore
 import SwitchboardStore
 
-/// Health, gateway status and security events; everything but health needs the admin token.
+/// The admin and console API: health, gateway status, security events, plans, the workspace, and (through
+/// `AppRoutes`, `KeyRoutes`, `ChannelRoutes`) apps, keys, origins and channels. Everything but health needs the admin token.
 struct AdminRoutes: Sendable {
     let bus: Bus
     let connections: ConnectionCounter
     let store: SQLiteStore
+    let controlPlane: ControlPlane
     let authorized: AdminAuthorization
     let started: Int64
     let version: String
 
     func register(on router: Router<SwitchboardContext>) {
         router.get("/api/health") { _, _ in
-            JSONResponse.make { json in
+            // 503 while the engine is unreachable, so a load balancer sends new clients to a node that can deliver.
+            let available = self.bus.engine.isAvailable
+            return JSONResponse.make(available ? .ok : .serviceUnavailable) { json in
                 json.beginObject()
-                json.member("status", "ok")
+                json.member("status", available ? "ok" : "degraded")
                 json.member("version", self.version)
-                json.key("engine")
-                json.beginObject()
-                json.member("kind", self.bus.engine.kind)
-                json.member("status", "ok")
-                json.endObject()
+                self.engineStatus(json: &json)
                 json.endObject()
             }
         }
@@ -34,6 +34,15 @@ struct AdminRoutes: Sendable {
         router.get("/api/realtime/security-events") { request, context in
             try await self.authorized(request, context) { try self.securityEvents(request) }
         }
+        router.get("/api/plans") { request, context in
+            try await self.authorized(request, context) { self.plans() }
+        }
+        router.get("/api/workspaces/current") { request, context in
+            try await self.authorized(request, context) { try self.workspace() }
+        }
+        AppRoutes(controlPlane: self.controlPlane, bus: self.bus, authorized: self.authorized).register(on: router)
+        KeyRoutes(controlPlane: self.controlPlane, authorized: self.authorized).register(on: router)
+        ChannelRoutes(controlPlane: self.controlPlane, bus: self.bus, authorized: self.authorized).register(on: router)
     }
 
     func status() -> Response {
@@ -48,12 +57,60 @@ struct AdminRoutes: Sendable {
             json.member("total", counts.values.reduce(0, +))
             for name in ["pusher", "jsonaction", "jwt", "sse"] { json.member(name, counts[name, default: 0]) }
             json.endObject()
+            let rates = self.bus.throughput.rates(self.bus.stats, now: WallClock.milliseconds())
+            json.member("messages_in_per_s", (rates.messagesIn * 10).rounded() / 10)
+            json.member("messages_out_per_s", (rates.messagesOut * 10).rounded() / 10)
             json.member("messages_in_total", self.bus.stats.publishedTotal)
             json.member("messages_out_total", self.bus.stats.deliveredTotal)
-            json.key("engine")
+            self.engineStatus(json: &json)
+            json.endObject()
+        }
+    }
+
+    /// `"engine": {"kind": "redis", "status": "ok" | "unavailable"}`.
+    func engineStatus(json: inout JSONWriter) {
+        json.key("engine")
+        json.beginObject()
+        json.member("kind", self.bus.engine.kind)
+        json.member("status", self.bus.engine.isAvailable ? "ok" : "unavailable")
+        json.endObject()
+    }
+
+    /// `{plans: [{name, limits}]}`: the built-in plans first, then `[plans.NAME]` additions by name.
+    func plans() -> Response {
+        let builtIn = ["free", "builder", "pro", "enterprise"]
+        let names = builtIn.filter { self.controlPlane.plans[$0] != nil } + self.controlPlane.plans.keys.filter { !builtIn.contains($0) }.sorted()
+        return JSONResponse.make { json in
             json.beginObject()
-            json.member("kind", self.bus.engine.kind)
-            json.member("status", "ok")
+            json.key("plans")
+            json.beginArray()
+            for name in names {
+                guard let plan = self.controlPlane.plans[name] else { continue }
+                json.beginObject()
+                json.member("name", name)
+                json.key("limits")
+                json.limits(plan)
+                json.endObject()
+            }
+            json.endArray()
+            json.endObject()
+        }
+    }
+
+    /// `{workspace: {id, name, version, engine, apps, connections}}`: this edge, as the console's header shows it.
+    func workspace() throws -> Response {
+        let apps = try self.controlPlane.apps().count
+        let connections = self.connections.snapshot.values.reduce(0, +)
+        return JSONResponse.make { json in
+            json.beginObject()
+            json.key("workspace")
+            json.beginObject()
+            json.member("id", "local")
+            json.member("name", "Switchboard")
+            json.member("version", self.version)
+            json.member("engine", self.bus.engine.kind)
+            json.member("apps", apps)
+            json.member("connections", connections)
             json.endObject()
             json.endObject()
         }
@@ -69,8 +126,18 @@ struct AdminRoutes: Sendable {
             }
             query.kind = parsed
         }
-        query.since = parameters["since"].flatMap { Int64(String($0)) }
-        query.limit = parameters["limit"].flatMap { Int(String($0)) }.map { max(1, min($0, 1000)) } ?? 100
+        if let since = parameters["since"] {
+            guard let parsed = Int64(String(since)) else {
+                return JSONResponse.error(.badRequest, code: "bad_request", message: "since must be milliseconds since the Unix epoch")
+            }
+            query.since = parsed
+        }
+        if let limit = parameters["limit"] {
+            guard let parsed = Int(String(limit)), parsed > 0 else {
+                return JSONResponse.error(.badRequest, code: "bad_request", message: "limit must be a positive whole number")
+            }
+            query.limit = min(parsed, 1000)
+        }
         let events = try self.store.securityEvents(query)
         return JSONResponse.make { json in
             json.beginObject()

@@ -35,7 +35,7 @@ public enum ConfigLoader {
         }
         var config = SwitchboardConfig()
         let top = Reader(table: root, path: "")
-        try top.onlyKeys(["default_app", "server", "engine", "store", "admin", "limits", "plans", "apps"])
+        try top.onlyKeys(["default_app", "server", "engine", "store", "admin", "limits", "plans", "apps", "listeners", "proxy"])
         config.defaultApp = try top.string("default_app")
 
         if let server = try top.table("server") {
@@ -44,7 +44,8 @@ public enum ConfigLoader {
             config.server.port = try server.int("port", in: 0...65535) ?? config.server.port
         }
         if let engine = try top.table("engine") {
-            try engine.onlyKeys(["kind", "url", "prefix"])
+            try engine.onlyKeys(["kind", "url", "prefix", "tls_ca_file"])
+            config.engine.tlsCAFile = try engine.string("tls_ca_file")
             let kind = try engine.string("kind") ?? "memory"
             guard kind == "memory" || kind == "redis" else {
                 throw ConfigError(key: engine.key("kind"), problem: "unknown engine \"\(kind)\" (this build has: memory, redis)")
@@ -66,19 +67,45 @@ public enum ConfigLoader {
             }
         }
         if let store = try top.table("store") {
-            try store.onlyKeys(["path"])
+            try store.onlyKeys([
+                "path", "master_key", "security_event_retention", "security_event_max_rows", "durable_history", "history_flush_ms",
+            ])
             config.store.path = try store.string("path") ?? config.store.path
+            config.store.masterKey = try store.string("master_key")
+            if let text = try store.string("security_event_retention") {
+                guard let parsed = Duration.parseConfig(text) else {
+                    throw ConfigError(key: store.key("security_event_retention"), problem: "\"\(text)\" is not a duration like 24h or 7d")
+                }
+                config.store.securityEventRetentionMilliseconds = parsed
+            }
+            config.store.securityEventMaxRows = try store.int("security_event_max_rows", in: 1...100_000_000) ?? config.store.securityEventMaxRows
+            config.store.durableHistory = try store.bool("durable_history") ?? config.store.durableHistory
+            config.store.historyFlushMilliseconds = try store.int("history_flush_ms", in: 1...60_000) ?? config.store.historyFlushMilliseconds
         }
         if let admin = try top.table("admin") {
-            try admin.onlyKeys(["token", "public_metrics"])
+            try admin.onlyKeys(["token", "public_metrics", "auth_failures_per_minute"])
             config.admin.token = try admin.string("token")
+            config.admin.authFailuresPerMinute = try admin.int("auth_failures_per_minute", in: 1...100_000) ?? config.admin.authFailuresPerMinute
+            config.admin.publicMetrics = try admin.bool("public_metrics") ?? config.admin.publicMetrics
         }
         if let limits = try top.table("limits") {
-            try limits.onlyKeys(["max_queued_frames", "sse_keepalive_seconds", "presence_timeout_seconds"])
+            try limits.onlyKeys([
+                "max_queued_frames", "sse_keepalive_seconds", "presence_timeout_seconds", "new_connections_per_ip_per_second",
+                "compression_min_bytes",
+            ])
+            config.limits.newConnectionsPerIPPerSecond =
+                try limits.int("new_connections_per_ip_per_second", in: 0...1_000_000) ?? config.limits.newConnectionsPerIPPerSecond
             config.limits.maxQueuedFrames = try limits.int("max_queued_frames", in: 16...1_000_000) ?? config.limits.maxQueuedFrames
             config.limits.sseKeepaliveSeconds = try limits.int("sse_keepalive_seconds", in: 1...3600) ?? config.limits.sseKeepaliveSeconds
             config.limits.presenceTimeoutSeconds =
                 try limits.int("presence_timeout_seconds", in: 1...3600) ?? config.limits.presenceTimeoutSeconds
+            config.limits.compressionMinBytes = try limits.int("compression_min_bytes", in: 1...16_777_216) ?? config.limits.compressionMinBytes
+        }
+        if let proxy = try top.table("proxy") {
+            try proxy.onlyKeys(["upstream", "connect_timeout_ms", "read_timeout_ms"])
+            config.proxy.upstream = try self.upstream(proxy, "upstream")
+            config.proxy.connectTimeoutMilliseconds = try proxy.int("connect_timeout_ms", in: 1...600_000) ?? config.proxy.connectTimeoutMilliseconds
+            config.proxy.readTimeoutMilliseconds = try proxy.int("read_timeout_ms", in: 1...3_600_000) ?? config.proxy.readTimeoutMilliseconds
         }
         if let plans = try top.table("plans") {
             for name in plans.table.keys {
@@ -99,6 +126,9 @@ public enum ConfigLoader {
                 }
             }
         }
+        if let listeners = try top.tables("listeners") {
+            for listener in listeners { config.listeners.append(try self.listener(listener)) }
+        }
         if let defaultApp = config.defaultApp, !config.apps.contains(where: { $0.id == defaultApp }) {
             throw ConfigError(key: "default_app", problem: "no app has id \"\(defaultApp)\"")
         }
@@ -106,7 +136,9 @@ public enum ConfigLoader {
     }
 
     static func plan(_ table: Reader, name: String, base: Plan?) throws(ConfigError) -> Plan {
-        try table.onlyKeys(["max_connections", "max_channels", "max_message_bytes", "publishes_per_minute", "history_size"])
+        try table.onlyKeys([
+            "max_connections", "max_channels", "max_message_bytes", "publishes_per_minute", "history_size", "max_subscriptions_per_connection",
+        ])
         var plan =
             base ?? Plan(name: name, maxConnections: nil, maxChannels: nil, maxMessageBytes: 64 * 1024, publishesPerMinute: nil, historySize: 100)
         plan.name = name
@@ -118,6 +150,7 @@ public enum ConfigLoader {
         if let value = try limit("max_connections") { plan.maxConnections = value }
         if let value = try limit("max_channels") { plan.maxChannels = value }
         if let value = try limit("publishes_per_minute") { plan.publishesPerMinute = value }
+        if let value = try limit("max_subscriptions_per_connection") { plan.maxSubscriptionsPerConnection = value }
         plan.maxMessageBytes = try table.int("max_message_bytes", in: 1...(16 * 1024 * 1024)) ?? plan.maxMessageBytes
         plan.historySize = try table.int("history_size", in: 0...100_000) ?? plan.historySize
         return plan
@@ -127,6 +160,7 @@ public enum ConfigLoader {
         try table.onlyKeys([
             "id", "key", "secret", "secrets", "origins", "hosts", "plan", "environment", "region", "enabled", "client_events", "upstream",
             "channels", "webhooks", "subscription_count", "max_presence_members", "activity_timeout", "client_event_rate", "allow_anonymous",
+            "websocket_compression",
         ])
         guard let id = try table.string("id"), !id.isEmpty else { throw ConfigError(key: table.key("id"), problem: "is required") }
         guard let key = try table.string("key"), !key.isEmpty else { throw ConfigError(key: table.key("key"), problem: "is required") }
@@ -159,7 +193,7 @@ public enum ConfigLoader {
             enabled: try table.bool("enabled") ?? true,
             clientEvents: try table.bool("client_events") ?? true,
             channelRules: rules,
-            upstream: try table.string("upstream")
+            upstream: try self.upstream(table, "upstream")
         )
         if let webhooks = try table.table("webhooks") { app.webhooks = try self.webhooks(webhooks) }
         app.subscriptionCount = try table.bool("subscription_count") ?? app.subscriptionCount
@@ -167,7 +201,17 @@ public enum ConfigLoader {
         app.activityTimeoutSeconds = try table.int("activity_timeout", in: 1...3600) ?? app.activityTimeoutSeconds
         app.clientEventsPerSecond = try table.int("client_event_rate", in: 1...10_000) ?? app.clientEventsPerSecond
         app.allowAnonymous = try table.bool("allow_anonymous") ?? app.allowAnonymous
+        app.websocketCompression = try table.bool("websocket_compression") ?? app.websocketCompression
         return app
+    }
+
+    /// An upstream URL: `http://` or `https://`, host and optional path prefix.
+    static func upstream(_ table: Reader, _ name: String) throws(ConfigError) -> String? {
+        guard let url = try table.string(name) else { return nil }
+        guard url.hasPrefix("http://") || url.hasPrefix("https://"), URL(string: url)?.host != nil else {
+            throw ConfigError(key: table.key(name), problem: "\"\(url)\" is not an http:// or https:// URL")
+        }
+        return url
     }
 
     /// `[apps.webhooks]`: `url` (http or https, required) and `events` (known kinds; default all but subscription_count).

@@ -4,8 +4,9 @@ public import SwitchboardCore
 ///
 /// Keys and defaults: `default_app` (none); `[server] host = "127.0.0.1"`, `port = 8080`;
 /// `[engine] kind = "memory"`; `[store] path = "data/switchboard.sqlite"`; `[admin] token` (or env
-/// `SWITCHBOARD_ADMIN_TOKEN`); `[limits] max_queued_frames = 4096`, `sse_keepalive_seconds = 15`;
-/// `[plans.NAME]` overrides; `[[apps]]` with their `[[apps.channels]]` rules.
+/// `SWITCHBOARD_ADMIN_TOKEN`); `[limits] max_queued_frames = 4096`, `sse_keepalive_seconds = 15`, `compression_min_bytes = 256`;
+/// `[plans.NAME]` overrides; `[[apps]]` with their `[[apps.channels]]` rules; `[proxy] upstream`, `connect_timeout_ms = 5000`,
+/// `read_timeout_ms = 30000`.
 public struct SwitchboardConfig: Sendable {
     /// `[server]`: where the HTTP listener binds.
     public struct Server: Sendable {
@@ -20,16 +21,31 @@ public struct SwitchboardConfig: Sendable {
         public var kind = "memory"
         public var url: String?
         public var prefix = "switchboard"
+        /// `tls_ca_file`: PEM of the authorities that sign Redis's certificate (`rediss://`); default the system's.
+        public var tlsCAFile: String?
     }
 
-    /// `[store]`: the SQLite file (`:memory:` keeps nothing on disk).
+    /// `[store]`: the SQLite file (`:memory:` keeps nothing on disk); `master_key` (or env `SWITCHBOARD_MASTER_KEY`,
+    /// which wins) seals app secrets, else `master.key` beside the file; `security_event_retention = "7d"`,
+    /// `security_event_max_rows = 100000`; `durable_history = true`, `history_flush_ms = 50` (memory engine only).
     public struct Store: Sendable {
         public var path = "data/switchboard.sqlite"
+        public var masterKey: String?
+        public var securityEventRetentionMilliseconds: Int64 = 7 * 86_400_000
+        public var securityEventMaxRows = 100_000
+        /// `durable_history = true`: with the memory engine, channel history is saved here and reloaded at start.
+        public var durableHistory = true
+        /// `history_flush_ms = 50`: how often saved history is written (a crash loses at most this much).
+        public var historyFlushMilliseconds = 50
     }
 
     /// `[admin]`: the bearer token of the admin API.
     public struct Admin: Sendable {
         public var token: String?
+        /// `auth_failures_per_minute = 10`: wrong admin tokens one client IP may send before it is locked out for a minute.
+        public var authFailuresPerMinute = 10
+        /// `public_metrics = false`: whether `GET /metrics` answers without the admin token.
+        public var publicMetrics = false
     }
 
     /// `[limits]`: edge-wide limits that are not per plan.
@@ -40,6 +56,20 @@ public struct SwitchboardConfig: Sendable {
         public var sseKeepaliveSeconds = 15
         /// Seconds a server-side presence join lasts without a heartbeat.
         public var presenceTimeoutSeconds = 30
+        /// `compression_min_bytes = 256`: WebSocket messages shorter than this go out uncompressed even with permessage-deflate.
+        public var compressionMinBytes = 256
+        /// New connections one client IP may open per second (`new_connections_per_ip_per_second`; 0 = unlimited).
+        public var newConnectionsPerIPPerSecond = 50
+    }
+
+    /// `[proxy]`: where requests no route claims go when their app has no `upstream`, and the proxy's timeouts.
+    public struct Proxy: Sendable {
+        /// `upstream = "http://127.0.0.1:3000"`; nil keeps the 404.
+        public var upstream: String?
+        /// `connect_timeout_ms = 5000`.
+        public var connectTimeoutMilliseconds = 5_000
+        /// `read_timeout_ms = 30000`: the longest wait for upstream bytes (a 504 before the answer starts).
+        public var readTimeoutMilliseconds = 30_000
     }
 
     public var defaultApp: String?
@@ -48,8 +78,11 @@ public struct SwitchboardConfig: Sendable {
     public var store = Store()
     public var admin = Admin()
     public var limits = Limits()
+    public var proxy = Proxy()
     public var plans: [String: Plan] = Plan.builtIn
     public var apps: [App] = []
+    /// `[[listeners]]`: more listeners (TLS with h2 + http/1.1, or plain), served besides `[server]`.
+    public var listeners: [ListenerConfig] = []
 
     /// An empty configuration with the defaults above.
     public init() {}

@@ -29,46 +29,71 @@ public struct Edge: Sendable {
     /// The channel bus.
     public let bus: Bus
     let store: SQLiteStore
+    /// Apps, keys and origins as the admin API edits them, kept in the store and pushed into the running registry.
+    let controlPlane: ControlPlane
     let securityWriter: SecurityEventWriter
     let environment: AdapterEnvironment
     let logger: Logger
     /// Delivers the apps' Pusher webhooks (a service of its own, so a slow endpoint never holds up the bus).
     let pusherWebhooks: PusherWebhooks
-    /// The engine's connections (Redis), started before the server and stopped after it; nil for the memory engine.
+    /// The reverse proxy's HTTP client (a service, shut down with the edge).
+    let proxyClient: ProxyClient
+    /// What `GET /metrics` reports.
+    let metrics: EdgeMetrics
+    /// The engine's connections (Redis) or the memory engine's history journal, started before the server and stopped after it.
     let engineService: (any Service)?
+    /// The `[[listeners]]` served besides `[server]`, their certificates loaded.
+    let listeners: [EdgeListener]
 
     /// Builds the edge; opens the store (creating it when needed).
     public init(config: SwitchboardConfig, logger: Logger) throws {
         self.config = config
         self.logger = logger
-        let apps = AppRegistry(apps: config.apps, defaultAppID: config.defaultApp)
+        self.listeners = try EdgeListener.load(config.listeners)
+        // The control plane fills the registry from the store (seeded from `[[apps]]`), below.
+        let apps = AppRegistry(apps: [], defaultAppID: config.defaultApp)
+        self.store = try SQLiteStore(path: config.store.path)
         let engine: any Engine
         if config.engine.kind == "redis" {
             // Connects in the background (see `application`); until it does, publishes are refused with 503.
-            let configuration = RedisEngine.Configuration(
+            var configuration = RedisEngine.Configuration(
                 url: try RedisURL(parsing: config.engine.url ?? "redis://127.0.0.1:6379/0"),
                 prefix: config.engine.prefix,
                 presenceTimeout: .seconds(config.limits.presenceTimeoutSeconds)
             )
+            configuration.connection.tlsCAFile = config.engine.tlsCAFile
             let redis = RedisEngine(configuration: configuration, logger: logger)
             engine = redis
             self.engineService = redis
         } else {
-            engine = MemoryEngine()
-            self.engineService = nil
+            (engine, self.engineService) = try DurableHistory.memoryEngine(config: config, store: self.store, logger: logger)
         }
         self.bus = Bus(engine: engine, apps: apps, presenceTimeoutMilliseconds: Int64(config.limits.presenceTimeoutSeconds) * 1000)
-        self.store = try SQLiteStore(path: config.store.path)
-        self.securityWriter = SecurityEventWriter(store: self.store, logger: logger)
-        let security = FanOutSecuritySink([self.securityWriter, LogSecuritySink(logger: logger)])
-        self.environment = AdapterEnvironment(
+        self.controlPlane = try ControlPlane.open(store: self.store, registry: apps, config: config, logger: logger)
+        self.securityWriter = SecurityEventWriter(
+            store: self.store,
+            retain: config.store.securityEventMaxRows,
+            maxAgeMilliseconds: config.store.securityEventRetentionMilliseconds,
+            logger: logger
+        )
+        let connections = ConnectionCounter()
+        self.metrics = EdgeMetrics(bus: self.bus, connections: connections)
+        self.bus.observers.register(FanOutTimer(metrics: self.metrics), name: "metrics")
+        let security = FanOutSecuritySink([self.securityWriter, LogSecuritySink(logger: logger), MetricsSecuritySink(metrics: self.metrics)])
+        var environment = AdapterEnvironment(
             bus: self.bus,
-            gate: Gate(apps: apps, security: security),
-            connections: ConnectionCounter(),
+            gate: Gate(apps: apps, security: security, newConnectionsPerSecond: config.limits.newConnectionsPerIPPerSecond),
+            connections: connections,
             logger: logger,
             maxQueuedFrames: config.limits.maxQueuedFrames
         )
+        environment.webSocketCompression = WebSocketCompression(minBytes: config.limits.compressionMinBytes)
+        self.environment = environment
         self.pusherWebhooks = PusherWebhooks(apps: apps, logger: logger)
+        self.proxyClient = ProxyClient(
+            connectTimeoutMilliseconds: config.proxy.connectTimeoutMilliseconds,
+            readTimeoutMilliseconds: config.proxy.readTimeoutMilliseconds
+        )
     }
 
     /// The adapters this edge mounts.
@@ -81,26 +106,62 @@ public struct Edge: Sendable {
         ]
     }
 
-    /// The HTTP application, not yet running; `onRunning` receives the bound port.
-    public func application(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
+    /// The WebSocket settings of every listener. permessage-deflate is agreed per app by the routes
+    /// (`WebSocketCompression`); the library only inflates what clients that agreed send.
+    var webSocketConfiguration: HTTP1WebSocketUpgradeChannel.Configuration {
+        let maxFrameSize = 4 * 1024 * 1024
+        return .init(
+            ws: .init(
+                maxFrameSize: maxFrameSize,
+                extensions: [.inboundPerMessageDeflate(maxMessageBytes: maxFrameSize)],
+                autoPing: .enabled(timePeriod: .seconds(30))
+            )
+        )
+    }
+
+    /// The HTTP application, not yet running; `onRunning` receives the `[server]` port, `onListening` each `[[listeners]]` entry.
+    public func application(
+        onRunning: @escaping @Sendable (Int) async -> Void = { _ in },
+        onListening: @escaping @Sendable (BoundListener) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
         let router = Router(context: SwitchboardContext.self)
         let webSocketRouter = Router(context: SwitchboardContext.self)
         for adapter in self.adapters { adapter.register(http: router, webSocket: webSocketRouter) }
+        // One instance for every admin route, so wrong-token counts and lockouts are shared by the console's routes too.
+        let adminAuthorization = AdminAuthorization(
+            token: self.config.admin.token,
+            gate: self.environment.gate,
+            failuresPerMinute: self.config.admin.authFailuresPerMinute
+        )
         AdminRoutes(
             bus: self.bus,
             connections: self.environment.connections,
             store: self.store,
-            authorized: AdminAuthorization(token: self.config.admin.token, gate: self.environment.gate),
+            controlPlane: self.controlPlane,
+            authorized: adminAuthorization,
             started: WallClock.milliseconds(),
             version: Self.version
         ).register(on: router)
+        ConsoleDebugRoutes(
+            environment: self.environment,
+            authorized: adminAuthorization,
+            keepalive: .seconds(self.config.limits.sseKeepaliveSeconds)
+        ).register(on: router)
         StaticFiles().register(on: router)
+        MetricsRoute(metrics: self.metrics, authorized: adminAuthorization, isPublic: self.config.admin.publicMetrics).register(on: router)
+        // Keep last: a router middleware wraps only routes added after it and the not-found path, so the proxy
+        // sees exactly the requests no route above (nor any WebSocket route) claims.
+        router.add(
+            middleware: ReverseProxy(
+                apps: self.environment.gate.apps,
+                fallbackUpstream: self.config.proxy.upstream,
+                client: self.proxyClient,
+                logger: self.logger
+            )
+        )
         var app = Application(
             router: router,
-            server: .http1WebSocketUpgrade(
-                webSocketRouter: webSocketRouter,
-                configuration: .init(ws: .init(maxFrameSize: 4 * 1024 * 1024, autoPing: .enabled(timePeriod: .seconds(30))))
-            ),
+            server: .http1WebSocketUpgrade(webSocketRouter: webSocketRouter, configuration: self.webSocketConfiguration),
             configuration: .init(address: .hostname(self.config.server.host, port: self.config.server.port), serverName: "switchboard"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
             logger: self.logger
@@ -108,7 +169,9 @@ public struct Edge: Sendable {
         // First in, last out: the engine is up before the server and outlives it during shutdown.
         if let engineService = self.engineService { app.addServices(engineService) }
         app.addServices(self.securityWriter, Janitor(bus: self.bus, interval: .seconds(5), logger: self.logger))
-        app.addServices(self.pusherWebhooks)
+        app.addServices(self.pusherWebhooks, self.proxyClient)
+        // Listed after the edge's own services, so their connections close before those services stop.
+        app.addServices(self.listenerServices(router: router, webSocketRouter: webSocketRouter, onListening: onListening))
         return app
     }
 
@@ -116,11 +179,14 @@ public struct Edge: Sendable {
     ///
     /// The shutdown announcer is listed last so the group shuts it down first: WebSocket clients get their
     /// protocol's goodbye before the server's own shutdown closes them with a bare 1000.
-    public func run(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+    public func run(
+        onRunning: @escaping @Sendable (Int) async -> Void = { _ in },
+        onListening: @escaping @Sendable (BoundListener) async -> Void = { _ in }
+    ) async throws {
         let group = ServiceGroup(
             configuration: .init(
                 services: [
-                    self.application(onRunning: onRunning),
+                    self.application(onRunning: onRunning, onListening: onListening),
                     ShutdownAnnouncer(notice: self.environment.shutdown, grace: .seconds(3)),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint],

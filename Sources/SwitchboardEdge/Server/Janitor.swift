@@ -2,7 +2,7 @@ import Logging
 import ServiceLifecycle
 import SwitchboardCore
 
-/// Periodic housekeeping: expires silent server-side presence joins and trims expired history.
+/// Periodic housekeeping: expires silent server-side presence joins, trims expired history, samples throughput.
 struct Janitor: Service {
     let bus: Bus
     let interval: Duration
@@ -10,6 +10,7 @@ struct Janitor: Service {
 
     func run() async throws {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            self.bus.throughput.sample(self.bus.stats, now: WallClock.milliseconds())
             // The wait ends early on graceful shutdown, so SIGTERM is not held up for a whole interval.
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.interval) }
             do {

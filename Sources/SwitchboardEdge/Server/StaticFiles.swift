@@ -1,8 +1,11 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
+import NIOCore
 import SwitchboardAdapterKit
 
-/// Serves the pages shipped with the edge (`/examples/chat.html`) from the module's resources.
+/// Serves the pages shipped with the edge from the module's resources: `/examples/chat.html` and the operator
+/// console at `/console` (no token needed for the page itself; everything it shows comes from the admin API).
 struct StaticFiles {
     let root: URL?
 
@@ -12,17 +15,43 @@ struct StaticFiles {
 
     func register(on router: Router<SwitchboardContext>) {
         router.get("/examples/:file") { _, context -> Response in
-            guard let name = context.parameters.get("file"), !name.contains(".."), !name.contains("/"), let root = self.root,
-                let data = FileManager.default.contents(atPath: root.appendingPathComponent("examples").appendingPathComponent(name).path)
-            else { return Response(status: .notFound) }
-            let type =
-                switch (name as NSString).pathExtension {
-                case "html": "text/html; charset=utf-8"
-                case "js": "text/javascript; charset=utf-8"
-                case "css": "text/css; charset=utf-8"
-                default: "application/octet-stream"
-                }
-            return Response(status: .ok, headers: [.contentType: type], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+            self.file(context.parameters.get("file"), in: "examples")
+        }
+        // The router ignores a trailing slash, so this serves `/console/` too.
+        router.get("/console") { _, _ -> Response in self.file("index.html", in: "console", headers: Self.consoleHeaders) }
+        router.get("/console/:file") { _, context -> Response in
+            self.file(context.parameters.get("file"), in: "console", headers: Self.consoleHeaders)
+        }
+    }
+
+    /// The file `name` of the resource folder `folder`, or 404; names with a path separator or `..` are refused.
+    func file(_ name: String?, in folder: String, headers extra: HTTPFields = [:]) -> Response {
+        guard let name, !name.isEmpty, !name.contains(".."), !name.contains("/"), let root = self.root,
+            let data = FileManager.default.contents(atPath: root.appendingPathComponent(folder).appendingPathComponent(name).path)
+        else { return Response(status: .notFound) }
+        var headers = extra
+        headers[.contentType] = Self.contentType(of: name)
+        // The console changes with the binary; a browser must not keep an old script next to a new API.
+        headers[.cacheControl] = "no-cache"
+        headers[.xContentTypeOptions] = "nosniff"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    /// The console holds the admin token: it runs only its own files, is never framed, and sends no referrer.
+    static let consoleHeaders: HTTPFields = [
+        .contentSecurityPolicy: "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+        HTTPField.Name("Referrer-Policy")!: "no-referrer",
+    ]
+
+    static func contentType(of name: String) -> String {
+        switch (name as NSString).pathExtension {
+        case "html": "text/html; charset=utf-8"
+        case "js": "text/javascript; charset=utf-8"
+        case "css": "text/css; charset=utf-8"
+        case "svg": "image/svg+xml"
+        case "png": "image/png"
+        case "ico": "image/x-icon"
+        default: "application/octet-stream"
         }
     }
 }

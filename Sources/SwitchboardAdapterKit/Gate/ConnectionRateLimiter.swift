@@ -1,0 +1,47 @@
+public import SwitchboardCore
+import Synchronization
+
+/// New connections per client IP: a token bucket per address (`perSecond` tokens, refilled each second).
+///
+/// Memory stays bounded: an address idle for a second has a full bucket, the same as none, so such entries are
+/// dropped whenever the table reaches `maxAddresses`; if every entry is busy the table starts over.
+public final class ConnectionRateLimiter: Sendable {
+    struct Entry {
+        var bucket: TokenBucket
+        var seen: Double
+    }
+
+    /// Connections one address may open per second; 0 allows any number.
+    public let perSecond: Int
+    let maxAddresses: Int
+    private let entries = Mutex<[String: Entry]>([:])
+    private let now: @Sendable () -> Double
+
+    /// Creates a limiter reading time from `now` (monotonic seconds).
+    public init(perSecond: Int, maxAddresses: Int = 10_000, now: @escaping @Sendable () -> Double = { MonotonicClock.seconds() }) {
+        self.perSecond = perSecond
+        self.maxAddresses = max(1, maxAddresses)
+        self.now = now
+    }
+
+    /// Takes one new connection for `address`; false when it opens them faster than allowed.
+    public func allow(_ address: String) -> Bool {
+        guard self.perSecond > 0 else { return true }
+        let now = self.now()
+        let rate = Double(self.perSecond)
+        return self.entries.withLock { entries in
+            if entries[address] == nil, entries.count >= self.maxAddresses {
+                entries = entries.filter { now - $0.value.seen < 1 }
+                if entries.count >= self.maxAddresses { entries.removeAll(keepingCapacity: true) }
+            }
+            var entry = entries[address] ?? Entry(bucket: TokenBucket(capacity: rate, refillPerSecond: rate, now: now), seen: now)
+            let allowed = entry.bucket.take(now: now)
+            entry.seen = now
+            entries[address] = entry
+            return allowed
+        }
+    }
+
+    /// Addresses currently tracked (for tests).
+    public var trackedAddresses: Int { self.entries.withLock { $0.count } }
+}

@@ -1,0 +1,103 @@
+import AsyncHTTPClient
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOSSL
+import SwitchboardAdapterKit
+import SwitchboardCore
+
+/// Forwards requests no route claims to the app's `upstream` (or `[proxy] upstream`), streaming both bodies.
+///
+/// Added to the router after every route, so Hummingbird runs it only on the not-found path: adapter, admin,
+/// console and WebSocket routes always win. Without an upstream the request falls through to the usual 404.
+struct ReverseProxy: RouterMiddleware {
+    typealias Context = SwitchboardContext
+
+    let apps: AppRegistry
+    /// `[proxy] upstream`, used when the request's app has none.
+    let fallbackUpstream: String?
+    let client: ProxyClient
+    let logger: Logger
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        // A matched route has its path set before its middleware runs: should a route ever be added after the proxy,
+        // it still wins. On the not-found path nothing is set yet.
+        guard context.endpointPath == nil, let upstream = self.upstream(for: request) else { return try await next(request, context) }
+        return try await self.forward(request, to: upstream, context: context)
+    }
+
+    /// The app chosen by `Host` (else the default app) and its upstream, else the global one.
+    func upstream(for request: Request) -> String? {
+        let app = request.head.authority.flatMap { self.apps.app(host: $0) } ?? self.apps.defaultApp
+        if let app, app.enabled, let upstream = app.upstream, !upstream.isEmpty { return upstream }
+        return self.fallbackUpstream
+    }
+
+    func forward(_ request: Request, to upstream: String, context: Context) async throws -> Response {
+        let base = upstream.hasSuffix("/") ? String(upstream.dropLast()) : upstream
+        // The path and query as sent (still percent-encoded), also when the client used an absolute URI.
+        let query = request.uri.query.map { "?" + $0 } ?? ""
+        var outbound = HTTPClientRequest(url: base + request.uri.path + query)
+        outbound.method = HTTPMethod(rawValue: request.method.rawValue)
+        outbound.headers = ProxyHeaders.upstreamRequest(
+            request.headers,
+            clientIP: context.remoteAddress?.ipAddress,
+            scheme: await Self.scheme(of: request, context: context),
+            host: request.head.authority
+        )
+        if let length = request.headers[.contentLength].flatMap({ Int($0) }) {
+            outbound.body = .stream(request.body, length: .known(Int64(length)))
+        } else if request.headers[.transferEncoding] != nil || !Self.bodilessMethods.contains(request.method) {
+            outbound.body = .stream(request.body, length: .unknown)
+        }
+        guard let client = self.client.client else {
+            return JSONResponse.error(.serviceUnavailable, code: "upstream_unavailable", message: "the edge is shutting down")
+        }
+        let response: HTTPClientResponse
+        do {
+            // The read timeout of the shared client bounds each wait; the deadline only caps a stuck exchange.
+            response = try await client.execute(outbound, deadline: .distantFuture, logger: self.logger)
+        } catch {
+            return self.failure(error, upstream: base)
+        }
+        var headers = ProxyHeaders.clientResponse(response.headers)
+        let length = response.headers.first(name: "content-length").flatMap { Int($0) }
+        if length == nil { headers[.contentLength] = nil }
+        let status = HTTPResponse.Status(code: Int(response.status.code), reasonPhrase: response.status.reasonPhrase)
+        let body = response.body
+        return Response(
+            status: status,
+            headers: headers,
+            body: ResponseBody(contentLength: length) { writer in
+                // Each upstream chunk goes out as it arrives: nothing is buffered whole.
+                for try await chunk in body { try await writer.write(chunk) }
+                try await writer.finish(nil)
+            }
+        )
+    }
+
+    /// 504 when the upstream timed out, 502 when it could not be reached or broke off.
+    func failure(_ error: any Error, upstream: String) -> Response {
+        let timedOut = (error as? HTTPClientError).map { [.readTimeout, .connectTimeout, .deadlineExceeded].contains($0) } ?? false
+        self.logger.warning("upstream \(upstream) failed: \(error)")
+        return JSONResponse.error(
+            timedOut ? .gatewayTimeout : .badGateway,
+            code: "upstream_unavailable",
+            message: timedOut ? "the upstream did not answer in time" : "the upstream could not be reached"
+        )
+    }
+
+    /// Methods whose requests carry no body unless they say so.
+    static let bodilessMethods: Set<HTTPRequest.Method> = [.get, .head, .options, .delete, .trace]
+
+    /// `https` for requests that came over TLS: HTTP/2 says so itself, HTTP/1.1 (always `http` in its head) has a TLS
+    /// handler on its channel.
+    static func scheme(of request: Request, context: Context) async -> String {
+        if request.head.scheme == "https" { return "https" }
+        let tls: Void? = try? await context.channel.pipeline.containsHandler(type: NIOSSLServerHandler.self).get()
+        return tls == nil ? "http" : "https"
+    }
+}

@@ -1,0 +1,90 @@
+import Hummingbird
+import HummingbirdCore
+import HummingbirdHTTP2
+import HummingbirdWebSocket
+import Logging
+import NIOCore
+import NIOHTTP2
+import NIOSSL
+import ServiceLifecycle
+
+/// A TLS connection that speaks HTTP/2 or HTTP/1.1 with WebSocket upgrade, whichever ALPN picks.
+///
+/// Hummingbird's `http2Upgrade` has no WebSocket upgrade on its HTTP/1.1 branch; this one uses
+/// `HTTP1WebSocketUpgradeChannel` there, so one port serves h2 (HTTP APIs, SSE) and WSS. The TLS context
+/// is read per connection from a ``ReloadableTLSContext``, so a certificate reload applies to new connections only.
+struct EdgeTLSChannel: ServerChildChannel {
+    /// The connection once ALPN has settled which protocol it speaks.
+    struct Value: ServerChildChannelValue {
+        let negotiated: EventLoopFuture<NIONegotiatedHTTPVersion<HTTP1WebSocketUpgradeChannel.Value, HTTP2Channel.Value>>
+        let channel: any Channel
+    }
+
+    /// How long an h2 connection may take to wind down once the server is shutting down.
+    static let http2ShutdownGrace = TimeAmount.seconds(1)
+
+    let tls: ReloadableTLSContext
+    let http1: HTTP1WebSocketUpgradeChannel
+    let http2: HTTP2Channel
+
+    init(tls: ReloadableTLSContext, http1: HTTP1WebSocketUpgradeChannel, http2: HTTP2Channel) {
+        self.tls = tls
+        self.http1 = http1
+        self.http2 = http2
+    }
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        do {
+            try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: self.tls.context))
+        } catch {
+            return channel.eventLoop.makeFailedFuture(error)
+        }
+        return channel.configureHTTP2AsyncSecureUpgrade { channel in
+            self.http1.setup(channel: channel, logger: logger)
+        } http2ConnectionInitializer: { channel in
+            self.http2.setup(channel: channel, logger: logger)
+        }
+        .map { Value(negotiated: $0, channel: channel) }
+    }
+
+    func handle(value: Value, logger: Logger) async {
+        do {
+            switch try await value.negotiated.get() {
+            case .http1_1(let http1): await self.http1.handle(value: http1, logger: logger)
+            case .http2(let http2):
+                // An h2 connection closes on shutdown only once the client acknowledges the GOAWAY ping, which a client
+                // that stopped reading never does: close it after a grace so shutdown cannot hang on it.
+                let channel = value.channel
+                await withGracefulShutdownHandler {
+                    await self.http2.handle(value: http2, logger: logger)
+                } onGracefulShutdown: {
+                    channel.eventLoop.scheduleTask(in: Self.http2ShutdownGrace) { channel.close(promise: nil) }
+                }
+            }
+        } catch {
+            logger.debug("TLS connection ended before a protocol was negotiated", metadata: ["error": "\(error)"])
+        }
+    }
+}
+
+extension HTTPServerBuilder {
+    /// TLS with ALPN `h2` and `http/1.1`; WebSocket upgrades on http/1.1 go to `webSocketRouter`.
+    ///
+    /// ```swift
+    /// Application(router: router, server: .tlsHTTP2AndWebSocket(tls: context, webSocketRouter: router))
+    /// ```
+    static func tlsHTTP2AndWebSocket<WSResponderBuilder: HTTPResponderBuilder & SendableMetatype>(
+        tls: ReloadableTLSContext,
+        webSocketRouter: WSResponderBuilder,
+        configuration: HTTP1WebSocketUpgradeChannel.Configuration = .init()
+    ) -> HTTPServerBuilder where WSResponderBuilder.Responder.Context: WebSocketRequestContext {
+        let webSocketResponder = webSocketRouter.buildResponder()
+        return .init { responder in
+            EdgeTLSChannel(
+                tls: tls,
+                http1: HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: webSocketResponder, configuration: configuration),
+                http2: HTTP2Channel(responder: responder, configuration: .init(streamConfiguration: configuration.http1))
+            )
+        }
+    }
+}

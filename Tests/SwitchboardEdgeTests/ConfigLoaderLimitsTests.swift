@@ -1,0 +1,58 @@
+import SwitchboardCore
+import Testing
+
+@testable import SwitchboardEdge
+
+@Suite struct ConfigLoaderLimitsTests {
+    @Test func proxyLimitsAndMetricsKeysAreRead() throws {
+        let config = try ConfigLoader.parse(
+            """
+            [admin]
+            public_metrics = true
+            [limits]
+            new_connections_per_ip_per_second = 7
+            [proxy]
+            upstream = "http://127.0.0.1:3000"
+            connect_timeout_ms = 250
+            read_timeout_ms = 900
+            [plans.free]
+            max_subscriptions_per_connection = 3
+            [[apps]]
+            id = "1"
+            key = "k"
+            secret = "s"
+            upstream = "https://backend.example.com/base"
+            """
+        )
+        #expect(config.admin.publicMetrics)
+        #expect(config.limits.newConnectionsPerIPPerSecond == 7)
+        #expect(config.proxy.upstream == "http://127.0.0.1:3000")
+        #expect(config.proxy.connectTimeoutMilliseconds == 250 && config.proxy.readTimeoutMilliseconds == 900)
+        #expect(config.plans["free"]?.maxSubscriptionsPerConnection == 3)
+        #expect(config.apps[0].upstream == "https://backend.example.com/base")
+    }
+
+    @Test func defaultsAllowFiftyNewConnectionsPerAddressAndNoPublicMetrics() throws {
+        let config = try ConfigLoader.parse("")
+        #expect(config.limits.newConnectionsPerIPPerSecond == 50)
+        #expect(!config.admin.publicMetrics)
+        #expect(config.proxy.upstream == nil)
+        #expect(config.proxy.connectTimeoutMilliseconds == 5_000 && config.proxy.readTimeoutMilliseconds == 30_000)
+    }
+
+    @Test func builtInPlansLimitSubscriptionsPerConnection() {
+        #expect(Plan.free.maxSubscriptionsPerConnection == 100)
+        #expect(Plan.builder.maxSubscriptionsPerConnection == 200)
+        #expect(Plan.pro.maxSubscriptionsPerConnection == 500)
+        #expect(Plan.enterprise.maxSubscriptionsPerConnection == 1_000)
+    }
+
+    @Test func anUpstreamMustBeAnHTTPURL() {
+        #expect(throws: ConfigError(key: "proxy.upstream", problem: "\"ftp://x\" is not an http:// or https:// URL")) {
+            try ConfigLoader.parse("[proxy]\nupstream = \"ftp://x\"")
+        }
+        #expect(throws: ConfigError(key: "apps[0].upstream", problem: "\"localhost:3000\" is not an http:// or https:// URL")) {
+            try ConfigLoader.parse("[[apps]]\nid = \"1\"\nkey = \"k\"\nsecret = \"s\"\nupstream = \"localhost:3000\"")
+        }
+    }
+}

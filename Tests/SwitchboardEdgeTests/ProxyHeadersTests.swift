@@ -1,0 +1,39 @@
+import HTTPTypes
+import NIOHTTP1
+import Testing
+
+@testable import SwitchboardEdge
+
+@Suite struct ProxyHeadersTests {
+    @Test func hopByHopAndConnectionNamedHeadersStayOnTheirHop() {
+        var fields = HTTPFields()
+        fields[.connection] = "keep-alive, X-Secret"
+        fields[HTTPField.Name("X-Secret")!] = "1"
+        fields[HTTPField.Name("Keep-Alive")!] = "timeout=5"
+        fields[HTTPField.Name("Proxy-Authorization")!] = "Basic x"
+        fields[.te] = "trailers"
+        fields[HTTPField.Name("X-Kept")!] = "yes"
+        let headers = ProxyHeaders.upstreamRequest(fields, clientIP: "192.0.2.1", scheme: "http", host: "app.test")
+        for name in ["connection", "x-secret", "keep-alive", "proxy-authorization", "te"] { #expect(!headers.contains(name: name)) }
+        #expect(headers["x-kept"] == ["yes"])
+    }
+
+    @Test func forwardedForAppendsTheClientToTheListSent() {
+        var fields = HTTPFields()
+        fields[HTTPField.Name("X-Forwarded-For")!] = "203.0.113.9"
+        fields[HTTPField.Name("X-Forwarded-Host")!] = "spoofed"
+        let headers = ProxyHeaders.upstreamRequest(fields, clientIP: "192.0.2.1", scheme: "https", host: "app.test")
+        #expect(headers["X-Forwarded-For"] == ["203.0.113.9, 192.0.2.1"])
+        #expect(headers["X-Forwarded-Proto"] == ["https"])
+        #expect(headers["X-Forwarded-Host"] == ["app.test"])
+    }
+
+    @Test func responseHeadersLoseHopByHopOnesAndKeepTheRest() {
+        let headers: HTTPHeaders = [
+            "Connection": "X-Hop", "X-Hop": "1", "Transfer-Encoding": "chunked", "Proxy-Authenticate": "Basic", "Set-Cookie": "a=1",
+            "Content-Type": "text/plain",
+        ]
+        let fields = ProxyHeaders.clientResponse(headers)
+        #expect(fields.map(\.name.canonicalName) == ["set-cookie", "content-type"])
+    }
+}
