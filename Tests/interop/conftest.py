@@ -587,11 +587,27 @@ class PysherClient:
         self.socket_id = self.pusher.connection.socket_id
 
     def subscribe(self, channel: str, events=(), auth=None) -> queue.Queue:
-        """Subscribes and binds `events` (and the protocol's own) to a queue of (event, data)."""
+        """Subscribes and binds `events` (and the protocol's own) to a queue of (event, data).
+
+        pysher sends `pusher:subscribe` before it creates the channel object that bindings live on, so a reply
+        that comes back faster than that is dropped by pysher. When no reply (nor a connection error) arrives
+        within a second, the subscription is made again through pysher's own unsubscribe/subscribe.
+        """
         received: queue.Queue = queue.Queue()
-        handle = self.pusher.subscribe(channel, auth=auth)
-        for name in (*self.WATCHED, *events):
-            handle.bind(name, lambda data, name=name: received.put((name, data)))
+        replied = threading.Event()
+        for _ in range(3):
+            errors_before = self.errors.qsize()
+            handle = self.pusher.subscribe(channel, auth=auth)
+            for name in (*self.WATCHED, *events):
+                handle.bind(name, lambda data, name=name: received.put((name, data)))
+            for name in ("pusher_internal:subscription_succeeded", "pusher:subscription_error"):
+                handle.bind(name, lambda data: replied.set())
+            deadline = time.monotonic() + 1.0
+            while time.monotonic() < deadline and not replied.is_set() and self.errors.qsize() == errors_before:
+                time.sleep(0.01)
+            if replied.is_set() or self.errors.qsize() != errors_before:
+                break
+            self.pusher.unsubscribe(channel)
         return received
 
     def trigger(self, channel: str, event: str, data) -> None:

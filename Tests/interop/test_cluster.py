@@ -145,7 +145,15 @@ class CentrifugeInThread:
         return [self.publications.get(timeout=WAIT) for _ in range(count)]
 
     def close(self):
-        asyncio.run_coroutine_threadsafe(self.client.disconnect(), self.loop).result(timeout=WAIT)
+        async def stop():
+            await self.client.disconnect()
+            # The client leaves its transport's keepalive task behind; end it before the loop stops.
+            pending = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+        asyncio.run_coroutine_threadsafe(stop(), self.loop).result(timeout=WAIT)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=WAIT)
 
