@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect as ws_connect
 
 from conftest import (
@@ -267,6 +267,29 @@ def test_disabling_an_app_refuses_new_connections_with_app_disabled_at_once(admi
     api(admin_server, "PATCH", f"/api/realtime/apps/{app['id']}", json={"enabled": True})
     with WSClient(admin_server, key=app["key"]) as client:
         client.assert_alive()
+
+
+def test_disabling_an_app_ends_its_open_connections_in_each_protocol_and_spares_other_apps(admin_server):
+    created = create_app(admin_server)
+    app = created["app"]
+    token = sign_jwt({"sub": "u1", "exp": int(time.time()) + 600}, created["secret"])
+    with ws_connect(f"{admin_server.ws}/connection/websocket?key={app['key']}", proxy=None, open_timeout=WAIT) as jwt_socket, \
+            WSClient(admin_server, key=app["key"]) as jsonaction, PusherWS(admin_server, key=app["key"]) as pusher_client, \
+            WSClient(admin_server) as bystander:
+        jwt_socket.send(json.dumps({"id": 1, "connect": {"token": token}}))
+        assert "connect" in json.loads(jwt_socket.recv(timeout=WAIT))
+        api(admin_server, "PATCH", f"/api/realtime/apps/{app['id']}", json={"enabled": False})
+        frame = jsonaction.recv()
+        assert frame["event"] == "error" and frame["data"]["code"] == "forbidden", frame
+        with pytest.raises(ConnectionClosed):
+            jsonaction.recv()
+        assert pusher_client.close_code() == 4003
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                jwt_socket.recv(timeout=WAIT)
+        # 3503: force disconnect, which Centrifugo clients do not retry.
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 3503
+        bystander.assert_alive()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -71,9 +71,15 @@ public struct JSONActionAdapter: ProtocolAdapter {
         let connection = JSONActionConnection(session: session, clientID: clientID, environment: self.environment, caller: caller)
         session.send(JSONActionReply.connected(clientID: clientID))
         // The edge announces shutdown before the server closes sockets, so the `reconnect` frame goes out first.
-        let goodbye = self.environment.shutdown.register {
-            session.send(JSONActionReply.error(.reconnect, "the server is restarting; reconnect"))
-            session.close(.shutdown)
+        let goodbye = self.environment.shutdown.register(app: app.id) { farewell in
+            switch farewell {
+            case .shutdown:
+                session.send(JSONActionReply.error(.reconnect, "the server is restarting; reconnect"))
+                session.close(.shutdown)
+            case .appDisabled:
+                session.send(JSONActionReply.error(.forbidden, "the app was disabled"))
+                session.close(.normal)
+            }
         }
         defer { self.environment.shutdown.unregister(goodbye) }
 

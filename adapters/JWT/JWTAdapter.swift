@@ -99,7 +99,9 @@ public struct JWTAdapter: ProtocolAdapter {
             registry: self.registry
         )
         // The edge announces shutdown before the server closes sockets, so the 3001 close goes out first.
-        let goodbye = self.environment.shutdown.register { connection.disconnect(.shutdown) }
+        let goodbye = self.environment.shutdown.register(app: app.id) { farewell in
+            connection.disconnect(farewell == .shutdown ? .shutdown : .forceNoReconnect)
+        }
         defer { self.environment.shutdown.unregister(goodbye) }
 
         await withGracefulShutdownHandler {

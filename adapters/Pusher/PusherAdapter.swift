@@ -110,8 +110,11 @@ public struct PusherAdapter: ProtocolAdapter {
         defer { self.context.registry.remove(connection) }
         connection.established()
         // The edge announces shutdown before the server closes sockets, so 4200 goes out first.
-        let goodbye = self.environment.shutdown.register {
-            connection.terminate(.reconnect, "the server is restarting; reconnect", end: .shutdown)
+        let goodbye = self.environment.shutdown.register(app: app.id) { farewell in
+            switch farewell {
+            case .shutdown: connection.terminate(.reconnect, "the server is restarting; reconnect", end: .shutdown)
+            case .appDisabled: connection.terminate(.appDisabled, "the app was disabled")
+            }
         }
         defer { self.environment.shutdown.unregister(goodbye) }
 

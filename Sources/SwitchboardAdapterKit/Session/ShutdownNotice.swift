@@ -1,6 +1,13 @@
 import Synchronization
 
-/// Lets adapters say goodbye to their WebSocket clients before the HTTP server begins its own shutdown.
+/// Why a connection is sent away: the edge is shutting down (reconnect elsewhere) or its app was disabled (do not).
+public enum Farewell: Sendable, Equatable {
+    case shutdown
+    case appDisabled
+}
+
+/// Lets adapters say goodbye to their WebSocket clients before the HTTP server begins its own shutdown, and to
+/// the clients of an app the admin API disables.
 ///
 /// On graceful shutdown the WebSocket library closes every open connection with code 1000 at once, which
 /// races any frame an adapter queues from its own shutdown handler (JSON-action's `reconnect` error,
@@ -14,7 +21,7 @@ public final class ShutdownNotice: Sendable {
     }
 
     struct State {
-        var goodbyes: [UInt64: @Sendable () -> Void] = [:]
+        var goodbyes: [UInt64: (app: String, goodbye: @Sendable (Farewell) -> Void)] = [:]
         var next: UInt64 = 0
         var announced = false
     }
@@ -24,17 +31,17 @@ public final class ShutdownNotice: Sendable {
     /// Creates a notice nobody has announced yet.
     public init() {}
 
-    /// Registers what a connection does when the edge shuts down; call `unregister` when the connection ends.
+    /// Registers what a connection of `app` does when sent away; call `unregister` when the connection ends.
     ///
-    /// A connection that registers after the announcement says goodbye at once.
-    public func register(_ goodbye: @escaping @Sendable () -> Void) -> Token {
+    /// A connection that registers after the shutdown announcement says goodbye at once.
+    public func register(app: String, _ goodbye: @escaping @Sendable (Farewell) -> Void) -> Token {
         let (token, late) = self.state.withLock { state -> (Token, Bool) in
             state.next += 1
             let token = Token(raw: state.next)
-            state.goodbyes[token.raw] = goodbye
+            state.goodbyes[token.raw] = (app, goodbye)
             return (token, state.announced)
         }
-        if late { goodbye() }
+        if late { goodbye(.shutdown) }
         return token
     }
 
@@ -45,12 +52,18 @@ public final class ShutdownNotice: Sendable {
 
     /// Runs every registered goodbye once; later registrations run theirs at once.
     public func announce() {
-        let goodbyes = self.state.withLock { state -> [@Sendable () -> Void] in
+        let goodbyes = self.state.withLock { state -> [@Sendable (Farewell) -> Void] in
             guard !state.announced else { return [] }
             state.announced = true
-            return Array(state.goodbyes.values)
+            return state.goodbyes.values.map(\.goodbye)
         }
-        for goodbye in goodbyes { goodbye() }
+        for goodbye in goodbyes { goodbye(.shutdown) }
+    }
+
+    /// Sends away every connection of `app` (it was disabled); they end as their goodbyes say.
+    public func dismiss(app: String) {
+        let goodbyes = self.state.withLock { state in state.goodbyes.values.filter { $0.app == app }.map(\.goodbye) }
+        for goodbye in goodbyes { goodbye(.appDisabled) }
     }
 
     /// Connections registered and not yet ended.

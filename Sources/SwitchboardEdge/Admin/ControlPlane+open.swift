@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import SwitchboardAdapterKit
 import SwitchboardCore
 import SwitchboardStore
 
@@ -12,6 +13,7 @@ extension ControlPlane {
         store: SQLiteStore,
         registry: AppRegistry,
         config: SwitchboardConfig,
+        departures: ShutdownNotice? = nil,
         environment: [String: String] = ProcessInfo.processInfo.environment,
         logger: Logger
     ) throws -> ControlPlane {
@@ -44,6 +46,6 @@ extension ControlPlane {
             }
             throw ConfigError(key: "store.master_key", problem: "\(error) (key from \(from), store \(config.store.path))")
         }
-        return try ControlPlane(store: sealed, registry: registry, config: config, logger: logger)
+        return try ControlPlane(store: sealed, registry: registry, config: config, departures: departures, logger: logger)
     }
 }

@@ -1,4 +1,5 @@
 import Logging
+import SwitchboardAdapterKit
 import SwitchboardCore
 import SwitchboardStore
 import Synchronization
@@ -18,11 +19,14 @@ final class ControlPlane: Sendable {
     let configured: [String: App]
     /// Serializes change-then-publish, so two admin changes never reach the registry out of order.
     private let changes = Mutex(())
+    /// Where open connections of an app that gets disabled are sent away.
+    let departures: ShutdownNotice?
 
     /// Seeds the store from `config` and fills `registry` with the merged apps.
-    init(store: ControlPlaneStore, registry: AppRegistry, config: SwitchboardConfig, logger: Logger) throws {
+    init(store: ControlPlaneStore, registry: AppRegistry, config: SwitchboardConfig, departures: ShutdownNotice? = nil, logger: Logger) throws {
         self.store = store
         self.registry = registry
+        self.departures = departures
         self.plans = config.plans
         self.configured = Dictionary(config.apps.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         try self.seed(config.apps, logger: logger)
@@ -110,13 +114,15 @@ final class ControlPlane: Sendable {
         return app
     }
 
-    /// Reads the app back from the store and publishes it to the registry.
+    /// Reads the app back from the store and publishes it to the registry; disabling an app also ends its connections.
     private func publish(_ id: String) throws {
         guard let stored = try self.store.app(id: id) else {
             self.registry.remove(id: id)
             return
         }
+        let wasEnabled = self.registry.app(id: id)?.enabled ?? false
         self.registry.upsert(self.merged(stored, secrets: try self.store.activeSecrets(app: id)))
+        if wasEnabled, !stored.enabled { self.departures?.dismiss(app: id) }
     }
 
     // MARK: Reading

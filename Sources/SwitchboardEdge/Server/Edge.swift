@@ -69,7 +69,8 @@ public struct Edge: Sendable {
             (engine, self.engineService) = try DurableHistory.memoryEngine(config: config, store: self.store, logger: logger)
         }
         self.bus = Bus(engine: engine, apps: apps, presenceTimeoutMilliseconds: Int64(config.limits.presenceTimeoutSeconds) * 1000)
-        self.controlPlane = try ControlPlane.open(store: self.store, registry: apps, config: config, logger: logger)
+        let departures = ShutdownNotice()
+        self.controlPlane = try ControlPlane.open(store: self.store, registry: apps, config: config, departures: departures, logger: logger)
         self.securityWriter = SecurityEventWriter(
             store: self.store,
             retain: config.store.securityEventMaxRows,
@@ -85,7 +86,8 @@ public struct Edge: Sendable {
             gate: Gate(apps: apps, security: security, newConnectionsPerSecond: config.limits.newConnectionsPerIPPerSecond),
             connections: connections,
             logger: logger,
-            maxQueuedFrames: config.limits.maxQueuedFrames
+            maxQueuedFrames: config.limits.maxQueuedFrames,
+            shutdown: departures
         )
         environment.webSocketCompression = WebSocketCompression(minBytes: config.limits.compressionMinBytes)
         self.environment = environment
