@@ -45,11 +45,7 @@ struct JSONActionAPI: Sendable {
         var call = Call(app: app, request: request, caller: caller)
         if request.method == .post {
             let limit = app.plan.maxMessageBytes + 16 * 1024
-            let bytes: ByteBuffer
-            do {
-                bytes = try await request.body.collect(upTo: limit)
-            } catch {
-                self.environment.gate.report(.messageTooLarge, app: app.id, caller: caller, detail: "request body over \(limit) bytes")
+            guard let bytes = await self.environment.gate.body(of: request, limit: limit, app: app, caller: caller, what: "REST API") else {
                 return JSONResponse.error(.contentTooLarge, code: "message_too_large", message: "the body is over \(limit) bytes")
             }
             do {
@@ -198,13 +194,7 @@ struct JSONActionAPI: Sendable {
             json.beginObject()
             json.key("members")
             json.beginArray()
-            for member in members {
-                json.beginObject()
-                json.member("userId", member.userID)
-                json.member("metadata", raw: member.metadata)
-                json.member("lastSeen", member.lastSeen)
-                json.endObject()
-            }
+            for member in members { json.presenceMember(member) }
             json.endArray()
             json.endObject()
         }

@@ -88,10 +88,8 @@ struct PusherHTTPAPI: Sendable {
         var body: ByteBuffer?
         if request.method == .post {
             let limit = Self.maxBatch * app.plan.maxMessageBytes + 64 * 1024
-            do {
-                body = try await request.body.collect(upTo: limit)
-            } catch {
-                self.gate.report(.messageTooLarge, app: app.id, caller: caller, detail: "pusher API: body over \(limit) bytes")
+            body = await self.gate.body(of: request, limit: limit, app: app, caller: caller, what: "pusher API")
+            if body == nil {
                 return JSONResponse.error(.contentTooLarge, code: "message_too_large", message: "the body is over \(limit) bytes")
             }
         }

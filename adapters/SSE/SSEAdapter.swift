@@ -140,30 +140,13 @@ public struct SSEAdapter: ProtocolAdapter {
             opening.writeString(": connected\n\n")
             do {
                 try await writer.write(opening)
-                try await withGracefulShutdownHandler {
-                    try await withThrowingTaskGroup(of: Void.self) { group in
-                        group.addTask {
-                            while !Task.isCancelled {
-                                try await Task.sleep(for: keepalive)
-                                guard session.send(ByteBuffer(string: ": keepalive\n\n")) == .queued else { return }
-                            }
-                        }
-                        while let frames = await session.next() {
-                            var batch = ByteBufferAllocator().buffer(capacity: frames.reduce(0) { $0 + $1.bytes.readableBytes + 48 })
-                            for var frame in frames {
-                                if let channel = frame.channel, let offset = frame.offset {
-                                    cursor.advance(channel, to: offset)
-                                    batch.writeString("id: \(cursor.text)\n")
-                                }
-                                batch.writeBuffer(&frame.bytes)
-                            }
-                            WireTraffic.wrote(batch.readableBytes)
-                            try await writer.write(batch)
-                        }
-                        group.cancelAll()
+                try await session.streamEvents(to: &writer, keepalive: keepalive) { batch, frame in
+                    // The id names every channel's position, so Last-Event-ID resumes them all.
+                    if let channel = frame.channel, let offset = frame.offset {
+                        cursor.advance(channel, to: offset)
+                        batch.writeString("id: \(cursor.text)\n")
                     }
-                } onGracefulShutdown: {
-                    session.close(.shutdown)
+                    batch.writeBuffer(&frame.bytes)
                 }
             } catch {
                 environment.logger.debug("SSE stream ended", metadata: ["error": "\(error)"])

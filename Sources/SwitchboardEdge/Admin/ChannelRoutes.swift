@@ -64,13 +64,7 @@ struct ChannelRoutes: Sendable {
                     json.member("count", members.count)
                     json.key("members")
                     json.beginArray()
-                    for member in members.sorted(by: { $0.userID < $1.userID }) {
-                        json.beginObject()
-                        json.member("userId", member.userID)
-                        json.member("metadata", raw: member.metadata)
-                        json.member("lastSeen", member.lastSeen)
-                        json.endObject()
-                    }
+                    for member in members.sorted(by: { $0.userID < $1.userID }) { json.presenceMember(member) }
                     json.endArray()
                     json.endObject()
                     json.optionalMember("lastSeq", latest?.offset)

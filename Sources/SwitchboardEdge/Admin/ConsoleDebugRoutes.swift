@@ -67,24 +67,7 @@ struct ConsoleDebugRoutes: Sendable {
         let body = ResponseBody { writer in
             do {
                 try await writer.write(ByteBuffer(string: "retry: 2000\n: subscribed to \(channel)\n\n"))
-                try await withGracefulShutdownHandler {
-                    try await withThrowingTaskGroup(of: Void.self) { group in
-                        group.addTask {
-                            while !Task.isCancelled {
-                                try await Task.sleep(for: keepalive)
-                                guard session.send(ByteBuffer(string: ": keepalive\n\n")) == .queued else { return }
-                            }
-                        }
-                        while let frames = await session.next() {
-                            var batch = ByteBufferAllocator().buffer(capacity: frames.reduce(0) { $0 + $1.bytes.readableBytes })
-                            for var frame in frames { batch.writeBuffer(&frame.bytes) }
-                            try await writer.write(batch)
-                        }
-                        group.cancelAll()
-                    }
-                } onGracefulShutdown: {
-                    session.close(.shutdown)
-                }
+                try await session.streamEvents(to: &writer, keepalive: keepalive)
             } catch {
                 logger.debug("console debug stream ended", metadata: ["error": "\(error)"])
             }
@@ -106,11 +89,7 @@ struct ConsoleDebugRoutes: Sendable {
         let (app, channel) = try self.target(request, context)
         let caller = Caller(request: request, context: context)
         let limit = app.plan.maxMessageBytes + 16 * 1024
-        let bytes: ByteBuffer
-        do {
-            bytes = try await request.body.collect(upTo: limit)
-        } catch {
-            self.environment.gate.report(.messageTooLarge, app: app.id, caller: caller, detail: "console: publish body over \(limit) bytes")
+        guard let bytes = await self.environment.gate.body(of: request, limit: limit, app: app, caller: caller, what: "console publish") else {
             throw AdminError(status: .contentTooLarge, code: "message_too_large", message: "the body is over \(limit) bytes")
         }
         guard let body = try? JSONObject(parsing: bytes), let data = body.raw("data") else {
