@@ -187,6 +187,7 @@ let package = Package(
                 "SwitchboardEdge",
                 "SwitchboardAdapterKit",
                 "SwitchboardCore",
+                "SwitchboardStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import SwitchboardCore
 import SwitchboardEdge
+import SwitchboardStore
 
 /// `switchboard serve`: runs the edge on a config file until SIGTERM.
 struct Serve: AsyncParsableCommand {
@@ -49,23 +50,28 @@ struct Serve: AsyncParsableCommand {
             throw ExitCode(2)
         }
         let host = settings.server.host
-        let banner = settings
+        // The app as the store has it now (its secret may have been rotated since the config was written).
+        let shown = settings.defaultApp.flatMap { edge.bus.apps.app(id: $0) } ?? edge.bus.apps.all.first
         try await edge.run { port in
-            FileHandle.standardOutput.write(Data((Self.banner(config: banner, host: host, port: port) + "\n").utf8))
+            FileHandle.standardOutput.write(Data((Self.banner(app: shown, host: host, port: port) + "\n").utf8))
         } onListening: { listener in
             FileHandle.standardOutput.write(Data("listening on \(listener)\n".utf8))
         }
     }
 
-    static func banner(config: SwitchboardConfig, host: String, port: Int) -> String {
+    /// The start-up lines. The secret is printed only for a `development` app (the demo): a real app's secret
+    /// never reaches stdout or logs, only its preview.
+    static func banner(app: App?, host: String, port: Int) -> String {
         let base = "http://\(host):\(port)"
         var lines = ["switchboard \(Edge.version) listening on \(base)"]
-        if let app = config.apps.first(where: { $0.id == config.defaultApp }) ?? config.apps.first {
+        if let app {
+            let development = app.environment == "development"
+            let secret = development ? app.signingSecret : StoredKey.preview(of: app.signingSecret)
             lines += [
-                "app \(app.id): key \(app.key)  secret \(app.signingSecret)  plan \(app.plan.name)",
+                "app \(app.id): key \(app.key)  secret \(secret)  plan \(app.plan.name)",
                 "",
                 "publish:",
-                "  curl -s -X POST \(base)/_rt/api/publish -H 'Authorization: Bearer \(app.signingSecret)' "
+                "  curl -s -X POST \(base)/_rt/api/publish -H 'Authorization: Bearer \(development ? secret : "$SECRET")' "
                     + "-H 'Content-Type: application/json' -d '{\"channel\":\"demo\",\"data\":{\"text\":\"hello\"}}'",
                 "subscribe (WebSocket):",
                 "  wscat -c 'ws://\(host):\(port)/_rt/ws?key=\(app.key)' -x '{\"action\":\"subscribe\",\"channel\":\"demo\"}' -w 60",

@@ -130,6 +130,17 @@ def test_serve_with_a_good_config_listens_and_exits_0_on_sigterm(fresh_server):
     assert nothing_listens(server.port)
 
 
+def test_banner_shows_a_development_apps_secret_and_only_a_preview_of_any_other(fresh_server):
+    demo = fresh_server(GOOD)
+    assert "secret sk_cli_0123456789abcdef0123456789abcdef" in demo.log()
+    assert demo.stop() == 0
+    production = fresh_server(GOOD + 'environment = "production"\n')
+    log = production.log()
+    assert "sk_cli_0123456789abcdef0123456789abcdef" not in log, log
+    assert "secret sk_live_••••cdef" in log and "Bearer $SECRET" in log
+    assert production.stop() == 0
+
+
 # ---------------------------------------------------------------------------------------------
 # switchboard token
 # ---------------------------------------------------------------------------------------------
