@@ -128,13 +128,7 @@ struct JSONActionAPI: Sendable {
         } catch {
             throw APIFailure.from(error)
         }
-        return JSONResponse.make { json in
-            json.beginObject()
-            json.key("ok")
-            json.bool(true)
-            if let seq = published.position?.offset { json.member("seq", seq) }
-            json.endObject()
-        }
+        return JSONResponse.published(published)
     }
 
     func channels(_ call: Call) async throws -> Response {

@@ -1,5 +1,6 @@
 public import Hummingbird
 public import NIOCore
+public import SwitchboardCore
 
 /// JSON HTTP responses for the REST APIs.
 public enum JSONResponse {
@@ -15,6 +16,17 @@ public enum JSONResponse {
         var writer = JSONWriter()
         write(&writer)
         return make(status, writer.buffer, headers: headers)
+    }
+
+    /// `{"ok":true,"seq":n}`: a publish the bus accepted (`seq` only where the channel keeps history).
+    public static func published(_ publication: Publication) -> Response {
+        make { json in
+            json.beginObject()
+            json.key("ok")
+            json.bool(true)
+            if let seq = publication.position?.offset { json.member("seq", seq) }
+            json.endObject()
+        }
     }
 
     /// `{"ok":false,"error":{"code":…,"message":…}}` with `status`.

@@ -108,13 +108,7 @@ struct ConsoleDebugRoutes: Sendable {
         } catch let unavailable as EngineUnavailable {
             throw AdminError(status: .serviceUnavailable, code: "engine_unavailable", message: "\(unavailable); try again shortly")
         }
-        return JSONResponse.make { json in
-            json.beginObject()
-            json.key("ok")
-            json.bool(true)
-            if let seq = published.position?.offset { json.member("seq", seq) }
-            json.endObject()
-        }
+        return JSONResponse.published(published)
     }
 
     /// The status, error code and security event kind of a publish the bus refused.
