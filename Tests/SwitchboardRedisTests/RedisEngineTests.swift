@@ -8,7 +8,8 @@ import Testing
 /// What only a shared engine can show: several nodes, a dead node, Redis going away.
 @Suite("Redis engine", .enabled(if: RedisServer.isInstalled, "redis-server is not installed"))
 struct RedisEngineTests {
-    @Test func channelCountsAddEveryNodesReportToTheAskingNodesLiveCounts() async throws {
+    /// Two nodes on one fresh redis-server, each handing what it receives to its own recorder.
+    func withTwoNodes(_ body: (RedisEngine, Recorder, RedisEngine, Recorder) async throws -> Void) async throws {
         try await withRedisServer { server in
             try await withRedisEngine(url: server.url) { a in
                 try await withRedisEngine(url: server.url) { b in
@@ -16,80 +17,78 @@ struct RedisEngineTests {
                     let onB = Recorder()
                     a.attach(onA)
                     b.attach(onB)
-                    onB.occupancy.withLock { $0 = ["app": ["room": 2, "lobby": 1], "other": ["x": 4]] }
-                    try await b.occupancy.report()
-                    let counts = try await a.channels(app: "app", local: ["room": 3])
-                    #expect(counts == ["room": 5, "lobby": 1])
-                    // The asking node's own report is never counted twice: its live counts stand in for it.
-                    onA.occupancy.withLock { $0 = ["app": ["room": 3]] }
-                    try await a.occupancy.report()
-                    #expect(try await a.channels(app: "app", local: ["room": 1]) == ["room": 3, "lobby": 1])
-                    // An app that emptied on a node is removed from its report.
-                    onB.occupancy.withLock { $0 = ["other": ["x": 4]] }
-                    try await b.occupancy.report()
-                    #expect(try await a.channels(app: "app", local: [:]) == [:])
-                    #expect(try await a.channels(app: "other", local: [:]) == ["x": 4])
+                    try await body(a, onA, b, onB)
                 }
             }
         }
     }
 
-    @Test func twoNodesShareFanOutHistoryAndPresence() async throws {
-        try await withRedisServer { server in
-            try await withRedisEngine(url: server.url) { a in
-                try await withRedisEngine(url: server.url) { b in
-                    let onA = Recorder()
-                    let onB = Recorder()
-                    a.attach(onA)
-                    b.attach(onB)
-                    try await a.subscribe(app: "app", channel: "room")
-                    try await b.subscribe(app: "app", channel: "room")
-                    for index in 1...30 {
-                        var publication = message("room", "\(index)")
-                        publication.sender = ConnectionID(5)
-                        _ = try await (index.isMultiple(of: 2) ? a : b).publish(publication, history: keepTen)
-                    }
-                    try await onA.wait(for: 30)
-                    try await onB.wait(for: 30)
-                    #expect(onA.publications.map { $0.position?.offset } == (1...30).map { UInt64($0) })
-                    #expect(onB.publications.map { $0.position?.offset } == (1...30).map { UInt64($0) })
-                    // A connection id means something only on its own node.
-                    #expect(onA.publications.filter { $0.sender != nil }.map { String(buffer: $0.data) } == (1...15).map { "\($0 * 2)" })
-                    let fromA = try await a.history(app: "app", channel: "room", after: 25, limit: nil, policy: keepTen)
-                    let fromB = try await b.history(app: "app", channel: "room", after: 25, limit: nil, policy: keepTen)
-                    #expect(fromA.publications.map { $0.position } == fromB.publications.map { $0.position })
-                    #expect(fromA.publications.count == 5)
+    @Test func channelCountsAddEveryNodesReportToTheAskingNodesLiveCounts() async throws {
+        try await withTwoNodes { a, onA, b, onB in
+            onB.occupancy.withLock { $0 = ["app": ["room": 2, "lobby": 1], "other": ["x": 4]] }
+            try await b.occupancy.report()
+            let counts = try await a.channels(app: "app", local: ["room": 3])
+            #expect(counts == ["room": 5, "lobby": 1])
+            // The asking node's own report is never counted twice: its live counts stand in for it.
+            onA.occupancy.withLock { $0 = ["app": ["room": 3]] }
+            try await a.occupancy.report()
+            #expect(try await a.channels(app: "app", local: ["room": 1]) == ["room": 3, "lobby": 1])
+            // An app that emptied on a node is removed from its report.
+            onB.occupancy.withLock { $0 = ["other": ["x": 4]] }
+            try await b.occupancy.report()
+            #expect(try await a.channels(app: "app", local: [:]) == [:])
+            #expect(try await a.channels(app: "other", local: [:]) == ["x": 4])
+        }
+    }
 
-                    _ = try await a.presence.join(
-                        app: "app",
-                        channel: "presence-r",
-                        userID: "ada",
-                        metadata: ByteBuffer(string: "1"),
-                        holder: .connection(ConnectionID(1)),
-                        now: 1
-                    )
-                    // The same connection number on another node is another holder.
-                    _ = try await b.presence.join(
-                        app: "app",
-                        channel: "presence-r",
-                        userID: "bob",
-                        metadata: ByteBuffer(string: "2"),
-                        holder: .connection(ConnectionID(1)),
-                        now: 1
-                    )
-                    let seenFromA = try await a.presence.members(app: "app", channel: "presence-r").map(\.userID)
-                    let seenFromB = try await b.presence.members(app: "app", channel: "presence-r").map(\.userID)
-                    #expect(seenFromA == ["ada", "bob"] && seenFromB == seenFromA)
-                    let leave = try await a.presence.leave(
-                        app: "app",
-                        channel: "presence-r",
-                        userID: "bob",
-                        holder: .connection(ConnectionID(1)),
-                        now: 2
-                    )
-                    #expect(leave == nil)
-                }
+    @Test func twoNodesShareFanOutHistoryAndPresence() async throws {
+        try await withTwoNodes { a, onA, b, onB in
+            try await a.subscribe(app: "app", channel: "room")
+            try await b.subscribe(app: "app", channel: "room")
+            for index in 1...30 {
+                var publication = message("room", "\(index)")
+                publication.sender = ConnectionID(5)
+                _ = try await (index.isMultiple(of: 2) ? a : b).publish(publication, history: keepTen)
             }
+            try await onA.wait(for: 30)
+            try await onB.wait(for: 30)
+            #expect(onA.publications.map { $0.position?.offset } == (1...30).map { UInt64($0) })
+            #expect(onB.publications.map { $0.position?.offset } == (1...30).map { UInt64($0) })
+            // A connection id means something only on its own node.
+            #expect(onA.publications.filter { $0.sender != nil }.map { String(buffer: $0.data) } == (1...15).map { "\($0 * 2)" })
+            let fromA = try await a.history(app: "app", channel: "room", after: 25, limit: nil, policy: keepTen)
+            let fromB = try await b.history(app: "app", channel: "room", after: 25, limit: nil, policy: keepTen)
+            #expect(fromA.publications.map { $0.position } == fromB.publications.map { $0.position })
+            #expect(fromA.publications.count == 5)
+
+            _ = try await a.presence.join(
+                app: "app",
+                channel: "presence-r",
+                userID: "ada",
+                metadata: ByteBuffer(string: "1"),
+                holder: .connection(ConnectionID(1)),
+                now: 1
+            )
+            // The same connection number on another node is another holder.
+            _ = try await b.presence.join(
+                app: "app",
+                channel: "presence-r",
+                userID: "bob",
+                metadata: ByteBuffer(string: "2"),
+                holder: .connection(ConnectionID(1)),
+                now: 1
+            )
+            let seenFromA = try await a.presence.members(app: "app", channel: "presence-r").map(\.userID)
+            let seenFromB = try await b.presence.members(app: "app", channel: "presence-r").map(\.userID)
+            #expect(seenFromA == ["ada", "bob"] && seenFromB == seenFromA)
+            let leave = try await a.presence.leave(
+                app: "app",
+                channel: "presence-r",
+                userID: "bob",
+                holder: .connection(ConnectionID(1)),
+                now: 2
+            )
+            #expect(leave == nil)
         }
     }
 
