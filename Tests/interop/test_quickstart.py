@@ -16,17 +16,22 @@ import httpx_sse
 import pytest
 from websockets.sync.client import connect as ws_connect
 
-from conftest import BINARY, CONFIG, MAIN, ROOT, WAIT, api_headers, start_server, unique
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from conftest import BINARY, CONFIG, OTHER, ROOT, WAIT, api_headers, start_server, unique
+from test_browser_chat import ARTIFACTS, chromium
 
 pytestmark = pytest.mark.timeout(90)
 
 
 @pytest.fixture
 def upstream():
-    """The sample upstream on a free loopback port, signing with the test app's key and secret."""
+    """The sample upstream on a free loopback port, signing with the key and secret of a test app that allows any
+    origin (a browser on the edge's own https origin connects to it)."""
     process = subprocess.Popen(
         [sys.executable, str(ROOT / "examples" / "upstream" / "app.py"), "--port", "0"],
-        env={"SWITCHBOARD_KEY": MAIN["key"], "SWITCHBOARD_SECRET": MAIN["secret"], "PATH": "/usr/bin:/bin"},
+        env={"SWITCHBOARD_KEY": OTHER["key"], "SWITCHBOARD_SECRET": OTHER["secret"], "PATH": "/usr/bin:/bin"},
         stdout=subprocess.PIPE, text=True)
     line = process.stdout.readline()
     assert line.startswith("sample upstream on http://"), line
@@ -64,7 +69,7 @@ def test_the_sample_app_its_auth_endpoint_wss_and_http2_sse_share_one_https_orig
         # The page and the app's own routes come from the upstream, over HTTP/2, through the edge.
         page = https.get(f"{base}/")
         assert page.status_code == 200 and page.http_version == "HTTP/2"
-        assert "private-orders" in page.text and MAIN["key"] in page.text
+        assert "private-orders" in page.text and OTHER["key"] in page.text
         seen = https.get(f"{base}/whoami").json()["forwarded"]
         assert seen["x-forwarded-proto"] == "https" and seen["x-forwarded-host"] == base.removeprefix("https://")
         # The edge's own routes on the same origin.
@@ -75,7 +80,7 @@ def test_the_sample_app_its_auth_endpoint_wss_and_http2_sse_share_one_https_orig
         feed = unique("orders-feed-")
         wss = base.replace("https://", "wss://")
         # A context of its own: httpx set ALPN h2 on the other, and a WebSocket upgrade needs http/1.1.
-        with ws_connect(f"{wss}/app/{MAIN['key']}?protocol=7&client=quickstart&version=1",
+        with ws_connect(f"{wss}/app/{OTHER['key']}?protocol=7&client=quickstart&version=1",
                         ssl=ssl.create_default_context(cafile=cert), proxy=None,
                         open_timeout=WAIT) as socket:
             established = json.loads(socket.recv(timeout=WAIT))
@@ -87,11 +92,11 @@ def test_the_sample_app_its_auth_endpoint_wss_and_http2_sse_share_one_https_orig
             reply = json.loads(socket.recv(timeout=WAIT))
             assert reply["event"] == "pusher_internal:subscription_succeeded", reply
 
-            with httpx_sse.connect_sse(https, "GET", f"{base}/sse", params={"key": MAIN["key"], "channel": feed}) as stream:
+            with httpx_sse.connect_sse(https, "GET", f"{base}/sse", params={"key": OTHER["key"], "channel": feed}) as stream:
                 assert stream.response.http_version == "HTTP/2"
                 events = stream.iter_sse()
                 for target in (channel, feed):
-                    r = https.post(f"{base}/_rt/api/publish", headers=api_headers(),
+                    r = https.post(f"{base}/_rt/api/publish", headers=api_headers(OTHER),
                                    json={"channel": target, "name": "order.created", "data": {"id": 42}})
                     assert r.status_code == 200, r.text
                 frame = json.loads(socket.recv(timeout=WAIT))
@@ -102,3 +107,28 @@ def test_the_sample_app_its_auth_endpoint_wss_and_http2_sse_share_one_https_orig
                         assert event.event == "order.created" and json.loads(event.data) == {"id": 42}
                         break
                     assert time.monotonic() < deadline, "no SSE event over HTTP/2"
+
+
+def test_the_sample_page_in_chromium_over_https_shows_a_published_order_live(edge):
+    server, base, context, cert = edge
+    browser = chromium_trusting_the_dev_cert()
+    try:
+        browser.get(f"{base}/")
+        WebDriverWait(browser, 15).until(lambda d: d.find_element(By.ID, "status").text == "subscribed")
+        r = httpx.post(f"{base}/_rt/api/publish", headers=api_headers(OTHER), verify=context, timeout=WAIT,
+                       json={"channel": "private-orders", "name": "order.created", "data": {"id": 7}})
+        assert r.status_code == 200, r.text
+        WebDriverWait(browser, 15).until(
+            lambda d: any("order.created" in li.text and '"id":7' in li.text.replace(" ", "")
+                          for li in d.find_elements(By.CSS_SELECTOR, "#events li")))
+        ARTIFACTS.mkdir(exist_ok=True)
+        browser.save_screenshot(str(ARTIFACTS / "quickstart-orders.png"))
+    finally:
+        browser.quit()
+
+
+def chromium_trusting_the_dev_cert():
+    """Headless Chromium that accepts the self-signed dev certificate (pages and WSS), as a developer does once."""
+    browser = chromium()
+    browser.execute_cdp_cmd("Security.setIgnoreCertificateErrors", {"ignore": True})
+    return browser

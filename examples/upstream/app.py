@@ -43,6 +43,8 @@ PAGE = """<!doctype html>
 const key = %(key)s;
 const scheme = location.protocol === "https:" ? "wss:" : "ws:";
 const socket = new WebSocket(`${scheme}//${location.host}/app/${key}?protocol=7&client=sample&version=1`);
+const status = document.getElementById("status");
+const events = document.getElementById("events");
 const show = text => { const li = document.createElement("li"); li.textContent = text; events.append(li); };
 socket.onmessage = async message => {
   const frame = JSON.parse(message.data);
