@@ -189,10 +189,13 @@ public final class RedisEngine: Engine, Service {
 
     public func subscribe(app: String, channel: String) async throws {
         await self.pubsub.subscribe(self.keys.topic(self.keys.channelID(app: app, channel: channel)))
+        // Best effort: while Redis is away the next full report says it.
+        try? await self.occupancy.update(app: app, channel: channel, count: 1)
     }
 
     public func unsubscribe(app: String, channel: String) async throws {
         await self.pubsub.unsubscribe(self.keys.topic(self.keys.channelID(app: app, channel: channel)))
+        try? await self.occupancy.update(app: app, channel: channel, count: 0)
     }
 
     public func history(app: String, channel: String, after offset: UInt64?, limit: Int?, policy: HistoryPolicy) async throws -> HistoryPage {

@@ -60,6 +60,19 @@ final class RedisOccupancy: Sendable {
         }
     }
 
+    /// Reports one channel at once when this node gains its first or loses its last subscriber of it, so other nodes
+    /// deciding whether the channel is occupied cluster-wide (webhooks) do not wait for the next full report.
+    func update(app: String, channel: String, count: Int) async throws {
+        let ttl = RedisPresenceStore.milliseconds(self.interval * 5)
+        try await self.connection.run(
+            Self.set,
+            keys: [self.hash(app: app), self.keys.occupancyNodes(app: app)],
+            arguments: [
+                ByteBuffer(string: String(ttl)), ByteBuffer(string: self.nodeID), ByteBuffer(string: channel), ByteBuffer(string: String(count)),
+            ]
+        )
+    }
+
     /// Subscribers per channel of `app` on every node: `local` for this node plus the other nodes' last reports.
     func channels(app: String, local: [String: Int]) async throws -> [String: Int] {
         let reply = try await self.connection.run(
@@ -88,6 +101,20 @@ final class RedisOccupancy: Sendable {
             redis.call('pexpire', KEYS[1], ARGV[1])
             redis.call('sadd', KEYS[2], ARGV[2])
         end
+        return 1
+        """
+    )
+
+    /// KEYS: the node's hash, the app's node set. ARGV: ttl ms, node id, channel, count (0 removes the channel).
+    static let set = RedisScript(
+        """
+        if tonumber(ARGV[4]) > 0 then
+            redis.call('hset', KEYS[1], ARGV[3], ARGV[4])
+            redis.call('sadd', KEYS[2], ARGV[2])
+        else
+            redis.call('hdel', KEYS[1], ARGV[3])
+        end
+        redis.call('pexpire', KEYS[1], ARGV[1])
         return 1
         """
     )

@@ -1,10 +1,11 @@
 import Logging
 import NIOCore
-import Pusher
 import SwitchboardAdapterKit
 import SwitchboardCore
 import Synchronization
 import Testing
+
+@testable import Pusher
 
 /// What the bus tells its observers, and how the Pusher adapter turns it into webhook events.
 @Suite struct PusherWebhooksTests {
@@ -57,6 +58,22 @@ import Testing
         #expect(!webhooks.enqueue(.channelVacated("a"), app: app))
         #expect(WebhookSettings(url: "http://x").wants("client_event"))
         #expect(!WebhookSettings(url: "http://x").wants("subscription_count"))
+    }
+
+    @Test func occupancyEventsOfChannelsOtherNodesStillHoldAreDropped() async {
+        let app = App(id: "1", key: "k", secrets: ["s"])
+        let webhooks = PusherWebhooks(
+            apps: AppRegistry(apps: [app]),
+            otherNodes: { _, channel in channel == "busy" ? 2 : 0 },
+            logger: Logger(label: "test")
+        )
+        let batch: [PusherWebhookEvent] = [
+            .channelOccupied("busy"), .channelVacated("busy"), .memberAdded("busy", userID: "u"), .channelOccupied("quiet"), .channelVacated("quiet"),
+        ]
+        let kept = await webhooks.clusterWide(batch, appID: "1").map { "\($0.name) \($0.channel)" }
+        #expect(kept == ["member_added busy", "channel_occupied quiet", "channel_vacated quiet"])
+        let single = PusherWebhooks(apps: AppRegistry(apps: [app]), logger: Logger(label: "test"))
+        #expect(await single.clusterWide(batch, appID: "1") == batch)
     }
 
     @Test func aFullBufferDropsAndCountsInsteadOfGrowing() {

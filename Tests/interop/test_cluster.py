@@ -424,3 +424,55 @@ def test_a_cache_channels_last_event_reaches_a_subscriber_on_another_node(cluste
         next_event(events, "pusher_internal:subscription_succeeded")
         _, data = next_event(events, "price")
         assert json.loads(data) == {"eur": 3}
+
+
+HOOKS = {"id": "3001", "key": "pk_hooks_cluster", "secret": "sk_hooks_cluster_0123456789abcdef0123456"}
+
+
+def test_occupied_and_vacated_webhooks_follow_the_whole_cluster_once(redis):
+    from test_pusher_webhooks import Receiver
+
+    receiver = Receiver()
+    prefix = unique("hooks")
+    config = CONFIG + f"""
+[[apps]]
+id = "{HOOKS['id']}"
+key = "{HOOKS['key']}"
+secret = "{HOOKS['secret']}"
+plan = "enterprise"
+
+[apps.webhooks]
+url = "http://127.0.0.1:{receiver.port}/ok"
+events = ["channel_occupied", "channel_vacated"]
+
+[engine]
+kind = "redis"
+url = "redis://127.0.0.1:{redis.port}/0"
+prefix = "{prefix}"
+"""
+    a, b = start_server(config), start_server(config)
+    try:
+        wait_engine_ready(a)
+        wait_engine_ready(b)
+        channel = unique("orders-")
+
+        def names():
+            return [(e["name"], e["channel"]) for e in receiver.events(HOOKS) if e["channel"] == channel]
+
+        first = WSClient(a, key=HOOKS["key"])
+        first.subscribed(channel)
+        wait_until(lambda: names() == [("channel_occupied", channel)], timeout=10, message="occupied from node A")
+        second = WSClient(b, key=HOOKS["key"])
+        second.subscribed(channel)
+        time.sleep(1.5)
+        first.close()
+        time.sleep(1.5)
+        # Node B still has a subscriber: neither its join nor node A's leave changed the cluster's occupancy.
+        assert names() == [("channel_occupied", channel)]
+        second.close()
+        wait_until(lambda: names() == [("channel_occupied", channel), ("channel_vacated", channel)], timeout=10,
+                   message="vacated once the last node empties")
+    finally:
+        for node in (a, b):
+            node.stop(signal.SIGKILL)
+        receiver.close()

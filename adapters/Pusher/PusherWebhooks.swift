@@ -64,14 +64,25 @@ public final class PusherWebhooks: Service, ChannelObserver {
     let apps: AppRegistry
     let configuration: Configuration
     let logger: Logger
+    /// Subscribers of a channel on other nodes, when the bus spans several; nil on a single node.
+    let otherNodes: (@Sendable (_ app: String, _ channel: String) async -> Int)?
     private let state = Mutex(State())
     private let signals: AsyncStream<Void>
     private let signal: AsyncStream<Void>.Continuation
 
     /// Creates the service for the apps in `apps` (each app's `webhooks` settings are read at send time).
-    public init(apps: AppRegistry, configuration: Configuration = Configuration(), logger: Logger) {
+    ///
+    /// With `otherNodes` (several nodes share the bus), `channel_occupied` and `channel_vacated` are sent only when no
+    /// other node has subscribers of the channel, so the app hears of the cluster's first and last subscriber, once.
+    public init(
+        apps: AppRegistry,
+        configuration: Configuration = Configuration(),
+        otherNodes: (@Sendable (_ app: String, _ channel: String) async -> Int)? = nil,
+        logger: Logger
+    ) {
         self.apps = apps
         self.configuration = configuration
+        self.otherNodes = otherNodes
         self.logger = logger
         (self.signals, self.signal) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
@@ -181,8 +192,22 @@ public final class PusherWebhooks: Service, ChannelObserver {
     func work(appID: String, client: HTTPClient) async {
         if !self.state.withLock({ $0.stopping }) { try? await Task.sleep(for: self.configuration.batchDelay) }
         while let batch = self.takeBatch(appID: appID) {
-            await self.deliver(batch, appID: appID, client: client)
+            let events = await self.clusterWide(batch, appID: appID)
+            if !events.isEmpty { await self.deliver(events, appID: appID, client: client) }
         }
+    }
+
+    /// Drops the occupied and vacated events of channels that other nodes still have subscribers of: for the cluster
+    /// the channel was neither empty before nor empty now. Checked after the batch delay, which gives other nodes'
+    /// reports time to arrive.
+    func clusterWide(_ batch: [PusherWebhookEvent], appID: String) async -> [PusherWebhookEvent] {
+        guard let otherNodes = self.otherNodes else { return batch }
+        var kept: [PusherWebhookEvent] = []
+        for event in batch {
+            if event.name == "channel_occupied" || event.name == "channel_vacated", await otherNodes(appID, event.channel) > 0 { continue }
+            kept.append(event)
+        }
+        return kept
     }
 
     /// The request body: `{"time_ms":…,"events":[…]}`.

@@ -139,6 +139,11 @@ public final class Bus: BrokerEventHandler {
         try await self.engine.channels(app: app, local: self.hub.channels(app: app))
     }
 
+    /// Subscribers of one channel on nodes other than this one (none with a single-node engine).
+    public func otherNodesCount(app: String, channel: String) async throws -> Int {
+        try await self.engine.channels(app: app, local: [:])[channel, default: 0]
+    }
+
     /// Subscribers of one channel on every node.
     public func clusterCount(app: String, channel: String) async throws -> Int {
         try await self.clusterChannels(app: app)[channel, default: 0]

@@ -91,7 +91,12 @@ public struct Edge: Sendable {
         )
         environment.webSocketCompression = WebSocketCompression(minBytes: config.limits.compressionMinBytes)
         self.environment = environment
-        self.pusherWebhooks = PusherWebhooks(apps: apps, logger: logger)
+        // With several nodes, occupied/vacated webhooks follow the whole cluster's subscribers, not this node's.
+        let bus = self.bus
+        let otherNodes: @Sendable (String, String) async -> Int = { app, channel in
+            (try? await bus.otherNodesCount(app: app, channel: channel)) ?? 0
+        }
+        self.pusherWebhooks = PusherWebhooks(apps: apps, otherNodes: config.engine.kind == "redis" ? otherNodes : nil, logger: logger)
         self.proxyClient = ProxyClient(
             connectTimeoutMilliseconds: config.proxy.connectTimeoutMilliseconds,
             readTimeoutMilliseconds: config.proxy.readTimeoutMilliseconds
