@@ -45,27 +45,22 @@ public struct JSONActionAdapter: ProtocolAdapter {
     func serve(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, request: Request, context: SwitchboardContext) async throws {
         let caller = Caller(request: request, context: context)
         guard case .success(let app) = self.environment.gate.admit(request: request, caller: caller) else { return }
-        let connectionID: ConnectionID
-        do {
-            connectionID = try self.environment.bus.connect(app: app)
-        } catch {
-            self.environment.gate.report(.overQuota, app: app.id, caller: caller, detail: "connection limit reached")
+        guard
+            let opened = self.environment.openConnection(
+                app: app,
+                caller: caller,
+                protocolName: self.name,
+                encoder: JSONActionEncoder(),
+                channel: context.channel
+            )
+        else {
             try await outbound.write(.custom(.text(JSONActionReply.error(.forbidden, "the app's connection limit is reached"))))
             try await outbound.close(.policyViolation, reason: "connection limit")
             return
         }
-        self.environment.connections.opened(self.name)
-        defer {
-            self.environment.connections.closed(self.name)
-            self.environment.bus.disconnect(app: app.id)
-        }
-        let session = Session(
-            connectionID: connectionID,
-            app: app,
-            encoder: JSONActionEncoder(),
-            maxQueuedFrames: self.environment.maxQueuedFrames,
-            compressor: self.environment.webSocketCompression.compressor(channel: context.channel)
-        )
+        defer { opened.close() }
+        let session = opened.session
+        let connectionID = session.connectionID
         let requested = request.uri.queryParameters["cid"].map(String.init)
         let clientID = requested.flatMap { $0.count <= 64 && ChannelName.isValid($0) ? $0 : nil } ?? "c\(connectionID.raw)"
         let connection = JSONActionConnection(session: session, clientID: clientID, environment: self.environment, caller: caller)

@@ -71,29 +71,23 @@ public struct JWTAdapter: ProtocolAdapter {
     func serve(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, request: Request, context: SwitchboardContext) async throws {
         let caller = Caller(request: request, context: context)
         guard case .success(let app) = self.environment.gate.admit(request: request, caller: caller) else { return }
-        let connectionID: ConnectionID
-        do {
-            connectionID = try self.environment.bus.connect(app: app)
-        } catch {
-            self.environment.gate.report(.overQuota, app: app.id, caller: caller, detail: "connection limit reached")
+        guard
+            let opened = self.environment.openConnection(
+                app: app,
+                caller: caller,
+                protocolName: self.name,
+                encoder: JWTEncoder(app: app),
+                channel: context.channel
+            )
+        else {
             try await outbound.close(.init(codeNumber: Int(JWTDisconnect.connectionLimit.code)), reason: JWTDisconnect.connectionLimit.reason)
             return
         }
-        self.environment.connections.opened(self.name)
-        defer {
-            self.environment.connections.closed(self.name)
-            self.environment.bus.disconnect(app: app.id)
-        }
-        let session = Session(
-            connectionID: connectionID,
-            app: app,
-            encoder: JWTEncoder(app: app),
-            maxQueuedFrames: self.environment.maxQueuedFrames,
-            compressor: self.environment.webSocketCompression.compressor(channel: context.channel)
-        )
+        defer { opened.close() }
+        let session = opened.session
         let connection = JWTConnection(
             session: session,
-            clientID: "c\(connectionID.raw)-\(UInt32.random(in: 0...UInt32.max))",
+            clientID: "c\(session.connectionID.raw)-\(UInt32.random(in: 0...UInt32.max))",
             environment: self.environment,
             caller: caller,
             registry: self.registry

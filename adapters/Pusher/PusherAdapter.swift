@@ -81,28 +81,22 @@ public struct PusherAdapter: ProtocolAdapter {
             gate.report(.badRequest, app: app.id, caller: caller, detail: "pusher: \(code.message)")
             return await Self.refuse(code, nil, outbound: outbound)
         }
-        let connectionID: ConnectionID
-        do {
-            connectionID = try self.environment.bus.connect(app: app)
-        } catch {
-            gate.report(.overQuota, app: app.id, caller: caller, detail: "connection limit reached")
+        guard
+            let opened = self.environment.openConnection(
+                app: app,
+                caller: caller,
+                protocolName: self.name,
+                encoder: PusherEncoder(),
+                channel: context.channel
+            )
+        else {
             return await Self.refuse(.overConnectionQuota, nil, outbound: outbound)
         }
-        self.environment.connections.opened(self.name)
-        defer {
-            self.environment.connections.closed(self.name)
-            self.environment.bus.disconnect(app: app.id)
-        }
-        let session = Session(
-            connectionID: connectionID,
-            app: app,
-            encoder: PusherEncoder(),
-            maxQueuedFrames: self.environment.maxQueuedFrames,
-            compressor: self.environment.webSocketCompression.compressor(channel: context.channel)
-        )
+        defer { opened.close() }
+        let session = opened.session
         let connection = PusherConnection(
             session: session,
-            socketID: PusherConnection.makeSocketID(connectionID),
+            socketID: PusherConnection.makeSocketID(session.connectionID),
             context: self.context,
             caller: caller
         )

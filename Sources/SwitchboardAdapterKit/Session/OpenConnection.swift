@@ -1,0 +1,47 @@
+public import NIOCore
+public import SwitchboardCore
+
+/// A WebSocket connection admitted to its app: counted against the plan and on the status page, with its session.
+///
+/// Every WebSocket adapter opens its connections this way and refuses an over-limit one in its own protocol.
+public struct OpenConnection: Sendable {
+    /// The connection's send queue.
+    public let session: Session
+    let environment: AdapterEnvironment
+    let protocolName: String
+
+    /// Undoes the counting `AdapterEnvironment.openConnection` did; call once, when the connection ends.
+    public func close() {
+        self.environment.connections.closed(self.protocolName)
+        self.environment.bus.disconnect(app: self.session.app.id)
+    }
+}
+
+extension AdapterEnvironment {
+    /// Counts a new `protocolName` connection of `app` and opens its session (compressing when its upgrade agreed to);
+    /// nil, after an `over_quota` security event, when the plan's connection limit is reached.
+    public func openConnection(
+        app: App,
+        caller: Caller,
+        protocolName: String,
+        encoder: any FrameEncoder,
+        channel: any Channel
+    ) -> OpenConnection? {
+        let connectionID: ConnectionID
+        do {
+            connectionID = try self.bus.connect(app: app)
+        } catch {
+            self.gate.report(.overQuota, app: app.id, caller: caller, detail: "connection limit reached")
+            return nil
+        }
+        self.connections.opened(protocolName)
+        let session = Session(
+            connectionID: connectionID,
+            app: app,
+            encoder: encoder,
+            maxQueuedFrames: self.maxQueuedFrames,
+            compressor: self.webSocketCompression.compressor(channel: channel)
+        )
+        return OpenConnection(session: session, environment: self, protocolName: protocolName)
+    }
+}
