@@ -281,7 +281,7 @@ struct JSONScanner {
                 self.index += 1
                 if escaped == UInt8(ascii: "u") {
                     for _ in 0..<4 {
-                        guard let hex = self.peek(), JSONScanner.hexValue(hex) != nil else {
+                        guard let hex = self.peek(), HexDigit.value(hex) != nil else {
                             throw JSONObject.Error(message: "invalid \\u escape")
                         }
                         self.index += 1
@@ -332,7 +332,7 @@ struct JSONScanner {
             case UInt8(ascii: "f"): utf8.append(0x0C)
             case UInt8(ascii: "u"):
                 var value: UInt32 = 0
-                for k in 0..<4 { value = value << 4 | UInt32(JSONScanner.hexValue(body[i + k]) ?? 0) }
+                for k in 0..<4 { value = value << 4 | UInt32(HexDigit.value(body[i + k]) ?? 0) }
                 i += 4
                 flush()
                 if (0xD800..<0xDC00).contains(value) {
@@ -351,12 +351,4 @@ struct JSONScanner {
         return String(scalars)
     }
 
-    static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case 0x30...0x39: byte - 0x30
-        case 0x41...0x46: byte - 0x41 + 10
-        case 0x61...0x66: byte - 0x61 + 10
-        default: nil
-        }
-    }
 }

@@ -1,0 +1,12 @@
+/// Hexadecimal digits as JSON `\u` escapes and URL percent-escapes spell them.
+public enum HexDigit {
+    /// The value of the ASCII hex digit `byte` (either case), or nil for any other byte.
+    public static func value(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case 0x30...0x39: byte - 0x30
+        case 0x41...0x46: byte - 0x41 + 10
+        case 0x61...0x66: byte - 0x61 + 10
+        default: nil
+        }
+    }
+}
