@@ -24,6 +24,8 @@ final class CountingCompressor: FrameCompressor {
 
 /// Frames a publication as its data bytes.
 struct DataEncoder: FrameEncoder {
+    let protocolName = "data"
+
     func frame(for message: BusMessage) -> ByteBuffer? {
         guard case .publication(let publication) = message else { return nil }
         return publication.data

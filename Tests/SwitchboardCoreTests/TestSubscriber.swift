@@ -24,6 +24,8 @@ final class TestSubscriber: Subscriber {
 
 /// Encodes a publication as `event:data` and counts how often it is asked to.
 final class TextEncoder: FrameEncoder {
+    let protocolName = "text"
+
     let calls = Atomic<Int>(0)
 
     func frame(for message: BusMessage) -> ByteBuffer? {
@@ -37,6 +39,8 @@ final class TextEncoder: FrameEncoder {
 
 /// A second wire format, to check encoding once per format.
 final class OtherEncoder: FrameEncoder {
+    let protocolName = "other"
+
     let calls = Atomic<Int>(0)
 
     func frame(for message: BusMessage) -> ByteBuffer? {

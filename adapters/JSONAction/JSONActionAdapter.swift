@@ -49,7 +49,6 @@ public struct JSONActionAdapter: ProtocolAdapter {
             let opened = self.environment.openConnection(
                 app: app,
                 caller: caller,
-                protocolName: self.name,
                 encoder: JSONActionEncoder(),
                 channel: context.channel
             )

@@ -4,6 +4,8 @@ public import SwitchboardCore
 
 /// Encodes bus messages as JSON-action frames: `realtime.message` and `presence.*`.
 public struct JSONActionEncoder: FrameEncoder {
+    public let protocolName = "jsonaction"
+
     /// Creates the encoder.
     public init() {}
 

@@ -75,7 +75,6 @@ public struct JWTAdapter: ProtocolAdapter {
             let opened = self.environment.openConnection(
                 app: app,
                 caller: caller,
-                protocolName: self.name,
                 encoder: JWTEncoder(app: app),
                 channel: context.channel
             )

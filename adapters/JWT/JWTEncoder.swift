@@ -6,6 +6,8 @@ public import SwitchboardCore
 ///
 /// `{"push":{"channel":…,"pub":{"data":…,"offset":…,"tags":{"event":…},"info":{"user":…}}}}`
 public struct JWTEncoder: FrameEncoder {
+    public let protocolName = "jwt"
+
     /// Decides per channel whether join and leave pushes are sent (the `join_leave` channel rule).
     let app: App?
 

@@ -85,7 +85,6 @@ public struct PusherAdapter: ProtocolAdapter {
             let opened = self.environment.openConnection(
                 app: app,
                 caller: caller,
-                protocolName: self.name,
                 encoder: PusherEncoder(),
                 channel: context.channel
             )

@@ -7,6 +7,8 @@ public import SwitchboardCore
 /// Unnamed messages become event `message`; presence joins and leaves on `presence-` channels become
 /// `pusher_internal:member_added` / `member_removed`; metadata updates and spoofed `pusher_internal:` events are not shown.
 public struct PusherEncoder: FrameEncoder {
+    public let protocolName = "pusher"
+
     /// Creates the encoder.
     public init() {}
 

@@ -6,6 +6,8 @@ public import SwitchboardCore
 ///
 /// The `id:` cursor differs per stream, so the stream writes it in front of these shared bytes.
 public struct SSEEncoder: FrameEncoder {
+    public let protocolName = "sse"
+
     /// Creates the encoder.
     public init() {}
 

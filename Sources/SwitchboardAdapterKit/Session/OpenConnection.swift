@@ -8,25 +8,18 @@ public struct OpenConnection: Sendable {
     /// The connection's send queue.
     public let session: Session
     let environment: AdapterEnvironment
-    let protocolName: String
 
     /// Undoes the counting `AdapterEnvironment.openConnection` did; call once, when the connection ends.
     public func close() {
-        self.environment.connections.closed(self.protocolName)
+        self.environment.connections.closed(self.session.encoder.protocolName)
         self.environment.bus.disconnect(app: self.session.app.id)
     }
 }
 
 extension AdapterEnvironment {
-    /// Counts a new `protocolName` connection of `app` and opens its session (compressing when its upgrade agreed to);
-    /// nil, after an `over_quota` security event, when the plan's connection limit is reached.
-    public func openConnection(
-        app: App,
-        caller: Caller,
-        protocolName: String,
-        encoder: any FrameEncoder,
-        channel: any Channel
-    ) -> OpenConnection? {
+    /// Counts a new connection of `app` (under its encoder's protocol) and opens its session, compressing when its
+    /// upgrade agreed to; nil, after an `over_quota` security event, when the plan's connection limit is reached.
+    public func openConnection(app: App, caller: Caller, encoder: any FrameEncoder, channel: any Channel) -> OpenConnection? {
         let connectionID: ConnectionID
         do {
             connectionID = try self.bus.connect(app: app)
@@ -34,7 +27,7 @@ extension AdapterEnvironment {
             self.gate.report(.overQuota, app: app.id, caller: caller, detail: "connection limit reached")
             return nil
         }
-        self.connections.opened(protocolName)
+        self.connections.opened(encoder.protocolName)
         let session = Session(
             connectionID: connectionID,
             app: app,
@@ -42,6 +35,6 @@ extension AdapterEnvironment {
             maxQueuedFrames: self.maxQueuedFrames,
             compressor: self.webSocketCompression.compressor(channel: channel)
         )
-        return OpenConnection(session: session, environment: self, protocolName: protocolName)
+        return OpenConnection(session: session, environment: self)
     }
 }

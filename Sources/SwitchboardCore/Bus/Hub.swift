@@ -125,18 +125,12 @@ public final class Hub: Sendable {
             shard.channels.withLock { channels in
                 for (key, entry) in channels where key.app == app {
                     var counts: [String: Int] = [:]
-                    for subscriber in entry.byConnection.values { counts[Self.protocolName(of: subscriber.encoder), default: 0] += 1 }
+                    for subscriber in entry.byConnection.values { counts[subscriber.encoder.protocolName, default: 0] += 1 }
                     result[key.channel] = counts
                 }
             }
         }
         return result
-    }
-
-    /// A wire protocol's name from its encoder type: `PusherEncoder` → `pusher`, `JSONActionEncoder` → `jsonaction`.
-    static func protocolName(of encoder: any FrameEncoder) -> String {
-        let name = String(describing: type(of: encoder)).lowercased()
-        return name.hasSuffix("encoder") ? String(name.dropLast(7)) : name
     }
 
     /// Queues `message` on every local subscriber of its channel except its sender.

@@ -5,6 +5,8 @@ public import NIOCore
 /// The hub calls it once per broadcast per encoder type that has subscribers, then hands
 /// the same bytes to every subscriber using that encoder.
 public protocol FrameEncoder: Sendable {
+    /// The wire protocol's short name (`pusher`, `jsonaction`, `jwt`, `sse`), for counts per protocol.
+    var protocolName: String { get }
     /// The frame for `message`, or nil when this wire format does not show it.
     func frame(for message: BusMessage) -> ByteBuffer?
 }

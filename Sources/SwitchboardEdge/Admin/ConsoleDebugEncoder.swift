@@ -5,8 +5,10 @@ import SwitchboardCore
 /// Encodes bus messages for the console's debug stream: one SSE event per message, with everything a developer
 /// wants to see (channel, event name, data, user, position, time) in one JSON `data:` line.
 ///
-/// A type of its own, so the admin channel view counts the console's debug subscribers as `consoledebug`, not `sse`.
+/// Its own protocol name, so the admin channel view counts the console's debug subscribers as `consoledebug`, not `sse`.
 struct ConsoleDebugEncoder: FrameEncoder {
+    let protocolName = "consoledebug"
+
     func frame(for message: BusMessage) -> ByteBuffer? {
         var json = JSONWriter(capacity: 160)
         let event: String
