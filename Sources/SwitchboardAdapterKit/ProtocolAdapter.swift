@@ -27,6 +27,8 @@ public struct AdapterEnvironment: Sendable {
     public let shutdown: ShutdownNotice
     /// Per-app permessage-deflate for WebSocket upgrades, and the deflater compressing sessions share.
     public var webSocketCompression = WebSocketCompression()
+    /// What each client connection may spend (`[limits]`), whatever its protocol.
+    public var clientLimits = ClientLimits()
 
     /// Creates an environment.
     public init(

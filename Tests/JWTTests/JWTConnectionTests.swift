@@ -238,8 +238,11 @@ extension JSONObject {
         let first = try #require(connection.drained().first?.object("history"))
         #expect(Self.offsets(first) == [1, 2])
         #expect(first.integer("offset") == 5)
-        await connection.send(#"{"id":11,"history":{"channel":"room","limit":-1,"reverse":true}}"#)
+        await connection.send(#"{"id":11,"history":{"channel":"room","limit":100,"reverse":true}}"#)
         #expect(Self.offsets(try #require(connection.drained().first?.object("history"))) == [5, 4, 3, 2, 1])
+        // "Everything" is for the server API: a client's negative limit is a bad request.
+        await connection.send(#"{"id":14,"history":{"channel":"room","limit":-1}}"#)
+        #expect(connection.drained().first?.errorCode == 107)
         let epoch = try await h.epoch("room")
         await connection.send(#"{"id":12,"history":{"channel":"room","limit":10,"since":{"offset":3,"epoch":"\#(epoch)"}}}"#)
         #expect(Self.offsets(try #require(connection.drained().first?.object("history"))) == [4, 5])

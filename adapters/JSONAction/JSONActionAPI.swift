@@ -97,6 +97,15 @@ struct JSONActionAPI: Sendable {
                 APIFailure(status: .forbidden, code: "forbidden", message: "presence is not enabled on this channel", kind: .forbidden)
             case .channelLimit, .connectionLimit:
                 APIFailure(status: .forbidden, code: "channel_limit", message: "over the plan's limits", kind: .overQuota)
+            case .presenceFull(let limit):
+                APIFailure(status: .forbidden, code: "channel_limit", message: "the channel already has \(limit) members", kind: .overQuota)
+            case .metadataTooLarge(let limit):
+                APIFailure(
+                    status: .contentTooLarge,
+                    code: "message_too_large",
+                    message: "presence metadata is limited to \(limit) bytes",
+                    kind: .messageTooLarge
+                )
             case nil: APIFailure(status: .internalServerError, code: "internal", message: "\(error)", kind: nil)
             }
         }

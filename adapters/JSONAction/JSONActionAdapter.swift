@@ -103,6 +103,7 @@ public struct JSONActionAdapter: ProtocolAdapter {
             switch session.end {
             case .tooSlow: try await outbound.close(.init(codeNumber: 4008), reason: "too slow")
             case .shutdown: try await outbound.close(.goingAway, reason: "server restarting")
+            case .policyViolation: try await outbound.close(.policyViolation, reason: "too many refused commands")
             case .normal, nil: try await outbound.close(.normalClosure, reason: nil)
             }
         } catch {

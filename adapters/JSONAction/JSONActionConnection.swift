@@ -6,7 +6,8 @@ import Synchronization
 /// One JSON-action client connection: runs its commands against the bus and queues replies on its session.
 ///
 /// Every refusal is an `error` frame on this connection only (plus a security event); the connection
-/// stays open and no other subscriber sees anything.
+/// stays open and no other subscriber sees anything, until it has been refused `[limits] max_refusals` times
+/// in quick succession: then it is closed with 1008. Every frame is charged to the connection's `ClientBudget`.
 public final class JSONActionConnection: Sendable {
     /// What a channel token allowed on a channel.
     struct Grant: Sendable {
@@ -21,6 +22,9 @@ public final class JSONActionConnection: Sendable {
         var grants: [String: Grant] = [:]
         /// Presence memberships held by this connection: channel to user id.
         var presence: [String: String] = [:]
+        /// Presence joins on channels the connection did not subscribe to, each holding its channel in the plan's count.
+        var heldChannels: Set<String> = []
+        var budget: ClientBudget
     }
 
     /// The connection's outbound queue and bus identity.
@@ -29,7 +33,7 @@ public final class JSONActionConnection: Sendable {
     public let clientID: String
     let environment: AdapterEnvironment
     let caller: Caller
-    private let state = Mutex(State())
+    private let state: Mutex<State>
 
     var app: App { self.session.app }
     var bus: Bus { self.environment.bus }
@@ -40,10 +44,21 @@ public final class JSONActionConnection: Sendable {
         self.clientID = clientID
         self.environment = environment
         self.caller = caller
+        self.state = Mutex(State(budget: ClientBudget(environment.clientLimits, now: MonotonicClock.seconds())))
+    }
+
+    /// Takes one `spend` from the connection's budget.
+    func take(_ spend: ClientBudget.Spend) -> Bool {
+        self.state.withLock { $0.budget.take(spend, now: MonotonicClock.seconds()) }
     }
 
     /// Handles one text frame from the client.
     public func receive(_ frame: ByteBuffer) async {
+        guard self.session.end == nil else { return }
+        guard self.take(.command) else {
+            self.refuse(.rateLimited, "more than \(Int(self.environment.clientLimits.commandsPerSecond)) commands per second", kind: .rateLimited)
+            return
+        }
         guard frame.readableBytes <= self.app.plan.maxMessageBytes + 4096 else {
             self.refuse(.messageTooLarge, "frame of \(frame.readableBytes) bytes is over the limit", kind: .messageTooLarge)
             return
@@ -81,13 +96,18 @@ public final class JSONActionConnection: Sendable {
 
     func subscribe(_ channel: String, token: String?, lastEventID: UInt64?) async {
         guard ChannelName.isValid(channel) else { return self.refuse(.badRequest, "invalid channel name", channel: channel, kind: .badRequest) }
+        if let denial = ChannelAccess.denial(.subscribe, channel: channel) {
+            return self.refuse(.forbidden, denial, channel: channel, kind: .forbidden)
+        }
         guard let grant = self.authorize(channel, token: token, permission: "subscribe") else { return }
         self.state.withLock { $0.grants[channel] = grant }
         if self.state.withLock({ $0.channels.contains(channel) }) {
             self.session.send(JSONActionReply.subscribed(channel: channel, seq: nil))
             return
         }
-        if let limit = self.app.plan.maxSubscriptionsPerConnection, self.state.withLock({ $0.channels.count }) >= limit {
+        if let limit = self.app.plan.maxSubscriptionsPerConnection,
+            self.state.withLock({ $0.channels.union($0.presence.keys).subtracting([channel]).count }) >= limit
+        {
             return self.refuse(.channelLimit, "a connection may hold \(limit) subscriptions", channel: channel, kind: .overQuota)
         }
         if lastEventID != nil { self.session.beginRecovery(channel: channel) }
@@ -123,9 +143,16 @@ public final class JSONActionConnection: Sendable {
 
     func publish(_ channel: String, data: ByteBuffer, userID: String?, token: String?, name: String?) async {
         guard ChannelName.isValid(channel) else { return self.refuse(.badRequest, "invalid channel name", channel: channel, kind: .badRequest) }
+        if let denial = ChannelAccess.denial(.publish, channel: channel) {
+            return self.refuse(.forbidden, denial, channel: channel, kind: .forbidden)
+        }
         let policy = self.app.policy(for: channel)
         guard policy.clientPublish else {
             return self.refuse(.forbidden, "clients may not publish on \(channel)", channel: channel, kind: .forbidden)
+        }
+        guard self.take(.publish) else {
+            let rate = Int(self.environment.clientLimits.publishesPerSecond)
+            return self.refuse(.rateLimited, "a connection may publish \(rate) times per second", channel: channel, kind: .rateLimited)
         }
         var publisher = userID
         if policy.requireToken {
@@ -175,9 +202,28 @@ public final class JSONActionConnection: Sendable {
                 return self.refuse(.forbidden, "userId does not match the token", channel: channel, kind: .forbidden)
             }
         }
-        let previous = self.state.withLock { $0.presence[channel] }
+        let (previous, subscribed) = self.state.withLock { ($0.presence[channel], $0.channels.contains(channel)) }
         if let previous, previous != userID {
             return self.refuse(.badRequest, "this connection already joined \(channel) as another user", channel: channel, kind: .badRequest)
+        }
+        guard userID.utf8.count <= 200, !userID.isEmpty else {
+            return self.refuse(.badRequest, "userId must be 1 to 200 bytes", channel: channel, kind: .badRequest)
+        }
+        if let denial = ChannelAccess.denial(.subscribe, channel: channel) {
+            return self.refuse(.forbidden, denial, channel: channel, kind: .forbidden)
+        }
+        // A join holds state like a subscription does: it counts against the connection's cap and needs room in the plan.
+        if previous == nil, !subscribed {
+            let held = self.state.withLock { $0.channels.union($0.presence.keys).count }
+            if let limit = self.app.plan.maxSubscriptionsPerConnection, held >= limit {
+                return self.refuse(.channelLimit, "a connection may hold \(limit) channels", channel: channel, kind: .overQuota)
+            }
+            do {
+                try self.bus.holdChannel(app: self.app, channel: channel)
+            } catch {
+                return self.refuse(error, channel: channel)
+            }
+            self.state.withLock { _ = $0.heldChannels.insert(channel) }
         }
         do {
             _ = try await self.bus.presenceJoin(
@@ -189,6 +235,7 @@ public final class JSONActionConnection: Sendable {
             )
             self.state.withLock { $0.presence[channel] = userID }
         } catch {
+            self.releaseHold(channel)
             self.refuse(error, channel: channel)
         }
     }
@@ -200,24 +247,45 @@ public final class JSONActionConnection: Sendable {
         if let userID, userID != member {
             return self.refuse(.forbidden, "a connection may only update its own member", channel: channel, kind: .forbidden)
         }
-        _ = try? await self.bus.presenceUpdate(app: self.app, channel: channel, userID: member, metadata: metadata)
+        guard self.take(.presenceUpdate) else {
+            let rate = self.environment.clientLimits.presenceUpdatesPerSecond
+            return self.refuse(.rateLimited, "a connection may update presence \(rate) times per second", channel: channel, kind: .rateLimited)
+        }
+        do {
+            _ = try await self.bus.presenceUpdate(app: self.app, channel: channel, userID: member, metadata: metadata)
+        } catch {
+            self.refuse(error, channel: channel)
+        }
     }
 
     func presenceLeave(_ channel: String) async {
         guard let member = self.state.withLock({ $0.presence.removeValue(forKey: channel) }) else { return }
+        self.releaseHold(channel)
         _ = try? await self.bus.presenceLeave(app: self.app.id, channel: channel, userID: member, holder: .connection(self.session.connectionID))
     }
 
     /// Leaves every channel and presence set; called once when the connection ends.
     public func closed() async {
-        let (channels, presence) = self.state.withLock { state in
-            defer { state = State() }
-            return (state.channels, state.presence)
+        let (channels, presence, held) = self.state.withLock { state in
+            defer {
+                state.channels = []
+                state.presence = [:]
+                state.grants = [:]
+                state.heldChannels = []
+            }
+            return (state.channels, state.presence, state.heldChannels)
         }
+        for channel in held { self.bus.releaseChannel(app: self.app.id, channel: channel) }
         for channel in channels { await self.bus.unsubscribe(self.session.connectionID, app: self.app.id, channel: channel) }
         for (channel, member) in presence {
             _ = try? await self.bus.presenceLeave(app: self.app.id, channel: channel, userID: member, holder: .connection(self.session.connectionID))
         }
+    }
+
+    /// Gives back the plan's count a presence-only join took on `channel`, if it took one.
+    func releaseHold(_ channel: String) {
+        guard self.state.withLock({ $0.heldChannels.remove(channel) != nil }) else { return }
+        self.bus.releaseChannel(app: self.app.id, channel: channel)
     }
 
     // MARK: Authorization and refusals
@@ -252,8 +320,14 @@ public final class JSONActionConnection: Sendable {
     }
 
     func refuse(_ code: JSONActionErrorCode, _ message: String, channel: String? = nil, kind: SecurityEvent.Kind) {
+        guard self.session.end == nil else { return }
         self.session.send(JSONActionReply.error(code, message, channel: channel))
         self.environment.gate.report(kind, app: self.app.id, caller: self.caller, detail: channel.map { "\($0): \(message)" } ?? message)
+        guard self.take(.refusal) else {
+            self.session.send(JSONActionReply.error(.badRequest, "too many refused commands; closing the connection"))
+            self.session.close(.policyViolation)
+            return
+        }
     }
 
     func refuse(_ error: any Error, channel: String) {
@@ -270,6 +344,10 @@ public final class JSONActionConnection: Sendable {
             self.refuse(.forbidden, "presence is not enabled on \(channel)", channel: channel, kind: .forbidden)
         case .connectionLimit(let limit):
             self.refuse(.forbidden, "the app's plan allows \(limit) connections", channel: channel, kind: .overQuota)
+        case .presenceFull(let limit):
+            self.refuse(.channelLimit, "\(channel) already has \(limit) members", channel: channel, kind: .overQuota)
+        case .metadataTooLarge(let limit):
+            self.refuse(.messageTooLarge, "presence metadata is limited to \(limit) bytes", channel: channel, kind: .messageTooLarge)
         case nil:
             self.session.send(JSONActionReply.error(.badRequest, "internal error", channel: channel))
         }

@@ -127,6 +127,7 @@ public struct JWTAdapter: ProtocolAdapter {
             switch session.end {
             case .tooSlow: reason = .slow
             case .shutdown: reason = .shutdown
+            case .policyViolation: reason = connection.disconnectReason ?? .badRequest
             case .normal, nil: reason = connection.disconnectReason ?? .connectionClosed
             }
             try await outbound.close(.init(codeNumber: Int(reason.code)), reason: reason.reason)

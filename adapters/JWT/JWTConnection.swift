@@ -26,6 +26,8 @@ public final class JWTConnection: Sendable {
         var pending: Set<String> = []
         var disconnect: JWTDisconnect?
         var bucket: TokenBucket
+        /// Publishes and refusals, per `[limits]`; the command flood has its own bucket (`commandsPerSecond`).
+        var budget: ClientBudget
         var openedAt: Int64
         var lastPingAt: Int64
         var awaitingPongSince: Int64?
@@ -92,6 +94,7 @@ public final class JWTConnection: Sendable {
         self.state = Mutex(
             State(
                 bucket: TokenBucket(capacity: burst, refillPerSecond: commandsPerSecond, now: Double(now) / 1000),
+                budget: ClientBudget(environment.clientLimits, now: Double(now) / 1000),
                 openedAt: now,
                 lastPingAt: now
             )
@@ -298,6 +301,10 @@ public final class JWTConnection: Sendable {
             self.report(.badRequest, "subscribe to an invalid channel name")
             return self.reply(JWTReply.error(id: id, .badRequest))
         }
+        if let denial = ChannelAccess.denial(.subscribe, channel: channel) {
+            self.report(.forbidden, "\(channel): \(denial)")
+            return self.reply(JWTReply.error(id: id, .permissionDenied))
+        }
         if let limit = self.app.plan.maxSubscriptionsPerConnection,
             self.state.withLock({ $0.subscriptions[channel] == nil && $0.subscriptions.count + $0.pending.count >= limit })
         {
@@ -469,10 +476,18 @@ public final class JWTConnection: Sendable {
             self.report(.badRequest, "publish without a valid channel and data")
             return self.reply(JWTReply.error(id: id, .badRequest))
         }
+        if let denial = ChannelAccess.denial(.publish, channel: channel) {
+            self.report(.forbidden, "\(channel): \(denial)")
+            return self.reply(JWTReply.error(id: id, .permissionDenied))
+        }
         let policy = self.app.policy(for: channel)
         guard policy.clientPublish else {
             self.report(.forbidden, "\(channel): clients may not publish")
             return self.reply(JWTReply.error(id: id, .permissionDenied))
+        }
+        guard self.state.withLock({ $0.budget.take(.publish, now: Double(WallClock.milliseconds()) / 1000) }) else {
+            self.report(.rateLimited, "\(channel): more than \(Int(self.environment.clientLimits.publishesPerSecond)) publishes per second")
+            return self.reply(JWTReply.error(id: id, .tooManyRequests))
         }
         if policy.requireToken, self.state.withLock({ $0.subscriptions[channel] == nil }) {
             self.report(.forbidden, "\(channel): publish without a subscription")
@@ -535,12 +550,18 @@ public final class JWTConnection: Sendable {
     func history(id: Int64, _ params: JSONObject) async {
         let channel = params.string("channel") ?? ""
         guard self.mayRead(channel, id: id) else { return }
+        // A client asks for at most what the plan keeps; "everything" (a negative limit) is for the server API only.
+        let limit = params.integer("limit") ?? 0
+        guard limit >= 0 else {
+            self.report(.badRequest, "\(channel): history with a negative limit")
+            return self.reply(JWTReply.error(id: id, .badRequest))
+        }
         do {
             let result = try await JWTHistory.query(
                 bus: self.bus,
                 app: self.app,
                 channel: channel,
-                limit: params.integer("limit") ?? 0,
+                limit: min(limit, Int64(self.app.plan.historySize)),
                 since: params.object("since").map { Self.position($0) },
                 reverse: params.bool("reverse") ?? false
             )
@@ -643,8 +664,12 @@ public final class JWTConnection: Sendable {
 
     func reply(_ frame: ByteBuffer) { self.session.send(frame) }
 
+    /// Records a refusal; a client refused `[limits] max_refusals` times in quick succession is disconnected (3013).
     func report(_ kind: SecurityEvent.Kind, _ detail: String) {
         self.environment.gate.report(kind, app: self.app.id, caller: self.caller, detail: detail)
+        if !self.state.withLock({ $0.budget.take(.refusal, now: Double(WallClock.milliseconds()) / 1000) }) {
+            self.disconnect(.tooManyRequests)
+        }
     }
 
     /// Reports and ends the connection with `reason`.
@@ -670,6 +695,12 @@ public final class JWTConnection: Sendable {
             return .tooManyRequests
         case .invalidChannel: return .badRequest
         case .presenceNotAllowed: return .notAvailable
+        case .presenceFull(let limit):
+            self.report(.overQuota, "\(channel): presence full at \(limit) members")
+            return .limitExceeded
+        case .metadataTooLarge(let limit):
+            self.report(.messageTooLarge, "\(channel): presence metadata over \(limit) bytes")
+            return .limitExceeded
         case nil: return (error as? JWTErrorCode) ?? .internal
         }
     }

@@ -258,7 +258,8 @@ struct JWTServerAPI: Sendable {
         } catch let error as BusError {
             switch error {
             case .rateLimited: throw Failure(code: .tooManyRequests, message: nil)
-            case .messageTooLarge, .channelLimit, .connectionLimit: throw Failure(code: .limitExceeded, message: "\(error)")
+            case .messageTooLarge, .channelLimit, .connectionLimit, .presenceFull, .metadataTooLarge:
+                throw Failure(code: .limitExceeded, message: error.message)
             case .invalidChannel: throw Failure(code: .badRequest, message: "invalid channel")
             case .presenceNotAllowed: throw Failure(code: .notAvailable, message: nil)
             }

@@ -8,7 +8,8 @@ import Synchronization
 /// Transport-free: the WebSocket shell feeds it text frames (`receive`), asks it when to wake for the
 /// keepalive (`heartbeat`), and reads `closeCode` when the session ends. Every refusal is a `pusher:error`
 /// on this connection only (with the channel when one is concerned, so clients keep the connection) plus a
-/// security event; nothing else changes.
+/// security event; nothing else changes. Every frame is charged to the connection's `ClientBudget`; a client
+/// refused `[limits] max_refusals` times in quick succession is closed with 4100 (reconnect after backing off).
 public final class PusherConnection: Sendable {
     struct State: Sendable {
         var channels: Set<String> = []
@@ -19,6 +20,7 @@ public final class PusherConnection: Sendable {
         var heartbeat: PusherHeartbeat
         var closeCode: PusherErrorCode?
         var closed = false
+        var budget: ClientBudget
     }
 
     /// The connection's outbound queue and bus identity.
@@ -51,7 +53,8 @@ public final class PusherConnection: Sendable {
                     pongTimeout: pong,
                     idleLimit: Int64(context.limits.idleLimitSeconds) * 1000,
                     now: now
-                )
+                ),
+                budget: ClientBudget(context.environment.clientLimits, now: Double(now) / 1000)
             )
         )
     }
@@ -86,6 +89,11 @@ public final class PusherConnection: Sendable {
 
     /// Handles one text frame from the client at `now` (monotonic milliseconds).
     public func receive(_ frame: ByteBuffer, now: Int64 = PusherConnection.now()) async {
+        guard self.state.withLock({ $0.closeCode == nil && $0.budget.take(.command, now: Double(now) / 1000) }) else {
+            guard self.closeCode == nil else { return }
+            let rate = Int(self.context.environment.clientLimits.commandsPerSecond)
+            return self.refuse(.invalidMessage, "more than \(rate) messages per second", kind: .rateLimited)
+        }
         let limit = self.app.plan.maxMessageBytes + 4096
         guard frame.readableBytes <= limit else {
             self.heard(now: now, useful: true)
@@ -128,7 +136,7 @@ public final class PusherConnection: Sendable {
     // MARK: Subscriptions
 
     func subscribe(_ channel: String, auth: String?, channelData: String?) async {
-        guard ChannelName.isValid(channel), !PusherChannel.isServerToUser(channel) else {
+        guard ChannelName.isValid(channel) else {
             return self.refuseSubscription(
                 channel,
                 .invalidMessage,
@@ -137,6 +145,10 @@ public final class PusherConnection: Sendable {
                 type: "InvalidChannel",
                 status: 400
             )
+        }
+        // A user's own channel is joined by signing in, never by a subscribe frame.
+        if let denial = ChannelAccess.denial(.subscribe, channel: channel) {
+            return self.refuseSubscription(channel, .invalidMessage, denial, kind: .forbidden, type: "AuthError", status: 403)
         }
         let (already, count) = self.state.withLock { ($0.channels.contains(channel), $0.channels.count) }
         if already { return self.refuse(.invalidMessage, "already subscribed to \(channel)", channel: channel, kind: .badRequest) }
@@ -229,17 +241,6 @@ public final class PusherConnection: Sendable {
                 status: 400
             )
         }
-        let members = (try? await self.bus.members(app: self.app.id, channel: channel)) ?? []
-        if members.count >= self.app.maxPresenceMembers, !members.contains(where: { $0.userID == userID }) {
-            return self.refuseSubscription(
-                channel,
-                .overCapacity,
-                "\(channel) already has \(self.app.maxPresenceMembers) members",
-                kind: .overQuota,
-                type: "LimitReached",
-                status: 429
-            )
-        }
         let holder = PresenceHolder.connection(self.session.connectionID)
         // Join before subscribing, so this connection is not told about its own arrival.
         do {
@@ -302,6 +303,9 @@ public final class PusherConnection: Sendable {
     // MARK: Client events and sign-in
 
     func clientEvent(_ event: String, channel: String, data: ByteBuffer, size: Int, now: Int64) async {
+        if let denial = ChannelAccess.denial(.publish, channel: channel) {
+            return self.refuse(.invalidMessage, denial, channel: channel, kind: .forbidden)
+        }
         guard self.app.clientEvents, self.app.policy(for: channel).clientPublish else {
             return self.refuse(.invalidMessage, "client events are not enabled on \(channel)", channel: channel, kind: .forbidden)
         }
@@ -370,7 +374,9 @@ public final class PusherConnection: Sendable {
         if current == nil {
             self.state.withLock { $0.userID = userID }
             self.context.registry.signedIn(self, userID: userID)
-            if ChannelName.isValid(userChannel), (try? await self.bus.subscribe(self.session, app: self.app, channel: userChannel)) != nil {
+            if ChannelName.isValid(userChannel), ChannelAccess.denial(.subscribe, channel: userChannel, signedInUser: userID) == nil,
+                (try? await self.bus.subscribe(self.session, app: self.app, channel: userChannel)) != nil
+            {
                 self.state.withLock { _ = $0.channels.insert(userChannel) }
             }
         }
@@ -438,8 +444,13 @@ public final class PusherConnection: Sendable {
     }
 
     func refuse(_ code: PusherErrorCode, _ message: String, channel: String? = nil, kind: SecurityEvent.Kind?) {
+        guard self.closeCode == nil else { return }
         self.session.send(PusherReply.error(code, message, channel: channel))
         if let kind { self.report(kind, channel.map { "\($0): \(message)" } ?? message) }
+        let now = Double(Self.now()) / 1000
+        if !self.state.withLock({ $0.budget.take(.refusal, now: now) }) {
+            self.terminate(.overCapacity, "too many refused messages; reconnect later")
+        }
     }
 
     /// A refused subscription: `pusher:subscription_error` (what pusher-js and Echo listen for), then `pusher:error`.
@@ -468,6 +479,24 @@ public final class PusherConnection: Sendable {
                 type: "AuthError",
                 status: 403
             )
+        case .presenceFull(let limit):
+            self.refuseSubscription(
+                channel,
+                .overCapacity,
+                "\(channel) already has \(limit) members",
+                kind: .overQuota,
+                type: "LimitReached",
+                status: 429
+            )
+        case .metadataTooLarge(let limit):
+            self.refuseSubscription(
+                channel,
+                .invalidMessage,
+                "user_info is limited to \(limit) bytes",
+                kind: .messageTooLarge,
+                type: "AuthError",
+                status: 413
+            )
         default:
             self.refuse(error, channel: channel)
         }
@@ -487,6 +516,8 @@ public final class PusherConnection: Sendable {
             self.refuse(.invalidMessage, "invalid channel name", channel: channel, kind: .badRequest)
         case .presenceNotAllowed:
             self.refuse(.invalidMessage, "presence is not enabled on \(channel)", channel: channel, kind: .forbidden)
+        case .presenceFull, .metadataTooLarge:
+            self.refuseSubscription(channel, error)
         case nil:
             self.refuse(.invalidMessage, "internal error", channel: channel, kind: nil)
         }

@@ -76,6 +76,11 @@ public struct SSEAdapter: ProtocolAdapter {
         if let invalid = channels.first(where: { !ChannelName.isValid($0) }) {
             return self.refuse(.badRequest, .badRequest, "invalid channel name \(invalid)", app: app, caller: caller)
         }
+        for channel in channels {
+            if let denial = ChannelAccess.denial(.subscribe, channel: channel) {
+                return self.refuse(.forbidden, .forbidden, "\(channel): \(denial)", app: app, caller: caller)
+            }
+        }
         if let limit = app.plan.maxSubscriptionsPerConnection, channels.count > limit {
             return self.refuse(.forbidden, .overQuota, "the app's plan allows \(limit) channels per connection", app: app, caller: caller)
         }

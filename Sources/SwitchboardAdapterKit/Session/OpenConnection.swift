@@ -33,6 +33,7 @@ extension AdapterEnvironment {
             app: app,
             encoder: encoder,
             maxQueuedFrames: self.maxQueuedFrames,
+            maxQueuedBytes: self.clientLimits.maxQueuedBytes,
             compressor: self.webSocketCompression.compressor(channel: channel)
         )
         return OpenConnection(session: session, environment: self)

@@ -22,6 +22,8 @@ public enum SessionEnd: Sendable, Equatable {
     case shutdown
     /// Closed by the client or the server as usual.
     case normal
+    /// Closed by the server because the client kept breaking the protocol's rules (too many refused commands).
+    case policyViolation
 }
 
 /// One client connection's outbound side: a bounded queue of ready frames that a transport drains.
@@ -47,16 +49,20 @@ public final class Session: Subscriber {
         var writer: (@Sendable () -> Void)?
         /// A wake-up is on its way to the writer; more frames just join the queue it will take.
         var writerWoken = false
+        /// Bytes in `queue`, bounded by `Limits.bytes` as the frame count is by `Limits.frames`.
+        var queuedBytes = 0
 
-        /// Queues `frames`, closing the session as too slow past `limit`; returns who to wake.
-        mutating func push(_ frames: [OutgoingFrame], limit: Int) -> Wake? {
+        /// Queues `frames`, closing the session as too slow past `limits`; returns who to wake.
+        mutating func push(_ frames: [OutgoingFrame], limits: Limits) -> Wake? {
             if self.writer == nil, let waiter = self.waiter {
                 self.waiter = nil
                 return .waiter(waiter, self.queue + frames)
             }
-            guard self.queue.count + frames.count <= limit else {
+            let bytes = frames.reduce(0) { $0 + $1.bytes.readableBytes }
+            guard self.queue.count + frames.count <= limits.frames, self.queuedBytes + bytes <= limits.bytes else {
                 self.end = .tooSlow
                 self.queue.removeAll()
+                self.queuedBytes = 0
                 self.recovering.removeAll()
                 return self.waiter.map { waiter in
                     self.waiter = nil
@@ -64,10 +70,17 @@ public final class Session: Subscriber {
                 }
             }
             self.queue.append(contentsOf: frames)
+            self.queuedBytes += bytes
             guard let writer = self.writer, !self.writerWoken else { return nil }
             self.writerWoken = true
             return .writer(writer)
         }
+    }
+
+    /// How much a session may hold unsent before it is closed as too slow.
+    struct Limits {
+        var frames: Int
+        var bytes: Int
     }
 
     public let connectionID: ConnectionID
@@ -76,6 +89,9 @@ public final class Session: Subscriber {
     public let app: App
     /// The most frames queued before the session is closed as too slow.
     public let maxQueuedFrames: Int
+    /// The most bytes queued (or held back during recovery) before the session is closed as too slow.
+    public let maxQueuedBytes: Int
+    var limits: Limits { Limits(frames: self.maxQueuedFrames, bytes: self.maxQueuedBytes) }
     /// Compresses the session's frames when the client agreed to permessage-deflate; nil sends them plain.
     public let compressor: (any FrameCompressor)?
     private let state = Mutex(State())
@@ -87,12 +103,14 @@ public final class Session: Subscriber {
         app: App,
         encoder: any FrameEncoder,
         maxQueuedFrames: Int = 4096,
+        maxQueuedBytes: Int = ClientLimits().maxQueuedBytes,
         compressor: (any FrameCompressor)? = nil
     ) {
         self.connectionID = connectionID
         self.app = app
         self.encoder = encoder
         self.maxQueuedFrames = maxQueuedFrames
+        self.maxQueuedBytes = maxQueuedBytes
         self.compressor = compressor
     }
 
@@ -129,10 +147,14 @@ public final class Session: Subscriber {
         let (result, wake) = self.state.withLock { state -> (EnqueueResult, Wake?) in
             guard state.end == nil else { return (.closed, nil) }
             if recoverable, let channel = frame.channel, state.recovering[channel] != nil {
+                // Held-back frames count too: a channel replaying for long must not grow without bound.
+                guard state.recovering[channel]!.count < self.maxQueuedFrames else {
+                    return (.overflow, state.push([frame], limits: Limits(frames: 0, bytes: 0)))
+                }
                 state.recovering[channel]!.append(frame)
                 return (.queued, nil)
             }
-            let wake = state.push([frame], limit: self.maxQueuedFrames)
+            let wake = state.push([frame], limits: self.limits)
             return (state.end == .tooSlow ? .overflow : .queued, wake)
         }
         Self.run(wake)
@@ -165,7 +187,10 @@ public final class Session: Subscriber {
         self.state.withLock { state in
             state.writerWoken = false
             if requeue { return [] }
-            defer { state.queue = [] }
+            defer {
+                state.queue = []
+                state.queuedBytes = 0
+            }
             return state.queue
         }
     }
@@ -185,7 +210,7 @@ public final class Session: Subscriber {
             let buffered = state.recovering.removeValue(forKey: channel) ?? []
             guard state.end == nil else { return nil }
             let merged = Recovery.merge(after: offset, history: replay, buffered: buffered, offset: \.offset)
-            return merged.isEmpty ? nil : state.push(merged, limit: self.maxQueuedFrames)
+            return merged.isEmpty ? nil : state.push(merged, limits: self.limits)
         }
         Self.run(wake)
     }
@@ -199,6 +224,7 @@ public final class Session: Subscriber {
                 if state.writer == nil, !state.queue.isEmpty {
                     let frames = state.queue
                     state.queue = []
+                    state.queuedBytes = 0
                     state.queue.reserveCapacity(min(frames.count, 64))
                     return .some(frames)
                 }
@@ -213,7 +239,10 @@ public final class Session: Subscriber {
     /// Takes what is queued now without waiting (tests, and transports that poll).
     public func takeQueued() -> [OutgoingFrame] {
         self.state.withLock { state in
-            defer { state.queue = [] }
+            defer {
+                state.queue = []
+                state.queuedBytes = 0
+            }
             return state.queue
         }
     }

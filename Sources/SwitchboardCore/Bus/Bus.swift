@@ -20,21 +20,32 @@ public final class Bus: BrokerEventHandler {
     public let observers = ChannelObservers()
     /// How long a server-side presence join lasts without a heartbeat, in milliseconds.
     public let presenceTimeoutMilliseconds: Int64
+    /// The largest presence metadata a join or update may carry (`[limits] max_presence_metadata_bytes`).
+    public let maxPresenceMetadataBytes: Int
 
     private let limiter: RateLimiter
     /// Connection ids start at a random 32-bit prefix per process, so ids from different nodes (sender
     /// exclusion, Pusher socket ids) do not collide on a shared engine; they stay below 2^52 for JavaScript clients.
     private let nextConnection = Atomic<UInt64>(UInt64(UInt32.random(in: 1...UInt32.max)) << 20 | 1)
-    private let activeChannels = Mutex<[String: Int]>([:])
+    /// Channels counted against each app's plan: app → channel → holds (one for its local subscribers, one per
+    /// presence-only join), so a presence join without a subscription occupies a channel too.
+    private let heldChannels = Mutex<[String: [String: Int]]>([:])
     private let connections = Mutex<[String: Int]>([:])
 
     /// Creates a bus over `engine` and attaches itself as the engine's handler.
-    public init(engine: any Engine, apps: AppRegistry, limiter: RateLimiter = RateLimiter(), presenceTimeoutMilliseconds: Int64 = 30_000) {
+    public init(
+        engine: any Engine,
+        apps: AppRegistry,
+        limiter: RateLimiter = RateLimiter(),
+        presenceTimeoutMilliseconds: Int64 = 30_000,
+        maxPresenceMetadataBytes: Int = ClientLimits().maxPresenceMetadataBytes
+    ) {
         self.hub = Hub()
         self.engine = engine
         self.apps = apps
         self.limiter = limiter
         self.presenceTimeoutMilliseconds = presenceTimeoutMilliseconds
+        self.maxPresenceMetadataBytes = maxPresenceMetadataBytes
         engine.attach(self)
     }
 
@@ -89,15 +100,11 @@ public final class Bus: BrokerEventHandler {
             if added { self.notifyCount(app: app.id, channel: channel, cause: subscriber.connectionID) }
             return added
         }
-        let admitted = self.activeChannels.withLock { counts -> Bool in
-            let current = counts[app.id, default: 0]
-            if let max = app.plan.maxChannels, current >= max { return false }
-            counts[app.id] = current + 1
-            return true
-        }
-        guard admitted else {
+        do {
+            try self.holdChannel(app: app, channel: channel)
+        } catch {
             self.hub.remove(subscriber.connectionID, app: app.id, channel: channel)
-            throw BusError.channelLimit(app.plan.maxChannels ?? 0)
+            throw error
         }
         try await self.engine.subscribe(app: app.id, channel: channel)
         self.observers.notify { $0.channelOccupied(app: app.id, channel: channel) }
@@ -105,15 +112,36 @@ public final class Bus: BrokerEventHandler {
         return true
     }
 
+    /// Counts `channel` against `app`'s plan until `releaseChannel`; throws when it is a new channel past the limit.
+    ///
+    /// Subscriptions hold their channel; adapters hold one for a presence join on a channel the connection does not
+    /// subscribe to, so presence alone cannot open more channels than the plan allows.
+    public func holdChannel(app: App, channel: String) throws(BusError) {
+        let admitted = self.heldChannels.withLock { held -> Bool in
+            var channels = held[app.id, default: [:]]
+            if channels[channel] == nil, let max = app.plan.maxChannels, channels.count >= max { return false }
+            channels[channel, default: 0] += 1
+            held[app.id] = channels
+            return true
+        }
+        guard admitted else { throw .channelLimit(app.plan.maxChannels ?? 0) }
+    }
+
+    /// Gives back a hold taken by `holdChannel`.
+    public func releaseChannel(app: String, channel: String) {
+        self.heldChannels.withLock { held in
+            guard var channels = held[app], let count = channels[channel] else { return }
+            channels[channel] = count > 1 ? count - 1 : nil
+            held[app] = channels.isEmpty ? nil : channels
+        }
+    }
+
     /// Unsubscribes a connection from `channel`; returns false when it was not subscribed.
     @discardableResult
     public func unsubscribe(_ connection: ConnectionID, app: String, channel: String) async -> Bool {
         let (last, removed) = self.hub.remove(connection, app: app, channel: channel)
         if last {
-            self.activeChannels.withLock { counts in
-                let left = counts[app, default: 1] - 1
-                counts[app] = left > 0 ? left : nil
-            }
+            self.releaseChannel(app: app, channel: channel)
             try? await self.engine.unsubscribe(app: app, channel: channel)
             self.observers.notify { $0.channelVacated(app: app, channel: channel) }
         } else if removed {
@@ -185,6 +213,8 @@ public final class Bus: BrokerEventHandler {
     // MARK: Presence
 
     /// Joins a member and announces it to the channel when that changes the set.
+    ///
+    /// Every protocol's joins pass here, so the member cap and the metadata bound hold for all of them.
     public func presenceJoin(
         app: App,
         channel: String,
@@ -196,6 +226,11 @@ public final class Bus: BrokerEventHandler {
     {
         guard ChannelName.isValid(channel) else { throw BusError.invalidChannel }
         guard app.policy(for: channel).presence else { throw BusError.presenceNotAllowed }
+        guard metadata.readableBytes <= self.maxPresenceMetadataBytes else { throw BusError.metadataTooLarge(limit: self.maxPresenceMetadataBytes) }
+        let members = try await self.engine.presence.members(app: app.id, channel: channel)
+        if members.count >= app.maxPresenceMembers, !members.contains(where: { $0.userID == userID }) {
+            throw BusError.presenceFull(app.maxPresenceMembers)
+        }
         let change = try await self.engine.presence.join(
             app: app.id,
             channel: channel,
@@ -213,6 +248,7 @@ public final class Bus: BrokerEventHandler {
 
     /// Replaces a member's metadata and announces it.
     public func presenceUpdate(app: App, channel: String, userID: String, metadata: ByteBuffer) async throws -> PresenceChange? {
+        guard metadata.readableBytes <= self.maxPresenceMetadataBytes else { throw BusError.metadataTooLarge(limit: self.maxPresenceMetadataBytes) }
         let change = try await self.engine.presence.update(
             app: app.id,
             channel: channel,

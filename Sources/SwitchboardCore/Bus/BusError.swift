@@ -12,4 +12,8 @@ public enum BusError: Error, Equatable, Sendable {
     case invalidChannel
     /// The channel's rules do not allow presence.
     case presenceNotAllowed
+    /// The presence channel already holds as many members as the app allows (`max_presence_members`).
+    case presenceFull(Int)
+    /// Presence metadata is larger than `[limits] max_presence_metadata_bytes`.
+    case metadataTooLarge(limit: Int)
 }

@@ -118,7 +118,8 @@ struct ConsoleDebugRoutes: Sendable {
         case .rateLimited: (.tooManyRequests, "rate_limited", "the app's publish rate is exhausted", .rateLimited)
         case .invalidChannel: (.badRequest, "bad_request", "invalid channel name", .badRequest)
         case .presenceNotAllowed: (.forbidden, "forbidden", "presence is not enabled on this channel", .forbidden)
-        case .channelLimit, .connectionLimit: (.forbidden, "channel_limit", "over the plan's limits", .overQuota)
+        case .channelLimit, .connectionLimit, .presenceFull: (.forbidden, "channel_limit", error.message, .overQuota)
+        case .metadataTooLarge: (.contentTooLarge, "message_too_large", error.message, .messageTooLarge)
         }
     }
 }

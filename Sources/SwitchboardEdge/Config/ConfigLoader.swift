@@ -89,10 +89,11 @@ public enum ConfigLoader {
             config.admin.publicMetrics = try admin.bool("public_metrics") ?? config.admin.publicMetrics
         }
         if let limits = try top.table("limits") {
-            try limits.onlyKeys([
+            let limitKeys = [
                 "max_queued_frames", "sse_keepalive_seconds", "presence_timeout_seconds", "new_connections_per_ip_per_second",
                 "compression_min_bytes",
-            ])
+            ]
+            try limits.onlyKeys(Set(limitKeys + Self.clientLimitKeys))
             config.limits.newConnectionsPerIPPerSecond =
                 try limits.int("new_connections_per_ip_per_second", in: 0...1_000_000) ?? config.limits.newConnectionsPerIPPerSecond
             config.limits.maxQueuedFrames = try limits.int("max_queued_frames", in: 16...1_000_000) ?? config.limits.maxQueuedFrames
@@ -100,6 +101,7 @@ public enum ConfigLoader {
             config.limits.presenceTimeoutSeconds =
                 try limits.int("presence_timeout_seconds", in: 1...3600) ?? config.limits.presenceTimeoutSeconds
             config.limits.compressionMinBytes = try limits.int("compression_min_bytes", in: 1...16_777_216) ?? config.limits.compressionMinBytes
+            try Self.readClientLimits(limits, into: &config.limits.client)
         }
         if let proxy = try top.table("proxy") {
             try proxy.onlyKeys(["upstream", "connect_timeout_ms", "read_timeout_ms"])

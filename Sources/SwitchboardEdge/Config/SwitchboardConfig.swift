@@ -60,6 +60,9 @@ public struct SwitchboardConfig: Sendable {
         public var compressionMinBytes = 256
         /// New connections one client IP may open per second (`new_connections_per_ip_per_second`; 0 = unlimited).
         public var newConnectionsPerIPPerSecond = 50
+        /// What each client connection may spend: `commands_per_second`, `command_burst`, `client_publishes_per_second`,
+        /// `presence_updates_per_second`, `max_presence_metadata_bytes`, `max_refusals`, `max_queued_bytes` (see `ClientLimits`).
+        public var client = ClientLimits()
     }
 
     /// `[proxy]`: where requests no route claims go when their app has no `upstream`, and the proxy's timeouts.

@@ -68,7 +68,12 @@ public struct Edge: Sendable {
         } else {
             (engine, self.engineService) = try DurableHistory.memoryEngine(config: config, store: self.store, logger: logger)
         }
-        self.bus = Bus(engine: engine, apps: apps, presenceTimeoutMilliseconds: Int64(config.limits.presenceTimeoutSeconds) * 1000)
+        self.bus = Bus(
+            engine: engine,
+            apps: apps,
+            presenceTimeoutMilliseconds: Int64(config.limits.presenceTimeoutSeconds) * 1000,
+            maxPresenceMetadataBytes: config.limits.client.maxPresenceMetadataBytes
+        )
         let departures = ShutdownNotice()
         self.controlPlane = try ControlPlane.open(store: self.store, registry: apps, config: config, departures: departures, logger: logger)
         self.securityWriter = SecurityEventWriter(
@@ -90,6 +95,7 @@ public struct Edge: Sendable {
             shutdown: departures
         )
         environment.webSocketCompression = WebSocketCompression(minBytes: config.limits.compressionMinBytes)
+        environment.clientLimits = config.limits.client
         self.environment = environment
         // With several nodes, occupied/vacated webhooks follow the whole cluster's subscribers, not this node's.
         let bus = self.bus

@@ -1,0 +1,340 @@
+"""Issue 10 from the attacker's side: a client holding only the public key tries to read what is not its own,
+to spend the app's or the process's budget, and to keep a connection open while breaking the rules.
+
+Each test fails on a server without reserved namespaces and per-connection budgets, and passes with them.
+"""
+
+import json
+import time
+
+import httpx
+import websockets
+from websockets.sync.client import connect as ws_connect
+
+from conftest import (
+    ADMIN_TOKEN,
+    MAIN,
+    PUSHER,
+    WAIT,
+    PusherWS,
+    SSEStream,
+    WSClient,
+    admin_headers,
+    expect_error,
+    expect_pusher_error,
+    now_ms,
+    publish,
+    pusher_api,
+    security_events,
+    sign_jwt,
+    start_server,
+    unique,
+    wait_for_event,
+)
+
+
+def close_code(client, timeout: float = WAIT) -> int | None:
+    """Reads until the server closes the connection; returns its close code."""
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            client.ws.recv(timeout=max(0.01, deadline - time.monotonic()))
+    except websockets.exceptions.ConnectionClosed as closed:
+        return closed.rcvd.code if closed.rcvd else None
+    raise TimeoutError("the server did not close the connection")
+
+
+def frames_until_error(client, code: str, timeout: float = WAIT) -> dict:
+    frame, _ = client.recv_until(lambda f: f.get("event") == "error" and f["data"]["code"] == code, timeout=timeout)
+    return frame
+
+
+def rss_kb(server) -> int:
+    with open(f"/proc/{server.process.pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+# MARK: 1. Per-user channels
+
+
+def test_sse_cannot_read_another_users_messages(server):
+    user = unique("u")
+    since = now_ms()
+    r = httpx.get(f"{server.http}/sse", params={"key": MAIN["key"], "channel": f"#server-to-user-{user}"}, timeout=WAIT)
+    assert r.status_code == 403, r.text
+    assert r.json()["error"]["code"] == "forbidden"
+    wait_for_event(server, "forbidden", since, contains="#server-to-user-")
+
+
+def test_jsonaction_can_neither_subscribe_to_nor_forge_a_users_channel(server):
+    user = unique("u")
+    channel = f"#server-to-user-{user}"
+    since = now_ms()
+    with WSClient(server) as attacker:
+        attacker.send({"action": "subscribe", "channel": channel})
+        expect_error(attacker, "forbidden", channel)
+        attacker.send({"action": "publish", "channel": channel, "data": {"forged": True}, "name": "notice"})
+        expect_error(attacker, "forbidden", channel)
+        attacker.send({"action": "presence:join", "channel": channel, "userId": user, "metadata": {}})
+        expect_error(attacker, "forbidden", channel)
+        attacker.assert_alive()
+    wait_for_event(server, "forbidden", since, contains=channel)
+
+
+def test_jwt_client_cannot_subscribe_to_or_publish_on_a_users_channel(server):
+    user = unique("u")
+    channel = f"#server-to-user-{user}"
+    token = sign_jwt({"sub": "mallory", "exp": int(time.time()) + 600}, MAIN["secret"])
+    with ws_connect(f"{server.ws}/connection/websocket", proxy=None, open_timeout=WAIT) as ws:
+        ws.send(json.dumps({"id": 1, "connect": {"token": token}}))
+        assert "connect" in json.loads(ws.recv(timeout=WAIT))
+        ws.send(json.dumps({"id": 2, "subscribe": {"channel": channel}}))
+        reply = json.loads(ws.recv(timeout=WAIT))
+        assert reply["error"]["code"] == 103, reply
+        ws.send(json.dumps({"id": 3, "publish": {"channel": channel, "data": {"forged": True}}}))
+        reply = json.loads(ws.recv(timeout=WAIT))
+        assert reply["error"]["code"] == 103, reply
+
+
+def test_pusher_client_cannot_subscribe_to_a_users_channel_but_the_signed_in_user_gets_its_messages(server):
+    user = unique("u")
+    api = pusher_api(server)
+    with PusherWS(server) as attacker, PusherWS(server) as owner:
+        reply = attacker.subscribe(f"#server-to-user-{user}", sign=False)
+        assert reply["event"] == "pusher:subscription_error", reply
+        assert reply["data"]["status"] == 403, reply
+        signed = api.authenticate_user(owner.socket_id, {"id": user})
+        owner.send({"event": "pusher:signin", "data": signed})
+        assert owner.recv()["event"] == "pusher:signin_success"
+        api.send_to_user(user, "notice", {"n": 1})
+        frame = owner.recv()
+        assert frame["event"] == "notice" and json.loads(frame["data"]) == {"n": 1}, frame
+        expect_pusher_error(attacker, 4300)
+        attacker.assert_alive()
+
+
+# MARK: 2. Presence floods
+
+
+def test_presence_join_flood_is_capped_refused_and_closed(fresh_server):
+    s = fresh_server()
+    before = rss_kb(s)
+    since = now_ms()
+    metadata = {"blob": "x" * 30_000}
+    with WSClient(s, key="pk_test_small") as attacker:  # the tiny plan: 3 channels
+        refused = 0
+        try:
+            for index in range(3000):
+                attacker.send({"action": "presence:join", "channel": f"flood:{index}", "userId": "m", "metadata": metadata})
+        except websockets.exceptions.ConnectionClosed:
+            pass
+        codes = []
+        try:
+            while True:
+                frame = attacker.recv(timeout=WAIT)
+                if frame["event"] == "error":
+                    codes.append(frame["data"]["code"])
+                    refused += 1
+        except websockets.exceptions.ConnectionClosed as closed:
+            assert closed.rcvd is not None and closed.rcvd.code == 1008, closed
+        assert refused >= 10
+        assert set(codes) <= {"message_too_large", "rate_limited", "bad_request", "channel_limit"}, codes
+    assert rss_kb(s) - before < 30_000, "one socket grew the process by more than 30 MB"
+    wait_for_event(s, "message_too_large", since)
+    members = httpx.get(f"{s.http}/_rt/api/presence/members", params={"channel": "flood:0"},
+                        headers={"Authorization": "Bearer sk_test_small_0123456789abcdef012345678"}, timeout=WAIT)
+    assert members.json()["members"] == []
+
+
+def test_presence_joins_count_against_the_connections_cap(server):
+    prefix = unique("cap")
+    with WSClient(server, key="pk_test_small") as client:
+        for index in range(3):
+            client.send({"action": "presence:join", "channel": f"{prefix}:{index}", "userId": "m", "metadata": {}})
+        client.assert_alive()
+        client.send({"action": "presence:join", "channel": f"{prefix}:3", "userId": "m", "metadata": {}})
+        expect_error(client, "channel_limit", f"{prefix}:3")
+
+
+def test_presence_member_cap_holds_in_every_protocol(server):
+    # The PUSHER app allows 3 members per presence channel; JSON-action joins share the cap.
+    channel = unique("capped:")
+    clients = [WSClient(server, key=PUSHER["key"]) for _ in range(4)]
+    try:
+        for index, client in enumerate(clients[:3]):
+            client.send({"action": "presence:join", "channel": channel, "userId": f"m{index}", "metadata": {}})
+        for client in clients[:3]:
+            client.assert_alive()
+        clients[3].send({"action": "presence:join", "channel": channel, "userId": "m3", "metadata": {}})
+        expect_error(clients[3], "channel_limit", channel)
+    finally:
+        for client in clients:
+            client.close()
+
+
+def test_presence_update_flood_is_rate_limited_and_subscribers_see_only_a_few(server):
+    channel = unique("updates:")
+    since = now_ms()
+    with WSClient(server) as watcher, WSClient(server) as attacker:
+        watcher.subscribed(channel)
+        attacker.send({"action": "presence:join", "channel": channel, "userId": "flooder", "metadata": {"n": 0}})
+        assert watcher.recv()["event"] == "presence.join"
+        for n in range(60):
+            attacker.send({"action": "presence:update", "channel": channel, "metadata": {"n": n}})
+        frames_until_error(attacker, "rate_limited")
+        updates = 0
+        try:
+            while True:
+                frame = watcher.recv(timeout=1.0)
+                if frame["event"] == "presence.update":
+                    updates += 1
+        except TimeoutError:
+            pass
+        assert 1 <= updates <= 10, updates
+    wait_for_event(server, "rate_limited", since, contains="presence")
+
+
+def test_oversized_presence_metadata_is_refused(server):
+    channel = unique("meta:")
+    with WSClient(server) as client:
+        client.send({"action": "presence:join", "channel": channel, "userId": "big", "metadata": {"x": "y" * 5000}})
+        expect_error(client, "message_too_large", channel)
+        client.assert_alive()
+
+
+# MARK: 3. Budgets per connection
+
+
+BUDGET_CONFIG = f"""
+default_app = "{MAIN['id']}"
+
+[server]
+host = "127.0.0.1"
+port = 0
+
+[store]
+path = "{{store}}"
+
+[admin]
+token = "{ADMIN_TOKEN}"
+
+[limits]
+new_connections_per_ip_per_second = 1000
+max_queued_bytes = 1048576
+
+[plans.budget]
+max_channels = 100
+max_message_bytes = 65536
+publishes_per_minute = 600
+history_size = 100
+
+[[apps]]
+id = "{MAIN['id']}"
+key = "{MAIN['key']}"
+secret = "{MAIN['secret']}"
+plan = "budget"
+"""
+
+
+def test_one_client_cannot_spend_the_apps_publish_budget(fresh_server):
+    s = fresh_server(BUDGET_CONFIG)
+    channel = unique("spend:")
+    with WSClient(s) as attacker:
+        try:
+            for n in range(300):
+                attacker.send({"action": "publish", "channel": channel, "data": {"n": n}})
+        except websockets.exceptions.ConnectionClosed:
+            pass
+        frames_until_error(attacker, "rate_limited")
+    # The backend's own publishes still go through: the client spent only its own budget.
+    for n in range(5):
+        publish(s, channel, {"backend": n})
+
+
+def test_a_client_that_never_reads_is_cut_off_at_the_byte_bound(fresh_server):
+    s = fresh_server(BUDGET_CONFIG)
+    channel = unique("replay:")
+    for n in range(60):
+        publish(s, channel, {"n": n, "pad": "p" * 20_000})
+    before = rss_kb(s)
+    # A client that asks for the whole history over and over and never reads what it is sent.
+    url = f"{s.ws}/_rt/ws?key={MAIN['key']}"
+    with ws_connect(url, proxy=None, open_timeout=WAIT, max_size=None, max_queue=1) as ws:
+        try:
+            for _ in range(60):
+                ws.send(json.dumps({"action": "unsubscribe", "channel": channel}))
+                ws.send(json.dumps({"action": "subscribe", "channel": channel, "lastEventId": 0}))
+        except websockets.exceptions.ConnectionClosed:
+            pass
+        time.sleep(1.0)
+        code = None
+        try:
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                ws.recv(timeout=5)
+        except websockets.exceptions.ConnectionClosed as closed:
+            code = closed.rcvd.code if closed.rcvd else None
+        except TimeoutError:
+            pass
+    assert code in (4008, 1008), code
+    assert rss_kb(s) - before < 60_000
+
+
+def test_jwt_history_with_a_negative_limit_is_refused(server):
+    channel = unique("hist:")
+    publish(server, channel, {"n": 1})
+    token = sign_jwt({"sub": "reader", "exp": int(time.time()) + 600}, MAIN["secret"])
+    since = now_ms()
+    with ws_connect(f"{server.ws}/connection/websocket", proxy=None, open_timeout=WAIT) as ws:
+        ws.send(json.dumps({"id": 1, "connect": {"token": token}}))
+        assert "connect" in json.loads(ws.recv(timeout=WAIT))
+        ws.send(json.dumps({"id": 2, "history": {"channel": channel, "limit": -1}}))
+        reply = json.loads(ws.recv(timeout=WAIT))
+        assert reply["error"]["code"] == 107, reply
+        ws.send(json.dumps({"id": 3, "history": {"channel": channel, "limit": 5}}))
+        reply = json.loads(ws.recv(timeout=WAIT))
+        assert [p["data"] for p in reply["history"]["publications"]] == [{"n": 1}], reply
+    wait_for_event(server, "bad_request", since, contains="negative limit")
+
+
+# MARK: Connections that keep breaking the rules
+
+
+def test_jsonaction_bad_frames_close_the_connection_with_1008(server):
+    since = now_ms()
+    with WSClient(server) as attacker:
+        try:
+            for _ in range(100):
+                attacker.send("{not json")
+        except websockets.exceptions.ConnectionClosed:
+            pass
+        assert close_code(attacker) == 1008
+    wait_for_event(server, "bad_request", since)
+
+
+def test_pusher_bad_frames_close_the_connection_with_4100(server):
+    with PusherWS(server) as attacker:
+        try:
+            for _ in range(100):
+                attacker.send("{not json")
+        except websockets.exceptions.ConnectionClosed:
+            pass
+        assert attacker.close_code() == 4100
+
+
+def test_a_command_flood_is_refused_without_touching_other_clients(server):
+    channel = unique("calm:")
+    with WSClient(server) as bystander, WSClient(server) as attacker:
+        bystander.subscribed(channel)
+        try:
+            for _ in range(400):
+                attacker.send({"action": "ping"})
+        except websockets.exceptions.ConnectionClosed:
+            pass
+        frames_until_error(attacker, "rate_limited")
+        publish(server, channel, {"still": "here"})
+        frame = bystander.recv()
+        assert frame["event"] == "realtime.message" and frame["data"] == {"still": "here"}, frame
