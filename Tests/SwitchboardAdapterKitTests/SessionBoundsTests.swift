@@ -1,0 +1,45 @@
+import NIOCore
+import SwitchboardAdapterKit
+import SwitchboardCore
+import Testing
+
+/// An encoder for sessions under test: every message becomes its data.
+private struct BoundsTestEncoder: FrameEncoder {
+    var protocolName: String { "test" }
+    func frame(for message: BusMessage) -> ByteBuffer? {
+        if case .publication(let publication) = message { return publication.data }
+        return nil
+    }
+}
+
+@Suite struct SessionBoundsTests {
+    func session(frames: Int = 4096, bytes: Int) -> Session {
+        Session(
+            connectionID: ConnectionID(1),
+            app: App(id: "1", key: "pk", secrets: ["sk"]),
+            encoder: BoundsTestEncoder(),
+            maxQueuedFrames: frames,
+            maxQueuedBytes: bytes
+        )
+    }
+
+    @Test func aSessionHoldingMoreBytesThanItsBoundIsClosedAsTooSlow() {
+        let session = self.session(bytes: 10_000)
+        let big = ByteBuffer(repeating: 0x61, count: 4_000)
+        #expect(session.send(big) == .queued)
+        #expect(session.send(big) == .queued)
+        #expect(session.send(big) == .overflow)
+        #expect(session.end == .tooSlow)
+    }
+
+    @Test func drainingTheQueueGivesItsBytesBack() {
+        let session = self.session(bytes: 10_000)
+        let big = ByteBuffer(repeating: 0x61, count: 4_000)
+        for _ in 0..<10 {
+            #expect(session.send(big) == .queued)
+            #expect(session.send(big) == .queued)
+            #expect(session.takeQueued().count == 2)
+        }
+        #expect(session.end == nil)
+    }
+}

@@ -1,0 +1,117 @@
+import NIOCore
+import Testing
+
+@testable import SwitchboardCore
+
+@Suite struct ChannelAccessTests {
+    @Test func aUsersChannelOpensOnlyToThatSignedInUser() {
+        #expect(ChannelAccess.denial(.subscribe, channel: "#server-to-user-u42") != nil)
+        #expect(ChannelAccess.denial(.subscribe, channel: "#server-to-user-u42", signedInUser: "u4") != nil)
+        #expect(ChannelAccess.denial(.subscribe, channel: "#server-to-user-u42", signedInUser: "u42") == nil)
+    }
+
+    @Test func noClientPublishesOnAReservedChannel() {
+        #expect(ChannelAccess.denial(.publish, channel: "#server-to-user-u42", signedInUser: "u42") != nil)
+        #expect(ChannelAccess.denial(.publish, channel: "#anything") != nil)
+        #expect(ChannelAccess.denial(.subscribe, channel: "#anything") != nil)
+    }
+
+    @Test func ordinaryAndProtectedNamesAreLeftToTheProtocols() {
+        for channel in ["chat:1", "private-room", "presence-room", "private-encrypted-x", "cache-x", "a#b"] {
+            #expect(ChannelAccess.denial(.subscribe, channel: channel) == nil)
+            #expect(ChannelAccess.denial(.publish, channel: channel) == nil)
+        }
+    }
+}
+
+@Suite struct ClientBudgetTests {
+    @Test func commandsAreRefusedPastTheBurstAndRefillAtTheRate() {
+        var limits = ClientLimits()
+        limits.commandsPerSecond = 10
+        limits.commandBurst = 5
+        var budget = ClientBudget(limits, now: 0)
+        for _ in 0..<5 {
+            do {
+                let taken = budget.take(.command, now: 0)
+                #expect(taken)
+            }
+        }
+        do {
+            let taken = budget.take(.command, now: 0)
+            #expect(!taken)
+        }
+        do {
+            let taken = budget.take(.command, now: 0.1)
+            #expect(taken)
+        }
+        do {
+            let taken = budget.take(.command, now: 0.1)
+            #expect(!taken)
+        }
+    }
+
+    @Test func refusalsRunOutAndEachKindHasItsOwnBucket() {
+        var limits = ClientLimits()
+        limits.maxRefusals = 3
+        var budget = ClientBudget(limits, now: 0)
+        for _ in 0..<3 {
+            do {
+                let taken = budget.take(.refusal, now: 0)
+                #expect(taken)
+            }
+        }
+        do {
+            let taken = budget.take(.refusal, now: 0)
+            #expect(!taken)
+        }
+        do {
+            let taken = budget.take(.publish, now: 0)
+            #expect(taken)
+        }
+        do {
+            let taken = budget.take(.presenceUpdate, now: 0)
+            #expect(taken)
+        }
+    }
+}
+
+@Suite struct HeldChannelTests {
+    @Test func presenceOnlyHoldsCountAgainstThePlanUntilReleased() async throws {
+        var plan = Plan.free
+        plan.maxChannels = 2
+        let app = testApp(plan: plan)
+        let bus = Bus(engine: MemoryEngine(), apps: AppRegistry(apps: [app]))
+        try bus.holdChannel(app: app, channel: "a")
+        try bus.holdChannel(app: app, channel: "a")
+        try await bus.subscribe(TestSubscriber(1), app: app, channel: "b")
+        #expect(throws: BusError.channelLimit(2)) { try bus.holdChannel(app: app, channel: "c") }
+        await #expect(throws: BusError.channelLimit(2)) { try await bus.subscribe(TestSubscriber(2), app: app, channel: "c") }
+        bus.releaseChannel(app: app.id, channel: "a")
+        #expect(throws: BusError.channelLimit(2)) { try bus.holdChannel(app: app, channel: "c") }
+        bus.releaseChannel(app: app.id, channel: "a")
+        try bus.holdChannel(app: app, channel: "c")
+    }
+
+    @Test func presenceJoinsStopAtTheMemberCapAndTheMetadataBound() async throws {
+        var app = testApp()
+        app.maxPresenceMembers = 2
+        let bus = Bus(engine: MemoryEngine(), apps: AppRegistry(apps: [app]), maxPresenceMetadataBytes: 8)
+        for (index, user) in ["a", "b"].enumerated() {
+            _ = try await bus.presenceJoin(
+                app: app,
+                channel: "p",
+                userID: user,
+                metadata: .init(string: "{}"),
+                holder: .connection(.init(UInt64(index)))
+            )
+        }
+        await #expect(throws: BusError.presenceFull(2)) {
+            try await bus.presenceJoin(app: app, channel: "p", userID: "c", metadata: .init(string: "{}"), holder: .connection(.init(9)))
+        }
+        // A member already present may join again from another connection.
+        _ = try await bus.presenceJoin(app: app, channel: "p", userID: "a", metadata: .init(string: "{}"), holder: .connection(.init(7)))
+        await #expect(throws: BusError.metadataTooLarge(limit: 8)) {
+            try await bus.presenceUpdate(app: app, channel: "p", userID: "a", metadata: .init(string: #"{"x":"123456"}"#))
+        }
+    }
+}
