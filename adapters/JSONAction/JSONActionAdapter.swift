@@ -84,7 +84,8 @@ public struct JSONActionAdapter: ProtocolAdapter {
                 }
                 await inbound.receiveMessages(maxSize: app.plan.maxMessageBytes + 64 * 1024, logger: self.environment.logger) { bytes in
                     await connection.receive(bytes)
-                    return true
+                    // Once the server has ended the session, what the client still sends is not read.
+                    return session.end == nil
                 }
                 session.close(.normal)
                 await group.waitForAll()

@@ -118,7 +118,8 @@ public struct PusherAdapter: ProtocolAdapter {
                     keepalive.addTask { await Self.keepAlive(connection) }
                     await inbound.receiveMessages(maxSize: app.plan.maxMessageBytes + 64 * 1024, logger: self.environment.logger) { bytes in
                         await connection.receive(bytes)
-                        return true
+                        // Once the server has ended the connection, what the client still sends is not read.
+                        return connection.closeCode == nil && session.end == nil
                     }
                     keepalive.cancelAll()
                 }

@@ -127,7 +127,9 @@ public struct Edge: Sendable {
             ws: .init(
                 maxFrameSize: maxFrameSize,
                 extensions: [.inboundPerMessageDeflate(maxMessageBytes: maxFrameSize)],
-                autoPing: .enabled(timePeriod: .seconds(30))
+                autoPing: .enabled(timePeriod: .seconds(30)),
+                // A client that ignores the server's close frame (it never reads) loses its socket after this.
+                closeTimeout: .seconds(3)
             )
         )
     }
