@@ -82,32 +82,10 @@ struct JSONActionAPI: Sendable {
                     kind: nil
                 )
             }
-            return switch error as? BusError {
-            case .messageTooLarge(let limit):
-                APIFailure(
-                    status: .contentTooLarge,
-                    code: "message_too_large",
-                    message: "messages are limited to \(limit) bytes",
-                    kind: .messageTooLarge
-                )
-            case .rateLimited:
-                APIFailure(status: .tooManyRequests, code: "rate_limited", message: "the app's publish rate is exhausted", kind: .rateLimited)
-            case .invalidChannel: APIFailure.badRequest("invalid channel name")
-            case .presenceNotAllowed:
-                APIFailure(status: .forbidden, code: "forbidden", message: "presence is not enabled on this channel", kind: .forbidden)
-            case .channelLimit, .connectionLimit:
-                APIFailure(status: .forbidden, code: "channel_limit", message: "over the plan's limits", kind: .overQuota)
-            case .presenceFull(let limit):
-                APIFailure(status: .forbidden, code: "channel_limit", message: "the channel already has \(limit) members", kind: .overQuota)
-            case .metadataTooLarge(let limit):
-                APIFailure(
-                    status: .contentTooLarge,
-                    code: "message_too_large",
-                    message: "presence metadata is limited to \(limit) bytes",
-                    kind: .messageTooLarge
-                )
-            case nil: APIFailure(status: .internalServerError, code: "internal", message: "\(error)", kind: nil)
+            guard let refusal = error as? BusError else {
+                return APIFailure(status: .internalServerError, code: "internal", message: "\(error)", kind: nil)
             }
+            return APIFailure(status: refusal.httpStatus, code: refusal.errorCode, message: refusal.message, kind: refusal.securityKind)
         }
     }
 

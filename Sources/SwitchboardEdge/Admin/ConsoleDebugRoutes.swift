@@ -111,15 +111,8 @@ struct ConsoleDebugRoutes: Sendable {
         return JSONResponse.published(published)
     }
 
-    /// The status, error code and security event kind of a publish the bus refused.
+    /// The status, error code and security event kind of a publish the bus refused: the JSON APIs' shared mapping.
     static func refusal(for error: BusError) -> (status: HTTPResponse.Status, code: String, message: String, kind: SecurityEvent.Kind?) {
-        switch error {
-        case .messageTooLarge(let limit): (.contentTooLarge, "message_too_large", "messages are limited to \(limit) bytes", .messageTooLarge)
-        case .rateLimited: (.tooManyRequests, "rate_limited", "the app's publish rate is exhausted", .rateLimited)
-        case .invalidChannel: (.badRequest, "bad_request", "invalid channel name", .badRequest)
-        case .presenceNotAllowed: (.forbidden, "forbidden", "presence is not enabled on this channel", .forbidden)
-        case .channelLimit, .connectionLimit, .presenceFull: (.forbidden, "channel_limit", error.message, .overQuota)
-        case .metadataTooLarge: (.contentTooLarge, "message_too_large", error.message, .messageTooLarge)
-        }
+        (error.httpStatus, error.errorCode, error.message, error.securityKind)
     }
 }

@@ -1,0 +1,25 @@
+public import HTTPTypes
+public import SwitchboardCore
+
+extension BusError {
+    /// The HTTP status a REST API answers this refusal with, the same for every JSON API of the edge.
+    public var httpStatus: HTTPResponse.Status {
+        switch self {
+        case .messageTooLarge, .metadataTooLarge: .contentTooLarge
+        case .rateLimited: .tooManyRequests
+        case .invalidChannel: .badRequest
+        case .presenceNotAllowed, .channelLimit, .connectionLimit, .presenceFull: .forbidden
+        }
+    }
+
+    /// The `error.code` of a JSON error body (`message_too_large`, `rate_limited`, …), as JSON-action names them.
+    public var errorCode: String {
+        switch self {
+        case .messageTooLarge, .metadataTooLarge: "message_too_large"
+        case .rateLimited: "rate_limited"
+        case .invalidChannel: "bad_request"
+        case .presenceNotAllowed: "forbidden"
+        case .channelLimit, .connectionLimit, .presenceFull: "channel_limit"
+        }
+    }
+}
