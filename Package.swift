@@ -16,6 +16,8 @@ let package = Package(
         .executable(name: "switchboard", targets: ["switchboard"]),
         .library(name: "SwitchboardCore", targets: ["SwitchboardCore"]),
         .library(name: "SwitchboardEdge", targets: ["SwitchboardEdge"]),
+        // For Swift backends of DomVia apps: channel authorization and publishing (Sources/DomViaServer).
+        .library(name: "DomViaServer", targets: ["DomViaServer"]),
     ],
     dependencies: [
         // `traits: ["FullFoundation"]` drops swift-configuration, which the edge does not use (a large part of a clean build).
@@ -178,9 +180,14 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
-            resources: [.copy("Public")],
-            swiftSettings: swiftSettings
+            // Public/ is embedded by the EmbedFiles plugin (Plugins/EmbedFiles), not shipped as a resource bundle.
+            exclude: ["Public"],
+            swiftSettings: swiftSettings,
+            plugins: ["EmbedFiles"]
         ),
+        // Turns Public/** and sdk/js/** into a Swift file at build time, so the binary runs when copied alone.
+        .executableTarget(name: "EmbedFilesTool", swiftSettings: swiftSettings),
+        .plugin(name: "EmbedFiles", capability: .buildTool(), dependencies: ["EmbedFilesTool"]),
         .executableTarget(
             name: "switchboard",
             dependencies: [
@@ -194,6 +201,28 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "CompressNIO", package: "compress-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The DomVia server helper for Swift backends: no dependency on the edge, only Crypto and AsyncHTTPClient.
+        .target(
+            name: "DomViaServer",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "DomViaServerTests",
+            dependencies: [
+                "DomViaServer", "Pusher",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -268,6 +297,29 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        // Fuzzing (Fuzz/README.md): the parsers' fuzz checks, the libFuzzer entry `scripts/fuzz` builds with
+        // `-sanitize=fuzzer,address -DFUZZING` (a plain corpus replayer otherwise), and the corpus replayed by `swift test`.
+        .target(
+            name: "SwitchboardFuzz",
+            dependencies: [
+                "SwitchboardAdapterKit", "SwitchboardCore", "JSONAction", "Pusher", "JWT", "SSE", "SwitchboardRedis",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Fuzz/SwitchboardFuzz",
+            swiftSettings: swiftSettings
+        ),
+        .target(name: "CLibFuzzer", path: "Fuzz/CLibFuzzer"),
+        .executableTarget(
+            name: "switchboard-fuzz",
+            dependencies: ["SwitchboardFuzz", "CLibFuzzer"],
+            path: "Fuzz/switchboard-fuzz",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SwitchboardFuzzTests",
+            dependencies: ["SwitchboardFuzz"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -8,6 +8,7 @@ import Synchronization
 public struct RedisError: Error, Sendable, Equatable, CustomStringConvertible {
     private enum Kind: Equatable {
         case unavailable(String)
+        case timedOut(String)
         case server(String)
         case unexpectedReply(String)
     }
@@ -16,14 +17,25 @@ public struct RedisError: Error, Sendable, Equatable, CustomStringConvertible {
 
     /// The connection is down or dropped before the reply came: the command may not have run.
     public static func unavailable(_ reason: String) -> Self { Self(kind: .unavailable(reason)) }
+    /// No reply came within the command timeout: the command may still run later (Redis paused, overloaded or gone
+    /// without a reset). Counts as unavailable, so the engine answers "try again".
+    public static func timedOut(_ reason: String) -> Self { Self(kind: .timedOut(reason)) }
     /// Redis answered with an error reply (`-ERR ...`).
     public static func server(_ message: String) -> Self { Self(kind: .server(message)) }
     /// Redis answered with something the caller did not expect.
     public static func unexpectedReply(_ detail: String) -> Self { Self(kind: .unexpectedReply(detail)) }
 
-    /// True when the connection was down, so the caller can report "try again".
+    /// True when the connection was down or Redis did not answer in time, so the caller can report "try again".
     public var isUnavailable: Bool {
-        if case .unavailable = self.kind { return true }
+        switch self.kind {
+        case .unavailable, .timedOut: true
+        default: false
+        }
+    }
+
+    /// True when the command timed out.
+    public var isTimeout: Bool {
+        if case .timedOut = self.kind { return true }
         return false
     }
 
@@ -36,6 +48,7 @@ public struct RedisError: Error, Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         switch self.kind {
         case .unavailable(let reason): "redis unavailable: \(reason)"
+        case .timedOut(let reason): "redis timed out: \(reason)"
         case .server(let message): "redis error: \(message)"
         case .unexpectedReply(let detail): "unexpected redis reply: \(detail)"
         }
@@ -48,6 +61,8 @@ public struct RedisError: Error, Sendable, Equatable, CustomStringConvertible {
 /// drop and starts again after a backoff (doubling from `minimumBackoff` to `maximumBackoff`) until its task
 /// is cancelled. Commands are pipelined: each is written at once and its promise waits in a FIFO for the
 /// reply. While the connection is down `send` fails at once with `RedisError.unavailable`: nothing is queued.
+/// Every command, the login's included, fails with `RedisError.timedOut` when its reply takes longer than
+/// `commandTimeout`; the connection then counts as stalled (`isStalled`) until a reply comes in time again.
 ///
 /// ```swift
 /// let connection = RedisConnection(configuration: .init(url: try RedisURL(parsing: "redis://127.0.0.1:6379/0")))
@@ -67,6 +82,8 @@ public final class RedisConnection: Sendable {
         public var clientName = "switchboard"
         /// How long a TCP connect may take. Default 2 s.
         public var connectTimeout: Duration = .seconds(2)
+        /// How long a command may wait for its reply (`[engine] command_timeout_ms`). Default 2 s.
+        public var commandTimeout: Duration = .seconds(2)
         /// The first wait before reconnecting. Default 50 ms.
         public var minimumBackoff: Duration = .milliseconds(50)
         /// The longest wait before reconnecting. Default 2 s.
@@ -106,6 +123,9 @@ public final class RedisConnection: Sendable {
     private let onReady: (@Sendable (any Channel) -> Void)?
     private let onDown: (@Sendable () -> Void)?
     private let state = Mutex(State())
+    /// Hears each command's round trip (metrics).
+    public let timer = RedisCommandTimer()
+    private let responsiveness = RedisResponsiveness()
 
     /// Creates a connection; nothing happens until `run()`.
     ///
@@ -135,6 +155,9 @@ public final class RedisConnection: Sendable {
     /// Where the connection stands.
     public var status: Status { self.state.withLock { $0.status } }
 
+    /// True while Redis is not answering in time: a command timed out and no reply has come within the timeout since.
+    public var isStalled: Bool { self.responsiveness.isStalled }
+
     /// Keeps the connection up until the task is cancelled.
     public func run() async {
         var backoff = self.configuration.minimumBackoff
@@ -149,6 +172,7 @@ public final class RedisConnection: Sendable {
                     throw error
                 }
                 // Resubscribe (onReady) before callers see the connection as ready.
+                self.responsiveness.answered()
                 self.onReady?(channel)
                 self.state.withLock { state in
                     state.channel = channel
@@ -206,6 +230,8 @@ public final class RedisConnection: Sendable {
         guard let channel = self.state.withLock({ $0.channel }) else {
             throw RedisError.unavailable("not connected to \(self.configuration.url)")
         }
+        let started = ContinuousClock.now
+        defer { self.timer.record(ContinuousClock.now - started) }
         return try await Self.send(command, on: channel).get()
     }
 
@@ -242,6 +268,8 @@ public final class RedisConnection: Sendable {
         let onPush = self.onPush
         let timeout = self.configuration.connectTimeout.components
         let milliseconds = timeout.seconds * 1000 + timeout.attoseconds / 1_000_000_000_000_000
+        let commandTimeout = self.configuration.commandTimeout
+        let responsiveness = self.responsiveness
         return try await ClientBootstrap(group: self.group)
             .connectTimeout(.milliseconds(milliseconds))
             .channelOption(.socketOption(.so_keepalive), value: 1)
@@ -249,7 +277,15 @@ public final class RedisConnection: Sendable {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let ssl { try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: ssl, serverHostname: serverName)) }
-                    try channel.pipeline.syncOperations.addHandler(RedisClientHandler(parser: parser, subscriber: subscriber, onPush: onPush))
+                    try channel.pipeline.syncOperations.addHandler(
+                        RedisClientHandler(
+                            parser: parser,
+                            subscriber: subscriber,
+                            onPush: onPush,
+                            commandTimeout: commandTimeout,
+                            responsiveness: responsiveness
+                        )
+                    )
                 }
             }
             .connect(host: self.configuration.url.host, port: self.configuration.url.port)
@@ -290,23 +326,64 @@ struct RedisRequest: Sendable {
     var promise: EventLoopPromise<RESPValue>
 }
 
+/// Whether Redis answers in time, shared by a connection and its handler (which runs on the event loop).
+final class RedisResponsiveness: Sendable {
+    private let stalled = Atomic<Bool>(false)
+
+    /// True after a command timed out, until a reply comes within its timeout.
+    var isStalled: Bool { self.stalled.load(ordering: .relaxed) }
+
+    /// A command got no reply in time.
+    func timedOut() { self.stalled.store(true, ordering: .relaxed) }
+
+    /// A reply came in time (or the connection is new).
+    func answered() {
+        if self.stalled.load(ordering: .relaxed) { self.stalled.store(false, ordering: .relaxed) }
+    }
+}
+
 /// The wire shell around `RESPParser`: encodes requests, parses replies, pairs them with promises in order.
+///
+/// Each command's promise fails with `RedisError.timedOut` at its deadline; its entry stays in the FIFO, as Redis
+/// still owes that reply, which then completes nothing. While Redis is silent at most `maxPending` commands wait:
+/// more fail at once instead of piling up in memory.
 final class RedisClientHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = RedisRequest
     typealias OutboundOut = ByteBuffer
 
+    /// A command waiting for its reply.
+    struct Pending {
+        var promise: EventLoopPromise<RESPValue>
+        var deadline: NIODeadline
+        var timeout: Scheduled<Void>
+    }
+
+    /// Commands that may wait for replies at once; past this Redis is plainly not keeping up.
+    static let maxPending = 100_000
+
     private let parser: RESPParser
     private let subscriber: Bool
     private let onPush: (@Sendable (RESPValue) -> Void)?
+    private let commandTimeout: TimeAmount
+    private let responsiveness: RedisResponsiveness
     private var buffer: ByteBuffer?
-    private var pending = CircularBuffer<EventLoopPromise<RESPValue>>()
+    private var pending = CircularBuffer<Pending>()
     private var closed = false
 
-    init(parser: RESPParser, subscriber: Bool, onPush: (@Sendable (RESPValue) -> Void)?) {
+    init(
+        parser: RESPParser,
+        subscriber: Bool,
+        onPush: (@Sendable (RESPValue) -> Void)?,
+        commandTimeout: Duration = .seconds(2),
+        responsiveness: RedisResponsiveness = RedisResponsiveness()
+    ) {
         self.parser = parser
         self.subscriber = subscriber
         self.onPush = onPush
+        let parts = commandTimeout.components
+        self.commandTimeout = .nanoseconds(max(1, parts.seconds * 1_000_000_000 + parts.attoseconds / 1_000_000_000))
+        self.responsiveness = responsiveness
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
@@ -316,7 +393,20 @@ final class RedisClientHandler: ChannelDuplexHandler {
             promise?.fail(ChannelError.ioOnClosedChannel)
             return
         }
-        self.pending.append(request.promise)
+        guard self.pending.count < Self.maxPending else {
+            request.promise.fail(RedisError.timedOut("\(self.pending.count) commands are waiting for replies"))
+            promise?.fail(ChannelError.outputClosed)
+            return
+        }
+        let deadline = context.eventLoop.now + self.commandTimeout
+        let reply = request.promise
+        let responsiveness = self.responsiveness
+        let milliseconds = self.commandTimeout.nanoseconds / 1_000_000
+        let timeout = context.eventLoop.scheduleTask(deadline: deadline) {
+            responsiveness.timedOut()
+            reply.fail(RedisError.timedOut("no reply within \(milliseconds) ms"))
+        }
+        self.pending.append(Pending(promise: reply, deadline: deadline, timeout: timeout))
         var out = context.channel.allocator.buffer(capacity: 64)
         request.command.write(into: &out)
         context.write(self.wrapOutboundOut(out), promise: promise)
@@ -356,11 +446,15 @@ final class RedisClientHandler: ChannelDuplexHandler {
             self.onPush?(value)
             return
         }
-        guard let promise = self.pending.popFirst() else {
+        guard let entry = self.pending.popFirst() else {
             self.failAll(RedisError.unexpectedReply("a reply no command waited for"))
             context.close(promise: nil)
             return
         }
+        entry.timeout.cancel()
+        if context.eventLoop.now <= entry.deadline { self.responsiveness.answered() }
+        // After a timeout the promise is already failed: completing it again does nothing.
+        let promise = entry.promise
         if case .error(let message) = value {
             promise.fail(RedisError.server(String(buffer: message)))
         } else {
@@ -380,6 +474,9 @@ final class RedisClientHandler: ChannelDuplexHandler {
 
     private func failAll(_ error: RedisError) {
         self.closed = true
-        while let promise = self.pending.popFirst() { promise.fail(error) }
+        while let entry = self.pending.popFirst() {
+            entry.timeout.cancel()
+            entry.promise.fail(error)
+        }
     }
 }

@@ -16,7 +16,8 @@ import Synchronization
 ///   missing, which means the history was lost) and publishes, atomically.
 /// - Presence: `RedisPresenceStore`.
 /// - Faults: while Redis is unreachable, publishes and presence changes throw `EngineUnavailable` (nothing is
-///   queued or silently dropped); subscriptions are remembered and sent once the connection is back.
+///   queued or silently dropped); subscriptions are remembered and sent once the connection is back. A command
+///   Redis does not answer within `connection.commandTimeout` throws `EngineUnavailable` too (it may still run).
 ///
 /// It is a `Service`: run it (before the HTTP server, stopped after it) to keep its connections up.
 ///
@@ -123,8 +124,14 @@ public final class RedisEngine: Engine, Service {
         }
     }
 
-    /// True while both connections are up.
-    public var isAvailable: Bool { self.commands.status == .ready && self.pubsub.status == .ready }
+    /// True while both connections are up and Redis answers them within the command timeout (health says
+    /// degraded otherwise).
+    public var isAvailable: Bool {
+        self.commands.status == .ready && !self.commands.isStalled && self.pubsub.status == .ready && !self.pubsub.isStalled
+    }
+
+    /// Hears the round trip of each command on the command connection (metrics).
+    public var commandTimer: RedisCommandTimer { self.commands.timer }
 
     /// Waits until both connections are up, at most `timeout`; returns whether they are.
     public func waitUntilAvailable(timeout: Duration) async -> Bool {

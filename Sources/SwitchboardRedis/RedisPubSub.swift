@@ -63,6 +63,9 @@ public final class RedisPubSub: Sendable {
     /// Where the subscriber connection stands.
     public var status: RedisConnection.Status { self.connection.status }
 
+    /// True while Redis does not answer the subscriber connection's commands in time.
+    public var isStalled: Bool { self.connection.isStalled }
+
     /// Waits until connected, at most `timeout`.
     public func waitUntilReady(timeout: Duration) async -> Bool { await self.connection.waitUntilReady(timeout: timeout) }
 

@@ -12,7 +12,8 @@ public import SwitchboardCore
 /// body for a publication kept in history (the Lua publish script writes that prefix, since it assigns the
 /// offset); `c` + presence body. History entries hold the publication body alone; their stream id is the offset.
 public struct RedisWireCodec: Sendable {
-    /// This node's id; a sender from another node is dropped on decode (its connection numbers mean nothing here).
+    /// This node's id, written with each sender. Connection ids are unique across nodes (`Bus` starts them at a random
+    /// prefix), so a sender from another node is kept: a Pusher `socket_id` sent to node A excludes its socket on node B.
     public let nodeID: String
 
     /// Creates a codec for the node `nodeID`.
@@ -62,9 +63,9 @@ public struct RedisWireCodec: Sendable {
         switch input.readInteger(as: UInt8.self) {
         case 0: break
         case 1:
-            let node = try Self.readString(&input)
+            _ = try Self.readString(&input)  // the publishing node, for debugging
             guard let raw = input.readInteger(as: UInt64.self) else { throw DecodeError(reason: "truncated sender") }
-            if node == self.nodeID { sender = ConnectionID(raw) }
+            sender = ConnectionID(raw)
         default: throw DecodeError(reason: "bad sender flag")
         }
         guard let length = input.readInteger(as: UInt32.self), let data = input.readSlice(length: Int(length)) else {

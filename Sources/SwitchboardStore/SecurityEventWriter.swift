@@ -5,26 +5,30 @@ import Synchronization
 
 /// Buffers security events in memory and writes them to the store in batches, off the request path.
 ///
-/// `record` never blocks; a flood of refusals costs one append each, and at most `maxBuffered`
-/// unwritten events are held (the oldest are dropped and counted). It also enforces the security center's
-/// retention: events older than `maxAge` and beyond the newest `retain` are pruned every `pruneInterval`.
+/// `record` never blocks; a flood of refusals costs one O(1) append each, and at most `maxBuffered`
+/// unwritten events are held (the oldest are overwritten, counted, and reported to `onDrop` at the next flush).
+/// It also enforces the security center's retention: events older than `maxAge` and beyond the newest `retain`
+/// are pruned every `pruneInterval`.
 public final class SecurityEventWriter: SecurityEventSink, Service {
     struct Buffer {
-        var events: [SecurityEvent] = []
+        var events: BoundedRing<SecurityEvent>
         var dropped = 0
+        var droppedTotal = 0
     }
 
     private let store: SQLiteStore
-    private let buffer = Mutex(Buffer())
+    private let buffer: Mutex<Buffer>
     private let maxBuffered: Int
     private let retain: Int
     private let maxAgeMilliseconds: Int64
     private let interval: Duration
     private let pruneInterval: Duration
     private let logger: Logger
+    private let onDrop: @Sendable (Int) -> Void
 
     /// Creates a writer flushing every `interval`, keeping the newest `retain` events no older than `maxAgeMilliseconds`
-    /// (`[store] security_event_max_rows = 100000`, `security_event_retention = "7d"`).
+    /// (`[store] security_event_max_rows = 100000`, `security_event_retention = "7d"`); `onDrop` hears how many
+    /// events the full buffer overwrote, once per flush.
     public init(
         store: SQLiteStore,
         retain: Int = 100_000,
@@ -32,12 +36,15 @@ public final class SecurityEventWriter: SecurityEventSink, Service {
         maxBuffered: Int = 10_000,
         interval: Duration = .milliseconds(250),
         pruneInterval: Duration = .seconds(60),
-        logger: Logger
+        logger: Logger,
+        onDrop: @escaping @Sendable (Int) -> Void = { _ in }
     ) {
         self.store = store
         self.retain = retain
         self.maxAgeMilliseconds = maxAgeMilliseconds
         self.maxBuffered = maxBuffered
+        self.buffer = Mutex(Buffer(events: BoundedRing(capacity: maxBuffered)))
+        self.onDrop = onDrop
         self.interval = interval
         self.pruneInterval = pruneInterval
         self.logger = logger
@@ -45,21 +52,27 @@ public final class SecurityEventWriter: SecurityEventSink, Service {
 
     public func record(_ event: SecurityEvent) {
         self.buffer.withLock { buffer in
-            if buffer.events.count >= self.maxBuffered {
-                buffer.events.removeFirst()
+            if buffer.events.append(event) != nil {
                 buffer.dropped += 1
+                buffer.droppedTotal += 1
             }
-            buffer.events.append(event)
         }
     }
+
+    /// Events overwritten in the buffer before they could be written, since the start.
+    public var droppedTotal: Int { self.buffer.withLock { $0.droppedTotal } }
 
     /// Writes what is buffered now.
     public func flush() {
         let (events, dropped) = self.buffer.withLock { buffer in
-            defer { buffer = Buffer() }
-            return (buffer.events, buffer.dropped)
+            defer { buffer.dropped = 0 }
+            return (buffer.events.removeAll(), buffer.dropped)
         }
-        if dropped > 0 { self.logger.warning("security events dropped under load", metadata: ["count": "\(dropped)"]) }
+        if dropped > 0 {
+            self.logger.warning("security events dropped under load", metadata: ["count": "\(dropped)"])
+            self.onDrop(dropped)
+        }
+        guard !events.isEmpty else { return }
         do {
             try self.store.append(events, retain: self.retain)
         } catch {

@@ -9,8 +9,13 @@ import SwitchboardStore
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run the edge.")
 
-    @Option(help: "The TOML configuration file.")
-    var config = "conf/switchboard.toml"
+    @Option(
+        help: """
+            The TOML configuration file (default conf/switchboard.toml; none is needed when SWITCHBOARD_APP_ID names an app). \
+            SWITCHBOARD_<SECTION>_<KEY> variables override its keys.
+            """
+    )
+    var config: String?
 
     @Option(help: "Listen on this address instead of [server] host.")
     var host: String?
@@ -21,10 +26,14 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
 
+    @Option(help: "text, or json: one JSON object per line (logs on stderr, the start-up banner on stdout).")
+    var logFormat: LogFormat = .text
+
     func run() async throws {
+        if self.logFormat == .json { LoggingSystem.bootstrap { JSONLogHandler(label: $0) } }
         var settings: SwitchboardConfig
         do {
-            settings = try ConfigLoader.load(path: self.config)
+            settings = try ConfigLoader.serveConfiguration(path: self.config, environment: ProcessInfo.processInfo.environment)
         } catch {
             FileHandle.standardError.write(Data("switchboard: config error: \(error)\n".utf8))
             throw ExitCode(2)
@@ -37,7 +46,11 @@ struct Serve: AsyncParsableCommand {
             }
             settings.server.port = port
         }
-        if let token = ProcessInfo.processInfo.environment["SWITCHBOARD_ADMIN_TOKEN"], !token.isEmpty { settings.admin.token = token }
+        // After --host and the environment: the addresses and token that would really be served.
+        if let problem = AdminTokenPolicy.problem(settings) {
+            FileHandle.standardError.write(Data("switchboard: \(problem)\n".utf8))
+            throw ExitCode(2)
+        }
         FileLimit.raiseToHardLimit()
 
         var logger = Logger(label: "switchboard")
@@ -52,10 +65,13 @@ struct Serve: AsyncParsableCommand {
         let host = settings.server.host
         // The app as the store has it now (its secret may have been rotated since the config was written).
         let shown = settings.defaultApp.flatMap { edge.bus.apps.app(id: $0) } ?? edge.bus.apps.all.first
+        let format = self.logFormat
         try await edge.run { port in
-            FileHandle.standardOutput.write(Data((Self.banner(app: shown, host: host, port: port) + "\n").utf8))
+            let banner = format == .json ? Self.jsonBanner(app: shown, host: host, port: port) : Self.banner(app: shown, host: host, port: port)
+            FileHandle.standardOutput.write(Data((banner + "\n").utf8))
         } onListening: { listener in
-            FileHandle.standardOutput.write(Data("listening on \(listener)\n".utf8))
+            let line = format == .json ? Self.jsonListening(listener) : "listening on \(listener)"
+            FileHandle.standardOutput.write(Data((line + "\n").utf8))
         }
     }
 

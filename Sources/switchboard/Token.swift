@@ -14,8 +14,8 @@ struct Token: ParsableCommand {
             """
     )
 
-    @Option(help: "The TOML configuration file.")
-    var config = "conf/switchboard.toml"
+    @Option(help: "The TOML configuration file (default conf/switchboard.toml, or the app of SWITCHBOARD_APP_ID alone).")
+    var config: String?
 
     @Option(help: "The app id (default: default_app).")
     var app: String?
@@ -38,7 +38,7 @@ struct Token: ParsableCommand {
     func run() throws {
         let settings: SwitchboardConfig
         do {
-            settings = try ConfigLoader.load(path: self.config)
+            settings = try ConfigLoader.serveConfiguration(path: self.config, environment: ProcessInfo.processInfo.environment)
         } catch {
             FileHandle.standardError.write(Data("switchboard: config error: \(error)\n".utf8))
             throw ExitCode(2)
@@ -46,7 +46,7 @@ struct Token: ParsableCommand {
         guard let appID = self.app ?? settings.defaultApp ?? settings.apps.first?.id,
             let app = settings.apps.first(where: { $0.id == appID })
         else {
-            FileHandle.standardError.write(Data("switchboard: no app \(self.app ?? "") in \(self.config)\n".utf8))
+            FileHandle.standardError.write(Data("switchboard: no app \(self.app ?? "") in \(self.config ?? "the configuration")\n".utf8))
             throw ExitCode(2)
         }
         let split = { (text: String) in text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }

@@ -13,19 +13,32 @@ import Testing
         fields[HTTPField.Name("Proxy-Authorization")!] = "Basic x"
         fields[.te] = "trailers"
         fields[HTTPField.Name("X-Kept")!] = "yes"
-        let headers = ProxyHeaders.upstreamRequest(fields, clientIP: "192.0.2.1", scheme: "http", host: "app.test")
+        let headers = ProxyHeaders.upstreamRequest(fields, peerIP: "192.0.2.1", trustedPeer: false, scheme: "http", host: "app.test")
         for name in ["connection", "x-secret", "keep-alive", "proxy-authorization", "te"] { #expect(!headers.contains(name: name)) }
         #expect(headers["x-kept"] == ["yes"])
     }
 
-    @Test func forwardedForAppendsTheClientToTheListSent() {
+    @Test func forwardedForFromATrustedProxyKeepsItsListAndAppendsThePeer() {
         var fields = HTTPFields()
         fields[HTTPField.Name("X-Forwarded-For")!] = "203.0.113.9"
         fields[HTTPField.Name("X-Forwarded-Host")!] = "spoofed"
-        let headers = ProxyHeaders.upstreamRequest(fields, clientIP: "192.0.2.1", scheme: "https", host: "app.test")
-        #expect(headers["X-Forwarded-For"] == ["203.0.113.9, 192.0.2.1"])
+        fields[HTTPField.Name("Forwarded")!] = "for=203.0.113.9"
+        let headers = ProxyHeaders.upstreamRequest(fields, peerIP: "10.0.0.2", trustedPeer: true, scheme: "https", host: "app.test")
+        #expect(headers["X-Forwarded-For"] == ["203.0.113.9, 10.0.0.2"])
+        #expect(headers["Forwarded"] == ["for=203.0.113.9"])
         #expect(headers["X-Forwarded-Proto"] == ["https"])
         #expect(headers["X-Forwarded-Host"] == ["app.test"])
+    }
+
+    @Test func forwardingHeadersFromAnUntrustedPeerAreReplacedByThePeerAlone() {
+        var fields = HTTPFields()
+        fields[HTTPField.Name("X-Forwarded-For")!] = "203.0.113.9"
+        fields[HTTPField.Name("Forwarded")!] = "for=203.0.113.9"
+        fields[HTTPField.Name("X-Real-IP")!] = "203.0.113.9"
+        let headers = ProxyHeaders.upstreamRequest(fields, peerIP: "192.0.2.1", trustedPeer: false, scheme: "http", host: nil)
+        #expect(headers["X-Forwarded-For"] == ["192.0.2.1"])
+        #expect(!headers.contains(name: "Forwarded"))
+        #expect(!headers.contains(name: "X-Real-IP"))
     }
 
     @Test func responseHeadersLoseHopByHopOnesAndKeepTheRest() {

@@ -30,10 +30,11 @@ struct RedisWireCodecTests {
         #expect(decoded.position == nil)
     }
 
-    @Test func anotherNodesSenderIsDropped() throws {
+    /// Connection ids are unique across nodes, so a sender named on node A (a Pusher `socket_id`) is excluded on node B.
+    @Test func anotherNodesSenderIsKept() throws {
         let publication = Publication(app: "a", channel: "c", data: ByteBuffer(string: "1"), sender: ConnectionID(7), timestamp: 1)
         let decoded = try RedisWireCodec(nodeID: "node-b").decodePublication(RedisWireCodec(nodeID: "node-a").encode(publication))
-        #expect(decoded.sender == nil)
+        #expect(decoded.sender == ConnectionID(7))
     }
 
     @Test func positionPrefixWrittenByTheScriptIsRead() throws {

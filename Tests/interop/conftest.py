@@ -171,9 +171,12 @@ class Server:
         return self.process.wait(timeout=timeout)
 
 
-def start_server(config_text: str | None = None, workdir: Path | None = None, extra_args=()) -> Server:
-    """Starts a server on a free port with the test config (or `config_text`, where `{store}` is the store path)."""
-    assert BINARY.exists(), f"build the server first: {BINARY} is missing"
+def start_server(config_text: str | None = None, workdir: Path | None = None, extra_args=(), binary: Path | None = None) -> Server:
+    """Starts a server on a free port with the test config (or `config_text`, where `{store}` is the store path).
+
+    `binary` runs another build (the release one, for the load test) instead of `$SWITCHBOARD_BIN`."""
+    binary = binary or BINARY
+    assert binary.exists(), f"build the server first: {binary} is missing"
     workdir = workdir or Path(tempfile.mkdtemp(prefix="switchboard-interop-"))
     store = workdir / "switchboard.sqlite"
     config = workdir / "switchboard.toml"
@@ -182,7 +185,7 @@ def start_server(config_text: str | None = None, workdir: Path | None = None, ex
     log_path = workdir / "server.log"
     log = open(log_path, "wb")
     process = subprocess.Popen(
-        [str(BINARY), "serve", "--config", str(config), "--port", str(port), "--log-level", "info", *extra_args],
+        [str(binary), "serve", "--config", str(config), "--port", str(port), "--log-level", "info", *extra_args],
         stdout=log,
         stderr=subprocess.STDOUT,
         cwd=workdir,

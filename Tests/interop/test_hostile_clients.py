@@ -5,6 +5,7 @@ Each test fails on a server without reserved namespaces and per-connection budge
 """
 
 import json
+import socket
 import time
 
 import httpx
@@ -338,3 +339,22 @@ def test_a_command_flood_is_refused_without_touching_other_clients(server):
         publish(server, channel, {"still": "here"})
         frame = bystander.recv()
         assert frame["event"] == "realtime.message" and frame["data"] == {"still": "here"}, frame
+
+
+def test_an_unparseable_request_line_gets_400_and_does_not_hold_a_shutdown(fresh_server):
+    s = fresh_server()
+    raw = socket.create_connection(("127.0.0.1", s.port), timeout=WAIT)
+    try:
+        raw.sendall(b"GET meta HTTP/1.1\r\nHost: x\r\n\r\n")
+        answer = raw.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 400"), answer
+        assert raw.recv(100) == b"", "the server kept the connection open"
+    finally:
+        raw.close()
+    # A client that opens the same kind of request and never finishes cannot hold the server's exit either.
+    lingering = socket.create_connection(("127.0.0.1", s.port), timeout=WAIT)
+    lingering.sendall(b"GET meta HTTP/1.1\r\n")
+    started = time.monotonic()
+    assert s.stop(timeout=20) == 0
+    assert time.monotonic() - started < 15
+    lingering.close()

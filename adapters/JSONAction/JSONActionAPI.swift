@@ -36,11 +36,11 @@ struct JSONActionAPI: Sendable {
             return String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
         }
         let app: App
-        switch self.environment.gate.admitServer(secret: bearer, caller: caller) {
+        switch self.environment.gate.admitServer(secret: bearer, caller: caller, request: request) {
         case .success(let found): app = found
         case .failure(let refusal):
             self.environment.gate.report(refusal, caller: caller)
-            return JSONResponse.error(refusal.status, code: "unauthorized", message: refusal.message)
+            return JSONResponse.error(refusal.status, code: refusal.status == .notFound ? "not_found" : "unauthorized", message: refusal.message)
         }
         var call = Call(app: app, request: request, caller: caller)
         if request.method == .post {

@@ -23,7 +23,7 @@ public struct JSONActionAdapter: ProtocolAdapter {
         webSocket.ws("/_rt/ws") { request, context in
             let caller = Caller(request: request, context: context)
             if let refusal = gate.throttle(caller) { return await gate.decline(refusal, caller: caller, context: context) }
-            let admitted = gate.admit(request: request, caller: caller)
+            let admitted = gate.admit(request: request, caller: caller, tenantQuery: true)
             if case .failure(let refusal) = admitted {
                 return await gate.decline(refusal, caller: caller, context: context)
             }
@@ -33,7 +33,7 @@ public struct JSONActionAdapter: ProtocolAdapter {
         }
         http.get("/_rt/ws") { request, context -> Response in
             let caller = Caller(request: request, context: context)
-            if case .failure(let refusal) = gate.admit(request: request, caller: caller) {
+            if case .failure(let refusal) = gate.admit(request: request, caller: caller, tenantQuery: true) {
                 gate.report(refusal, caller: caller)
                 return JSONResponse.error(refusal.status, code: refusal.kind.name, message: refusal.message)
             }
@@ -44,7 +44,7 @@ public struct JSONActionAdapter: ProtocolAdapter {
 
     func serve(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, request: Request, context: SwitchboardContext) async throws {
         let caller = Caller(request: request, context: context)
-        guard case .success(let app) = self.environment.gate.admit(request: request, caller: caller) else { return }
+        guard case .success(let app) = self.environment.gate.admit(request: request, caller: caller, tenantQuery: true) else { return }
         guard
             let opened = self.environment.openConnection(
                 app: app,
@@ -65,7 +65,8 @@ public struct JSONActionAdapter: ProtocolAdapter {
         let connection = JSONActionConnection(session: session, clientID: clientID, environment: self.environment, caller: caller)
         session.send(JSONActionReply.connected(clientID: clientID))
         // The edge announces shutdown before the server closes sockets, so the `reconnect` frame goes out first.
-        let goodbye = self.environment.shutdown.register(app: app.id) { farewell in
+        // A revoked key ends the channel grants it signed, each with an `unauthorized` error (JSONActionConnection+Expiry).
+        let goodbye = self.environment.shutdown.register(app: app.id, revoked: { await connection.revoke($0) }) { farewell in
             switch farewell {
             case .shutdown:
                 session.send(JSONActionReply.error(.reconnect, "the server is restarting; reconnect"))
@@ -82,7 +83,14 @@ public struct JSONActionAdapter: ProtocolAdapter {
                 group.addTask {
                     await Self.drain(session, channel: context.channel, to: outbound)
                 }
-                await inbound.receiveMessages(maxSize: app.plan.maxMessageBytes + 64 * 1024, logger: self.environment.logger) { bytes in
+                // Channel tokens end at their `exp`, checked once a second; cancelled when this scope ends.
+                async let _ = connection.watchTokens()
+                await inbound.receiveMessages(
+                    maxSize: app.plan.maxMessageBytes + 64 * 1024,
+                    logger: self.environment.logger,
+                    outbound: outbound,
+                    violated: self.environment.gate.reportViolations(app: app.id, caller: caller, connection: session.connectionID)
+                ) { bytes in
                     await connection.receive(bytes)
                     // Once the server has ended the session, what the client still sends is not read.
                     return session.end == nil

@@ -13,6 +13,9 @@ public final class JSONActionConnection: Sendable {
     struct Grant: Sendable {
         var userID: String?
         var permissions: [String]?
+        /// The key that signed the token and its `exp` (seconds): the grant ends with either (JSONActionConnection+Expiry).
+        var signer: KeyFingerprint?
+        var expiresAt: Int64?
 
         func allows(_ permission: String) -> Bool { self.permissions?.contains(permission) ?? true }
     }
@@ -33,7 +36,7 @@ public final class JSONActionConnection: Sendable {
     public let clientID: String
     let environment: AdapterEnvironment
     let caller: Caller
-    private let state: Mutex<State>
+    let state: Mutex<State>
 
     var app: App { self.session.app }
     var bus: Bus { self.environment.bus }
@@ -120,7 +123,9 @@ public final class JSONActionConnection: Sendable {
         self.state.withLock { _ = $0.channels.insert(channel) }
         let members = self.app.policy(for: channel).presence ? (try? await self.bus.members(app: self.app.id, channel: channel)) ?? [] : []
         guard let lastEventID else {
-            self.session.send(JSONActionReply.subscribed(channel: channel, seq: nil, members: members))
+            // The channel's position, so a client that reconnects before its first message can still resume from here.
+            let latest = try? await self.bus.history(app: self.app, channel: channel, after: nil, limit: 0).latest?.offset
+            self.session.send(JSONActionReply.subscribed(channel: channel, seq: latest, members: members))
             return
         }
         var after = lastEventID
@@ -299,7 +304,7 @@ public final class JSONActionConnection: Sendable {
         }
         let claims: HS256Token.Claims
         do {
-            claims = try HS256Token.verify(token, secrets: self.app.secrets, now: WallClock.milliseconds() / 1000)
+            claims = try HS256Token.verify(token, secrets: self.currentSecrets, now: WallClock.milliseconds() / 1000)
         } catch .expired {
             self.refuse(.unauthorized, "the channel token has expired", channel: channel, kind: .tokenExpired)
             return nil
@@ -311,7 +316,7 @@ public final class JSONActionConnection: Sendable {
             self.refuse(.forbidden, "the token is for another channel", channel: channel, kind: .forbidden)
             return nil
         }
-        let grant = Grant(userID: claims.subject, permissions: claims.permissions)
+        let grant = Grant(userID: claims.subject, permissions: claims.permissions, signer: claims.signer, expiresAt: claims.expiresAt)
         guard grant.allows(permission) else {
             self.refuse(.forbidden, "the channel token does not allow \(permission)", channel: channel, kind: .forbidden)
             return nil
@@ -322,7 +327,13 @@ public final class JSONActionConnection: Sendable {
     func refuse(_ code: JSONActionErrorCode, _ message: String, channel: String? = nil, kind: SecurityEvent.Kind) {
         guard self.session.end == nil else { return }
         self.session.send(JSONActionReply.error(code, message, channel: channel))
-        self.environment.gate.report(kind, app: self.app.id, caller: self.caller, detail: channel.map { "\($0): \(message)" } ?? message)
+        self.environment.gate.report(
+            kind,
+            app: self.app.id,
+            caller: self.caller,
+            detail: channel.map { "\($0): \(message)" } ?? message,
+            connection: self.session.connectionID
+        )
         guard self.take(.refusal) else {
             self.session.send(JSONActionReply.error(.badRequest, "too many refused commands; closing the connection"))
             self.session.close(.policyViolation)
@@ -348,6 +359,8 @@ public final class JSONActionConnection: Sendable {
             self.refuse(.channelLimit, "\(channel) already has \(limit) members", channel: channel, kind: .overQuota)
         case .metadataTooLarge(let limit):
             self.refuse(.messageTooLarge, "presence metadata is limited to \(limit) bytes", channel: channel, kind: .messageTooLarge)
+        case .kitRefused(let refusal):
+            self.refuse(JSONActionErrorCode(name: refusal.errorCode), refusal.message, channel: channel, kind: refusal.securityKind)
         case nil:
             self.session.send(JSONActionReply.error(.badRequest, "internal error", channel: channel))
         }

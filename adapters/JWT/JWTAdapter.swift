@@ -92,7 +92,8 @@ public struct JWTAdapter: ProtocolAdapter {
             registry: self.registry
         )
         // The edge announces shutdown before the server closes sockets, so the 3001 close goes out first.
-        let goodbye = self.environment.shutdown.register(app: app.id) { farewell in
+        // A revoked key ends the connection (3014) or the subscriptions (2502) it signed (JWTConnection+Revocation).
+        let goodbye = self.environment.shutdown.register(app: app.id, revoked: { await connection.revoke($0) }) { farewell in
             connection.disconnect(farewell == .shutdown ? .shutdown : .forceNoReconnect)
         }
         defer { self.environment.shutdown.unregister(goodbye) }
@@ -106,7 +107,12 @@ public struct JWTAdapter: ProtocolAdapter {
                         connection.tick()
                     }
                 }
-                await inbound.receiveMessages(maxSize: app.plan.maxMessageBytes + 64 * 1024, logger: self.environment.logger) { bytes in
+                await inbound.receiveMessages(
+                    maxSize: app.plan.maxMessageBytes + 64 * 1024,
+                    logger: self.environment.logger,
+                    outbound: outbound,
+                    violated: self.environment.gate.reportViolations(app: app.id, caller: caller, connection: session.connectionID)
+                ) { bytes in
                     await connection.receive(bytes)
                     return connection.disconnectReason == nil
                 }

@@ -58,6 +58,8 @@ public final class JWTConnection: Sendable {
     let caller: Caller
     let registry: JWTRegistry
     private let state: Mutex<State>
+    /// Which key signed the connection token and each subscription token, to end them when it is revoked (+Revocation).
+    let keyGrants = Mutex(KeyGrants())
 
     /// The app this connection belongs to.
     public var app: App { self.session.app }
@@ -182,6 +184,7 @@ public final class JWTConnection: Sendable {
             info = claims.info
             expiresAt = claims.expiresAt
             channels = claims.channels + (claims.payload.object("subs")?.keys ?? [])
+            self.remember(.connection, claims)
             guard !user.isEmpty || self.app.allowAnonymous else {
                 self.reply(JWTReply.error(id: id, .unauthorized))
                 return self.end(.invalidToken, kind: .tokenInvalid, detail: "anonymous connection token")
@@ -239,7 +242,7 @@ public final class JWTConnection: Sendable {
         guard let token = params.string("token"), !token.isEmpty else { return self.reply(JWTReply.error(id: id, .badRequest)) }
         let claims: HS256Token.Claims
         do {
-            claims = try HS256Token.verify(token, secrets: self.app.secrets, now: WallClock.milliseconds() / 1000)
+            claims = try HS256Token.verify(token, secrets: self.currentSecrets, now: WallClock.milliseconds() / 1000)
         } catch .expired {
             self.report(.tokenExpired, "expired refresh token")
             return self.reply(JWTReply.error(id: id, .tokenExpired, temporary: true))
@@ -250,6 +253,7 @@ public final class JWTConnection: Sendable {
             return self.end(.invalidToken, kind: .tokenInvalid, detail: "refresh token for another user")
         }
         self.state.withLock { $0.expiresAt = claims.expiresAt }
+        self.remember(.connection, claims)
         let now = WallClock.milliseconds() / 1000
         self.reply(
             JWTReply.result(id: id, "refresh") { json in
@@ -271,7 +275,7 @@ public final class JWTConnection: Sendable {
         guard self.state.withLock({ $0.subscriptions[channel] != nil }) else { return self.reply(JWTReply.error(id: id, .permissionDenied)) }
         let claims: HS256Token.Claims
         do {
-            claims = try HS256Token.verify(token, secrets: self.app.secrets, now: WallClock.milliseconds() / 1000)
+            claims = try HS256Token.verify(token, secrets: self.currentSecrets, now: WallClock.milliseconds() / 1000)
         } catch .expired {
             self.report(.tokenExpired, "\(channel): expired subscription refresh token")
             return self.reply(JWTReply.error(id: id, .tokenExpired, temporary: true))
@@ -282,6 +286,7 @@ public final class JWTConnection: Sendable {
             return self.end(.invalidToken, kind: .tokenInvalid, detail: "\(channel): subscription token for another channel or user")
         }
         self.state.withLock { $0.subscriptions[channel]?.expiresAt = claims.expiresAt }
+        self.remember(.channel(channel), claims)
         let now = WallClock.milliseconds() / 1000
         self.reply(
             JWTReply.result(id: id, "sub_refresh") { json in
@@ -332,6 +337,7 @@ public final class JWTConnection: Sendable {
                 return self.end(.invalidToken, kind: .tokenInvalid, detail: "\(channel): subscription token is for another user")
             }
             expiresAt = claims.expiresAt
+            self.remember(.channel(channel), claims)
         }
         let recover = params.bool("recover") == true ? Self.position(params) : nil
         let recoverable = params.bool("recoverable") == true || params.bool("positioned") == true
@@ -639,7 +645,7 @@ public final class JWTConnection: Sendable {
     /// Verifies a token; on failure answers (109 for expired) or ends the connection (3500), reports, and returns nil.
     func verify(_ token: String, id: Int64, what: String) -> HS256Token.Claims? {
         do {
-            return try HS256Token.verify(token, secrets: self.app.secrets, now: WallClock.milliseconds() / 1000)
+            return try HS256Token.verify(token, secrets: self.currentSecrets, now: WallClock.milliseconds() / 1000)
         } catch .expired {
             self.report(.tokenExpired, "expired \(what)")
             self.reply(JWTReply.error(id: id, .tokenExpired))
@@ -666,7 +672,7 @@ public final class JWTConnection: Sendable {
 
     /// Records a refusal; a client refused `[limits] max_refusals` times in quick succession is disconnected (3013).
     func report(_ kind: SecurityEvent.Kind, _ detail: String) {
-        self.environment.gate.report(kind, app: self.app.id, caller: self.caller, detail: detail)
+        self.environment.gate.report(kind, app: self.app.id, caller: self.caller, detail: detail, connection: self.session.connectionID)
         if !self.state.withLock({ $0.budget.take(.refusal, now: Double(WallClock.milliseconds()) / 1000) }) {
             self.disconnect(.tooManyRequests)
         }
@@ -701,6 +707,9 @@ public final class JWTConnection: Sendable {
         case .metadataTooLarge(let limit):
             self.report(.messageTooLarge, "\(channel): presence metadata over \(limit) bytes")
             return .limitExceeded
+        case .kitRefused(let refusal):
+            self.report(refusal.securityKind, "\(channel): \(refusal.message)")
+            return refusal.reason == .rateLimited ? .tooManyRequests : refusal.reason == .payloadTooLarge ? .limitExceeded : .badRequest
         case nil: return (error as? JWTErrorCode) ?? .internal
         }
     }

@@ -26,7 +26,8 @@ struct JWTServerAPI: Sendable {
         for method in Self.methods {
             router.post(RouterPath("/api/\(method)")) { request, context in try await self.call(method, request, context) }
         }
-        router.post("/api/realtime/publish") { request, context in try await self.call("publish", request, context) }
+        // Xshathra's publish API: the server key may also come as `Authorization: Bearer <server key>`.
+        router.post("/api/realtime/publish") { request, context in try await self.call("publish", request, context, bearer: true) }
     }
 
     struct Failure: Error {
@@ -34,14 +35,17 @@ struct JWTServerAPI: Sendable {
         var message: String?
     }
 
-    func call(_ method: String, _ request: Request, _ context: SwitchboardContext) async throws -> Response {
+    func call(_ method: String, _ request: Request, _ context: SwitchboardContext, bearer: Bool = false) async throws -> Response {
         let caller = Caller(request: request, context: context)
         var key = request.headers[HTTPField.Name("X-API-Key")!]
         if key == nil, let header = request.headers[.authorization], header.lowercased().hasPrefix("apikey ") {
             key = String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
         }
+        if key == nil, bearer, let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") {
+            key = String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+        }
         let app: App
-        switch self.environment.gate.admitServer(secret: key, caller: caller) {
+        switch self.environment.gate.admitServer(secret: key, caller: caller, request: request) {
         case .success(let found): app = found
         case .failure(let refusal):
             self.environment.gate.report(refusal, caller: caller)
@@ -54,7 +58,8 @@ struct JWTServerAPI: Sendable {
             body = bytes.readableBytes == 0 ? try JSONObject(parsing: ByteBuffer(string: "{}")) : try JSONObject(parsing: bytes)
         } catch {
             self.environment.gate.report(.badRequest, app: app.id, caller: caller, detail: "\(method): unreadable body")
-            return Self.error(.ok, .badRequest, message: "the body must be a JSON object")
+            // Centrifugo answers a body it cannot decode with HTTP 400; invalid UTF-8 is refused here too.
+            return Self.error(.badRequest, .badRequest, message: "the body must be a JSON object of valid UTF-8 within the size limit")
         }
         do {
             let result = try await self.run(method, body: body, app: app)
@@ -262,6 +267,8 @@ struct JWTServerAPI: Sendable {
                 throw Failure(code: .limitExceeded, message: error.message)
             case .invalidChannel: throw Failure(code: .badRequest, message: "invalid channel")
             case .presenceNotAllowed: throw Failure(code: .notAvailable, message: nil)
+            case .kitRefused(let refusal):
+                throw Failure(code: refusal.reason == .rateLimited ? .tooManyRequests : .badRequest, message: refusal.message)
             }
         }
     }

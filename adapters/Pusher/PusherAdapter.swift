@@ -103,7 +103,8 @@ public struct PusherAdapter: ProtocolAdapter {
         defer { self.context.registry.remove(connection) }
         connection.established()
         // The edge announces shutdown before the server closes sockets, so 4200 goes out first.
-        let goodbye = self.environment.shutdown.register(app: app.id) { farewell in
+        // A revoked key ends the subscriptions (4009) or the sign-in (4200) it signed (PusherConnection+Revocation).
+        let goodbye = self.environment.shutdown.register(app: app.id, revoked: { await connection.revoke($0) }) { farewell in
             switch farewell {
             case .shutdown: connection.terminate(.reconnect, "the server is restarting; reconnect", end: .shutdown)
             case .appDisabled: connection.terminate(.appDisabled, "the app was disabled")
@@ -116,7 +117,12 @@ public struct PusherAdapter: ProtocolAdapter {
                 group.addTask { await Self.drain(session, connection: connection, channel: context.channel, to: outbound) }
                 await withTaskGroup(of: Void.self) { keepalive in
                     keepalive.addTask { await Self.keepAlive(connection) }
-                    await inbound.receiveMessages(maxSize: app.plan.maxMessageBytes + 64 * 1024, logger: self.environment.logger) { bytes in
+                    await inbound.receiveMessages(
+                        maxSize: app.plan.maxMessageBytes + 64 * 1024,
+                        logger: self.environment.logger,
+                        outbound: outbound,
+                        violated: self.environment.gate.reportViolations(app: app.id, caller: caller, connection: session.connectionID)
+                    ) { bytes in
                         await connection.receive(bytes)
                         // Once the server has ended the connection, what the client still sends is not read.
                         return connection.closeCode == nil && session.end == nil

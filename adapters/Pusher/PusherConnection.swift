@@ -30,6 +30,8 @@ public final class PusherConnection: Sendable {
     let context: PusherContext
     let caller: Caller
     private let state: Mutex<State>
+    /// Which key signed each channel's auth and the sign-in, to end them when it is revoked (PusherConnection+Revocation).
+    let keyGrants = Mutex(KeyGrants())
 
     /// The app the connection belongs to.
     public var app: App { self.session.app }
@@ -187,7 +189,7 @@ public final class PusherConnection: Sendable {
                 )
             }
             let signed = PusherSignature.channelString(socketID: self.socketID, channel: channel, channelData: presence ? channelData : nil)
-            guard PusherSignature.verify(auth: auth, key: self.app.key, secrets: self.app.secrets, signed: signed) else {
+            guard let signer = PusherSignature.signer(auth: auth, key: self.app.key, secrets: self.currentSecrets, signed: signed) else {
                 return self.refuseSubscription(
                     channel,
                     .unauthorized,
@@ -197,6 +199,7 @@ public final class PusherConnection: Sendable {
                     status: 401
                 )
             }
+            self.keyGrants.withLock { $0.record(.channel(channel), signer: signer) }
         }
         if presence, let channelData {
             await self.subscribePresence(channel, channelData: channelData)
@@ -267,6 +270,10 @@ public final class PusherConnection: Sendable {
     func afterSubscribe(_ channel: String) async {
         if self.app.subscriptionCount, !PusherChannel.isPresence(channel) {
             self.session.send(PusherReply.subscriptionCount(channel: channel, count: self.bus.hub.count(app: self.app.id, channel: channel)))
+        }
+        // Kit channels start a new subscriber from what they keep: a trip's last position, a delivery's timeline.
+        for kept in await self.bus.kitReplay(app: self.app, channel: channel) {
+            if let frame = PusherEncoder.event(kept) { self.session.send(frame) }
         }
         guard PusherChannel.isCache(channel) else { return }
         let now = WallClock.milliseconds()
@@ -357,7 +364,7 @@ public final class PusherConnection: Sendable {
 
     func signin(auth: String, userData: String) async {
         let signed = PusherSignature.userString(socketID: self.socketID, userData: userData)
-        guard PusherSignature.verify(auth: auth, key: self.app.key, secrets: self.app.secrets, signed: signed) else {
+        guard let signer = PusherSignature.signer(auth: auth, key: self.app.key, secrets: self.currentSecrets, signed: signed) else {
             self.report(.badSignature, "invalid signature for pusher:signin")
             return self.terminate(.unauthorized, "invalid signature for pusher:signin")
         }
@@ -380,6 +387,7 @@ public final class PusherConnection: Sendable {
                 self.state.withLock { _ = $0.channels.insert(userChannel) }
             }
         }
+        self.keyGrants.withLock { $0.record(.connection, signer: signer) }
         self.session.send(PusherReply.signinSuccess(userData: userData))
     }
 
@@ -440,7 +448,7 @@ public final class PusherConnection: Sendable {
     // MARK: Refusals
 
     func report(_ kind: SecurityEvent.Kind, _ detail: String) {
-        self.context.environment.gate.report(kind, app: self.app.id, caller: self.caller, detail: detail)
+        self.context.environment.gate.report(kind, app: self.app.id, caller: self.caller, detail: detail, connection: self.session.connectionID)
     }
 
     func refuse(_ code: PusherErrorCode, _ message: String, channel: String? = nil, kind: SecurityEvent.Kind?) {
@@ -518,6 +526,9 @@ public final class PusherConnection: Sendable {
             self.refuse(.invalidMessage, "presence is not enabled on \(channel)", channel: channel, kind: .forbidden)
         case .presenceFull, .metadataTooLarge:
             self.refuseSubscription(channel, error)
+        case .kitRefused(let refusal):
+            let code: PusherErrorCode = refusal.reason == .rateLimited ? .clientEventRateLimit : .invalidMessage
+            self.refuse(code, refusal.message, channel: channel, kind: refusal.securityKind)
         case nil:
             self.refuse(.invalidMessage, "internal error", channel: channel, kind: nil)
         }

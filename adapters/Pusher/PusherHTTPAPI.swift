@@ -125,6 +125,9 @@ struct PusherHTTPAPI: Sendable {
         } catch let failure as Failure {
             if let kind = failure.kind { self.gate.report(kind, app: app.id, caller: caller, detail: "pusher API: \(failure.message)") }
             return JSONResponse.error(failure.status, code: failure.code, message: failure.message)
+        } catch let refusal as BusError {
+            self.gate.report(refusal.securityKind, app: app.id, caller: caller, detail: "pusher API: \(refusal.message)")
+            return JSONResponse.error(refusal.httpStatus, code: refusal.errorCode, message: refusal.message)
         } catch {
             return JSONResponse.error(.internalServerError, code: "internal", message: "\(error)")
         }
@@ -181,8 +184,11 @@ struct PusherHTTPAPI: Sendable {
         } catch {
             throw Failure(status: .forbidden, code: "rate_limited", message: "the app's publish quota is exhausted", kind: .rateLimited)
         }
-        let sender = trigger.socketID.flatMap { self.context.registry.connection(socketID: $0) }.flatMap {
-            $0.app.id == app.id ? $0.session.connectionID : nil
+        // A socket on another node is named by its connection id (the part before the dot, unique across nodes), which
+        // the engine carries to every node, so `socket_id` exclusion holds cluster-wide.
+        let sender = trigger.socketID.flatMap { socketID -> ConnectionID? in
+            if let local = self.context.registry.connection(socketID: socketID) { return local.app.id == app.id ? local.session.connectionID : nil }
+            return socketID.split(separator: ".").first.flatMap { UInt64($0) }.map(ConnectionID.init)
         }
         let now = WallClock.milliseconds()
         for channel in trigger.channels {

@@ -1,7 +1,7 @@
 import Crypto
 import Foundation
 public import NIOCore
-import SwitchboardAdapterKit
+public import SwitchboardAdapterKit
 
 /// The HMAC-SHA256 signatures of the Pusher protocol, made with an app secret and checked in constant time.
 ///
@@ -57,17 +57,25 @@ public enum PusherSignature {
 
     /// True when `auth` is `key:signature` of `signed` by one of `secrets` (every secret verifies, for rotation).
     public static func verify(auth: String, key: String, secrets: [String], signed: String) -> Bool {
-        guard let colon = auth.firstIndex(of: ":") else { return false }
+        self.signer(auth: auth, key: key, secrets: secrets, signed: signed) != nil
+    }
+
+    /// The fingerprint of the secret in `secrets` whose signature of `signed` `auth` carries (`key:signature`), or nil
+    /// when none made it; a connection keeps it to end the subscription when that key is revoked.
+    public static func signer(auth: String, key: String, secrets: [String], signed: String) -> KeyFingerprint? {
+        guard let colon = auth.firstIndex(of: ":") else { return nil }
         let givenKey = auth[..<colon]
         let signature = auth[auth.index(after: colon)...].lowercased()
         // Compare the key too in constant time: it is public, but nothing should depend on where it differs.
         let keyMatches = ConstantTime.equal(givenKey, key)
-        var matched = false
+        // Every secret is tried, so the time taken does not tell which one matched.
+        var matched: String?
         for secret in secrets {
             let expected = self.hmacHex(secret: secret, string: signed)
-            if ConstantTime.equal(signature, expected) { matched = true }
+            if ConstantTime.equal(signature, expected) { matched = matched ?? secret }
         }
-        return keyMatches && matched
+        guard keyMatches, let matched else { return nil }
+        return KeyFingerprint(secret: matched)
     }
 
     static func hex(_ bytes: some Sequence<UInt8>) -> String {

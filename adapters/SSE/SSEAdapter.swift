@@ -9,6 +9,9 @@ import SwitchboardCore
 ///
 /// Each message carries an `id:` naming the last offset of every channel in the stream, so a standard
 /// EventSource resumes all of them with `Last-Event-ID`. A comment line keeps proxies from timing out.
+///
+/// A stream opened with a token lasts no longer than the token: it ends when the token expires or its signing key is
+/// revoked (see ``SSEStreamGrant``), when the app is disabled, and on shutdown.
 public struct SSEAdapter: ProtocolAdapter {
     public let name = "sse"
     let environment: AdapterEnvironment
@@ -84,7 +87,11 @@ public struct SSEAdapter: ProtocolAdapter {
         if let limit = app.plan.maxSubscriptionsPerConnection, channels.count > limit {
             return self.refuse(.forbidden, .overQuota, "the app's plan allows \(limit) channels per connection", app: app, caller: caller)
         }
-        if let refusal = self.authorize(channels, request: request, app: app, caller: caller) { return refusal }
+        let grant: SSEStreamGrant?
+        switch self.authorize(channels, request: request, app: app, caller: caller) {
+        case .granted(let granted): grant = granted
+        case .refused(let refusal): return refusal
+        }
 
         let connectionID: ConnectionID
         do {
@@ -143,15 +150,35 @@ public struct SSEAdapter: ProtocolAdapter {
             var opening = ByteBuffer(string: "retry: 2000\n")
             if !cursor.text.isEmpty { opening.writeString("id: \(cursor.text)\n") }
             opening.writeString(": connected\n\n")
+            // Shutdown, a disabled app and a revoked key end the stream as they end WebSocket connections.
+            let goodbye = environment.shutdown.register(
+                app: app.id,
+                revoked: { revoked in
+                    guard let grant, grant.isSigned(by: revoked) else { return }
+                    Self.end(session, .tokenRevoked)
+                }
+            ) { farewell in
+                session.close(farewell == .shutdown ? .shutdown : .normal)
+            }
+            defer { environment.shutdown.unregister(goodbye) }
             do {
-                try await writer.write(opening)
-                try await session.streamEvents(to: &writer, keepalive: keepalive) { batch, frame in
-                    // The id names every channel's position, so Last-Event-ID resumes them all.
-                    if let channel = frame.channel, let offset = frame.offset {
-                        cursor.advance(channel, to: offset)
-                        batch.writeString("id: \(cursor.text)\n")
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    if let lifetime = grant?.remaining(now: WallClock.milliseconds()) {
+                        group.addTask {
+                            do { try await Task.sleep(for: lifetime) } catch { return }
+                            Self.end(session, .tokenExpired)
+                        }
                     }
-                    batch.writeBuffer(&frame.bytes)
+                    try await writer.write(opening)
+                    try await session.streamEvents(to: &writer, keepalive: keepalive) { batch, frame in
+                        // The id names every channel's position, so Last-Event-ID resumes them all.
+                        if let channel = frame.channel, let offset = frame.offset {
+                            cursor.advance(channel, to: offset)
+                            batch.writeString("id: \(cursor.text)\n")
+                        }
+                        batch.writeBuffer(&frame.bytes)
+                    }
+                    group.cancelAll()
                 }
             } catch {
                 environment.logger.debug("SSE stream ended", metadata: ["error": "\(error)"])
@@ -164,25 +191,47 @@ public struct SSEAdapter: ProtocolAdapter {
         return Response(status: .ok, headers: headers, body: body)
     }
 
-    /// Private and token-required channels must be listed in the `channels` claim of a connection token.
-    func authorize(_ channels: [String], request: Request, app: App, caller: Caller) -> Response? {
+    /// Ends `session` after telling the client why with an `unauthorized` event.
+    static func end(_ session: Session, _ ending: SSEStreamGrant.Ending) {
+        session.send(SSEStreamGrant.notice(ending))
+        session.close(.normal)
+    }
+
+    /// The outcome of checking a stream's token.
+    enum Authorization {
+        /// The stream may open; with a token, it lasts as long as the grant.
+        case granted(SSEStreamGrant?)
+        /// The answer to send instead of a stream.
+        case refused(Response)
+    }
+
+    /// Checks the stream's token, when it has one or needs one.
+    ///
+    /// Private and token-required channels must be listed in the token's `channels` (or `channel`) claim. A token that
+    /// carries `permissions` must list `subscribe` in it, whatever the channels (403 `forbidden`): `permissions` narrows
+    /// what the token allows, it never adds channels. A token given for public channels only is checked all the same
+    /// (a bad or expired one is 401), and the stream then lasts as long as the token.
+    func authorize(_ channels: [String], request: Request, app: App, caller: Caller) -> Authorization {
         let protected = channels.filter { app.policy(for: $0).requireToken }
-        guard !protected.isEmpty else { return nil }
         guard let token = request.uri.queryParameters["token"].map(String.init), !token.isEmpty else {
-            return self.refuse(.unauthorized, .tokenInvalid, "\(protected[0]) needs a token", app: app, caller: caller)
+            guard let first = protected.first else { return .granted(nil) }
+            return .refused(self.refuse(.unauthorized, .tokenInvalid, "\(first) needs a token", app: app, caller: caller))
         }
         let claims: HS256Token.Claims
         do {
             claims = try HS256Token.verify(token, secrets: app.secrets, now: WallClock.milliseconds() / 1000)
         } catch .expired {
-            return self.refuse(.unauthorized, .tokenExpired, "the token has expired", app: app, caller: caller)
+            return .refused(self.refuse(.unauthorized, .tokenExpired, "the token has expired", app: app, caller: caller))
         } catch {
-            return self.refuse(.unauthorized, .tokenInvalid, "invalid token", app: app, caller: caller)
+            return .refused(self.refuse(.unauthorized, .tokenInvalid, "invalid token", app: app, caller: caller))
+        }
+        if let permissions = claims.permissions, !permissions.contains("subscribe") {
+            return .refused(self.refuse(.forbidden, .forbidden, "the token does not allow subscribe", app: app, caller: caller))
         }
         let allowed = Set(claims.channels + (claims.channel.map { [$0] } ?? []))
         if let denied = protected.first(where: { !allowed.contains($0) }) {
-            return self.refuse(.forbidden, .forbidden, "the token does not grant \(denied)", app: app, caller: caller)
+            return .refused(self.refuse(.forbidden, .forbidden, "the token does not grant \(denied)", app: app, caller: caller))
         }
-        return nil
+        return .granted(SSEStreamGrant(signer: claims.signer, expiresAt: claims.expiresAt))
     }
 }

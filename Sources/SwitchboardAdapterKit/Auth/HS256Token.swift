@@ -23,6 +23,15 @@ public enum HS256Token {
     public struct Claims: Sendable {
         /// The whole payload.
         public let payload: JSONObject
+        /// Which of the app's secrets signed the token, so the grant can end when that key is revoked.
+        public let signer: KeyFingerprint?
+
+        /// Claims read from `payload`, signed by the secret `signer` names.
+        public init(payload: JSONObject, signer: KeyFingerprint? = nil) {
+            self.payload = payload
+            self.signer = signer
+        }
+
         /// `sub`: the user id (may be empty for anonymous).
         public var subject: String? { self.payload.string("sub") }
         /// `exp`: seconds since the Unix epoch.
@@ -46,7 +55,8 @@ public enum HS256Token {
         return input + "." + base64URL(Data(mac))
     }
 
-    /// Verifies `token` against any of `secrets` at `now` (seconds since the Unix epoch).
+    /// Verifies `token` against any of `secrets` at `now` (seconds since the Unix epoch); the claims name the secret that
+    /// signed it (`signer`). Every secret is tried, so the time taken does not tell which one matched.
     public static func verify(_ token: String, secrets: [String], now: Int64) throws(Failure) -> Claims {
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 3, let headerData = decodeBase64URL(parts[0]), let payloadData = decodeBase64URL(parts[1]),
@@ -56,12 +66,14 @@ public enum HS256Token {
         let algorithm = header.string("alg") ?? ""
         guard algorithm == "HS256" else { throw .unsupportedAlgorithm(algorithm) }
         let input = Data(token.utf8.prefix(parts[0].utf8.count + 1 + parts[1].utf8.count))
-        let valid = secrets.contains { secret in
-            HMAC<SHA256>.isValidAuthenticationCode(signature, authenticating: input, using: SymmetricKey(data: Data(secret.utf8)))
+        var matched: String?
+        for secret in secrets
+        where HMAC<SHA256>.isValidAuthenticationCode(signature, authenticating: input, using: SymmetricKey(data: Data(secret.utf8))) {
+            matched = matched ?? secret
         }
-        guard valid else { throw .badSignature }
+        guard let matched else { throw .badSignature }
         guard let payload = try? JSONObject(parsing: ByteBuffer(bytes: payloadData)) else { throw .malformed }
-        let claims = Claims(payload: payload)
+        let claims = Claims(payload: payload, signer: KeyFingerprint(secret: matched))
         if let exp = claims.expiresAt, exp <= now { throw .expired }
         if payload.has("exp"), claims.expiresAt == nil { throw .malformed }
         return claims

@@ -9,6 +9,7 @@ extension BusError {
         case .rateLimited: .tooManyRequests
         case .invalidChannel: .badRequest
         case .presenceNotAllowed, .channelLimit, .connectionLimit, .presenceFull: .forbidden
+        case .kitRefused(let refusal): refusal.httpStatus
         }
     }
 
@@ -20,6 +21,7 @@ extension BusError {
         case .invalidChannel: "bad_request"
         case .presenceNotAllowed: "forbidden"
         case .channelLimit, .connectionLimit, .presenceFull: "channel_limit"
+        case .kitRefused(let refusal): refusal.errorCode
         }
     }
 }

@@ -3,7 +3,7 @@ public import Hummingbird
 
 /// Who is calling, as far as a request tells: address, origin and user agent, for checks and security events.
 public struct Caller: Sendable {
-    /// The client's IP address.
+    /// The client's IP address: the TCP peer's, or the one a trusted proxy forwarded (`TrustedProxies`).
     public var ip: String?
     /// The `Origin` header, sent by browsers.
     public var origin: String?
@@ -12,9 +12,9 @@ public struct Caller: Sendable {
     /// The `Host` header (or `:authority`).
     public var host: String?
 
-    /// Reads the caller from a request and its context.
+    /// Reads the caller from a request and its context; `X-Forwarded-For`/`Forwarded` count only from a trusted peer.
     public init(request: Request, context: SwitchboardContext) {
-        self.ip = context.remoteAddress?.ipAddress
+        self.ip = context.trustedProxies.client(peer: context.remoteAddress, headers: request.headers)
         self.origin = request.headers[.origin]
         self.userAgent = request.headers[.userAgent]
         self.host = request.head.authority

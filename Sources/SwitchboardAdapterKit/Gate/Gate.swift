@@ -45,11 +45,13 @@ public struct Gate: Sendable {
     }
 
     /// Finds the app for a request and checks that it is enabled and its origin allowed.
-    public func admit(request: Request, caller: Caller, pathKey: String? = nil) -> Result<App, Refusal> {
-        let queryKey = request.uri.queryParameters["key"].map(String.init)
+    /// With `tenantQuery` (Maravilla's `/_rt/ws`), `?tenant=` names the app by key or id when there is no `?key=`.
+    public func admit(request: Request, caller: Caller, pathKey: String? = nil, tenantQuery: Bool = false) -> Result<App, Refusal> {
+        let tenant = tenantQuery ? request.uri.queryParameters["tenant"].map(String.init) : nil
+        let queryKey = request.uri.queryParameters["key"].map(String.init) ?? tenant
         let app: App?
         if let key = pathKey ?? queryKey {
-            app = self.apps.app(key: key)
+            app = self.apps.app(key: key) ?? (key == tenant ? self.apps.app(id: key) : nil)
             guard app != nil else {
                 return .failure(Refusal(status: .notFound, kind: .unknownKey, app: nil, message: "no app with key \(key)"))
             }
@@ -71,12 +73,17 @@ public struct Gate: Sendable {
         return .success(app)
     }
 
-    /// Finds the app whose secret is `bearer` (server APIs: the API key identifies the app).
-    public func admitServer(secret: String?, caller: Caller) -> Result<App, Refusal> {
+    /// Finds the app whose secret is `bearer` (server APIs: the API key identifies the app). A `?key=` in `request`
+    /// must name that same app: an unknown key is a 404, another app's key a 401.
+    public func admitServer(secret: String?, caller: Caller, request: Request? = nil) -> Result<App, Refusal> {
+        let named = request?.uri.queryParameters["key"].map(String.init)
+        if let named, self.apps.app(key: named) == nil {
+            return .failure(Refusal(status: .notFound, kind: .unknownKey, app: nil, message: "no app with key \(named)"))
+        }
         guard let secret, !secret.isEmpty else {
             return .failure(Refusal(status: .unauthorized, kind: .badSignature, app: nil, message: "missing API key"))
         }
-        guard let app = self.apps.app(secret: secret) else {
+        guard let app = self.apps.app(secret: secret), named == nil || named == app.key else {
             return .failure(Refusal(status: .unauthorized, kind: .badSignature, app: nil, message: "invalid API key"))
         }
         guard app.enabled else {
@@ -90,8 +97,8 @@ public struct Gate: Sendable {
         self.report(refusal.kind, app: refusal.app, caller: caller, detail: refusal.message)
     }
 
-    /// Records a security event of `kind`.
-    public func report(_ kind: SecurityEvent.Kind, app: String?, caller: Caller, detail: String) {
+    /// Records a security event of `kind`; with `connection`, it also counts against that connection's event budget.
+    public func report(_ kind: SecurityEvent.Kind, app: String?, caller: Caller, detail: String, connection: ConnectionID? = nil) {
         self.security.record(
             SecurityEvent(
                 time: WallClock.milliseconds(),
@@ -100,7 +107,8 @@ public struct Gate: Sendable {
                 clientIP: caller.ip,
                 origin: caller.origin,
                 userAgent: caller.userAgent,
-                detail: detail
+                detail: detail,
+                connection: connection
             )
         )
     }

@@ -10,6 +10,9 @@ public struct SwitchboardContext: RequestContext, WebSocketRequestContext {
     public let remoteAddress: SocketAddress?
     /// The connection the request came on; a declined WebSocket upgrade shapes its answer there.
     public let channel: any Channel
+    /// `[server] trusted_proxies`, set by the edge's first middleware; `Caller` reads the client's address through it.
+    /// Empty until set, so a route outside that middleware sees the TCP peer and never a forwarded header.
+    public var trustedProxies = TrustedProxies()
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)

@@ -269,33 +269,76 @@ struct JSONScanner {
         return self.index - start
     }
 
+    /// Skips one string, checking it on the way: its bytes are valid UTF-8 (no overlong forms, no encoded surrogates,
+    /// nothing past U+10FFFF), its escapes are JSON's, and a `\u` surrogate escape is one half of a pair.
     mutating func skipString() throws(JSONObject.Error) {
         try self.expect(UInt8(ascii: "\""))
-        while let byte = self.peek() {
-            self.index += 1
+        let count = self.bytes.count
+        while self.index < count {
+            let byte = self.bytes[self.index]
+            // The common case: printable ASCII.
+            if byte >= 0x20, byte < 0x80, byte != UInt8(ascii: "\""), byte != UInt8(ascii: "\\") {
+                self.index += 1
+                continue
+            }
             switch byte {
             case UInt8(ascii: "\""):
+                self.index += 1
                 return
             case UInt8(ascii: "\\"):
-                guard let escaped = self.peek() else { break }
-                self.index += 1
-                if escaped == UInt8(ascii: "u") {
-                    for _ in 0..<4 {
-                        guard let hex = self.peek(), HexDigit.value(hex) != nil else {
-                            throw JSONObject.Error(message: "invalid \\u escape")
-                        }
-                        self.index += 1
-                    }
-                } else if !"\"\\/bfnrt".utf8.contains(escaped) {
-                    throw JSONObject.Error(message: "invalid escape")
-                }
+                try self.skipEscape()
             case 0..<0x20:
-                throw JSONObject.Error(message: "control character in string")
+                throw JSONObject.Error(message: "control character in string at offset \(self.index)")
             default:
-                continue
+                try self.skipUTF8Sequence()
             }
         }
         throw JSONObject.Error(message: "unterminated string")
+    }
+
+    /// Skips the escape at `index` (its backslash included).
+    mutating func skipEscape() throws(JSONObject.Error) {
+        guard self.index + 1 < self.bytes.count else { throw JSONObject.Error(message: "unterminated string") }
+        let escaped = self.bytes[self.index + 1]
+        guard escaped == UInt8(ascii: "u") else {
+            guard "\"\\/bfnrt".utf8.contains(escaped) else { throw JSONObject.Error(message: "invalid escape at offset \(self.index)") }
+            self.index += 2
+            return
+        }
+        let value = try self.hexEscape(at: self.index)
+        self.index += 6
+        switch value {
+        case 0xD800..<0xDC00:
+            guard self.index + 1 < self.bytes.count, self.bytes[self.index] == UInt8(ascii: "\\"), self.bytes[self.index + 1] == UInt8(ascii: "u"),
+                (0xDC00..<0xE000).contains(try self.hexEscape(at: self.index))
+            else { throw JSONObject.Error(message: "unpaired surrogate escape at offset \(self.index - 6)") }
+            self.index += 6
+        case 0xDC00..<0xE000:
+            throw JSONObject.Error(message: "unpaired surrogate escape at offset \(self.index - 6)")
+        default:
+            break
+        }
+    }
+
+    /// The value of the `\uXXXX` escape whose backslash is at `offset`.
+    func hexEscape(at offset: Int) throws(JSONObject.Error) -> UInt32 {
+        guard offset + 6 <= self.bytes.count else { throw JSONObject.Error(message: "invalid \\u escape at offset \(offset)") }
+        var value: UInt32 = 0
+        for k in 2..<6 {
+            guard let digit = HexDigit.value(self.bytes[offset + k]) else {
+                throw JSONObject.Error(message: "invalid \\u escape at offset \(offset)")
+            }
+            value = value << 4 | UInt32(digit)
+        }
+        return value
+    }
+
+    /// Skips the multi-byte UTF-8 sequence at `index`, refusing anything Unicode's well-formed table does not allow.
+    mutating func skipUTF8Sequence() throws(JSONObject.Error) {
+        guard let length = UTF8Validation.sequenceLength(self.bytes, at: self.index) else {
+            throw JSONObject.Error(message: "invalid UTF-8 at offset \(self.index)")
+        }
+        self.index += length
     }
 
     mutating func readString() throws(JSONObject.Error) -> String {

@@ -3,16 +3,27 @@ import Synchronization
 /// Open connections per protocol, for the status page.
 public final class ConnectionCounter: Sendable {
     private let counts = Mutex<[String: Int]>([:])
+    /// Connections opened and closed since start, by protocol (for `switchboard_connections_opened_total` and `_closed_total`).
+    private let events = Mutex<[String: (opened: Int, closed: Int)]>([:])
 
     /// Creates zeroed counts.
     public init() {}
 
     /// Counts a connection of `protocolName` opening.
-    public func opened(_ protocolName: String) { self.counts.withLock { $0[protocolName, default: 0] += 1 } }
+    public func opened(_ protocolName: String) {
+        self.counts.withLock { $0[protocolName, default: 0] += 1 }
+        self.events.withLock { $0[protocolName, default: (0, 0)].opened += 1 }
+    }
 
     /// Counts a connection of `protocolName` closing.
-    public func closed(_ protocolName: String) { self.counts.withLock { $0[protocolName, default: 0] -= 1 } }
+    public func closed(_ protocolName: String) {
+        self.counts.withLock { $0[protocolName, default: 0] -= 1 }
+        self.events.withLock { $0[protocolName, default: (0, 0)].closed += 1 }
+    }
 
     /// Open connections by protocol.
     public var snapshot: [String: Int] { self.counts.withLock { $0 } }
+
+    /// Connections opened and closed since start, by protocol.
+    public var totals: [String: (opened: Int, closed: Int)] { self.events.withLock { $0 } }
 }

@@ -6,22 +6,35 @@ public enum Farewell: Sendable, Equatable {
     case appDisabled
 }
 
-/// Lets adapters say goodbye to their WebSocket clients before the HTTP server begins its own shutdown, and to
-/// the clients of an app the admin API disables.
+/// Lets adapters say goodbye to their clients before the HTTP server begins its own shutdown, to the clients of an
+/// app the admin API disables, and end what a revoked key authorized.
 ///
 /// On graceful shutdown the WebSocket library closes every open connection with code 1000 at once, which
 /// races any frame an adapter queues from its own shutdown handler (JSON-action's `reconnect` error,
 /// Pusher's 4200, the JWT protocol's 3001) and usually wins. The edge calls `announce()` first, waits until
 /// the goodbyes are written and the connections gone (`pending == 0`, bounded), and only then shuts the
 /// server down.
+///
+/// A revoked key is not a goodbye to everyone: `revoke(app:signer:)` asks each connection of the app to end the
+/// grants that key signed (subscriptions, or the whole connection when its own token was signed with it), each in its
+/// protocol's way, and returns once they all have. Ending a subscription leaves the bus, so that handler is async.
 public final class ShutdownNotice: Sendable {
     /// Identifies one registered goodbye, for `unregister`.
     public struct Token: Sendable, Hashable {
         let raw: UInt64
     }
 
+    /// What a connection does when a key of its app is revoked: ends the grants that key signed.
+    public typealias Revocation = @Sendable (KeyFingerprint) async -> Void
+
+    struct Entry {
+        var app: String
+        var goodbye: @Sendable (Farewell) -> Void
+        var revoked: Revocation?
+    }
+
     struct State {
-        var goodbyes: [UInt64: (app: String, goodbye: @Sendable (Farewell) -> Void)] = [:]
+        var goodbyes: [UInt64: Entry] = [:]
         var next: UInt64 = 0
         var announced = false
     }
@@ -31,14 +44,15 @@ public final class ShutdownNotice: Sendable {
     /// Creates a notice nobody has announced yet.
     public init() {}
 
-    /// Registers what a connection of `app` does when sent away; call `unregister` when the connection ends.
+    /// Registers what a connection of `app` does when sent away, and, with `revoked`, when a key of its app is revoked;
+    /// call `unregister` when the connection ends.
     ///
     /// A connection that registers after the shutdown announcement says goodbye at once.
-    public func register(app: String, _ goodbye: @escaping @Sendable (Farewell) -> Void) -> Token {
+    public func register(app: String, revoked: Revocation? = nil, _ goodbye: @escaping @Sendable (Farewell) -> Void) -> Token {
         let (token, late) = self.state.withLock { state -> (Token, Bool) in
             state.next += 1
             let token = Token(raw: state.next)
-            state.goodbyes[token.raw] = (app, goodbye)
+            state.goodbyes[token.raw] = Entry(app: app, goodbye: goodbye, revoked: revoked)
             return (token, state.announced)
         }
         if late { goodbye(.shutdown) }
@@ -64,6 +78,18 @@ public final class ShutdownNotice: Sendable {
     public func dismiss(app: String) {
         let goodbyes = self.state.withLock { state in state.goodbyes.values.filter { $0.app == app }.map(\.goodbye) }
         for goodbye in goodbyes { goodbye(.appDisabled) }
+    }
+
+    /// True once the shutdown was announced: the node is draining (`/ready` answers 503).
+    public var isAnnounced: Bool { self.state.withLock { $0.announced } }
+
+    /// Ends, on this node, every grant of `app`'s connections that the key `signer` names had signed; returns when every
+    /// connection concerned has ended them (its frames queued, its subscriptions left).
+    public func revoke(app: String, signer: KeyFingerprint) async {
+        let handlers = self.state.withLock { state in state.goodbyes.values.filter { $0.app == app }.compactMap(\.revoked) }
+        await withTaskGroup(of: Void.self) { group in
+            for handler in handlers { group.addTask { await handler(signer) } }
+        }
     }
 
     /// Connections registered and not yet ended.

@@ -18,6 +18,8 @@ public struct ChannelRule: Sendable, Equatable {
     public var forceRecovery: Bool? = nil
     /// Whether subscribers are sent join and leave pushes (`join_leave`); nil sends them.
     public var joinLeave: Bool? = nil
+    /// The product kit whose checks apply to every message on the channel (`kit = "calls"` and its keys; Kits/KitRule.swift).
+    public var kit: KitRule? = nil
 
     /// Creates a rule.
     public init(

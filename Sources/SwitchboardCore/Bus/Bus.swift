@@ -18,6 +18,8 @@ public final class Bus: BrokerEventHandler {
     public let throughput = Throughput()
     /// Who hears channel changes on this node (webhooks, subscription counts, caches).
     public let observers = ChannelObservers()
+    /// Kit rules (chat, calls, location, delivery) for channels whose rule names a kit (Kits/KitGuard.swift).
+    public let kits = KitGuard()
     /// How long a server-side presence join lasts without a heartbeat, in milliseconds.
     public let presenceTimeoutMilliseconds: Int64
     /// The largest presence metadata a join or update may carry (`[limits] max_presence_metadata_bytes`).
@@ -194,6 +196,7 @@ public final class Bus: BrokerEventHandler {
 
     /// Publishes a message whose limits were already checked (one admission covering several channels).
     public func publishAdmitted(_ publication: Publication, app: App) async throws -> Publication {
+        if let kit = app.rule(for: publication.channel)?.kit { try await self.admitKit(publication, kit: kit, app: app) }
         self.stats.countPublished()
         let policy = app.policy(for: publication.channel)
         var stamped = publication

@@ -7,6 +7,7 @@ extension BusError {
         case .rateLimited: .rateLimited
         case .invalidChannel: .badRequest
         case .presenceNotAllowed: .forbidden
+        case .kitRefused(let refusal): refusal.securityKind
         }
     }
 
@@ -21,6 +22,7 @@ extension BusError {
         case .presenceNotAllowed: "presence is not enabled on this channel"
         case .presenceFull(let limit): "the presence channel already has \(limit) members"
         case .metadataTooLarge(let limit): "presence metadata is limited to \(limit) bytes"
+        case .kitRefused(let refusal): refusal.message
         }
     }
 }

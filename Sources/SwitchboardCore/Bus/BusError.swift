@@ -16,4 +16,6 @@ public enum BusError: Error, Equatable, Sendable {
     case presenceFull(Int)
     /// Presence metadata is larger than `[limits] max_presence_metadata_bytes`.
     case metadataTooLarge(limit: Int)
+    /// A kit rule of the channel refused the message (`KitGuard`): too large, too fast, an invalid transition, plaintext.
+    case kitRefused(KitRefusal)
 }

@@ -1,29 +1,27 @@
 import Synchronization
 
-/// The newest security events in a bounded ring, for the admin API and tests.
+/// The newest security events in a bounded ring, for the admin API and tests: O(1) per event, whatever the load.
 public final class MemorySecurityLog: SecurityEventSink {
-    private let state: Mutex<[SecurityEvent]>
-    private let capacity: Int
+    private let state: Mutex<BoundedRing<SecurityEvent>>
 
-    /// Keeps at most `capacity` events.
+    /// Keeps at most `capacity` events; older ones are overwritten.
     public init(capacity: Int = 10_000) {
-        self.capacity = capacity
-        self.state = Mutex([])
+        self.state = Mutex(BoundedRing(capacity: capacity))
     }
 
     public func record(_ event: SecurityEvent) {
-        self.state.withLock { events in
-            events.append(event)
-            if events.count > self.capacity { events.removeFirst(events.count - self.capacity) }
-        }
+        self.state.withLock { _ = $0.append(event) }
     }
 
     /// Events matching `query`, newest first.
     public func events(_ query: SecurityEventQuery) -> [SecurityEvent] {
-        self.state.withLock { events in
-            Array(events.reversed().lazy.filter(query.matches).prefix(query.limit))
+        self.state.withLock { ring in
+            Array(ring.newestFirst.lazy.filter(query.matches).prefix(query.limit))
         }
     }
+
+    /// Events held now.
+    public var count: Int { self.state.withLock { $0.count } }
 }
 
 /// Sends every event to each of several sinks (memory for the API, the store for durability, the log).

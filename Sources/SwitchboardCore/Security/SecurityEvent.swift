@@ -34,28 +34,41 @@ public struct SecurityEvent: Sendable, Equatable {
 
     /// Milliseconds since the Unix epoch.
     public var time: Int64
-    /// The app concerned, when known.
-    public var app: String?
+    /// The app concerned, when known (bounded like every field a client controls: see ``SecurityEventText``).
+    public var app: String? { didSet { self.app = SecurityEventText.bound(self.app) } }
     /// Why the request was refused.
     public var kind: Kind
     /// The client's address.
-    public var clientIP: String?
+    public var clientIP: String? { didSet { self.clientIP = SecurityEventText.bound(self.clientIP) } }
     /// The request's `Origin` header.
-    public var origin: String?
+    public var origin: String? { didSet { self.origin = SecurityEventText.bound(self.origin) } }
     /// The request's `User-Agent` header.
-    public var userAgent: String?
+    public var userAgent: String? { didSet { self.userAgent = SecurityEventText.bound(self.userAgent) } }
     /// A short human-readable explanation (never a secret).
-    public var detail: String
+    public var detail: String { didSet { self.detail = SecurityEventText.bound(self.detail) } }
+    /// The client connection that caused the event, when there is one; it is charged to that connection's budget
+    /// (`BudgetedSecuritySink`) and not stored.
+    public var connection: ConnectionID?
 
-    /// Creates an event.
-    public init(time: Int64, app: String?, kind: Kind, clientIP: String? = nil, origin: String? = nil, userAgent: String? = nil, detail: String) {
+    /// Creates an event; every text field is bounded to ``SecurityEventText/maxBytes`` here, so no sink has to.
+    public init(
+        time: Int64,
+        app: String?,
+        kind: Kind,
+        clientIP: String? = nil,
+        origin: String? = nil,
+        userAgent: String? = nil,
+        detail: String,
+        connection: ConnectionID? = nil
+    ) {
         self.time = time
-        self.app = app
+        self.app = SecurityEventText.bound(app)
         self.kind = kind
-        self.clientIP = clientIP
-        self.origin = origin
-        self.userAgent = userAgent
-        self.detail = detail
+        self.clientIP = SecurityEventText.bound(clientIP)
+        self.origin = SecurityEventText.bound(origin)
+        self.userAgent = SecurityEventText.bound(userAgent)
+        self.detail = SecurityEventText.bound(detail)
+        self.connection = connection
     }
 }
 

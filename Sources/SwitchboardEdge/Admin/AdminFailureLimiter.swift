@@ -1,10 +1,12 @@
 import SwitchboardCore
 import Synchronization
 
-/// Counts wrong admin tokens per client IP; an IP that spends its allowance is locked out for a minute.
+/// Counts wrong admin tokens per client address; an address that spends its allowance is locked out for a minute.
 ///
+/// Locked out means its wrong tokens get 429 without being counted further; `AdminAuthorization` still lets the right
+/// token through, so clients sharing one address (a load balancer, a NAT) cannot lock operators out.
 /// The allowance is a token bucket (`perMinute` failures, refilled over a minute), so honest typos never lock
-/// anyone out while a guesser is held to a few attempts a minute.
+/// anyone out while a guesser is soon flagged.
 final class AdminFailureLimiter: Sendable {
     struct Entry {
         var bucket: TokenBucket
@@ -26,7 +28,7 @@ final class AdminFailureLimiter: Sendable {
         self.now = now
     }
 
-    /// Whether `ip` is locked out now, whatever token it presents.
+    /// Whether `ip` is locked out now.
     func isLocked(_ ip: String) -> Bool {
         let now = self.now()
         return self.entries.withLock { entries in

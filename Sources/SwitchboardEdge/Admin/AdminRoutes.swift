@@ -5,8 +5,8 @@ import SwitchboardAdapterKit
 import SwitchboardCore
 import SwitchboardStore
 
-/// The admin and console API: health, gateway status, security events, plans, the workspace, and (through
-/// `AppRoutes`, `KeyRoutes`, `ChannelRoutes`) apps, keys, origins and channels. Everything but health needs the admin token.
+/// The admin and console API: gateway status, security events, plans, the workspace, and (through
+/// `AppRoutes`, `KeyRoutes`, `ChannelRoutes`) apps, keys, origins and channels, all behind the admin token.
 struct AdminRoutes: Sendable {
     let bus: Bus
     let connections: ConnectionCounter
@@ -17,17 +17,7 @@ struct AdminRoutes: Sendable {
     let version: String
 
     func register(on router: Router<SwitchboardContext>) {
-        router.get("/api/health") { _, _ in
-            // 503 while the engine is unreachable, so a load balancer sends new clients to a node that can deliver.
-            let available = self.bus.engine.isAvailable
-            return JSONResponse.make(available ? .ok : .serviceUnavailable) { json in
-                json.beginObject()
-                json.member("status", available ? "ok" : "degraded")
-                json.member("version", self.version)
-                self.engineStatus(json: &json)
-                json.endObject()
-            }
-        }
+        // `/api/health`, `/health` and `/ready` are the probes' (ProbeRoutes.swift).
         router.get("/api/realtime/gateway/status") { request, context in
             try await self.authorized(request, context) { self.status() }
         }

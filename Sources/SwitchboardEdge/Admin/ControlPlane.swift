@@ -187,19 +187,37 @@ final class ControlPlane: Sendable {
         return try self.createKey(app: id)
     }
 
+    /// A revoked key, and the fingerprint of the secret that stopped verifying with it.
+    struct RevokedKey {
+        var key: StoredKey
+        var signer: KeyFingerprint?
+    }
+
     /// Revokes `keyID` of app `id`: it stops verifying at once. The last active key cannot be revoked.
-    func revokeKey(app id: String, keyID: String) throws -> StoredKey {
+    ///
+    /// What the key already authorized (open subscriptions, connections) goes on until `endGrants(of:app:)`.
+    func revokeKey(app id: String, keyID: String) throws -> RevokedKey {
         try self.changes.withLock { _ in
             _ = try self.app(id)
+            let before = try self.store.activeSecrets(app: id)
             switch try self.store.revokeKey(app: id, id: keyID, now: WallClock.milliseconds()) {
             case .revoked(let key):
                 try self.publish(id)
-                return key
+                // The store keeps secrets sealed by key id; the one that left the active set is the revoked key's.
+                let after = Set(try self.store.activeSecrets(app: id))
+                return RevokedKey(key: key, signer: before.first { !after.contains($0) }.map(KeyFingerprint.init(secret:)))
             case .notFound: throw AdminError.notFound("no key \(keyID) in app \(id)")
             case .alreadyRevoked: throw AdminError.conflict("key \(keyID) is already revoked")
             case .lastActiveKey: throw AdminError.conflict("key \(keyID) is the app's last active key; create another first")
             }
         }
+    }
+
+    /// Ends, on this node, every connection and subscription of app `id` that the revoked key had authorized, each with
+    /// its protocol's code; returns once they have. Other nodes keep their own store and are not told (see the README).
+    func endGrants(of revoked: RevokedKey, app id: String) async {
+        guard let signer = revoked.signer else { return }
+        await self.departures?.revoke(app: id, signer: signer)
     }
 
     /// The next free numeric app id (one past the largest, 1001 at least).

@@ -4,7 +4,8 @@ import SwitchboardStore
 
 /// `GET|POST /api/realtime/apps/{app}/keys`, `POST …/keys/{keyId}/rotate`, `DELETE …/keys/{keyId}`.
 ///
-/// A secret is in a response once, when its key is created; afterwards only its preview is shown.
+/// A secret is in a response once, when its key is created; afterwards only its preview is shown. Revoking a key ends
+/// the subscriptions and connections it authorized on this node before the reply.
 struct KeyRoutes: Sendable {
     let controlPlane: ControlPlane
     let authorized: AdminAuthorization
@@ -35,11 +36,14 @@ struct KeyRoutes: Sendable {
         }
         router.delete("/api/realtime/apps/:app/keys/:keyId") { request, context in
             try await self.authorized(request, context) {
-                let key = try self.controlPlane.revokeKey(app: context.parameters.require("app"), keyID: context.parameters.require("keyId"))
+                let app = try context.parameters.require("app")
+                let revoked = try self.controlPlane.revokeKey(app: app, keyID: context.parameters.require("keyId"))
+                // The reply waits until what the key authorized on this node has ended, so a caller can rely on it.
+                await self.controlPlane.endGrants(of: revoked, app: app)
                 return JSONResponse.make { json in
                     json.beginObject()
                     json.key("key")
-                    json.keyRecord(key)
+                    json.keyRecord(revoked.key)
                     json.endObject()
                 }
             }

@@ -1,4 +1,5 @@
 import Foundation
+import SwitchboardAdapterKit
 import SwitchboardCore
 import SwitchboardRedis
 import TOMLKit
@@ -15,16 +16,16 @@ public struct ConfigError: Error, CustomStringConvertible, Equatable {
 
 /// Reads and validates a TOML configuration; every problem names its key.
 public enum ConfigLoader {
-    /// Loads the file at `path`.
-    public static func load(path: String) throws(ConfigError) -> SwitchboardConfig {
+    /// Loads the file at `path`, with `SWITCHBOARD_<SECTION>_<KEY>` variables of `environment` over it (ConfigLoader+environment.swift).
+    public static func load(path: String, environment: [String: String] = [:]) throws(ConfigError) -> SwitchboardConfig {
         guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
             throw ConfigError(key: "", problem: "cannot read config file \(path)")
         }
-        return try self.parse(text)
+        return try self.parse(text, environment: environment)
     }
 
-    /// Parses TOML text.
-    public static func parse(_ text: String) throws(ConfigError) -> SwitchboardConfig {
+    /// Parses TOML text, with `SWITCHBOARD_<SECTION>_<KEY>` variables of `environment` over it.
+    public static func parse(_ text: String, environment: [String: String] = [:]) throws(ConfigError) -> SwitchboardConfig {
         let root: TOMLTable
         do {
             root = try TOMLTable(string: text)
@@ -34,18 +35,31 @@ public enum ConfigLoader {
             throw ConfigError(key: "", problem: "TOML syntax error: \(error)")
         }
         var config = SwitchboardConfig()
-        let top = Reader(table: root, path: "")
+        let top = Reader(table: root, path: "", overlay: EnvironmentOverlay(environment))
         try top.onlyKeys(["default_app", "server", "engine", "store", "admin", "limits", "plans", "apps", "listeners", "proxy"])
         config.defaultApp = try top.string("default_app")
 
         if let server = try top.table("server") {
-            try server.onlyKeys(["host", "port"])
+            try server.onlyKeys(["host", "port", "trusted_proxies", "sdk_dir"])
             config.server.host = try server.string("host") ?? config.server.host
+            config.server.sdkDir = try server.string("sdk_dir")
             config.server.port = try server.int("port", in: 0...65535) ?? config.server.port
+            if let entries = try server.strings("trusted_proxies") {
+                do {
+                    config.server.trustedProxies = try TrustedProxies(entries)
+                } catch {
+                    throw ConfigError(
+                        key: server.key("trusted_proxies[\(error.index)]"),
+                        problem: "\"\(error.text)\" is not an address or CIDR range like 10.0.0.0/8 or fd00::/8"
+                    )
+                }
+            }
         }
         if let engine = try top.table("engine") {
-            try engine.onlyKeys(["kind", "url", "prefix", "tls_ca_file"])
+            try engine.onlyKeys(["kind", "url", "prefix", "tls_ca_file", "command_timeout_ms"])
             config.engine.tlsCAFile = try engine.string("tls_ca_file")
+            config.engine.commandTimeoutMilliseconds =
+                try engine.int("command_timeout_ms", in: 1...600_000) ?? config.engine.commandTimeoutMilliseconds
             let kind = try engine.string("kind") ?? "memory"
             guard kind == "memory" || kind == "redis" else {
                 throw ConfigError(key: engine.key("kind"), problem: "unknown engine \"\(kind)\" (this build has: memory, redis)")
@@ -91,9 +105,11 @@ public enum ConfigLoader {
         if let limits = try top.table("limits") {
             let limitKeys = [
                 "max_queued_frames", "sse_keepalive_seconds", "presence_timeout_seconds", "new_connections_per_ip_per_second",
-                "compression_min_bytes",
+                "compression_min_bytes", "security_events_per_ip_per_second",
             ]
             try limits.onlyKeys(Set(limitKeys + Self.clientLimitKeys))
+            config.limits.securityEventsPerIPPerSecond =
+                try limits.int("security_events_per_ip_per_second", in: 0...1_000_000) ?? config.limits.securityEventsPerIPPerSecond
             config.limits.newConnectionsPerIPPerSecond =
                 try limits.int("new_connections_per_ip_per_second", in: 0...1_000_000) ?? config.limits.newConnectionsPerIPPerSecond
             config.limits.maxQueuedFrames = try limits.int("max_queued_frames", in: 16...1_000_000) ?? config.limits.maxQueuedFrames
@@ -128,6 +144,7 @@ public enum ConfigLoader {
                 }
             }
         }
+        try self.environmentApp(environment, into: &config)
         if let listeners = try top.tables("listeners") {
             for listener in listeners { config.listeners.append(try self.listener(listener)) }
         }
@@ -207,10 +224,10 @@ public enum ConfigLoader {
         return app
     }
 
-    /// An upstream URL: `http://` or `https://`, host and optional path prefix.
+    /// An upstream URL: `http://` or `https://`, host and optional path prefix (no user info, query or fragment).
     static func upstream(_ table: Reader, _ name: String) throws(ConfigError) -> String? {
         guard let url = try table.string(name) else { return nil }
-        guard url.hasPrefix("http://") || url.hasPrefix("https://"), URL(string: url)?.host != nil else {
+        guard url.hasPrefix("http://") || url.hasPrefix("https://"), URL(string: url)?.host != nil, ProxyUpstream(url) != nil else {
             throw ConfigError(key: table.key(name), problem: "\"\(url)\" is not an http:// or https:// URL")
         }
         return url
@@ -234,9 +251,11 @@ public enum ConfigLoader {
     }
 
     static func rule(_ table: Reader) throws(ConfigError) -> ChannelRule {
-        try table.onlyKeys([
-            "match", "history_size", "history_ttl", "client_publish", "presence", "require_token", "force_recovery", "join_leave",
-        ])
+        try table.onlyKeys(
+            Set([
+                "match", "history_size", "history_ttl", "client_publish", "presence", "require_token", "force_recovery", "join_leave",
+            ]).union(Self.kitKeys)
+        )
         guard let match = try table.string("match"), !match.isEmpty else { throw ConfigError(key: table.key("match"), problem: "is required") }
         var ttl: Int64?
         if let text = try table.string("history_ttl") {
@@ -255,6 +274,7 @@ public enum ConfigLoader {
         )
         rule.forceRecovery = try table.bool("force_recovery")
         rule.joinLeave = try table.bool("join_leave")
+        rule.kit = try self.kitRule(table)
         return rule
     }
 
@@ -262,22 +282,32 @@ public enum ConfigLoader {
     struct Reader {
         let table: TOMLTable
         let path: String
+        /// `SWITCHBOARD_<SECTION>_<KEY>` values, read instead of the table's (ConfigLoader+environment.swift).
+        var overlay = EnvironmentOverlay()
 
-        func key(_ name: String) -> String { self.path.isEmpty ? name : "\(self.path).\(name)" }
+        /// The key's name in error messages: its variable when the environment sets it, else the dotted key.
+        func key(_ name: String) -> String { self.overlay.variable(for: self.dotted(name)) ?? self.dotted(name) }
+
+        func dotted(_ name: String) -> String { self.path.isEmpty ? name : "\(self.path).\(name)" }
 
         func onlyKeys(_ allowed: Set<String>) throws(ConfigError) {
             for name in self.table.keys where !allowed.contains(name) {
                 throw ConfigError(key: self.key(name), problem: "unknown key")
             }
+            for (name, variable) in self.overlay.keys(in: self.path) where !allowed.contains(name) {
+                throw ConfigError(key: variable, problem: "unknown key")
+            }
         }
 
         func string(_ name: String) throws(ConfigError) -> String? {
+            if let entry = self.overlay[self.dotted(name)] { return entry.text }
             guard let value = self.table[name] else { return nil }
             guard let string = value.string else { throw ConfigError(key: self.key(name), problem: "must be a string") }
             return string
         }
 
         func int(_ name: String, in range: ClosedRange<Int>) throws(ConfigError) -> Int? {
+            if let entry = self.overlay[self.dotted(name)] { return try entry.int(in: range) }
             guard let value = self.table[name] else { return nil }
             guard let int = value.int else { throw ConfigError(key: self.key(name), problem: "must be an integer") }
             guard range.contains(int) else {
@@ -287,12 +317,14 @@ public enum ConfigLoader {
         }
 
         func bool(_ name: String) throws(ConfigError) -> Bool? {
+            if let entry = self.overlay[self.dotted(name)] { return try entry.bool() }
             guard let value = self.table[name] else { return nil }
             guard let bool = value.bool else { throw ConfigError(key: self.key(name), problem: "must be true or false") }
             return bool
         }
 
         func strings(_ name: String) throws(ConfigError) -> [String]? {
+            if let entry = self.overlay[self.dotted(name)] { return entry.list }
             guard let value = self.table[name] else { return nil }
             guard let array = value.array else { throw ConfigError(key: self.key(name), problem: "must be an array of strings") }
             var result: [String] = []
@@ -306,9 +338,14 @@ public enum ConfigLoader {
         }
 
         func table(_ name: String) throws(ConfigError) -> Reader? {
-            guard let value = self.table[name] else { return nil }
+            if let entry = self.overlay[self.dotted(name)] { throw ConfigError(key: entry.variable, problem: "must be a table") }
+            guard let value = self.table[name] else {
+                // A section the file leaves out is still read when the environment sets one of its keys.
+                guard self.overlay.hasKeys(in: self.dotted(name)) else { return nil }
+                return Reader(table: TOMLTable(), path: self.dotted(name), overlay: self.overlay)
+            }
             guard let table = value.table else { throw ConfigError(key: self.key(name), problem: "must be a table") }
-            return Reader(table: table, path: self.key(name))
+            return Reader(table: table, path: self.dotted(name), overlay: self.overlay)
         }
 
         func tables(_ name: String) throws(ConfigError) -> [Reader]? {

@@ -1,9 +1,10 @@
+public import SwitchboardAdapterKit
 public import SwitchboardCore
 
 /// Everything `switchboard serve` reads from its TOML file.
 ///
-/// Keys and defaults: `default_app` (none); `[server] host = "127.0.0.1"`, `port = 8080`;
-/// `[engine] kind = "memory"`; `[store] path = "data/switchboard.sqlite"`; `[admin] token` (or env
+/// Keys and defaults: `default_app` (none); `[server] host = "127.0.0.1"`, `port = 8080`, `trusted_proxies = []`;
+/// `[engine] kind = "memory"`, `command_timeout_ms = 2000`; `[store] path = "data/switchboard.sqlite"`; `[admin] token` (or env
 /// `SWITCHBOARD_ADMIN_TOKEN`); `[limits] max_queued_frames = 4096`, `sse_keepalive_seconds = 15`, `compression_min_bytes = 256`;
 /// `[plans.NAME]` overrides; `[[apps]]` with their `[[apps.channels]]` rules; `[proxy] upstream`, `connect_timeout_ms = 5000`,
 /// `read_timeout_ms = 30000`.
@@ -12,6 +13,12 @@ public struct SwitchboardConfig: Sendable {
     public struct Server: Sendable {
         public var host = "127.0.0.1"
         public var port = 8080
+        /// `trusted_proxies = []`: CIDR ranges of the proxies whose `X-Forwarded-For`/`Forwarded` name the client
+        /// (for rate limits, admin lockouts, security events and the proxy's own `X-Forwarded-For`); empty trusts none.
+        public var trustedProxies = TrustedProxies()
+        /// `sdk_dir`: the folder served at `/sdk/` (the JavaScript SDK packages); default the `sdk/js` of the checkout found
+        /// by walking up from the executable, then from the working directory.
+        public var sdkDir: String?
     }
 
     /// `[engine]`: which engine carries the bus.
@@ -23,6 +30,9 @@ public struct SwitchboardConfig: Sendable {
         public var prefix = "switchboard"
         /// `tls_ca_file`: PEM of the authorities that sign Redis's certificate (`rediss://`); default the system's.
         public var tlsCAFile: String?
+        /// `command_timeout_ms = 2000`: how long a Redis command may wait for its reply before it fails (a 503 to the
+        /// caller) and health reports degraded.
+        public var commandTimeoutMilliseconds = 2_000
     }
 
     /// `[store]`: the SQLite file (`:memory:` keeps nothing on disk); `master_key` (or env `SWITCHBOARD_MASTER_KEY`,
@@ -60,6 +70,9 @@ public struct SwitchboardConfig: Sendable {
         public var compressionMinBytes = 256
         /// New connections one client IP may open per second (`new_connections_per_ip_per_second`; 0 = unlimited).
         public var newConnectionsPerIPPerSecond = 50
+        /// `security_events_per_ip_per_second = 20`: security events kept per client address per second (bursts of 50; a
+        /// connection gets a quarter, the whole edge 50 times as many); the rest are dropped and counted (0 = keep all).
+        public var securityEventsPerIPPerSecond = 20
         /// What each client connection may spend: `commands_per_second`, `command_burst`, `client_publishes_per_second`,
         /// `presence_updates_per_second`, `max_presence_metadata_bytes`, `max_refusals`, `max_queued_bytes` (see `ClientLimits`).
         public var client = ClientLimits()

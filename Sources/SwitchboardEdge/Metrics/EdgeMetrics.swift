@@ -27,6 +27,8 @@ final class EdgeMetrics: Sendable {
     let subscriptions: Gauge
     let channels: Gauge
     let latency: DurationHistogram
+    /// Build info, the process, per-app series, HTTP requests, Redis (OperationsMetrics.swift).
+    let operations: OperationsMetrics
     /// The totals already copied into the counters, so each scrape adds only what is new.
     private let copied = Mutex((published: 0, delivered: 0, bytes: 0))
 
@@ -47,6 +49,7 @@ final class EdgeMetrics: Sendable {
             descriptor: Self.name("fanout_latency", "seconds", "From publish to queued on every local subscriber, once per message."),
             buckets: Self.latencyBuckets
         )
+        self.operations = OperationsMetrics(registry: r, bus: bus, connections: connections)
         for name in Self.protocols { _ = self.connectionGauge(name) }
         for kind in SecurityEvent.Kind.all { _ = self.refusalCounter(kind) }
     }
@@ -100,6 +103,7 @@ final class EdgeMetrics: Sendable {
             self.subscriptions.set(Double(occupancy.values.reduce(0) { $0 + $1.values.reduce(0, +) }))
             self.channels.set(Double(occupancy.values.reduce(0) { $0 + $1.count }))
         }
+        self.operations.refresh()
         return self.registry.emitToString()
     }
 }

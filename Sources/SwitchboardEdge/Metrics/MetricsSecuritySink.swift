@@ -4,5 +4,9 @@ import SwitchboardCore
 struct MetricsSecuritySink: SecurityEventSink {
     let metrics: EdgeMetrics
 
-    func record(_ event: SecurityEvent) { self.metrics.refused(event.kind) }
+    func record(_ event: SecurityEvent) {
+        self.metrics.refused(event.kind)
+        // Per app too (`switchboard_app_refusals_total`), for apps the registry knows.
+        self.metrics.operations.apps.record(event)
+    }
 }

@@ -26,9 +26,13 @@ enum ProxyHeaders {
         dropped.contains(name) || name.hasPrefix("proxy-")
     }
 
-    /// The request headers sent upstream: the client's end-to-end headers, then `X-Forwarded-For` (the client IP
-    /// appended to any list the client sent), `X-Forwarded-Proto` and `X-Forwarded-Host`. `Host` is the upstream's.
-    static func upstreamRequest(_ fields: HTTPFields, clientIP: String?, scheme: String, host: String?) -> HTTPHeaders {
+    /// The request headers sent upstream: the client's end-to-end headers, then `X-Forwarded-For`, `X-Forwarded-Proto`
+    /// and `X-Forwarded-Host`. `Host` is the upstream's.
+    ///
+    /// From a trusted proxy (`trustedPeer`) the `X-Forwarded-For` list it sent is kept and its address `peerIP`
+    /// appended, and its `Forwarded` and `X-Real-IP` pass; from anyone else those headers are dropped and
+    /// `X-Forwarded-For` is the peer alone, so a client cannot make the upstream believe it comes from elsewhere.
+    static func upstreamRequest(_ fields: HTTPFields, peerIP: String?, trustedPeer: Bool, scheme: String, host: String?) -> HTTPHeaders {
         let dropped = Self.dropped(connection: fields[values: .connection])
         var headers = HTTPHeaders()
         var forwardedFor: [String] = []
@@ -36,12 +40,13 @@ enum ProxyHeaders {
             let name = field.name.canonicalName
             if Self.isDropped(name, dropped) || name == "host" || name == "x-forwarded-proto" || name == "x-forwarded-host" { continue }
             if name == "x-forwarded-for" {
-                forwardedFor.append(field.value)
+                if trustedPeer { forwardedFor.append(field.value) }
                 continue
             }
+            if !trustedPeer && (name == "forwarded" || name == "x-real-ip") { continue }
             headers.add(name: field.name.rawName, value: field.value)
         }
-        if let clientIP { forwardedFor.append(clientIP) }
+        if let peerIP { forwardedFor.append(peerIP) }
         if !forwardedFor.isEmpty { headers.add(name: "X-Forwarded-For", value: forwardedFor.joined(separator: ", ")) }
         headers.add(name: "X-Forwarded-Proto", value: scheme)
         if let host { headers.add(name: "X-Forwarded-Host", value: host) }

@@ -13,38 +13,65 @@ import SwitchboardCore
 ///
 /// Added to the router after every route, so Hummingbird runs it only on the not-found path: adapter, admin,
 /// console and WebSocket routes always win. Without an upstream the request falls through to the usual 404.
+/// Only origin-form targets are forwarded (`ProxyTarget`); any other is a 400 `bad_request` and a security event.
+/// The upstream URL is assembled from the configured upstream's parsed parts (`ProxyUpstream`), so no request
+/// can reach a host other than the configured one.
 struct ReverseProxy: RouterMiddleware {
     typealias Context = SwitchboardContext
 
-    let apps: AppRegistry
-    /// `[proxy] upstream`, used when the request's app has none.
-    let fallbackUpstream: String?
+    /// Finds the request's app and records refusals.
+    let gate: Gate
+    /// `[proxy] upstream`, parsed once, used when the request's app has none.
+    let fallbackUpstream: ProxyUpstream?
     let client: ProxyClient
     let logger: Logger
+
+    /// Creates the proxy; `fallbackUpstream` is the `[proxy] upstream` text (validated by the config loader).
+    init(gate: Gate, fallbackUpstream: String?, client: ProxyClient, logger: Logger) {
+        self.gate = gate
+        self.fallbackUpstream = fallbackUpstream.flatMap { ProxyUpstream($0) }
+        self.client = client
+        self.logger = logger
+    }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         // A matched route has its path set before its middleware runs: should a route ever be added after the proxy,
         // it still wins. On the not-found path nothing is set yet.
-        guard context.endpointPath == nil, let upstream = self.upstream(for: request) else { return try await next(request, context) }
-        return try await self.forward(request, to: upstream, context: context)
+        guard context.endpointPath == nil, let configured = self.upstream(for: request) else { return try await next(request, context) }
+        let target: ProxyTarget
+        do {
+            target = try ProxyTarget(request.head.path ?? "")
+        } catch {
+            self.gate.report(.badRequest, app: nil, caller: Caller(request: request, context: context), detail: "proxy: \(error.message)")
+            return JSONResponse.error(.badRequest, code: "bad_request", message: error.message)
+        }
+        guard let upstream = configured else {
+            return JSONResponse.error(.badGateway, code: "upstream_unavailable", message: "the app's upstream is not a valid http:// or https:// URL")
+        }
+        guard let url = upstream.url(for: target) else {
+            self.gate.report(.badRequest, app: nil, caller: Caller(request: request, context: context), detail: "proxy: unusable request target")
+            return JSONResponse.error(.badRequest, code: "bad_request", message: "the request target cannot be forwarded")
+        }
+        return try await self.forward(request, to: url, upstream: upstream, context: context)
     }
 
-    /// The app chosen by `Host` (else the default app) and its upstream, else the global one.
-    func upstream(for request: Request) -> String? {
-        let app = request.head.authority.flatMap { self.apps.app(host: $0) } ?? self.apps.defaultApp
-        if let app, app.enabled, let upstream = app.upstream, !upstream.isEmpty { return upstream }
-        return self.fallbackUpstream
+    /// The upstream of the app chosen by `Host` (else the default app), else the global one; `.some(nil)` when the
+    /// app's upstream does not parse (a 502), nil when there is none (the 404 path).
+    func upstream(for request: Request) -> ProxyUpstream?? {
+        let apps = self.gate.apps
+        let app = request.head.authority.flatMap { apps.app(host: $0) } ?? apps.defaultApp
+        if let app, app.enabled, let upstream = app.upstream, !upstream.isEmpty { return .some(ProxyUpstream(upstream)) }
+        return self.fallbackUpstream.map { .some($0) }
     }
 
-    func forward(_ request: Request, to upstream: String, context: Context) async throws -> Response {
-        let base = upstream.hasSuffix("/") ? String(upstream.dropLast()) : upstream
-        // The path and query as sent (still percent-encoded), also when the client used an absolute URI.
-        let query = request.uri.query.map { "?" + $0 } ?? ""
-        var outbound = HTTPClientRequest(url: base + request.uri.path + query)
+    func forward(_ request: Request, to url: String, upstream: ProxyUpstream, context: Context) async throws -> Response {
+        var outbound = HTTPClientRequest(url: url)
         outbound.method = HTTPMethod(rawValue: request.method.rawValue)
+        let peer = context.remoteAddress
         outbound.headers = ProxyHeaders.upstreamRequest(
             request.headers,
-            clientIP: context.remoteAddress?.ipAddress,
+            peerIP: peer?.ipAddress,
+            trustedPeer: context.trustedProxies.trusts(peer),
             scheme: await Self.scheme(of: request, context: context),
             host: request.head.authority
         )
@@ -61,7 +88,7 @@ struct ReverseProxy: RouterMiddleware {
             // The read timeout of the shared client bounds each wait; the deadline only caps a stuck exchange.
             response = try await client.execute(outbound, deadline: .distantFuture, logger: self.logger)
         } catch {
-            return self.failure(error, upstream: base)
+            return self.failure(error, upstream: "\(upstream.scheme)://\(upstream.host):\(upstream.port)")
         }
         var headers = ProxyHeaders.clientResponse(response.headers)
         let length = response.headers.first(name: "content-length").flatMap { Int($0) }

@@ -40,10 +40,19 @@ extension Edge {
             let server: HTTPServerBuilder
             let protocols: [String]
             if let tls = listener.tls {
-                server = .tlsHTTP2AndWebSocket(tls: tls, webSocketRouter: webSocketRouter, configuration: self.webSocketConfiguration)
+                server = .tlsHTTP2AndWebSocket(
+                    tls: tls,
+                    webSocketRouter: webSocketRouter,
+                    configuration: self.webSocketConfiguration,
+                    unmasked: self.unmaskedFrameReport
+                )
                 protocols = ReloadableTLSContext.applicationProtocols
             } else {
-                server = .http1WebSocketUpgrade(webSocketRouter: webSocketRouter, configuration: self.webSocketConfiguration)
+                server = .http1GuardedWebSocket(
+                    webSocketRouter: webSocketRouter,
+                    configuration: self.webSocketConfiguration,
+                    unmasked: self.unmaskedFrameReport
+                )
                 protocols = ["http/1.1"]
             }
             let host = listener.config.address

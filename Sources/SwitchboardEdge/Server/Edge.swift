@@ -62,6 +62,7 @@ public struct Edge: Sendable {
                 presenceTimeout: .seconds(config.limits.presenceTimeoutSeconds)
             )
             configuration.connection.tlsCAFile = config.engine.tlsCAFile
+            configuration.connection.commandTimeout = .milliseconds(config.engine.commandTimeoutMilliseconds)
             let redis = RedisEngine(configuration: configuration, logger: logger)
             engine = redis
             self.engineService = redis
@@ -76,16 +77,17 @@ public struct Edge: Sendable {
         )
         let departures = ShutdownNotice()
         self.controlPlane = try ControlPlane.open(store: self.store, registry: apps, config: config, departures: departures, logger: logger)
+        let connections = ConnectionCounter()
+        self.metrics = EdgeMetrics(bus: self.bus, connections: connections)
         self.securityWriter = SecurityEventWriter(
             store: self.store,
             retain: config.store.securityEventMaxRows,
             maxAgeMilliseconds: config.store.securityEventRetentionMilliseconds,
-            logger: logger
+            logger: logger,
+            onDrop: Self.countQueueDrops(self.metrics)
         )
-        let connections = ConnectionCounter()
-        self.metrics = EdgeMetrics(bus: self.bus, connections: connections)
         self.bus.observers.register(FanOutTimer(metrics: self.metrics), name: "metrics")
-        let security = FanOutSecuritySink([self.securityWriter, LogSecuritySink(logger: logger), MetricsSecuritySink(metrics: self.metrics)])
+        let security = Self.securitySink(writer: self.securityWriter, metrics: self.metrics, limits: config.limits, logger: logger)
         var environment = AdapterEnvironment(
             bus: self.bus,
             gate: Gate(apps: apps, security: security, newConnectionsPerSecond: config.limits.newConnectionsPerIPPerSecond),
@@ -129,7 +131,9 @@ public struct Edge: Sendable {
                 extensions: [.inboundPerMessageDeflate(maxMessageBytes: maxFrameSize)],
                 autoPing: .enabled(timePeriod: .seconds(30)),
                 // A client that ignores the server's close frame (it never reads) loses its socket after this.
-                closeTimeout: .seconds(3)
+                closeTimeout: .seconds(3),
+                // RFC 6455: a close frame's reason must be UTF-8 (text messages are checked by `receiveMessages`: 1007).
+                validateUTF8: true
             )
         )
     }
@@ -141,6 +145,11 @@ public struct Edge: Sendable {
     ) -> some ApplicationProtocol {
         let router = Router(context: SwitchboardContext.self)
         let webSocketRouter = Router(context: SwitchboardContext.self)
+        // First on both routers, so every route below reads the client's address through `[server] trusted_proxies`.
+        router.add(middleware: TrustedProxiesMiddleware(trusted: self.config.server.trustedProxies))
+        webSocketRouter.add(middleware: TrustedProxiesMiddleware(trusted: self.config.server.trustedProxies))
+        // Before the routes, so it times every HTTP request (HTTPMetrics.swift).
+        router.add(middleware: HTTPMetricsMiddleware(metrics: self.metrics.operations.http))
         for adapter in self.adapters { adapter.register(http: router, webSocket: webSocketRouter) }
         // One instance for every admin route, so wrong-token counts and lockouts are shared by the console's routes too.
         let adminAuthorization = AdminAuthorization(
@@ -163,12 +172,14 @@ public struct Edge: Sendable {
             keepalive: .seconds(self.config.limits.sseKeepaliveSeconds)
         ).register(on: router)
         StaticFiles().register(on: router)
+        SDKFiles(root: SDKFiles.locate(configured: self.config.server.sdkDir)).register(on: router)
+        ProbeRoutes(bus: self.bus, shutdown: self.environment.shutdown, version: Self.version).register(on: router)
         MetricsRoute(metrics: self.metrics, authorized: adminAuthorization, isPublic: self.config.admin.publicMetrics).register(on: router)
         // Keep last: a router middleware wraps only routes added after it and the not-found path, so the proxy
         // sees exactly the requests no route above (nor any WebSocket route) claims.
         router.add(
             middleware: ReverseProxy(
-                apps: self.environment.gate.apps,
+                gate: self.environment.gate,
                 fallbackUpstream: self.config.proxy.upstream,
                 client: self.proxyClient,
                 logger: self.logger
@@ -176,7 +187,11 @@ public struct Edge: Sendable {
         )
         var app = Application(
             router: router,
-            server: .http1WebSocketUpgrade(webSocketRouter: webSocketRouter, configuration: self.webSocketConfiguration),
+            server: .http1GuardedWebSocket(
+                webSocketRouter: webSocketRouter,
+                configuration: self.webSocketConfiguration,
+                unmasked: self.unmaskedFrameReport
+            ),
             configuration: .init(address: .hostname(self.config.server.host, port: self.config.server.port), serverName: "switchboard"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
             logger: self.logger

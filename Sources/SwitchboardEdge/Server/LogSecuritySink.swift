@@ -2,6 +2,9 @@ import Logging
 import SwitchboardCore
 
 /// Writes each security event to the log at notice level (never a secret: details are written for that).
+///
+/// Every field a client controls arrives bounded and escaped (`SecurityEventText`), so an event is one short line;
+/// it stands behind the event budget, so a flood of refusals is a counter, not a flood of lines.
 struct LogSecuritySink: SecurityEventSink {
     let logger: Logger
 

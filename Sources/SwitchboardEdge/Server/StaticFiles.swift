@@ -4,15 +4,9 @@ import Hummingbird
 import NIOCore
 import SwitchboardAdapterKit
 
-/// Serves the pages shipped with the edge from the module's resources: `/examples/chat.html` and the operator
+/// Serves the pages shipped with the edge, embedded in the binary (`EmbeddedFiles`): `/examples/chat.html` and the operator
 /// console at `/console` (no token needed for the page itself; everything it shows comes from the admin API).
 struct StaticFiles {
-    let root: URL?
-
-    init() {
-        self.root = Bundle.module.url(forResource: "Public", withExtension: nil)
-    }
-
     func register(on router: Router<SwitchboardContext>) {
         router.get("/examples/:file") { _, context -> Response in
             self.file(context.parameters.get("file"), in: "examples")
@@ -26,15 +20,14 @@ struct StaticFiles {
 
     /// The file `name` of the resource folder `folder`, or 404; names with a path separator or `..` are refused.
     func file(_ name: String?, in folder: String, headers extra: HTTPFields = [:]) -> Response {
-        guard let name, !name.isEmpty, !name.contains(".."), !name.contains("/"), let root = self.root,
-            let data = FileManager.default.contents(atPath: root.appendingPathComponent(folder).appendingPathComponent(name).path)
+        guard let name, !name.isEmpty, !name.contains(".."), !name.contains("/"), let data = EmbeddedFiles.file(at: "\(folder)/\(name)")
         else { return Response(status: .notFound) }
         var headers = extra
         headers[.contentType] = Self.contentType(of: name)
         // The console changes with the binary; a browser must not keep an old script next to a new API.
         headers[.cacheControl] = "no-cache"
         headers[.xContentTypeOptions] = "nosniff"
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: data))
     }
 
     /// The console holds the admin token: it runs only its own files, is never framed, and sends no referrer.

@@ -24,10 +24,10 @@ struct EdgeTLSChannel: ServerChildChannel {
     static let http2ShutdownGrace = TimeAmount.seconds(1)
 
     let tls: ReloadableTLSContext
-    let http1: HTTP1WebSocketUpgradeChannel
+    let http1: GuardedWebSocketChannel
     let http2: HTTP2Channel
 
-    init(tls: ReloadableTLSContext, http1: HTTP1WebSocketUpgradeChannel, http2: HTTP2Channel) {
+    init(tls: ReloadableTLSContext, http1: GuardedWebSocketChannel, http2: HTTP2Channel) {
         self.tls = tls
         self.http1 = http1
         self.http2 = http2
@@ -68,21 +68,26 @@ struct EdgeTLSChannel: ServerChildChannel {
 }
 
 extension HTTPServerBuilder {
-    /// TLS with ALPN `h2` and `http/1.1`; WebSocket upgrades on http/1.1 go to `webSocketRouter`.
+    /// TLS with ALPN `h2` and `http/1.1`; WebSocket upgrades on http/1.1 go to `webSocketRouter`, and a client frame that
+    /// is not masked closes its connection with 1002 (`unmasked` hears of it).
     ///
     /// ```swift
-    /// Application(router: router, server: .tlsHTTP2AndWebSocket(tls: context, webSocketRouter: router))
+    /// Application(router: router, server: .tlsHTTP2AndWebSocket(tls: context, webSocketRouter: router, unmasked: { _ in }))
     /// ```
     static func tlsHTTP2AndWebSocket<WSResponderBuilder: HTTPResponderBuilder & SendableMetatype>(
         tls: ReloadableTLSContext,
         webSocketRouter: WSResponderBuilder,
-        configuration: HTTP1WebSocketUpgradeChannel.Configuration = .init()
+        configuration: HTTP1WebSocketUpgradeChannel.Configuration = .init(),
+        unmasked: @escaping @Sendable (SocketAddress?) -> Void
     ) -> HTTPServerBuilder where WSResponderBuilder.Responder.Context: WebSocketRequestContext {
         let webSocketResponder = webSocketRouter.buildResponder()
         return .init { responder in
             EdgeTLSChannel(
                 tls: tls,
-                http1: HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: webSocketResponder, configuration: configuration),
+                http1: GuardedWebSocketChannel(
+                    inner: HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: webSocketResponder, configuration: configuration),
+                    unmasked: unmasked
+                ),
                 http2: HTTP2Channel(responder: responder, configuration: .init(streamConfiguration: configuration.http1))
             )
         }

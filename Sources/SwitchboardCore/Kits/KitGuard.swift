@@ -1,0 +1,200 @@
+import NIOCore
+import Synchronization
+
+/// Applies kit rules to messages before they are published, and keeps the little state they need on this node:
+/// ICE candidate buckets per connection, position buckets per publisher, and each delivery's current status.
+///
+/// `Bus.publishAdmitted` calls `admit` for every message on a channel whose rule names a kit, whatever protocol it
+/// came from; a refusal is a `BusError.kitRefused` each adapter answers in its own protocol. The state is bounded
+/// (`capacity` entries per table, idle ones dropped first); a delivery status this node forgot is read back from the
+/// channel's kept timeline.
+public final class KitGuard: Sendable {
+    struct Bucket {
+        var bucket: TokenBucket
+        var used: Double
+    }
+
+    struct ChannelKey: Hashable {
+        var app: String
+        var channel: String
+    }
+
+    struct PublisherKey: Hashable {
+        var app: String
+        var channel: String
+        var publisher: String
+    }
+
+    struct State {
+        var ice: [PublisherKey: Bucket] = [:]
+        var positions: [PublisherKey: Bucket] = [:]
+        var deliveries: [ChannelKey: DeliveryStatus] = [:]
+    }
+
+    /// The most entries each table holds.
+    public let capacity: Int
+    private let state = Mutex(State())
+
+    /// The event names whose payloads strong privacy seals in `sealed` (calls with `encrypted = true`).
+    static let sealedCallEvents: Set<String> = ["call.offer", "call.answer", "call.ice_candidate", "call.media_state"]
+    /// Top-level fields that carry content in the clear; refused on encrypted channels.
+    static let plaintextFields = ["text", "sdp", "candidate", "candidates"]
+
+    /// Creates a guard holding at most `capacity` entries per table.
+    public init(capacity: Int = 100_000) {
+        self.capacity = max(16, capacity)
+    }
+
+    /// The event name without the Pusher client-event prefix (`client-call.offer` → `call.offer`).
+    static func baseName(_ event: String?) -> String {
+        guard let event else { return "message" }
+        return event.hasPrefix("client-") ? String(event.dropFirst("client-".count)) : event
+    }
+
+    /// Checks `publication` against `kit` at `now` (monotonic seconds); `keptStatus` reads a delivery channel's newest
+    /// kept status when this node does not know it.
+    public func admit(
+        _ publication: Publication,
+        kit: KitRule,
+        now: Double = MonotonicClock.seconds(),
+        keptStatus: () async -> DeliveryStatus? = { nil }
+    ) async throws(BusError) {
+        do throws(KitRefusal) {
+            try await self.check(publication, kit: kit, now: now, keptStatus: keptStatus)
+        } catch {
+            throw .kitRefused(error)
+        }
+    }
+
+    func check(_ publication: Publication, kit: KitRule, now: Double, keptStatus: () async -> DeliveryStatus?) async throws(KitRefusal) {
+        let event = Self.baseName(publication.event)
+        switch kit.kind {
+        case .chat:
+            if kit.encrypted { try Self.requireSealed(publication, event: event, sealedEvents: []) }
+        case .calls:
+            guard publication.data.readableBytes <= kit.maxSignalBytes else {
+                throw KitRefusal(.payloadTooLarge, "call signaling payloads are limited to \(kit.maxSignalBytes) bytes")
+            }
+            if kit.encrypted { try Self.requireSealed(publication, event: event, sealedEvents: Self.sealedCallEvents) }
+            if event == "call.ice_candidate" { try self.takeCandidates(publication, kit: kit, now: now) }
+        case .location:
+            if event == "location.update" { try self.admitPosition(publication, kit: kit, now: now) }
+        case .delivery:
+            if event == "delivery.status" { try await self.admitStatus(publication, keptStatus: keptStatus) }
+        }
+    }
+
+    // MARK: Encryption
+
+    /// An encrypted envelope as `@domvia/realtime-e2ee` writes it: `{v, alg, kid, iv, ct}`.
+    static func isEnvelope(_ payload: KitPayload?) -> Bool {
+        guard let payload, payload.number("v") != nil, payload.string("alg") != nil, payload.string("kid") != nil else { return false }
+        guard let iv = payload.string("iv"), let ct = payload.string("ct"), !iv.isEmpty, !ct.isEmpty else { return false }
+        return isBase64URL(iv) && isBase64URL(ct)
+    }
+
+    static func isBase64URL(_ text: String) -> Bool {
+        text.utf8.allSatisfy { byte in
+            (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte) || byte == UInt8(ascii: "-")
+                || byte == UInt8(ascii: "_")
+        }
+    }
+
+    /// Refuses plaintext content: every payload is an object, `body` (required on messages) is an envelope, the
+    /// `sealedEvents` carry `sealed`, and no clear-text content field is present.
+    static func requireSealed(_ publication: Publication, event: String, sealedEvents: Set<String>) throws(KitRefusal) {
+        guard let payload = KitPayload(publication.data) else {
+            throw KitRefusal(.plaintextRefused, "this channel is end-to-end encrypted: send a JSON object with an encrypted envelope")
+        }
+        if let field = plaintextFields.first(where: { payload.members[$0] != nil }) {
+            throw KitRefusal(.plaintextRefused, "this channel is end-to-end encrypted: \"\(field)\" must travel inside an encrypted envelope")
+        }
+        let isMessage = event == "message" || event.hasSuffix(".message")
+        if payload.members["body"] != nil || isMessage {
+            guard Self.isEnvelope(payload.object("body")) else {
+                throw KitRefusal(.plaintextRefused, "this channel is end-to-end encrypted: \"body\" must be an envelope {v, alg, kid, iv, ct}")
+            }
+        }
+        if sealedEvents.contains(event), !Self.isEnvelope(payload.object("sealed")) {
+            throw KitRefusal(.plaintextRefused, "strong privacy: \(event) must carry its payload in \"sealed\", an encrypted envelope")
+        }
+    }
+
+    // MARK: Rates
+
+    func take(_ table: WritableKeyPath<State, [PublisherKey: Bucket]>, _ key: PublisherKey, count: Double, rate: Int, burst: Int, now: Double) -> Bool
+    {
+        self.state.withLock { state in
+            if state[keyPath: table].count >= self.capacity, state[keyPath: table][key] == nil {
+                state[keyPath: table] = state[keyPath: table].filter { now - $0.value.used < 60 }
+                if state[keyPath: table].count >= self.capacity { state[keyPath: table].removeAll(keepingCapacity: true) }
+            }
+            var entry =
+                state[keyPath: table][key] ?? Bucket(bucket: TokenBucket(capacity: Double(burst), refillPerSecond: Double(rate), now: now), used: now)
+            let allowed = entry.bucket.take(count, now: now)
+            entry.used = now
+            state[keyPath: table][key] = entry
+            return allowed
+        }
+    }
+
+    /// ICE candidates count per connection (a batch counts each candidate); the server's own publishes are not limited.
+    func takeCandidates(_ publication: Publication, kit: KitRule, now: Double) throws(KitRefusal) {
+        guard let sender = publication.sender else { return }
+        let payload = KitPayload(publication.data)
+        let count = payload?.arrayCount("candidates") ?? payload?.number("count").map { Int(max(1, min($0, 1000))) } ?? 1
+        let key = PublisherKey(app: publication.app, channel: "", publisher: sender.description)
+        guard self.take(\.ice, key, count: Double(max(1, count)), rate: kit.iceCandidatesPerSecond, burst: kit.iceCandidatesPerSecond * 3, now: now)
+        else {
+            throw KitRefusal(.rateLimited, "a connection may send \(kit.iceCandidatesPerSecond) ICE candidates per second; batch and retry")
+        }
+    }
+
+    /// A position update: valid coordinates, within the publisher's rate (a connection, else the user; the server is not limited).
+    func admitPosition(_ publication: Publication, kit: KitRule, now: Double) throws(KitRefusal) {
+        guard let payload = KitPayload(publication.data), let lat = payload.number("lat"), let lon = payload.number("lon") else {
+            throw KitRefusal(.invalidPayload, "location.update needs numeric lat and lon")
+        }
+        guard (-90...90).contains(lat), (-180...180).contains(lon) else {
+            throw KitRefusal(.invalidPayload, "lat must be within ±90 and lon within ±180")
+        }
+        guard let publisher = publication.sender?.description ?? publication.userID.map({ "user:\($0)" }) else { return }
+        let key = PublisherKey(app: publication.app, channel: publication.channel, publisher: publisher)
+        let rate = kit.locationUpdatesPerSecond
+        guard self.take(\.positions, key, count: 1, rate: rate, burst: rate + 1, now: now) else {
+            throw KitRefusal(.rateLimited, "a publisher may send \(rate) position updates per second on \(publication.channel)")
+        }
+    }
+
+    // MARK: Delivery
+
+    /// The current status of a delivery channel as this node knows it.
+    public func deliveryStatus(app: String, channel: String) -> DeliveryStatus? {
+        self.state.withLock { $0.deliveries[ChannelKey(app: app, channel: channel)] }
+    }
+
+    func admitStatus(_ publication: Publication, keptStatus: () async -> DeliveryStatus?) async throws(KitRefusal) {
+        guard let text = KitPayload(publication.data)?.string("status") else {
+            throw KitRefusal(.invalidPayload, "delivery.status needs a string status")
+        }
+        guard let next = DeliveryStatus(rawValue: text) else {
+            let known = DeliveryStatus.allCases.map(\.rawValue).joined(separator: ", ")
+            throw KitRefusal(.invalidPayload, "unknown delivery status \"\(text)\" (known: \(known))")
+        }
+        let key = ChannelKey(app: publication.app, channel: publication.channel)
+        let known = self.state.withLock { $0.deliveries[key] }
+        let kept = known == nil ? await keptStatus() : nil
+        let refusal = self.state.withLock { state -> KitRefusal? in
+            let current = state.deliveries[key] ?? kept
+            guard DeliveryStatus.allows(from: current, to: next) else {
+                let allowed = (current?.next ?? DeliveryStatus.initial).map(\.rawValue).sorted().joined(separator: ", ")
+                let from = current.map { "from \($0.rawValue)" } ?? "as the first status"
+                return KitRefusal(.invalidTransition, "a delivery cannot go to \(next.rawValue) \(from) (allowed: \(allowed))")
+            }
+            if state.deliveries.count >= self.capacity, state.deliveries[key] == nil { state.deliveries.removeAll(keepingCapacity: true) }
+            state.deliveries[key] = next
+            return nil
+        }
+        if let refusal { throw refusal }
+    }
+}

@@ -1,0 +1,40 @@
+import Logging
+import NIOCore
+import Prometheus
+import SwitchboardAdapterKit
+import SwitchboardCore
+import SwitchboardStore
+
+extension Edge {
+    /// Where the gate's security events go: every one is counted in `/metrics` by kind; those within the
+    /// `[limits] security_events_per_ip_per_second` budget are also stored and logged, the rest counted as dropped.
+    static func securitySink(
+        writer: SecurityEventWriter,
+        metrics: EdgeMetrics,
+        limits: SwitchboardConfig.Limits,
+        logger: Logger
+    ) -> any SecurityEventSink {
+        metrics.registerSecurityDrops()
+        let dropped = metrics.securityEventsDropped(.budget)
+        let kept = BudgetedSecuritySink(
+            limits: SecurityEventBudget.Limits(perAddressPerSecond: limits.securityEventsPerIPPerSecond),
+            downstream: FanOutSecuritySink([writer, LogSecuritySink(logger: logger)]),
+            onDrop: { _ in dropped.increment() }
+        )
+        return FanOutSecuritySink([MetricsSecuritySink(metrics: metrics), kept])
+    }
+
+    /// Counts the events the store's full queue overwrote (`reason="queue"`).
+    static func countQueueDrops(_ metrics: EdgeMetrics) -> @Sendable (Int) -> Void {
+        let dropped = metrics.securityEventsDropped(.queue)
+        return { count in dropped.increment(by: Int64(count)) }
+    }
+
+    /// Records a `bad_request` event for a connection closed with 1002 because it sent an unmasked frame.
+    var unmaskedFrameReport: @Sendable (SocketAddress?) -> Void {
+        let gate = self.environment.gate
+        return { address in
+            gate.report(.badRequest, app: nil, caller: Caller(ip: address?.ipAddress), detail: "unmasked WebSocket frame: closed with 1002")
+        }
+    }
+}

@@ -1,0 +1,73 @@
+import Hummingbird
+import HummingbirdCore
+import HummingbirdWebSocket
+import Logging
+import NIOCore
+import NIOHTTP1
+import SwitchboardAdapterKit
+
+/// Hummingbird's HTTP/1.1 channel with WebSocket upgrade, plus what NIOWebSocket leaves out: a client frame that is
+/// not masked closes the connection with 1002 (``UnmaskedFrameGuard``), and `unmasked` hears of it; a request line
+/// the HTTP parser refuses gets 400 and a closed connection.
+struct GuardedWebSocketChannel: ServerChildChannel {
+    typealias Value = HTTP1WebSocketUpgradeChannel.Value
+
+    let inner: HTTP1WebSocketUpgradeChannel
+    let unmasked: @Sendable (SocketAddress?) -> Void
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        // The inner setup completes on the event loop before any byte is read, so the installer is in place in time.
+        self.inner.setup(channel: channel, logger: logger).flatMapThrowing { [unmasked] value in
+            try channel.pipeline.syncOperations.addHandler(UnmaskedFrameGuard.Installer(onUnmasked: unmasked))
+            // The upgrade pipeline has no HTTP error handling: a request NIO cannot parse would hold its socket (and
+            // a graceful shutdown) forever. It is answered with 400 and closed.
+            let decoder = try channel.pipeline.syncOperations.context(handlerType: ByteToMessageHandler<HTTPRequestDecoder>.self)
+            try channel.pipeline.syncOperations.addHandler(HTTPParseErrorResponder(), position: .after(decoder.handler))
+            return value
+        }
+    }
+
+    func handle(value: Value, logger: Logger) async {
+        await self.inner.handle(value: value, logger: logger)
+    }
+}
+
+extension HTTPServerBuilder {
+    /// HTTP/1.1 with WebSocket upgrades to `webSocketRouter`, closing connections that send unmasked frames (1002).
+    ///
+    /// ```swift
+    /// Application(router: router, server: .http1GuardedWebSocket(webSocketRouter: router, unmasked: { _ in }))
+    /// ```
+    static func http1GuardedWebSocket<WSResponderBuilder: HTTPResponderBuilder & SendableMetatype>(
+        webSocketRouter: WSResponderBuilder,
+        configuration: HTTP1WebSocketUpgradeChannel.Configuration = .init(),
+        unmasked: @escaping @Sendable (SocketAddress?) -> Void
+    ) -> HTTPServerBuilder where WSResponderBuilder.Responder.Context: WebSocketRequestContext {
+        let webSocketResponder = webSocketRouter.buildResponder()
+        return .init { responder in
+            GuardedWebSocketChannel(
+                inner: HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: webSocketResponder, configuration: configuration),
+                unmasked: unmasked
+            )
+        }
+    }
+}
+
+/// Answers a request the HTTP parser refused with 400 and closes the connection; other errors pass on.
+final class HTTPParseErrorResponder: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        context.fireChannelRead(data)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        guard error is HTTPParserError else { return context.fireErrorCaught(error) }
+        let head = HTTPResponseHead(version: .http1_1, status: .badRequest, headers: ["Connection": "close", "Content-Length": "0"])
+        context.write(self.wrapOutboundOut(.head(head)), promise: nil)
+        context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
+        context.close(promise: nil)
+    }
+}

@@ -1,0 +1,89 @@
+import NIOCore
+import Testing
+
+@testable import SwitchboardCore
+
+@Suite struct KitGuardTests {
+    func publication(_ event: String, _ json: String, channel: String = "private-x", sender: UInt64? = 7, user: String? = nil) -> Publication {
+        Publication(
+            app: "1",
+            channel: channel,
+            event: event,
+            data: ByteBuffer(string: json),
+            userID: user,
+            sender: sender.map(ConnectionID.init),
+            timestamp: 0
+        )
+    }
+
+    func refusal(_ guardian: KitGuard, _ publication: Publication, _ kit: KitRule, now: Double = 0) async -> KitRefusal.Reason? {
+        do {
+            try await guardian.admit(publication, kit: kit, now: now)
+            return nil
+        } catch {
+            guard case .kitRefused(let refusal) = error else { return nil }
+            return refusal.reason
+        }
+    }
+
+    @Test func callsCapTheSignalingPayload() async {
+        let guardian = KitGuard()
+        let kit = KitRule(kind: .calls, maxSignalBytes: 1024)
+        let big = "{\"sdp\":\"" + String(repeating: "a", count: 1100) + "\"}"
+        #expect(await self.refusal(guardian, self.publication("client-call.offer", big), kit) == .payloadTooLarge)
+        #expect(await self.refusal(guardian, self.publication("client-call.offer", "{\"sdp\":\"v=0\"}"), kit) == nil)
+    }
+
+    @Test func iceCandidatesAreCountedPerConnectionAndRefill() async {
+        let guardian = KitGuard()
+        let kit = KitRule(kind: .calls, iceCandidatesPerSecond: 10)
+        let batch = "{\"candidates\":[" + Array(repeating: "{\"candidate\":\"c\"}", count: 30).joined(separator: ",") + "],\"count\":1}"
+        #expect(await self.refusal(guardian, self.publication("client-call.ice_candidate", batch, sender: 1), kit) == nil)
+        #expect(await self.refusal(guardian, self.publication("client-call.ice_candidate", "{\"candidate\":\"c\"}", sender: 1), kit) == .rateLimited)
+        #expect(await self.refusal(guardian, self.publication("client-call.ice_candidate", batch, sender: 2), kit) == nil)
+        #expect(await self.refusal(guardian, self.publication("call.ice_candidate", batch, sender: nil), kit) == nil)
+        #expect(await self.refusal(guardian, self.publication("client-call.ice_candidate", "{\"candidate\":\"c\"}", sender: 1), kit, now: 0.2) == nil)
+    }
+
+    @Test func encryptedRoomsAcceptOnlyEnvelopes() async {
+        let guardian = KitGuard()
+        let kit = KitRule(kind: .chat, encrypted: true)
+        let sealed = #"{"message_id":"m","body":{"v":1,"alg":"A256GCM","kid":"d.k","iv":"AAAA","ct":"Zm9v"}}"#
+        #expect(await self.refusal(guardian, self.publication("client-chat.message", sealed), kit) == nil)
+        for clear in [#"{"message_id":"m","body":"hi"}"#, #"{"message_id":"m"}"#, #"{"text":"hi"}"#, #""hi""#, "[1]"] {
+            #expect(await self.refusal(guardian, self.publication("client-chat.message", clear), kit) == .plaintextRefused, "\(clear)")
+        }
+        #expect(await self.refusal(guardian, self.publication("client-chat.typing", #"{"is_typing":true}"#), kit) == nil)
+    }
+
+    @Test func positionsAreCheckedAndLimitedPerPublisher() async {
+        let guardian = KitGuard()
+        let kit = KitRule(kind: .location, locationUpdatesPerSecond: 1)
+        let here = #"{"lat":1.5,"lon":-3}"#
+        #expect(await self.refusal(guardian, self.publication("client-location.update", here), kit) == nil)
+        #expect(await self.refusal(guardian, self.publication("client-location.update", here), kit) == nil)
+        #expect(await self.refusal(guardian, self.publication("client-location.update", here), kit) == .rateLimited)
+        #expect(await self.refusal(guardian, self.publication("client-location.update", here), kit, now: 1.1) == nil)
+        #expect(await self.refusal(guardian, self.publication("client-location.update", #"{"lat":91,"lon":0}"#, sender: 9), kit) == .invalidPayload)
+        #expect(await self.refusal(guardian, self.publication("client-location.ended", "{}"), kit) == nil)
+    }
+
+    @Test func deliveryStatusFollowsTheTableAndAsksForTheKeptOneOnce() async throws {
+        let guardian = KitGuard()
+        let kit = KitRule(kind: .delivery)
+        var asked = 0
+        let status = { (name: String) in self.publication("delivery.status", "{\"status\":\"\(name)\"}", sender: nil) }
+        try await guardian.admit(status("in_transit"), kit: kit) {
+            asked += 1
+            return .pickup
+        }
+        try await guardian.admit(status("delivered"), kit: kit) {
+            asked += 1
+            return nil
+        }
+        #expect(asked == 1)
+        #expect(await self.refusal(guardian, status("in_transit"), kit) == .invalidTransition)
+        #expect(await self.refusal(guardian, status("lost"), kit) == .invalidPayload)
+        #expect(guardian.deliveryStatus(app: "1", channel: "private-x") == .delivered)
+    }
+}

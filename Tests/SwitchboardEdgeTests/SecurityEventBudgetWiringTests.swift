@@ -1,0 +1,51 @@
+import Logging
+import SwitchboardAdapterKit
+import SwitchboardCore
+import SwitchboardStore
+import Testing
+
+@testable import SwitchboardEdge
+
+@Suite struct SecurityEventBudgetWiringTests {
+    @Test func theBudgetKeyIsReadWithItsDefaultAndRange() throws {
+        #expect(try ConfigLoader.parse("").limits.securityEventsPerIPPerSecond == 20)
+        #expect(try ConfigLoader.parse("[limits]\nsecurity_events_per_ip_per_second = 5").limits.securityEventsPerIPPerSecond == 5)
+        #expect(try ConfigLoader.parse("[limits]\nsecurity_events_per_ip_per_second = 0").limits.securityEventsPerIPPerSecond == 0)
+        #expect(throws: ConfigError.self) { try ConfigLoader.parse("[limits]\nsecurity_events_per_ip_per_second = -1") }
+    }
+
+    @Test func everyRefusalIsCountedButOnlyTheBudgetIsStoredAndTheRestCountedAsDropped() throws {
+        let bus = Bus(engine: MemoryEngine(), apps: AppRegistry(apps: []))
+        let metrics = EdgeMetrics(bus: bus, connections: ConnectionCounter())
+        let store = try SQLiteStore(path: ":memory:")
+        let logger = Logger(label: "test")
+        let writer = SecurityEventWriter(store: store, logger: logger, onDrop: Edge.countQueueDrops(metrics))
+        let sink = Edge.securitySink(writer: writer, metrics: metrics, limits: SwitchboardConfig.Limits(), logger: logger)
+        #expect(metrics.render().contains("switchboard_security_events_dropped_total{reason=\"budget\"} 0\n"))
+        for n in 0..<500 {
+            sink.record(SecurityEvent(time: Int64(n), app: "1", kind: .badRequest, clientIP: "192.0.2.7", detail: "bad frame \(n)"))
+        }
+        writer.flush()
+        let text = metrics.render()
+        #expect(text.contains("switchboard_refusals_total{kind=\"bad_request\"} 500\n"))
+        // A burst of 50 (the test runs well within a second, so at most a few more refill).
+        let stored = try store.securityEvents(SecurityEventQuery(limit: 1000)).count
+        #expect(stored >= 50 && stored < 60)
+        #expect(text.contains("switchboard_security_events_dropped_total{reason=\"budget\"} \(500 - stored)\n"))
+        #expect(text.contains("switchboard_security_events_dropped_total{reason=\"queue\"} 0\n"))
+    }
+
+    @Test func aFullStoreQueueOverwritesTheOldestAndCountsThem() throws {
+        let bus = Bus(engine: MemoryEngine(), apps: AppRegistry(apps: []))
+        let metrics = EdgeMetrics(bus: bus, connections: ConnectionCounter())
+        let store = try SQLiteStore(path: ":memory:")
+        let writer = SecurityEventWriter(store: store, maxBuffered: 10, logger: Logger(label: "test"), onDrop: Edge.countQueueDrops(metrics))
+        metrics.registerSecurityDrops()
+        for n in 0..<25 { writer.record(SecurityEvent(time: Int64(n), app: nil, kind: .badRequest, detail: "e\(n)")) }
+        #expect(writer.droppedTotal == 15)
+        writer.flush()
+        #expect(try store.securityEvents(SecurityEventQuery(limit: 100)).map(\.detail).first == "e24")
+        #expect(try store.securityEvents(SecurityEventQuery(limit: 100)).count == 10)
+        #expect(metrics.render().contains("switchboard_security_events_dropped_total{reason=\"queue\"} 15\n"))
+    }
+}

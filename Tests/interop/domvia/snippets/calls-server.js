@@ -1,0 +1,21 @@
+import { authorizePrivateChannel } from "@domvia/realtime-server";
+app.post("/realtime/auth", async (request, response) => {
+const user = await requireSignedInUser(request);
+const channelName = request.body.channel_name;
+const socketId = request.body.socket_id;
+if (!channelName.startsWith("private-call.room.")) {
+return response.status(403).json({ message: "Forbidden" });
+}
+const roomId = extractRoomIdFromCallChannel(channelName);
+if (!await userCanAccessRoom(user.id, roomId)) {
+return response.status(403).json({ message: "Forbidden" });
+}
+return response.json(
+await authorizePrivateChannel({
+key: process.env.DOMVIA_REALTIME_KEY,
+secret: process.env.DOMVIA_REALTIME_SECRET,
+socketId,
+channelName,
+}),
+);
+});

@@ -1,0 +1,432 @@
+"""The edge from the attacker's side: the reverse proxy, the admin plane, forwarded addresses and a stalled Redis.
+
+Each test plays a hostile client with nothing but loopback sockets and real tools (curl, httpx, raw sockets,
+redis-cli), and checks the edge holds: it never fetches from a host the client names, never serves a sample admin
+token to the network, never lets anyone lock operators out or pick the address they are charged to, and never
+hangs on a Redis that stopped answering.
+"""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conftest import (
+    ADMIN_TOKEN,
+    BINARY,
+    CONFIG,
+    MAIN,
+    WAIT,
+    admin_headers,
+    free_port,
+    now_ms,
+    rest,
+    security_events,
+    start_server,
+    unique,
+    wait_for_event,
+    wait_until,
+)
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------------------------
+
+
+class Recorder:
+    """A loopback HTTP/1.1 server that answers 200 and records every request it sees (method, target, headers)."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.requests: list[dict] = []
+        recorder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def handle_any(self):
+                recorder.requests.append({"method": self.command, "path": self.path,
+                                          "headers": {k.lower(): v for k, v in self.headers.items()}})
+                body = json.dumps({"server": recorder.name, "path": self.path}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = do_OPTIONS = do_HEAD = do_CONNECT = handle_any
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def paths(self) -> list[str]:
+        return [r["path"] for r in self.requests]
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def raw_http1(port: int, request: bytes, timeout: float = WAIT) -> tuple[int | None, bytes]:
+    """Sends `request` as is on a fresh loopback socket; returns the status and body of the first response, or
+    (None, b"") when nothing comes back within `timeout`."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(request)
+        data = b""
+        try:
+            while b"\r\n\r\n" not in data:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        except TimeoutError:
+            return None, b""
+        if not data:
+            return None, b""
+        head, _, body = data.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 "), data[:200]
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value.strip())
+        while len(body) < length:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            body += chunk
+        return int(head.split(b" ")[1]), body[:length]
+
+
+def curl(*args: str) -> tuple[int, str, str]:
+    """curl with `-w` printing the status and HTTP version after the body; returns (status, version, body)."""
+    result = subprocess.run(["curl", "-sS", "-k", "--max-time", str(int(WAIT)), "-w", "\n%{http_code} %{http_version}", *args],
+                            capture_output=True, text=True, timeout=WAIT + 5)
+    body, _, tail = result.stdout.rpartition("\n")
+    status, version = tail.split(" ")
+    return int(status), version, body
+
+
+def with_server_keys(config: str, lines: str) -> str:
+    """The test config with `lines` added to its `[server]` table."""
+    return config.replace("[server]\n", "[server]\n" + lines + "\n", 1)
+
+
+def sse_status(server, forwarded_for: str | None = None, local_address: str = "127.0.0.1", key: str = MAIN["key"]) -> int:
+    """Opens one SSE connection (optionally with an `X-Forwarded-For`), reads its status, closes it."""
+    headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
+    transport = httpx.HTTPTransport(local_address=local_address)
+    with httpx.Client(transport=transport, timeout=WAIT) as client:
+        with client.stream("GET", f"{server.http}/sse", params={"key": key, "channel": unique("c")}, headers=headers) as r:
+            return r.status_code
+
+
+# ---------------------------------------------------------------------------------------------
+# The reverse proxy: only origin-form targets, and only to the configured upstream
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def proxy_edge():
+    """An edge with `[proxy] upstream`, a TLS listener (h2 + http/1.1) and a victim server nobody may reach."""
+    upstream, victim = Recorder("upstream"), Recorder("victim")
+    workdir = Path(tempfile.mkdtemp(prefix="switchboard-hostile-"))
+    certs = workdir / "certs"
+    made = subprocess.run([str(BINARY), "dev-cert", "--out", str(certs)], capture_output=True, text=True, timeout=30)
+    assert made.returncode == 0, made.stderr
+    config = CONFIG + f"""
+[proxy]
+upstream = "{upstream.url}"
+connect_timeout_ms = 1000
+read_timeout_ms = 2000
+
+[[listeners]]
+address = "127.0.0.1"
+port = 0
+tls = {{ cert = "{certs / 'dev-cert.pem'}", key = "{certs / 'dev-key.pem'}" }}
+"""
+    server = start_server(config, workdir)
+    (https,) = server.listeners(1)
+    yield {"server": server, "https": https, "upstream": upstream, "victim": victim}
+    assert server.stop() == 0, server.log()[-4000:]
+    upstream.close()
+    victim.close()
+
+
+def assert_bad_request(status: int, body: str | bytes):
+    assert status == 400, body
+    assert json.loads(body)["error"]["code"] == "bad_request", body
+
+
+def test_h2_request_target_with_at_sign_is_400_and_never_reaches_the_named_host(proxy_edge):
+    victim = proxy_edge["victim"]
+    since = now_ms()
+    status, version, body = curl("--http2", "--request-target", f"@127.0.0.1:{victim.port}/meta", proxy_edge["https"] + "/")
+    assert version == "2", version
+    assert_bad_request(status, body)
+    assert victim.requests == []
+    event = wait_for_event(proxy_edge["server"], "bad_request", since, contains="proxy")
+    assert event["clientIp"] == "127.0.0.1"
+
+
+@pytest.mark.parametrize("target", ["http://127.0.0.1:{victim}/meta", "127.0.0.1:{victim}", "meta", "/a\\b"])
+def test_h2_targets_that_are_not_origin_form_are_400(proxy_edge, target):
+    victim = proxy_edge["victim"]
+    status, version, body = curl("--http2", "--request-target", target.format(victim=victim.port), proxy_edge["https"] + "/")
+    assert version == "2", version
+    assert_bad_request(status, body)
+    assert victim.requests == []
+
+
+@pytest.mark.parametrize("target", ["*", "//127.0.0.1:{victim}/meta", "/a\\b", "/%zz"])
+def test_h1_targets_that_are_not_origin_form_are_400_over_a_raw_socket(proxy_edge, target):
+    server, victim = proxy_edge["server"], proxy_edge["victim"]
+    request = f"GET {target.format(victim=victim.port)} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode()
+    status, body = raw_http1(server.port, request)
+    assert_bad_request(status, body)
+    assert victim.requests == []
+
+
+@pytest.mark.parametrize("target", ["@127.0.0.1:{victim}/meta", "127.0.0.1:{victim}", "meta"])
+def test_h1_targets_the_http1_parser_refuses_never_reach_the_named_host(proxy_edge, target):
+    # NIO's HTTP/1.1 parser rejects these request lines before any route sees them (today with no answer at all:
+    # see the report), so all that is pinned here is that nothing is fetched and nothing succeeds.
+    server, victim = proxy_edge["server"], proxy_edge["victim"]
+    request = f"GET {target.format(victim=victim.port)} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode()
+    status, _ = raw_http1(server.port, request, timeout=2)
+    assert status in (None, 400), status
+    assert victim.requests == []
+
+
+def test_h1_absolute_form_never_reaches_the_host_it_names(proxy_edge):
+    # HTTP/1.1 servers must accept absolute-form (RFC 9112 §3.2.2); the edge keeps only its path, so the request can
+    # reach the configured upstream and nothing else.
+    server, upstream, victim = proxy_edge["server"], proxy_edge["upstream"], proxy_edge["victim"]
+    path = f"/{unique('abs')}"
+    request = (f"GET http://127.0.0.1:{victim.port}{path} HTTP/1.1\r\nHost: 127.0.0.1:{victim.port}\r\n"
+               "Connection: close\r\n\r\n").encode()
+    status, body = raw_http1(server.port, request)
+    assert victim.requests == []
+    if status != 400:
+        assert status == 200 and json.loads(body)["server"] == "upstream", body
+        assert path in upstream.paths()
+
+
+def test_origin_form_targets_still_reach_the_upstream_over_h1_and_h2(proxy_edge):
+    upstream = proxy_edge["upstream"]
+    for options in ((), ("--http2",)):
+        path = f"/{unique('ok')}/%40x?q=a%20b"
+        status, _, body = curl(*options, proxy_edge["https"] + path)
+        assert status == 200 and json.loads(body)["server"] == "upstream", body
+        assert path in upstream.paths()
+    assert proxy_edge["victim"].requests == []
+
+
+def test_a_spoofed_x_forwarded_for_from_an_untrusted_peer_does_not_reach_the_upstream(proxy_edge):
+    upstream = proxy_edge["upstream"]
+    path = f"/{unique('xff')}"
+    r = httpx.get(f"{proxy_edge['server'].http}{path}", headers={"X-Forwarded-For": "203.0.113.9", "Forwarded": "for=203.0.113.9",
+                  "X-Real-IP": "203.0.113.9"}, timeout=WAIT)
+    assert r.status_code == 200, r.text
+    seen = next(request for request in upstream.requests if request["path"] == path)["headers"]
+    assert seen["x-forwarded-for"] == "127.0.0.1"
+    assert "forwarded" not in seen and "x-real-ip" not in seen
+
+
+# ---------------------------------------------------------------------------------------------
+# The admin plane: no sample token on the network, no lockout of the right token
+# ---------------------------------------------------------------------------------------------
+
+# The shared CONFIG raises the wrong-token allowance; these tests need the default (10 a minute).
+DEFAULT_LOCKOUT_CONFIG = CONFIG.replace("auth_failures_per_minute = 1000\n", "")
+LONG_TOKEN = "k3Y9-admin-token-0123456789abcdef"  # 33 characters
+
+
+def serve_once(config_text: str, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Runs `switchboard serve` on `config_text` expecting it to exit on its own (bounded by a timeout)."""
+    workdir = Path(tempfile.mkdtemp(prefix="switchboard-refuse-"))
+    config = workdir / "switchboard.toml"
+    config.write_text(config_text.replace("{store}", str(workdir / "s.sqlite")))
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHBOARD_")}
+    environment.update(env or {})
+    return subprocess.run([str(BINARY), "serve", "--config", str(config), "--port", "0", *args], capture_output=True, text=True,
+                          timeout=30, cwd=workdir, env=environment)
+
+
+def test_serving_0000_with_the_sample_admin_token_exits_2_with_one_line_naming_the_fix():
+    config = CONFIG.replace(f'token = "{ADMIN_TOKEN}"', 'token = "change-me"')
+    result = serve_once(config, "--host", "0.0.0.0")
+    assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "0.0.0.0" in lines[0] and "change-me" in lines[0] and "at least 24 characters" in lines[0], lines[0]
+    assert "listening" not in result.stdout
+
+
+@pytest.mark.parametrize("token", ["", "short-token-23-chars-xx"])
+def test_a_non_loopback_listener_with_an_empty_or_short_admin_token_exits_2(token):
+    config = CONFIG.replace(f'token = "{ADMIN_TOKEN}"', f'token = "{token}"') + '\n[[listeners]]\naddress = "0.0.0.0"\nport = 0\n'
+    result = serve_once(config)
+    assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
+    assert "listeners[0].address" in result.stderr and "at least 24 characters" in result.stderr, result.stderr
+
+
+def test_serving_0000_with_a_long_admin_token_starts(fresh_server):
+    server = fresh_server(CONFIG.replace(f'token = "{ADMIN_TOKEN}"', f'token = "{LONG_TOKEN}"'), extra_args=("--host", "0.0.0.0"))
+    r = httpx.get(f"{server.http}/api/realtime/apps", headers={"Authorization": f"Bearer {LONG_TOKEN}"}, timeout=WAIT)
+    assert r.status_code == 200, r.text
+    assert server.stop() == 0
+
+
+def test_fifteen_requests_without_a_token_do_not_lock_the_address_out(fresh_server):
+    server = fresh_server(DEFAULT_LOCKOUT_CONFIG)
+    browser = httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.2"), timeout=WAIT)
+    for attempt in range(15):
+        # A console page loading before sign-in: no header, or an unset variable.
+        headers = [{}, {"Authorization": "Bearer null"}, {"Authorization": "Bearer undefined"}][attempt % 3]
+        r = browser.get(f"{server.http}/api/realtime/gateway/status", headers=headers)
+        assert r.status_code == 401, (attempt, r.text)
+    assert browser.get(f"{server.http}/api/realtime/apps", headers=admin_headers()).status_code == 200
+
+
+def test_fifteen_wrong_tokens_lock_out_further_guesses_but_never_the_right_token(fresh_server):
+    server = fresh_server(DEFAULT_LOCKOUT_CONFIG)
+    shared = httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.2"), timeout=WAIT)
+    since = now_ms()
+    statuses = [shared.get(f"{server.http}/api/realtime/apps", headers={"Authorization": f"Bearer guess-{i}"}).status_code
+                for i in range(15)]
+    assert statuses == [401] * 10 + [429] * 5, statuses
+    # An operator behind the same address (a load balancer, a NAT) still gets in.
+    r = shared.get(f"{server.http}/api/realtime/apps", headers=admin_headers())
+    assert r.status_code == 200, r.text
+    event = wait_for_event(server, "rate_limited", since, contains="admin API")
+    assert event["clientIp"] == "127.0.0.2"
+
+
+# ---------------------------------------------------------------------------------------------
+# trusted_proxies: forwarded addresses count only from trusted peers
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def behind_proxy():
+    """An edge trusting only 127.0.0.1 as a proxy, with 2 new connections per address per second and the default lockout."""
+    upstream = Recorder("upstream")
+    config = with_server_keys(DEFAULT_LOCKOUT_CONFIG, 'trusted_proxies = ["127.0.0.1/32", "::1/128"]')
+    config = config.replace("new_connections_per_ip_per_second = 1000", "new_connections_per_ip_per_second = 2")
+    config += f'\n[proxy]\nupstream = "{upstream.url}"\n'
+    server = start_server(config)
+    yield server, upstream
+    assert server.stop() == 0, server.log()[-4000:]
+    upstream.close()
+
+
+def test_a_spoofed_x_forwarded_for_from_an_untrusted_peer_does_not_escape_the_per_ip_connection_limit(behind_proxy):
+    server, _ = behind_proxy
+    statuses = [sse_status(server, forwarded_for=f"198.51.100.{i}", local_address="127.0.0.2") for i in range(12)]
+    assert 429 in statuses, statuses
+    assert statuses[:2] == [200, 200], statuses
+
+
+def test_from_a_trusted_proxy_each_forwarded_client_has_its_own_connection_limit(behind_proxy):
+    server, _ = behind_proxy
+    spread = [sse_status(server, forwarded_for=f"203.0.113.9, 198.51.100.{i + 20}") for i in range(12)]
+    assert spread == [200] * 12, spread
+    same = [sse_status(server, forwarded_for="198.51.100.99") for _ in range(12)]
+    assert 429 in same, same
+
+
+def test_security_events_name_the_forwarded_client_only_from_a_trusted_peer(behind_proxy):
+    server, _ = behind_proxy
+    since = now_ms()
+    assert sse_status(server, forwarded_for="198.51.100.50", key="pk_unknown_trusted") == 404
+    event = wait_for_event(server, "unknown_key", since, contains="pk_unknown_trusted")
+    assert event["clientIp"] == "198.51.100.50"
+    assert sse_status(server, forwarded_for="198.51.100.51", local_address="127.0.0.3", key="pk_unknown_spoofed") == 404
+    event = wait_for_event(server, "unknown_key", since, contains="pk_unknown_spoofed")
+    assert event["clientIp"] == "127.0.0.3"
+
+
+def test_admin_lockouts_follow_the_forwarded_client_behind_a_trusted_proxy(behind_proxy):
+    server, _ = behind_proxy
+    guesser = {"X-Forwarded-For": "198.51.100.77"}
+    statuses = [httpx.get(f"{server.http}/api/realtime/apps", headers={**guesser, "Authorization": f"Bearer g{i}"},
+                          timeout=WAIT).status_code for i in range(11)]
+    assert statuses == [401] * 10 + [429], statuses
+    # Another client behind the same proxy is not locked out by the guesser.
+    other = httpx.get(f"{server.http}/api/realtime/apps", headers={"X-Forwarded-For": "198.51.100.78", "Authorization": "Bearer typo"},
+                      timeout=WAIT)
+    assert other.status_code == 401, other.text
+
+
+def test_the_proxy_passes_a_trusted_peers_chain_and_appends_the_peer(behind_proxy):
+    server, upstream = behind_proxy
+    path = f"/{unique('chain')}"
+    r = httpx.get(f"{server.http}{path}", headers={"X-Forwarded-For": "198.51.100.5"}, timeout=WAIT)
+    assert r.status_code == 200, r.text
+    seen = next(request for request in upstream.requests if request["path"] == path)["headers"]
+    assert seen["x-forwarded-for"] == "198.51.100.5, 127.0.0.1"
+
+
+# ---------------------------------------------------------------------------------------------
+# Redis that stops answering: every command times out, health says degraded, and it recovers
+# ---------------------------------------------------------------------------------------------
+
+REDIS = shutil.which("redis-server")
+
+
+def test_a_stalled_redis_fails_publishes_within_the_command_timeout_and_health_recovers():
+    assert REDIS, "redis-server is not installed (scripts/test installs it)"
+    port = free_port()
+    redis = subprocess.Popen([REDIS, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    node = None
+    try:
+        wait_until(lambda: socket.socket().connect_ex(("127.0.0.1", port)) == 0, timeout=10, message="redis-server to listen")
+        config = CONFIG + f'\n[engine]\nkind = "redis"\nurl = "redis://127.0.0.1:{port}/0"\nprefix = "{unique("stall")}"\n' \
+                          'command_timeout_ms = 500\n'
+        node = start_server(config)
+
+        def health():
+            return httpx.get(f"{node.http}/api/health", timeout=WAIT).json()
+
+        wait_until(lambda: health()["status"] == "ok", timeout=10, message="the engine to connect")
+        channel = unique("stall:")
+        assert rest(node, "POST", "publish", json={"channel": channel, "data": 1}).status_code == 200
+
+        redis.send_signal(signal.SIGSTOP)
+        started = time.monotonic()
+        refused = rest(node, "POST", "publish", json={"channel": channel, "data": 2})
+        elapsed = time.monotonic() - started
+        assert refused.status_code == 503, refused.text
+        assert refused.json()["error"]["code"] == "engine_unavailable", refused.text
+        assert elapsed < 3.0, f"the publish took {elapsed:.1f}s with a 0.5s command timeout"
+        wait_until(lambda: health()["status"] == "degraded", timeout=5, message="health to say degraded")
+        assert health()["engine"]["status"] == "unavailable"
+
+        redis.send_signal(signal.SIGCONT)
+        wait_until(lambda: health()["status"] == "ok", timeout=10, message="health to recover")
+        assert rest(node, "POST", "publish", json={"channel": channel, "data": 3}).status_code == 200
+    finally:
+        if redis.poll() is None:
+            redis.send_signal(signal.SIGCONT)
+            redis.kill()
+            redis.wait(timeout=10)
+        if node is not None:
+            node.stop(signal.SIGKILL)
