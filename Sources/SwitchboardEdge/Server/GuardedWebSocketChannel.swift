@@ -4,6 +4,7 @@ import HummingbirdWebSocket
 import Logging
 import NIOCore
 import NIOHTTP1
+import ServiceLifecycle
 import SwitchboardAdapterKit
 
 /// Hummingbird's HTTP/1.1 channel with WebSocket upgrade, plus what NIOWebSocket leaves out: a client frame that is
@@ -23,12 +24,40 @@ struct GuardedWebSocketChannel: ServerChildChannel {
             // a graceful shutdown) forever. It is answered with 400 and closed.
             let decoder = try channel.pipeline.syncOperations.context(handlerType: ByteToMessageHandler<HTTPRequestDecoder>.self)
             try channel.pipeline.syncOperations.addHandler(HTTPParseErrorResponder(), position: .after(decoder.handler))
+            try channel.pipeline.syncOperations.addHandler(FirstRequestWatcher(), position: .after(decoder.handler))
             return value
         }
     }
 
     func handle(value: Value, logger: Logger) async {
-        await self.inner.handle(value: value, logger: logger)
+        // Until a first request head arrives the upgrade pipeline waits for one with no timeout and no shutdown
+        // handling, so a silent connection (a browser's preconnect, a stalled client) would hold a graceful shutdown
+        // forever: on shutdown such a connection is closed. Later requests follow Hummingbird's own idle handling.
+        let channel = value.channel
+        await withGracefulShutdownHandler {
+            await self.inner.handle(value: value, logger: logger)
+        } onGracefulShutdown: {
+            channel.eventLoop.execute {
+                // The watcher leaves the pipeline at the first request head: while it is there, none has come.
+                guard (try? channel.pipeline.syncOperations.handler(type: FirstRequestWatcher.self)) != nil else { return }
+                channel.close(promise: nil)
+            }
+        }
+    }
+}
+
+/// Stays in the pipeline until the connection's first complete request head, then removes itself (before an upgrade
+/// turns the bytes after the HTTP decoder into WebSocket frames).
+final class FirstRequestWatcher: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let isHead = if case .head = self.unwrapInboundIn(data) { true } else { false }
+        context.fireChannelRead(data)
+        // After forwarding: a removed context forwards nothing. Bytes an upgrade releases flow on from the upgrade
+        // handler, after this one, so none reach it before it is gone.
+        if isHead { context.pipeline.syncOperations.removeHandler(context: context, promise: nil) }
     }
 }
 
