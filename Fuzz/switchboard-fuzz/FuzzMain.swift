@@ -26,6 +26,9 @@ import SwitchboardFuzz
 
 /// `switchboard-fuzz TARGET [libFuzzer flags] [corpus dirs]` when built by `scripts/fuzz`; in a normal build,
 /// `switchboard-fuzz TARGET FILE...` replays files through the target's check. `--list` prints each target and its -max_len.
+/// Names the target for the processes libFuzzer starts itself.
+let targetVariable = "SWITCHBOARD_FUZZ_TARGET"
+
 @main
 struct FuzzMain {
     static func main() {
@@ -34,22 +37,29 @@ struct FuzzMain {
             for target in FuzzTarget.all { print(target.name, target.maxLength) }
             exit(0)
         }
-        guard arguments.count >= 2, let target = FuzzTarget.named(arguments[1]) else {
+        let named = arguments.count >= 2 ? FuzzTarget.named(arguments[1]) : nil
+        guard let target = named ?? getenv(targetVariable).flatMap({ FuzzTarget.named(String(cString: $0)) }) else {
             let names = FuzzTarget.all.map(\.name).joined(separator: ", ")
             print("usage: switchboard-fuzz TARGET [FILE...]; targets: \(names)")
             exit(2)
         }
         #if FUZZING
             selected = target
-            // libFuzzer sees argv without the target name.
-            var argc = CommandLine.argc - 1
+            // libFuzzer sees argv without the target name; the processes it starts itself (`-merge=1`, `-fork`,
+            // `-jobs`) run that argv, so they learn the target from the environment.
+            setenv(targetVariable, target.name, 1)
+            var argc = CommandLine.argc
             var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
-            argv![1] = argv![0]
-            argv = argv! + 1
+            if arguments[1] == target.name {
+                argv![1] = argv![0]
+                argv = argv! + 1
+                argc -= 1
+            }
             exit(LLVMFuzzerRunDriver(&argc, &argv, fuzzOneInput))
         #else
+            let files = arguments.dropFirst(named == nil ? 1 : 2)
             var failed = 0
-            for path in arguments.dropFirst(2) {
+            for path in files {
                 guard let input = readFile(path) else {
                     print("\(path): cannot read")
                     failed += 1
@@ -62,7 +72,7 @@ struct FuzzMain {
                     failed += 1
                 }
             }
-            print("\(target.name): \(arguments.count - 2 - failed) of \(arguments.count - 2) inputs passed")
+            print("\(target.name): \(files.count - failed) of \(files.count) inputs passed")
             exit(failed == 0 ? 0 : 1)
         #endif
     }

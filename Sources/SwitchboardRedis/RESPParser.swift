@@ -157,7 +157,8 @@ public struct RESPParser: Sendable {
                 result = .map(stride(from: 0, to: elements.count, by: 2).map { RESPPair(key: elements[$0], value: elements[$0 + 1]) })
             default:
                 // An attribute annotates the value after it; the annotation is dropped.
-                guard let annotated = try self.value(in: buffer, at: &cursor, depth: depth) else { return nil }
+                // One level deeper, so a chain of attributes meets maxDepth instead of recursing without bound.
+                guard let annotated = try self.value(in: buffer, at: &cursor, depth: depth + 1) else { return nil }
                 result = annotated
             }
         default:

@@ -49,7 +49,8 @@ public enum PusherData {
 
     /// True when `text` is one complete JSON value.
     public static func isJSON(_ text: String) -> Bool {
-        (try? JSONObject(parsing: Self.wrap(ByteBuffer(string: text)))) != nil
+        // Exactly one member: `1,"channel":"x"` also parses once wrapped, and relayed raw it would add members to frames.
+        (try? JSONObject(parsing: Self.wrap(ByteBuffer(string: text))))?.keys.count == 1
     }
 
     static func wrap(_ value: ByteBuffer) -> ByteBuffer {

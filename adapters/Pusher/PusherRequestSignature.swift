@@ -56,7 +56,8 @@ public struct PusherRequestSignature: Sendable {
         guard let timestampText = self["auth_timestamp"], let timestamp = Int64(timestampText) else {
             throw Failure(message: "auth_timestamp is required")
         }
-        guard abs(now - timestamp) <= window else {
+        // Compared without subtracting: `now - timestamp` overflows (a trap) for a timestamp near Int64.min.
+        guard timestamp >= now - window, timestamp <= now + window else {
             throw Failure(message: "auth_timestamp is more than \(window) seconds from the server's time (\(now))")
         }
         guard self["auth_version"] == "1.0" else { throw Failure(message: "auth_version must be 1.0") }
