@@ -1,6 +1,6 @@
 """Helpers for the suites that drive real JavaScript clients: headless Chromium pages and Node scripts.
 
-- `TestSite`: a tiny HTTP server on a loopback port, the test side's "app": it serves the unmodified client builds from
+- `SiteServer`: a tiny HTTP server on a loopback port, the test side's "app": it serves the unmodified client builds from
   `../shared/clients/` (beside the repository; `SWITCHBOARD_CLIENTS_DIR` overrides), blank pages, and the auth and token
   endpoints a real backend would have. The product never serves those client files.
 - `run_node`: runs an ES module with Debian's Node, with `@maravilla-labs/platform` resolvable as a package.
@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import threading
@@ -36,7 +37,7 @@ CONTENT_TYPES = {".js": "text/javascript; charset=utf-8", ".mjs": "text/javascri
 
 
 class Request:
-    """One request to the `TestSite`: method, path, query (first values), headers, body and its form/JSON reading."""
+    """One request to the `SiteServer`: method, path, query (first values), headers, body and its form/JSON reading."""
 
     def __init__(self, handler: BaseHTTPRequestHandler, body: bytes):
         split = urlsplit(handler.path)
@@ -59,7 +60,7 @@ class Request:
         return self.form()
 
 
-class TestSite:
+class SiteServer:
     """A threaded HTTP server on 127.0.0.1: routes, pages, and `/clients/<file>` from the shared client builds."""
 
     def __init__(self):
@@ -119,7 +120,10 @@ class TestSite:
         handler = self.routes.get((request.method, request.path))
         if handler is None:
             return 404, {"Content-Type": "text/plain"}, b"not found"
-        result = handler(request)
+        try:
+            result = handler(request)
+        except Exception as error:  # a test-side bug shows up as a 500 with its message, not a dropped connection
+            return 500, {"Content-Type": "text/plain"}, repr(error).encode()
         if isinstance(result, tuple) and len(result) == 3:
             return result
         status, body = result if isinstance(result, tuple) else (200, result)
@@ -236,12 +240,6 @@ class NodeProcess:
 def restart_on_same_port(server: Server, sig=signal.SIGTERM) -> Server:
     """Stops `server` and starts the same command (port, config, store) again; returns the new `Server`."""
     args = server.process.args
-    if os.environ.get("HANGWATCH"):
-        server.process.send_signal(sig)
-        try:
-            server.process.wait(timeout=8)
-        except subprocess.TimeoutExpired:
-            print(subprocess.run(["/tmp/hangwatch.sh", str(server.process.pid)], capture_output=True, text=True).stdout)
     code = server.stop(sig)
     assert sig != signal.SIGTERM or code == 0, f"server exited with {code} on SIGTERM"
     log = open(server.log_path, "ab")
@@ -262,3 +260,149 @@ def restart_on_same_port(server: Server, sig=signal.SIGTERM) -> Server:
         if time.monotonic() >= deadline:
             raise RuntimeError(f"server did not restart on port {server.port}:\n{server.log()[-3000:]}")
         time.sleep(0.2)
+
+
+class CuttableProxy:
+    """A TCP forwarder on a loopback port in front of `target_port`: `cut()` drops every connection and refuses new
+    ones (as a network outage would), `restore()` lets them through again."""
+
+    def __init__(self, target_port: int):
+        self.target_port = target_port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.up = True
+        self.pairs = []
+        self.lock = threading.Lock()
+        self.accepted = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if not self.up:
+                client.close()
+                continue
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=5)
+            except OSError:
+                client.close()
+                continue
+            with self.lock:
+                self.accepted += 1
+                self.pairs.append((client, upstream))
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source, sink):
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        for s in (source, sink):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def cut(self):
+        self.up = False
+        with self.lock:
+            pairs, self.pairs = self.pairs, []
+        for client, upstream in pairs:
+            for s in (client, upstream):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                s.close()
+
+    def restore(self):
+        self.up = True
+
+    def close(self):
+        self.cut()
+        self.listener.close()
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The edge the browser-client suites talk to
+# ---------------------------------------------------------------------------------------------------------------------
+
+# Pages come from the test site's origin; the app lists no origins, so it accepts them (as the FACTS note says).
+BROWSER_APP = {"id": "3001", "key": "pk_test_browser", "secret": "sk_test_browser_0123456789abcdef0123456"}
+ENCRYPTION_MASTER_KEY = "dGhpcyBpcyAzMiBieXRlcyBmb3IgdGhlIHRlc3RzISE="  # base64 of 32 bytes: pusher-js's encrypted channels
+
+
+def browser_edge_config() -> str:
+    return f"""
+default_app = "{BROWSER_APP['id']}"
+
+[server]
+host = "127.0.0.1"
+port = 0
+
+[store]
+path = "{{store}}"
+
+[limits]
+new_connections_per_ip_per_second = 1000
+
+[[apps]]
+id = "{BROWSER_APP['id']}"
+key = "{BROWSER_APP['key']}"
+secret = "{BROWSER_APP['secret']}"
+plan = "enterprise"
+client_events = true
+
+[[apps.channels]]
+match = "recover:*"
+history_size = 100
+history_ttl = "1h"
+
+[[apps.channels]]
+match = "room:*"
+presence = true
+join_leave = true
+"""
+
+
+def pusher_api(edge: Server, **options):
+    """The official Pusher server library (Python) pointed at `edge`, with the encryption master key set."""
+    import pusher
+
+    return pusher.Pusher(app_id=BROWSER_APP["id"], key=BROWSER_APP["key"], secret=BROWSER_APP["secret"], host="127.0.0.1",
+                         port=edge.port, ssl=False, encryption_master_key_base64=ENCRYPTION_MASTER_KEY, **options)
+
+
+def pusher_auth_routes(site: "SiteServer", edge: Server) -> None:
+    """What a Laravel or Node backend does for pusher-js: `/pusher/auth` (and Echo's `/broadcasting/auth`) sign channel
+    subscriptions for the user the page names (`user` param or `X-User` header); `/pusher/user-auth` signs `signin`.
+    A user named `mallory` is refused (403)."""
+    api = pusher_api(edge)
+
+    def user_of(request):
+        fields = request.fields()
+        return fields.get("user") or request.headers.get("X-User") or "anonymous"
+
+    def channel_auth(request):
+        fields = request.fields()
+        user = user_of(request)
+        if user == "mallory":
+            return 403, {"error": "forbidden"}
+        custom = {"user_id": user, "user_info": {"name": user.title()}} if fields["channel_name"].startswith("presence-") else None
+        signed = api.authenticate(channel=fields["channel_name"], socket_id=fields["socket_id"], custom_data=custom)
+        # The library returns an encrypted channel's `shared_secret` as base64 bytes.
+        return {k: v.decode() if isinstance(v, bytes) else v for k, v in signed.items()}
+
+    def user_auth(request):
+        user = user_of(request)
+        return api.authenticate_user(request.fields()["socket_id"], {"id": user, "user_info": {"name": user.title()}})
+
+    site.route("POST", "/pusher/auth", channel_auth)
+    site.route("POST", "/broadcasting/auth", channel_auth)
+    site.route("POST", "/pusher/user-auth", user_auth)

@@ -240,10 +240,11 @@ def wait_log(driver, text: str, timeout: float = 15) -> str:
 
 
 def save_screenshot(driver, name: str, readme: bool = False) -> None:
-    """Saves a screenshot in Tests/interop/artifacts/ and, for the README's pictures, in docs/images/."""
+    """Saves a screenshot in Tests/interop/artifacts/; the README's pictures also go to docs/images/ (committed) when
+    DOMVIA_UPDATE_IMAGES=1, so an ordinary test run leaves the tree unchanged."""
     ARTIFACTS.mkdir(exist_ok=True)
     driver.save_screenshot(str(ARTIFACTS / name))
-    if readme:
+    if readme and os.environ.get("DOMVIA_UPDATE_IMAGES") == "1":
         IMAGES.mkdir(parents=True, exist_ok=True)
         driver.save_screenshot(str(IMAGES / name))
 

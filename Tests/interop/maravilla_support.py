@@ -70,11 +70,4 @@ class Stack:
     def close(self):
         self.app.stop()
         if self.edge.process.poll() is None:
-            import os, subprocess, signal
-            if os.environ.get("HANGWATCH"):
-                self.edge.process.send_signal(signal.SIGTERM)
-                try:
-                    self.edge.process.wait(timeout=8)
-                except subprocess.TimeoutExpired:
-                    print(subprocess.run(["/tmp/hangwatch.sh", str(self.edge.process.pid)], capture_output=True, text=True).stdout)
             self.edge.stop()

@@ -4,14 +4,19 @@
   (before, the key was ignored whenever the secret matched some app).
 - Pusher `socket_id` exclusion holds across nodes: `trigger(…, socket_id=X)` sent to node A does not reach X on node B,
   while the channel's other subscribers (on both nodes) get it.
+- Found by the browser suites: Chromium opens sockets ahead of need (preconnect) and may never send a request on them;
+  such a connection, or one stalled mid request head, no longer holds a graceful shutdown (SIGTERM) forever.
 """
 
 import json
+import signal
+import socket
+import time
 
 import httpx
 import pytest
 
-from conftest import MAIN, OTHER, PUSHER, WAIT, PysherClient, api_headers, next_event, pusher_api, unique, wait_until
+from conftest import MAIN, OTHER, start_server, PUSHER, WAIT, PysherClient, api_headers, next_event, pusher_api, unique, wait_until
 from test_cluster import REDIS, cluster, redis  # noqa: F401  (pytest fixtures)
 
 
@@ -58,3 +63,22 @@ def test_pusher_socket_id_exclusion_holds_across_nodes(cluster):  # noqa: F811
             assert [json.loads(next_event(queues[name], "note")[1])["n"] for _ in range(2)] == [1, 2], name
         # Same-node ordering: the excluded socket's first `note` is the second message.
         assert json.loads(next_event(queues["excluded"], "note")[1]) == {"n": 2}
+
+
+@pytest.mark.parametrize("sent", [b"", b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n"], ids=["silent", "partial-head"])
+def test_a_connection_without_a_complete_request_does_not_hold_a_graceful_shutdown(sent):
+    node = start_server()
+    with socket.create_connection(("127.0.0.1", node.port), timeout=WAIT) as idle:
+        if sent:
+            idle.sendall(sent)
+        time.sleep(0.3)
+        started = time.monotonic()
+        node.process.send_signal(signal.SIGTERM)
+        try:
+            code = node.process.wait(timeout=10)
+        finally:
+            if node.process.poll() is None:
+                node.process.kill()
+        assert code == 0 and time.monotonic() - started < 10
+        idle.settimeout(WAIT)
+        assert idle.recv(1024) == b""  # closed by the server

@@ -1,7 +1,8 @@
 """The DomVia examples as the README runs them (examples/domvia/server.mjs behind an edge on
 examples/domvia/switchboard.toml), in headless Chromium: chat with E2EE in two tabs (and what everyone else sees: only
 ciphertext), a real WebRTC call between two tabs, the courier map with a late customer, the delivery timeline with a
-refused transition. The screenshots they take are the README's pictures (docs/images/)."""
+refused transition. The screenshots they take are the README's pictures (docs/images/, refreshed when
+DOMVIA_UPDATE_IMAGES=1)."""
 
 import json
 import threading

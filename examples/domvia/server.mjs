@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The trusted server of the DomVia examples: what your own backend does next to Switchboard, in one Node file with
-// no dependencies (Node 20+). Switchboard serves the pages (/examples/domvia-*.html) and the SDK (/sdk/…) and forwards
+// no dependencies (Node 18+). Switchboard serves the pages (/examples/domvia-*.html) and the SDK (/sdk/…) and forwards
 // everything else here (its reverse proxy, `upstream` in examples/domvia/switchboard.toml), so pages, this server and
 // the WebSocket share one origin.
 //
@@ -16,6 +16,7 @@
 //   POST /demo/deliveries/{id}/status  {status, note}: the operator's update, published by this server
 //   GET  /demo/deliveries/{id}/timeline  the kept timeline, read from Switchboard's history
 
+import { randomUUID } from "node:crypto";
 import { createServer } from "node:http";
 
 import {
@@ -95,7 +96,7 @@ async function deliveryRoute(request, response, path) {
     }
     if (match[2] === "status" && request.method === "POST") {
         const body = await readBody(request);
-        const entry = { status: body.status, note: body.note || null, actor: "operator", at: Date.now(), event_id: crypto.randomUUID() };
+        const entry = { status: body.status, note: body.note || null, actor: "operator", at: Date.now(), event_id: randomUUID() };
         try {
             await realtime.trigger(channel, "delivery.status", entry);
             send(response, 200, entry);

@@ -1,6 +1,5 @@
 extension Bus {
-    /// Applies `kit` to a message about to be published; a delivery status this node does not know is read back from
-    /// the channel's kept timeline first.
+    /// Applies `kit` to a message about to be published; a delivery status is checked against the channel's kept timeline.
     func admitKit(_ publication: Publication, kit: KitRule, app: App) async throws(BusError) {
         try await self.kits.admit(publication, kit: kit) {
             await self.keptDeliveryStatus(app: app, channel: publication.channel)

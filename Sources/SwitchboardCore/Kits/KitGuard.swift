@@ -6,8 +6,8 @@ import Synchronization
 ///
 /// `Bus.publishAdmitted` calls `admit` for every message on a channel whose rule names a kit, whatever protocol it
 /// came from; a refusal is a `BusError.kitRefused` each adapter answers in its own protocol. The state is bounded
-/// (`capacity` entries per table, idle ones dropped first); a delivery status this node forgot is read back from the
-/// channel's kept timeline.
+/// (`capacity` entries per table, idle ones dropped first); a delivery's current status is its kept timeline, which
+/// every node of a cluster shares.
 public final class KitGuard: Sendable {
     struct Bucket {
         var bucket: TokenBucket
@@ -25,10 +25,19 @@ public final class KitGuard: Sendable {
         var publisher: String
     }
 
+    /// A delivery status this node admitted, and when (monotonic seconds).
+    struct Admitted {
+        var status: DeliveryStatus
+        var at: Double
+    }
+
+    /// How long a status this node admitted outranks the kept timeline: the time a publish takes to reach it.
+    static let admittedWindow = 2.0
+
     struct State {
         var ice: [PublisherKey: Bucket] = [:]
         var positions: [PublisherKey: Bucket] = [:]
-        var deliveries: [ChannelKey: DeliveryStatus] = [:]
+        var deliveries: [ChannelKey: Admitted] = [:]
     }
 
     /// The most entries each table holds.
@@ -80,7 +89,7 @@ public final class KitGuard: Sendable {
         case .location:
             if event == "location.update" { try self.admitPosition(publication, kit: kit, now: now) }
         case .delivery:
-            if event == "delivery.status" { try await self.admitStatus(publication, keptStatus: keptStatus) }
+            if event == "delivery.status" { try await self.admitStatus(publication, now: now, keptStatus: keptStatus) }
         }
     }
 
@@ -170,10 +179,12 @@ public final class KitGuard: Sendable {
 
     /// The current status of a delivery channel as this node knows it.
     public func deliveryStatus(app: String, channel: String) -> DeliveryStatus? {
-        self.state.withLock { $0.deliveries[ChannelKey(app: app, channel: channel)] }
+        self.state.withLock { $0.deliveries[ChannelKey(app: app, channel: channel)]?.status }
     }
 
-    func admitStatus(_ publication: Publication, keptStatus: () async -> DeliveryStatus?) async throws(KitRefusal) {
+    /// The current status is the channel's kept timeline (shared by every node), unless this node admitted one in the
+    /// last `admittedWindow` seconds, which may not be kept yet: concurrent updates on one node are checked in turn.
+    func admitStatus(_ publication: Publication, now: Double, keptStatus: () async -> DeliveryStatus?) async throws(KitRefusal) {
         guard let text = KitPayload(publication.data)?.string("status") else {
             throw KitRefusal(.invalidPayload, "delivery.status needs a string status")
         }
@@ -182,17 +193,19 @@ public final class KitGuard: Sendable {
             throw KitRefusal(.invalidPayload, "unknown delivery status \"\(text)\" (known: \(known))")
         }
         let key = ChannelKey(app: publication.app, channel: publication.channel)
-        let known = self.state.withLock { $0.deliveries[key] }
-        let kept = known == nil ? await keptStatus() : nil
+        let kept = await keptStatus()
         let refusal = self.state.withLock { state -> KitRefusal? in
-            let current = state.deliveries[key] ?? kept
+            let recent = state.deliveries[key].flatMap { now - $0.at < Self.admittedWindow ? $0.status : nil }
+            let current = recent ?? kept
             guard DeliveryStatus.allows(from: current, to: next) else {
                 let allowed = (current?.next ?? DeliveryStatus.initial).map(\.rawValue).sorted().joined(separator: ", ")
                 let from = current.map { "from \($0.rawValue)" } ?? "as the first status"
                 return KitRefusal(.invalidTransition, "a delivery cannot go to \(next.rawValue) \(from) (allowed: \(allowed))")
             }
-            if state.deliveries.count >= self.capacity, state.deliveries[key] == nil { state.deliveries.removeAll(keepingCapacity: true) }
-            state.deliveries[key] = next
+            if state.deliveries.count >= self.capacity, state.deliveries[key] == nil {
+                state.deliveries = state.deliveries.filter { now - $0.value.at < Self.admittedWindow }
+            }
+            state.deliveries[key] = Admitted(status: next, at: now)
             return nil
         }
         if let refusal { throw refusal }

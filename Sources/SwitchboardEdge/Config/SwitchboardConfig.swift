@@ -16,8 +16,7 @@ public struct SwitchboardConfig: Sendable {
         /// `trusted_proxies = []`: CIDR ranges of the proxies whose `X-Forwarded-For`/`Forwarded` name the client
         /// (for rate limits, admin lockouts, security events and the proxy's own `X-Forwarded-For`); empty trusts none.
         public var trustedProxies = TrustedProxies()
-        /// `sdk_dir`: the folder served at `/sdk/` (the JavaScript SDK packages); default the `sdk/js` of the checkout found
-        /// by walking up from the executable, then from the working directory.
+        /// `sdk_dir`: a folder to serve at `/sdk/` instead of the JavaScript SDK packages embedded in the binary.
         public var sdkDir: String?
     }
 

@@ -15,6 +15,9 @@ final class HTTPMetrics: Sendable {
         .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(10),
     ]
 
+    /// Methods with a label of their own; any other shares `other`.
+    static let methods: Set<String> = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
     struct Key: Hashable {
         var method: String
         var route: String
@@ -55,8 +58,6 @@ final class HTTPMetrics: Sendable {
 
 /// Times every request of the router it is added to and hands the result to `HTTPMetrics`; add it before the routes.
 struct HTTPMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
-    static var methods: Set<String> { ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] }
-
     let metrics: HTTPMetrics
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
@@ -75,7 +76,7 @@ struct HTTPMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
     func record(_ request: Request, _ context: Context, status: Int, started: ContinuousClock.Instant) {
         let route = context.endpointPath.flatMap { $0 == "NotFound" ? nil : $0 } ?? "unmatched"
         // Methods outside the standard set share one label, so a client cannot mint series.
-        let method = Self.methods.contains(request.method.rawValue) ? request.method.rawValue : "other"
+        let method = HTTPMetrics.methods.contains(request.method.rawValue) ? request.method.rawValue : "other"
         self.metrics.record(method: method, route: route, status: status, duration: ContinuousClock.now - started)
     }
 }

@@ -172,7 +172,7 @@ public struct Edge: Sendable {
             keepalive: .seconds(self.config.limits.sseKeepaliveSeconds)
         ).register(on: router)
         StaticFiles().register(on: router)
-        SDKFiles(root: SDKFiles.locate(configured: self.config.server.sdkDir)).register(on: router)
+        SDKFiles(root: self.config.server.sdkDir).register(on: router)
         ProbeRoutes(bus: self.bus, shutdown: self.environment.shutdown, version: Self.version).register(on: router)
         MetricsRoute(metrics: self.metrics, authorized: adminAuthorization, isPublic: self.config.admin.publicMetrics).register(on: router)
         // Keep last: a router middleware wraps only routes added after it and the not-found path, so the proxy

@@ -4,13 +4,15 @@ import Hummingbird
 import NIOCore
 import SwitchboardAdapterKit
 
-/// Serves the JavaScript SDK packages (`sdk/js/` of the repository) at `/sdk/<package>/<file>`, read from disk on each request,
-/// so a page can `import { RealtimeClient } from "/sdk/@maravilla-labs/platform/index.js"` from the edge it talks to.
+/// Serves the JavaScript SDK packages (`sdk/js/` of the repository) at `/sdk/<package>/<file>`, so a page can
+/// `import { RealtimeClient } from "/sdk/@maravilla-labs/platform/index.js"` from the edge it talks to (CORS `*`).
 ///
-/// Paths are checked before the file system sees them (no `..`, backslashes, empty or hidden segments), and the resolved file
-/// must still lie under the resolved root, so a symlink cannot lead out of it.
+/// The files come from the copy embedded in the binary at build time (the `EmbedFiles` plugin), or, with `[server] sdk_dir`,
+/// from that folder, read on each request (for SDK development or a site's own builds). Paths are checked before the file
+/// system sees them (no `..`, backslashes, empty or hidden segments), and a file read from disk must still lie under the
+/// resolved folder, so a symlink cannot lead out of it.
 struct SDKFiles {
-    /// The resolved (symlink-free) SDK folder, or nil when none was found: then every `/sdk/` request is a 404.
+    /// The resolved (symlink-free) `sdk_dir`, or nil to serve the embedded copy.
     let root: String?
 
     init(root: String?) {
@@ -27,19 +29,25 @@ struct SDKFiles {
         }
     }
 
-    /// The file at `segments` under the root, or 404.
+    /// The file at `segments`, or 404.
     func file(segments: [String]) -> Response {
-        guard let root, let relative = Self.relativePath(segments) else { return Response(status: .notFound) }
-        let resolved = URL(fileURLWithPath: root + "/" + relative).resolvingSymlinksInPath().path
-        var isDirectory: ObjCBool = false
-        guard resolved.hasPrefix(root + "/"), FileManager.default.fileExists(atPath: resolved, isDirectory: &isDirectory), !isDirectory.boolValue,
-            let data = FileManager.default.contents(atPath: resolved)
-        else { return Response(status: .notFound) }
+        guard let relative = Self.relativePath(segments), let bytes = self.bytes(at: relative) else { return Response(status: .notFound) }
         var headers = Self.corsHeaders
         headers[.contentType] = Self.contentType(of: relative)
         headers[.cacheControl] = "no-cache"
         headers[.xContentTypeOptions] = "nosniff"
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: bytes))
+    }
+
+    /// The bytes at `relative`: from `sdk_dir` when set (never through a symlink out of it), else the embedded copy.
+    func bytes(at relative: String) -> ByteBuffer? {
+        guard let root else { return EmbeddedFiles.file(at: "sdk/" + relative) }
+        let resolved = URL(fileURLWithPath: root + "/" + relative).resolvingSymlinksInPath().path
+        var isDirectory: ObjCBool = false
+        guard resolved.hasPrefix(root + "/"), FileManager.default.fileExists(atPath: resolved, isDirectory: &isDirectory), !isDirectory.boolValue,
+            let data = FileManager.default.contents(atPath: resolved)
+        else { return nil }
+        return ByteBuffer(bytes: data)
     }
 
     static let corsHeaders: HTTPFields = [
@@ -64,31 +72,5 @@ struct SDKFiles {
         case "md", "txt", "ts": "text/plain; charset=utf-8"
         default: StaticFiles.contentType(of: name)
         }
-    }
-
-    /// `[server] sdk_dir` when set; else the first `sdk/js` folder found walking up from the executable (so
-    /// `.build/debug/switchboard` finds the checkout's), then from the current directory; nil when there is none.
-    static func locate(configured: String?, executable: String = Bundle.main.executablePath ?? CommandLine.arguments.first ?? "") -> String? {
-        if let configured { return configured }
-        var starts: [URL] = []
-        if !executable.isEmpty {
-            let url = URL(fileURLWithPath: executable).resolvingSymlinksInPath()
-            starts.append(url.deletingLastPathComponent())
-        }
-        starts.append(URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
-        for start in starts {
-            var folder = start.standardizedFileURL
-            for _ in 0..<8 {
-                let candidate = folder.appendingPathComponent("sdk/js")
-                var isDirectory: ObjCBool = false
-                if FileManager.default.fileExists(atPath: candidate.path, isDirectory: &isDirectory), isDirectory.boolValue {
-                    return candidate.path
-                }
-                let parent = folder.deletingLastPathComponent()
-                if parent.path == folder.path { break }
-                folder = parent
-            }
-        }
-        return nil
     }
 }

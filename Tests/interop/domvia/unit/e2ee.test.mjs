@@ -1,5 +1,6 @@
 // @domvia/realtime-e2ee with Node's WebCrypto: envelopes, key agreement, and the room key exchange between members.
 import assert from "node:assert/strict";
+import { webcrypto } from "node:crypto";
 import { test } from "node:test";
 
 import {
@@ -36,7 +37,7 @@ test("two devices derive the same wrapping key without sending it; private keys 
     assert.deepEqual(await decryptJSON(b, sealed, ""), { n: 1 });
     const otherRoom = await deriveSharedKey(bob.privateKey, alice.publicKeyRaw, { salt: "room-43" });
     await assert.rejects(decryptJSON(otherRoom, sealed, ""));
-    await assert.rejects(globalThis.crypto.subtle.exportKey("pkcs8", alice.privateKey));
+    await assert.rejects(webcrypto.subtle.exportKey("pkcs8", alice.privateKey));
     assert.match(await fingerprint(alice.publicKeyRaw), /^[0-9a-f]{4}( [0-9a-f]{4}){4}$/);
 });
 

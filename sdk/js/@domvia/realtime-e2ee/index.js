@@ -13,11 +13,18 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const PROTOCOL = "domvia-e2ee/v1";
 
+// Browsers, Deno, Bun and Node 20+ have WebCrypto as `globalThis.crypto`; Node 18 has it as node:crypto's `webcrypto`.
+const webcrypto = globalThis.crypto?.subtle
+    ? globalThis.crypto
+    : globalThis.process?.versions?.node
+      ? (await import("node:crypto")).webcrypto
+      : undefined;
+
 /** The envelope version and algorithm this package writes and reads. */
 export const ENVELOPE = Object.freeze({ v: 1, alg: "A256GCM" });
 
 function subtle() {
-    const value = globalThis.crypto?.subtle;
+    const value = webcrypto?.subtle;
     if (!value) throw new Error("@domvia/realtime-e2ee needs WebCrypto (a secure context: https:// or http://localhost)");
     return value;
 }
@@ -40,7 +47,7 @@ export function fromBase64url(text) {
 }
 
 function randomId(bytes = 8) {
-    return [...globalThis.crypto.getRandomValues(new Uint8Array(bytes))].map((b) => b.toString(16).padStart(2, "0")).join("");
+    return [...webcrypto.getRandomValues(new Uint8Array(bytes))].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /** True when `value` is an encrypted envelope this package can read (what the edge's `encrypted` rule demands). */
@@ -90,7 +97,7 @@ export async function deriveSharedKey(privateKey, peerPublicKeyRaw, { salt = "",
 
 /** Encrypts the JSON of `value` under `key` (id `kid`), bound to `aad`: returns an envelope. */
 export async function encryptJSON(key, kid, value, aad = "") {
-    const iv = globalThis.crypto.getRandomValues(new Uint8Array(12));
+    const iv = webcrypto.getRandomValues(new Uint8Array(12));
     const ct = await subtle().encrypt({ name: "AES-GCM", iv, additionalData: encoder.encode(aad) }, key, encoder.encode(JSON.stringify(value)));
     return { ...ENVELOPE, kid, iv: toBase64url(iv), ct: toBase64url(ct) };
 }
@@ -179,7 +186,7 @@ export class RoomEncryption {
         this.peers.set(deviceId, peer);
         const shared = await deriveSharedKey(this.identity.privateKey, publicKeyRaw, { salt: this.roomId });
         const raw = new Uint8Array(await subtle().exportKey("raw", this.senderKey));
-        const iv = globalThis.crypto.getRandomValues(new Uint8Array(12));
+        const iv = webcrypto.getRandomValues(new Uint8Array(12));
         const wrapped = await subtle().encrypt(
             { name: "AES-GCM", iv, additionalData: encoder.encode(this.wrapAAD(this.deviceId, deviceId, this.kid)) },
             shared,

@@ -29,8 +29,9 @@ function checkSocketAndChannel(socketId, channelName) {
 
 /** Lowercase hex HMAC-SHA256 of `text` with `secret`. */
 export async function hmacSHA256Hex(secret, text) {
-    const subtle = globalThis.crypto?.subtle;
-    if (!subtle) throw new Error("@domvia/realtime-server needs WebCrypto (globalThis.crypto.subtle): Node 20 or later");
+    // Node 18 has WebCrypto only as node:crypto's `webcrypto`; Node 20+, Deno, Bun and workers as `globalThis.crypto`.
+    const subtle = globalThis.crypto?.subtle ?? (globalThis.process?.versions?.node ? (await import("node:crypto")).webcrypto.subtle : undefined);
+    if (!subtle) throw new Error("@domvia/realtime-server needs WebCrypto (globalThis.crypto.subtle)");
     const key = await subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
     const signature = new Uint8Array(await subtle.sign("HMAC", key, encoder.encode(text)));
     return [...signature].map((byte) => byte.toString(16).padStart(2, "0")).join("");

@@ -40,7 +40,12 @@ export class RealtimeServer {
             join: (channel, userId, metadata = null) => realtime._changed("presence/join", { channel, userId, metadata }),
             update: (channel, userId, metadata = null) => realtime._changed("presence/update", { channel, userId, metadata }),
             leave: (channel, userId) => realtime._changed("presence/leave", { channel, userId }),
-            members: async (channel) => (await realtime._call("GET", "presence/members", { query: { channel } })).members,
+            // `lastSeen` in Unix seconds, as Maravilla documents it (the edge's REST API answers milliseconds).
+            members: async (channel) =>
+                (await realtime._call("GET", "presence/members", { query: { channel } })).members.map((member) => ({
+                    ...member,
+                    lastSeen: Math.floor(member.lastSeen / 1000),
+                })),
         });
     }
 

@@ -27,6 +27,8 @@ const DEFAULTS = Object.freeze({
 });
 
 const OPEN = 1;
+/** A connection open this long (ms) counts as healthy: the next reconnect starts from the shortest delay. */
+const STABLE_MS = 5_000;
 
 /** Calls `callback(value)`; an exception in user code is logged, never breaks the client. */
 function safely(callback, value) {
@@ -174,6 +176,7 @@ export class RealtimeClient {
         this._wanted = false;
         this._open = false;
         this._attempt = 0;
+        this._openedAt = undefined;
         this._reconnectTimer = undefined;
         this._pingTimer = undefined;
         this._pongTimer = undefined;
@@ -182,6 +185,8 @@ export class RealtimeClient {
     /** Opens the connection (once; later calls while connected do nothing). Resolves when the server has said hello. */
     connect() {
         this._wanted = true;
+        clearTimeout(this._reconnectTimer);
+        this._reconnectTimer = undefined;
         if (!this._socket) this._openSocket();
         return new Promise((resolve) => {
             if (this._open) return resolve();
@@ -202,6 +207,7 @@ export class RealtimeClient {
     /** Closes the connection and stops reconnecting. Subscriptions are kept for a later `connect()`. */
     disconnect() {
         this._wanted = false;
+        this._attempt = 0;
         clearTimeout(this._reconnectTimer);
         this._reconnectTimer = undefined;
         this._stopKeepalive();
@@ -340,6 +346,7 @@ export class RealtimeClient {
         socket.onopen = () => {
             if (socket !== this._socket) return;
             this._open = true;
+            this._openedAt = Date.now();
             this._startKeepalive();
             for (const state of this._channels.values()) if (state.wanted && !state.sent) this._sendSubscribe(state);
             this._flush();
@@ -356,15 +363,32 @@ export class RealtimeClient {
             this._log("<", frame);
             this._receive(frame);
         };
-        socket.onclose = (event) => {
-            if (socket !== this._socket) return;
-            this._log("closed", event?.code, event?.reason);
-            this._socket = undefined;
-            this._stopKeepalive();
-            this._lost();
-            this._scheduleReconnect();
+        socket.onclose = (event) => this._drop(socket, event?.code, event?.reason);
+        // Browsers follow a failed handshake's `error` with `close`; Node 20's WebSocket may not, so a socket that errs
+        // before it opened (or after it closed) is given up here.
+        socket.onerror = () => {
+            this._log("socket error");
+            if (socket.readyState !== OPEN) this._drop(socket, 1006, "connection failed");
         };
-        socket.onerror = () => this._log("socket error");
+    }
+
+    /** Gives up `socket` (once): every channel is resubscribed on the next connection, scheduled with backoff. */
+    _drop(socket, code, reason) {
+        if (socket !== this._socket) return;
+        this._log("closed", code, reason);
+        // Backoff starts over only after a connection that lasted: a server that accepts and at once sends clients
+        // away (a restart's grace period) is retried ever more slowly, not hammered.
+        if (this._openedAt !== undefined && Date.now() - this._openedAt >= STABLE_MS) this._attempt = 0;
+        this._openedAt = undefined;
+        this._socket = undefined;
+        this._stopKeepalive();
+        this._lost();
+        try {
+            socket.close();
+        } catch {
+            // Already closed.
+        }
+        this._scheduleReconnect();
     }
 
     /** Every channel needs a new subscribe on the next connection. */
@@ -393,13 +417,10 @@ export class RealtimeClient {
         this._pingTimer = setInterval(() => {
             this._send({ action: "ping" });
             if (this._pongTimer === undefined) {
+                const socket = this._socket;
                 this._pongTimer = setTimeout(() => {
-                    this._log("no answer to ping; reconnecting");
-                    try {
-                        this._socket?.close(4000, "no pong");
-                    } catch {
-                        // Closing anyway.
-                    }
+                    this._pongTimer = undefined;
+                    this._drop(socket, 4000, "no answer to ping");
                 }, this.options.pongTimeoutMs);
             }
         }, this.options.pingIntervalMs);
@@ -443,7 +464,6 @@ export class RealtimeClient {
         switch (frame.event) {
             case "connected":
                 this.clientId = frame.data?.clientId;
-                this._attempt = 0;
                 break;
             case "subscribed":
                 this._subscribed(frame);
