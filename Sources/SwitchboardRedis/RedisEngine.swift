@@ -85,6 +85,8 @@ public final class RedisEngine: Engine, Service {
     private let inbox: Inbox
     private let makeEpoch: @Sendable () -> String
     let occupancy: RedisOccupancy
+    /// Control-plane notices between nodes (RedisControlNotices.swift).
+    let control: RedisControlNotices
 
     /// Creates the engine; it connects when `run()` starts.
     public init(
@@ -101,7 +103,11 @@ public final class RedisEngine: Engine, Service {
         let inbox = Inbox(codec: self.codec, logger: logger)
         self.inbox = inbox
         self.commands = RedisConnection(configuration: configuration.connection, group: group, logger: logger)
-        self.pubsub = RedisPubSub(configuration: configuration.connection, group: group, logger: logger) { _, payload in inbox.receive(payload) }
+        let control = RedisControlNotices(prefix: configuration.prefix)
+        self.control = control
+        self.pubsub = RedisPubSub(configuration: configuration.connection, group: group, logger: logger) { topic, payload in
+            if control.claims(topic) { control.receive(payload) } else { inbox.receive(payload) }
+        }
         self.redisPresence = RedisPresenceStore(
             connection: self.commands,
             keys: self.keys,

@@ -27,6 +27,9 @@ public final class SQLiteStore: Sendable {
         .securityEvents,
         .controlPlane,
         .history,
+        .liveSettings,
+        .alerts,
+        .usage,
     ]
 
     static var migrator: DatabaseMigrator {

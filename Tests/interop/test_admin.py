@@ -84,8 +84,8 @@ def error_code(response: httpx.Response) -> str:
 # The token: every endpoint refuses without it, and a guesser is locked out
 # ---------------------------------------------------------------------------------------------
 
+# `/api/plans` is public (limits and prices, like a pricing page): test_usage_quotas.py checks it without a token.
 ENDPOINTS = [
-    ("GET", "/api/plans"),
     ("GET", "/api/workspaces/current"),
     ("GET", "/api/realtime/apps"),
     ("POST", "/api/realtime/apps"),
@@ -100,6 +100,7 @@ ENDPOINTS = [
     ("DELETE", f"/api/realtime/apps/{OTHER['id']}/origins"),
     ("GET", f"/api/realtime/apps/{OTHER['id']}/channels"),
     ("GET", f"/api/realtime/apps/{OTHER['id']}/channels/chat"),
+    ("GET", f"/api/realtime/apps/{OTHER['id']}/usage"),
     ("GET", "/api/realtime/security-events"),
     ("GET", "/api/realtime/gateway/status"),
 ]
@@ -151,7 +152,7 @@ def test_plans_list_the_built_in_plans_then_the_configured_ones_with_their_limit
     plans = api(admin_server, "GET", "/api/plans").json()["plans"]
     assert [p["name"] for p in plans] == ["free", "builder", "pro", "enterprise", "tiny"]
     assert plans[0]["limits"] == {"maxConnections": 200, "maxChannels": 10, "maxMessageBytes": 65536,
-                                  "publishesPerMinute": 500, "historySize": 100}
+                                  "publishesPerMinute": 500, "historySize": 100, "monthlyMessages": 200000}
     assert plans[3]["limits"]["maxChannels"] is None and plans[3]["limits"]["publishesPerMinute"] is None
     assert plans[4]["limits"]["maxConnections"] == 5
 
@@ -171,7 +172,8 @@ def test_apps_list_shows_the_configured_apps_and_never_a_secret(admin_server):
     assert main["origins"] == ["http://allowed.example", "https://*.example.com"]
     assert set(main) >= {"id", "key", "name", "plan", "environment", "region", "enabled", "origins", "hosts",
                          "clientEvents", "upstream", "limits", "usage"}
-    assert set(main["limits"]) == {"maxConnections", "maxChannels", "maxMessageBytes", "publishesPerMinute", "historySize"}
+    assert set(main["limits"]) == {"maxConnections", "maxChannels", "maxMessageBytes", "publishesPerMinute", "historySize",
+                                   "monthlyMessages"}
     assert set(main["usage"]) == {"connections", "channels"}
     assert "secret" not in r.text and MAIN["secret"] not in r.text and "sk_test" not in r.text
     assert api(admin_server, "GET", "/api/realtime/apps/nope").status_code == 404

@@ -101,7 +101,10 @@ def test_console_page_and_assets_are_served_without_a_token_and_not_cached(conso
     assert httpx.get(f"{console_server.http}/examples/chat.html", timeout=WAIT).status_code == 200
     # Offline machines: nothing is loaded from another host.
     page = httpx.get(f"{console_server.http}/console", timeout=WAIT).text
-    assert re.findall(r'(?:src|href)="([^"]*)"', page) == ["/console/console.css", "/console/console.js"]
+    assets = re.findall(r'(?:src|href)="([^"]*)"', page)
+    assert assets[:2] == ["/console/console.css", "/console/console.js"] and all(a.startswith("/console/") for a in assets), assets
+    for asset in assets:  # every page module (alerts.js, …) is served
+        assert httpx.get(console_server.http + asset, timeout=WAIT).status_code == 200, asset
 
 
 def test_debug_stream_and_publish_refuse_a_missing_or_wrong_admin_token(console_server):

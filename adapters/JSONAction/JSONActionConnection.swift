@@ -38,7 +38,8 @@ public final class JSONActionConnection: Sendable {
     let caller: Caller
     let state: Mutex<State>
 
-    var app: App { self.session.app }
+    /// The app as the registry has it now, so admin and SIGHUP changes (channel rules, limits) reach open connections.
+    var app: App { self.bus.apps.app(id: self.session.app.id) ?? self.session.app }
     var bus: Bus { self.environment.bus }
 
     /// Creates the connection for an admitted session.
@@ -191,7 +192,7 @@ public final class JSONActionConnection: Sendable {
             timestamp: WallClock.milliseconds()
         )
         do {
-            _ = try await self.bus.publish(publication, app: self.app)
+            _ = try await self.bus.publish(publication, app: self.app, via: "jsonaction")
         } catch {
             self.refuse(error, channel: channel)
         }
@@ -349,6 +350,8 @@ public final class JSONActionConnection: Sendable {
             self.refuse(.messageTooLarge, "messages are limited to \(limit) bytes", channel: channel, kind: .messageTooLarge)
         case .rateLimited:
             self.refuse(.rateLimited, "the app's publish rate is exhausted", channel: channel, kind: .rateLimited)
+        case .monthlyQuota(let limit):
+            self.refuse(JSONActionErrorCode(name: "over_quota"), BusError.monthlyQuota(limit: limit).message, channel: channel, kind: .overQuota)
         case .invalidChannel:
             self.refuse(.badRequest, "invalid channel name", channel: channel, kind: .badRequest)
         case .presenceNotAllowed:

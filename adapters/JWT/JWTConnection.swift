@@ -61,8 +61,8 @@ public final class JWTConnection: Sendable {
     /// Which key signed the connection token and each subscription token, to end them when it is revoked (+Revocation).
     let keyGrants = Mutex(KeyGrants())
 
-    /// The app this connection belongs to.
-    public var app: App { self.session.app }
+    /// The app as the registry has it now, so admin and SIGHUP changes (channel rules, limits) reach open connections.
+    public var app: App { self.bus.apps.app(id: self.session.app.id) ?? self.session.app }
     var bus: Bus { self.environment.bus }
 
     /// Seconds a connection or subscription may outlive its token's `exp` while the client refreshes it.
@@ -508,7 +508,7 @@ public final class JWTConnection: Sendable {
             timestamp: WallClock.milliseconds()
         )
         do {
-            _ = try await self.bus.publish(publication, app: self.app)
+            _ = try await self.bus.publish(publication, app: self.app, via: "jwt")
         } catch {
             return self.reply(JWTReply.error(id: id, self.refusal(error, channel: channel)))
         }
@@ -699,6 +699,9 @@ public final class JWTConnection: Sendable {
         case .rateLimited:
             self.report(.rateLimited, "\(channel): publish rate exhausted")
             return .tooManyRequests
+        case .monthlyQuota(let limit):
+            self.report(.overQuota, "\(channel): monthly quota of \(limit) messages used up")
+            return .limitExceeded
         case .invalidChannel: return .badRequest
         case .presenceNotAllowed: return .notAvailable
         case .presenceFull(let limit):

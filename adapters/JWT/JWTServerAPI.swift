@@ -263,7 +263,7 @@ struct JWTServerAPI: Sendable {
         } catch let error as BusError {
             switch error {
             case .rateLimited: throw Failure(code: .tooManyRequests, message: nil)
-            case .messageTooLarge, .channelLimit, .connectionLimit, .presenceFull, .metadataTooLarge:
+            case .messageTooLarge, .channelLimit, .connectionLimit, .presenceFull, .metadataTooLarge, .monthlyQuota:
                 throw Failure(code: .limitExceeded, message: error.message)
             case .invalidChannel: throw Failure(code: .badRequest, message: "invalid channel")
             case .presenceNotAllowed: throw Failure(code: .notAvailable, message: nil)

@@ -33,8 +33,8 @@ public final class PusherConnection: Sendable {
     /// Which key signed each channel's auth and the sign-in, to end them when it is revoked (PusherConnection+Revocation).
     let keyGrants = Mutex(KeyGrants())
 
-    /// The app the connection belongs to.
-    public var app: App { self.session.app }
+    /// The app as the registry has it now, so admin and SIGHUP changes (channel rules, limits) reach open connections.
+    public var app: App { self.bus.apps.app(id: self.session.app.id) ?? self.session.app }
     var bus: Bus { self.context.bus }
 
     /// Creates the connection for an admitted session; `now` is monotonic milliseconds.
@@ -352,7 +352,7 @@ public final class PusherConnection: Sendable {
             timestamp: WallClock.milliseconds()
         )
         do {
-            _ = try await self.bus.publish(publication, app: self.app)
+            _ = try await self.bus.publish(publication, app: self.app, via: "pusher")
         } catch {
             return self.refuse(error, channel: channel)
         }
@@ -520,6 +520,8 @@ public final class PusherConnection: Sendable {
             self.refuse(.invalidMessage, "messages are limited to \(limit) bytes", channel: channel, kind: .messageTooLarge)
         case .rateLimited:
             self.refuse(.clientEventRateLimit, "the app's publish rate is exhausted", channel: channel, kind: .rateLimited)
+        case .monthlyQuota(let limit):
+            self.refuse(.overCapacity, BusError.monthlyQuota(limit: limit).message, channel: channel, kind: .overQuota)
         case .invalidChannel:
             self.refuse(.invalidMessage, "invalid channel name", channel: channel, kind: .badRequest)
         case .presenceNotAllowed:

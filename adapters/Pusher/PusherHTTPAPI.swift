@@ -181,6 +181,8 @@ struct PusherHTTPAPI: Sendable {
             try self.bus.admitPublish(app: app, size: trigger.size)
         } catch .messageTooLarge(let limit) {
             throw Failure.tooLarge(limit)
+        } catch .monthlyQuota(let limit) {
+            throw Failure(status: .forbidden, code: "over_quota", message: BusError.monthlyQuota(limit: limit).message, kind: .overQuota)
         } catch {
             throw Failure(status: .forbidden, code: "rate_limited", message: "the app's publish quota is exhausted", kind: .rateLimited)
         }

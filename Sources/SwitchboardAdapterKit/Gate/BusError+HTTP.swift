@@ -8,7 +8,7 @@ extension BusError {
         case .messageTooLarge, .metadataTooLarge: .contentTooLarge
         case .rateLimited: .tooManyRequests
         case .invalidChannel: .badRequest
-        case .presenceNotAllowed, .channelLimit, .connectionLimit, .presenceFull: .forbidden
+        case .presenceNotAllowed, .channelLimit, .connectionLimit, .presenceFull, .monthlyQuota: .forbidden
         case .kitRefused(let refusal): refusal.httpStatus
         }
     }
@@ -18,6 +18,7 @@ extension BusError {
         switch self {
         case .messageTooLarge, .metadataTooLarge: "message_too_large"
         case .rateLimited: "rate_limited"
+        case .monthlyQuota: "over_quota"
         case .invalidChannel: "bad_request"
         case .presenceNotAllowed: "forbidden"
         case .channelLimit, .connectionLimit, .presenceFull: "channel_limit"

@@ -2,6 +2,7 @@
 ///
 /// The four built-in plans: free (10 channels, 64 KB, 500/min, 100 history), builder (50, 128 KB,
 /// 5,000/min, 1,000), pro (200, 512 KB, 50,000/min, 1,000), enterprise (unlimited, 1 MB, unlimited, 1,000).
+/// Monthly messages: free 200,000, builder 2,000,000, pro 20,000,000, enterprise unlimited.
 public struct Plan: Sendable, Equatable {
     /// The plan's name as written in the config.
     public var name: String
@@ -17,6 +18,12 @@ public struct Plan: Sendable, Equatable {
     public var historySize: Int
     /// Channels one connection may be subscribed to at once (`max_subscriptions_per_connection`).
     public var maxSubscriptionsPerConnection: Int?
+    /// Publishes accepted per calendar month (UTC), every protocol together (`monthly_messages`).
+    public var monthlyMessages: Int?
+    /// The plan's monthly price as `/api/plans` shows it (`price_monthly`), when the operator sets one.
+    public var priceMonthly: Double?
+    /// The price's currency (`currency`, e.g. `EUR`).
+    public var currency: String?
 
     /// Creates a plan.
     public init(
@@ -26,7 +33,8 @@ public struct Plan: Sendable, Equatable {
         maxMessageBytes: Int,
         publishesPerMinute: Int?,
         historySize: Int,
-        maxSubscriptionsPerConnection: Int? = 100
+        maxSubscriptionsPerConnection: Int? = 100,
+        monthlyMessages: Int? = nil
     ) {
         self.name = name
         self.maxConnections = maxConnections
@@ -35,6 +43,7 @@ public struct Plan: Sendable, Equatable {
         self.publishesPerMinute = publishesPerMinute
         self.historySize = historySize
         self.maxSubscriptionsPerConnection = maxSubscriptionsPerConnection
+        self.monthlyMessages = monthlyMessages
     }
 
     /// 10 channels, 64 KB messages, 500 publishes/min, 100 history, 200 connections.
@@ -45,7 +54,8 @@ public struct Plan: Sendable, Equatable {
         maxMessageBytes: 64 * 1024,
         publishesPerMinute: 500,
         historySize: 100,
-        maxSubscriptionsPerConnection: 100
+        maxSubscriptionsPerConnection: 100,
+        monthlyMessages: 200_000
     )
     /// 50 channels, 128 KB messages, 5,000 publishes/min, 1,000 history, 2,000 connections.
     public static let builder = Plan(
@@ -55,7 +65,8 @@ public struct Plan: Sendable, Equatable {
         maxMessageBytes: 128 * 1024,
         publishesPerMinute: 5_000,
         historySize: 1_000,
-        maxSubscriptionsPerConnection: 200
+        maxSubscriptionsPerConnection: 200,
+        monthlyMessages: 2_000_000
     )
     /// 200 channels, 512 KB messages, 50,000 publishes/min, 1,000 history, 20,000 connections.
     public static let pro = Plan(
@@ -65,7 +76,8 @@ public struct Plan: Sendable, Equatable {
         maxMessageBytes: 512 * 1024,
         publishesPerMinute: 50_000,
         historySize: 1_000,
-        maxSubscriptionsPerConnection: 500
+        maxSubscriptionsPerConnection: 500,
+        monthlyMessages: 20_000_000
     )
     /// Unlimited channels, connections and publishes, 1 MB messages, 1,000 history.
     public static let enterprise = Plan(

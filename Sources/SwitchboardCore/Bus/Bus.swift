@@ -18,6 +18,8 @@ public final class Bus: BrokerEventHandler {
     public let throughput = Throughput()
     /// Who hears channel changes on this node (webhooks, subscription counts, caches).
     public let observers = ChannelObservers()
+    /// This node's usage per app and day, and each app's month-to-date messages for `monthly_messages` (Usage/UsageTally.swift).
+    public let usage = UsageTally()
     /// Kit rules (chat, calls, location, delivery) for channels whose rule names a kit (Kits/KitGuard.swift).
     public let kits = KitGuard()
     /// How long a server-side presence join lasts without a heartbeat, in milliseconds.
@@ -55,6 +57,7 @@ public final class Bus: BrokerEventHandler {
     public func handle(_ message: BusMessage) {
         let delivered = self.hub.broadcast(message)
         self.stats.countDelivered(delivered)
+        self.usage.countDelivered(app: message.app, count: delivered, now: WallClock.milliseconds())
         // Once per message, not per subscriber: metrics time the fan-out from here.
         if case .publication(let publication) = message { self.observers.notify { $0.fannedOut(publication, subscribers: delivered) } }
     }
@@ -72,6 +75,7 @@ public final class Bus: BrokerEventHandler {
             return true
         }
         guard admitted else { throw .connectionLimit(app.plan.maxConnections ?? 0) }
+        self.usage.noteConnections(app: app.id, connections: self.connectionCount(app: app.id), now: WallClock.milliseconds())
         return self.makeConnectionID()
     }
 
@@ -181,23 +185,29 @@ public final class Bus: BrokerEventHandler {
 
     // MARK: Publishing
 
-    /// Checks `size` against the app's plan and takes one publish from its rate.
+    /// Checks `size` and the month's messages against the app's plan and takes one publish from its rate.
     public func admitPublish(app: App, size: Int) throws(BusError) {
         guard size <= app.plan.maxMessageBytes else { throw .messageTooLarge(limit: app.plan.maxMessageBytes) }
+        guard self.usage.admit(app: app.id, limit: app.plan.monthlyMessages, now: WallClock.milliseconds()) else {
+            throw .monthlyQuota(limit: app.plan.monthlyMessages ?? 0)
+        }
         guard self.limiter.allow(app.id, perMinute: app.plan.publishesPerMinute) else { throw .rateLimited }
     }
 
     /// Publishes within the app's limits; returns the publication with its position when the channel keeps history.
-    public func publish(_ publication: Publication, app: App) async throws -> Publication {
+    ///
+    /// - Parameter via: the protocol that carried it, for usage counts (`rest` for the server APIs, else the WebSocket's).
+    public func publish(_ publication: Publication, app: App, via: String = "rest") async throws -> Publication {
         guard ChannelName.isValid(publication.channel) else { throw BusError.invalidChannel }
         try self.admitPublish(app: app, size: publication.data.readableBytes)
-        return try await self.publishAdmitted(publication, app: app)
+        return try await self.publishAdmitted(publication, app: app, via: via)
     }
 
     /// Publishes a message whose limits were already checked (one admission covering several channels).
-    public func publishAdmitted(_ publication: Publication, app: App) async throws -> Publication {
+    public func publishAdmitted(_ publication: Publication, app: App, via: String = "rest") async throws -> Publication {
         if let kit = app.rule(for: publication.channel)?.kit { try await self.admitKit(publication, kit: kit, app: app) }
         self.stats.countPublished()
+        self.usage.countPublished(app: app.id, via: via, now: WallClock.milliseconds())
         let policy = app.policy(for: publication.channel)
         var stamped = publication
         stamped.publishedAt = ContinuousClock.now

@@ -5,6 +5,7 @@ extension BusError {
         case .channelLimit, .connectionLimit, .presenceFull: .overQuota
         case .messageTooLarge, .metadataTooLarge: .messageTooLarge
         case .rateLimited: .rateLimited
+        case .monthlyQuota: .overQuota
         case .invalidChannel: .badRequest
         case .presenceNotAllowed: .forbidden
         case .kitRefused(let refusal): refusal.securityKind
@@ -18,6 +19,7 @@ extension BusError {
         case .connectionLimit(let limit): "the app's plan allows \(limit) connections"
         case .messageTooLarge(let limit): "messages are limited to \(limit) bytes"
         case .rateLimited: "the app's publish rate is exhausted"
+        case .monthlyQuota(let limit): "the app's plan allows \(limit) messages a month; this month's are used up"
         case .invalidChannel: "invalid channel name"
         case .presenceNotAllowed: "presence is not enabled on this channel"
         case .presenceFull(let limit): "the presence channel already has \(limit) members"

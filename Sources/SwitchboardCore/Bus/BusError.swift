@@ -8,6 +8,8 @@ public enum BusError: Error, Equatable, Sendable {
     case messageTooLarge(limit: Int)
     /// The app published more than its plan allows per minute.
     case rateLimited
+    /// The app published as many messages this month as its plan allows (`monthly_messages`).
+    case monthlyQuota(limit: Int)
     /// The channel name is not valid.
     case invalidChannel
     /// The channel's rules do not allow presence.

@@ -33,7 +33,7 @@ extension JSONWriter {
         self.endObject()
     }
 
-    /// `{maxConnections, maxChannels, maxMessageBytes, publishesPerMinute, historySize}`; null is unlimited.
+    /// `{maxConnections, maxChannels, maxMessageBytes, publishesPerMinute, historySize, monthlyMessages}`; null is unlimited.
     mutating func limits(_ plan: Plan) {
         self.beginObject()
         self.optionalMember("maxConnections", plan.maxConnections)
@@ -41,6 +41,7 @@ extension JSONWriter {
         self.member("maxMessageBytes", plan.maxMessageBytes)
         self.optionalMember("publishesPerMinute", plan.publishesPerMinute)
         self.member("historySize", plan.historySize)
+        self.optionalMember("monthlyMessages", plan.monthlyMessages)
         self.endObject()
     }
 

@@ -15,6 +15,12 @@ struct AdminRoutes: Sendable {
     let authorized: AdminAuthorization
     let started: Int64
     let version: String
+    /// The plan `/api/workspaces/current` names (`workspace_plan`).
+    var workspacePlan = "free"
+    /// Month-to-date messages for the workspace's usage.
+    var usage: UsageMeter?
+    /// With Redis, carries app edits to the other nodes (LiveSettingsSync.swift).
+    var sync: LiveSettingsSync?
 
     func register(on router: Router<SwitchboardContext>) {
         // `/api/health`, `/health` and `/ready` are the probes' (ProbeRoutes.swift).
@@ -24,14 +30,13 @@ struct AdminRoutes: Sendable {
         router.get("/api/realtime/security-events") { request, context in
             try await self.authorized(request, context) { try self.securityEvents(request) }
         }
-        router.get("/api/plans") { request, context in
-            try await self.authorized(request, context) { self.plans() }
-        }
+        // Public, like a pricing page: limits and prices, nothing about apps.
+        router.get("/api/plans") { _, _ in self.plans() }
         router.get("/api/workspaces/current") { request, context in
             try await self.authorized(request, context) { try self.workspace() }
         }
-        AppRoutes(controlPlane: self.controlPlane, bus: self.bus, authorized: self.authorized).register(on: router)
-        KeyRoutes(controlPlane: self.controlPlane, authorized: self.authorized).register(on: router)
+        AppRoutes(controlPlane: self.controlPlane, bus: self.bus, authorized: self.authorized, sync: self.sync).register(on: router)
+        KeyRoutes(controlPlane: self.controlPlane, authorized: self.authorized, sync: self.sync).register(on: router)
         ChannelRoutes(controlPlane: self.controlPlane, bus: self.bus, authorized: self.authorized).register(on: router)
     }
 
@@ -80,6 +85,8 @@ struct AdminRoutes: Sendable {
                 json.member("name", name)
                 json.key("limits")
                 json.limits(plan)
+                if let price = plan.priceMonthly { json.member("priceMonthly", price) }
+                if let currency = plan.currency { json.member("currency", currency) }
                 json.endObject()
             }
             json.endArray()
@@ -101,6 +108,19 @@ struct AdminRoutes: Sendable {
             json.member("engine", self.bus.engine.kind)
             json.member("apps", apps)
             json.member("connections", connections)
+            json.key("plan")
+            json.beginObject()
+            json.member("name", self.workspacePlan)
+            if let plan = self.controlPlane.plans[self.workspacePlan] {
+                json.key("limits")
+                json.limits(plan)
+                if let price = plan.priceMonthly { json.member("priceMonthly", price) }
+                if let currency = plan.currency { json.member("currency", currency) }
+            }
+            json.endObject()
+            if let usage = self.usage {
+                json.member("monthlyMessages", usage.monthlyUsage().reduce(0) { $0 + $1.messages })
+            }
             json.endObject()
             json.endObject()
         }

@@ -8,6 +8,8 @@ struct AppRoutes: Sendable {
     let controlPlane: ControlPlane
     let bus: Bus
     let authorized: AdminAuthorization
+    /// With Redis, carries each edit to the other nodes (LiveSettingsSync.swift).
+    var sync: LiveSettingsSync?
 
     func register(on router: Router<SwitchboardContext>) {
         router.get("/api/realtime/apps") { request, context in
@@ -34,6 +36,7 @@ struct AppRoutes: Sendable {
                 let edit = AppEdit(body: try await AdminBody.read(request), plans: self.controlPlane.plans)
                 try edit.checkMembers()
                 let app = try self.controlPlane.update(try context.parameters.require("app")) { try edit.apply(to: &$0) }
+                try await self.share(app)
                 return self.appResponse(app)
             }
         }
@@ -46,6 +49,7 @@ struct AppRoutes: Sendable {
                 let app = try self.controlPlane.update(try context.parameters.require("app")) { app in
                     if !app.origins.contains(origin) { app.origins.append(origin) }
                 }
+                try await self.share(app)
                 return self.origins(app, status: .created)
             }
         }
@@ -58,6 +62,7 @@ struct AppRoutes: Sendable {
                     }
                     app.origins.remove(at: index)
                 }
+                try await self.share(app)
                 return self.origins(app)
             }
         }
@@ -81,6 +86,20 @@ struct AppRoutes: Sendable {
             self.write(created, to: &json)
             json.member("secret", secret)
             json.endObject()
+        }
+    }
+
+    /// Tells the other nodes of a Redis cluster about an edit made here; 503 when Redis cannot be reached.
+    func share(_ app: StoredApp) async throws {
+        guard let sync = self.sync else { return }
+        do {
+            try await sync.shareApp(app)
+        } catch {
+            throw AdminError(
+                status: .serviceUnavailable,
+                code: "engine_unavailable",
+                message: "saved on this node, but Redis cannot be reached: the other nodes keep the old values until it is saved again"
+            )
         }
     }
 

@@ -46,6 +46,7 @@ extension ControlPlane {
             }
             throw ConfigError(key: "store.master_key", problem: "\(error) (key from \(from), store \(config.store.path))")
         }
-        return try ControlPlane(store: sealed, registry: registry, config: config, departures: departures, logger: logger)
+        let live = try LiveSettingsStore(store: store, logger: logger)
+        return try ControlPlane(store: sealed, registry: registry, config: config, departures: departures, live: live, logger: logger)
     }
 }

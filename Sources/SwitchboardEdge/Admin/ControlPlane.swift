@@ -9,27 +9,52 @@ import Synchronization
 ///
 /// At start, each `[[apps]]` entry whose id the store lacks is inserted with its configured secrets; an app already
 /// stored keeps its stored fields and keys (admin edits outlive restarts). Channel rules, webhooks, presence and
-/// client-event limits always come from the config by app id.
+/// client-event limits come from the config by app id, unless the admin API set the app's channel rules or webhooks
+/// (`live`, ControlPlane+live.swift). SIGHUP swaps the config's part (ControlPlane+reload.swift).
 final class ControlPlane: Sendable {
+    /// The part of the config the control plane merges in; replaced whole when the file is re-read.
+    struct Configured: Sendable {
+        /// Plans by name (the built-in ones and `[plans.NAME]`).
+        var plans: [String: Plan]
+        /// Config apps by id, for the settings the store does not keep.
+        var apps: [String: App]
+
+        init(_ config: SwitchboardConfig) {
+            self.plans = config.plans
+            self.apps = Dictionary(config.apps.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        }
+    }
+
     let store: ControlPlaneStore
     let registry: AppRegistry
+    let configuration: Mutex<Configured>
+    /// Channel rules and webhooks set through the admin API; they win over the config's.
+    let live: LiveSettingsStore
     /// Plans by name (the built-in ones and `[plans.NAME]`).
-    let plans: [String: Plan]
+    var plans: [String: Plan] { self.configuration.withLock { $0.plans } }
     /// Config apps by id, for the settings the store does not keep.
-    let configured: [String: App]
+    var configured: [String: App] { self.configuration.withLock { $0.apps } }
     /// Serializes change-then-publish, so two admin changes never reach the registry out of order.
-    private let changes = Mutex(())
+    let changes = Mutex(())
     /// Where open connections of an app that gets disabled are sent away.
     let departures: ShutdownNotice?
 
     /// Seeds the store from `config` and fills `registry` with the merged apps.
-    init(store: ControlPlaneStore, registry: AppRegistry, config: SwitchboardConfig, departures: ShutdownNotice? = nil, logger: Logger) throws {
+    init(
+        store: ControlPlaneStore,
+        registry: AppRegistry,
+        config: SwitchboardConfig,
+        departures: ShutdownNotice? = nil,
+        live: LiveSettingsStore? = nil,
+        logger: Logger
+    ) throws {
         self.store = store
         self.registry = registry
         self.departures = departures
-        self.plans = config.plans
-        self.configured = Dictionary(config.apps.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        self.configuration = Mutex(Configured(config))
+        self.live = try live ?? LiveSettingsStore(store: nil, logger: logger)
         try self.seed(config.apps, logger: logger)
+        self.logLiveOverrides(config.apps, logger: logger)
         var apps: [App] = []
         for stored in try store.apps() {
             if self.plans[stored.plan] == nil {
@@ -40,7 +65,7 @@ final class ControlPlane: Sendable {
         registry.replaceAll(apps)
     }
 
-    private func seed(_ apps: [App], logger: Logger) throws {
+    func seed(_ apps: [App], logger: Logger) throws {
         let now = WallClock.milliseconds()
         for app in apps {
             if let stored = try self.store.app(id: app.id) {
@@ -111,11 +136,11 @@ final class ControlPlane: Sendable {
         app.enabled = stored.enabled
         app.clientEvents = stored.clientEvents
         app.upstream = stored.upstream
-        return app
+        return self.live.settings(app: stored.id)?.applied(to: app) ?? app
     }
 
     /// Reads the app back from the store and publishes it to the registry; disabling an app also ends its connections.
-    private func publish(_ id: String) throws {
+    func publish(_ id: String) throws {
         guard let stored = try self.store.app(id: id) else {
             self.registry.remove(id: id)
             return

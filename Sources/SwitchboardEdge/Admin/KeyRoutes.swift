@@ -9,6 +9,8 @@ import SwitchboardStore
 struct KeyRoutes: Sendable {
     let controlPlane: ControlPlane
     let authorized: AdminAuthorization
+    /// With Redis, carries revocations to the other nodes (LiveSettingsSync.swift).
+    var sync: LiveSettingsSync?
 
     func register(on router: Router<SwitchboardContext>) {
         router.get("/api/realtime/apps/:app/keys") { request, context in
@@ -40,6 +42,17 @@ struct KeyRoutes: Sendable {
                 let revoked = try self.controlPlane.revokeKey(app: app, keyID: context.parameters.require("keyId"))
                 // The reply waits until what the key authorized on this node has ended, so a caller can rely on it.
                 await self.controlPlane.endGrants(of: revoked, app: app)
+                if let sync = self.sync, let signer = revoked.signer {
+                    do {
+                        try await sync.shareRevocation(app: app, signer: signer)
+                    } catch {
+                        throw AdminError(
+                            status: .serviceUnavailable,
+                            code: "engine_unavailable",
+                            message: "revoked on this node, but Redis cannot be reached: the other nodes still accept the key (revoke it there too)"
+                        )
+                    }
+                }
                 return JSONResponse.make { json in
                     json.beginObject()
                     json.key("key")

@@ -107,7 +107,9 @@ extension ConfigLoader {
         fallback: String = "conf/switchboard.toml"
     ) throws(ConfigError) -> SwitchboardConfig {
         if path == nil, !FileManager.default.fileExists(atPath: fallback), environment["SWITCHBOARD_APP_ID"]?.isEmpty == false {
-            return try self.parse("", environment: environment)
+            var config = try self.parse("", environment: environment)
+            config.source = ConfigSource(path: nil, environment: environment)
+            return config
         }
         return try self.load(path: path ?? fallback, environment: environment)
     }

@@ -21,7 +21,9 @@ public enum ConfigLoader {
         guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
             throw ConfigError(key: "", problem: "cannot read config file \(path)")
         }
-        return try self.parse(text, environment: environment)
+        var config = try self.parse(text, environment: environment)
+        config.source = ConfigSource(path: path, environment: environment)
+        return config
     }
 
     /// Parses TOML text, with `SWITCHBOARD_<SECTION>_<KEY>` variables of `environment` over it.
@@ -36,7 +38,9 @@ public enum ConfigLoader {
         }
         var config = SwitchboardConfig()
         let top = Reader(table: root, path: "", overlay: EnvironmentOverlay(environment))
-        try top.onlyKeys(["default_app", "server", "engine", "store", "admin", "limits", "plans", "apps", "listeners", "proxy"])
+        try top.onlyKeys([
+            "default_app", "server", "engine", "store", "admin", "limits", "plans", "apps", "listeners", "proxy", "workspace_plan", "alerts",
+        ])
         config.defaultApp = try top.string("default_app")
 
         if let server = try top.table("server") {
@@ -145,6 +149,8 @@ public enum ConfigLoader {
             }
         }
         try self.environmentApp(environment, into: &config)
+        config.workspacePlan = try self.workspacePlan(top, plans: config.plans)
+        config.alerts = try self.alerts(top)
         if let listeners = try top.tables("listeners") {
             for listener in listeners { config.listeners.append(try self.listener(listener)) }
         }
@@ -157,6 +163,7 @@ public enum ConfigLoader {
     static func plan(_ table: Reader, name: String, base: Plan?) throws(ConfigError) -> Plan {
         try table.onlyKeys([
             "max_connections", "max_channels", "max_message_bytes", "publishes_per_minute", "history_size", "max_subscriptions_per_connection",
+            "monthly_messages", "price_monthly", "currency",
         ])
         var plan =
             base ?? Plan(name: name, maxConnections: nil, maxChannels: nil, maxMessageBytes: 64 * 1024, publishesPerMinute: nil, historySize: 100)
@@ -170,6 +177,8 @@ public enum ConfigLoader {
         if let value = try limit("max_channels") { plan.maxChannels = value }
         if let value = try limit("publishes_per_minute") { plan.publishesPerMinute = value }
         if let value = try limit("max_subscriptions_per_connection") { plan.maxSubscriptionsPerConnection = value }
+        if let value = try limit("monthly_messages") { plan.monthlyMessages = value }
+        try self.pricing(table, into: &plan)
         plan.maxMessageBytes = try table.int("max_message_bytes", in: 1...(16 * 1024 * 1024)) ?? plan.maxMessageBytes
         plan.historySize = try table.int("history_size", in: 0...100_000) ?? plan.historySize
         return plan

@@ -98,6 +98,12 @@ public struct SwitchboardConfig: Sendable {
     public var apps: [App] = []
     /// `[[listeners]]`: more listeners (TLS with h2 + http/1.1, or plain), served besides `[server]`.
     public var listeners: [ListenerConfig] = []
+    /// `workspace_plan`: the plan `/api/workspaces/current` names; default the default app's plan, else `free`.
+    public var workspacePlan: String?
+    /// Where this config was read from (`ConfigLoader.load`, `serveConfiguration`), for SIGHUP; nil when built in code.
+    public var source: ConfigSource?
+    /// `[[alerts]]`: alert rules (name, kind, threshold, url, secret, event, app, window_seconds; see `AlertRule`).
+    var alerts: [AlertRule] = []
 
     /// An empty configuration with the defaults above.
     public init() {}

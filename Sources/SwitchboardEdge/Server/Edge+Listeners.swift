@@ -29,7 +29,7 @@ struct EdgeListener: Sendable {
 }
 
 extension Edge {
-    /// One server per `[[listeners]]` entry on the same routers as `[server]`, plus the SIGHUP certificate reloader.
+    /// One server per `[[listeners]]` entry on the same routers as `[server]`, plus the SIGHUP reloader (certificates, config).
     func listenerServices(
         router: Router<SwitchboardContext>,
         webSocketRouter: Router<SwitchboardContext>,
@@ -70,7 +70,9 @@ extension Edge {
             )
         }
         let contexts = self.listeners.compactMap(\.tls)
-        if !contexts.isEmpty { services.append(CertificateReloader(contexts: contexts, logger: self.logger)) }
+        if !contexts.isEmpty || self.configReload != nil {
+            services.append(ConfigReloader(contexts: contexts, config: self.configReload, logger: self.logger))
+        }
         return services
     }
 }

@@ -44,6 +44,14 @@ public struct Edge: Sendable {
     let engineService: (any Service)?
     /// The `[[listeners]]` served besides `[server]`, their certificates loaded.
     let listeners: [EdgeListener]
+    /// Usage per app and day, kept in the store (or summed in Redis); `monthlyUsage()` feeds quotas' alerts.
+    public let usage: UsageMeter
+    /// What SIGHUP does besides the TLS certificates: re-read the config and apply it (nil when built in code).
+    let configReload: ConfigReload?
+    /// With Redis, carries admin changes of channel rules and webhooks to every node.
+    let liveSync: LiveSettingsSync?
+    /// Alert rules, their evaluator (one task) and their webhook delivery (Alerts/).
+    let alerts: AlertCenter
 
     /// Builds the edge; opens the store (creating it when needed).
     public init(config: SwitchboardConfig, logger: Logger) throws {
@@ -79,6 +87,15 @@ public struct Edge: Sendable {
         self.controlPlane = try ControlPlane.open(store: self.store, registry: apps, config: config, departures: departures, logger: logger)
         let connections = ConnectionCounter()
         self.metrics = EdgeMetrics(bus: self.bus, connections: connections)
+        let usageLedger: any UsageLedger = (engine as? RedisEngine).map { RedisUsageLedger(engine: $0) } ?? self.store
+        self.usage = UsageMeter(bus: self.bus, ledger: usageLedger, metrics: UsageMetrics(registry: self.metrics.registry), logger: logger)
+        if usageLedger is SQLiteStore { try self.usage.preload(from: self.store) }
+        (self.configReload, self.liveSync) = Self.liveConfiguration(
+            config: config,
+            controlPlane: self.controlPlane,
+            metrics: self.metrics,
+            logger: logger
+        )
         self.securityWriter = SecurityEventWriter(
             store: self.store,
             retain: config.store.securityEventMaxRows,
@@ -87,7 +104,10 @@ public struct Edge: Sendable {
             onDrop: Self.countQueueDrops(self.metrics)
         )
         self.bus.observers.register(FanOutTimer(metrics: self.metrics), name: "metrics")
-        let security = Self.securitySink(writer: self.securityWriter, metrics: self.metrics, limits: config.limits, logger: logger)
+        let alertCounter = AlertSecurityCounter()
+        let security = FanOutSecuritySink([
+            Self.securitySink(writer: self.securityWriter, metrics: self.metrics, limits: config.limits, logger: logger), alertCounter,
+        ])
         var environment = AdapterEnvironment(
             bus: self.bus,
             gate: Gate(apps: apps, security: security, newConnectionsPerSecond: config.limits.newConnectionsPerIPPerSecond),
@@ -105,6 +125,16 @@ public struct Edge: Sendable {
             (try? await bus.otherNodesCount(app: app, channel: channel)) ?? 0
         }
         self.pusherWebhooks = PusherWebhooks(apps: apps, otherNodes: config.engine.kind == "redis" ? otherNodes : nil, logger: logger)
+        self.alerts = try Self.alertCenter(
+            config: config,
+            store: self.store,
+            counter: alertCounter,
+            bus: self.bus,
+            connections: connections,
+            usage: self.usage,
+            metrics: self.metrics,
+            logger: logger
+        )
         self.proxyClient = ProxyClient(
             connectTimeoutMilliseconds: config.proxy.connectTimeoutMilliseconds,
             readTimeoutMilliseconds: config.proxy.readTimeoutMilliseconds
@@ -164,8 +194,14 @@ public struct Edge: Sendable {
             controlPlane: self.controlPlane,
             authorized: adminAuthorization,
             started: WallClock.milliseconds(),
-            version: Self.version
+            version: Self.version,
+            workspacePlan: self.config.workspacePlan ?? self.config.apps.first { $0.id == self.config.defaultApp }?.plan.name ?? "free",
+            usage: self.usage,
+            sync: self.liveSync
         ).register(on: router)
+        UsageRoutes(meter: self.usage, authorized: adminAuthorization).register(on: router)
+        AlertRoutes(alerts: self.alerts, authorized: adminAuthorization).register(on: router)
+        LiveConfigRoutes(controlPlane: self.controlPlane, authorized: adminAuthorization, sync: self.liveSync).register(on: router)
         ConsoleDebugRoutes(
             environment: self.environment,
             authorized: adminAuthorization,
@@ -198,8 +234,11 @@ public struct Edge: Sendable {
         )
         // First in, last out: the engine is up before the server and outlives it during shutdown.
         if let engineService = self.engineService { app.addServices(engineService) }
+        // After the engine, so the last usage flush at shutdown still reaches Redis.
+        app.addServices(self.usage)
+        if let liveSync = self.liveSync { app.addServices(liveSync) }
         app.addServices(self.securityWriter, Janitor(bus: self.bus, interval: .seconds(5), logger: self.logger))
-        app.addServices(self.pusherWebhooks, self.proxyClient)
+        app.addServices(self.pusherWebhooks, self.proxyClient, self.alerts.delivery, self.alerts)
         // Listed after the edge's own services, so their connections close before those services stop.
         app.addServices(self.listenerServices(router: router, webSocketRouter: webSocketRouter, onListening: onListening))
         return app

@@ -1,0 +1,133 @@
+import Foundation
+import Logging
+import SwitchboardCore
+import SwitchboardStore
+import Testing
+
+@testable import SwitchboardEdge
+
+@Suite struct ConfigReloadTests {
+    static func file(rule: String) -> String {
+        """
+        [store]
+        path = ":memory:"
+
+        [[apps]]
+        id = "1001"
+        key = "pk_reload"
+        secret = "sk_reload_secret_1234"
+
+        [[apps.channels]]
+        \(rule)
+        """
+    }
+
+    /// A config file in a fresh folder, its control plane opened on an in-memory store, and a reload of that file.
+    static func setUp(_ text: String) throws -> (path: String, plane: ControlPlane, registry: AppRegistry, reload: ConfigReload) {
+        let folder = NSTemporaryDirectory() + "reload-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let path = folder + "/switchboard.toml"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        let config = try ConfigLoader.load(path: path)
+        let registry = AppRegistry(apps: [])
+        let plane = try ControlPlane.open(
+            store: SQLiteStore(path: ":memory:"),
+            registry: registry,
+            config: config,
+            environment: ["SWITCHBOARD_MASTER_KEY": "master"],
+            logger: Logger(label: "test")
+        )
+        let source = try #require(config.source)
+        let reload = ConfigReload(source: source, started: config, metrics: nil, logger: Logger(label: "test")) { config in
+            try plane.reload(config, logger: Logger(label: "test"))
+        }
+        return (path, plane, registry, reload)
+    }
+
+    @Test func aReloadedFileChangesTheRulesOfTheRunningApp() throws {
+        let (path, _, registry, reload) = try Self.setUp(Self.file(rule: "match = \"chat:*\"\nclient_publish = true"))
+        #expect(registry.app(id: "1001")?.policy(for: "chat:1").clientPublish == true)
+        try Self.file(rule: "match = \"chat:*\"\nclient_publish = false\nrequire_token = true").write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(reload.perform() == .applied(restartNeeded: []))
+        let policy = try #require(registry.app(id: "1001")?.policy(for: "chat:1"))
+        #expect(!policy.clientPublish && policy.requireToken)
+    }
+
+    @Test func aBadFileKeepsTheOldRules() throws {
+        let (path, _, registry, reload) = try Self.setUp(Self.file(rule: "match = \"chat:*\"\nclient_publish = false"))
+        for broken in [Self.file(rule: "match = \"chat:*\"\nclient_publish = \"nope\""), "[[apps]\nid = ", Self.file(rule: "history_size = 3")] {
+            try broken.write(toFile: path, atomically: true, encoding: .utf8)
+            guard case .failed = reload.perform() else {
+                Issue.record("a bad file was applied: \(broken)")
+                continue
+            }
+            #expect(registry.app(id: "1001")?.policy(for: "chat:1").clientPublish == false)
+        }
+    }
+
+    @Test func newAppsAndPlansApplyWhileRestartKeysAreOnlyNamed() throws {
+        let (path, plane, registry, reload) = try Self.setUp(Self.file(rule: "match = \"chat:*\""))
+        let edited = """
+            [server]
+            port = 9999
+
+            [limits]
+            max_queued_frames = 64
+
+            [plans.free]
+            history_size = 7
+
+            \(Self.file(rule: "match = \"chat:*\"").replacingOccurrences(of: "[store]\npath = \":memory:\"\n", with: ""))
+
+            [[apps]]
+            id = "1002"
+            key = "pk_added"
+            secret = "sk_added_secret_1234"
+            """
+        try ("[store]\npath = \":memory:\"\n" + edited).write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(reload.perform() == .applied(restartNeeded: ["server", "limits"]))
+        #expect(registry.app(key: "pk_added")?.id == "1002")
+        #expect(plane.plans["free"]?.historySize == 7 && registry.app(id: "1001")?.plan.historySize == 7)
+    }
+
+    @Test func adminRulesWinOverTheFileAndOutliveItsReload() throws {
+        let (path, plane, registry, reload) = try Self.setUp(Self.file(rule: "match = \"chat:*\""))
+        try plane.applyLive(LiveAppSettings(channelRules: [ChannelRule(match: "chat:*", requireToken: true)]), app: "1001")
+        #expect(registry.app(id: "1001")?.policy(for: "chat:1").requireToken == true)
+        #expect(try plane.channelRules(app: "1001").source == .admin)
+        try Self.file(rule: "match = \"chat:*\"\nclient_publish = false").write(toFile: path, atomically: true, encoding: .utf8)
+        reload.perform()
+        let policy = try #require(registry.app(id: "1001")?.policy(for: "chat:1"))
+        #expect(policy.requireToken && policy.clientPublish)
+        try plane.applyLive(LiveAppSettings(), app: "1001")
+        #expect(registry.app(id: "1001")?.policy(for: "chat:1").clientPublish == false)
+        #expect(try plane.channelRules(app: "1001").source == .config)
+    }
+
+    @Test func liveSettingsAreKeptInTheStoreAcrossARestart() throws {
+        let path = NSTemporaryDirectory() + "live-\(UUID().uuidString)/store.sqlite"
+        var config = SwitchboardConfig()
+        config.store.path = path
+        config.apps = [App(id: "1001", key: "pk_one", secrets: ["sk_config_secret_1234"], channelRules: [ChannelRule(match: "a")])]
+        func open() throws -> (ControlPlane, AppRegistry) {
+            let registry = AppRegistry(apps: [])
+            let store = try SQLiteStore(path: path)
+            let plane = try ControlPlane.open(
+                store: store,
+                registry: registry,
+                config: config,
+                environment: ["SWITCHBOARD_MASTER_KEY": "master"],
+                logger: Logger(label: "test")
+            )
+            return (plane, registry)
+        }
+        do {
+            let (plane, _) = try open()
+            let hooks = WebhookSettings(url: "https://hooks.example.com/x")
+            try plane.applyLive(LiveAppSettings(channelRules: [ChannelRule(match: "b", clientPublish: false)], webhooks: .on(hooks)), app: "1001")
+        }
+        let (_, registry) = try open()
+        let app = try #require(registry.app(id: "1001"))
+        #expect(app.channelRules.map(\.match) == ["b"] && app.webhooks?.url == "https://hooks.example.com/x")
+    }
+}

@@ -1,0 +1,317 @@
+"""Live configuration: channel rules and webhooks changed through the admin API, by SIGHUP, and across a Redis cluster,
+taking effect on connections that are already open (no reconnect), with real clients (websockets, pysher).
+"""
+
+import json
+import shutil
+import signal
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+from websockets.exceptions import ConnectionClosed
+
+from conftest import (CONFIG, MAIN, OTHER, PUSHER, SMALL, WAIT, PusherWS, PysherClient, WSClient, admin_headers, expect_error,
+                      next_event, pusher_api, rest, start_server, unique, wait_subscribers, wait_until)
+
+IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
+
+
+def admin(server, method, path, **kwargs) -> httpx.Response:
+    return httpx.request(method, f"{server.http}/api/realtime/apps/{path}", headers=admin_headers(), timeout=WAIT, **kwargs)
+
+
+def put_rules(server, app, rules) -> dict:
+    r = admin(server, "PUT", f"{app['id']}/channel-rules", json={"rules": rules})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def publish_frame(client: WSClient, channel: str, data) -> dict | None:
+    """Publishes from a JSON-action client (which does not get its own message back) followed by a ping: the error
+    frame it gets, or None when the publish went through (the pong comes first)."""
+    client.send({"action": "publish", "channel": channel, "data": data})
+    client.send({"action": "ping"})
+    frame = client.recv()
+    if frame["event"] == "error":
+        assert client.recv()["event"] == "pong"
+        return frame
+    assert frame["event"] == "pong", frame
+    return None
+
+
+def test_an_admin_rule_turns_publish_off_and_locks_a_channel_for_open_json_action_connections():
+    server = start_server()
+    try:
+        channel, locked = unique("live:"), unique("vault:")
+        with WSClient(server) as client:
+            client.subscribed(channel)
+            assert publish_frame(client, channel, {"n": 1}) is None
+            client.subscribed(locked)
+            reply = put_rules(server, MAIN, [{"match": "live:*", "client_publish": False}, {"match": "vault:*", "require_token": True}])
+            assert reply["source"] == "admin" and [rule["match"] for rule in reply["rules"]] == ["live:*", "vault:*"]
+            # The same connection, without reconnecting: its next publish is refused, a new subscribe needs a token.
+            error = publish_frame(client, channel, {"n": 2})
+            assert error and error["data"]["code"] == "forbidden", error
+            client.send({"action": "subscribe", "channel": unique("vault:")})
+            expect_error(client, "unauthorized")
+            client.assert_alive()
+            # Back to the config's rules: publishing works again on the same connection.
+            r = admin(server, "DELETE", f"{MAIN['id']}/channel-rules")
+            assert r.status_code == 200 and r.json()["source"] == "config", r.text
+            assert "readonly:*" in [rule["match"] for rule in r.json()["rules"]]
+            assert publish_frame(client, channel, {"n": 3}) is None
+    finally:
+        server.stop()
+
+
+def test_an_admin_rule_reaches_open_pysher_connections_and_survives_a_restart():
+    server = start_server()
+    channel, locked = unique("private-live-"), unique("lockp-")
+    try:
+        with PysherClient(server) as alice, PusherWS(server, key=PUSHER["key"]) as bob:
+            alice_events = alice.subscribe(channel, events=["marker"])
+            bob.subscribed(channel, app=PUSHER)
+            wait_subscribers(server, channel, 2, app=PUSHER)
+            alice.trigger(channel, "client-typing", {"n": 1})
+            bob.recv_until(lambda frame: frame["event"] == "client-typing")
+            put_rules(server, PUSHER, [{"match": "private-live-*", "client_publish": False}, {"match": "lockp-*", "require_token": True}])
+            alice.trigger(channel, "client-typing", {"n": 2})
+            # The refusal names the channel, so pysher hands it to the channel's bindings.
+            _, error = next_event(alice_events, "pusher:error")
+            error = json.loads(error) if isinstance(error, str) else error
+            assert error["code"] == 4300, error
+            # bob got nothing of it before a server event sent after it.
+            pusher_api(server, PUSHER).trigger(channel, "marker", "m")
+            _, skipped = bob.recv_until(lambda frame: frame["event"] == "marker")
+            assert not [frame for frame in skipped if frame["event"].startswith("client-")], skipped
+            locked_events = alice.subscribe(locked)
+            name, _ = next_event(locked_events, "pusher:subscription_error")
+            assert name == "pusher:subscription_error"
+            assert next_event(alice_events, "marker")[0] == "marker"  # alice's connection is the one it had
+        assert server.stop() == 0
+        # The same store: the rule is there after a restart, and wins over the config file.
+        server = start_server(workdir=server.workdir)
+        assert admin(server, "GET", f"{PUSHER['id']}/channel-rules").json()["source"] == "admin"
+        with PusherWS(server, key=PUSHER["key"]) as client:
+            client.subscribed(channel, app=PUSHER)
+            client.send({"event": "client-x", "channel": channel, "data": "{}"})
+            frame, _ = client.recv_until(lambda frame: frame["event"] == "pusher:error")
+            assert frame["data"]["code"] == 4300, frame
+    finally:
+        server.stop()
+
+
+def test_bad_rule_and_webhook_bodies_get_a_400_naming_the_member(server):
+    path = f"{MAIN['id']}/channel-rules"
+    cases = [
+        (b"not json", "JSON"),
+        (json.dumps({"rules": [{"match": "a b"}]}).encode(), "rules[0].match"),
+        (json.dumps({"rules": [{"match": "a", "client_publish": "no"}]}).encode(), "rules[0].client_publish"),
+        (json.dumps({"rules": [{"match": "a", "history_size": -1}]}).encode(), "rules[0].history_size"),
+        (json.dumps({"rules": [{"match": "a", "kit": "calls"}]}).encode(), "config file"),
+        (json.dumps({"rules": [{"match": f"c{i}"} for i in range(101)]}).encode(), "at most 100"),
+        (json.dumps({"rules": {"match": "a"}}).encode(), "array"),
+        (json.dumps({"rulez": []}).encode(), "unknown field rulez"),
+        (b"[" * 5000 + b"]" * 5000, "JSON object"),
+        (b'{"rules": []' + b" " * (70 * 1024) + b"}", "at most"),
+    ]
+    for body, message in cases:
+        r = admin(server, "PUT", path, content=body)
+        assert r.status_code == 400, (body[:60], r.text)
+        assert message in r.json()["error"]["message"], (message, r.text)
+    for body, message in [({"url": "ftp://x"}, "webhooks.url"), ({"url": "https://x.example.com", "events": ["nope"]}, "events[0]"),
+                          ({"url": "https://x.example.com", "secret": "s"}, "unknown field secret")]:
+        r = admin(server, "PUT", f"{MAIN['id']}/webhooks", json=body)
+        assert r.status_code == 400 and message in r.json()["error"]["message"], r.text
+    assert admin(server, "PUT", "9999/channel-rules", json={"rules": []}).status_code == 404
+    assert httpx.put(f"{server.http}/api/realtime/apps/{path}", json={"rules": []}, timeout=WAIT).status_code == 401
+    # Nothing changed.
+    assert admin(server, "GET", path).json()["source"] == "config"
+
+
+def test_webhooks_set_through_the_admin_api_are_shown_and_can_be_turned_off(server):
+    path = f"{PUSHER['id']}/webhooks"
+    try:
+        r = admin(server, "PUT", path, json={"url": "http://127.0.0.1:9/hooks", "events": ["member_added"]})
+        assert r.status_code == 200, r.text
+        assert r.json()["webhooks"] == {"url": "http://127.0.0.1:9/hooks", "events": ["member_added"]} and r.json()["source"] == "admin"
+        r = admin(server, "PUT", path, json={"url": None})
+        assert r.json()["webhooks"] is None and r.json()["source"] == "admin"
+    finally:
+        assert admin(server, "DELETE", path).json()["source"] == "config"
+
+
+def hup_config(rule: str) -> str:
+    anchor = 'match = "nopresence:*"\npresence = false\n'
+    assert anchor in CONFIG
+    return CONFIG.replace(anchor, anchor + "\n[[apps.channels]]\n" + rule + "\n")
+
+
+def metric(server, name: str) -> float:
+    text = httpx.get(f"{server.http}/metrics", headers=admin_headers(), timeout=WAIT).text
+    for line in text.splitlines():
+        if line.startswith(name + " ") or line.startswith(name + "{"):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_sighup_applies_an_edited_rule_to_open_connections_and_a_broken_file_keeps_the_old_rules():
+    server = start_server(hup_config('match = "hup:*"\nclient_publish = true'))
+    config = server.workdir / "switchboard.toml"
+    channel = unique("hup:")
+    try:
+        with WSClient(server) as client:
+            client.subscribed(channel)
+            assert publish_frame(client, channel, {"n": 1}) is None
+            config.write_text(hup_config('match = "hup:*"\nclient_publish = false').replace("{store}", str(server.workdir / "switchboard.sqlite")))
+            server.process.send_signal(signal.SIGHUP)
+            wait_until(lambda: "config reloaded" in server.log(), message="the reload")
+            assert "applies only after a restart" not in server.log()  # `--port` overrides the file's port: not an edit
+            error = publish_frame(client, channel, {"n": 2})
+            assert error and error["data"]["code"] == "forbidden", error
+            assert metric(server, "switchboard_config_reloads_total") == 1
+            # A broken file: logged, counted, and nothing changes; the server keeps serving.
+            config.write_text(config.read_text().replace("client_publish = false", 'client_publish = "sometimes"'))
+            server.process.send_signal(signal.SIGHUP)
+            wait_until(lambda: "was not reloaded" in server.log(), message="the refused reload")
+            assert "client_publish: must be true or false" in server.log()
+            assert metric(server, "switchboard_config_reload_failures_total") == 1
+            error = publish_frame(client, channel, {"n": 3})
+            assert error and error["data"]["code"] == "forbidden", error
+            with WSClient(server) as other:
+                other.assert_alive()
+            assert server.process.poll() is None
+    finally:
+        server.stop()
+
+
+def test_sighup_warns_about_keys_that_need_a_restart():
+    server = start_server()
+    config = server.workdir / "switchboard.toml"
+    try:
+        config.write_text(config.read_text().replace("sse_keepalive_seconds = 1", "sse_keepalive_seconds = 2"))
+        server.process.send_signal(signal.SIGHUP)
+        wait_until(lambda: "applies only after a restart" in server.log(), message="the restart warning")
+        assert "section=limits" in server.log()
+    finally:
+        server.stop()
+
+
+REDIS = shutil.which("redis-server")
+
+
+@pytest.mark.skipif(REDIS is None, reason="redis-server is not installed (scripts/test installs it)")
+def test_a_rule_changed_on_node_a_applies_on_node_b_within_two_seconds():
+    from test_cluster import RedisProcess, cluster_config, wait_engine_ready
+
+    redis = RedisProcess()
+    prefix = unique("sblive")
+    nodes = []
+    try:
+        nodes = [start_server(cluster_config(redis.port, prefix)) for _ in range(2)]
+        for node in nodes:
+            wait_engine_ready(node)
+        a, b = nodes
+        channel = unique("live:")
+        with WSClient(b) as client:
+            client.subscribed(channel)
+            assert publish_frame(client, channel, {"n": 1}) is None
+            started = time.monotonic()
+            put_rules(a, MAIN, [{"match": "live:*", "client_publish": False}])
+            wait_until(lambda: admin(b, "GET", f"{MAIN['id']}/channel-rules").json()["source"] == "admin", timeout=2.0,
+                       message="the rule on node B")
+            assert time.monotonic() - started < 2.5
+            error = publish_frame(client, channel, {"n": 2})
+            assert error and error["data"]["code"] == "forbidden", error
+        # An app disabled on node A: node B ends its open connection and refuses new ones.
+        with WSClient(b, key=OTHER["key"]) as other_client:
+            r = httpx.patch(f"{a.http}/api/realtime/apps/{OTHER['id']}", json={"enabled": False}, headers=admin_headers(), timeout=WAIT)
+            assert r.status_code == 200, r.text
+            frame = other_client.recv(timeout=2.5)
+            assert frame["event"] == "error" and frame["data"]["code"] == "forbidden", frame
+            with pytest.raises(ConnectionClosed):
+                other_client.recv()
+        assert admin(b, "GET", OTHER["id"]).json()["app"]["enabled"] is False
+        # A key revoked on node A stops verifying on node B (it holds the same secret, from the config).
+        fresh_on_b = admin(b, "POST", f"{SMALL['id']}/keys")
+        assert fresh_on_b.status_code == 201, fresh_on_b.text
+        assert admin(a, "POST", f"{SMALL['id']}/keys").status_code == 201  # A keeps an active key too
+        seeded = [key for key in admin(a, "GET", f"{SMALL['id']}/keys").json()["keys"] if key["preview"].endswith(SMALL["secret"][-4:])]
+        assert admin(a, "DELETE", f"{SMALL['id']}/keys/{seeded[0]['id']}").status_code == 200
+        wait_until(lambda: rest(b, "GET", "channels", app=SMALL).status_code == 401, timeout=2.0, message="the revoked key on node B")
+        assert rest(b, "GET", "channels", app={**SMALL, "secret": fresh_on_b.json()["secret"]}).status_code == 200
+        # A node that starts later reads the rules from Redis, even with an empty store of its own.
+        late = start_server(cluster_config(redis.port, prefix))
+        nodes.append(late)
+        wait_engine_ready(late)
+        wait_until(lambda: admin(late, "GET", f"{MAIN['id']}/channel-rules").json()["source"] == "admin", timeout=5.0,
+                   message="the rule on the late node")
+        assert admin(late, "GET", OTHER["id"]).json()["app"]["enabled"] is False
+        # Back to the config, everywhere.
+        assert admin(b, "DELETE", f"{MAIN['id']}/channel-rules").status_code == 200
+        wait_until(lambda: admin(a, "GET", f"{MAIN['id']}/channel-rules").json()["source"] == "config", timeout=2.0,
+                   message="the config's rules on node A")
+    finally:
+        for node in nodes:
+            if node.process.poll() is None:
+                node.stop(signal.SIGKILL)
+        redis.kill()
+
+
+def test_the_console_edits_the_channel_rules_of_the_selected_app():
+    from test_console import chromium, sign_in, UI_WAIT
+
+    server = start_server()
+    driver = chromium()
+    try:
+        sign_in(driver, server)
+        WebDriverWait(driver, UI_WAIT).until(lambda d: d.find_element(By.ID, "console").is_displayed())
+        driver.find_element(By.CSS_SELECTOR, f'.app-select[data-app="{MAIN["id"]}"]').click()
+        rows = WebDriverWait(driver, UI_WAIT).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#rules-list .rule-row"))
+        matches = [row.find_element(By.CSS_SELECTOR, ".rule-match").get_attribute("value") for row in rows]
+        assert matches == ["nohistory:*", "readonly:*", "locked:*", "nopresence:*"], matches
+        assert driver.find_element(By.ID, "rules-source").text == "Source: the config file."
+        # Delete the first rule, lock a new one behind tokens with publishing off, and save.
+        rows[0].find_element(By.CSS_SELECTOR, ".rule-delete").click()
+        driver.find_element(By.ID, "rule-add").click()
+        new = driver.find_elements(By.CSS_SELECTOR, "#rules-list .rule-row")[-1]
+        new.find_element(By.CSS_SELECTOR, ".rule-match").send_keys("vip:*")
+        new.find_element(By.CSS_SELECTOR, ".rule-publish").click()
+        new.find_element(By.CSS_SELECTOR, ".rule-token").click()
+        new.find_element(By.CSS_SELECTOR, ".rule-history").send_keys("25")
+        driver.find_element(By.ID, "rules-save").click()
+        WebDriverWait(driver, UI_WAIT).until(lambda d: "Saved" in d.find_element(By.ID, "rules-status").text)
+        stored = admin(server, "GET", f"{MAIN['id']}/channel-rules").json()
+        assert stored["source"] == "admin"
+        assert stored["rules"][-1] == {"match": "vip:*", "client_publish": False, "require_token": True, "presence": True, "history_size": 25}
+        assert [rule["match"] for rule in stored["rules"]] == ["readonly:*", "locked:*", "nopresence:*", "vip:*"]
+        with WSClient(server) as client:
+            client.send({"action": "subscribe", "channel": unique("vip:")})
+            expect_error(client, "unauthorized")
+        # A bad rule is refused with the server's message, and nothing is stored.
+        driver.find_element(By.ID, "rule-add").click()
+        driver.find_elements(By.CSS_SELECTOR, "#rules-list .rule-row")[-1].find_element(By.CSS_SELECTOR, ".rule-match").send_keys("bad name")
+        driver.find_element(By.ID, "rules-save").click()
+        WebDriverWait(driver, UI_WAIT).until(lambda d: "Not saved" in d.find_element(By.ID, "rules-status").text)
+        assert "rules[4].match" in driver.find_element(By.ID, "rules-status").text
+        driver.find_elements(By.CSS_SELECTOR, "#rules-list .rule-row")[-1].find_element(By.CSS_SELECTOR, ".rule-delete").click()
+        driver.find_element(By.ID, "rules-save").click()
+        WebDriverWait(driver, UI_WAIT).until(lambda d: "Saved" in d.find_element(By.ID, "rules-status").text)
+        # Webhooks: a URL and one event.
+        driver.find_element(By.ID, "webhook-url").send_keys("https://hooks.example.com/switchboard")
+        driver.find_element(By.CSS_SELECTOR, '#webhook-events .webhook-event[value="member_added"]').click()
+        driver.find_element(By.ID, "webhook-save").click()
+        WebDriverWait(driver, UI_WAIT).until(lambda d: "Saved" in d.find_element(By.ID, "webhook-status").text)
+        hooks = admin(server, "GET", f"{MAIN['id']}/webhooks").json()
+        assert hooks["webhooks"] == {"url": "https://hooks.example.com/switchboard", "events": ["member_added"]}
+        section = driver.find_element(By.ID, "channel-rules")
+        driver.execute_script("arguments[0].scrollIntoView()", section)
+        IMAGES.mkdir(parents=True, exist_ok=True)
+        assert section.screenshot(str(IMAGES / "console-channel-rules.png"))
+    finally:
+        driver.quit()
+        server.stop()
