@@ -1,9 +1,6 @@
 public import Hummingbird
 import HummingbirdWebSocket
-import Logging
 import NIOCore
-import NIOWebSocket
-import ServiceLifecycle
 public import SwitchboardAdapterKit
 import SwitchboardCore
 
@@ -20,7 +17,7 @@ public struct JSONActionAdapter: ProtocolAdapter {
         let compression = self.environment.webSocketCompression
         // Upgrade requests: a refusal is answered with its status and JSON (404 unknown key, 403 disabled app or
         // blocked origin) and recorded; plain GETs of the same path are answered by the HTTP route below.
-        webSocket.ws("/_rt/ws") { request, context in
+        webSocket.socket("/_rt/ws") { request, context in
             let caller = Caller(request: request, context: context)
             if let refusal = gate.throttle(caller) { return await gate.decline(refusal, caller: caller, context: context) }
             let admitted = gate.admit(request: request, caller: caller, tenantQuery: true)
@@ -28,8 +25,8 @@ public struct JSONActionAdapter: ProtocolAdapter {
                 return await gate.decline(refusal, caller: caller, context: context)
             }
             return .upgrade(compression.upgradeHeaders(request, app: try? admitted.get(), channel: context.channel))
-        } onUpgrade: { inbound, outbound, context in
-            try await self.serve(inbound: inbound, outbound: outbound, request: context.request, context: context.requestContext)
+        } open: { request, context, link in
+            self.open(request: request, context: context, link: link)
         }
         http.get("/_rt/ws") { request, context -> Response in
             let caller = Caller(request: request, context: context)
@@ -42,26 +39,20 @@ public struct JSONActionAdapter: ProtocolAdapter {
         JSONActionAPI(environment: self.environment).register(on: http.group("/_rt/api"))
     }
 
-    func serve(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, request: Request, context: SwitchboardContext) async throws {
+    /// Opens an upgraded connection: counted against the plan, greeted with `connected`, and told of shutdown,
+    /// a disabled app or a revoked key.
+    func open(request: Request, context: SwitchboardContext, link: any WebSocketLink) -> WebSocketOpening {
         let caller = Caller(request: request, context: context)
-        guard case .success(let app) = self.environment.gate.admit(request: request, caller: caller, tenantQuery: true) else { return }
-        guard
-            let opened = self.environment.openConnection(
-                app: app,
-                caller: caller,
-                encoder: JSONActionEncoder(),
-                channel: context.channel
-            )
-        else {
-            try await outbound.write(.custom(.text(JSONActionReply.error(.forbidden, "the app's connection limit is reached"))))
-            try await outbound.close(.policyViolation, reason: "connection limit")
-            return
+        guard case .success(let app) = self.environment.gate.admit(request: request, caller: caller, tenantQuery: true) else {
+            return .refuse(frames: [], code: 1000, reason: nil)
         }
-        defer { opened.close() }
+        guard let opened = self.environment.openConnection(app: app, caller: caller, encoder: JSONActionEncoder(), channel: context.channel) else {
+            let refusal = JSONActionReply.error(.forbidden, "the app's connection limit is reached")
+            return .refuse(frames: [refusal], code: 1008, reason: "connection limit")
+        }
         let session = opened.session
-        let connectionID = session.connectionID
         let requested = request.uri.queryParameters["cid"].map(String.init)
-        let clientID = requested.flatMap { $0.count <= 64 && ChannelName.isValid($0) ? $0 : nil } ?? "c\(connectionID.raw)"
+        let clientID = requested.flatMap { $0.count <= 64 && ChannelName.isValid($0) ? $0 : nil } ?? "c\(session.connectionID.raw)"
         let connection = JSONActionConnection(session: session, clientID: clientID, environment: self.environment, caller: caller)
         session.send(JSONActionReply.connected(clientID: clientID))
         // The edge announces shutdown before the server closes sockets, so the `reconnect` frame goes out first.
@@ -76,52 +67,64 @@ public struct JSONActionAdapter: ProtocolAdapter {
                 session.close(.normal)
             }
         }
-        defer { self.environment.shutdown.unregister(goodbye) }
-
-        await withGracefulShutdownHandler {
-            await withTaskGroup(of: Void.self) { group in
-                group.addTask {
-                    await Self.drain(session, channel: context.channel, to: outbound)
-                }
-                // Channel tokens end at their `exp`, checked once a second; cancelled when this scope ends.
-                async let _ = connection.watchTokens()
-                await inbound.receiveMessages(
-                    maxSize: app.plan.maxMessageBytes + 64 * 1024,
-                    logger: self.environment.logger,
-                    outbound: outbound,
-                    violated: self.environment.gate.reportViolations(app: app.id, caller: caller, connection: session.connectionID)
-                ) { bytes in
-                    await connection.receive(bytes)
-                    // Once the server has ended the session, what the client still sends is not read.
-                    return session.end == nil
-                }
-                session.close(.normal)
-                await group.waitForAll()
-            }
-        } onGracefulShutdown: {
-            session.send(JSONActionReply.error(.reconnect, "the server is restarting; reconnect"))
-            session.close(.shutdown)
+        // Channel tokens end at their `exp`, checked once a second while the connection holds one that expires.
+        link.schedule(after: .seconds(1)) {
+            guard session.end == nil else { return nil }
+            if connection.hasLapsedGrant() { link.perform { await connection.expireTokens() } }
+            return .seconds(1)
         }
-        await connection.closed()
-    }
-
-    /// Writes everything the session queues until it ends, then closes the socket with the matching code.
-    static func drain(_ session: Session, channel: any Channel, to outbound: WebSocketOutboundWriter) async {
-        do {
-            await WebSocketSessionWriter.run(session, channel: channel)
-            switch session.end {
-            case .tooSlow: try await outbound.close(.init(codeNumber: 4008), reason: "too slow")
-            case .shutdown: try await outbound.close(.goingAway, reason: "server restarting")
-            case .policyViolation: try await outbound.close(.policyViolation, reason: "too many refused commands")
-            case .normal, nil: try await outbound.close(.normalClosure, reason: nil)
-            }
-        } catch {
-            session.close(.normal)
-        }
+        return .endpoint(
+            JSONActionSocket(
+                connection: connection,
+                opened: opened,
+                goodbye: goodbye,
+                environment: self.environment,
+                maxMessageBytes: app.plan.maxMessageBytes + 64 * 1024
+            )
+        )
     }
 }
 
-extension WebSocketFrame {
-    /// A final text frame carrying `bytes`.
-    static func text(_ bytes: ByteBuffer) -> WebSocketFrame { WebSocketFrame(fin: true, opcode: .text, data: bytes) }
+/// A JSON-action connection as its WebSocket transport drives it.
+final class JSONActionSocket: WebSocketEndpoint {
+    let connection: JSONActionConnection
+    let opened: OpenConnection
+    let goodbye: ShutdownNotice.Token
+    let environment: AdapterEnvironment
+    let maxMessageBytes: Int
+
+    init(connection: JSONActionConnection, opened: OpenConnection, goodbye: ShutdownNotice.Token, environment: AdapterEnvironment, maxMessageBytes: Int) {
+        self.connection = connection
+        self.opened = opened
+        self.goodbye = goodbye
+        self.environment = environment
+        self.maxMessageBytes = maxMessageBytes
+    }
+
+    var session: Session { self.connection.session }
+
+    func receive(_ message: ByteBuffer) async -> Bool {
+        await self.connection.receive(message)
+        // Once the server has ended the session, what the client still sends is not read.
+        return self.session.end == nil
+    }
+
+    func closeFrame() -> (code: UInt16, reason: String?) {
+        switch self.session.end {
+        case .tooSlow: (4008, "too slow")
+        case .shutdown: (1001, "server restarting")
+        case .policyViolation: (1008, "too many refused commands")
+        case .normal, nil: (1000, nil)
+        }
+    }
+
+    func violated(_ violation: WebSocketViolation) {
+        self.environment.gate.reportViolations(app: self.session.app.id, caller: self.connection.caller, connection: self.session.connectionID)(violation)
+    }
+
+    func closed() async {
+        await self.connection.closed()
+        self.environment.shutdown.unregister(self.goodbye)
+        self.opened.close()
+    }
 }

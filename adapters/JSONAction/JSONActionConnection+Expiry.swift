@@ -34,13 +34,10 @@ extension JSONActionConnection {
         await self.endGrants(revoked, message: "the key that signed the channel token was revoked; subscribe with a new token", kind: .tokenInvalid)
     }
 
-    /// Runs `expireTokens` every `interval` until the session ends; the WebSocket shell runs it beside the socket and
-    /// cancels it when the socket closes.
-    func watchTokens(every interval: Duration = .seconds(1)) async {
-        while self.session.end == nil {
-            do { try await Task.sleep(for: interval) } catch { return }
-            await self.expireTokens()
-        }
+    /// Whether a grant's token has lapsed by `now` (Unix milliseconds): a cheap check under the lock, made once a second,
+    /// before `expireTokens` does the work.
+    func hasLapsedGrant(now: Int64 = WallClock.milliseconds()) -> Bool {
+        self.state.withLock { state in state.grants.values.contains { $0.expiresAt.map { $0 * 1000 <= now } ?? false } }
     }
 
     /// Leaves each of `channels` (whose grants are already forgotten) that the connection still holds, after an

@@ -1,9 +1,6 @@
 public import Hummingbird
 import HummingbirdWebSocket
-import Logging
 import NIOCore
-import NIOWebSocket
-import ServiceLifecycle
 public import SwitchboardAdapterKit
 import SwitchboardCore
 
@@ -32,13 +29,13 @@ public struct JWTAdapter: ProtocolAdapter {
         let gate = self.environment.gate
         for path in Self.paths {
             // Upgrade requests: refusals only decline here; the HTTP route below answers and reports them.
-            webSocket.ws(RouterPath(path)) { request, context in
+            webSocket.socket(RouterPath(path)) { request, context in
                 let caller = Caller(request: request, context: context)
                 if let refusal = gate.throttle(caller) { return await gate.decline(refusal, caller: caller, context: context) }
                 guard case .success(let app) = gate.admit(request: request, caller: caller) else { return .dontUpgrade }
                 return .upgrade(self.environment.webSocketCompression.upgradeHeaders(request, app: app, channel: context.channel))
-            } onUpgrade: { inbound, outbound, context in
-                try await self.serve(inbound: inbound, outbound: outbound, request: context.request, context: context.requestContext)
+            } open: { request, context, link in
+                self.open(request: request, context: context, link: link)
             }
             http.get(RouterPath(path)) { request, context -> Response in
                 let caller = Caller(request: request, context: context)
@@ -68,21 +65,15 @@ public struct JWTAdapter: ProtocolAdapter {
         JWTServerAPI(environment: self.environment, registry: self.registry).register(on: http)
     }
 
-    func serve(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, request: Request, context: SwitchboardContext) async throws {
+    /// Opens an upgraded connection; the client's `connect` command (with its token) follows as a message.
+    func open(request: Request, context: SwitchboardContext, link: any WebSocketLink) -> WebSocketOpening {
         let caller = Caller(request: request, context: context)
-        guard case .success(let app) = self.environment.gate.admit(request: request, caller: caller) else { return }
-        guard
-            let opened = self.environment.openConnection(
-                app: app,
-                caller: caller,
-                encoder: JWTEncoder(app: app),
-                channel: context.channel
-            )
-        else {
-            try await outbound.close(.init(codeNumber: Int(JWTDisconnect.connectionLimit.code)), reason: JWTDisconnect.connectionLimit.reason)
-            return
+        guard case .success(let app) = self.environment.gate.admit(request: request, caller: caller) else {
+            return .refuse(frames: [], code: 1000, reason: nil)
         }
-        defer { opened.close() }
+        guard let opened = self.environment.openConnection(app: app, caller: caller, encoder: JWTEncoder(app: app), channel: context.channel) else {
+            return .refuse(frames: [], code: UInt16(JWTDisconnect.connectionLimit.code), reason: JWTDisconnect.connectionLimit.reason)
+        }
         let session = opened.session
         let connection = JWTConnection(
             session: session,
@@ -96,49 +87,65 @@ public struct JWTAdapter: ProtocolAdapter {
         let goodbye = self.environment.shutdown.register(app: app.id, revoked: { await connection.revoke($0) }) { farewell in
             connection.disconnect(farewell == .shutdown ? .shutdown : .forceNoReconnect)
         }
-        defer { self.environment.shutdown.unregister(goodbye) }
-
-        await withGracefulShutdownHandler {
-            await withTaskGroup(of: Void.self) { group in
-                group.addTask { await Self.drain(session, connection: connection, channel: context.channel, to: outbound) }
-                group.addTask {
-                    while session.end == nil {
-                        do { try await Task.sleep(for: .seconds(1)) } catch { return }
-                        connection.tick()
-                    }
-                }
-                await inbound.receiveMessages(
-                    maxSize: app.plan.maxMessageBytes + 64 * 1024,
-                    logger: self.environment.logger,
-                    outbound: outbound,
-                    violated: self.environment.gate.reportViolations(app: app.id, caller: caller, connection: session.connectionID)
-                ) { bytes in
-                    await connection.receive(bytes)
-                    return connection.disconnectReason == nil
-                }
-                session.close(.normal)
-                await group.waitForAll()
-            }
-        } onGracefulShutdown: {
-            connection.disconnect(.shutdown)
+        // Pings, pong and token deadlines, checked once a second.
+        link.schedule(after: .seconds(1)) {
+            guard session.end == nil else { return nil }
+            connection.tick()
+            return .seconds(1)
         }
-        await connection.closed()
+        return .endpoint(
+            JWTSocket(
+                connection: connection,
+                opened: opened,
+                goodbye: goodbye,
+                environment: self.environment,
+                maxMessageBytes: app.plan.maxMessageBytes + 64 * 1024
+            )
+        )
+    }
+}
+
+/// A JWT-protocol connection as its WebSocket transport drives it.
+final class JWTSocket: WebSocketEndpoint {
+    let connection: JWTConnection
+    let opened: OpenConnection
+    let goodbye: ShutdownNotice.Token
+    let environment: AdapterEnvironment
+    let maxMessageBytes: Int
+
+    init(connection: JWTConnection, opened: OpenConnection, goodbye: ShutdownNotice.Token, environment: AdapterEnvironment, maxMessageBytes: Int) {
+        self.connection = connection
+        self.opened = opened
+        self.goodbye = goodbye
+        self.environment = environment
+        self.maxMessageBytes = maxMessageBytes
     }
 
-    /// Writes everything the session queues until it ends, then closes the socket with the connection's disconnect code.
-    static func drain(_ session: Session, connection: JWTConnection, channel: any Channel, to outbound: WebSocketOutboundWriter) async {
-        do {
-            await WebSocketSessionWriter.run(session, channel: channel)
-            let reason: JWTDisconnect
-            switch session.end {
-            case .tooSlow: reason = .slow
-            case .shutdown: reason = .shutdown
-            case .policyViolation: reason = connection.disconnectReason ?? .badRequest
-            case .normal, nil: reason = connection.disconnectReason ?? .connectionClosed
-            }
-            try await outbound.close(.init(codeNumber: Int(reason.code)), reason: reason.reason)
-        } catch {
-            session.close(.normal)
+    var session: Session { self.connection.session }
+
+    func receive(_ message: ByteBuffer) async -> Bool {
+        await self.connection.receive(message)
+        return self.connection.disconnectReason == nil
+    }
+
+    func closeFrame() -> (code: UInt16, reason: String?) {
+        let reason: JWTDisconnect
+        switch self.session.end {
+        case .tooSlow: reason = .slow
+        case .shutdown: reason = .shutdown
+        case .policyViolation: reason = self.connection.disconnectReason ?? .badRequest
+        case .normal, nil: reason = self.connection.disconnectReason ?? .connectionClosed
         }
+        return (UInt16(reason.code), reason.reason)
+    }
+
+    func violated(_ violation: WebSocketViolation) {
+        self.environment.gate.reportViolations(app: self.session.app.id, caller: self.connection.caller, connection: self.session.connectionID)(violation)
+    }
+
+    func closed() async {
+        await self.connection.closed()
+        self.environment.shutdown.unregister(self.goodbye)
+        self.opened.close()
     }
 }

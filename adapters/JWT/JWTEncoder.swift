@@ -8,6 +8,9 @@ public import SwitchboardCore
 public struct JWTEncoder: FrameEncoder {
     public let protocolName = "jwt"
 
+    /// A WebSocket text frame: built once per broadcast, written to every subscriber as is.
+    public func wire(_ frame: ByteBuffer, compressed: Bool) -> ByteBuffer? { ServerFrame.text(frame, compressed: compressed) }
+
     /// Decides per channel whether join and leave pushes are sent (the `join_leave` channel rule).
     let app: App?
 

@@ -1,9 +1,6 @@
 public import Hummingbird
 import HummingbirdWebSocket
-import Logging
 import NIOCore
-import NIOWebSocket
-import ServiceLifecycle
 public import SwitchboardAdapterKit
 import SwitchboardCore
 
@@ -36,7 +33,7 @@ public struct PusherAdapter: ProtocolAdapter {
         let gate = self.environment.gate
         // Upgrade every request but a refused origin: the client learns of a bad key or a disabled app from
         // `pusher:error` (4001, 4003) and the close code, as Pusher does it. A refused origin gets 403 JSON.
-        webSocket.ws("/app/{key}") { request, context in
+        webSocket.socket("/app/{key}") { request, context in
             let caller = Caller(request: request, context: context)
             if let refusal = gate.throttle(caller) { return await gate.decline(refusal, caller: caller, context: context) }
             let admitted = gate.admit(request: request, caller: caller, pathKey: Self.pathKey(request))
@@ -44,8 +41,8 @@ public struct PusherAdapter: ProtocolAdapter {
                 return await gate.decline(refusal, caller: caller, context: context)
             }
             return .upgrade(self.environment.webSocketCompression.upgradeHeaders(request, app: try? admitted.get(), channel: context.channel))
-        } onUpgrade: { inbound, outbound, context in
-            await self.serve(inbound: inbound, outbound: outbound, request: context.request, context: context.requestContext)
+        } open: { request, context, link in
+            self.open(request: request, context: context, link: link)
         }
         http.get("/app/{key}") { request, context -> Response in
             let caller = Caller(request: request, context: context)
@@ -65,7 +62,9 @@ public struct PusherAdapter: ProtocolAdapter {
         return String(parts[1])
     }
 
-    func serve(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, request: Request, context: SwitchboardContext) async {
+    /// Opens an upgraded connection: a bad key, a disabled app, an unknown protocol version or a full plan is told
+    /// over the socket (`pusher:error`, then the same close code), as Pusher does it.
+    func open(request: Request, context: SwitchboardContext, link: any WebSocketLink) -> WebSocketOpening {
         let caller = Caller(request: request, context: context)
         let gate = self.environment.gate
         let app: App
@@ -75,23 +74,15 @@ public struct PusherAdapter: ProtocolAdapter {
         case .failure(let refusal):
             gate.report(refusal, caller: caller)
             let code: PusherErrorCode = refusal.kind == .appDisabled ? .appDisabled : refusal.kind == .unknownKey ? .appDoesNotExist : .unauthorized
-            return await Self.refuse(code, refusal.message, outbound: outbound)
+            return Self.refuse(code, refusal.message)
         }
         if let code = Self.checkProtocol(request.uri.queryParameters["protocol"].map(String.init)) {
             gate.report(.badRequest, app: app.id, caller: caller, detail: "pusher: \(code.message)")
-            return await Self.refuse(code, nil, outbound: outbound)
+            return Self.refuse(code, nil)
         }
-        guard
-            let opened = self.environment.openConnection(
-                app: app,
-                caller: caller,
-                encoder: PusherEncoder(),
-                channel: context.channel
-            )
-        else {
-            return await Self.refuse(.overConnectionQuota, nil, outbound: outbound)
+        guard let opened = self.environment.openConnection(app: app, caller: caller, encoder: PusherEncoder(), channel: context.channel) else {
+            return Self.refuse(.overConnectionQuota, nil)
         }
-        defer { opened.close() }
         let session = opened.session
         let connection = PusherConnection(
             session: session,
@@ -100,7 +91,6 @@ public struct PusherAdapter: ProtocolAdapter {
             caller: caller
         )
         self.context.registry.add(connection)
-        defer { self.context.registry.remove(connection) }
         connection.established()
         // The edge announces shutdown before the server closes sockets, so 4200 goes out first.
         // A revoked key ends the subscriptions (4009) or the sign-in (4200) it signed (PusherConnection+Revocation).
@@ -110,32 +100,18 @@ public struct PusherAdapter: ProtocolAdapter {
             case .appDisabled: connection.terminate(.appDisabled, "the app was disabled")
             }
         }
-        defer { self.environment.shutdown.unregister(goodbye) }
-
-        await withGracefulShutdownHandler {
-            await withTaskGroup(of: Void.self) { group in
-                group.addTask { await Self.drain(session, connection: connection, channel: context.channel, to: outbound) }
-                await withTaskGroup(of: Void.self) { keepalive in
-                    keepalive.addTask { await Self.keepAlive(connection) }
-                    await inbound.receiveMessages(
-                        maxSize: app.plan.maxMessageBytes + 64 * 1024,
-                        logger: self.environment.logger,
-                        outbound: outbound,
-                        violated: self.environment.gate.reportViolations(app: app.id, caller: caller, connection: session.connectionID)
-                    ) { bytes in
-                        await connection.receive(bytes)
-                        // Once the server has ended the connection, what the client still sends is not read.
-                        return connection.closeCode == nil && session.end == nil
-                    }
-                    keepalive.cancelAll()
-                }
-                session.close(.normal)
-                await group.waitForAll()
-            }
-        } onGracefulShutdown: {
-            connection.terminate(.reconnect, "the server is restarting; reconnect", end: .shutdown)
-        }
-        await connection.closed()
+        // Pings the client when it falls silent and ends the connection when it stays so.
+        let delay: @Sendable () -> Duration? = { connection.heartbeat().map { .milliseconds(max(10, $0 - PusherConnection.now())) } }
+        if let first = delay() { link.schedule(after: first, delay) }
+        return .endpoint(
+            PusherSocket(
+                connection: connection,
+                opened: opened,
+                goodbye: goodbye,
+                context: self.context,
+                maxMessageBytes: app.plan.maxMessageBytes + 64 * 1024
+            )
+        )
     }
 
     /// The error for a `protocol` query value, or nil when it is one this server speaks.
@@ -145,42 +121,51 @@ public struct PusherAdapter: ProtocolAdapter {
         return Self.protocolVersions.contains(version) ? nil : .unsupportedProtocol
     }
 
-    /// Sends `pusher:error` on a connection that never got going, and closes with the same code.
-    static func refuse(_ code: PusherErrorCode, _ message: String?, outbound: WebSocketOutboundWriter) async {
-        try? await outbound.write(.custom(.text(PusherReply.error(code, message))))
-        try? await outbound.close(.init(codeNumber: code.code), reason: code.message)
-    }
-
-    /// Pings the client when it falls silent and ends the connection when it stays so; cancelled when the socket ends.
-    static func keepAlive(_ connection: PusherConnection) async {
-        while !Task.isCancelled, let wake = connection.heartbeat() {
-            let delay = max(10, wake - PusherConnection.now())
-            do {
-                try await Task.sleep(for: .milliseconds(delay))
-            } catch {
-                return
-            }
-        }
-    }
-
-    /// Writes everything the session queues until it ends, then closes the socket with the matching code.
-    static func drain(_ session: Session, connection: PusherConnection, channel: any Channel, to outbound: WebSocketOutboundWriter) async {
-        do {
-            await WebSocketSessionWriter.run(session, channel: channel)
-            if let code = connection.closeCode {
-                try await outbound.close(.init(codeNumber: code.code), reason: code.message)
-            } else if session.end == .tooSlow {
-                try await outbound.close(.init(codeNumber: PusherErrorCode.overCapacity.code), reason: "too slow")
-            } else {
-                try await outbound.close(.normalClosure, reason: nil)
-            }
-        } catch {
-            session.close(.normal)
-        }
+    /// `pusher:error` on a connection that never got going, closed with the same code.
+    static func refuse(_ code: PusherErrorCode, _ message: String?) -> WebSocketOpening {
+        .refuse(frames: [PusherReply.error(code, message)], code: UInt16(code.code), reason: code.message)
     }
 }
 
-extension WebSocketFrame {
-    /// A final text frame carrying `bytes`.
-    static func text(_ bytes: ByteBuffer) -> WebSocketFrame { WebSocketFrame(fin: true, opcode: .text, data: bytes) }
+/// A Pusher connection as its WebSocket transport drives it.
+final class PusherSocket: WebSocketEndpoint {
+    let connection: PusherConnection
+    let opened: OpenConnection
+    let goodbye: ShutdownNotice.Token
+    let context: PusherContext
+    let maxMessageBytes: Int
+
+    init(connection: PusherConnection, opened: OpenConnection, goodbye: ShutdownNotice.Token, context: PusherContext, maxMessageBytes: Int) {
+        self.connection = connection
+        self.opened = opened
+        self.goodbye = goodbye
+        self.context = context
+        self.maxMessageBytes = maxMessageBytes
+    }
+
+    var session: Session { self.connection.session }
+
+    func receive(_ message: ByteBuffer) async -> Bool {
+        await self.connection.receive(message)
+        // Once the server has ended the connection, what the client still sends is not read.
+        return self.connection.closeCode == nil && self.session.end == nil
+    }
+
+    func closeFrame() -> (code: UInt16, reason: String?) {
+        if let code = self.connection.closeCode { return (UInt16(code.code), code.message) }
+        if self.session.end == .tooSlow { return (UInt16(PusherErrorCode.overCapacity.code), "too slow") }
+        return (1000, nil)
+    }
+
+    func violated(_ violation: WebSocketViolation) {
+        let environment = self.context.environment
+        environment.gate.reportViolations(app: self.session.app.id, caller: self.connection.caller, connection: self.session.connectionID)(violation)
+    }
+
+    func closed() async {
+        await self.connection.closed()
+        self.context.environment.shutdown.unregister(self.goodbye)
+        self.context.registry.remove(self.connection)
+        self.opened.close()
+    }
 }

@@ -9,6 +9,9 @@ public import SwitchboardCore
 public struct PusherEncoder: FrameEncoder {
     public let protocolName = "pusher"
 
+    /// A WebSocket text frame: built once per broadcast, written to every subscriber as is.
+    public func wire(_ frame: ByteBuffer, compressed: Bool) -> ByteBuffer? { ServerFrame.text(frame, compressed: compressed) }
+
     /// Creates the encoder.
     public init() {}
 

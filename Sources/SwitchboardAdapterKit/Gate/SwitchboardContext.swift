@@ -6,6 +6,8 @@ public import NIOCore
 public struct SwitchboardContext: RequestContext, WebSocketRequestContext {
     public var coreContext: CoreRequestContextStorage
     public let webSocket: WebSocketHandlerReference<SwitchboardContext>
+    /// Where a `socket` route leaves the connection it admitted for the edge's WebSocket transport.
+    public let upgrade = WebSocketUpgradeSlot()
     /// The client's socket address.
     public let remoteAddress: SocketAddress?
     /// The connection the request came on; a declined WebSocket upgrade shapes its answer there.

@@ -12,6 +12,8 @@ public struct OutgoingFrame: Sendable {
     public var offset: UInt64?
     /// `bytes` is a permessage-deflate payload: the WebSocket frame goes out with RSV1 set.
     public var compressed = false
+    /// The whole frame as the transport writes it, when the hub built it once for every subscriber (`FrameEncoder.wire`).
+    public var wire: ByteBuffer? = nil
 }
 
 /// Why a session ended.
@@ -64,10 +66,14 @@ public final class Session: Subscriber {
                 self.queue.removeAll()
                 self.queuedBytes = 0
                 self.recovering.removeAll()
-                return self.waiter.map { waiter in
+                if let waiter = self.waiter {
                     self.waiter = nil
                     return .waiter(waiter, [])
                 }
+                // A direct writer is woken to send the close.
+                guard let writer = self.writer, !self.writerWoken else { return nil }
+                self.writerWoken = true
+                return .writer(writer)
             }
             self.queue.append(contentsOf: frames)
             self.queuedBytes += bytes
@@ -124,7 +130,12 @@ public final class Session: Subscriber {
 
     @discardableResult
     public func deliver(_ frame: ByteBuffer, compressed: ByteBuffer?, of message: BusMessage) -> EnqueueResult {
-        var outgoing = OutgoingFrame(bytes: compressed ?? frame, channel: message.channel, offset: nil, compressed: compressed != nil)
+        self.deliver(PreparedFrame(bytes: compressed ?? frame, compressed: compressed != nil), of: message)
+    }
+
+    @discardableResult
+    public func deliver(_ frame: PreparedFrame, of message: BusMessage) -> EnqueueResult {
+        var outgoing = OutgoingFrame(bytes: frame.bytes, channel: message.channel, offset: nil, compressed: frame.compressed, wire: frame.wire)
         if case .publication(let publication) = message { outgoing.offset = publication.position?.offset }
         return self.enqueue(outgoing, recoverable: true)
     }
@@ -247,14 +258,19 @@ public final class Session: Subscriber {
         }
     }
 
-    /// Ends the session; frames already queued are still drained unless it is too slow.
+    /// Ends the session; frames already queued are still drained unless it is too slow. A direct writer is woken to
+    /// write them and close.
     public func close(_ reason: SessionEnd = .normal) {
-        let waiter = self.state.withLock { state -> CheckedContinuation<[OutgoingFrame]?, Never>? in
-            if state.end == nil { state.end = reason }
+        let (waiter, writer) = self.state.withLock { state -> (Waiter?, (@Sendable () -> Void)?) in
+            let first = state.end == nil
+            if first { state.end = reason }
             let waiter = state.waiter
             state.waiter = nil
-            return waiter
+            guard first, let writer = state.writer, !state.writerWoken else { return (waiter, nil) }
+            state.writerWoken = true
+            return (waiter, writer)
         }
         waiter?.resume(returning: nil)
+        writer?()
     }
 }

@@ -10,7 +10,7 @@ public import NIOWebSocket
 public final class UnmaskedFrameGuard: ChannelInboundHandler, RemovableChannelHandler {
     public typealias InboundIn = WebSocketFrame
     public typealias InboundOut = WebSocketFrame
-    public typealias OutboundOut = WebSocketFrame
+    public typealias OutboundOut = ByteBuffer
 
     private let onUnmasked: @Sendable (SocketAddress?) -> Void
     private var failed = false
@@ -29,10 +29,7 @@ public final class UnmaskedFrameGuard: ChannelInboundHandler, RemovableChannelHa
         }
         self.failed = true
         self.onUnmasked(context.channel.remoteAddress)
-        var payload = context.channel.allocator.buffer(capacity: 32)
-        payload.write(webSocketErrorCode: .protocolError)
-        payload.writeString("unmasked client frame")
-        let close = WebSocketFrame(fin: true, opcode: .connectionClose, data: payload)
+        let close = ServerFrame.close(code: 1002, reason: "unmasked client frame")
         let loopBound = context.loopBound
         context.writeAndFlush(Self.wrapOutboundOut(close)).whenComplete { _ in loopBound.value.close(promise: nil) }
     }

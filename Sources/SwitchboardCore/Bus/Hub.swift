@@ -145,40 +145,40 @@ public final class Hub: Sendable {
         var delivered = 0
         for subscriber in subscribers {
             if let sender, subscriber.connectionID == sender { continue }
-            guard let frame = cache.frame(for: message, encoder: subscriber.encoder) else { continue }
-            if let compressor = subscriber.compressor {
-                let compressed = cache.compressed(frame, encoder: subscriber.encoder, compressor: compressor)
-                subscriber.deliver(frame, compressed: compressed, of: message)
-            } else {
-                subscriber.deliver(frame, of: message)
-            }
+            guard let frame = cache.prepared(for: message, subscriber: subscriber) else { continue }
+            subscriber.deliver(frame, of: message)
             delivered += 1
         }
         return delivered
     }
 }
 
-/// The frames of one broadcast, one per encoder type, so each wire format is encoded once; and their
-/// compressed forms, one per encoder type and compressor, so each is compressed once.
+/// The frames of one broadcast, one per encoder type, so each wire format is encoded (and framed for its transport)
+/// once; and their compressed forms, one per encoder type and compressor, so each is compressed once.
 struct FrameCache {
-    private var entries: [(ObjectIdentifier, ByteBuffer?)] = []
-    private var compressedEntries: [(encoder: ObjectIdentifier, compressor: ObjectIdentifier, bytes: ByteBuffer?)] = []
+    private var entries: [(encoder: ObjectIdentifier, frame: PreparedFrame?)] = []
+    private var compressedEntries: [(encoder: ObjectIdentifier, compressor: ObjectIdentifier, frame: PreparedFrame?)] = []
 
-    mutating func frame(for message: BusMessage, encoder: any FrameEncoder) -> ByteBuffer? {
-        let id = ObjectIdentifier(type(of: encoder))
-        for entry in self.entries where entry.0 == id { return entry.1 }
-        let frame = encoder.frame(for: message)
-        self.entries.append((id, frame))
-        return frame
-    }
-
-    /// `frame` (the encoding by `encoder`) compressed by `compressor`, or nil when it goes out plain.
-    mutating func compressed(_ frame: ByteBuffer, encoder: any FrameEncoder, compressor: any FrameCompressor) -> ByteBuffer? {
+    /// `message` as `subscriber` takes it: its encoder's frame, compressed when it compresses and that pays.
+    mutating func prepared(for message: BusMessage, subscriber: any Subscriber) -> PreparedFrame? {
+        let encoder = subscriber.encoder
         let encoderID = ObjectIdentifier(type(of: encoder))
+        var plain: PreparedFrame?
+        if let entry = self.entries.first(where: { $0.encoder == encoderID }) {
+            plain = entry.frame
+        } else {
+            plain = encoder.frame(for: message).map { PreparedFrame(bytes: $0, wire: encoder.wire($0, compressed: false)) }
+            self.entries.append((encoderID, plain))
+        }
+        guard let plain, let compressor = subscriber.compressor else { return plain }
         let compressorID = ObjectIdentifier(compressor)
-        for entry in self.compressedEntries where entry.encoder == encoderID && entry.compressor == compressorID { return entry.bytes }
-        let bytes = compressor.compress(frame)
-        self.compressedEntries.append((encoderID, compressorID, bytes))
-        return bytes
+        if let entry = self.compressedEntries.first(where: { $0.encoder == encoderID && $0.compressor == compressorID }) {
+            return entry.frame ?? plain
+        }
+        let compressed = compressor.compress(plain.bytes).map {
+            PreparedFrame(bytes: $0, compressed: true, wire: encoder.wire($0, compressed: true))
+        }
+        self.compressedEntries.append((encoderID, compressorID, compressed))
+        return compressed ?? plain
     }
 }

@@ -9,6 +9,14 @@ public protocol FrameEncoder: Sendable {
     var protocolName: String { get }
     /// The frame for `message`, or nil when this wire format does not show it.
     func frame(for message: BusMessage) -> ByteBuffer?
+    /// The bytes a transport writes for `frame` (compressed or not), when this format's transport frames messages
+    /// (WebSocket); built once per broadcast so no subscriber frames it again. Nil by default.
+    func wire(_ frame: ByteBuffer, compressed: Bool) -> ByteBuffer?
+}
+
+extension FrameEncoder {
+    /// No transport framing unless the encoder adds it.
+    public func wire(_ frame: ByteBuffer, compressed: Bool) -> ByteBuffer? { nil }
 }
 
 /// What happened to a frame handed to a subscriber.
@@ -37,6 +45,26 @@ public protocol Subscriber: AnyObject, Sendable {
     /// Queues `message` as `compressed` (from `compressor`, shared with other subscribers) or, when nil, as `frame`.
     @discardableResult
     func deliver(_ frame: ByteBuffer, compressed: ByteBuffer?, of message: BusMessage) -> EnqueueResult
+    /// Queues `message` as the hub prepared it for every subscriber of this wire format and compressor.
+    @discardableResult
+    func deliver(_ frame: PreparedFrame, of message: BusMessage) -> EnqueueResult
+}
+
+/// One broadcast's frame for one wire format (and compressor), shared by every subscriber that takes it.
+public struct PreparedFrame: Sendable {
+    /// The encoder's frame, or its compressed form.
+    public var bytes: ByteBuffer
+    /// `bytes` is compressed (permessage-deflate).
+    public var compressed: Bool
+    /// The whole frame as the transport writes it (`FrameEncoder.wire`), when the encoder's transport frames messages.
+    public var wire: ByteBuffer?
+
+    /// A prepared frame.
+    public init(bytes: ByteBuffer, compressed: Bool = false, wire: ByteBuffer? = nil) {
+        self.bytes = bytes
+        self.compressed = compressed
+        self.wire = wire
+    }
 }
 
 extension Subscriber {
@@ -47,5 +75,11 @@ extension Subscriber {
     @discardableResult
     public func deliver(_ frame: ByteBuffer, compressed: ByteBuffer?, of message: BusMessage) -> EnqueueResult {
         self.deliver(frame, of: message)
+    }
+
+    /// A subscriber that writes no transport framing takes the prepared frame's bytes.
+    @discardableResult
+    public func deliver(_ frame: PreparedFrame, of message: BusMessage) -> EnqueueResult {
+        self.deliver(frame.bytes, of: message)
     }
 }

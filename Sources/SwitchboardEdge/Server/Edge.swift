@@ -151,21 +151,10 @@ public struct Edge: Sendable {
         ]
     }
 
-    /// The WebSocket settings of every listener. permessage-deflate is agreed per app by the routes
-    /// (`WebSocketCompression`); the library only inflates what clients that agreed send.
-    var webSocketConfiguration: HTTP1WebSocketUpgradeChannel.Configuration {
-        let maxFrameSize = 4 * 1024 * 1024
-        return .init(
-            ws: .init(
-                maxFrameSize: maxFrameSize,
-                extensions: [.inboundPerMessageDeflate(maxMessageBytes: maxFrameSize)],
-                autoPing: .enabled(timePeriod: .seconds(30)),
-                // A client that ignores the server's close frame (it never reads) loses its socket after this.
-                closeTimeout: .seconds(3),
-                // RFC 6455: a close frame's reason must be UTF-8 (text messages are checked by `receiveMessages`: 1007).
-                validateUTF8: true
-            )
-        )
+    /// The WebSocket settings of every listener: frames up to 4 MB, pings every 30 s, and 3 s for a client to answer the
+    /// server's close before its socket is closed. permessage-deflate is agreed per app by the routes (`WebSocketCompression`).
+    var webSocketConfiguration: EdgeWebSocketChannel.Configuration {
+        EdgeWebSocketChannel.Configuration(maxFrameSize: 4 * 1024 * 1024)
     }
 
     /// The HTTP application, not yet running; `onRunning` receives the `[server]` port, `onListening` each `[[listeners]]` entry.

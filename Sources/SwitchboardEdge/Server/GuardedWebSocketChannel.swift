@@ -7,13 +7,13 @@ import NIOHTTP1
 import ServiceLifecycle
 import SwitchboardAdapterKit
 
-/// Hummingbird's HTTP/1.1 channel with WebSocket upgrade, plus what NIOWebSocket leaves out: a client frame that is
+/// The edge's HTTP/1.1 channel with WebSocket upgrade (`EdgeWebSocketChannel`), plus what NIOWebSocket leaves out: a client frame that is
 /// not masked closes the connection with 1002 (``UnmaskedFrameGuard``), and `unmasked` hears of it; a request line
 /// the HTTP parser refuses gets 400 and a closed connection.
 struct GuardedWebSocketChannel: ServerChildChannel {
-    typealias Value = HTTP1WebSocketUpgradeChannel.Value
+    typealias Value = EdgeWebSocketChannel.Value
 
-    let inner: HTTP1WebSocketUpgradeChannel
+    let inner: EdgeWebSocketChannel
     let unmasked: @Sendable (SocketAddress?) -> Void
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
@@ -69,13 +69,13 @@ extension HTTPServerBuilder {
     /// ```
     static func http1GuardedWebSocket<WSResponderBuilder: HTTPResponderBuilder & SendableMetatype>(
         webSocketRouter: WSResponderBuilder,
-        configuration: HTTP1WebSocketUpgradeChannel.Configuration = .init(),
+        configuration: EdgeWebSocketChannel.Configuration = .init(),
         unmasked: @escaping @Sendable (SocketAddress?) -> Void
-    ) -> HTTPServerBuilder where WSResponderBuilder.Responder.Context: WebSocketRequestContext {
+    ) -> HTTPServerBuilder where WSResponderBuilder.Responder.Context == SwitchboardContext {
         let webSocketResponder = webSocketRouter.buildResponder()
         return .init { responder in
             GuardedWebSocketChannel(
-                inner: HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: webSocketResponder, configuration: configuration),
+                inner: EdgeWebSocketChannel(responder: responder, webSocketResponder: webSocketResponder, configuration: configuration),
                 unmasked: unmasked
             )
         }

@@ -7,16 +7,17 @@ import NIOCore
 import NIOHTTP2
 import NIOSSL
 import ServiceLifecycle
+import SwitchboardAdapterKit
 
 /// A TLS connection that speaks HTTP/2 or HTTP/1.1 with WebSocket upgrade, whichever ALPN picks.
 ///
 /// Hummingbird's `http2Upgrade` has no WebSocket upgrade on its HTTP/1.1 branch; this one uses
-/// `HTTP1WebSocketUpgradeChannel` there, so one port serves h2 (HTTP APIs, SSE) and WSS. The TLS context
+/// `EdgeWebSocketChannel` there, so one port serves h2 (HTTP APIs, SSE) and WSS. The TLS context
 /// is read per connection from a ``ReloadableTLSContext``, so a certificate reload applies to new connections only.
 struct EdgeTLSChannel: ServerChildChannel {
     /// The connection once ALPN has settled which protocol it speaks.
     struct Value: ServerChildChannelValue {
-        let negotiated: EventLoopFuture<NIONegotiatedHTTPVersion<HTTP1WebSocketUpgradeChannel.Value, HTTP2Channel.Value>>
+        let negotiated: EventLoopFuture<NIONegotiatedHTTPVersion<EdgeWebSocketChannel.Value, HTTP2Channel.Value>>
         let channel: any Channel
     }
 
@@ -77,15 +78,15 @@ extension HTTPServerBuilder {
     static func tlsHTTP2AndWebSocket<WSResponderBuilder: HTTPResponderBuilder & SendableMetatype>(
         tls: ReloadableTLSContext,
         webSocketRouter: WSResponderBuilder,
-        configuration: HTTP1WebSocketUpgradeChannel.Configuration = .init(),
+        configuration: EdgeWebSocketChannel.Configuration = .init(),
         unmasked: @escaping @Sendable (SocketAddress?) -> Void
-    ) -> HTTPServerBuilder where WSResponderBuilder.Responder.Context: WebSocketRequestContext {
+    ) -> HTTPServerBuilder where WSResponderBuilder.Responder.Context == SwitchboardContext {
         let webSocketResponder = webSocketRouter.buildResponder()
         return .init { responder in
             EdgeTLSChannel(
                 tls: tls,
                 http1: GuardedWebSocketChannel(
-                    inner: HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: webSocketResponder, configuration: configuration),
+                    inner: EdgeWebSocketChannel(responder: responder, webSocketResponder: webSocketResponder, configuration: configuration),
                     unmasked: unmasked
                 ),
                 http2: HTTP2Channel(responder: responder, configuration: .init(streamConfiguration: configuration.http1))

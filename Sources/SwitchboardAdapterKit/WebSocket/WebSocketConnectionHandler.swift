@@ -1,0 +1,457 @@
+public import NIOCore
+public import NIOWebSocket
+import Synchronization
+
+/// One upgraded WebSocket, driven on its event loop by NIO alone: no Swift task waits on an idle connection.
+///
+/// It sits after NIOWebSocket's frame decoder and writes whole server frames as bytes (so a broadcast's frame, built once
+/// by the hub, goes to every socket as is). Client messages are put together, checked (RFC 6455) and handed to the
+/// endpoint in order by a task that exists only while messages wait. Pings, the close handshake and its timeout, and
+/// the endpoint's timers are scheduled tasks on the loop. Reading stops while too many messages wait, so a client
+/// that sends faster than it is served holds a bounded backlog.
+public final class WebSocketConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
+    // @unchecked: every stored property below is only touched on `eventLoop`; other threads hop there first.
+    public typealias InboundIn = WebSocketFrame
+    public typealias OutboundIn = ByteBuffer
+    public typealias OutboundOut = ByteBuffer
+
+    /// Settings every connection of a listener shares.
+    public struct Configuration: Sendable {
+        /// Seconds between server pings; a client that sent nothing since the last ping is closed.
+        public var pingInterval: TimeAmount = .seconds(30)
+        /// How long the client has to answer the server's close frame, once it is on the wire, before the socket is closed.
+        public var closeTimeout: TimeAmount = .seconds(3)
+        /// How long a client that reads nothing may keep the server's close frame (and the frames before it) waiting.
+        public var closeWriteTimeout: TimeAmount = .seconds(30)
+        /// Messages waiting for the endpoint before reading stops.
+        public var maxWaitingMessages = 16
+
+        /// The defaults: pings every 30 s, 3 s to answer a close, 16 waiting messages.
+        public init() {}
+    }
+
+    let opener: WebSocketOpener
+    let configuration: Configuration
+    let eventLoop: any EventLoop
+    /// Permessage-deflate agreed at the upgrade: the client may send compressed messages.
+    var inflater: MessageInflater?
+    var context: ChannelHandlerContext?
+    var endpoint: (any WebSocketEndpoint)?
+    var assembler = WebSocketMessageAssembler(maxSize: 1 << 20)
+    let inbox: Inbox
+    /// The server's close frame is out: nothing else is written, and the client's close ends the socket.
+    var closeSent = false
+    /// Client messages are still wanted (not after a violation, the client's close or the endpoint's refusal).
+    var reading = true
+    var heardSincePing = true
+    var readsPaused = false
+    var pendingRead = false
+    var timers: [Int: Scheduled<Void>] = [:]
+    var nextTimer = 0
+    lazy var batch = LoopBatch.for(self.eventLoop)
+
+    /// A handler for the connection `opener` admitted; `inflate` is the agreed permessage-deflate offer, if any.
+    public init(opener: WebSocketOpener, inflate: PerMessageDeflateOffer?, eventLoop: any EventLoop, configuration: Configuration = .init()) {
+        self.opener = opener
+        self.configuration = configuration
+        self.eventLoop = eventLoop
+        self.inbox = Inbox()
+        if let inflate { self.inflater = MessageInflater(resetEachMessage: inflate.clientNoContextTakeover, maxMessageBytes: 1 << 20) }
+    }
+
+    // MARK: Lifecycle
+
+    public func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        switch self.opener.open(link: Link(handler: self)) {
+        case .refuse(let frames, let code, let reason):
+            for frame in frames { context.write(Self.wrapOutboundOut(ServerFrame.text(frame)), promise: nil) }
+            self.sendClose(code: code, reason: reason)
+        case .endpoint(let endpoint):
+            self.endpoint = endpoint
+            let limit = endpoint.maxMessageBytes
+            self.assembler = WebSocketMessageAssembler(maxSize: limit)
+            if let inflater = self.inflater {
+                self.inflater = MessageInflater(resetEachMessage: inflater.resetEachMessage, maxMessageBytes: limit)
+            }
+            endpoint.session.attachWriter { [self] in self.wake() }
+            self.schedulePing()
+        }
+    }
+
+    public func channelInactive(context: ChannelHandlerContext) {
+        self.finish()
+        context.fireChannelInactive()
+    }
+
+    public func handlerRemoved(context: ChannelHandlerContext) {
+        self.finish()
+    }
+
+    /// The socket is gone: timers stop, the session ends, and the endpoint is told after its last message.
+    func finish() {
+        guard self.context != nil else { return }
+        self.context = nil
+        self.reading = false
+        for timer in self.timers.values { timer.cancel() }
+        self.timers.removeAll()
+        guard let endpoint = self.endpoint else { return }
+        // Let go of the endpoint: its session holds this handler (the writer's wake-up) until the endpoint is done.
+        self.endpoint = nil
+        endpoint.session.close(.normal)
+        self.inbox.push(.closed, endpoint: endpoint)
+    }
+
+    // MARK: Reading
+
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = Self.unwrapInboundIn(data)
+        self.heardSincePing = true
+        switch frame.opcode {
+        case .connectionClose:
+            self.clientClosed(frame)
+        case .ping:
+            guard !self.closeSent else { return }
+            guard frame.fin, frame.length <= 125 else { return self.violate(WebSocketViolation(code: .protocolError, detail: "bad ping frame")) }
+            context.writeAndFlush(Self.wrapOutboundOut(ServerFrame.make(.pong, frame.unmaskedData)), promise: nil)
+        case .pong:
+            break
+        case .text, .binary, .continuation:
+            guard self.reading, self.endpoint != nil else { return }
+            guard !frame.rsv2, !frame.rsv3, self.inflater != nil || !frame.rsv1 else {
+                return self.violate(WebSocketViolation(code: .protocolError, detail: "reserved bits set without an agreed extension"))
+            }
+            var data = frame.unmaskedData
+            if self.inflater != nil {
+                do {
+                    data = try self.inflater!.inflate(data, rsv1: frame.rsv1, fin: frame.fin)
+                } catch {
+                    return self.violate(WebSocketViolation(code: WebSocketErrorCode(codeNumber: Int(error.code)), detail: error.detail))
+                }
+            }
+            switch self.assembler.add(opcode: frame.opcode, fin: frame.fin, data: data) {
+            case .incomplete: break
+            case .message(let message): self.deliver(message)
+            case .violation(let violation): self.violate(violation)
+            }
+        default:
+            self.violate(WebSocketViolation(code: .protocolError, detail: "unknown opcode"))
+        }
+    }
+
+    /// Queues a whole message for the endpoint; stops reading while too many wait.
+    func deliver(_ message: ByteBuffer) {
+        guard let endpoint = self.endpoint else { return }
+        let waiting = self.inbox.push(.message(message), endpoint: endpoint)
+        if waiting >= self.configuration.maxWaitingMessages, !self.readsPaused {
+            self.readsPaused = true
+            self.inbox.onDrained { [self] in self.eventLoop.execute { self.resumeReading() } }
+        }
+    }
+
+    func resumeReading() {
+        guard self.readsPaused else { return }
+        self.readsPaused = false
+        if self.pendingRead, let context = self.context {
+            self.pendingRead = false
+            context.read()
+        }
+    }
+
+    public func read(context: ChannelHandlerContext) {
+        if self.readsPaused {
+            self.pendingRead = true
+        } else {
+            context.read()
+        }
+    }
+
+    public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, event == .inputClosed {
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    public func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // The frame decoder's errors are the client's: a frame over the size limit (1009) or malformed (1002).
+        guard let error = error as? NIOWebSocketError else {
+            context.close(promise: nil)
+            return
+        }
+        let code: WebSocketErrorCode = error == .invalidFrameLength ? .messageTooLarge : .protocolError
+        self.violate(WebSocketViolation(code: code, detail: "malformed frame: \(error)"))
+    }
+
+    /// The client's close frame: answered (unless the server's went first) and the socket closed.
+    func clientClosed(_ frame: WebSocketFrame) {
+        guard let context = self.context else { return }
+        self.reading = false
+        if self.closeSent {
+            context.close(promise: nil)
+            return
+        }
+        var payload = frame.unmaskedData
+        var code: UInt16 = 1000
+        if payload.readableBytes == 1 || payload.readableBytes > 125 {
+            code = 1002
+        } else if let received = payload.readInteger(as: UInt16.self) {
+            if !Self.isValidCloseCode(received) {
+                code = 1002
+            } else if !UTF8Validation.isValid(payload) {
+                code = 1007
+            } else {
+                code = received
+            }
+        }
+        self.closeSent = true
+        self.endpoint?.session.close(.normal)
+        let loopBound = context.loopBound
+        context.writeAndFlush(Self.wrapOutboundOut(ServerFrame.close(code: code, reason: nil))).whenComplete { _ in
+            loopBound.value.close(promise: nil)
+        }
+    }
+
+    /// Codes a client may send in a close frame (RFC 6455 §7.4).
+    static func isValidCloseCode(_ code: UInt16) -> Bool {
+        switch code {
+        case 1000...1003, 1007...1011, 3000...4999: return true
+        default: return false
+        }
+    }
+
+    /// Closes the socket over what the client did, after telling the endpoint (for its security event).
+    func violate(_ violation: WebSocketViolation) {
+        guard !self.closeSent else { return }
+        self.reading = false
+        self.endpoint?.violated(violation)
+        self.sendClose(code: UInt16(webSocketErrorCode: violation.code), reason: violation.detail)
+        self.endpoint?.session.close(.normal)
+    }
+
+    // MARK: Writing
+
+    /// The session has frames or has ended: write them now on the loop, or join this loop's next batch.
+    func wake() {
+        if self.eventLoop.inEventLoop {
+            self.writeQueued()
+        } else {
+            self.batch.add(self)
+        }
+    }
+
+    /// Writes every queued frame with one flush; after the session ends, its close frame. While the socket is full
+    /// nothing is taken, so the session's bound decides when the client is too slow.
+    func writeQueued() {
+        guard let context = self.context, let endpoint = self.endpoint else { return }
+        let session = endpoint.session
+        let ended = session.end != nil
+        guard !self.closeSent else {
+            _ = session.takeForWriting()
+            return
+        }
+        guard ended || context.channel.isWritable else {
+            _ = session.takeForWriting(requeue: true)
+            return
+        }
+        let frames = session.takeForWriting()
+        var bytes = 0
+        for frame in frames {
+            let wire = frame.wire ?? ServerFrame.text(frame.bytes, compressed: frame.compressed)
+            bytes += wire.readableBytes
+            context.write(Self.wrapOutboundOut(wire), promise: nil)
+        }
+        WireTraffic.wrote(bytes)
+        if ended || session.end != nil {
+            let (code, reason) = endpoint.closeFrame()
+            self.sendClose(code: code, reason: reason)
+        } else if !frames.isEmpty {
+            context.flush()
+        }
+    }
+
+    public func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { self.writeQueued() }
+        context.fireChannelWritabilityChanged()
+    }
+
+    /// Sends the server's close frame, then closes the socket when the client answers or after `closeTimeout`.
+    func sendClose(code: UInt16, reason: String?) {
+        guard let context = self.context, !self.closeSent else { return }
+        self.closeSent = true
+        // From now on messages are dropped unread, and reading goes on at full speed until the client's close comes:
+        // closing a socket with unread bytes resets it, and the client would lose the close frame.
+        self.reading = false
+        self.resumeReading()
+        let loopBound = context.loopBound
+        // The answer is awaited from when the close frame reaches the socket: a client still reading the frames queued
+        // before it gets them all. One that reads nothing is cut off after `closeWriteTimeout`.
+        context.writeAndFlush(Self.wrapOutboundOut(ServerFrame.close(code: code, reason: reason))).whenSuccess { [self] in
+            self.timers[-1] = self.eventLoop.scheduleTask(in: self.configuration.closeTimeout) { loopBound.value.close(promise: nil) }
+        }
+        self.timers[-3] = self.eventLoop.scheduleTask(in: self.configuration.closeWriteTimeout) { loopBound.value.close(promise: nil) }
+    }
+
+    /// Pings the client every `pingInterval`; one that stayed silent for a whole interval is gone.
+    func schedulePing() {
+        self.timers[-2] = self.eventLoop.scheduleTask(in: self.configuration.pingInterval) { [self] in
+            guard let context = self.context, !self.closeSent else { return }
+            guard self.heardSincePing else {
+                self.sendClose(code: 1001, reason: "ping timeout")
+                return
+            }
+            self.heardSincePing = false
+            context.writeAndFlush(Self.wrapOutboundOut(ServerFrame.make(.ping, ByteBuffer())), promise: nil)
+            self.schedulePing()
+        }
+    }
+
+    // MARK: The endpoint's link
+
+    /// The endpoint's view of its transport.
+    struct Link: WebSocketLink {
+        let handler: WebSocketConnectionHandler
+
+        func schedule(after delay: Duration, _ tick: @escaping @Sendable () -> Duration?) {
+            let handler = self.handler
+            handler.eventLoop.execute { handler.addTimer(after: delay, tick) }
+        }
+
+        func perform(_ work: @escaping @Sendable () async -> Void) {
+            let handler = self.handler
+            handler.eventLoop.execute {
+                guard handler.context != nil, let endpoint = handler.endpoint else { return }
+                handler.inbox.push(.work(work), endpoint: endpoint)
+            }
+        }
+    }
+
+    func addTimer(after delay: Duration, _ tick: @escaping @Sendable () -> Duration?) {
+        guard self.context != nil else { return }
+        let id = self.nextTimer
+        self.nextTimer += 1
+        let (seconds, attoseconds) = delay.components
+        let amount = TimeAmount.nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+        self.timers[id] = self.eventLoop.scheduleTask(in: amount) { [self] in
+            self.timers[id] = nil
+            if let next = tick() { self.addTimer(after: next, tick) }
+        }
+    }
+}
+
+extension WebSocketConnectionHandler {
+    /// Messages and work waiting for the endpoint, served in order by one task that runs only while there are some.
+    final class Inbox: Sendable {
+        enum Item: Sendable {
+            case message(ByteBuffer)
+            case work(@Sendable () async -> Void)
+            case closed
+        }
+
+        struct State {
+            var items: [Item] = []
+            var head = 0
+            var running = false
+            /// The endpoint no longer wants messages (it returned false); they are dropped.
+            var refused = false
+            var drained: (@Sendable () -> Void)?
+        }
+
+        let state = Mutex(State())
+
+        /// Queues `item`, starting the serving task when none runs; returns how many items wait.
+        @discardableResult
+        func push(_ item: Item, endpoint: any WebSocketEndpoint) -> Int {
+            let (start, waiting) = self.state.withLock { state -> (Bool, Int) in
+                state.items.append(item)
+                defer { state.running = true }
+                return (!state.running, state.items.count - state.head)
+            }
+            if start { Task { await self.serve(endpoint) } }
+            return waiting
+        }
+
+        /// Calls `drained` once no message waits any more.
+        func onDrained(_ drained: @escaping @Sendable () -> Void) {
+            self.state.withLock { $0.drained = drained }
+        }
+
+        func serve(_ endpoint: any WebSocketEndpoint) async {
+            while let item = self.next() {
+                switch item {
+                case .message(let message):
+                    guard !self.state.withLock({ $0.refused }) else { continue }
+                    if await !endpoint.receive(message) { self.state.withLock { $0.refused = true } }
+                case .work(let work):
+                    await work()
+                case .closed:
+                    await endpoint.closed()
+                }
+            }
+        }
+
+        /// The next item, or nil (and the task ends) when none waits.
+        func next() -> Item? {
+            let (item, drained) = self.state.withLock { state -> (Item?, (@Sendable () -> Void)?) in
+                guard state.head < state.items.count else {
+                    state.items.removeAll(keepingCapacity: false)
+                    state.head = 0
+                    state.running = false
+                    defer { state.drained = nil }
+                    return (nil, state.drained)
+                }
+                let item = state.items[state.head]
+                state.head += 1
+                return (item, nil)
+            }
+            drained?()
+            return item
+        }
+    }
+
+    /// The handlers woken on one event loop since its last batch ran: a broadcast to many connections schedules one
+    /// task per event loop instead of one cross-thread task per connection.
+    final class LoopBatch: Sendable {
+        struct Pending {
+            var handlers: [WebSocketConnectionHandler] = []
+            var scheduled = false
+        }
+
+        let eventLoop: any EventLoop
+        let pending = Mutex(Pending())
+
+        init(eventLoop: any EventLoop) { self.eventLoop = eventLoop }
+
+        func add(_ handler: WebSocketConnectionHandler) {
+            let schedule = self.pending.withLock { pending -> Bool in
+                pending.handlers.append(handler)
+                guard !pending.scheduled else { return false }
+                pending.scheduled = true
+                return true
+            }
+            if schedule { self.eventLoop.execute { self.run() } }
+        }
+
+        func run() {
+            let handlers = self.pending.withLock { pending in
+                defer { pending = Pending() }
+                return pending.handlers
+            }
+            for handler in handlers { handler.writeQueued() }
+        }
+
+        /// Event loops live as long as the process, so one batch per loop is kept for good.
+        static let batches = Mutex<[ObjectIdentifier: LoopBatch]>([:])
+
+        static func `for`(_ eventLoop: any EventLoop) -> LoopBatch {
+            self.batches.withLock { batches in
+                let key = ObjectIdentifier(eventLoop)
+                if let batch = batches[key] { return batch }
+                let batch = LoopBatch(eventLoop: eventLoop)
+                batches[key] = batch
+                return batch
+            }
+        }
+    }
+}

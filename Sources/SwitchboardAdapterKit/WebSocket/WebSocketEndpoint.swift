@@ -1,0 +1,30 @@
+public import NIOCore
+
+/// One WebSocket connection's protocol logic, driven by the transport (`WebSocketConnectionHandler`) with no task of
+/// its own: idle, a connection is a few objects on its event loop.
+///
+/// The transport hands it the client's messages one at a time, writes what its session queues, and closes the socket
+/// with `closeFrame()` once the session ends.
+public protocol WebSocketEndpoint: AnyObject, Sendable {
+    /// The connection's outbound queue.
+    var session: Session { get }
+    /// The largest message the client may send, over all its frames.
+    var maxMessageBytes: Int { get }
+    /// Takes one message from the client; calls never overlap. False: the server is done with the client's input.
+    func receive(_ message: ByteBuffer) async -> Bool
+    /// The close code and reason for the session's end, sent after the last queued frame.
+    func closeFrame() -> (code: UInt16, reason: String?)
+    /// The client broke RFC 6455 (1002, 1007, 1009); the transport closes the socket with the violation's code.
+    func violated(_ violation: WebSocketViolation)
+    /// The socket is gone: give back what the connection held. Runs after the last `receive`.
+    func closed() async
+}
+
+/// What the transport offers an endpoint: timers on the connection's event loop and work in its receive order.
+public protocol WebSocketLink: Sendable {
+    /// Runs `tick` on the event loop after `delay`, then again after each delay it returns, until it returns nil or the
+    /// socket closes.
+    func schedule(after delay: Duration, _ tick: @escaping @Sendable () -> Duration?)
+    /// Runs `work` after the messages received so far, before the next one (revocations, token expiry).
+    func perform(_ work: @escaping @Sendable () async -> Void)
+}

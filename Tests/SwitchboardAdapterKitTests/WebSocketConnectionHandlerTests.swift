@@ -1,0 +1,134 @@
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import NIOEmbedded
+import NIOWebSocket
+import SwitchboardCore
+import Synchronization
+import Testing
+
+@testable import SwitchboardAdapterKit
+
+/// An endpoint that answers every message with `echo:` and the message, and records what the transport told it.
+private final class EchoEndpoint: WebSocketEndpoint {
+    let session = Session(connectionID: ConnectionID(7), app: App(id: "1", key: "pk", secrets: ["sk"]), encoder: EchoEncoder())
+    let maxMessageBytes = 1_000
+    let log = Mutex<[String]>([])
+
+    func receive(_ message: ByteBuffer) async -> Bool {
+        self.log.withLock { $0.append("message \(String(buffer: message))") }
+        self.session.send(ByteBuffer(string: "echo:\(String(buffer: message))"))
+        return true
+    }
+
+    func closeFrame() -> (code: UInt16, reason: String?) { (4000, "bye") }
+    func violated(_ violation: WebSocketViolation) { self.log.withLock { $0.append("violation \(violation.code)") } }
+    func closed() async { self.log.withLock { $0.append("closed") } }
+}
+
+private struct EchoEncoder: FrameEncoder {
+    var protocolName: String { "test" }
+    func frame(for message: BusMessage) -> ByteBuffer? { nil }
+}
+
+@Suite struct WebSocketConnectionHandlerTests {
+    /// A channel whose pipeline is the handler alone, driving `endpoint`.
+    private func channel(_ endpoint: EchoEndpoint) async throws -> NIOAsyncTestingChannel {
+        let channel = NIOAsyncTestingChannel()
+        let request = Request(
+            head: HTTPRequest(method: .get, scheme: nil, authority: "x", path: "/", headerFields: [:]),
+            body: .init(buffer: ByteBuffer())
+        )
+        let context = SwitchboardContext(source: .init(channel: channel, logger: Logger(label: "test")))
+        let opener = WebSocketOpener(request: request, context: context) { _, _, _ in .endpoint(endpoint) }
+        let handler = WebSocketConnectionHandler(opener: opener, inflate: nil, eventLoop: channel.eventLoop)
+        try await channel.pipeline.addHandler(handler)
+        return channel
+    }
+
+    private func clientFrame(_ opcode: WebSocketOpcode, _ text: String, fin: Bool = true) -> WebSocketFrame {
+        let key = WebSocketMaskingKey.random()
+        var data = ByteBuffer(string: text)
+        data.webSocketMask(key)
+        return WebSocketFrame(fin: fin, opcode: opcode, maskKey: key, data: data)
+    }
+
+    /// The next frame the server wrote: its first byte and payload.
+    private func nextWritten(_ channel: NIOAsyncTestingChannel) async throws -> (first: UInt8, payload: String) {
+        var bytes = try await channel.waitForOutboundWrite(as: ByteBuffer.self)
+        let header = bytes.readBytes(length: 2) ?? [0, 0]
+        let (first, length) = (header[0], header[1])
+        #expect(length & 0x80 == 0, "server frames are never masked")
+        if length == 126 { _ = bytes.readInteger(as: UInt16.self) }
+        return (first, String(buffer: bytes))
+    }
+
+    private func waitFor(_ endpoint: EchoEndpoint, _ entry: String) async throws {
+        for _ in 0..<200 where !endpoint.log.withLock({ $0.contains(entry) }) { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(endpoint.log.withLock { $0.contains(entry) })
+    }
+
+    @Test func aMessageReachesTheEndpointAndItsReplyLeavesAsOneTextFrame() async throws {
+        let endpoint = EchoEndpoint()
+        let channel = try await self.channel(endpoint)
+        try await channel.writeInbound(self.clientFrame(.text, "he", fin: false))
+        try await channel.writeInbound(self.clientFrame(.continuation, "llo"))
+        try await self.waitFor(endpoint, "message hello")
+        let reply = try await self.nextWritten(channel)
+        #expect(reply.first == 0x81)
+        #expect(reply.payload == "echo:hello")
+    }
+
+    @Test func aPingIsAnsweredWithAPongCarryingItsPayload() async throws {
+        let channel = try await self.channel(EchoEndpoint())
+        try await channel.writeInbound(self.clientFrame(.ping, "are you there"))
+        let pong = try await self.nextWritten(channel)
+        #expect(pong.first == 0x8A)
+        #expect(pong.payload == "are you there")
+    }
+
+    @Test func theClientsCloseIsEchoedAndTheEndpointToldOnceTheSocketCloses() async throws {
+        let endpoint = EchoEndpoint()
+        let channel = try await self.channel(endpoint)
+        var payload = ByteBuffer()
+        payload.writeInteger(UInt16(1000))
+        let key = WebSocketMaskingKey.random()
+        payload.webSocketMask(key)
+        try await channel.writeInbound(WebSocketFrame(fin: true, opcode: .connectionClose, maskKey: key, data: payload))
+        let close = try await self.nextWritten(channel)
+        #expect(close.first == 0x88)
+        try await self.waitFor(endpoint, "closed")
+    }
+
+    @Test func anEndedSessionSendsTheEndpointsCloseFrameAfterItsQueuedFrames() async throws {
+        let endpoint = EchoEndpoint()
+        let channel = try await self.channel(endpoint)
+        endpoint.session.send(ByteBuffer(string: "last words"))
+        endpoint.session.close(.normal)
+        #expect(try await self.nextWritten(channel).payload == "last words")
+        let close = try await self.nextWritten(channel)
+        #expect(close.first == 0x88)
+        #expect(close.payload.hasSuffix("bye"))
+    }
+
+    @Test func invalidUTF8InATextMessageClosesWith1007AndIsReported() async throws {
+        let endpoint = EchoEndpoint()
+        let channel = try await self.channel(endpoint)
+        let key = WebSocketMaskingKey.random()
+        var data = ByteBuffer(bytes: [0xC3, 0x28])
+        data.webSocketMask(key)
+        try await channel.writeInbound(WebSocketFrame(fin: true, opcode: .text, maskKey: key, data: data))
+        var close = try await channel.waitForOutboundWrite(as: ByteBuffer.self)
+        close.moveReaderIndex(forwardBy: 2)
+        #expect(close.readInteger(as: UInt16.self) == 1007)
+        #expect(endpoint.log.withLock { $0 } == ["violation \(WebSocketErrorCode.dataInconsistentWithMessage)"])
+    }
+
+    @Test func serverFramesUseTheShortestLengthEncoding() {
+        #expect(ServerFrame.text(ByteBuffer(repeating: 0x61, count: 125)).getBytes(at: 0, length: 2) == [0x81, 125])
+        #expect(ServerFrame.text(ByteBuffer(repeating: 0x61, count: 126)).getBytes(at: 0, length: 4) == [0x81, 126, 0, 126])
+        #expect(ServerFrame.text(ByteBuffer(repeating: 0x61, count: 70_000)).getBytes(at: 0, length: 2) == [0x81, 127])
+        #expect(ServerFrame.text(ByteBuffer(string: "x"), compressed: true).getBytes(at: 0, length: 1) == [0xC1])
+    }
+}
