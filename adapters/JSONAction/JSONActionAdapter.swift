@@ -93,7 +93,13 @@ final class JSONActionSocket: WebSocketEndpoint {
     let environment: AdapterEnvironment
     let maxMessageBytes: Int
 
-    init(connection: JSONActionConnection, opened: OpenConnection, goodbye: ShutdownNotice.Token, environment: AdapterEnvironment, maxMessageBytes: Int) {
+    init(
+        connection: JSONActionConnection,
+        opened: OpenConnection,
+        goodbye: ShutdownNotice.Token,
+        environment: AdapterEnvironment,
+        maxMessageBytes: Int
+    ) {
         self.connection = connection
         self.opened = opened
         self.goodbye = goodbye
@@ -119,7 +125,9 @@ final class JSONActionSocket: WebSocketEndpoint {
     }
 
     func violated(_ violation: WebSocketViolation) {
-        self.environment.gate.reportViolations(app: self.session.app.id, caller: self.connection.caller, connection: self.session.connectionID)(violation)
+        self.environment.gate.reportViolations(app: self.session.app.id, caller: self.connection.caller, connection: self.session.connectionID)(
+            violation
+        )
     }
 
     func closed() async {

@@ -140,7 +140,9 @@ final class JWTSocket: WebSocketEndpoint {
     }
 
     func violated(_ violation: WebSocketViolation) {
-        self.environment.gate.reportViolations(app: self.session.app.id, caller: self.connection.caller, connection: self.session.connectionID)(violation)
+        self.environment.gate.reportViolations(app: self.session.app.id, caller: self.connection.caller, connection: self.session.connectionID)(
+            violation
+        )
     }
 
     func closed() async {

@@ -34,7 +34,8 @@ extension AdapterEnvironment {
             encoder: encoder,
             maxQueuedFrames: self.maxQueuedFrames,
             maxQueuedBytes: self.clientLimits.maxQueuedBytes,
-            compressor: self.webSocketCompression.compressor(channel: channel)
+            compressor: self.webSocketCompression.compressor(channel: channel),
+            eventLoop: channel.eventLoop
         )
         return OpenConnection(session: session, environment: self)
     }

@@ -53,6 +53,20 @@ public final class Session: Subscriber {
         var writerWoken = false
         /// Bytes in `queue`, bounded by `Limits.bytes` as the frame count is by `Limits.frames`.
         var queuedBytes = 0
+        /// Per recovered channel, the last offset its replay delivered; live frames up to it are duplicates.
+        var replayedThrough: [String: UInt64] = [:]
+
+        /// Queues one frame (a delivery's path: no array is made for it).
+        mutating func push(_ frame: OutgoingFrame, limits: Limits) -> Wake? {
+            if self.writer == nil, self.waiter != nil { return self.push([frame], limits: limits) }
+            let bytes = frame.bytes.readableBytes
+            guard self.queue.count < limits.frames, self.queuedBytes + bytes <= limits.bytes else { return self.overflow() }
+            self.queue.append(frame)
+            self.queuedBytes += bytes
+            guard let writer = self.writer, !self.writerWoken else { return nil }
+            self.writerWoken = true
+            return .writer(writer)
+        }
 
         /// Queues `frames`, closing the session as too slow past `limits`; returns who to wake.
         mutating func push(_ frames: [OutgoingFrame], limits: Limits) -> Wake? {
@@ -62,21 +76,26 @@ public final class Session: Subscriber {
             }
             let bytes = frames.reduce(0) { $0 + $1.bytes.readableBytes }
             guard self.queue.count + frames.count <= limits.frames, self.queuedBytes + bytes <= limits.bytes else {
-                self.end = .tooSlow
-                self.queue.removeAll()
-                self.queuedBytes = 0
-                self.recovering.removeAll()
-                if let waiter = self.waiter {
-                    self.waiter = nil
-                    return .waiter(waiter, [])
-                }
-                // A direct writer is woken to send the close.
-                guard let writer = self.writer, !self.writerWoken else { return nil }
-                self.writerWoken = true
-                return .writer(writer)
+                return self.overflow()
             }
             self.queue.append(contentsOf: frames)
             self.queuedBytes += bytes
+            guard let writer = self.writer, !self.writerWoken else { return nil }
+            self.writerWoken = true
+            return .writer(writer)
+        }
+
+        /// Ends the session as too slow and drops what it held; returns who to wake to close it.
+        mutating func overflow() -> Wake? {
+            self.end = .tooSlow
+            self.queue.removeAll()
+            self.queuedBytes = 0
+            self.recovering.removeAll()
+            if let waiter = self.waiter {
+                self.waiter = nil
+                return .waiter(waiter, [])
+            }
+            // A direct writer is woken to send the close.
             guard let writer = self.writer, !self.writerWoken else { return nil }
             self.writerWoken = true
             return .writer(writer)
@@ -100,6 +119,8 @@ public final class Session: Subscriber {
     var limits: Limits { Limits(frames: self.maxQueuedFrames, bytes: self.maxQueuedBytes) }
     /// Compresses the session's frames when the client agreed to permessage-deflate; nil sends them plain.
     public let compressor: (any FrameCompressor)?
+    /// The event loop of the connection's socket: broadcasts queue here from that loop (`Subscriber.eventLoop`).
+    public let eventLoop: (any EventLoop)?
     private let state = Mutex(State())
 
     /// Creates a session for a connection of `app` speaking `encoder`'s wire format; with `compressor`, frames
@@ -110,8 +131,10 @@ public final class Session: Subscriber {
         encoder: any FrameEncoder,
         maxQueuedFrames: Int = 4096,
         maxQueuedBytes: Int = ClientLimits().maxQueuedBytes,
-        compressor: (any FrameCompressor)? = nil
+        compressor: (any FrameCompressor)? = nil,
+        eventLoop: (any EventLoop)? = nil
     ) {
+        self.eventLoop = eventLoop
         self.connectionID = connectionID
         self.app = app
         self.encoder = encoder
@@ -157,15 +180,20 @@ public final class Session: Subscriber {
     private func enqueue(_ frame: OutgoingFrame, recoverable: Bool) -> EnqueueResult {
         let (result, wake) = self.state.withLock { state -> (EnqueueResult, Wake?) in
             guard state.end == nil else { return (.closed, nil) }
-            if recoverable, let channel = frame.channel, state.recovering[channel] != nil {
+            if recoverable, !state.replayedThrough.isEmpty, let channel = frame.channel, let offset = frame.offset,
+                let last = state.replayedThrough[channel], offset <= last
+            {
+                return (.queued, nil)
+            }
+            if recoverable, !state.recovering.isEmpty, let channel = frame.channel, state.recovering[channel] != nil {
                 // Held-back frames count too: a channel replaying for long must not grow without bound.
                 guard state.recovering[channel]!.count < self.maxQueuedFrames else {
-                    return (.overflow, state.push([frame], limits: Limits(frames: 0, bytes: 0)))
+                    return (.overflow, state.overflow())
                 }
                 state.recovering[channel]!.append(frame)
                 return (.queued, nil)
             }
-            let wake = state.push([frame], limits: self.limits)
+            let wake = state.push(frame, limits: self.limits)
             return (state.end == .tooSlow ? .overflow : .queued, wake)
         }
         Self.run(wake)
@@ -221,6 +249,8 @@ public final class Session: Subscriber {
             let buffered = state.recovering.removeValue(forKey: channel) ?? []
             guard state.end == nil else { return nil }
             let merged = Recovery.merge(after: offset, history: replay, buffered: buffered, offset: \.offset)
+            // A broadcast may still be on its way through the event loop: what the replay covered is not sent again.
+            if let last = merged.compactMap(\.offset).max() { state.replayedThrough[channel] = last }
             return merged.isEmpty ? nil : state.push(merged, limits: self.limits)
         }
         Self.run(wake)

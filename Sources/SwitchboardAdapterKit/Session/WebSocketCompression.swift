@@ -6,14 +6,13 @@ import Synchronization
 
 /// Which WebSocket upgrades get permessage-deflate, and the deflater their sessions share.
 ///
-/// The WebSocket library negotiates extensions for the whole server, so the edge registers an inbound-only
-/// extension there (`inboundPerMessageDeflate`) and each route decides per app: it adds the response header
-/// (`upgradeHeaders`) when the app allows compression and the client offered it, and the session of that
-/// same connection gets the shared deflater (`compressor`). The agreement is remembered per connection,
-/// not recomputed, so no client that was not sent the header ever gets an RSV1 frame.
+/// Each route decides per app: it adds the response header (`upgradeHeaders`) when the app allows compression and the
+/// client offered it; the transport then inflates what that client sends (`MessageInflater`), and the session of the
+/// same connection gets the shared deflater (`compressor`). The agreement is remembered per connection, not
+/// recomputed, so no client that was not sent the header ever gets an RSV1 frame, and none may send one.
 ///
 /// ```swift
-/// webSocket.ws("/_rt/ws") { request, context in .upgrade(compression.upgradeHeaders(request, app: app, channel: context.channel)) } ...
+/// webSocket.socket("/_rt/ws") { request, context in .upgrade(compression.upgradeHeaders(request, app: app, channel: context.channel)) } ...
 /// let session = Session(connectionID: id, app: app, encoder: encoder, compressor: compression.compressor(channel: context.channel))
 /// ```
 public struct WebSocketCompression: Sendable {

@@ -13,13 +13,48 @@ public final class Hub: Sendable {
 
     struct Subscribers {
         var byConnection: [ConnectionID: any Subscriber] = [:]
-        var snapshot: ContiguousArray<any Subscriber>?
+        var snapshot: ContiguousArray<LoopGroup>?
 
-        mutating func currentSnapshot() -> ContiguousArray<any Subscriber> {
+        /// The subscribers grouped by the event loop that writes them, built once per change of the set.
+        mutating func currentSnapshot() -> ContiguousArray<LoopGroup> {
             if let snapshot { return snapshot }
-            let built = ContiguousArray(self.byConnection.values)
-            self.snapshot = built
-            return built
+            var groups = ContiguousArray<LoopGroup>()
+            for subscriber in self.byConnection.values {
+                let loop = subscriber.eventLoop.map { ObjectIdentifier($0) }
+                if let index = groups.firstIndex(where: { $0.key == loop }) {
+                    groups[index].add(subscriber)
+                } else {
+                    var group = LoopGroup(key: loop, loop: subscriber.eventLoop)
+                    group.add(subscriber)
+                    groups.append(group)
+                }
+            }
+            self.snapshot = groups
+            return groups
+        }
+    }
+
+    /// The subscribers one event loop writes (or, with no loop, that take frames on the broadcasting thread), with how
+    /// many use each wire format, so a broadcast counts its deliveries without visiting them.
+    struct LoopGroup: Sendable {
+        let key: ObjectIdentifier?
+        let loop: (any EventLoop)?
+        var subscribers = ContiguousArray<any Subscriber>()
+        var encoders: [(type: ObjectIdentifier, encoder: any FrameEncoder, count: Int)] = []
+
+        init(key: ObjectIdentifier?, loop: (any EventLoop)?) {
+            self.key = key
+            self.loop = loop
+        }
+
+        mutating func add(_ subscriber: any Subscriber) {
+            self.subscribers.append(subscriber)
+            let type = ObjectIdentifier(Swift.type(of: subscriber.encoder))
+            if let index = self.encoders.firstIndex(where: { $0.type == type }) {
+                self.encoders[index].count += 1
+            } else {
+                self.encoders.append((type, subscriber.encoder, 1))
+            }
         }
     }
 
@@ -83,10 +118,8 @@ public final class Hub: Sendable {
     public func subscribers(app: String, channel: String) -> [any Subscriber] {
         let key = ChannelKey(app: app, channel: channel)
         return self.shard(for: key).channels.withLock { channels in
-            guard var entry = channels[key] else { return [] }
-            let snapshot = entry.currentSnapshot()
-            channels[key] = entry
-            return Array(snapshot)
+            guard let entry = channels[key] else { return [] }
+            return Array(entry.byConnection.values)
         }
     }
 
@@ -135,42 +168,69 @@ public final class Hub: Sendable {
 
     /// Queues `message` on every local subscriber of its channel except its sender.
     ///
-    /// Returns the number of subscribers the message was handed to.
+    /// The message is encoded here once per wire format; each event loop with subscribers then gets one task that
+    /// queues (and writes) a loop-local copy of those bytes to its own subscribers, so no per-subscriber work and no
+    /// shared reference count crosses threads. Returns the number of subscribers the message is handed to.
     @discardableResult
     public func broadcast(_ message: BusMessage) -> Int {
         let key = ChannelKey(app: message.app, channel: message.channel)
-        guard let subscribers = self.shard(for: key).channels.withLock({ $0[key]?.currentSnapshot() }) else { return 0 }
+        let taken = self.shard(for: key).channels.withLock { channels -> (ContiguousArray<LoopGroup>, (any FrameEncoder)?)? in
+            guard let groups = channels[key]?.currentSnapshot() else { return nil }
+            return (groups, message.sender.flatMap { channels[key]?.byConnection[$0]?.encoder })
+        }
+        guard let (groups, senderEncoder) = taken else { return 0 }
         var cache = FrameCache()
-        let sender = message.sender
         var delivered = 0
+        for group in groups {
+            for kind in group.encoders where cache.plain(for: message, encoder: kind.encoder) != nil { delivered += kind.count }
+        }
+        if let senderEncoder, cache.plain(for: message, encoder: senderEncoder) != nil { delivered -= 1 }
+        guard delivered > 0 else { return 0 }
+        for group in groups {
+            guard let loop = group.loop else {
+                Self.deliver(message, to: group.subscribers, cache: &cache)
+                continue
+            }
+            let shared = cache
+            loop.execute {
+                var local = shared.localCopy()
+                Self.deliver(message, to: group.subscribers, cache: &local)
+            }
+        }
+        return delivered
+    }
+
+    private static func deliver(_ message: BusMessage, to subscribers: ContiguousArray<any Subscriber>, cache: inout FrameCache) {
+        let sender = message.sender
         for subscriber in subscribers {
             if let sender, subscriber.connectionID == sender { continue }
             guard let frame = cache.prepared(for: message, subscriber: subscriber) else { continue }
             subscriber.deliver(frame, of: message)
-            delivered += 1
         }
-        return delivered
     }
 }
 
 /// The frames of one broadcast, one per encoder type, so each wire format is encoded (and framed for its transport)
 /// once; and their compressed forms, one per encoder type and compressor, so each is compressed once.
-struct FrameCache {
+struct FrameCache: Sendable {
     private var entries: [(encoder: ObjectIdentifier, frame: PreparedFrame?)] = []
     private var compressedEntries: [(encoder: ObjectIdentifier, compressor: ObjectIdentifier, frame: PreparedFrame?)] = []
+
+    /// `message` as `encoder` writes it, uncompressed; nil when that wire format does not show it.
+    mutating func plain(for message: BusMessage, encoder: any FrameEncoder) -> PreparedFrame? {
+        let encoderID = ObjectIdentifier(type(of: encoder))
+        if let entry = self.entries.first(where: { $0.encoder == encoderID }) { return entry.frame }
+        let plain = encoder.frame(for: message).map { PreparedFrame(bytes: $0, wire: encoder.wire($0, compressed: false)) }
+        self.entries.append((encoderID, plain))
+        return plain
+    }
 
     /// `message` as `subscriber` takes it: its encoder's frame, compressed when it compresses and that pays.
     mutating func prepared(for message: BusMessage, subscriber: any Subscriber) -> PreparedFrame? {
         let encoder = subscriber.encoder
+        guard let plain = self.plain(for: message, encoder: encoder) else { return nil }
+        guard let compressor = subscriber.compressor else { return plain }
         let encoderID = ObjectIdentifier(type(of: encoder))
-        var plain: PreparedFrame?
-        if let entry = self.entries.first(where: { $0.encoder == encoderID }) {
-            plain = entry.frame
-        } else {
-            plain = encoder.frame(for: message).map { PreparedFrame(bytes: $0, wire: encoder.wire($0, compressed: false)) }
-            self.entries.append((encoderID, plain))
-        }
-        guard let plain, let compressor = subscriber.compressor else { return plain }
         let compressorID = ObjectIdentifier(compressor)
         if let entry = self.compressedEntries.first(where: { $0.encoder == encoderID && $0.compressor == compressorID }) {
             return entry.frame ?? plain
@@ -180,5 +240,21 @@ struct FrameCache {
         }
         self.compressedEntries.append((encoderID, compressorID, compressed))
         return compressed ?? plain
+    }
+
+    /// The plain frames with bytes of their own, for one event loop: its subscribers then share buffers only among
+    /// themselves (compressed forms are made again there, once per loop).
+    func localCopy() -> FrameCache {
+        var copy = FrameCache()
+        copy.entries = self.entries.map { entry in
+            (entry.encoder, entry.frame.map { PreparedFrame(bytes: Self.copy($0.bytes), compressed: $0.compressed, wire: $0.wire.map(Self.copy)) })
+        }
+        return copy
+    }
+
+    private static func copy(_ buffer: ByteBuffer) -> ByteBuffer {
+        var copy = ByteBufferAllocator().buffer(capacity: buffer.readableBytes)
+        copy.writeImmutableBuffer(buffer)
+        return copy
     }
 }

@@ -37,6 +37,9 @@ public protocol Subscriber: AnyObject, Sendable {
     var connectionID: ConnectionID { get }
     /// The wire format of this subscriber; subscribers sharing an encoder type share encoded bytes.
     var encoder: any FrameEncoder { get }
+    /// The event loop that writes this subscriber's frames: broadcasts reach it in one task per loop, which queues on
+    /// it there. Nil (the default) takes frames on the broadcasting thread.
+    var eventLoop: (any EventLoop)? { get }
     /// Queues `frame`, the encoding of `message`, for writing.
     @discardableResult
     func deliver(_ frame: ByteBuffer, of message: BusMessage) -> EnqueueResult
@@ -68,6 +71,9 @@ public struct PreparedFrame: Sendable {
 }
 
 extension Subscriber {
+    /// No event loop: frames are queued on the broadcasting thread.
+    public var eventLoop: (any EventLoop)? { nil }
+
     /// No compression unless the subscriber negotiated it.
     public var compressor: (any FrameCompressor)? { nil }
 

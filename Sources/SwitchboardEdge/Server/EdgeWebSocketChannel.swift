@@ -178,7 +178,11 @@ final class EdgeWebSocketUpgrader: NIOTypedHTTPServerProtocolUpgrader, Sendable 
     /// The GUID RFC 6455 appends to the client's key before hashing it.
     static let magic = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
-    func buildUpgradeResponse(channel: any Channel, upgradeRequest: HTTPRequestHead, initialResponseHeaders: HTTPHeaders) -> EventLoopFuture<HTTPHeaders> {
+    func buildUpgradeResponse(
+        channel: any Channel,
+        upgradeRequest: HTTPRequestHead,
+        initialResponseHeaders: HTTPHeaders
+    ) -> EventLoopFuture<HTTPHeaders> {
         let keys = upgradeRequest.headers["Sec-WebSocket-Key"]
         guard keys.count == 1, let key = keys.first, upgradeRequest.headers["Sec-WebSocket-Version"] == ["13"] else {
             return channel.eventLoop.makeFailedFuture(NIOWebSocketUpgradeError.invalidUpgradeHeader)
