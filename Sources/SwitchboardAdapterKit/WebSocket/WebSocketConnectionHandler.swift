@@ -22,9 +22,12 @@ public final class WebSocketConnectionHandler: ChannelDuplexHandler, @unchecked 
         /// How long the client has to answer the server's close frame, once it is on the wire, before the socket is closed.
         public var closeTimeout: TimeAmount = .seconds(3)
         /// How long a client that reads nothing may keep the server's close frame (and the frames before it) waiting.
-        public var closeWriteTimeout: TimeAmount = .seconds(30)
+        public var closeWriteTimeout: TimeAmount = .seconds(60)
         /// Messages waiting for the endpoint before reading stops.
         public var maxWaitingMessages = 16
+        /// The least time between two batches of writes on one event loop (`[limits] write_batch_ms`): zero writes a
+        /// message at once; more lets the messages of one interval leave together, one write per connection.
+        public var writeBatchInterval: TimeAmount = .zero
 
         /// The defaults: pings every 30 s, 3 s to answer a close, 16 waiting messages.
         public init() {}
@@ -48,13 +51,15 @@ public final class WebSocketConnectionHandler: ChannelDuplexHandler, @unchecked 
     var pendingRead = false
     var timers: [Int: Scheduled<Void>] = [:]
     var nextTimer = 0
-    lazy var batch = LoopBatch.for(self.eventLoop)
+    /// This loop's batch of writes, which other threads' wake-ups join.
+    let batch: LoopBatch
 
     /// A handler for the connection `opener` admitted; `inflate` is the agreed permessage-deflate offer, if any.
     public init(opener: WebSocketOpener, inflate: PerMessageDeflateOffer?, eventLoop: any EventLoop, configuration: Configuration = .init()) {
         self.opener = opener
         self.configuration = configuration
         self.eventLoop = eventLoop
+        self.batch = LoopBatch.for(eventLoop)
         self.inbox = Inbox()
         if let inflate { self.inflater = MessageInflater(resetEachMessage: inflate.clientNoContextTakeover, maxMessageBytes: 1 << 20) }
     }
@@ -232,13 +237,10 @@ public final class WebSocketConnectionHandler: ChannelDuplexHandler, @unchecked 
 
     // MARK: Writing
 
-    /// The session has frames or has ended: write them now on the loop, or join this loop's next batch.
+    /// The session has frames or has ended: the connection joins its loop's next batch of writes. Broadcasts queued
+    /// on the loop before that batch runs add their frames too, so under load one write carries several messages.
     func wake() {
-        if self.eventLoop.inEventLoop {
-            self.writeQueued()
-        } else {
-            self.batch.add(self)
-        }
+        self.batch.add(self, interval: self.configuration.writeBatchInterval)
     }
 
     /// Writes every queued frame with one flush; after the session ends, its close frame. While the socket is full
@@ -416,26 +418,37 @@ extension WebSocketConnectionHandler {
         struct Pending {
             var handlers: [WebSocketConnectionHandler] = []
             var scheduled = false
+            /// When the last batch was written: the next one waits until `interval` after it.
+            var lastRun = NIODeadline.distantPast
         }
 
         let eventLoop: any EventLoop
         let pending = Mutex(Pending())
-
         init(eventLoop: any EventLoop) { self.eventLoop = eventLoop }
 
-        func add(_ handler: WebSocketConnectionHandler) {
-            let schedule = self.pending.withLock { pending -> Bool in
+        /// Adds `handler` to the next batch, which runs at once, or `interval` after the last one when that is later.
+        func add(_ handler: WebSocketConnectionHandler, interval: TimeAmount) {
+            let start = self.pending.withLock { pending -> NIODeadline? in
                 pending.handlers.append(handler)
-                guard !pending.scheduled else { return false }
+                guard !pending.scheduled else { return nil }
                 pending.scheduled = true
-                return true
+                return pending.lastRun + interval
             }
-            if schedule { self.eventLoop.execute { self.run() } }
+            guard let start else { return }
+            if start <= .now() {
+                self.eventLoop.execute { self.run() }
+            } else {
+                self.eventLoop.scheduleTask(deadline: start) { self.run() }
+            }
         }
 
         func run() {
             let handlers = self.pending.withLock { pending in
-                defer { pending = Pending() }
+                defer {
+                    pending.handlers = []
+                    pending.scheduled = false
+                    pending.lastRun = .now()
+                }
                 return pending.handlers
             }
             for handler in handlers { handler.writeQueued() }

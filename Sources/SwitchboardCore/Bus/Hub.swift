@@ -63,6 +63,10 @@ public final class Hub: Sendable {
     }
 
     private let shards: [Shard]
+    /// Broadcast tasks queued on event loops and not yet run. Past `maxInFlight` a broadcast queues on the calling
+    /// thread instead, so a publisher faster than the loops is slowed rather than piling up tasks without bound.
+    private let inFlight = Atomic<Int>(0)
+    let maxInFlight = 1_024
 
     /// Creates a hub with `shardCount` independently locked shards.
     public init(shardCount: Int = 64) {
@@ -187,7 +191,8 @@ public final class Hub: Sendable {
         if let senderEncoder, cache.plain(for: message, encoder: senderEncoder) != nil { delivered -= 1 }
         guard delivered > 0 else { return 0 }
         for group in groups {
-            guard let loop = group.loop else {
+            guard let loop = group.loop, self.inFlight.wrappingAdd(1, ordering: .relaxed).newValue <= self.maxInFlight else {
+                if group.loop != nil { self.inFlight.wrappingSubtract(1, ordering: .relaxed) }
                 Self.deliver(message, to: group.subscribers, cache: &cache)
                 continue
             }
@@ -195,6 +200,7 @@ public final class Hub: Sendable {
             loop.execute {
                 var local = shared.localCopy()
                 Self.deliver(message, to: group.subscribers, cache: &local)
+                self.inFlight.wrappingSubtract(1, ordering: .relaxed)
             }
         }
         return delivered

@@ -67,6 +67,9 @@ public struct SwitchboardConfig: Sendable {
         public var presenceTimeoutSeconds = 30
         /// `compression_min_bytes = 256`: WebSocket messages shorter than this go out uncompressed even with permessage-deflate.
         public var compressionMinBytes = 256
+        /// `write_batch_ms = 0`: the least time between two batches of WebSocket writes on one event loop; above zero,
+        /// the messages of one interval leave in one write per connection (less CPU under load, that much more latency).
+        public var writeBatchMilliseconds = 0
         /// New connections one client IP may open per second (`new_connections_per_ip_per_second`; 0 = unlimited).
         public var newConnectionsPerIPPerSecond = 50
         /// `security_events_per_ip_per_second = 20`: security events kept per client address per second (bursts of 50; a

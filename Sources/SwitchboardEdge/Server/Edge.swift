@@ -154,7 +154,9 @@ public struct Edge: Sendable {
     /// The WebSocket settings of every listener: frames up to 4 MB, pings every 30 s, and 3 s for a client to answer the
     /// server's close before its socket is closed. permessage-deflate is agreed per app by the routes (`WebSocketCompression`).
     var webSocketConfiguration: EdgeWebSocketChannel.Configuration {
-        EdgeWebSocketChannel.Configuration(maxFrameSize: 4 * 1024 * 1024)
+        var connection = WebSocketConnectionHandler.Configuration()
+        connection.writeBatchInterval = .milliseconds(Int64(self.config.limits.writeBatchMilliseconds))
+        return EdgeWebSocketChannel.Configuration(maxFrameSize: 4 * 1024 * 1024, connection: connection)
     }
 
     /// The HTTP application, not yet running; `onRunning` receives the `[server]` port, `onListening` each `[[listeners]]` entry.
