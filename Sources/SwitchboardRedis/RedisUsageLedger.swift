@@ -7,7 +7,7 @@ public import SwitchboardCore
 ///
 /// | key | type | holds |
 /// |---|---|---|
-/// | `P:usage:APP:DAY` | hash | `in.<protocol>`, `out` (added with HINCRBY), `peak_connections:<node>` (the node's peak) |
+/// | `P:usage:APP:DAY` | hash | `in.<protocol>`, `out`, `out.<protocol>` (HINCRBY); `peak_connections:<node>`, `peak.<protocol>:<node>` (peaks) |
 /// | `P:usage:in:DAY` | hash | app → messages in that day, so month-to-date totals of every app are one read per day |
 public final class RedisUsageLedger: UsageLedger {
     let engine: RedisEngine
@@ -21,10 +21,12 @@ public final class RedisUsageLedger: UsageLedger {
     public func add(_ batch: UsageBatch) async throws {
         for (app, days) in batch.apps {
             for (day, counts) in days {
-                var arguments = [
-                    app, String(Self.ttlSeconds), "\(UsageCounts.peakField):\(self.engine.nodeID)", String(counts.peakConnections),
-                    String(counts.messagesInTotal),
-                ]
+                let peaks = counts.peakFields
+                var arguments = [app, String(Self.ttlSeconds), String(counts.messagesInTotal), String(peaks.count)]
+                for field in peaks {
+                    arguments.append("\(field.name):\(self.engine.nodeID)")
+                    arguments.append(String(field.value))
+                }
                 for field in counts.fields {
                     arguments.append(field.name)
                     arguments.append(String(field.value))
@@ -49,11 +51,18 @@ public final class RedisUsageLedger: UsageLedger {
         var result: [UsageDay: UsageCounts] = [:]
         for (day, hash) in zip(days, reply.elements ?? []) {
             var counts = UsageCounts()
-            var peaks = 0
+            // Each node keeps its own peaks (`<peak field>:<node>`); the day's peak is their sum, an upper bound.
+            var peaks = UsageCounts()
             Self.pairs(hash) { name, value in
-                if name.hasPrefix(UsageCounts.peakField + ":") { peaks += value } else { counts.add(field: name, value: value) }
+                guard name.hasPrefix(UsageCounts.peakField + ":") || name.hasPrefix(UsageCounts.peakPrefix),
+                    let colon = name.lastIndex(of: ":")
+                else { return counts.add(field: name, value: value) }
+                var summed = UsageCounts()
+                summed.add(field: String(name[..<colon]), value: value)
+                peaks.peakConnections += summed.peakConnections
+                for (name, peak) in summed.peakConnectionsByProtocol { peaks.peakConnectionsByProtocol[name, default: 0] += peak }
             }
-            counts.peakConnections = peaks
+            counts.merge(peaks)
             if !counts.isEmpty { result[day] = counts }
         }
         return result
@@ -80,13 +89,17 @@ public final class RedisUsageLedger: UsageLedger {
     /// How long usage is kept in Redis: a little over a year, so a 366-day report still finds its first day.
     static let ttlSeconds = 400 * 86_400
 
-    /// KEYS: the app's day hash, the day's apps hash. ARGV: app, ttl s, node peak field, peak, messages in, then field/increment pairs.
+    /// KEYS: the app's day hash, the day's apps hash. ARGV: app, ttl s, messages in, the number of peaks, then node peak
+    /// field/peak pairs (each kept as the larger), then field/increment pairs.
     static let addScript = RedisScript(
         """
-        for i = 6, #ARGV, 2 do redis.call('hincrby', KEYS[1], ARGV[i], ARGV[i + 1]) end
-        local peak = tonumber(ARGV[4])
-        if peak > 0 and peak > tonumber(redis.call('hget', KEYS[1], ARGV[3]) or '0') then redis.call('hset', KEYS[1], ARGV[3], peak) end
-        if tonumber(ARGV[5]) > 0 then redis.call('hincrby', KEYS[2], ARGV[1], ARGV[5]) end
+        local peaks = tonumber(ARGV[4])
+        for i = 5, 4 + 2 * peaks, 2 do
+          local peak = tonumber(ARGV[i + 1])
+          if peak > tonumber(redis.call('hget', KEYS[1], ARGV[i]) or '0') then redis.call('hset', KEYS[1], ARGV[i], peak) end
+        end
+        for i = 5 + 2 * peaks, #ARGV, 2 do redis.call('hincrby', KEYS[1], ARGV[i], ARGV[i + 1]) end
+        if tonumber(ARGV[3]) > 0 then redis.call('hincrby', KEYS[2], ARGV[1], ARGV[3]) end
         redis.call('expire', KEYS[1], ARGV[2])
         redis.call('expire', KEYS[2], ARGV[2])
         return 1

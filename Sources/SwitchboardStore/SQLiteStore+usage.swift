@@ -17,13 +17,13 @@ extension SQLiteStore: UsageLedger {
                             arguments: [app, day.number, field.name, field.value]
                         )
                     }
-                    if counts.peakConnections > 0 {
+                    for field in counts.peakFields {
                         try db.execute(
                             sql: """
                                 INSERT INTO usage_daily (app, day, metric, value) VALUES (?, ?, ?, ?)
                                 ON CONFLICT (app, day, metric) DO UPDATE SET value = MAX(value, excluded.value)
                                 """,
-                            arguments: [app, day.number, UsageCounts.peakField, counts.peakConnections]
+                            arguments: [app, day.number, field.name, field.value]
                         )
                     }
                 }

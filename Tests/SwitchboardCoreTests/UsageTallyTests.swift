@@ -92,4 +92,52 @@ import Testing
         let pending = bus.usage.pending(app: "q").values.first
         #expect(pending?.messagesIn == ["rest": 1, "pusher": 1])
     }
+
+    @Test func deliveriesAndPeakConnectionsAreCountedByProtocolAsWellAsPerApp() {
+        let tally = UsageTally()
+        let now = Self.lastSecondOfDecember
+        tally.countDelivered(app: "a", byProtocol: ["pusher": 2, "sse": 1, "jwt": 0], now: now)
+        tally.countDelivered(app: "a", byProtocol: ["pusher": 1], now: now)
+        tally.countDelivered(app: "a", byProtocol: [:], now: now)
+        tally.noteConnections(app: "a", connections: 3, via: "pusher", protocolConnections: 3, now: now)
+        tally.noteConnections(app: "a", connections: 2, via: "sse", protocolConnections: 1, now: now)
+        tally.noteConnections(app: "a", connections: 1, via: "pusher", protocolConnections: 1, now: now)
+        let counts = tally.take().batch.apps["a"]?[UsageDay(milliseconds: now)]
+        #expect(
+            counts
+                == UsageCounts(
+                    deliveries: 4,
+                    peakConnections: 3,
+                    deliveriesByProtocol: ["pusher": 3, "sse": 1],
+                    peakConnectionsByProtocol: ["pusher": 3, "sse": 1]
+                )
+        )
+        // The stored fields read back to the same counts; a second node's peaks keep the larger, deliveries add.
+        var stored = UsageCounts()
+        for field in (counts?.fields ?? []) + (counts?.peakFields ?? []) { stored.add(field: field.name, value: field.value) }
+        #expect(stored == counts)
+        #expect(counts?.fields.map(\.name) == ["out", "out.pusher", "out.sse"])
+        #expect(counts?.peakFields.map(\.name) == ["peak_connections", "peak.pusher", "peak.sse"])
+        let otherNode = UsageCounts(deliveries: 1, deliveriesByProtocol: ["sse": 1], peakConnectionsByProtocol: ["sse": 4, "pusher": 1])
+        stored.merge(otherNode)
+        #expect(stored.deliveriesByProtocol == ["pusher": 3, "sse": 2] && stored.peakConnectionsByProtocol == ["pusher": 3, "sse": 4])
+    }
+
+    @Test func theBusCountsDeliveriesAndEachProtocolsOpenConnections() throws {
+        let app = App(id: "1", key: "k", secrets: ["s"], plan: .enterprise)
+        let bus = Bus(engine: MemoryEngine(), apps: AppRegistry(apps: [app]))
+        _ = try bus.connect(app: app, via: "text")
+        _ = try bus.connect(app: app, via: "text")
+        bus.disconnect(app: "1", via: "text")
+        _ = try bus.connect(app: app, via: "other")
+        _ = try bus.connect(app: app, via: "text")
+        bus.hub.add(TestSubscriber(1), app: "1", channel: "room")
+        bus.hub.add(TestSubscriber(2), app: "1", channel: "room")
+        bus.hub.add(TestSubscriber(3, encoder: OtherEncoder()), app: "1", channel: "room")
+        #expect(bus.hub.broadcastByProtocol(.publication(publication("room", sender: 1))) == ["text": 1, "other": 1])
+        bus.handle(.publication(publication("room", sender: 3)))
+        let counts = bus.usage.pending(app: "1").values.first
+        #expect(counts?.deliveries == 2 && counts?.deliveriesByProtocol == ["text": 2])
+        #expect(counts?.peakConnections == 3 && counts?.peakConnectionsByProtocol == ["text": 2, "other": 1])
+    }
 }

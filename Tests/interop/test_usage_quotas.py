@@ -8,6 +8,7 @@ centrifuge-python and `cent`; nothing is patched. Every wait is bounded.
 """
 
 import asyncio
+import json
 import signal
 import sqlite3
 import time
@@ -26,6 +27,7 @@ from conftest import (
     ADMIN_TOKEN,
     WAIT,
     PusherWS,
+    SSEStream,
     WSClient,
     admin_headers,
     rest,
@@ -200,6 +202,28 @@ def test_usage_counts_messages_by_protocol_deliveries_and_connections(usage_serv
     assert body["month"] == {"month": today()[:7], "messages": 5, "limit": None}, body["month"]
 
 
+def test_usage_counts_deliveries_and_peak_connections_by_protocol(usage_server):
+    server = usage_server
+    channel = unique("usage-fan")
+    with WSClient(server, key=METERED["key"]) as listener, WSClient(server, key=METERED["key"]), \
+            PusherWS(server, key=METERED["key"]) as pusher_client, SSEStream(server, [channel], key=METERED["key"]) as stream:
+        assert stream.status_code == 200
+        listener.subscribed(channel)
+        pusher_client.send({"event": "pusher:subscribe", "data": {"channel": channel}})
+        assert pusher_client.recv()["event"] == "pusher_internal:subscription_succeeded"
+        assert rest_publish(server, METERED, channel).status_code == 200
+        assert listener.recv()["data"] == {"n": 1}
+        frame, _ = pusher_client.recv_until(lambda f: f.get("channel") == channel)
+        assert json.loads(frame["data"]) == {"n": 1}
+        assert json.loads(stream.next().data) == {"n": 1}
+    body = usage(server).json()
+    for counts in (body["days"][-1], body["totals"]):
+        assert counts["deliveriesByProtocol"] == {"jsonaction": 1, "pusher": 1, "sse": 1}, counts
+        assert counts["deliveries"] == 3, counts
+        assert counts["peakConnectionsByProtocol"] == {"jsonaction": 2, "pusher": 1, "sse": 1}, counts
+        assert counts["peakConnections"] == 4, counts
+
+
 def test_the_usage_api_checks_its_token_app_and_dates(usage_server):
     server = usage_server
     url = f"{server.http}/api/realtime/apps/{METERED['id']}/usage"
@@ -243,13 +267,17 @@ def test_usage_and_the_quota_survive_a_restart_and_show_in_metrics(usage_server)
     server = usage_server
     for _ in range(3):
         assert rest_publish(server, QUOTA).status_code == 200
-    assert rest_publish(server, METERED).status_code == 200
+    with SSEStream(server, ["quota"], key=METERED["key"]) as stream:
+        assert rest_publish(server, METERED).status_code == 200
+        assert json.loads(stream.next().data) == {"n": 1}
     assert server.stop() == 0
     again = start_server(usage_config(), workdir=server.workdir)
     try:
         refused = rest_publish(again, QUOTA)
         assert refused.status_code == 403 and refused.json()["error"]["code"] == "over_quota", refused.text
-        assert usage(again).json()["days"][-1]["messagesIn"] == {"rest": 1}
+        row = usage(again).json()["days"][-1]
+        assert row["messagesIn"] == {"rest": 1}, row
+        assert row["deliveriesByProtocol"] == {"sse": 1} and row["peakConnectionsByProtocol"] == {"sse": 1}, row
 
         def monthly():
             text = httpx.get(f"{again.http}/metrics", headers=admin_headers(), timeout=WAIT).text
@@ -286,6 +314,20 @@ def test_with_redis_usage_and_the_quota_add_up_across_two_nodes():
             assert refused.status_code == 403 and refused.json()["error"]["code"] == "over_quota", refused.text
         row = usage(b, QUOTA).json()["days"][-1]
         assert row["messagesIn"] == {"rest": 3}, row
+        # Deliveries by protocol add up across nodes; each node's per-protocol peak is summed (an upper bound).
+        channel = unique("usage-nodes")
+        with SSEStream(a, [channel], key=METERED["key"]) as on_a, SSEStream(b, [channel], key=METERED["key"]) as on_b:
+            assert rest_publish(a, METERED, channel).status_code == 200
+            for stream in (on_a, on_b):
+                assert json.loads(stream.next().data) == {"n": 1}
+
+        def summed():
+            row = usage(b).json()["days"][-1]
+            return row if row["deliveriesByProtocol"] == {"sse": 2} and row["peakConnectionsByProtocol"] == {"sse": 2} else None
+
+        # Until both nodes have flushed, the asking node's unflushed peak only raises the ledger's (a max, not a sum).
+        row = wait_until(summed, 10, message="deliveries and peaks summed across nodes")
+        assert row["deliveries"] == 2 and row["peakConnections"] == 2, row
     finally:
         for node in nodes:
             if node.process.poll() is None:

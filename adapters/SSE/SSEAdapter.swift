@@ -93,13 +93,14 @@ public struct SSEAdapter: ProtocolAdapter {
         case .refused(let refusal): return refusal
         }
 
+        let encoder = SSEEncoder()
         let connectionID: ConnectionID
         do {
-            connectionID = try self.environment.bus.connect(app: app)
+            connectionID = try self.environment.bus.connect(app: app, via: encoder.protocolName)
         } catch {
             return self.refuse(.tooManyRequests, .overQuota, "the app's connection limit is reached", app: app, caller: caller)
         }
-        let session = Session(connectionID: connectionID, app: app, encoder: SSEEncoder(), maxQueuedFrames: self.environment.maxQueuedFrames)
+        let session = Session(connectionID: connectionID, app: app, encoder: encoder, maxQueuedFrames: self.environment.maxQueuedFrames)
         let resumeText = request.headers[.lastEventID] ?? request.uri.queryParameters["lastEventId"].map(String.init)
         let resume = resumeText.map(SSECursor.parse) ?? [:]
         var cursor = SSECursor(channels: channels)
@@ -112,7 +113,7 @@ public struct SSEAdapter: ProtocolAdapter {
             } catch {
                 session.close(.normal)
                 for channel in subscribed { await self.environment.bus.unsubscribe(connectionID, app: app.id, channel: channel) }
-                self.environment.bus.disconnect(app: app.id)
+                self.environment.bus.disconnect(app: app.id, via: encoder.protocolName)
                 let limit = (error as? BusError).map { "\($0)" } ?? "\(error)"
                 return self.refuse(.forbidden, .overQuota, "cannot subscribe to \(channel): \(limit)", app: app, caller: caller)
             }
@@ -185,7 +186,7 @@ public struct SSEAdapter: ProtocolAdapter {
             }
             session.close(.normal)
             for channel in streamChannels { await environment.bus.unsubscribe(connectionID, app: app.id, channel: channel) }
-            environment.bus.disconnect(app: app.id)
+            environment.bus.disconnect(app: app.id, via: session.encoder.protocolName)
             try? await writer.finish(nil)
         }
         return Response(status: .ok, headers: headers, body: body)

@@ -12,7 +12,7 @@ public struct OpenConnection: Sendable {
     /// Undoes the counting `AdapterEnvironment.openConnection` did; call once, when the connection ends.
     public func close() {
         self.environment.connections.closed(self.session.encoder.protocolName)
-        self.environment.bus.disconnect(app: self.session.app.id)
+        self.environment.bus.disconnect(app: self.session.app.id, via: self.session.encoder.protocolName)
     }
 }
 
@@ -22,7 +22,7 @@ extension AdapterEnvironment {
     public func openConnection(app: App, caller: Caller, encoder: any FrameEncoder, channel: any Channel) -> OpenConnection? {
         let connectionID: ConnectionID
         do {
-            connectionID = try self.bus.connect(app: app)
+            connectionID = try self.bus.connect(app: app, via: encoder.protocolName)
         } catch {
             self.gate.report(.overQuota, app: app.id, caller: caller, detail: "connection limit reached")
             return nil

@@ -35,6 +35,8 @@ public final class Bus: BrokerEventHandler {
     /// presence-only join), so a presence join without a subscription occupies a channel too.
     private let heldChannels = Mutex<[String: [String: Int]]>([:])
     private let connections = Mutex<[String: Int]>([:])
+    /// Open connections per app and protocol, for each protocol's daily peak in usage.
+    private let protocolConnections = Mutex<[String: [String: Int]]>([:])
 
     /// Creates a bus over `engine` and attaches itself as the engine's handler.
     public init(
@@ -55,9 +57,10 @@ public final class Bus: BrokerEventHandler {
 
     /// Fans a message from the engine out to local subscribers.
     public func handle(_ message: BusMessage) {
-        let delivered = self.hub.broadcast(message)
+        let byProtocol = self.hub.broadcastByProtocol(message)
+        let delivered = byProtocol.values.reduce(0, +)
         self.stats.countDelivered(delivered)
-        self.usage.countDelivered(app: message.app, count: delivered, now: WallClock.milliseconds())
+        self.usage.countDelivered(app: message.app, byProtocol: byProtocol, now: WallClock.milliseconds())
         // Once per message, not per subscriber: metrics time the fan-out from here.
         if case .publication(let publication) = message { self.observers.notify { $0.fannedOut(publication, subscribers: delivered) } }
     }
@@ -67,15 +70,19 @@ public final class Bus: BrokerEventHandler {
     // MARK: Connections
 
     /// Admits a new connection to `app` within its plan; returns its id.
-    public func connect(app: App) throws(BusError) -> ConnectionID {
-        let admitted = self.connections.withLock { counts -> Bool in
+    ///
+    /// - Parameter via: the connection's protocol (`FrameEncoder.protocolName`), for usage's peak by protocol; pass the
+    ///   same to `disconnect`.
+    public func connect(app: App, via: String? = nil) throws(BusError) -> ConnectionID {
+        let admitted = self.connections.withLock { counts -> Int? in
             let current = counts[app.id, default: 0]
-            if let max = app.plan.maxConnections, current >= max { return false }
+            if let max = app.plan.maxConnections, current >= max { return nil }
             counts[app.id] = current + 1
-            return true
+            return current + 1
         }
-        guard admitted else { throw .connectionLimit(app.plan.maxConnections ?? 0) }
-        self.usage.noteConnections(app: app.id, connections: self.connectionCount(app: app.id), now: WallClock.milliseconds())
+        guard let open = admitted else { throw .connectionLimit(app.plan.maxConnections ?? 0) }
+        let ofProtocol = via.map { via in self.protocolConnections.withLock { counts in Self.adjust(&counts, app: app.id, via: via, by: 1) } }
+        self.usage.noteConnections(app: app.id, connections: open, via: via, protocolConnections: ofProtocol ?? 0, now: WallClock.milliseconds())
         return self.makeConnectionID()
     }
 
@@ -84,12 +91,22 @@ public final class Bus: BrokerEventHandler {
         ConnectionID(self.nextConnection.wrappingAdd(1, ordering: .relaxed).oldValue)
     }
 
-    /// Releases a connection admitted by `connect`.
-    public func disconnect(app: String) {
+    /// Releases a connection admitted by `connect` (with the protocol it was admitted with).
+    public func disconnect(app: String, via: String? = nil) {
         self.connections.withLock { counts in
             let left = counts[app, default: 1] - 1
             counts[app] = left > 0 ? left : nil
         }
+        if let via { self.protocolConnections.withLock { counts in _ = Self.adjust(&counts, app: app, via: via, by: -1) } }
+    }
+
+    /// Adds `change` to the open connections of `app` over `via` (dropping zeros); returns the new count.
+    private static func adjust(_ counts: inout [String: [String: Int]], app: String, via: String, by change: Int) -> Int {
+        let count = max(0, counts[app]?[via] ?? 0) + change
+        var ofApp = counts[app] ?? [:]
+        ofApp[via] = count > 0 ? count : nil
+        counts[app] = ofApp.isEmpty ? nil : ofApp
+        return max(0, count)
     }
 
     /// Open connections of `app` on this node.

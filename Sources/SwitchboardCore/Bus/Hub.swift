@@ -176,20 +176,30 @@ public final class Hub: Sendable {
     /// queues (and writes) a loop-local copy of those bytes to its own subscribers, so no per-subscriber work and no
     /// shared reference count crosses threads. Returns the number of subscribers the message is handed to.
     @discardableResult
-    public func broadcast(_ message: BusMessage) -> Int {
+    public func broadcast(_ message: BusMessage) -> Int { self.broadcastByProtocol(message).values.reduce(0, +) }
+
+    /// `broadcast`, returning the subscribers the message is handed to by their protocol (`FrameEncoder.protocolName`),
+    /// counted from each loop's per-encoder tallies without visiting subscribers; protocols with none are left out.
+    @discardableResult
+    public func broadcastByProtocol(_ message: BusMessage) -> [String: Int] {
         let key = ChannelKey(app: message.app, channel: message.channel)
         let taken = self.shard(for: key).channels.withLock { channels -> (ContiguousArray<LoopGroup>, (any FrameEncoder)?)? in
             guard let groups = channels[key]?.currentSnapshot() else { return nil }
             return (groups, message.sender.flatMap { channels[key]?.byConnection[$0]?.encoder })
         }
-        guard let (groups, senderEncoder) = taken else { return 0 }
+        guard let (groups, senderEncoder) = taken else { return [:] }
         var cache = FrameCache()
-        var delivered = 0
+        var delivered: [String: Int] = [:]
         for group in groups {
-            for kind in group.encoders where cache.plain(for: message, encoder: kind.encoder) != nil { delivered += kind.count }
+            for kind in group.encoders where cache.plain(for: message, encoder: kind.encoder) != nil {
+                delivered[kind.encoder.protocolName, default: 0] += kind.count
+            }
         }
-        if let senderEncoder, cache.plain(for: message, encoder: senderEncoder) != nil { delivered -= 1 }
-        guard delivered > 0 else { return 0 }
+        if let senderEncoder, cache.plain(for: message, encoder: senderEncoder) != nil {
+            let left = delivered[senderEncoder.protocolName, default: 0] - 1
+            delivered[senderEncoder.protocolName] = left > 0 ? left : nil
+        }
+        guard !delivered.isEmpty else { return [:] }
         for group in groups {
             guard let loop = group.loop, self.inFlight.wrappingAdd(1, ordering: .relaxed).newValue <= self.maxInFlight else {
                 if group.loop != nil { self.inFlight.wrappingSubtract(1, ordering: .relaxed) }

@@ -59,13 +59,32 @@ public final class UsageTally: Sendable {
         self.state.withLock { states in states[app, default: AppState()].pending[day, default: UsageCounts()].deliveries += count }
     }
 
-    /// Notes that `app` has `connections` open now (keeps the day's peak).
-    public func noteConnections(app: String, connections: Int, now: Int64) {
+    /// Counts frames delivered to local subscribers of `app`, by the subscribers' protocol (the total is their sum).
+    public func countDelivered(app: String, byProtocol counts: [String: Int], now: Int64) {
+        guard counts.values.contains(where: { $0 > 0 }) else { return }
+        let day = UsageDay(milliseconds: now)
+        self.state.withLock { states in
+            var usage = states[app, default: AppState()].pending[day, default: UsageCounts()]
+            for (name, count) in counts where count > 0 {
+                usage.deliveries += count
+                usage.deliveriesByProtocol[name, default: 0] += count
+            }
+            states[app, default: AppState()].pending[day] = usage
+        }
+    }
+
+    /// Notes that `app` has `connections` open now (keeps the day's peak), and `protocolConnections` of protocol
+    /// `via` when it is given (keeps that protocol's peak).
+    public func noteConnections(app: String, connections: Int, via: String? = nil, protocolConnections: Int = 0, now: Int64) {
         guard connections > 0 else { return }
         let day = UsageDay(milliseconds: now)
         self.state.withLock { states in
-            let peak = states[app, default: AppState()].pending[day, default: UsageCounts()].peakConnections
-            if connections > peak { states[app]?.pending[day]?.peakConnections = connections }
+            var usage = states[app, default: AppState()].pending[day, default: UsageCounts()]
+            usage.peakConnections = max(usage.peakConnections, connections)
+            if let via, protocolConnections > 0 {
+                usage.peakConnectionsByProtocol[via] = max(usage.peakConnectionsByProtocol[via, default: 0], protocolConnections)
+            }
+            states[app, default: AppState()].pending[day] = usage
         }
     }
 

@@ -74,14 +74,20 @@ struct UsageRoutes: Sendable {
         }
     }
 
-    /// `messagesIn` (by protocol), `messagesInTotal`, `deliveries`, `peakConnections`.
+    /// `messagesIn` (by protocol), `messagesInTotal`, `deliveries`, `deliveriesByProtocol`, `peakConnections`,
+    /// `peakConnectionsByProtocol`.
     static func write(_ counts: UsageCounts, to json: inout JSONWriter) {
-        json.key("messagesIn")
-        json.beginObject()
-        for (name, count) in counts.messagesIn.sorted(by: { $0.key < $1.key }) { json.member(name, count) }
-        json.endObject()
+        func object(_ key: String, _ values: [String: Int]) {
+            json.key(key)
+            json.beginObject()
+            for (name, count) in values.sorted(by: { $0.key < $1.key }) { json.member(name, count) }
+            json.endObject()
+        }
+        object("messagesIn", counts.messagesIn)
         json.member("messagesInTotal", counts.messagesInTotal)
         json.member("deliveries", counts.deliveries)
+        object("deliveriesByProtocol", counts.deliveriesByProtocol)
         json.member("peakConnections", counts.peakConnections)
+        object("peakConnectionsByProtocol", counts.peakConnectionsByProtocol)
     }
 }
