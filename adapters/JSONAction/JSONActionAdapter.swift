@@ -73,39 +73,22 @@ public struct JSONActionAdapter: ProtocolAdapter {
             if connection.hasLapsedGrant() { link.perform { await connection.expireTokens() } }
             return .seconds(1)
         }
-        return .endpoint(
-            JSONActionSocket(
-                connection: connection,
-                opened: opened,
-                goodbye: goodbye,
-                environment: self.environment,
-                maxMessageBytes: app.plan.maxMessageBytes + 64 * 1024
-            )
-        )
+        let lease = EndpointLease(opened: opened, goodbye: goodbye, caller: caller, maxMessageBytes: app.plan.maxMessageBytes + 64 * 1024)
+        return .endpoint(JSONActionSocket(connection: connection, lease: lease))
     }
 }
 
 /// A JSON-action connection as its WebSocket transport drives it.
 final class JSONActionSocket: WebSocketEndpoint {
     let connection: JSONActionConnection
-    let opened: OpenConnection
-    let goodbye: ShutdownNotice.Token
-    let environment: AdapterEnvironment
-    let maxMessageBytes: Int
+    let lease: EndpointLease
 
-    init(
-        connection: JSONActionConnection,
-        opened: OpenConnection,
-        goodbye: ShutdownNotice.Token,
-        environment: AdapterEnvironment,
-        maxMessageBytes: Int
-    ) {
+    init(connection: JSONActionConnection, lease: EndpointLease) {
         self.connection = connection
-        self.opened = opened
-        self.goodbye = goodbye
-        self.environment = environment
-        self.maxMessageBytes = maxMessageBytes
+        self.lease = lease
     }
+
+    var maxMessageBytes: Int { self.lease.maxMessageBytes }
 
     var session: Session { self.connection.session }
 
@@ -124,15 +107,10 @@ final class JSONActionSocket: WebSocketEndpoint {
         }
     }
 
-    func violated(_ violation: WebSocketViolation) {
-        self.environment.gate.reportViolations(app: self.session.app.id, caller: self.connection.caller, connection: self.session.connectionID)(
-            violation
-        )
-    }
+    func violated(_ violation: WebSocketViolation) { self.lease.report(violation) }
 
     func closed() async {
         await self.connection.closed()
-        self.environment.shutdown.unregister(self.goodbye)
-        self.opened.close()
+        self.lease.release()
     }
 }

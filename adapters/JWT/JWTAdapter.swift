@@ -93,33 +93,22 @@ public struct JWTAdapter: ProtocolAdapter {
             connection.tick()
             return .seconds(1)
         }
-        return .endpoint(
-            JWTSocket(
-                connection: connection,
-                opened: opened,
-                goodbye: goodbye,
-                environment: self.environment,
-                maxMessageBytes: app.plan.maxMessageBytes + 64 * 1024
-            )
-        )
+        let lease = EndpointLease(opened: opened, goodbye: goodbye, caller: caller, maxMessageBytes: app.plan.maxMessageBytes + 64 * 1024)
+        return .endpoint(JWTSocket(connection: connection, lease: lease))
     }
 }
 
 /// A JWT-protocol connection as its WebSocket transport drives it.
 final class JWTSocket: WebSocketEndpoint {
     let connection: JWTConnection
-    let opened: OpenConnection
-    let goodbye: ShutdownNotice.Token
-    let environment: AdapterEnvironment
-    let maxMessageBytes: Int
+    let lease: EndpointLease
 
-    init(connection: JWTConnection, opened: OpenConnection, goodbye: ShutdownNotice.Token, environment: AdapterEnvironment, maxMessageBytes: Int) {
+    init(connection: JWTConnection, lease: EndpointLease) {
         self.connection = connection
-        self.opened = opened
-        self.goodbye = goodbye
-        self.environment = environment
-        self.maxMessageBytes = maxMessageBytes
+        self.lease = lease
     }
+
+    var maxMessageBytes: Int { self.lease.maxMessageBytes }
 
     var session: Session { self.connection.session }
 
@@ -139,15 +128,10 @@ final class JWTSocket: WebSocketEndpoint {
         return (UInt16(reason.code), reason.reason)
     }
 
-    func violated(_ violation: WebSocketViolation) {
-        self.environment.gate.reportViolations(app: self.session.app.id, caller: self.connection.caller, connection: self.session.connectionID)(
-            violation
-        )
-    }
+    func violated(_ violation: WebSocketViolation) { self.lease.report(violation) }
 
     func closed() async {
         await self.connection.closed()
-        self.environment.shutdown.unregister(self.goodbye)
-        self.opened.close()
+        self.lease.release()
     }
 }

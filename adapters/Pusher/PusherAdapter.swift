@@ -103,15 +103,8 @@ public struct PusherAdapter: ProtocolAdapter {
         // Pings the client when it falls silent and ends the connection when it stays so.
         let delay: @Sendable () -> Duration? = { connection.heartbeat().map { .milliseconds(max(10, $0 - PusherConnection.now())) } }
         if let first = delay() { link.schedule(after: first, delay) }
-        return .endpoint(
-            PusherSocket(
-                connection: connection,
-                opened: opened,
-                goodbye: goodbye,
-                context: self.context,
-                maxMessageBytes: app.plan.maxMessageBytes + 64 * 1024
-            )
-        )
+        let lease = EndpointLease(opened: opened, goodbye: goodbye, caller: caller, maxMessageBytes: app.plan.maxMessageBytes + 64 * 1024)
+        return .endpoint(PusherSocket(connection: connection, lease: lease, context: self.context))
     }
 
     /// The error for a `protocol` query value, or nil when it is one this server speaks.
@@ -130,18 +123,16 @@ public struct PusherAdapter: ProtocolAdapter {
 /// A Pusher connection as its WebSocket transport drives it.
 final class PusherSocket: WebSocketEndpoint {
     let connection: PusherConnection
-    let opened: OpenConnection
-    let goodbye: ShutdownNotice.Token
+    let lease: EndpointLease
     let context: PusherContext
-    let maxMessageBytes: Int
 
-    init(connection: PusherConnection, opened: OpenConnection, goodbye: ShutdownNotice.Token, context: PusherContext, maxMessageBytes: Int) {
+    init(connection: PusherConnection, lease: EndpointLease, context: PusherContext) {
         self.connection = connection
-        self.opened = opened
-        self.goodbye = goodbye
+        self.lease = lease
         self.context = context
-        self.maxMessageBytes = maxMessageBytes
     }
+
+    var maxMessageBytes: Int { self.lease.maxMessageBytes }
 
     var session: Session { self.connection.session }
 
@@ -157,15 +148,11 @@ final class PusherSocket: WebSocketEndpoint {
         return (1000, nil)
     }
 
-    func violated(_ violation: WebSocketViolation) {
-        let environment = self.context.environment
-        environment.gate.reportViolations(app: self.session.app.id, caller: self.connection.caller, connection: self.session.connectionID)(violation)
-    }
+    func violated(_ violation: WebSocketViolation) { self.lease.report(violation) }
 
     func closed() async {
         await self.connection.closed()
-        self.context.environment.shutdown.unregister(self.goodbye)
         self.context.registry.remove(self.connection)
-        self.opened.close()
+        self.lease.release()
     }
 }
