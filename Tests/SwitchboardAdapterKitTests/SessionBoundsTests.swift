@@ -42,4 +42,20 @@ private struct BoundsTestEncoder: FrameEncoder {
         }
         #expect(session.end == nil)
     }
+
+    @Test func aFarewellIsTheLastFrameEvenWhileBroadcastsRaceIt() async {
+        for _ in 0..<50 {
+            let session = self.session(bytes: 1 << 24)
+            let farewell = ByteBuffer(string: "bye")
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    for i in 0..<500 { session.send(ByteBuffer(string: "m\(i)")) }
+                }
+                group.addTask { session.close(.shutdown, farewell: farewell) }
+            }
+            let frames = session.takeQueued().map { String(buffer: $0.bytes) }
+            #expect(frames.last == "bye")
+            #expect(session.end == .shutdown)
+        }
+    }
 }

@@ -60,11 +60,9 @@ public struct JSONActionAdapter: ProtocolAdapter {
         let goodbye = self.environment.shutdown.register(app: app.id, revoked: { await connection.revoke($0) }) { farewell in
             switch farewell {
             case .shutdown:
-                session.send(JSONActionReply.error(.reconnect, "the server is restarting; reconnect"))
-                session.close(.shutdown)
+                session.close(.shutdown, farewell: JSONActionReply.error(.reconnect, "the server is restarting; reconnect"))
             case .appDisabled:
-                session.send(JSONActionReply.error(.forbidden, "the app was disabled"))
-                session.close(.normal)
+                session.close(.normal, farewell: JSONActionReply.error(.forbidden, "the app was disabled"))
             }
         }
         // Channel tokens end at their `exp`, checked once a second while the connection holds one that expires.

@@ -336,8 +336,7 @@ public final class JSONActionConnection: Sendable {
             connection: self.session.connectionID
         )
         guard self.take(.refusal) else {
-            self.session.send(JSONActionReply.error(.badRequest, "too many refused commands; closing the connection"))
-            self.session.close(.policyViolation)
+            self.session.close(.policyViolation, farewell: JSONActionReply.error(.badRequest, "too many refused commands; closing the connection"))
             return
         }
     }

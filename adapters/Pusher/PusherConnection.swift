@@ -424,8 +424,7 @@ public final class PusherConnection: Sendable {
             return true
         }
         guard first else { return }
-        self.session.send(PusherReply.error(code, message))
-        self.session.close(end)
+        self.session.close(end, farewell: PusherReply.error(code, message))
     }
 
     /// Leaves every channel and presence set; called once when the socket is gone.

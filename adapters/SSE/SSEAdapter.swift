@@ -194,8 +194,7 @@ public struct SSEAdapter: ProtocolAdapter {
 
     /// Ends `session` after telling the client why with an `unauthorized` event.
     static func end(_ session: Session, _ ending: SSEStreamGrant.Ending) {
-        session.send(SSEStreamGrant.notice(ending))
-        session.close(.normal)
+        session.close(.normal, farewell: SSEStreamGrant.notice(ending))
     }
 
     /// The outcome of checking a stream's token.

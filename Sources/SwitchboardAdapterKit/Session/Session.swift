@@ -289,17 +289,23 @@ public final class Session: Subscriber {
     }
 
     /// Ends the session; frames already queued are still drained unless it is too slow. A direct writer is woken to
-    /// write them and close.
-    public func close(_ reason: SessionEnd = .normal) {
-        let (waiter, writer) = self.state.withLock { state -> (Waiter?, (@Sendable () -> Void)?) in
-            let first = state.end == nil
-            if first { state.end = reason }
+    /// write them and close. A `farewell` is queued under the same lock, so no broadcast can slip in after it.
+    public func close(_ reason: SessionEnd = .normal, farewell: ByteBuffer? = nil) {
+        let last = farewell.map { self.outgoing($0) }
+        let (wake, waiter, writer) = self.state.withLock { state -> (Wake?, Waiter?, (@Sendable () -> Void)?) in
+            guard state.end == nil else {
+                defer { state.waiter = nil }
+                return (nil, state.waiter, nil)
+            }
+            let wake = last.flatMap { state.push($0, limits: self.limits) }
+            if state.end == nil { state.end = reason }
             let waiter = state.waiter
             state.waiter = nil
-            guard first, let writer = state.writer, !state.writerWoken else { return (waiter, nil) }
+            guard let writer = state.writer, !state.writerWoken else { return (wake, waiter, nil) }
             state.writerWoken = true
-            return (waiter, writer)
+            return (wake, waiter, writer)
         }
+        Self.run(wake)
         waiter?.resume(returning: nil)
         writer?()
     }
