@@ -35,6 +35,9 @@ public final class RedisEngine: Engine, Service {
         public var prefix = "switchboard"
         /// How long a presence holder lives without being refreshed (the edge's presence timeout). Default 30 s.
         public var presenceTimeout: Duration = .seconds(30)
+        /// Where the presence timeout in force is read at each use, when it can change while running (SIGHUP); nil keeps
+        /// `presenceTimeout`.
+        public var presenceTimeoutFrom: (@Sendable () -> Duration)?
         /// How often this node reports its subscriber counts for cluster-wide counts.
         public var occupancyInterval: Duration = .seconds(1)
         /// Connection settings (backoff, timeouts, RESP3) shared by both connections.
@@ -112,7 +115,7 @@ public final class RedisEngine: Engine, Service {
             connection: self.commands,
             keys: self.keys,
             nodeID: self.nodeID,
-            timeout: configuration.presenceTimeout
+            timeout: configuration.presenceTimeoutFrom ?? { [timeout = configuration.presenceTimeout] in timeout }
         )
         self.presence = self.redisPresence
         self.occupancy = RedisOccupancy(connection: self.commands, keys: self.keys, nodeID: self.nodeID, interval: configuration.occupancyInterval)

@@ -25,19 +25,20 @@ public final class RedisPresenceStore: PresenceStore {
     let connection: RedisConnection
     let keys: RedisKeys
     let nodeID: String
-    /// How often this node re-scores its connection holders.
-    public let refreshInterval: Duration
-    private let keyTTLMilliseconds: Int64
+    /// The presence timeout in force, read at each use (SIGHUP may change it).
+    let timeout: @Sendable () -> Duration
+    /// How often this node re-scores its connection holders: a third of the presence timeout.
+    public var refreshInterval: Duration { self.timeout() / 3 }
+    /// Presence keys outlive every holder: ten timeouts, at least an hour.
+    private var keyTTLMilliseconds: Int64 { max(10 * Self.milliseconds(self.timeout()), 3_600_000) }
     /// Channel id → holder member → what to re-add if Redis lost it; only this node's connection holders.
     private let held = Mutex<[String: [String: Held]]>([:])
 
-    init(connection: RedisConnection, keys: RedisKeys, nodeID: String, timeout: Duration) {
+    init(connection: RedisConnection, keys: RedisKeys, nodeID: String, timeout: @escaping @Sendable () -> Duration) {
         self.connection = connection
         self.keys = keys
         self.nodeID = nodeID
-        self.refreshInterval = timeout / 3
-        let timeoutMilliseconds = Self.milliseconds(timeout)
-        self.keyTTLMilliseconds = max(10 * timeoutMilliseconds, 3_600_000)
+        self.timeout = timeout
     }
 
     static func milliseconds(_ duration: Duration) -> Int64 {
@@ -208,14 +209,18 @@ public final class RedisPresenceStore: PresenceStore {
         }
     }
 
-    /// Refreshes every `refreshInterval` until cancelled; failures (Redis down) are retried at the next tick.
+    /// Refreshes every `refreshInterval` until cancelled; failures (Redis down) are retried at the next tick. It looks
+    /// every second at most, so a timeout lowered by SIGHUP is followed before holders refreshed at the old pace expire.
     func runRefresher() async {
+        var last = ContinuousClock.now
         while !Task.isCancelled {
             do {
-                try await Task.sleep(for: self.refreshInterval)
+                try await Task.sleep(for: min(self.refreshInterval, .seconds(1)))
             } catch {
                 return
             }
+            guard ContinuousClock.now - last >= self.refreshInterval else { continue }
+            last = ContinuousClock.now
             try? await self.refresh(now: WallClock.milliseconds())
         }
     }

@@ -69,6 +69,15 @@ private struct EchoEncoder: FrameEncoder {
         #expect(endpoint.log.withLock { $0.contains(entry) })
     }
 
+    @Test func theWriteBatchIntervalFollowsReloadedLimits() {
+        let limits = LiveLimits(.init(writeBatchMilliseconds: 0))
+        var configuration = WebSocketConnectionHandler.Configuration()
+        configuration.limits = limits
+        #expect(configuration.currentWriteBatchInterval == .zero)
+        limits.replace(.init(writeBatchMilliseconds: 20))
+        #expect(configuration.currentWriteBatchInterval == .milliseconds(20))
+    }
+
     @Test func aMessageReachesTheEndpointAndItsReplyLeavesAsOneTextFrame() async throws {
         let endpoint = EchoEndpoint()
         let channel = try await self.channel(endpoint)

@@ -95,7 +95,7 @@ import Testing
     @Test func presenceJoinsStopAtTheMemberCapAndTheMetadataBound() async throws {
         var app = testApp()
         app.maxPresenceMembers = 2
-        let bus = Bus(engine: MemoryEngine(), apps: AppRegistry(apps: [app]), maxPresenceMetadataBytes: 8)
+        let bus = Bus(engine: MemoryEngine(), apps: AppRegistry(apps: [app]), limits: Self.metadataLimit(8))
         for (index, user) in ["a", "b"].enumerated() {
             _ = try await bus.presenceJoin(
                 app: app,
@@ -113,5 +113,31 @@ import Testing
         await #expect(throws: BusError.metadataTooLarge(limit: 8)) {
             try await bus.presenceUpdate(app: app, channel: "p", userID: "a", metadata: .init(string: #"{"x":"123456"}"#))
         }
+    }
+
+    @Test func aReloadedMetadataBoundAndPresenceTimeoutApplyToTheRunningBus() async throws {
+        let app = testApp()
+        let limits = Self.metadataLimit(8)
+        let bus = Bus(engine: MemoryEngine(), apps: AppRegistry(apps: [app]), limits: limits)
+        let metadata = ByteBuffer(string: #"{"x":"123456"}"#)
+        await #expect(throws: BusError.metadataTooLarge(limit: 8)) {
+            try await bus.presenceJoin(app: app, channel: "p", userID: "a", metadata: metadata, holder: .server)
+        }
+        var values = limits.current
+        values.client.maxPresenceMetadataBytes = 64
+        values.presenceTimeoutSeconds = 5
+        limits.replace(values)
+        _ = try await bus.presenceJoin(app: app, channel: "p", userID: "a", metadata: metadata, holder: .server)
+        #expect(bus.presenceTimeoutMilliseconds == 5_000)
+        // The sweep expires with the new timeout: a join silent for 6 s is gone.
+        try await bus.sweep(now: WallClock.milliseconds() + 6_000)
+        #expect(try await bus.members(app: app.id, channel: "p").isEmpty)
+    }
+
+    /// Limits whose presence metadata bound is `bytes`.
+    static func metadataLimit(_ bytes: Int) -> LiveLimits {
+        var client = ClientLimits()
+        client.maxPresenceMetadataBytes = bytes
+        return LiveLimits(LiveLimits.Values(client: client))
     }
 }

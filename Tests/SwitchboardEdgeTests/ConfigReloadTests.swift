@@ -73,6 +73,15 @@ import Testing
 
             [limits]
             max_queued_frames = 64
+            commands_per_second = 3
+            presence_timeout_seconds = 9
+
+            [[alerts]]
+            name = "many-connections"
+            kind = "connections"
+            threshold = 10
+            url = "http://127.0.0.1:9/hook"
+            secret = "alert-secret-1"
 
             [plans.free]
             history_size = 7
@@ -85,9 +94,54 @@ import Testing
             secret = "sk_added_secret_1234"
             """
         try ("[store]\npath = \":memory:\"\n" + edited).write(toFile: path, atomically: true, encoding: .utf8)
-        #expect(reload.perform() == .applied(restartNeeded: ["server", "limits"]))
+        #expect(reload.perform() == .applied(restartNeeded: ["server"]))
         #expect(registry.app(key: "pk_added")?.id == "1002")
         #expect(plane.plans["free"]?.historySize == 7 && registry.app(id: "1001")?.plan.historySize == 7)
+    }
+
+    @Test func everyLimitAndAlertRuleAppliesWithoutARestart() throws {
+        let running = SwitchboardConfig()
+        var live = running
+        live.limits.maxQueuedFrames = 16
+        live.limits.sseKeepaliveSeconds = 2
+        live.limits.compressionMinBytes = 1
+        live.limits.newConnectionsPerIPPerSecond = 0
+        live.limits.securityEventsPerIPPerSecond = 1
+        live.limits.client.commandsPerSecond = 1
+        live.limits.client.maxRefusals = 1
+        live.limits.client.maxQueuedBytes = 65_536
+        live.alerts = [try AlertRuleTests.rule(name: "added")]
+        live.limits.writeBatchMilliseconds = 5
+        live.limits.client.maxPresenceMetadataBytes = 64
+        live.limits.presenceTimeoutSeconds = 5
+        #expect(ConfigReload.restartNeeded(running: running, new: live).isEmpty)
+        var restart = live
+        restart.server.port = 1
+        #expect(ConfigReload.restartNeeded(running: running, new: restart) == ["server"])
+    }
+
+    @Test func aReloadReplacesTheConfigAlertRulesKeepingUnchangedEpisodesAndTheAPIRules() throws {
+        func rule(_ name: String, threshold: Int64) throws -> AlertRule {
+            var rule = try AlertRuleTests.rule(threshold: threshold, name: name)
+            rule.source = .config
+            return rule
+        }
+        let center = try AlertCenterTests.center(
+            rules: [try rule("kept", threshold: 1), try rule("changed", threshold: 1), try rule("removed", threshold: 1)],
+            sources: AlertSources(connections: { 5 })
+        )
+        _ = try center.create(try AlertRuleTests.rule(threshold: 1, name: "from-api"))
+        center.evaluate(now: 1)
+        #expect(["kept", "changed", "removed", "from-api"].allSatisfy { center.firing(rule: $0).count == 1 })
+        center.replaceConfigured([try rule("added", threshold: 100), try rule("changed", threshold: 2), try rule("kept", threshold: 1)])
+        center.replaceConfigured([try rule("added", threshold: 100), try rule("changed", threshold: 2), try rule("kept", threshold: 1)])
+        #expect(center.rules.map(\.name) == ["added", "changed", "kept", "from-api"])
+        #expect(center.rules.first { $0.name == "changed" }?.threshold == 2)
+        #expect(center.firing(rule: "kept")[""]?.started == 1 && center.firing(rule: "from-api")[""]?.started == 1)
+        #expect(center.firing(rule: "changed").isEmpty && center.firing(rule: "removed").isEmpty)
+        // A file rule named like an API rule leaves the API's in place.
+        center.replaceConfigured([try rule("from-api", threshold: 100)])
+        #expect(center.rules.map(\.name) == ["from-api"] && center.rules.first?.source == .api && center.rules.first?.threshold == 1)
     }
 
     @Test func adminRulesWinOverTheFileAndOutliveItsReload() throws {

@@ -20,7 +20,7 @@ import Testing
         let store = try SQLiteStore(path: ":memory:")
         let logger = Logger(label: "test")
         let writer = SecurityEventWriter(store: store, logger: logger, onDrop: Edge.countQueueDrops(metrics))
-        let sink = Edge.securitySink(writer: writer, metrics: metrics, limits: SwitchboardConfig.Limits(), logger: logger)
+        let sink = Edge.securitySink(writer: writer, metrics: metrics, limits: LiveLimits(SwitchboardConfig.Limits().live), logger: logger)
         #expect(metrics.render().contains("switchboard_security_events_dropped_total{reason=\"budget\"} 0\n"))
         for n in 0..<500 {
             sink.record(SecurityEvent(time: Int64(n), app: "1", kind: .badRequest, clientIP: "192.0.2.7", detail: "bad frame \(n)"))

@@ -14,7 +14,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 from websockets.exceptions import ConnectionClosed
 
-from conftest import (CONFIG, MAIN, OTHER, PUSHER, SMALL, WAIT, PusherWS, PysherClient, WSClient, admin_headers, expect_error,
+from conftest import (ADMIN_TOKEN, CONFIG, MAIN, OTHER, PUSHER, SMALL, WAIT, PusherWS, PysherClient, WSClient, admin_headers, expect_error,
                       next_event, pusher_api, rest, start_server, unique, wait_subscribers, wait_until)
 
 IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
@@ -193,12 +193,150 @@ def test_sighup_warns_about_keys_that_need_a_restart():
     server = start_server()
     config = server.workdir / "switchboard.toml"
     try:
-        config.write_text(config.read_text().replace("sse_keepalive_seconds = 1", "sse_keepalive_seconds = 2"))
+        # Every [limits] key applies live; the admin token is read once at start, so it is named.
+        config.write_text(config.read_text().replace("sse_keepalive_seconds = 1", "sse_keepalive_seconds = 2")
+                          .replace("presence_timeout_seconds = 3", "presence_timeout_seconds = 4")
+                          .replace(f'token = "{ADMIN_TOKEN}"', 'token = "another-admin-token-0123"'))
         server.process.send_signal(signal.SIGHUP)
         wait_until(lambda: "applies only after a restart" in server.log(), message="the restart warning")
-        assert "section=limits" in server.log()
+        warnings = [line for line in server.log().splitlines() if "applies only after a restart" in line]
+        assert len(warnings) == 1 and "section=admin" in warnings[0], warnings
     finally:
         server.stop()
+
+
+def limits_config(limits: str, alerts: str = "") -> str:
+    """The test config with `limits` in place of its `[limits]` keys, and `alerts` (`[[alerts]]` tables) at the end."""
+    anchor = "sse_keepalive_seconds = 1\npresence_timeout_seconds = 3\nnew_connections_per_ip_per_second = 1000\n"
+    assert anchor in CONFIG
+    return CONFIG.replace(anchor, "presence_timeout_seconds = 3\nnew_connections_per_ip_per_second = 1000\n" + limits + "\n") + alerts
+
+
+def reload_with(server, text: str) -> None:
+    """Writes `text` as the server's config, sends SIGHUP and waits until the server logged that it applied it."""
+    done = server.log().count("config reloaded")
+    (server.workdir / "switchboard.toml").write_text(text.replace("{store}", str(server.workdir / "switchboard.sqlite")))
+    server.process.send_signal(signal.SIGHUP)
+    wait_until(lambda: server.log().count("config reloaded") > done, message="the reload")
+
+
+def pings(client: WSClient, count: int) -> list[str]:
+    """Sends `count` pings at once; the replies in order (`pong`, or an error's code), up to the first error (the
+    refusals after it may close the connection)."""
+    for _ in range(count):
+        client.send({"action": "ping"})
+    replies = []
+    while len(replies) < count and "pong" == (replies[-1] if replies else "pong"):
+        reply = client.recv()
+        replies.append(reply["data"]["code"] if reply["event"] == "error" else reply["event"])
+    return replies
+
+
+def test_sighup_lowers_the_command_rate_and_max_refusals_of_connections_already_open():
+    generous = "sse_keepalive_seconds = 30\ncommands_per_second = 1000\ncommand_burst = 1000\nmax_refusals = 20\n"
+    server = start_server(limits_config(generous))
+    try:
+        with WSClient(server) as client, PusherWS(server, key=PUSHER["key"]) as pusher:
+            assert pings(client, 30) == ["pong"] * 30
+            for _ in range(3):  # three refused frames, far below max_refusals = 20
+                pusher.send("not json")
+                assert pusher.recv()["event"] == "pusher:error"
+            pusher.assert_alive()
+            reload_with(server, limits_config("sse_keepalive_seconds = 30\ncommands_per_second = 1\ncommand_burst = 2\nmax_refusals = 1\n"))
+            assert "applies only after a restart" not in server.log()
+            # The same JSON-action connection: a burst of 2 now, then `rate_limited`.
+            assert pings(client, 5) == ["pong", "pong", "rate_limited"]
+            # The same Pusher connection: one more refusal is allowed, the next closes it as over capacity.
+            pusher.send("not json")
+            assert pusher.recv()["event"] == "pusher:error"
+            pusher.send("not json")
+            assert pusher.close_code() == 4100
+        # A connection opened after the reload gets the new limits from its start.
+        with WSClient(server) as late:
+            assert pings(late, 5) == ["pong", "pong", "rate_limited"]
+    finally:
+        server.stop()
+
+
+def first_keepalive(server, within: float) -> float | None:
+    """Opens an SSE stream; the seconds until its first `: keepalive` comment, or None when none came `within`."""
+    started = time.monotonic()
+    params = {"key": MAIN["key"], "channel": unique("ka:")}
+    with httpx.stream("GET", f"{server.http}/sse", params=params, timeout=httpx.Timeout(WAIT, read=within)) as response:
+        assert response.status_code == 200
+        try:
+            for line in response.iter_lines():
+                if line.startswith(": keepalive"):
+                    return time.monotonic() - started
+                if time.monotonic() - started > within:
+                    return None
+        except httpx.ReadTimeout:
+            return None
+    return None
+
+
+def test_sighup_lowers_the_presence_timeout_of_joins_already_made():
+    server = start_server(CONFIG.replace("presence_timeout_seconds = 3", "presence_timeout_seconds = 600"))
+    try:
+        channel = unique("expire:")
+        with WSClient(server) as watcher:
+            watcher.subscribed(channel)
+            r = rest(server, "POST", "presence/join", json={"channel": channel, "userId": "ghost"})
+            assert r.json()["changed"], r.text
+            watcher.recv_until(lambda f: f["event"] == "presence.join", timeout=WAIT)
+            reload_with(server, server.workdir.joinpath("switchboard.toml").read_text()
+                        .replace("presence_timeout_seconds = 600", "presence_timeout_seconds = 1"))
+            # Under the old timeout (600 s) the join would stay; the janitor sweeps every 5 s.
+            leave, _ = watcher.recv_until(lambda f: f["event"] == "presence.leave", timeout=12)
+            assert leave["userId"] == "ghost"
+    finally:
+        server.stop()
+
+
+def test_sighup_changes_the_keepalive_of_sse_streams_that_start_after_it():
+    server = start_server(limits_config("sse_keepalive_seconds = 30\n"))
+    try:
+        assert first_keepalive(server, 1.2) is None
+        reload_with(server, limits_config("sse_keepalive_seconds = 1\n"))
+        assert first_keepalive(server, 3.0) is not None
+    finally:
+        server.stop()
+
+
+def test_sighup_replaces_the_config_alert_rules_and_keeps_the_api_rules():
+    from test_alerts import Receiver
+
+    receiver = Receiver()
+
+    def rule(name: str, threshold: int) -> str:
+        return (f'\n[[alerts]]\nname = "{name}"\nkind = "connections"\nthreshold = {threshold}\n'
+                f'url = "{receiver.url("/" + name)}"\nsecret = "secret-of-{name}"\n')
+
+    def listed() -> list[str]:
+        r = httpx.get(f"{server.http}/api/realtime/alerts", headers=admin_headers(), timeout=WAIT)
+        assert r.status_code == 200, r.text
+        return [rule["name"] for rule in r.json()["rules"]]
+
+    def received(path: str) -> list[dict]:
+        with receiver.lock:
+            return [json.loads(body)["alert"] for p, _, _, body in receiver.received if p == path]
+
+    server = start_server(limits_config("", rule("quiet", 1000)))
+    try:
+        made = httpx.post(f"{server.http}/api/realtime/alerts", headers=admin_headers(), timeout=WAIT,
+                          json={"name": "from-api", "kind": "connections", "threshold": 1000, "url": receiver.url("/api"),
+                                "secret": "secret-of-from-api-0123"})
+        assert made.status_code in (200, 201), made.text
+        assert listed() == ["quiet", "from-api"]
+        reload_with(server, limits_config("", rule("busy", 0)))
+        assert listed() == ["busy", "from-api"]
+        with WSClient(server):
+            firing = wait_until(lambda: received("/busy"), timeout=5.0, message="the reloaded rule's notification")
+        assert firing[0]["state"] == "firing" and firing[0]["rule"] == "busy", firing
+        assert received("/quiet") == [] and received("/api") == []
+    finally:
+        server.stop()
+        receiver.close()
 
 
 REDIS = shutil.which("redis-server")

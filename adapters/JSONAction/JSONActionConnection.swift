@@ -48,7 +48,7 @@ public final class JSONActionConnection: Sendable {
         self.clientID = clientID
         self.environment = environment
         self.caller = caller
-        self.state = Mutex(State(budget: ClientBudget(environment.clientLimits, now: MonotonicClock.seconds())))
+        self.state = Mutex(State(budget: ClientBudget(environment.limits, now: MonotonicClock.seconds())))
     }
 
     /// Takes one `spend` from the connection's budget.

@@ -96,7 +96,7 @@ public final class JWTConnection: Sendable {
         self.state = Mutex(
             State(
                 bucket: TokenBucket(capacity: burst, refillPerSecond: commandsPerSecond, now: Double(now) / 1000),
-                budget: ClientBudget(environment.clientLimits, now: Double(now) / 1000),
+                budget: ClientBudget(environment.limits, now: Double(now) / 1000),
                 openedAt: now,
                 lastPingAt: now
             )

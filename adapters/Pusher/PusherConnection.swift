@@ -56,7 +56,7 @@ public final class PusherConnection: Sendable {
                     idleLimit: Int64(context.limits.idleLimitSeconds) * 1000,
                     now: now
                 ),
-                budget: ClientBudget(context.environment.clientLimits, now: Double(now) / 1000)
+                budget: ClientBudget(context.environment.limits, now: Double(now) / 1000)
             )
         )
     }

@@ -15,13 +15,14 @@ import SwitchboardCore
 public struct SSEAdapter: ProtocolAdapter {
     public let name = "sse"
     let environment: AdapterEnvironment
-    /// Time between keepalive comments.
-    let keepalive: Duration
+    /// Time between keepalive comments; nil reads `[limits] sse_keepalive_seconds` as it is when each stream starts.
+    let keepalive: Duration?
     /// Most channels one stream may carry.
     let maxChannels = 100
 
-    /// Creates the adapter.
-    public init(environment: AdapterEnvironment, keepalive: Duration = .seconds(15)) {
+    /// Creates the adapter; without `keepalive`, each new stream takes the environment's `sse_keepalive_seconds`,
+    /// so a SIGHUP reload that changes it applies to the streams that start after it.
+    public init(environment: AdapterEnvironment, keepalive: Duration? = nil) {
         self.environment = environment
         self.keepalive = keepalive
     }
@@ -141,7 +142,7 @@ public struct SSEAdapter: ProtocolAdapter {
         headers[.cacheControl] = "no-cache"
         headers[.accelBuffering] = "no"
         let environment = self.environment
-        let keepalive = self.keepalive
+        let keepalive = self.keepalive ?? .seconds(environment.limits.current.sseKeepaliveSeconds)
         let initialCursor = cursor
         let streamChannels = channels
         let body = ResponseBody { writer in

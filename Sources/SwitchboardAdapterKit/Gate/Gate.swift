@@ -32,6 +32,13 @@ public struct Gate: Sendable {
         self.newConnections = ConnectionRateLimiter(perSecond: newConnectionsPerSecond)
     }
 
+    /// Creates a gate whose limit of new connections per client IP follows `limits` (swapped by a SIGHUP reload).
+    public init(apps: AppRegistry, security: any SecurityEventSink, limits: LiveLimits) {
+        self.apps = apps
+        self.security = security
+        self.newConnections = ConnectionRateLimiter(live: limits)
+    }
+
     /// Takes one new connection (WebSocket or SSE) from the caller's address; a 429 `rate_limited` refusal when the
     /// address opens them faster than `[limits] new_connections_per_ip_per_second`. The caller reports it.
     public func throttle(_ caller: Caller) -> Refusal? {

@@ -28,13 +28,17 @@ extension AdapterEnvironment {
             return nil
         }
         self.connections.opened(encoder.protocolName)
+        // Read once, so the session gets the queue bounds and compression of one generation of `[limits]`.
+        let limits = self.limits.current
         let session = Session(
             connectionID: connectionID,
             app: app,
             encoder: encoder,
-            maxQueuedFrames: self.maxQueuedFrames,
-            maxQueuedBytes: self.clientLimits.maxQueuedBytes,
-            compressor: self.webSocketCompression.compressor(channel: channel),
+            maxQueuedFrames: limits.maxQueuedFrames,
+            maxQueuedBytes: limits.client.maxQueuedBytes,
+            compressor: self.webSocketCompression.compressor(channel: channel).map {
+                self.reloadedDeflater.deflater(replacing: $0, minBytes: limits.compressionMinBytes)
+            },
             eventLoop: channel.eventLoop
         )
         return OpenConnection(session: session, environment: self)

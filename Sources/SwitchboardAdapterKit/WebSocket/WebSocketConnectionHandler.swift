@@ -1,5 +1,6 @@
 public import NIOCore
 public import NIOWebSocket
+public import SwitchboardCore
 import Synchronization
 
 /// One upgraded WebSocket, driven on its event loop by NIO alone: no Swift task waits on an idle connection.
@@ -28,6 +29,15 @@ public final class WebSocketConnectionHandler: ChannelDuplexHandler, @unchecked 
         /// The least time between two batches of writes on one event loop (`[limits] write_batch_ms`): zero writes a
         /// message at once; more lets the messages of one interval leave together, one write per connection.
         public var writeBatchInterval: TimeAmount = .zero
+        /// When set, `write_batch_ms` is read from these limits each time a batch is scheduled (SIGHUP may change it),
+        /// instead of `writeBatchInterval`.
+        public var limits: LiveLimits?
+
+        /// The write batch interval in force now.
+        var currentWriteBatchInterval: TimeAmount {
+            guard let limits = self.limits else { return self.writeBatchInterval }
+            return .milliseconds(Int64(limits.current.writeBatchMilliseconds))
+        }
 
         /// The defaults: pings every 30 s, 3 s to answer a close, 16 waiting messages.
         public init() {}
@@ -240,7 +250,7 @@ public final class WebSocketConnectionHandler: ChannelDuplexHandler, @unchecked 
     /// The session has frames or has ended: the connection joins its loop's next batch of writes. Broadcasts queued
     /// on the loop before that batch runs add their frames too, so under load one write carries several messages.
     func wake() {
-        self.batch.add(self, interval: self.configuration.writeBatchInterval)
+        self.batch.add(self, configuration: self.configuration)
     }
 
     /// Writes every queued frame with one flush; after the session ends, its close frame. While the socket is full
@@ -426,15 +436,17 @@ extension WebSocketConnectionHandler {
         let pending = Mutex(Pending())
         init(eventLoop: any EventLoop) { self.eventLoop = eventLoop }
 
-        /// Adds `handler` to the next batch, which runs at once, or `interval` after the last one when that is later.
-        func add(_ handler: WebSocketConnectionHandler, interval: TimeAmount) {
-            let start = self.pending.withLock { pending -> NIODeadline? in
+        /// Adds `handler` to the next batch, which runs at once, or the configuration's write batch interval after the
+        /// last one when that is later.
+        func add(_ handler: WebSocketConnectionHandler, configuration: Configuration) {
+            let lastRun = self.pending.withLock { pending -> NIODeadline? in
                 pending.handlers.append(handler)
                 guard !pending.scheduled else { return nil }
                 pending.scheduled = true
-                return pending.lastRun + interval
+                return pending.lastRun
             }
-            guard let start else { return }
+            guard let lastRun else { return }
+            let start = lastRun + configuration.currentWriteBatchInterval
             if start <= .now() {
                 self.eventLoop.execute { self.run() }
             } else {

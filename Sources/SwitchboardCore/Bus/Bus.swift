@@ -22,10 +22,12 @@ public final class Bus: BrokerEventHandler {
     public let usage = UsageTally()
     /// Kit rules (chat, calls, location, delivery) for channels whose rule names a kit (Kits/KitGuard.swift).
     public let kits = KitGuard()
-    /// How long a server-side presence join lasts without a heartbeat, in milliseconds.
-    public let presenceTimeoutMilliseconds: Int64
+    /// The edge's `[limits]`: the presence timeout and the metadata bound are read from it at each use, so SIGHUP changes them.
+    public let limits: LiveLimits
+    /// How long a presence holder lasts without being heard of, in milliseconds (`[limits] presence_timeout_seconds`).
+    public var presenceTimeoutMilliseconds: Int64 { Int64(self.limits.current.presenceTimeoutSeconds) * 1000 }
     /// The largest presence metadata a join or update may carry (`[limits] max_presence_metadata_bytes`).
-    public let maxPresenceMetadataBytes: Int
+    public var maxPresenceMetadataBytes: Int { self.limits.current.client.maxPresenceMetadataBytes }
 
     private let limiter: RateLimiter
     /// Connection ids start at a random 32-bit prefix per process, so ids from different nodes (sender
@@ -43,15 +45,13 @@ public final class Bus: BrokerEventHandler {
         engine: any Engine,
         apps: AppRegistry,
         limiter: RateLimiter = RateLimiter(),
-        presenceTimeoutMilliseconds: Int64 = 30_000,
-        maxPresenceMetadataBytes: Int = ClientLimits().maxPresenceMetadataBytes
+        limits: LiveLimits = LiveLimits()
     ) {
         self.hub = Hub()
         self.engine = engine
         self.apps = apps
         self.limiter = limiter
-        self.presenceTimeoutMilliseconds = presenceTimeoutMilliseconds
-        self.maxPresenceMetadataBytes = maxPresenceMetadataBytes
+        self.limits = limits
         engine.attach(self)
     }
 
@@ -256,7 +256,8 @@ public final class Bus: BrokerEventHandler {
     {
         guard ChannelName.isValid(channel) else { throw BusError.invalidChannel }
         guard app.policy(for: channel).presence else { throw BusError.presenceNotAllowed }
-        guard metadata.readableBytes <= self.maxPresenceMetadataBytes else { throw BusError.metadataTooLarge(limit: self.maxPresenceMetadataBytes) }
+        let limit = self.maxPresenceMetadataBytes
+        guard metadata.readableBytes <= limit else { throw BusError.metadataTooLarge(limit: limit) }
         let members = try await self.engine.presence.members(app: app.id, channel: channel)
         if members.count >= app.maxPresenceMembers, !members.contains(where: { $0.userID == userID }) {
             throw BusError.presenceFull(app.maxPresenceMembers)
@@ -278,7 +279,8 @@ public final class Bus: BrokerEventHandler {
 
     /// Replaces a member's metadata and announces it.
     public func presenceUpdate(app: App, channel: String, userID: String, metadata: ByteBuffer) async throws -> PresenceChange? {
-        guard metadata.readableBytes <= self.maxPresenceMetadataBytes else { throw BusError.metadataTooLarge(limit: self.maxPresenceMetadataBytes) }
+        let limit = self.maxPresenceMetadataBytes
+        guard metadata.readableBytes <= limit else { throw BusError.metadataTooLarge(limit: limit) }
         let change = try await self.engine.presence.update(
             app: app.id,
             channel: channel,

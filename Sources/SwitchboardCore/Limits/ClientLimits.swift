@@ -25,7 +25,9 @@ public struct ClientLimits: Sendable, Equatable {
 
 /// One connection's spending against its `ClientLimits`: a token bucket per kind of action.
 ///
-/// A value with no clock: callers pass seconds (monotonic or wall, consistently), so tests drive it directly.
+/// A value with no clock: callers pass seconds (monotonic or wall, consistently), so tests drive it directly. Made from
+/// `LiveLimits`, it follows a reload from the next `take`: its buckets take the new sizes and rates and keep the
+/// tokens they hold (up to the new size), so lowering a limit applies to connections already open.
 public struct ClientBudget: Sendable {
     /// What a connection spends.
     public enum Spend: Sendable {
@@ -43,28 +45,65 @@ public struct ClientBudget: Sendable {
     private var publishes: TokenBucket
     private var presenceUpdates: TokenBucket
     private var refusals: TokenBucket
+    /// Where later limits come from, and the generation of the ones in use (nil: fixed limits).
+    private let live: LiveLimits?
+    private var generation: UInt64
 
-    /// A full budget at time `now` (seconds).
+    /// A full budget at time `now` (seconds) that keeps `limits`.
     public init(_ limits: ClientLimits, now: Double) {
-        self.commands = TokenBucket(capacity: max(1, limits.commandBurst), refillPerSecond: limits.commandsPerSecond, now: now)
-        self.publishes = TokenBucket(capacity: max(1, limits.publishesPerSecond * 2), refillPerSecond: limits.publishesPerSecond, now: now)
+        self.init(limits, live: nil, generation: 0, now: now)
+    }
+
+    /// A full budget at time `now` (seconds) sized by `live`'s client limits, following each later change of them.
+    public init(_ live: LiveLimits, now: Double) {
+        let (values, generation) = live.snapshot
+        self.init(values.client, live: live, generation: generation, now: now)
+    }
+
+    private init(_ limits: ClientLimits, live: LiveLimits?, generation: UInt64, now: Double) {
+        self.live = live
+        self.generation = generation
+        self.commands = TokenBucket(capacity: Self.commandCapacity(limits), refillPerSecond: limits.commandsPerSecond, now: now)
+        self.publishes = TokenBucket(capacity: Self.publishCapacity(limits), refillPerSecond: limits.publishesPerSecond, now: now)
         self.presenceUpdates = TokenBucket(
-            capacity: max(5, limits.presenceUpdatesPerSecond),
+            capacity: Self.presenceCapacity(limits),
             refillPerSecond: limits.presenceUpdatesPerSecond,
             now: now
         )
-        self.refusals = TokenBucket(capacity: max(1, limits.maxRefusals), refillPerSecond: 1, now: now)
+        self.refusals = TokenBucket(capacity: Self.refusalCapacity(limits), refillPerSecond: 1, now: now)
     }
 
     /// Takes one `spend` at `now`; false when the connection is over that budget.
     ///
     /// For `.refusal`, false means the connection has been refused too often and should be closed.
     public mutating func take(_ spend: Spend, now: Double) -> Bool {
+        if let live = self.live, live.generation != self.generation { self.follow(live, now: now) }
         switch spend {
-        case .command: self.commands.take(now: now)
-        case .publish: self.publishes.take(now: now)
-        case .presenceUpdate: self.presenceUpdates.take(now: now)
-        case .refusal: self.refusals.take(now: now)
+        case .command: return self.commands.take(now: now)
+        case .publish: return self.publishes.take(now: now)
+        case .presenceUpdate: return self.presenceUpdates.take(now: now)
+        case .refusal: return self.refusals.take(now: now)
         }
     }
+
+    /// Resizes the buckets to `live`'s current client limits, keeping the tokens they hold. A budget keeps no copy of
+    /// its limits to compare with (there is one budget per open connection); an unchanged size keeps its tokens anyway.
+    private mutating func follow(_ live: LiveLimits, now: Double) {
+        let (values, generation) = live.snapshot
+        self.generation = generation
+        let limits = values.client
+        self.commands = self.commands.retuned(capacity: Self.commandCapacity(limits), refillPerSecond: limits.commandsPerSecond, now: now)
+        self.publishes = self.publishes.retuned(capacity: Self.publishCapacity(limits), refillPerSecond: limits.publishesPerSecond, now: now)
+        self.presenceUpdates = self.presenceUpdates.retuned(
+            capacity: Self.presenceCapacity(limits),
+            refillPerSecond: limits.presenceUpdatesPerSecond,
+            now: now
+        )
+        self.refusals = self.refusals.retuned(capacity: Self.refusalCapacity(limits), refillPerSecond: 1, now: now)
+    }
+
+    private static func commandCapacity(_ limits: ClientLimits) -> Double { max(1, limits.commandBurst) }
+    private static func publishCapacity(_ limits: ClientLimits) -> Double { max(1, limits.publishesPerSecond * 2) }
+    private static func presenceCapacity(_ limits: ClientLimits) -> Double { max(5, limits.presenceUpdatesPerSecond) }
+    private static func refusalCapacity(_ limits: ClientLimits) -> Double { max(1, limits.maxRefusals) }
 }

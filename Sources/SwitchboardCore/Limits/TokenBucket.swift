@@ -22,6 +22,15 @@ public struct TokenBucket: Sendable {
         TokenBucket(capacity: Double(perMinute), refillPerSecond: Double(perMinute) / 60, now: now)
     }
 
+    /// The same bucket with a new size and rate from `now` on: the tokens it holds at `now` are kept, up to `capacity`.
+    public func retuned(capacity: Double, refillPerSecond: Double, now: Double) -> TokenBucket {
+        var bucket = self
+        _ = bucket.take(0, now: now)
+        var retuned = TokenBucket(capacity: capacity, refillPerSecond: refillPerSecond, now: max(now, bucket.updated))
+        retuned.tokens = min(capacity, bucket.tokens)
+        return retuned
+    }
+
     /// Takes `count` tokens if there are that many; returns whether it did.
     public mutating func take(_ count: Double = 1, now: Double) -> Bool {
         if now > self.updated {

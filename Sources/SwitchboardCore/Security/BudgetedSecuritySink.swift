@@ -4,8 +4,13 @@ import Synchronization
 ///
 /// It stands in front of the sinks that store or print events (memory, SQLite, the log). Counters that should see
 /// every refusal (`switchboard_refusals_total`) go beside it, not behind it.
+///
+/// Made with `LiveLimits`, it follows `security_events_per_ip_per_second` as a reload changes it, from the next event.
 public final class BudgetedSecuritySink: SecurityEventSink {
     private let budget: Mutex<SecurityEventBudget>
+    /// Where later limits come from (nil: fixed), and the generation of the ones in force (under `budget`'s lock).
+    private let live: LiveLimits?
+    private let seen: Mutex<UInt64>
     private let downstream: any SecurityEventSink
     private let now: @Sendable () -> Double
     private let onDrop: @Sendable (SecurityEvent) -> Void
@@ -18,6 +23,24 @@ public final class BudgetedSecuritySink: SecurityEventSink {
         onDrop: @escaping @Sendable (SecurityEvent) -> Void = { _ in }
     ) {
         self.budget = Mutex(SecurityEventBudget(limits, now: now()))
+        self.live = nil
+        self.seen = Mutex(0)
+        self.downstream = downstream
+        self.now = now
+        self.onDrop = onDrop
+    }
+
+    /// Forwards to `downstream` what `live`'s `securityEventsPerIPPerSecond` allows, as it is at each event.
+    public init(
+        live: LiveLimits,
+        downstream: any SecurityEventSink,
+        now: @escaping @Sendable () -> Double = { MonotonicClock.seconds() },
+        onDrop: @escaping @Sendable (SecurityEvent) -> Void = { _ in }
+    ) {
+        let (values, generation) = live.snapshot
+        self.budget = Mutex(SecurityEventBudget(SecurityEventBudget.Limits(perAddressPerSecond: values.securityEventsPerIPPerSecond), now: now()))
+        self.live = live
+        self.seen = Mutex(generation)
         self.downstream = downstream
         self.now = now
         self.onDrop = onDrop
@@ -25,6 +48,12 @@ public final class BudgetedSecuritySink: SecurityEventSink {
 
     public func record(_ event: SecurityEvent) {
         let now = self.now()
+        if let live = self.live, live.generation != self.seen.withLock({ $0 }) {
+            let (values, generation) = live.snapshot
+            let limits = SecurityEventBudget.Limits(perAddressPerSecond: values.securityEventsPerIPPerSecond)
+            self.seen.withLock { $0 = generation }
+            self.budget.withLock { $0.retune(limits, now: now) }
+        }
         let allowed = self.budget.withLock { $0.admit(address: event.clientIP, connection: event.connection, now: now) }
         if allowed {
             self.downstream.record(event)
@@ -32,6 +61,9 @@ public final class BudgetedSecuritySink: SecurityEventSink {
             self.onDrop(event)
         }
     }
+
+    /// The sizes in force.
+    public var limits: SecurityEventBudget.Limits { self.budget.withLock { $0.limits } }
 
     /// Events dropped since the start.
     public var dropped: Int { self.budget.withLock { $0.dropped } }

@@ -46,7 +46,7 @@ public struct SecurityEventBudget: Sendable {
     }
 
     /// The sizes in force.
-    public let limits: Limits
+    public private(set) var limits: Limits
     private var current: [Key: TokenBucket] = [:]
     private var previous: [Key: TokenBucket] = [:]
     private var total: TokenBucket
@@ -56,6 +56,16 @@ public struct SecurityEventBudget: Sendable {
     /// A budget with every bucket full at `now`.
     public init(_ limits: Limits, now: Double) {
         self.limits = limits
+        self.total = TokenBucket(capacity: limits.totalBurst, refillPerSecond: limits.totalPerSecond, now: now)
+    }
+
+    /// Puts `limits` in force from `now`: every client starts again with a full bucket of the new size (the dropped
+    /// count is kept).
+    public mutating func retune(_ limits: Limits, now: Double) {
+        guard limits != self.limits else { return }
+        self.limits = limits
+        self.current = [:]
+        self.previous = [:]
         self.total = TokenBucket(capacity: limits.totalBurst, refillPerSecond: limits.totalPerSecond, now: now)
     }
 

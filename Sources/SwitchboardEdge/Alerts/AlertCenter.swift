@@ -8,8 +8,9 @@ import Synchronization
 /// The edge's alert rules and their evaluator: one task for the whole edge that, every `interval`, checks each rule's
 /// condition, feeds `AlertEpisodes`, and hands each `firing` or `resolved` to `AlertDelivery`.
 ///
-/// Rules from `[[alerts]]` are read-only; rules made through the admin API are kept in the store and loaded again at
-/// start. Names are unique across both. `switchboard_alerts_firing{rule}` is the number of open episodes per rule.
+/// Rules from `[[alerts]]` are read-only through the API and replaced by a SIGHUP reload (`replaceConfigured`); rules
+/// made through the admin API are kept in the store and loaded again at start. Names are unique across both.
+/// `switchboard_alerts_firing{rule}` is the number of open episodes per rule.
 final class AlertCenter: Service {
     struct State {
         var rules: [AlertRule]
@@ -136,6 +137,40 @@ final class AlertCenter: Service {
         if let gauge { self.registry?.unregisterGauge(gauge) }
         self.counter.configure(self.rules)
         return .deleted(rule)
+    }
+
+    /// Puts `configured` (a reloaded `[[alerts]]`) in place of the rules that came from the config; rules made through
+    /// the admin API stay, after them. An unchanged rule keeps its open episodes; a changed or removed one drops them
+    /// without a notification, as a deleted rule does. A config rule named like an API rule is skipped with a warning.
+    func replaceConfigured(_ configured: [AlertRule]) {
+        let (removed, added, skipped) = self.state.withLock { state -> ([Gauge], [String], [String]) in
+            let api = state.rules.filter { $0.source == .api }
+            let old = state.rules.filter { $0.source != .api }
+            var skipped: [String] = []
+            var next: [AlertRule] = []
+            for rule in configured {
+                if api.contains(where: { $0.name == rule.name }) {
+                    skipped.append(rule.name)
+                } else {
+                    next.append(rule)
+                }
+            }
+            next = Array(next.prefix(max(0, AlertRule.maxRules - api.count)))
+            for rule in old where !next.contains(rule) { state.episodes.forget(rule: rule.name) }
+            let removed = old.filter { rule in !next.contains { $0.name == rule.name } }.compactMap { state.gauges.removeValue(forKey: $0.name) }
+            let added = next.filter { rule in !old.contains { $0.name == rule.name } }.map(\.name)
+            state.rules = next + api
+            return (removed, added, skipped)
+        }
+        for name in skipped {
+            self.logger.warning(
+                "SIGHUP: an [[alerts]] entry has the name of a rule made through the admin API; the API's is kept",
+                metadata: ["rule": "\(name)"]
+            )
+        }
+        for gauge in removed { self.registry?.unregisterGauge(gauge) }
+        for name in added { self.addGauge(name) }
+        self.counter.configure(self.rules)
     }
 
     func addGauge(_ rule: String) {

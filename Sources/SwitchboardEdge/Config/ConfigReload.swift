@@ -6,9 +6,9 @@ import Synchronization
 /// while running and warn about what needs a restart.
 ///
 /// Applied live: `[[apps]]` (new apps; channel rules, webhooks, presence and client-event settings of every app),
-/// `[plans.*]`. Needing a restart (a warning names each): `default_app`, `[server]`, `[engine]`, `[store]`, `[admin]`,
-/// `[limits]`, `[proxy]`, `[[listeners]]` (their TLS certificates are re-read by the same SIGHUP), `workspace_plan`,
-/// `[[alerts]]` (the admin API edits alert rules live).
+/// `[plans.*]`, `[limits]` (`LiveLimits`) and `[[alerts]]` (the config's rules; the admin API's stay). Needing a
+/// restart (a warning names each): `default_app`, `[server]`, `[engine]`, `[store]`, `[admin]`, `[proxy]`,
+/// `[[listeners]]` (their TLS certificates are re-read by the same SIGHUP) and `workspace_plan`.
 final class ConfigReload: Sendable {
     /// What one reload did.
     enum Outcome: Equatable {
@@ -59,7 +59,7 @@ final class ConfigReload: Sendable {
             self.logger.warning("SIGHUP: this part of the config changed but applies only after a restart", metadata: ["section": "\(section)"])
         }
         self.logger.notice(
-            "SIGHUP: config reloaded (apps, channel rules, webhooks, plans)",
+            "SIGHUP: config reloaded (apps, channel rules, webhooks, plans, limits, alerts)",
             metadata: ["apps": "\(config.apps.count)", "restart_needed": "\(restart.joined(separator: ", "))"]
         )
         return .applied(restartNeeded: restart)
@@ -76,11 +76,9 @@ final class ConfigReload: Sendable {
         compare("engine") { $0.engine }
         compare("store") { $0.store }
         compare("admin") { $0.admin }
-        compare("limits") { $0.limits }
         compare("proxy") { $0.proxy }
         compare("listeners") { $0.listeners }
         compare("workspace_plan") { $0.workspacePlan }
-        compare("alerts") { $0.alerts }
         return sections
     }
 }

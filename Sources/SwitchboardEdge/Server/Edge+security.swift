@@ -7,17 +7,18 @@ import SwitchboardStore
 
 extension Edge {
     /// Where the gate's security events go: every one is counted in `/metrics` by kind; those within the
-    /// `[limits] security_events_per_ip_per_second` budget are also stored and logged, the rest counted as dropped.
+    /// `[limits] security_events_per_ip_per_second` budget (as a reload leaves it) are also stored and logged, the rest
+    /// counted as dropped.
     static func securitySink(
         writer: SecurityEventWriter,
         metrics: EdgeMetrics,
-        limits: SwitchboardConfig.Limits,
+        limits: LiveLimits,
         logger: Logger
     ) -> any SecurityEventSink {
         metrics.registerSecurityDrops()
         let dropped = metrics.securityEventsDropped(.budget)
         let kept = BudgetedSecuritySink(
-            limits: SecurityEventBudget.Limits(perAddressPerSecond: limits.securityEventsPerIPPerSecond),
+            live: limits,
             downstream: FanOutSecuritySink([writer, LogSecuritySink(logger: logger)]),
             onDrop: { _ in dropped.increment() }
         )

@@ -61,6 +61,9 @@ public struct Edge: Sendable {
         // The control plane fills the registry from the store (seeded from `[[apps]]`), below.
         let apps = AppRegistry(apps: [], defaultAppID: config.defaultApp)
         self.store = try SQLiteStore(path: config.store.path)
+        // One holder of `[limits]` for the bus, the gate, the security sink, the adapters and every connection's budget;
+        // SIGHUP swaps it.
+        let limits = LiveLimits(config.limits.live)
         let engine: any Engine
         if config.engine.kind == "redis" {
             // Connects in the background (see `application`); until it does, publishes are refused with 503.
@@ -69,6 +72,7 @@ public struct Edge: Sendable {
                 prefix: config.engine.prefix,
                 presenceTimeout: .seconds(config.limits.presenceTimeoutSeconds)
             )
+            configuration.presenceTimeoutFrom = { .seconds(limits.current.presenceTimeoutSeconds) }
             configuration.connection.tlsCAFile = config.engine.tlsCAFile
             configuration.connection.commandTimeout = .milliseconds(config.engine.commandTimeoutMilliseconds)
             let redis = RedisEngine(configuration: configuration, logger: logger)
@@ -80,8 +84,7 @@ public struct Edge: Sendable {
         self.bus = Bus(
             engine: engine,
             apps: apps,
-            presenceTimeoutMilliseconds: Int64(config.limits.presenceTimeoutSeconds) * 1000,
-            maxPresenceMetadataBytes: config.limits.client.maxPresenceMetadataBytes
+            limits: limits
         )
         let departures = ShutdownNotice()
         self.controlPlane = try ControlPlane.open(store: self.store, registry: apps, config: config, departures: departures, logger: logger)
@@ -90,12 +93,6 @@ public struct Edge: Sendable {
         let usageLedger: any UsageLedger = (engine as? RedisEngine).map { RedisUsageLedger(engine: $0) } ?? self.store
         self.usage = UsageMeter(bus: self.bus, ledger: usageLedger, metrics: UsageMetrics(registry: self.metrics.registry), logger: logger)
         if usageLedger is SQLiteStore { try self.usage.preload(from: self.store) }
-        (self.configReload, self.liveSync) = Self.liveConfiguration(
-            config: config,
-            controlPlane: self.controlPlane,
-            metrics: self.metrics,
-            logger: logger
-        )
         self.securityWriter = SecurityEventWriter(
             store: self.store,
             retain: config.store.securityEventMaxRows,
@@ -106,18 +103,17 @@ public struct Edge: Sendable {
         self.bus.observers.register(FanOutTimer(metrics: self.metrics), name: "metrics")
         let alertCounter = AlertSecurityCounter()
         let security = FanOutSecuritySink([
-            Self.securitySink(writer: self.securityWriter, metrics: self.metrics, limits: config.limits, logger: logger), alertCounter,
+            Self.securitySink(writer: self.securityWriter, metrics: self.metrics, limits: limits, logger: logger), alertCounter,
         ])
         var environment = AdapterEnvironment(
             bus: self.bus,
-            gate: Gate(apps: apps, security: security, newConnectionsPerSecond: config.limits.newConnectionsPerIPPerSecond),
+            gate: Gate(apps: apps, security: security, limits: limits),
             connections: connections,
             logger: logger,
-            maxQueuedFrames: config.limits.maxQueuedFrames,
+            limits: limits,
             shutdown: departures
         )
         environment.webSocketCompression = WebSocketCompression(minBytes: config.limits.compressionMinBytes)
-        environment.clientLimits = config.limits.client
         self.environment = environment
         // With several nodes, occupied/vacated webhooks follow the whole cluster's subscribers, not this node's.
         let bus = self.bus
@@ -135,6 +131,14 @@ public struct Edge: Sendable {
             metrics: self.metrics,
             logger: logger
         )
+        (self.configReload, self.liveSync) = Self.liveConfiguration(
+            config: config,
+            controlPlane: self.controlPlane,
+            limits: limits,
+            alerts: self.alerts,
+            metrics: self.metrics,
+            logger: logger
+        )
         self.proxyClient = ProxyClient(
             connectTimeoutMilliseconds: config.proxy.connectTimeoutMilliseconds,
             readTimeoutMilliseconds: config.proxy.readTimeoutMilliseconds
@@ -145,7 +149,7 @@ public struct Edge: Sendable {
     var adapters: [any ProtocolAdapter] {
         [
             JSONActionAdapter(environment: self.environment),
-            SSEAdapter(environment: self.environment, keepalive: .seconds(self.config.limits.sseKeepaliveSeconds)),
+            SSEAdapter(environment: self.environment),
             PusherAdapter(environment: self.environment, webhooks: self.pusherWebhooks),
             JWTAdapter(environment: self.environment),
         ]
@@ -155,7 +159,7 @@ public struct Edge: Sendable {
     /// server's close before its socket is closed. permessage-deflate is agreed per app by the routes (`WebSocketCompression`).
     var webSocketConfiguration: EdgeWebSocketChannel.Configuration {
         var connection = WebSocketConnectionHandler.Configuration()
-        connection.writeBatchInterval = .milliseconds(Int64(self.config.limits.writeBatchMilliseconds))
+        connection.limits = self.environment.limits
         return EdgeWebSocketChannel.Configuration(maxFrameSize: 4 * 1024 * 1024, connection: connection)
     }
 

@@ -1,0 +1,84 @@
+import Synchronization
+
+/// The edge-wide `[limits]` in force, shared by everything that applies them, and swapped whole by a SIGHUP reload.
+///
+/// One instance per edge: the gate, the adapters, the security sink and every connection's `ClientBudget` read it
+/// at the point of use instead of keeping a copy. Readers on a hot path compare `generation` (one atomic load) with
+/// the one they last saw and read the values again only when it moved.
+///
+/// ```swift
+/// let limits = LiveLimits(LiveLimits.Values(client: config.client))
+/// var budget = ClientBudget(limits, now: now)   // follows every later `limits.replace(...)`
+/// ```
+public final class LiveLimits: Sendable {
+    /// The `[limits]` keys that apply without a restart; defaults as in the config.
+    public struct Values: Sendable, Equatable {
+        /// Per-connection budgets (`commands_per_second`, `max_refusals`, ...): open connections follow from their next command.
+        public var client: ClientLimits
+        /// `max_queued_frames = 4096`: frames queued per connection before it is closed as too slow (new connections).
+        public var maxQueuedFrames: Int
+        /// `sse_keepalive_seconds = 15`: seconds between SSE keepalive comments (new streams).
+        public var sseKeepaliveSeconds: Int
+        /// `compression_min_bytes = 256`: shorter WebSocket messages go out uncompressed (new connections).
+        public var compressionMinBytes: Int
+        /// `new_connections_per_ip_per_second = 50`: 0 = unlimited.
+        public var newConnectionsPerIPPerSecond: Int
+        /// `security_events_per_ip_per_second = 20`: 0 keeps every event.
+        public var securityEventsPerIPPerSecond: Int
+        /// `presence_timeout_seconds = 30`: a presence holder not heard of for this long leaves (next sweep).
+        public var presenceTimeoutSeconds: Int
+        /// `write_batch_ms = 0`: the least time between two batches of WebSocket writes on one event loop (next batch).
+        public var writeBatchMilliseconds: Int
+
+        /// Values with the config's defaults, unless given.
+        public init(
+            client: ClientLimits = ClientLimits(),
+            maxQueuedFrames: Int = 4096,
+            sseKeepaliveSeconds: Int = 15,
+            compressionMinBytes: Int = 256,
+            newConnectionsPerIPPerSecond: Int = 50,
+            securityEventsPerIPPerSecond: Int = 20,
+            presenceTimeoutSeconds: Int = 30,
+            writeBatchMilliseconds: Int = 0
+        ) {
+            self.client = client
+            self.maxQueuedFrames = maxQueuedFrames
+            self.sseKeepaliveSeconds = sseKeepaliveSeconds
+            self.compressionMinBytes = compressionMinBytes
+            self.newConnectionsPerIPPerSecond = newConnectionsPerIPPerSecond
+            self.securityEventsPerIPPerSecond = securityEventsPerIPPerSecond
+            self.presenceTimeoutSeconds = presenceTimeoutSeconds
+            self.writeBatchMilliseconds = writeBatchMilliseconds
+        }
+    }
+
+    private let values: Mutex<Values>
+    private let changes = Atomic<UInt64>(0)
+
+    /// Limits starting at `values`.
+    public init(_ values: Values = Values()) {
+        self.values = Mutex(values)
+    }
+
+    /// The values in force now.
+    public var current: Values { self.values.withLock { $0 } }
+
+    /// The values in force now and the generation they belong to, read together.
+    public var snapshot: (values: Values, generation: UInt64) {
+        self.values.withLock { ($0, self.changes.load(ordering: .acquiring)) }
+    }
+
+    /// Moves on each `replace` that changes a value: a reader that saw the same generation has the current values.
+    public var generation: UInt64 { self.changes.load(ordering: .acquiring) }
+
+    /// Puts `values` in force; returns whether anything changed.
+    @discardableResult
+    public func replace(_ values: Values) -> Bool {
+        self.values.withLock { current in
+            guard current != values else { return false }
+            current = values
+            self.changes.add(1, ordering: .releasing)
+            return true
+        }
+    }
+}
