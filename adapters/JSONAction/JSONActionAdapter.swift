@@ -53,7 +53,14 @@ public struct JSONActionAdapter: ProtocolAdapter {
         let session = opened.session
         let requested = request.uri.queryParameters["cid"].map(String.init)
         let clientID = requested.flatMap { $0.count <= 64 && ChannelName.isValid($0) ? $0 : nil } ?? "c\(session.connectionID.raw)"
-        let connection = JSONActionConnection(session: session, clientID: clientID, environment: self.environment, caller: caller)
+        // Channel tokens end at their `exp`, checked once a second while the connection holds one that expires.
+        let connection = JSONActionConnection(session: session, clientID: clientID, environment: self.environment, caller: caller) { connection in
+            link.schedule(after: .seconds(1)) {
+                guard session.end == nil else { return nil }
+                if connection.hasLapsedGrant() { link.perform { await connection.expireTokens() } }
+                return connection.continueExpiryChecks() ? .seconds(1) : nil
+            }
+        }
         session.send(JSONActionReply.connected(clientID: clientID))
         // The edge announces shutdown before the server closes sockets, so the `reconnect` frame goes out first.
         // A revoked key ends the channel grants it signed, each with an `unauthorized` error (JSONActionConnection+Expiry).
@@ -64,12 +71,6 @@ public struct JSONActionAdapter: ProtocolAdapter {
             case .appDisabled:
                 session.close(.normal, farewell: JSONActionReply.error(.forbidden, "the app was disabled"))
             }
-        }
-        // Channel tokens end at their `exp`, checked once a second while the connection holds one that expires.
-        link.schedule(after: .seconds(1)) {
-            guard session.end == nil else { return nil }
-            if connection.hasLapsedGrant() { link.perform { await connection.expireTokens() } }
-            return .seconds(1)
         }
         let lease = EndpointLease(opened: opened, goodbye: goodbye, caller: caller, maxMessageBytes: app.plan.maxMessageBytes + 64 * 1024)
         return .endpoint(JSONActionSocket(connection: connection, lease: lease))

@@ -36,6 +36,14 @@ extension JSONActionConnection {
 
     /// Whether a grant's token has lapsed by `now` (Unix milliseconds): a cheap check under the lock, made once a second,
     /// before `expireTokens` does the work.
+    /// Whether the checks go on: true while a grant that expires is held; otherwise they stop until the next such grant.
+    func continueExpiryChecks() -> Bool {
+        self.state.withLock { state in
+            state.checkingExpiry = state.grants.values.contains { $0.expiresAt != nil }
+            return state.checkingExpiry
+        }
+    }
+
     func hasLapsedGrant(now: Int64 = WallClock.milliseconds()) -> Bool {
         self.state.withLock { state in state.grants.values.contains { $0.expiresAt.map { $0 * 1000 <= now } ?? false } }
     }

@@ -28,6 +28,8 @@ public final class JSONActionConnection: Sendable {
         /// Presence joins on channels the connection did not subscribe to, each holding its channel in the plan's count.
         var heldChannels: Set<String> = []
         var budget: ClientBudget
+        /// Expiry checks are scheduled: they run only while the connection holds a grant that expires.
+        var checkingExpiry = false
     }
 
     /// The connection's outbound queue and bus identity.
@@ -37,13 +39,23 @@ public final class JSONActionConnection: Sendable {
     let environment: AdapterEnvironment
     let caller: Caller
     let state: Mutex<State>
+    /// Starts the once-a-second expiry checks when the connection takes its first grant that expires (the transport's
+    /// timer; see `continueExpiryChecks`). An idle connection without such a grant has no timer at all.
+    let startExpiryChecks: @Sendable (JSONActionConnection) -> Void
 
     /// The app as the registry has it now, so admin and SIGHUP changes (channel rules, limits) reach open connections.
     var app: App { self.bus.apps.app(id: self.session.app.id) ?? self.session.app }
     var bus: Bus { self.environment.bus }
 
     /// Creates the connection for an admitted session.
-    public init(session: Session, clientID: String, environment: AdapterEnvironment, caller: Caller) {
+    public init(
+        session: Session,
+        clientID: String,
+        environment: AdapterEnvironment,
+        caller: Caller,
+        startExpiryChecks: @escaping @Sendable (JSONActionConnection) -> Void = { _ in }
+    ) {
+        self.startExpiryChecks = startExpiryChecks
         self.session = session
         self.clientID = clientID
         self.environment = environment
@@ -104,7 +116,13 @@ public final class JSONActionConnection: Sendable {
             return self.refuse(.forbidden, denial, channel: channel, kind: .forbidden)
         }
         guard let grant = self.authorize(channel, token: token, permission: "subscribe") else { return }
-        self.state.withLock { $0.grants[channel] = grant }
+        let start = self.state.withLock { state -> Bool in
+            state.grants[channel] = grant
+            guard grant.expiresAt != nil, !state.checkingExpiry else { return false }
+            state.checkingExpiry = true
+            return true
+        }
+        if start { self.startExpiryChecks(self) }
         if self.state.withLock({ $0.channels.contains(channel) }) {
             self.session.send(JSONActionReply.subscribed(channel: channel, seq: nil))
             return

@@ -158,8 +158,9 @@ public final class Session: Subscriber {
 
     @discardableResult
     public func deliver(_ frame: PreparedFrame, of message: BusMessage) -> EnqueueResult {
-        var outgoing = OutgoingFrame(bytes: frame.bytes, channel: message.channel, offset: nil, compressed: frame.compressed, wire: frame.wire)
-        if case .publication(let publication) = message { outgoing.offset = publication.position?.offset }
+        // The hub's frames carry their channel and offset; others are read from the message.
+        let (channel, offset) = frame.channel.map { ($0, frame.offset) } ?? (message.channel, message.offset)
+        let outgoing = OutgoingFrame(bytes: frame.bytes, channel: channel, offset: offset, compressed: frame.compressed, wire: frame.wire)
         return self.enqueue(outgoing, recoverable: true)
     }
 
@@ -220,17 +221,19 @@ public final class Session: Subscriber {
         if pending { wake() }
     }
 
-    /// Takes every queued frame for a direct writer and lets the next frame wake it again; with `requeue`,
-    /// leaves them queued (the socket is full: the queue's bound decides when the client is too slow).
-    public func takeForWriting(requeue: Bool = false) -> [OutgoingFrame] {
+    /// Takes every queued frame for a direct writer, with whether the session has ended (read under the same lock, so
+    /// nothing can be queued after frames taken from an ended session), and lets the next frame wake the writer again.
+    /// While the socket is not `writable` a live session's frames stay queued: its bound decides when it is too slow.
+    public func takeForWriting(writable: Bool = true) -> (frames: [OutgoingFrame], ended: Bool) {
         self.state.withLock { state in
             state.writerWoken = false
-            if requeue { return [] }
+            let ended = state.end != nil
+            guard writable || ended else { return ([], false) }
             defer {
                 state.queue = []
                 state.queuedBytes = 0
             }
-            return state.queue
+            return (state.queue, ended)
         }
     }
 

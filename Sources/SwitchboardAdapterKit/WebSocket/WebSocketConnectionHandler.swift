@@ -43,7 +43,8 @@ public final class WebSocketConnectionHandler: ChannelDuplexHandler, @unchecked 
         public init() {}
     }
 
-    let opener: WebSocketOpener
+    /// Taken when the handler is added: the upgrade request and its context are let go once the endpoint is open.
+    var opener: WebSocketOpener?
     let configuration: Configuration
     let eventLoop: any EventLoop
     /// Permessage-deflate agreed at the upgrade: the client may send compressed messages.
@@ -58,7 +59,14 @@ public final class WebSocketConnectionHandler: ChannelDuplexHandler, @unchecked 
     var reading = true
     var heardSincePing = true
     var readsPaused = false
+    /// The socket takes more bytes (NIO's writability, kept here so a write does not ask the channel).
+    var writable = true
     var pendingRead = false
+    /// The next ping, or the check that the client answered the last one.
+    var pingTimer: Scheduled<Void>?
+    /// After the server's close frame: the wait for it to be written, then for the client's answer.
+    var closeTimers: (written: Scheduled<Void>?, answered: Scheduled<Void>?)
+    /// The endpoint's own timers (`WebSocketLink.schedule`), by id; empty for most connections.
     var timers: [Int: Scheduled<Void>] = [:]
     var nextTimer = 0
     /// This loop's batch of writes, which other threads' wake-ups join.
@@ -78,7 +86,8 @@ public final class WebSocketConnectionHandler: ChannelDuplexHandler, @unchecked 
 
     public func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        switch self.opener.open(link: Link(handler: self)) {
+        guard let opener = self.opener.take() else { return }
+        switch opener.open(link: Link(handler: self)) {
         case .refuse(let frames, let code, let reason):
             for frame in frames { context.write(Self.wrapOutboundOut(ServerFrame.text(frame)), promise: nil) }
             self.sendClose(code: code, reason: reason)
@@ -110,6 +119,9 @@ public final class WebSocketConnectionHandler: ChannelDuplexHandler, @unchecked 
         self.reading = false
         for timer in self.timers.values { timer.cancel() }
         self.timers.removeAll()
+        for timer in [self.pingTimer, self.closeTimers.written, self.closeTimers.answered] { timer?.cancel() }
+        self.pingTimer = nil
+        self.closeTimers = (nil, nil)
         guard let endpoint = self.endpoint else { return }
         // Let go of the endpoint: its session holds this handler (the writer's wake-up) until the endpoint is done.
         self.endpoint = nil
@@ -254,37 +266,33 @@ public final class WebSocketConnectionHandler: ChannelDuplexHandler, @unchecked 
     }
 
     /// Writes every queued frame with one flush; after the session ends, its close frame. While the socket is full
-    /// nothing is taken, so the session's bound decides when the client is too slow.
-    func writeQueued() {
-        guard let context = self.context, let endpoint = self.endpoint else { return }
-        let session = endpoint.session
-        let ended = session.end != nil
+    /// nothing is taken, so the session's bound decides when the client is too slow. Returns the bytes written.
+    @discardableResult
+    func writeQueued() -> Int {
+        guard let context = self.context, let endpoint = self.endpoint else { return 0 }
         guard !self.closeSent else {
-            _ = session.takeForWriting()
-            return
+            _ = endpoint.session.takeForWriting()
+            return 0
         }
-        guard ended || context.channel.isWritable else {
-            _ = session.takeForWriting(requeue: true)
-            return
-        }
-        let frames = session.takeForWriting()
+        let (frames, ended) = endpoint.session.takeForWriting(writable: self.writable)
         var bytes = 0
         for frame in frames {
             let wire = frame.wire ?? ServerFrame.text(frame.bytes, compressed: frame.compressed)
             bytes += wire.readableBytes
             context.write(Self.wrapOutboundOut(wire), promise: nil)
         }
-        WireTraffic.wrote(bytes)
-        if ended || session.end != nil {
+        if ended {
             let (code, reason) = endpoint.closeFrame()
             self.sendClose(code: code, reason: reason)
         } else if !frames.isEmpty {
             context.flush()
         }
+        return bytes
     }
 
     public func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable { self.writeQueued() }
+        self.writable = context.channel.isWritable
+        if self.writable { WireTraffic.wrote(self.writeQueued()) }
         context.fireChannelWritabilityChanged()
     }
 
@@ -300,14 +308,14 @@ public final class WebSocketConnectionHandler: ChannelDuplexHandler, @unchecked 
         // The answer is awaited from when the close frame reaches the socket: a client still reading the frames queued
         // before it gets them all. One that reads nothing is cut off after `closeWriteTimeout`.
         context.writeAndFlush(Self.wrapOutboundOut(ServerFrame.close(code: code, reason: reason))).whenSuccess { [self] in
-            self.timers[-1] = self.eventLoop.scheduleTask(in: self.configuration.closeTimeout) { loopBound.value.close(promise: nil) }
+            self.closeTimers.answered = self.eventLoop.scheduleTask(in: self.configuration.closeTimeout) { loopBound.value.close(promise: nil) }
         }
-        self.timers[-3] = self.eventLoop.scheduleTask(in: self.configuration.closeWriteTimeout) { loopBound.value.close(promise: nil) }
+        self.closeTimers.written = self.eventLoop.scheduleTask(in: self.configuration.closeWriteTimeout) { loopBound.value.close(promise: nil) }
     }
 
     /// Pings the client every `pingInterval`; one that stayed silent for a whole interval is gone.
     func schedulePing() {
-        self.timers[-2] = self.eventLoop.scheduleTask(in: self.configuration.pingInterval) { [self] in
+        self.pingTimer = self.eventLoop.scheduleTask(in: self.configuration.pingInterval) { [self] in
             guard let context = self.context, !self.closeSent else { return }
             guard self.heardSincePing else {
                 self.sendClose(code: 1001, reason: "ping timeout")
@@ -463,7 +471,9 @@ extension WebSocketConnectionHandler {
                 }
                 return pending.handlers
             }
-            for handler in handlers { handler.writeQueued() }
+            var bytes = 0
+            for handler in handlers { bytes += handler.writeQueued() }
+            WireTraffic.wrote(bytes)
         }
 
         /// Event loops live as long as the process, so one batch per loop is kept for good.

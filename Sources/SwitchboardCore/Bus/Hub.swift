@@ -236,7 +236,9 @@ struct FrameCache: Sendable {
     mutating func plain(for message: BusMessage, encoder: any FrameEncoder) -> PreparedFrame? {
         let encoderID = ObjectIdentifier(type(of: encoder))
         if let entry = self.entries.first(where: { $0.encoder == encoderID }) { return entry.frame }
-        let plain = encoder.frame(for: message).map { PreparedFrame(bytes: $0, wire: encoder.wire($0, compressed: false)) }
+        let plain = encoder.frame(for: message).map {
+            PreparedFrame(bytes: $0, wire: encoder.wire($0, compressed: false), channel: message.channel, offset: message.offset)
+        }
         self.entries.append((encoderID, plain))
         return plain
     }
@@ -252,7 +254,7 @@ struct FrameCache: Sendable {
             return entry.frame ?? plain
         }
         let compressed = compressor.compress(plain.bytes).map {
-            PreparedFrame(bytes: $0, compressed: true, wire: encoder.wire($0, compressed: true))
+            PreparedFrame(bytes: $0, compressed: true, wire: encoder.wire($0, compressed: true), channel: plain.channel, offset: plain.offset)
         }
         self.compressedEntries.append((encoderID, compressorID, compressed))
         return compressed ?? plain
@@ -263,7 +265,12 @@ struct FrameCache: Sendable {
     func localCopy() -> FrameCache {
         var copy = FrameCache()
         copy.entries = self.entries.map { entry in
-            (entry.encoder, entry.frame.map { PreparedFrame(bytes: Self.copy($0.bytes), compressed: $0.compressed, wire: $0.wire.map(Self.copy)) })
+            (
+                entry.encoder,
+                entry.frame.map {
+                    PreparedFrame(bytes: Self.copy($0.bytes), compressed: $0.compressed, wire: $0.wire.map(Self.copy), channel: $0.channel, offset: $0.offset)
+                }
+            )
         }
         return copy
     }

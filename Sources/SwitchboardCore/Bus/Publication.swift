@@ -91,6 +91,14 @@ public enum BusMessage: Sendable {
         }
     }
 
+    /// A publication's offset in its channel's history, if the engine gave it one.
+    public var offset: UInt64? {
+        switch self {
+        case .publication(let p): p.position?.offset
+        case .presence: nil
+        }
+    }
+
     /// The connection that must not receive this message, if any.
     public var sender: ConnectionID? {
         switch self {

@@ -61,12 +61,18 @@ public struct PreparedFrame: Sendable {
     public var compressed: Bool
     /// The whole frame as the transport writes it (`FrameEncoder.wire`), when the encoder's transport frames messages.
     public var wire: ByteBuffer?
+    /// The message's channel and, for a publication, its offset there: read once per broadcast, so a session queues
+    /// the frame without copying the message apart again for each subscriber.
+    public var channel: String?
+    public var offset: UInt64?
 
     /// A prepared frame.
-    public init(bytes: ByteBuffer, compressed: Bool = false, wire: ByteBuffer? = nil) {
+    public init(bytes: ByteBuffer, compressed: Bool = false, wire: ByteBuffer? = nil, channel: String? = nil, offset: UInt64? = nil) {
         self.bytes = bytes
         self.compressed = compressed
         self.wire = wire
+        self.channel = channel
+        self.offset = offset
     }
 }
 

@@ -65,6 +65,9 @@ struct EdgeWebSocketChannel: ServerChildChannel, HTTPChannelHandler {
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
+            // NIO keeps each socket's read buffer for its next read: its first size is what an idle connection holds
+            // for good. 512 bytes fit an upgrade request; a connection that reads more grows its own buffer.
+            try channel.syncOptions?.setOption(ChannelOptions.recvAllocator, value: Self.readBuffers)
             let attempted = NIOLoopBoundBox(false, eventLoop: channel.eventLoop)
             let upgrader = EdgeWebSocketUpgrader(
                 maxFrameSize: self.maxFrameSize,
@@ -101,6 +104,9 @@ struct EdgeWebSocketChannel: ServerChildChannel, HTTPChannelHandler {
             return Value(upgradeResult: result, channel: channel)
         }
     }
+
+    /// Read buffers start at 512 bytes (NIO's default is 2 KB) and grow to 64 KB while reads fill them.
+    static let readBuffers = AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65_536)
 
     /// Runs the WebSocket router on the upgrade request; nil declines it.
     func shouldUpgrade(_ head: HTTPRequestHead, channel: any Channel, logger: Logger) -> EventLoopFuture<(HTTPHeaders, Accepted)?> {
@@ -204,6 +210,10 @@ final class EdgeWebSocketUpgrader: NIOTypedHTTPServerProtocolUpgrader, Sendable 
         channel.eventLoop.makeCompletedFuture {
             guard let decided = self.accepted.withLock({ $0.take() }) else { throw NIOWebSocketUpgradeError.unsupportedWebSocketTarget }
             let pipeline = channel.pipeline.syncOperations
+            // HTTP is over on this socket: its parse-error answer would only be one more hop for every write.
+            if let responder = try? pipeline.context(handlerType: HTTPParseErrorResponder.self) {
+                pipeline.removeHandler(context: responder, promise: nil)
+            }
             try pipeline.addHandler(ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: self.maxFrameSize)))
             try pipeline.addHandler(
                 WebSocketConnectionHandler(
