@@ -1,6 +1,7 @@
 import NIOCore
 import SwitchboardAdapterKit
 import SwitchboardCore
+import Synchronization
 import Testing
 
 @testable import JSONAction
@@ -43,6 +44,29 @@ import Testing
         await client.send(#"{"action":"publish","channel":"private-a","data":{}}"#)
         #expect(await client.drained().map(\.code) == ["unauthorized"])
         #expect(h.security.events(SecurityEventQuery(kind: .tokenExpired)).count == 1)
+    }
+
+    @Test func expiryChecksStartWithTheFirstExpiringGrantAndStopWhenNoneIsLeft() async throws {
+        let h = Harness()
+        let started = Mutex(0)
+        let id = try h.bus.connect(app: h.app)
+        let session = Session(connectionID: id, app: h.app, encoder: JSONActionEncoder())
+        let client = JSONActionConnection(session: session, clientID: "c", environment: h.environment, caller: Caller(ip: "127.0.0.1")) { _ in
+            started.withLock { $0 += 1 }
+        }
+        // A public channel holds no token: an idle connection has no timer.
+        await client.send(#"{"action":"subscribe","channel":"news"}"#)
+        #expect(started.withLock { $0 } == 0 && !client.continueExpiryChecks())
+        let exp = WallClock.milliseconds() / 1000 + 30
+        for channel in ["private-a", "private-b"] {
+            await client.send(#"{"action":"subscribe","channel":"\#(channel)","token":"\#(Self.token(channel, expiresAt: exp))"}"#)
+        }
+        #expect(started.withLock { $0 } == 1, "one run of checks for both grants")
+        #expect(client.continueExpiryChecks())
+        await client.expireTokens(now: exp * 1000)
+        #expect(!client.continueExpiryChecks(), "no grant that expires is left")
+        await client.send(#"{"action":"subscribe","channel":"private-c","token":"\#(Self.token("private-c", expiresAt: exp + 60))"}"#)
+        #expect(started.withLock { $0 } == 2, "a later expiring grant starts them again")
     }
 
     @Test func subscribingAgainWithAFreshTokenBeforeExpiryKeepsTheSubscription() async throws {

@@ -268,7 +268,13 @@ struct FrameCache: Sendable {
             (
                 entry.encoder,
                 entry.frame.map {
-                    PreparedFrame(bytes: Self.copy($0.bytes), compressed: $0.compressed, wire: $0.wire.map(Self.copy), channel: $0.channel, offset: $0.offset)
+                    PreparedFrame(
+                        bytes: Self.copy($0.bytes),
+                        compressed: $0.compressed,
+                        wire: $0.wire.map(Self.copy),
+                        channel: $0.channel,
+                        offset: $0.offset
+                    )
                 }
             )
         }
