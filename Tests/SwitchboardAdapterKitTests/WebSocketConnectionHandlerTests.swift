@@ -34,8 +34,8 @@ private struct EchoEncoder: FrameEncoder {
 
 @Suite struct WebSocketConnectionHandlerTests {
     /// A channel whose pipeline is the handler alone, driving `endpoint`.
-    private func channel(_ endpoint: EchoEndpoint) async throws -> NIOAsyncTestingChannel {
-        let channel = NIOAsyncTestingChannel()
+    private func channel(_ endpoint: EchoEndpoint, loop: NIOAsyncTestingEventLoop? = nil) async throws -> NIOAsyncTestingChannel {
+        let channel = loop.map { NIOAsyncTestingChannel(loop: $0) } ?? NIOAsyncTestingChannel()
         let request = Request(
             head: HTTPRequest(method: .get, scheme: nil, authority: "x", path: "/", headerFields: [:]),
             body: .init(buffer: ByteBuffer())
@@ -67,6 +67,23 @@ private struct EchoEncoder: FrameEncoder {
     private func waitFor(_ endpoint: EchoEndpoint, _ entry: String) async throws {
         for _ in 0..<200 where !endpoint.log.withLock({ $0.contains(entry) }) { try await Task.sleep(for: .milliseconds(5)) }
         #expect(endpoint.log.withLock { $0.contains(entry) })
+    }
+
+    @Test func aBatchOfMoreConnectionsThanAChunkWritesEachOfThemOnce() async throws {
+        let loop = NIOAsyncTestingEventLoop()
+        var connections: [(EchoEndpoint, NIOAsyncTestingChannel)] = []
+        for _ in 0..<(WebSocketConnectionHandler.LoopBatch.chunk * 3 + 5) {
+            let endpoint = EchoEndpoint()
+            connections.append((endpoint, try await self.channel(endpoint, loop: loop)))
+        }
+        for (index, (endpoint, _)) in connections.enumerated() { endpoint.session.send(ByteBuffer(string: "m\(index)")) }
+        // A second message to the first connections while the batch is under way joins their next write.
+        for (endpoint, _) in connections.prefix(3) { endpoint.session.send(ByteBuffer(string: "again")) }
+        for (index, (_, channel)) in connections.enumerated() {
+            #expect(try await self.nextWritten(channel).payload == "m\(index)")
+            if index < 3 { #expect(try await self.nextWritten(channel).payload == "again") }
+        }
+        for (_, channel) in connections { #expect(try await channel.readOutbound(as: ByteBuffer.self) == nil) }
     }
 
     @Test func theWriteBatchIntervalFollowsReloadedLimits() {

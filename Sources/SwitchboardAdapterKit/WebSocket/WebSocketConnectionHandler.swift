@@ -434,11 +434,21 @@ extension WebSocketConnectionHandler {
     /// task per event loop instead of one cross-thread task per connection.
     final class LoopBatch: Sendable {
         struct Pending {
+            /// Woken since the batch being written was taken: the next batch.
             var handlers: [WebSocketConnectionHandler] = []
+            /// The batch being written, a chunk per loop task, and how far it got.
+            var writing: [WebSocketConnectionHandler] = []
+            var next = 0
             var scheduled = false
-            /// When the last batch was written: the next one waits until `interval` after it.
+            /// When the last batch started: the next one waits until `interval` after it.
             var lastRun = NIODeadline.distantPast
+            var interval = TimeAmount.zero
         }
+
+        /// Connections written per loop task. Between chunks the loop runs what else waits (a publish's HTTP answer, a
+        /// broadcast's fan-out), so a large batch does not hold the next publish back; frames that broadcasts queue
+        /// meanwhile join the same write of the connections not yet reached.
+        static let chunk = 64
 
         let eventLoop: any EventLoop
         let pending = Mutex(Pending())
@@ -454,26 +464,46 @@ extension WebSocketConnectionHandler {
                 return pending.lastRun
             }
             guard let lastRun else { return }
-            let start = lastRun + configuration.currentWriteBatchInterval
-            if start <= .now() {
+            let interval = configuration.currentWriteBatchInterval
+            self.pending.withLock { $0.interval = interval }
+            self.start(at: lastRun + interval)
+        }
+
+        private func start(at deadline: NIODeadline) {
+            if deadline <= .now() {
                 self.eventLoop.execute { self.run() }
             } else {
-                self.eventLoop.scheduleTask(deadline: start) { self.run() }
+                self.eventLoop.scheduleTask(deadline: deadline) { self.run() }
             }
         }
 
+        /// Writes the next chunk of the batch (taking a new batch when the last is done), then goes on in another task.
         func run() {
-            let handlers = self.pending.withLock { pending in
-                defer {
-                    pending.handlers = []
-                    pending.scheduled = false
+            let chunk = self.pending.withLock { pending -> ArraySlice<WebSocketConnectionHandler> in
+                if pending.next >= pending.writing.count {
+                    swap(&pending.writing, &pending.handlers)
+                    pending.handlers.removeAll(keepingCapacity: true)
+                    pending.next = 0
                     pending.lastRun = .now()
                 }
-                return pending.handlers
+                let end = min(pending.next + Self.chunk, pending.writing.count)
+                defer { pending.next = end }
+                return pending.writing[pending.next..<end]
             }
             var bytes = 0
-            for handler in handlers { bytes += handler.writeQueued() }
+            for handler in chunk { bytes += handler.writeQueued() }
             WireTraffic.wrote(bytes)
+            let next = self.pending.withLock { pending -> NIODeadline? in
+                guard pending.next >= pending.writing.count else { return .distantPast }
+                pending.writing.removeAll(keepingCapacity: true)
+                pending.next = 0
+                guard !pending.handlers.isEmpty else {
+                    pending.scheduled = false
+                    return nil
+                }
+                return pending.lastRun + pending.interval
+            }
+            if let next { self.start(at: next) }
         }
 
         /// Event loops live as long as the process, so one batch per loop is kept for good.
