@@ -244,6 +244,15 @@ def api_headers(app=MAIN) -> dict:
     return {"Authorization": f"Bearer {app['secret']}"}
 
 
+def rss_kb(server: Server) -> int:
+    """The server process's resident memory, in KB (for bounds on what clients can make it hold)."""
+    with open(f"/proc/{server.process.pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
 def security_events(server: Server, **params) -> list:
     """Security events the server recorded (written to its store in batches; poll until `predicate`)."""
     r = httpx.get(f"{server.http}/api/realtime/security-events", params=params, headers=admin_headers(), timeout=5)

@@ -12,18 +12,10 @@ import time
 import httpx
 import pytest
 
-from conftest import CONFIG, MAIN, WSClient, api_headers, publish, start_server, unique
+from conftest import CONFIG, MAIN, WSClient, api_headers, publish, rss_kb, start_server, unique
 from test_slow_consumer import RawSubscriber
 
 pytestmark = pytest.mark.timeout(120)
-
-
-def rss_kb(server) -> int:
-    with open(f"/proc/{server.process.pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
 
 
 def raw_subscriber(server, channel: str) -> RawSubscriber:

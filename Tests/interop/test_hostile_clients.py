@@ -26,6 +26,7 @@ from conftest import (
     now_ms,
     publish,
     pusher_api,
+    rss_kb,
     security_events,
     sign_jwt,
     start_server,
@@ -48,14 +49,6 @@ def close_code(client, timeout: float = WAIT) -> int | None:
 def frames_until_error(client, code: str, timeout: float = WAIT) -> dict:
     frame, _ = client.recv_until(lambda f: f.get("event") == "error" and f["data"]["code"] == code, timeout=timeout)
     return frame
-
-
-def rss_kb(server) -> int:
-    with open(f"/proc/{server.process.pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
 
 
 # MARK: 1. Per-user channels
