@@ -69,8 +69,11 @@ public final class MemoryEngine: Engine {
         }
         let key = Key(app: publication.app, channel: publication.channel)
         return self.stripe(key).streams.withLock { streams in
+            // Taken out of the dictionary, not copied: a copy would share the history's storage, and the append below
+            // would then copy every kept message on each publish.
             var stream =
-                streams[key] ?? Stream(history: ChannelHistory(epoch: self.makeEpoch()), policy: history, lastPublish: publication.timestamp)
+                streams.removeValue(forKey: key)
+                ?? Stream(history: ChannelHistory(epoch: self.makeEpoch()), policy: history, lastPublish: publication.timestamp)
             stream.policy = history
             stream.lastPublish = publication.timestamp
             let kept = stream.history.append(publication, policy: history, now: publication.timestamp)
@@ -92,7 +95,7 @@ public final class MemoryEngine: Engine {
     public func history(app: String, channel: String, after offset: UInt64?, limit: Int?, policy: HistoryPolicy) -> HistoryPage {
         let key = Key(app: app, channel: channel)
         return self.stripe(key).streams.withLock { streams in
-            guard var stream = streams[key] else { return HistoryPage(publications: [], latest: nil, truncated: false) }
+            guard var stream = streams.removeValue(forKey: key) else { return HistoryPage(publications: [], latest: nil, truncated: false) }
             stream.history.trim(policy: policy, now: WallClock.milliseconds())
             streams[key] = stream
             if let offset { return stream.history.messages(after: offset, limit: limit) }
@@ -112,7 +115,8 @@ public final class MemoryEngine: Engine {
     public func sweep(now: Int64) {
         for stripe in self.stripes {
             stripe.streams.withLock { streams in
-                for (key, var stream) in streams {
+                for key in Array(streams.keys) {
+                    guard var stream = streams.removeValue(forKey: key) else { continue }
                     stream.history.trim(policy: stream.policy, now: now)
                     // A stream with nothing kept and idle for twice its ttl is forgotten; the next publish starts a new epoch.
                     if stream.history.count == 0 && now - stream.lastPublish > 2 * stream.policy.ttlMilliseconds {
