@@ -32,6 +32,14 @@ import Testing
         #expect(config.apps[0].upstream == "https://backend.example.com/base")
     }
 
+    @Test func thePublishLagIsTwentyMillisecondsUnlessSetAndZeroTurnsItOff() throws {
+        #expect(try ConfigLoader.parse("").limits.publishLagMilliseconds == 20)
+        #expect(try ConfigLoader.parse("[limits]\npublish_lag_ms = 0").limits.publishLagMilliseconds == 0)
+        #expect(try ConfigLoader.parse("[limits]\npublish_lag_ms = 250").limits.live.publishLagMilliseconds == 250)
+        #expect(throws: ConfigError.self) { try ConfigLoader.parse("[limits]\npublish_lag_ms = -1") }
+        #expect(throws: ConfigError.self) { try ConfigLoader.parse("[limits]\npublish_lag_ms = 10001") }
+    }
+
     @Test func defaultsAllowFiftyNewConnectionsPerAddressAndNoPublicMetrics() throws {
         let config = try ConfigLoader.parse("")
         #expect(config.limits.newConnectionsPerIPPerSecond == 50)

@@ -112,6 +112,7 @@ import Testing
         live.limits.client.maxQueuedBytes = 65_536
         live.alerts = [try AlertRuleTests.rule(name: "added")]
         live.limits.writeBatchMilliseconds = 5
+        live.limits.publishLagMilliseconds = 100
         live.limits.client.maxPresenceMetadataBytes = 64
         live.limits.presenceTimeoutSeconds = 5
         #expect(ConfigReload.restartNeeded(running: running, new: live).isEmpty)

@@ -1,6 +1,7 @@
 """The connection layer from outside: idle WebSocket connections are cheap, broadcasts reach every subscriber on every
 event loop in publish order, a resume in the middle of a publish stream has no gap and no duplicate, and
-`[limits] write_batch_ms` batches writes without losing or reordering anything.
+`[limits] write_batch_ms` batches writes without losing or reordering anything, and publishes paced by
+`[limits] publish_lag_ms` are not held back by a client that reads nothing.
 
 Idle memory is the server's RSS growth over 500 subscribed JSON-action connections on raw sockets; the edge holds each
 one as NIO handlers with no task (about 12 KB here, against 43 KB when every connection held its Swift tasks).
@@ -118,3 +119,31 @@ def test_write_batching_delivers_everything_in_order():
 def test_a_write_batch_over_100_ms_is_refused_at_start():
     with pytest.raises(RuntimeError, match="write_batch_ms"):
         start_server(CONFIG.replace("[limits]\n", "[limits]\nwrite_batch_ms = 101\n", 1))
+
+
+def test_a_client_that_reads_nothing_does_not_hold_back_publishers_paced_by_the_write_lag():
+    server = start_server(CONFIG.replace("[limits]\n", "[limits]\npublish_lag_ms = 5\n", 1))
+    try:
+        channel = unique("paced-")
+        stalled = raw_subscriber(server, channel)  # subscribed, then never read again
+        reader = WSClient(server)
+        reader.subscribed(channel)
+        filler = "x" * 8000
+        started = time.monotonic()
+        with httpx.Client(timeout=10) as http:
+            for n in range(300):
+                r = http.post(f"{server.http}/_rt/api/publish", headers=api_headers(), json={"channel": channel, "data": {"n": n, "f": filler}})
+                assert r.status_code == 200, r.text
+        elapsed = time.monotonic() - started
+        # A publish waits at most one second for a lagging loop: 300 held publishes would take five minutes.
+        assert elapsed < 30, f"300 publishes took {elapsed:.1f} s"
+        assert [reader.recv()["data"]["n"] for _ in range(300)] == list(range(300))
+        reader.close()
+        stalled.close()
+    finally:
+        assert server.stop() == 0
+
+
+def test_a_publish_lag_over_ten_seconds_is_refused_at_start():
+    with pytest.raises(RuntimeError, match="publish_lag_ms"):
+        start_server(CONFIG.replace("[limits]\n", "[limits]\npublish_lag_ms = 10001\n", 1))

@@ -435,8 +435,11 @@ def test_bad_frames_get_4300_and_change_nothing(server):
 def test_a_thousand_channels_on_one_socket_stop_at_the_limit_and_the_flood_is_closed(server):
     prefix = unique("many")
     with PusherWS(server) as client:
-        for index in range(1000):
-            client.send({"event": "pusher:subscribe", "data": {"channel": f"{prefix}-{index}"}})
+        try:
+            for index in range(1000):
+                client.send({"event": "pusher:subscribe", "data": {"channel": f"{prefix}-{index}"}})
+        except websockets.exceptions.ConnectionClosed:
+            pass  # the server may close the flood before all of it is sent; what it answered is still read below
         frames = []
         try:
             while True:

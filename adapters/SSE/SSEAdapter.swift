@@ -178,7 +178,7 @@ public struct SSEAdapter: ProtocolAdapter {
                             cursor.advance(channel, to: offset)
                             batch.writeString("id: \(cursor.text)\n")
                         }
-                        batch.writeBuffer(&frame.bytes)
+                        batch.writeImmutableBuffer(frame.bytes)
                     }
                     group.cancelAll()
                 }

@@ -12,7 +12,7 @@ extension Session {
     public func streamEvents(
         to writer: inout any ResponseBodyWriter,
         keepalive: Duration,
-        append: @escaping (inout ByteBuffer, inout OutgoingFrame) -> Void = { batch, frame in batch.writeBuffer(&frame.bytes) }
+        append: @escaping (inout ByteBuffer, inout OutgoingFrame) -> Void = { batch, frame in batch.writeImmutableBuffer(frame.bytes) }
     ) async throws {
         try await withGracefulShutdownHandler {
             try await withThrowingTaskGroup(of: Void.self) { group in

@@ -3,17 +3,31 @@ public import SwitchboardCore
 import Synchronization
 
 /// One frame ready for a transport, with the stream position it carries (SSE turns it into a cursor).
+///
+/// A broadcast's frame is the hub's `PreparedFrame`, shared by every session that queues it.
 public struct OutgoingFrame: Sendable {
+    let prepared: PreparedFrame
+
     /// The encoded frame.
-    public var bytes: ByteBuffer
-    /// The channel and offset of the message, when it has one.
-    public var channel: String?
+    public var bytes: ByteBuffer { self.prepared.bytes }
+    /// The channel of the message, when it has one.
+    public var channel: String? { self.prepared.channel }
     /// The message's offset in its channel.
-    public var offset: UInt64?
+    public var offset: UInt64? { self.prepared.offset }
     /// `bytes` is a permessage-deflate payload: the WebSocket frame goes out with RSV1 set.
-    public var compressed = false
+    public var compressed: Bool { self.prepared.compressed }
     /// The whole frame as the transport writes it, when the hub built it once for every subscriber (`FrameEncoder.wire`).
-    public var wire: ByteBuffer? = nil
+    public var wire: ByteBuffer? { self.prepared.wire }
+
+    /// A frame of its own (a reply, a replayed message).
+    public init(bytes: ByteBuffer, channel: String? = nil, offset: UInt64? = nil, compressed: Bool = false, wire: ByteBuffer? = nil) {
+        self.prepared = PreparedFrame(bytes: bytes, compressed: compressed, wire: wire, channel: channel, offset: offset)
+    }
+
+    /// A broadcast's frame, shared.
+    init(_ prepared: PreparedFrame) {
+        self.prepared = prepared
+    }
 }
 
 /// Why a session ended.
@@ -158,9 +172,15 @@ public final class Session: Subscriber {
 
     @discardableResult
     public func deliver(_ frame: PreparedFrame, of message: BusMessage) -> EnqueueResult {
-        // The hub's frames carry their channel and offset; others are read from the message.
-        let (channel, offset) = frame.channel.map { ($0, frame.offset) } ?? (message.channel, message.offset)
-        let outgoing = OutgoingFrame(bytes: frame.bytes, channel: channel, offset: offset, compressed: frame.compressed, wire: frame.wire)
+        // The hub's frames carry their channel and offset and are queued as they are; others are read from the message.
+        guard frame.channel == nil else { return self.enqueue(OutgoingFrame(frame), recoverable: true) }
+        let outgoing = OutgoingFrame(
+            bytes: frame.bytes,
+            channel: message.channel,
+            offset: message.offset,
+            compressed: frame.compressed,
+            wire: frame.wire
+        )
         return self.enqueue(outgoing, recoverable: true)
     }
 

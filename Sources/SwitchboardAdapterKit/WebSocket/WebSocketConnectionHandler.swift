@@ -276,10 +276,14 @@ public final class WebSocketConnectionHandler: ChannelDuplexHandler, @unchecked 
         }
         let (frames, ended) = endpoint.session.takeForWriting(writable: self.writable)
         var bytes = 0
-        for frame in frames {
-            let wire = frame.wire ?? ServerFrame.text(frame.bytes, compressed: frame.compressed)
-            bytes += wire.readableBytes
+        if frames.count == 1 {
+            let wire = frames[0].wire ?? ServerFrame.text(frames[0].bytes, compressed: frames[0].compressed)
+            bytes = wire.readableBytes
             context.write(Self.wrapOutboundOut(wire), promise: nil)
+        } else if frames.count > 1 {
+            let joined = Self.join(frames, allocator: context.channel.allocator)
+            bytes = joined.readableBytes
+            context.write(Self.wrapOutboundOut(joined), promise: nil)
         }
         if ended {
             let (code, reason) = endpoint.closeFrame()
@@ -288,6 +292,23 @@ public final class WebSocketConnectionHandler: ChannelDuplexHandler, @unchecked 
             context.flush()
         }
         return bytes
+    }
+
+    /// Several frames as one buffer: copying a hundred bytes costs less than a pipeline write per frame, and the
+    /// socket gets them in one `write`.
+    static func join(_ frames: [OutgoingFrame], allocator: ByteBufferAllocator) -> ByteBuffer {
+        var size = 0
+        for frame in frames { size += frame.wire?.readableBytes ?? (frame.bytes.readableBytes + 10) }
+        var joined = allocator.buffer(capacity: size)
+        for frame in frames {
+            if let wire = frame.wire {
+                joined.writeImmutableBuffer(wire)
+            } else {
+                ServerFrame.writeHeader(into: &joined, opcode: .text, length: frame.bytes.readableBytes, compressed: frame.compressed)
+                joined.writeImmutableBuffer(frame.bytes)
+            }
+        }
+        return joined
     }
 
     public func channelWritabilityChanged(context: ChannelHandlerContext) {
@@ -443,12 +464,19 @@ extension WebSocketConnectionHandler {
             /// When the last batch started: the next one waits until `interval` after it.
             var lastRun = NIODeadline.distantPast
             var interval = TimeAmount.zero
+            /// When the first of `handlers` joined, and when the first of `writing` did: the age of the oldest unwritten frame.
+            var handlersSince: NIODeadline?
+            var writingSince: NIODeadline?
         }
 
         /// Connections written per loop task. Between chunks the loop runs what else waits (a publish's HTTP answer, a
         /// broadcast's fan-out), so a large batch does not hold the next publish back; frames that broadcasts queue
         /// meanwhile join the same write of the connections not yet reached.
         static let chunk = 64
+        /// The wait before the next chunk. NIO runs queued tasks until none is left before it polls its sockets again,
+        /// so a chunk queued at once would keep a publish's request (and clients' messages) unread until the batch ends;
+        /// a deadline just ahead lets the loop poll first.
+        static let yieldToSockets = TimeAmount.microseconds(100)
 
         let eventLoop: any EventLoop
         let pending = Mutex(Pending())
@@ -458,6 +486,7 @@ extension WebSocketConnectionHandler {
         /// last one when that is later.
         func add(_ handler: WebSocketConnectionHandler, configuration: Configuration) {
             let lastRun = self.pending.withLock { pending -> NIODeadline? in
+                if pending.handlers.isEmpty, pending.handlersSince == nil { pending.handlersSince = .now() }
                 pending.handlers.append(handler)
                 guard !pending.scheduled else { return nil }
                 pending.scheduled = true
@@ -485,6 +514,8 @@ extension WebSocketConnectionHandler {
                     pending.handlers.removeAll(keepingCapacity: true)
                     pending.next = 0
                     pending.lastRun = .now()
+                    pending.writingSince = pending.handlersSince
+                    pending.handlersSince = nil
                 }
                 let end = min(pending.next + Self.chunk, pending.writing.count)
                 defer { pending.next = end }
@@ -493,17 +524,38 @@ extension WebSocketConnectionHandler {
             var bytes = 0
             for handler in chunk { bytes += handler.writeQueued() }
             WireTraffic.wrote(bytes)
-            let next = self.pending.withLock { pending -> NIODeadline? in
-                guard pending.next >= pending.writing.count else { return .distantPast }
+            let next = self.pending.withLock { pending -> Next in
+                guard pending.next >= pending.writing.count else { return .chunk }
                 pending.writing.removeAll(keepingCapacity: true)
                 pending.next = 0
+                pending.writingSince = nil
                 guard !pending.handlers.isEmpty else {
                     pending.scheduled = false
-                    return nil
+                    return .idle
                 }
-                return pending.lastRun + pending.interval
+                return .batch(pending.lastRun + pending.interval)
             }
-            if let next { self.start(at: next) }
+            switch next {
+            case .chunk: self.eventLoop.scheduleTask(in: Self.yieldToSockets) { self.run() }
+            case .batch(let deadline): self.start(at: deadline)
+            case .idle: break
+            }
+        }
+
+        /// What follows a chunk: the rest of its batch, the next batch, or nothing until a connection is woken.
+        enum Next {
+            case chunk
+            case batch(NIODeadline)
+            case idle
+        }
+
+        /// The age of the oldest frame this loop has yet to write: from when the first connection of the batch being
+        /// written (or, when none is, of the next batch) was woken.
+        func lag(now: NIODeadline) -> TimeAmount {
+            self.pending.withLock { pending in
+                guard let since = pending.writingSince ?? pending.handlersSince else { return .zero }
+                return now - since
+            }
         }
 
         /// Event loops live as long as the process, so one batch per loop is kept for good.

@@ -24,6 +24,8 @@ public final class Bus: BrokerEventHandler {
     public let kits = KitGuard()
     /// The edge's `[limits]`: the presence timeout and the metadata bound are read from it at each use, so SIGHUP changes them.
     public let limits: LiveLimits
+    /// Slows publishers while the sockets' writes lag behind (`Edge` sets it to its event loops' write batches).
+    public let pacer: PublishPacer?
     /// How long a presence holder lasts without being heard of, in milliseconds (`[limits] presence_timeout_seconds`).
     public var presenceTimeoutMilliseconds: Int64 { Int64(self.limits.current.presenceTimeoutSeconds) * 1000 }
     /// The largest presence metadata a join or update may carry (`[limits] max_presence_metadata_bytes`).
@@ -45,9 +47,11 @@ public final class Bus: BrokerEventHandler {
         engine: any Engine,
         apps: AppRegistry,
         limiter: RateLimiter = RateLimiter(),
-        limits: LiveLimits = LiveLimits()
+        limits: LiveLimits = LiveLimits(),
+        pacer: PublishPacer? = nil
     ) {
         self.hub = Hub()
+        self.pacer = pacer
         self.engine = engine
         self.apps = apps
         self.limiter = limiter
@@ -230,6 +234,7 @@ public final class Bus: BrokerEventHandler {
         stamped.publishedAt = ContinuousClock.now
         let published = try await self.engine.publish(stamped, history: policy.history.size > 0 ? policy.history : nil)
         self.observers.notify { $0.published(published) }
+        await self.pacer?.pace()
         return published
     }
 

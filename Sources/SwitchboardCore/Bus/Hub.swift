@@ -34,13 +34,20 @@ public final class Hub: Sendable {
         }
     }
 
-    /// The subscribers one event loop writes (or, with no loop, that take frames on the broadcasting thread), with how
-    /// many use each wire format, so a broadcast counts its deliveries without visiting them.
+    /// The subscribers one event loop writes (or, with no loop, that take frames on the broadcasting thread), in
+    /// buckets of one wire format and compressor: a broadcast prepares a bucket's frame once, then only queues it, and
+    /// counts its deliveries without visiting subscribers.
     struct LoopGroup: Sendable {
         let key: ObjectIdentifier?
         let loop: (any EventLoop)?
-        var subscribers = ContiguousArray<any Subscriber>()
-        var encoders: [(type: ObjectIdentifier, encoder: any FrameEncoder, count: Int)] = []
+        var buckets: [Bucket] = []
+
+        struct Bucket: Sendable {
+            let encoder: any FrameEncoder
+            let encoderID: ObjectIdentifier
+            let compressor: (any FrameCompressor)?
+            var subscribers = ContiguousArray<any Subscriber>()
+        }
 
         init(key: ObjectIdentifier?, loop: (any EventLoop)?) {
             self.key = key
@@ -48,12 +55,14 @@ public final class Hub: Sendable {
         }
 
         mutating func add(_ subscriber: any Subscriber) {
-            self.subscribers.append(subscriber)
-            let type = ObjectIdentifier(Swift.type(of: subscriber.encoder))
-            if let index = self.encoders.firstIndex(where: { $0.type == type }) {
-                self.encoders[index].count += 1
+            let encoderID = ObjectIdentifier(Swift.type(of: subscriber.encoder))
+            let compressor = subscriber.compressor
+            let compressorID = compressor.map { ObjectIdentifier($0) }
+            let index = self.buckets.firstIndex { $0.encoderID == encoderID && $0.compressor.map { ObjectIdentifier($0) } == compressorID }
+            if let index {
+                self.buckets[index].subscribers.append(subscriber)
             } else {
-                self.encoders.append((type, subscriber.encoder, 1))
+                self.buckets.append(Bucket(encoder: subscriber.encoder, encoderID: encoderID, compressor: compressor, subscribers: [subscriber]))
             }
         }
     }
@@ -191,8 +200,8 @@ public final class Hub: Sendable {
         var cache = FrameCache()
         var delivered: [String: Int] = [:]
         for group in groups {
-            for kind in group.encoders where cache.plain(for: message, encoder: kind.encoder) != nil {
-                delivered[kind.encoder.protocolName, default: 0] += kind.count
+            for bucket in group.buckets where cache.plain(for: message, encoder: bucket.encoder) != nil {
+                delivered[bucket.encoder.protocolName, default: 0] += bucket.subscribers.count
             }
         }
         if let senderEncoder, cache.plain(for: message, encoder: senderEncoder) != nil {
@@ -203,25 +212,27 @@ public final class Hub: Sendable {
         for group in groups {
             guard let loop = group.loop, self.inFlight.wrappingAdd(1, ordering: .relaxed).newValue <= self.maxInFlight else {
                 if group.loop != nil { self.inFlight.wrappingSubtract(1, ordering: .relaxed) }
-                Self.deliver(message, to: group.subscribers, cache: &cache)
+                Self.deliver(message, to: group, cache: &cache)
                 continue
             }
             let shared = cache
             loop.execute {
                 var local = shared.localCopy()
-                Self.deliver(message, to: group.subscribers, cache: &local)
+                Self.deliver(message, to: group, cache: &local)
                 self.inFlight.wrappingSubtract(1, ordering: .relaxed)
             }
         }
         return delivered
     }
 
-    private static func deliver(_ message: BusMessage, to subscribers: ContiguousArray<any Subscriber>, cache: inout FrameCache) {
+    private static func deliver(_ message: BusMessage, to group: LoopGroup, cache: inout FrameCache) {
         let sender = message.sender
-        for subscriber in subscribers {
-            if let sender, subscriber.connectionID == sender { continue }
-            guard let frame = cache.prepared(for: message, subscriber: subscriber) else { continue }
-            subscriber.deliver(frame, of: message)
+        for bucket in group.buckets {
+            guard let frame = cache.prepared(for: message, encoder: bucket.encoder, compressor: bucket.compressor) else { continue }
+            for subscriber in bucket.subscribers {
+                if let sender, subscriber.connectionID == sender { continue }
+                subscriber.deliver(frame, of: message)
+            }
         }
     }
 }
@@ -243,11 +254,10 @@ struct FrameCache: Sendable {
         return plain
     }
 
-    /// `message` as `subscriber` takes it: its encoder's frame, compressed when it compresses and that pays.
-    mutating func prepared(for message: BusMessage, subscriber: any Subscriber) -> PreparedFrame? {
-        let encoder = subscriber.encoder
+    /// `message` as subscribers of `encoder` and `compressor` take it: the encoder's frame, compressed when that pays.
+    mutating func prepared(for message: BusMessage, encoder: any FrameEncoder, compressor: (any FrameCompressor)?) -> PreparedFrame? {
         guard let plain = self.plain(for: message, encoder: encoder) else { return nil }
-        guard let compressor = subscriber.compressor else { return plain }
+        guard let compressor else { return plain }
         let encoderID = ObjectIdentifier(type(of: encoder))
         let compressorID = ObjectIdentifier(compressor)
         if let entry = self.compressedEntries.first(where: { $0.encoder == encoderID && $0.compressor == compressorID }) {

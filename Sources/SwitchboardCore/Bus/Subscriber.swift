@@ -54,17 +54,20 @@ public protocol Subscriber: AnyObject, Sendable {
 }
 
 /// One broadcast's frame for one wire format (and compressor), shared by every subscriber that takes it.
-public struct PreparedFrame: Sendable {
+///
+/// A class, so a subscriber's queue holds one reference per delivery rather than a copy of every field (and a
+/// reference count for each buffer in it).
+public final class PreparedFrame: Sendable {
     /// The encoder's frame, or its compressed form.
-    public var bytes: ByteBuffer
+    public let bytes: ByteBuffer
     /// `bytes` is compressed (permessage-deflate).
-    public var compressed: Bool
+    public let compressed: Bool
     /// The whole frame as the transport writes it (`FrameEncoder.wire`), when the encoder's transport frames messages.
-    public var wire: ByteBuffer?
+    public let wire: ByteBuffer?
     /// The message's channel and, for a publication, its offset there: read once per broadcast, so a session queues
     /// the frame without copying the message apart again for each subscriber.
-    public var channel: String?
-    public var offset: UInt64?
+    public let channel: String?
+    public let offset: UInt64?
 
     /// A prepared frame.
     public init(bytes: ByteBuffer, compressed: Bool = false, wire: ByteBuffer? = nil, channel: String? = nil, offset: UInt64? = nil) {

@@ -29,6 +29,8 @@ public final class LiveLimits: Sendable {
         public var presenceTimeoutSeconds: Int
         /// `write_batch_ms = 0`: the least time between two batches of WebSocket writes on one event loop (next batch).
         public var writeBatchMilliseconds: Int
+        /// `publish_lag_ms = 20`: publishes wait while WebSocket writes lag more than this (next publish; 0 = never).
+        public var publishLagMilliseconds: Int
 
         /// Values with the config's defaults, unless given.
         public init(
@@ -39,7 +41,8 @@ public final class LiveLimits: Sendable {
             newConnectionsPerIPPerSecond: Int = 50,
             securityEventsPerIPPerSecond: Int = 20,
             presenceTimeoutSeconds: Int = 30,
-            writeBatchMilliseconds: Int = 0
+            writeBatchMilliseconds: Int = 0,
+            publishLagMilliseconds: Int = 20
         ) {
             self.client = client
             self.maxQueuedFrames = maxQueuedFrames
@@ -49,6 +52,7 @@ public final class LiveLimits: Sendable {
             self.securityEventsPerIPPerSecond = securityEventsPerIPPerSecond
             self.presenceTimeoutSeconds = presenceTimeoutSeconds
             self.writeBatchMilliseconds = writeBatchMilliseconds
+            self.publishLagMilliseconds = publishLagMilliseconds
         }
     }
 

@@ -11,7 +11,8 @@ extension SwitchboardConfig.Limits {
             newConnectionsPerIPPerSecond: self.newConnectionsPerIPPerSecond,
             securityEventsPerIPPerSecond: self.securityEventsPerIPPerSecond,
             presenceTimeoutSeconds: self.presenceTimeoutSeconds,
-            writeBatchMilliseconds: self.writeBatchMilliseconds
+            writeBatchMilliseconds: self.writeBatchMilliseconds,
+            publishLagMilliseconds: self.publishLagMilliseconds
         )
     }
 }

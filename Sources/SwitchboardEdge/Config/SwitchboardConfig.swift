@@ -70,6 +70,9 @@ public struct SwitchboardConfig: Sendable {
         /// `write_batch_ms = 0`: the least time between two batches of WebSocket writes on one event loop; above zero,
         /// the messages of one interval leave in one write per connection (less CPU under load, that much more latency).
         public var writeBatchMilliseconds = 0
+        /// `publish_lag_ms = 20`: a publish is answered only once the WebSocket writes lag less than this behind (for
+        /// one second at most), so a publisher faster than the fan-out is slowed instead of every latency growing (0 = off).
+        public var publishLagMilliseconds = 20
         /// New connections one client IP may open per second (`new_connections_per_ip_per_second`; 0 = unlimited).
         public var newConnectionsPerIPPerSecond = 50
         /// `security_events_per_ip_per_second = 20`: security events kept per client address per second (bursts of 50; a

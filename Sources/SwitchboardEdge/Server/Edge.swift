@@ -84,7 +84,8 @@ public struct Edge: Sendable {
         self.bus = Bus(
             engine: engine,
             apps: apps,
-            limits: limits
+            limits: limits,
+            pacer: PublishPacer(backlog: LoopWriteBacklog()) { .milliseconds(limits.current.publishLagMilliseconds) }
         )
         let departures = ShutdownNotice()
         self.controlPlane = try ControlPlane.open(store: self.store, registry: apps, config: config, departures: departures, logger: logger)

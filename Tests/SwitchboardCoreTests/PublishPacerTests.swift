@@ -1,0 +1,66 @@
+import Synchronization
+import Testing
+
+@testable import SwitchboardCore
+
+/// A backlog whose lag the test sets.
+private final class SetBacklog: WriteBacklog {
+    let value: Mutex<Duration>
+    init(_ lag: Duration) { self.value = Mutex(lag) }
+    func lag() -> Duration { self.value.withLock { $0 } }
+    func set(_ lag: Duration) { self.value.withLock { $0 = lag } }
+}
+
+@Suite struct PublishPacerTests {
+    private func elapsed(_ work: () async throws -> Void) async rethrows -> Duration {
+        let clock = ContinuousClock()
+        let start = clock.now
+        try await work()
+        return clock.now - start
+    }
+
+    @Test func aPublishGoesOnAtOnceWhileWritesKeepUp() async {
+        let pacer = PublishPacer(backlog: SetBacklog(.milliseconds(10)), limit: .milliseconds(40), maxWait: .seconds(5))
+        #expect(await self.elapsed { await pacer.pace() } < .milliseconds(500))
+    }
+
+    @Test func aPublishWaitsWhileWritesLagAndGoesOnOnceTheyCatchUp() async {
+        let backlog = SetBacklog(.seconds(1))
+        let pacer = PublishPacer(backlog: backlog, limit: .milliseconds(40), maxWait: .seconds(10))
+        let catchUp = Task {
+            try await Task.sleep(for: .milliseconds(150))
+            backlog.set(.zero)
+        }
+        let waited = await self.elapsed { await pacer.pace() }
+        #expect(waited >= .milliseconds(150))
+        #expect(waited < .seconds(5))
+        _ = try? await catchUp.value
+    }
+
+    @Test func aStuckWriterHoldsAPublishNoLongerThanMaxWait() async {
+        let pacer = PublishPacer(backlog: SetBacklog(.seconds(60)), limit: .milliseconds(40), maxWait: .milliseconds(200))
+        let waited = await self.elapsed { await pacer.pace() }
+        #expect(waited >= .milliseconds(200))
+        #expect(waited < .seconds(3))
+    }
+
+    @Test func theLimitIsReadAtEachPublishAndZeroNeverWaits() async {
+        let limits = LiveLimits(.init(publishLagMilliseconds: 0))
+        let pacer = PublishPacer(backlog: SetBacklog(.seconds(60)), maxWait: .milliseconds(200)) {
+            .milliseconds(limits.current.publishLagMilliseconds)
+        }
+        #expect(await self.elapsed { await pacer.pace() } < .milliseconds(150))
+        limits.replace(.init(publishLagMilliseconds: 40))
+        #expect(await self.elapsed { await pacer.pace() } >= .milliseconds(200))
+    }
+
+    @Test func theBusAnswersAPublishOnlyOnceItsPacerLetsItGo() async throws {
+        let app = testApp()
+        let pacer = PublishPacer(backlog: SetBacklog(.seconds(60)), limit: .milliseconds(40), maxWait: .milliseconds(200))
+        let bus = Bus(engine: MemoryEngine(), apps: AppRegistry(apps: [app]), pacer: pacer)
+        let waited = try await self.elapsed {
+            _ = try await bus.publish(publication("room"), app: app)
+        }
+        #expect(waited >= .milliseconds(200))
+    }
+}
