@@ -11,6 +11,15 @@ private final class SetBacklog: WriteBacklog {
     func set(_ lag: Duration) { self.value.withLock { $0 = lag } }
 }
 
+/// A backlog that lags a minute and counts how often it is read.
+private final class CountedBacklog: WriteBacklog {
+    let reads = Atomic<Int>(0)
+    func lag() -> Duration {
+        self.reads.add(1, ordering: .relaxed)
+        return .seconds(60)
+    }
+}
+
 @Suite struct PublishPacerTests {
     private func elapsed(_ work: () async throws -> Void) async rethrows -> Duration {
         let clock = ContinuousClock()
@@ -62,5 +71,43 @@ private final class SetBacklog: WriteBacklog {
             _ = try await bus.publish(publication("room"), app: app)
         }
         #expect(waited >= .milliseconds(200))
+    }
+
+    @Test func manyHeldPublishesShareOneReadOfTheLagPerTick() async {
+        let backlog = CountedBacklog()
+        let pacer = PublishPacer(backlog: backlog, limit: .milliseconds(40), maxWait: .milliseconds(100))
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<200 { group.addTask { await pacer.pace() } }
+        }
+        // One read each as they arrive, then about one per millisecond; a sleeping task each would read 20,000 times.
+        #expect(backlog.reads.load(ordering: .relaxed) < 1_000)
+    }
+
+    @Test func aCancelledPublishWaitsOutItsTurnWithoutSpinning() async {
+        let backlog = CountedBacklog()
+        let pacer = PublishPacer(backlog: backlog, limit: .milliseconds(40), maxWait: .milliseconds(150))
+        let waited = await self.elapsed {
+            let publish = Task { await pacer.pace() }
+            publish.cancel()
+            await publish.value
+        }
+        #expect(waited >= .milliseconds(150))
+        #expect(waited < .seconds(3))
+        #expect(backlog.reads.load(ordering: .relaxed) < 1_000)
+    }
+
+    @Test func heldPublishesGoOnOnceTheLimitIsTurnedOff() async {
+        let limits = LiveLimits(.init(publishLagMilliseconds: 40))
+        let pacer = PublishPacer(backlog: SetBacklog(.seconds(60)), maxWait: .seconds(10)) {
+            .milliseconds(limits.current.publishLagMilliseconds)
+        }
+        let turnOff = Task {
+            try await Task.sleep(for: .milliseconds(100))
+            limits.replace(.init(publishLagMilliseconds: 0))
+        }
+        let waited = await self.elapsed { await pacer.pace() }
+        #expect(waited >= .milliseconds(100))
+        #expect(waited < .seconds(5))
+        _ = try? await turnOff.value
     }
 }
