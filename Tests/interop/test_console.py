@@ -103,8 +103,11 @@ def test_console_page_and_assets_are_served_without_a_token_and_not_cached(conso
     page = httpx.get(f"{console_server.http}/console", timeout=WAIT).text
     assets = re.findall(r'(?:src|href)="([^"]*)"', page)
     assert assets[:2] == ["/console/console.css", "/console/console.js"] and all(a.startswith("/console/") for a in assets), assets
-    for asset in assets:  # every page module (alerts.js, …) is served
-        assert httpx.get(console_server.http + asset, timeout=WAIT).status_code == 200, asset
+    for asset in assets:  # every page module (alerts.js, …) is served, and so is every module it imports
+        r = httpx.get(console_server.http + asset, timeout=WAIT)
+        assert r.status_code == 200, asset
+        for imported in re.findall(r'from "\./([^"]+)"', r.text):
+            assert httpx.get(f"{console_server.http}/console/{imported}", timeout=WAIT).status_code == 200, (asset, imported)
 
 
 def test_debug_stream_and_publish_refuse_a_missing_or_wrong_admin_token(console_server):

@@ -275,11 +275,7 @@ public final class Bus: BrokerEventHandler {
             holder: holder,
             now: WallClock.milliseconds()
         )
-        if let change {
-            try await self.engine.publish(change)
-            self.observers.notify { $0.presenceChanged(change) }
-        }
-        return change
+        return try await self.announce(change)
     }
 
     /// Replaces a member's metadata and announces it.
@@ -293,11 +289,7 @@ public final class Bus: BrokerEventHandler {
             metadata: metadata,
             now: WallClock.milliseconds()
         )
-        if let change {
-            try await self.engine.publish(change)
-            self.observers.notify { $0.presenceChanged(change) }
-        }
-        return change
+        return try await self.announce(change)
     }
 
     /// Removes `holder` from a member and announces the leave when it was the last.
@@ -309,10 +301,15 @@ public final class Bus: BrokerEventHandler {
             holder: holder,
             now: WallClock.milliseconds()
         )
-        if let change {
-            try await self.engine.publish(change)
-            self.observers.notify { $0.presenceChanged(change) }
-        }
+        return try await self.announce(change)
+    }
+
+    /// Tells the channel's subscribers and the observers about a presence change, when there is one.
+    @discardableResult
+    private func announce(_ change: PresenceChange?) async throws -> PresenceChange? {
+        guard let change else { return nil }
+        try await self.engine.publish(change)
+        self.observers.notify { $0.presenceChanged(change) }
         return change
     }
 
@@ -324,8 +321,7 @@ public final class Bus: BrokerEventHandler {
     /// Expires silent server-side presence joins and trims history; the janitor calls it periodically.
     public func sweep(now: Int64) async throws {
         for change in try await self.engine.presence.expire(now: now, maxAge: self.presenceTimeoutMilliseconds) {
-            try await self.engine.publish(change)
-            self.observers.notify { $0.presenceChanged(change) }
+            try await self.announce(change)
         }
         try await self.engine.sweep(now: now)
     }

@@ -2,7 +2,8 @@
 // A plain ES module beside console.js: it reads the same tab-only token and refreshes while the console is shown.
 // Everything shown comes from the server and is written with textContent, never parsed as HTML.
 
-const TOKEN_KEY = "switchboard.console.token";
+import { call, token } from "./admin-api.js";
+
 const KINDS = ["security_events", "connections", "engine_unavailable", "usage"];
 const EVENTS = [
   "forbidden", "rate_limited", "bad_request", "over_quota", "origin_blocked", "unknown_key", "app_disabled",
@@ -24,25 +25,6 @@ function option(value) {
   node.value = value;
   node.textContent = value;
   return node;
-}
-
-async function call(method, path, body) {
-  const token = sessionStorage.getItem(TOKEN_KEY);
-  if (!token) return null;
-  const headers = { Authorization: `Bearer ${token}` };
-  const init = { method, headers, cache: "no-store" };
-  if (body !== undefined) {
-    headers["Content-Type"] = "application/json";
-    init.body = JSON.stringify(body);
-  }
-  const response = await fetch(path, init);
-  const text = await response.text();
-  let json = null;
-  try { json = text ? JSON.parse(text) : null; } catch (_) { json = null; }
-  if (!response.ok) {
-    throw new Error((json && json.error && (json.error.message || json.error.code)) || `${response.status}`);
-  }
-  return json;
 }
 
 /// What a rule watches, in words.
@@ -120,7 +102,7 @@ function setStatus(text, isError = false) {
 }
 
 async function refresh() {
-  if ($("console").hidden || !sessionStorage.getItem(TOKEN_KEY)) return;
+  if ($("console").hidden || !token()) return;
   try {
     const data = await call("GET", "/api/realtime/alerts");
     if (!data) return;

@@ -3,29 +3,13 @@
 // tab-only token, follows the app selected in the Apps list, and loads again only on a change of app or after a save,
 // so an edit in progress is never overwritten. Server text is written with textContent, never parsed as HTML.
 
-const TOKEN_KEY = "switchboard.console.token";
+import { call, token } from "./admin-api.js";
+
 const $ = (id) => document.getElementById(id);
 
 let app = null;
 let rules = []; // the rules as the server sent them; edits are read back from the rows on save
 let events = [];
-
-async function call(method, path, body) {
-  const token = sessionStorage.getItem(TOKEN_KEY);
-  if (!token) return null;
-  const headers = { Authorization: `Bearer ${token}` };
-  const init = { method, headers, cache: "no-store" };
-  if (body !== undefined) {
-    headers["Content-Type"] = "application/json";
-    init.body = JSON.stringify(body);
-  }
-  const response = await fetch(path, init);
-  const text = await response.text();
-  let json = null;
-  try { json = text ? JSON.parse(text) : null; } catch (_) { json = null; }
-  if (!response.ok) throw new Error((json && json.error && (json.error.message || json.error.code)) || `${response.status}`);
-  return json;
-}
 
 function status(id, text, failed) {
   $(id).textContent = text;
@@ -125,7 +109,7 @@ function showWebhooks(result) {
 
 async function load() {
   app = selectedApp();
-  if (!app || $("console").hidden || !sessionStorage.getItem(TOKEN_KEY)) return;
+  if (!app || $("console").hidden || !token()) return;
   const base = `/api/realtime/apps/${encodeURIComponent(app)}`;
   try {
     const [found, hooks] = await Promise.all([call("GET", `${base}/channel-rules`), call("GET", `${base}/webhooks`)]);

@@ -3,7 +3,8 @@
 // follows the app selected in the Apps list and refreshes every 10 s. The chart is an inline SVG built with DOM calls;
 // server text is written with textContent, never parsed as HTML.
 
-const TOKEN_KEY = "switchboard.console.token";
+import { call } from "./admin-api.js";
+
 const SVG = "http://www.w3.org/2000/svg";
 const $ = (id) => document.getElementById(id);
 const number = new Intl.NumberFormat("en");
@@ -15,16 +16,8 @@ function selectedApp() {
   return button ? button.dataset.app : null;
 }
 
-async function fetchUsage(id) {
-  const token = sessionStorage.getItem(TOKEN_KEY);
-  if (!token) return null;
-  const response = await fetch(`/api/realtime/apps/${encodeURIComponent(id)}/usage`, {
-    headers: { Authorization: `Bearer ${token}` },
-    cache: "no-store",
-  });
-  const body = await response.json().catch(() => null);
-  if (!response.ok) throw new Error((body && body.error && body.error.message) || `${response.status}`);
-  return body;
+function fetchUsage(id) {
+  return call("GET", `/api/realtime/apps/${encodeURIComponent(id)}/usage`);
 }
 
 function svg(name, attributes, text) {
