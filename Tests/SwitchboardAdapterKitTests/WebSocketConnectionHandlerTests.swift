@@ -32,10 +32,33 @@ private struct EchoEncoder: FrameEncoder {
     func frame(for message: BusMessage) -> ByteBuffer? { nil }
 }
 
+/// Between the handler and the socket: on its first flush, queues one more message and reports the socket writable,
+/// as NIO does when a flush drains the socket below its low watermark.
+private final class WritableDuringFlush: ChannelOutboundHandler, @unchecked Sendable {
+    typealias OutboundIn = ByteBuffer
+    let endpoint: EchoEndpoint
+    var fired = false
+    init(_ endpoint: EchoEndpoint) { self.endpoint = endpoint }
+
+    func flush(context: ChannelHandlerContext) {
+        if !self.fired {
+            self.fired = true
+            self.endpoint.session.send(ByteBuffer(string: "second"))
+            context.fireChannelWritabilityChanged()
+        }
+        context.flush()
+    }
+}
+
 @Suite struct WebSocketConnectionHandlerTests {
-    /// A channel whose pipeline is the handler alone, driving `endpoint`.
-    private func channel(_ endpoint: EchoEndpoint, loop: NIOAsyncTestingEventLoop? = nil) async throws -> NIOAsyncTestingChannel {
+    /// A channel whose pipeline is the handler driving `endpoint`, after `socketSide` when given.
+    private func channel(
+        _ endpoint: EchoEndpoint,
+        loop: NIOAsyncTestingEventLoop? = nil,
+        socketSide: (any ChannelHandler & Sendable)? = nil
+    ) async throws -> NIOAsyncTestingChannel {
         let channel = loop.map { NIOAsyncTestingChannel(loop: $0) } ?? NIOAsyncTestingChannel()
+        if let socketSide { try await channel.pipeline.addHandler(socketSide) }
         let request = Request(
             head: HTTPRequest(method: .get, scheme: nil, authority: "x", path: "/", headerFields: [:]),
             body: .init(buffer: ByteBuffer())
@@ -111,6 +134,17 @@ private struct EchoEncoder: FrameEncoder {
         while let header = write.readBytes(length: 2) { payloads.append(write.readString(length: Int(header[1])) ?? "") }
         #expect(payloads == ["one", "two", "three"])
         #expect(try await channel.readOutbound(as: ByteBuffer.self) == nil)
+    }
+
+    @Test func aWritabilityChangeDuringAFlushSendsEachFrameOnce() async throws {
+        let loop = NIOAsyncTestingEventLoop()
+        let endpoint = EchoEndpoint()
+        let channel = try await self.channel(endpoint, loop: loop, socketSide: WritableDuringFlush(endpoint))
+        try await loop.submit { _ = endpoint.session.send(ByteBuffer(string: "first")) }.get()
+        for _ in 0..<5 { await loop.advanceTime(by: .milliseconds(1)) }
+        try await loop.submit { _ = endpoint.session.send(ByteBuffer(string: "third")) }.get()
+        for _ in 0..<5 { await loop.advanceTime(by: .milliseconds(1)) }
+        #expect(try await self.writtenPayloads(channel) == ["first", "second", "third"])
     }
 
     @Test func aLoopsLagIsTheAgeOfItsOldestUnwrittenFrameAndEndsWithTheBatch() async throws {

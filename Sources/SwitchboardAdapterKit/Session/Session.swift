@@ -241,19 +241,18 @@ public final class Session: Subscriber {
         if pending { wake() }
     }
 
-    /// Takes every queued frame for a direct writer, with whether the session has ended (read under the same lock, so
-    /// nothing can be queued after frames taken from an ended session), and lets the next frame wake the writer again.
+    /// Takes every queued frame for a direct writer into `frames` (empty), and returns whether the session has ended
+    /// (read under the same lock, so nothing can be queued after frames taken from an ended session); the next frame
+    /// wakes the writer again. The queue and `frames` trade storage, so a busy connection reuses two arrays.
     /// While the socket is not `writable` a live session's frames stay queued: its bound decides when it is too slow.
-    public func takeForWriting(writable: Bool = true) -> (frames: [OutgoingFrame], ended: Bool) {
+    public func takeForWriting(into frames: inout [OutgoingFrame], writable: Bool = true) -> Bool {
         self.state.withLock { state in
             state.writerWoken = false
             let ended = state.end != nil
-            guard writable || ended else { return ([], false) }
-            defer {
-                state.queue = []
-                state.queuedBytes = 0
-            }
-            return (state.queue, ended)
+            guard writable || ended else { return false }
+            swap(&state.queue, &frames)
+            state.queuedBytes = 0
+            return ended
         }
     }
 

@@ -51,6 +51,12 @@ public final class WebSocketConnectionHandler: ChannelDuplexHandler, @unchecked 
     var inflater: MessageInflater?
     var context: ChannelHandlerContext?
     var endpoint: (any WebSocketEndpoint)?
+    /// The endpoint's session, kept so a write does not ask the endpoint for it.
+    var session: Session?
+    /// The frames of the write in progress; its storage and the session queue's take turns (`takeForWriting(into:)`).
+    var taken: [OutgoingFrame] = []
+    /// The most frames whose array a connection keeps between writes.
+    static let keptFrames = 64
     var assembler = WebSocketMessageAssembler(maxSize: 1 << 20)
     let inbox: Inbox
     /// The server's close frame is out: nothing else is written, and the client's close ends the socket.
@@ -93,6 +99,7 @@ public final class WebSocketConnectionHandler: ChannelDuplexHandler, @unchecked 
             self.sendClose(code: code, reason: reason)
         case .endpoint(let endpoint):
             self.endpoint = endpoint
+            self.session = endpoint.session
             let limit = endpoint.maxMessageBytes
             self.assembler = WebSocketMessageAssembler(maxSize: limit)
             if let inflater = self.inflater {
@@ -125,6 +132,7 @@ public final class WebSocketConnectionHandler: ChannelDuplexHandler, @unchecked 
         guard let endpoint = self.endpoint else { return }
         // Let go of the endpoint: its session holds this handler (the writer's wake-up) until the endpoint is done.
         self.endpoint = nil
+        self.session = nil
         endpoint.session.close(.normal)
         self.inbox.push(.closed, endpoint: endpoint)
     }
@@ -269,29 +277,36 @@ public final class WebSocketConnectionHandler: ChannelDuplexHandler, @unchecked 
     /// nothing is taken, so the session's bound decides when the client is too slow. Returns the bytes written.
     @discardableResult
     func writeQueued() -> Int {
-        guard let context = self.context, let endpoint = self.endpoint else { return 0 }
-        guard !self.closeSent else {
-            _ = endpoint.session.takeForWriting()
-            return 0
+        guard let context = self.context, let endpoint = self.endpoint, let session = self.session else { return 0 }
+        let ended = session.takeForWriting(into: &self.taken, writable: self.writable || self.closeSent)
+        var wire: ByteBuffer?
+        if !self.closeSent {
+            if self.taken.count == 1 {
+                let frame = self.taken[0]
+                wire = frame.wire ?? ServerFrame.text(frame.bytes, compressed: frame.compressed)
+            } else if self.taken.count > 1 {
+                wire = Self.join(self.taken, allocator: context.channel.allocator)
+            }
         }
-        let (frames, ended) = endpoint.session.takeForWriting(writable: self.writable)
-        var bytes = 0
-        if frames.count == 1 {
-            let wire = frames[0].wire ?? ServerFrame.text(frames[0].bytes, compressed: frames[0].compressed)
-            bytes = wire.readableBytes
-            context.write(Self.wrapOutboundOut(wire), promise: nil)
-        } else if frames.count > 1 {
-            let joined = Self.join(frames, allocator: context.channel.allocator)
-            bytes = joined.readableBytes
-            context.write(Self.wrapOutboundOut(joined), promise: nil)
-        }
+        // Emptied before the pipeline sees the write: a writability change during the flush writes again from here.
+        // A small array keeps its storage for the next take.
+        self.taken.removeAll(keepingCapacity: self.taken.capacity <= Self.keptFrames)
+        guard !self.closeSent else { return 0 }
+        if let wire { self.write(wire, context: context, flush: !ended) }
         if ended {
             let (code, reason) = endpoint.closeFrame()
             self.sendClose(code: code, reason: reason)
-        } else if !frames.isEmpty {
-            context.flush()
         }
-        return bytes
+        return wire?.readableBytes ?? 0
+    }
+
+    /// Writes, and flushes in the same pass down the pipeline unless a close frame follows.
+    private func write(_ bytes: ByteBuffer, context: ChannelHandlerContext, flush: Bool) {
+        if flush {
+            context.writeAndFlush(Self.wrapOutboundOut(bytes), promise: nil)
+        } else {
+            context.write(Self.wrapOutboundOut(bytes), promise: nil)
+        }
     }
 
     /// Several frames as one buffer: copying a hundred bytes costs less than a pipeline write per frame, and the
