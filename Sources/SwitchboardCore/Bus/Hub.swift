@@ -46,6 +46,7 @@ public final class Hub: Sendable {
             let encoder: any FrameEncoder
             let encoderID: ObjectIdentifier
             let compressor: (any FrameCompressor)?
+            let compressorID: ObjectIdentifier?
             var subscribers = ContiguousArray<any Subscriber>()
         }
 
@@ -58,11 +59,13 @@ public final class Hub: Sendable {
             let encoderID = ObjectIdentifier(Swift.type(of: subscriber.encoder))
             let compressor = subscriber.compressor
             let compressorID = compressor.map { ObjectIdentifier($0) }
-            let index = self.buckets.firstIndex { $0.encoderID == encoderID && $0.compressor.map { ObjectIdentifier($0) } == compressorID }
-            if let index {
+            if let index = self.buckets.firstIndex(where: { $0.encoderID == encoderID && $0.compressorID == compressorID }) {
                 self.buckets[index].subscribers.append(subscriber)
             } else {
-                self.buckets.append(Bucket(encoder: subscriber.encoder, encoderID: encoderID, compressor: compressor, subscribers: [subscriber]))
+                let encoder = subscriber.encoder
+                self.buckets.append(
+                    Bucket(encoder: encoder, encoderID: encoderID, compressor: compressor, compressorID: compressorID, subscribers: [subscriber])
+                )
             }
         }
     }
