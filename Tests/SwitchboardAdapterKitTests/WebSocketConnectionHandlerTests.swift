@@ -3,6 +3,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import NIOEmbedded
+import NIOPosix
 import NIOWebSocket
 import SwitchboardCore
 import Synchronization
@@ -29,7 +30,39 @@ private final class EchoEndpoint: WebSocketEndpoint {
 
 private struct EchoEncoder: FrameEncoder {
     var protocolName: String { "test" }
-    func frame(for message: BusMessage) -> ByteBuffer? { nil }
+    func frame(for message: BusMessage) -> ByteBuffer? {
+        guard case .publication(let publication) = message else { return nil }
+        return publication.data
+    }
+}
+
+/// An endpoint subscribed to `room` on `hub`: its message `publish` broadcasts there (itself included), and any other
+/// is answered at once with `answer`.
+private final class BroadcastingEndpoint: WebSocketEndpoint {
+    let session: Session
+    let hub: Hub
+    let maxMessageBytes = 1_000
+
+    init(hub: Hub, loop: any EventLoop) {
+        self.hub = hub
+        let app = App(id: "1", key: "pk", secrets: ["sk"])
+        self.session = Session(connectionID: ConnectionID(8), app: app, encoder: EchoEncoder(), eventLoop: loop)
+        hub.add(self.session, app: "1", channel: "room")
+    }
+
+    func receive(_ message: ByteBuffer) async -> Bool {
+        guard String(buffer: message) == "publish" else {
+            self.session.send(ByteBuffer(string: "answer"))
+            return true
+        }
+        let data = ByteBuffer(string: "broadcast")
+        self.hub.broadcast(.publication(Publication(app: "1", channel: "room", event: "e", data: data, timestamp: 0)))
+        return true
+    }
+
+    func closeFrame() -> (code: UInt16, reason: String?) { (1000, nil) }
+    func violated(_ violation: WebSocketViolation) {}
+    func closed() async {}
 }
 
 /// Between the handler and the socket: on its first flush, queues one more message and reports the socket writable,
@@ -159,6 +192,24 @@ private final class WritableDuringFlush: ChannelOutboundHandler, @unchecked Send
         #expect(lagBeforeTheWrite >= .milliseconds(50))
         _ = try await channel.waitForOutboundWrite(as: ByteBuffer.self)
         #expect(try await loop.submit { batch.lag(now: .now() + .milliseconds(50)) }.get() == .zero)
+    }
+
+    @Test func theAnswerToAMessageFollowsWhatTheMessageBeforeItBroadcastToTheSameConnection() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let loop = group.next()
+        let endpoint = BroadcastingEndpoint(hub: Hub(), loop: loop)
+        // The loop is busy for a moment, so the broadcast's task waits there while the next message is served.
+        let busy = loop.submit { _ = usleep(200_000) }
+        let inbox = WebSocketConnectionHandler.Inbox()
+        inbox.push(.message(ByteBuffer(string: "publish")), endpoint: endpoint)
+        inbox.push(.message(ByteBuffer(string: "ask")), endpoint: endpoint)
+        try await busy.get()
+        for _ in 0..<400 where inbox.state.withLock({ $0.running }) { try await Task.sleep(for: .milliseconds(5)) }
+        try await loop.submit {}.get()
+        var frames: [OutgoingFrame] = []
+        _ = endpoint.session.takeForWriting(into: &frames)
+        #expect(frames.map { String(buffer: $0.bytes) } == ["broadcast", "answer"])
+        try await group.shutdownGracefully()
     }
 
     @Test func theWriteBatchIntervalFollowsReloadedLimits() {

@@ -135,6 +135,7 @@ public final class Session: Subscriber {
     public let compressor: (any FrameCompressor)?
     /// The event loop of the connection's socket: broadcasts queue here from that loop (`Subscriber.eventLoop`).
     public let eventLoop: (any EventLoop)?
+    private let loopBroadcasts: LoopBroadcasts?
     private let state = Mutex(State())
 
     /// Creates a session for a connection of `app` speaking `encoder`'s wire format; with `compressor`, frames
@@ -149,12 +150,20 @@ public final class Session: Subscriber {
         eventLoop: (any EventLoop)? = nil
     ) {
         self.eventLoop = eventLoop
+        self.loopBroadcasts = eventLoop.map { LoopBroadcasts.for($0) }
         self.connectionID = connectionID
         self.app = app
         self.encoder = encoder
         self.maxQueuedFrames = maxQueuedFrames
         self.maxQueuedBytes = maxQueuedBytes
         self.compressor = compressor
+    }
+
+    /// Returns once the broadcasts already on their way to this connection's event loop are queued on its subscribers,
+    /// so a reply sent next comes after any of them this connection takes (a reply is queued at once, they in a task).
+    public func afterBroadcastsOnTheirWay() async {
+        guard let loop = self.eventLoop, self.loopBroadcasts?.pending == true else { return }
+        try? await loop.submit {}.get()
     }
 
     /// Why the session ended, once it has.

@@ -439,6 +439,8 @@ extension WebSocketConnectionHandler {
                 case .message(let message):
                     guard !self.state.withLock({ $0.refused }) else { continue }
                     if await !endpoint.receive(message) { self.state.withLock { $0.refused = true } }
+                    // What this message broadcast to the connection reaches it before the answer to the next one.
+                    await endpoint.session.afterBroadcastsOnTheirWay()
                 case .work(let work):
                     await work()
                 case .closed:

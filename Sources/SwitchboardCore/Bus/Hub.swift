@@ -40,6 +40,8 @@ public final class Hub: Sendable {
     struct LoopGroup: Sendable {
         let key: ObjectIdentifier?
         let loop: (any EventLoop)?
+        /// The loop's broadcasts on their way, counted so its connections can wait for them (`LoopBroadcasts`).
+        let broadcasts: LoopBroadcasts?
         var buckets: [Bucket] = []
 
         struct Bucket: Sendable {
@@ -53,6 +55,7 @@ public final class Hub: Sendable {
         init(key: ObjectIdentifier?, loop: (any EventLoop)?) {
             self.key = key
             self.loop = loop
+            self.broadcasts = loop.map { LoopBroadcasts.for($0) }
         }
 
         mutating func add(_ subscriber: any Subscriber) {
@@ -219,9 +222,11 @@ public final class Hub: Sendable {
                 continue
             }
             let shared = cache
+            group.broadcasts?.handed()
             loop.execute {
                 var local = shared.localCopy()
                 Self.deliver(message, to: group, cache: &local)
+                group.broadcasts?.queued()
                 self.inFlight.wrappingSubtract(1, ordering: .relaxed)
             }
         }
