@@ -12,6 +12,7 @@ import {
     generateIdentity,
     generateSenderKey,
     isEnvelope,
+    readiness,
 } from "@domvia/realtime-e2ee";
 
 test("an envelope opens only with its key and its associated data", async () => {
@@ -112,4 +113,22 @@ test("a member cannot take over another member's key id", async () => {
     await assert.rejects(bob.decrypt(await mallory.encrypt({ body: "forged" }, "m"), "m"));
     assert.deepEqual(await bob.decrypt(genuine, "m"), { body: "real" });
     for (const e2ee of [ada, bob, mallory]) e2ee.close();
+});
+
+test("waitUntilReady shares one attempt between callers and tries again after a failure", async () => {
+    const attempts = [];
+    const channel = {
+        whenSubscribed(options) {
+            attempts.push(options);
+            return attempts.length === 1 ? Promise.reject(new Error("subscription timed out")) : Promise.resolve();
+        },
+    };
+    const owner = { name: "room" };
+    const waitUntilReady = readiness(channel, null, owner);
+    const first = waitUntilReady({ timeoutMs: 5 });
+    assert.equal(waitUntilReady(), first);
+    await assert.rejects(first, /timed out/);
+    assert.equal(await waitUntilReady(), owner);
+    assert.equal(await waitUntilReady(), owner);
+    assert.deepEqual(attempts, [{ timeoutMs: 5 }, undefined]);
 });

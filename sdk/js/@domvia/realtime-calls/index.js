@@ -12,7 +12,7 @@
 // `{candidates: [{candidate, sdp_mid, sdp_mline_index}]}`. With `encrypted: true` (strong privacy) the negotiation
 // payloads travel sealed with @domvia/realtime-e2ee: `{call_id, user_id, count?, sealed: envelope}`.
 
-import { RoomEncryption } from "../realtime-e2ee/index.js";
+import { RoomEncryption, readiness } from "../realtime-e2ee/index.js";
 
 /** Every signaling event, as named on the wire (after `client-`). */
 export const CALL_EVENTS = Object.freeze([
@@ -82,7 +82,7 @@ export class CallSession {
         this.channel = realtime.subscribe(channelName);
         this.e2ee = encrypted ? new RoomEncryption(this.channel, { roomId: `${channelName}|${this.callId}`, userId: this.userId, keyWaitMs }) : null;
         this.incoming = Promise.resolve();
-        this.ready = null;
+        this.readiness = readiness(this.channel, this.e2ee, this);
         for (const name of CALL_EVENTS) {
             this.channel.bind(`client-${name}`, (data, meta) => this.receive(name, data, meta));
             this.channel.bind(name, (data, meta) => this.receive(name, data, meta));
@@ -92,18 +92,8 @@ export class CallSession {
     }
 
     /** Resolves once subscribed to the call channel (and, when encrypted, keys are made and announced). */
-    waitUntilReady({ timeoutMs } = {}) {
-        if (!this.ready) {
-            this.ready = (async () => {
-                await this.channel.whenSubscribed(timeoutMs ? { timeoutMs } : undefined);
-                if (this.e2ee) await this.e2ee.start();
-                return this;
-            })();
-            this.ready.catch(() => {
-                this.ready = null;
-            });
-        }
-        return this.ready;
+    waitUntilReady(options) {
+        return this.readiness(options);
     }
 
     // MARK: Listening

@@ -12,7 +12,7 @@
 //   client-chat.delivered {message_id, user_id, at}
 //   client-chat.read      {message_id, user_id, at}
 
-import { RoomEncryption, isEnvelope } from "../realtime-e2ee/index.js";
+import { RoomEncryption, isEnvelope, readiness } from "../realtime-e2ee/index.js";
 
 const ROOM_ID = /^[A-Za-z0-9_\-=@,.;]{1,160}$/;
 
@@ -59,7 +59,7 @@ export class ChatRoom {
         this.handlers = { message: new Set(), typing: new Set(), status: new Set(), error: new Set() };
         // Decryption is asynchronous: one queue keeps messages in the order they arrived.
         this.incoming = Promise.resolve();
-        this.ready = null;
+        this.readiness = readiness(this.channel, this.e2ee, this);
         this.channel.bind("client-chat.message", (data, meta) => this.receiveMessage(data, meta));
         this.channel.bind("chat.message", (data, meta) => this.receiveMessage(data, meta));
         this.channel.bind("client-chat.typing", (data, meta) => this.receiveTyping(data, meta));
@@ -70,18 +70,8 @@ export class ChatRoom {
     }
 
     /** Resolves once subscribed (and, when encrypted, this device's keys are made and announced). */
-    waitUntilReady({ timeoutMs } = {}) {
-        if (!this.ready) {
-            this.ready = (async () => {
-                await this.channel.whenSubscribed(timeoutMs ? { timeoutMs } : undefined);
-                if (this.e2ee) await this.e2ee.start();
-                return this;
-            })();
-            this.ready.catch(() => {
-                this.ready = null;
-            });
-        }
-        return this.ready;
+    waitUntilReady(options) {
+        return this.readiness(options);
     }
 
     on(kind, callback) {

@@ -127,6 +127,27 @@ export async function fingerprint(publicKeyRaw) {
  *   const envelope = await e2ee.encrypt({ text: "hi" }, "aad");
  *   const value = await e2ee.decrypt(envelope, "aad");   // waits for the sender's key if it has not arrived yet
  */
+/**
+ * A `waitUntilReady` for something built on `channel`: resolves with `owner` once subscribed and, with `e2ee`, once this
+ * device's keys are made and announced. One attempt runs at a time; after a failure the next call tries again.
+ */
+export function readiness(channel, e2ee, owner) {
+    let ready = null;
+    return ({ timeoutMs } = {}) => {
+        if (!ready) {
+            ready = (async () => {
+                await channel.whenSubscribed(timeoutMs ? { timeoutMs } : undefined);
+                if (e2ee) await e2ee.start();
+                return owner;
+            })();
+            ready.catch(() => {
+                ready = null;
+            });
+        }
+        return ready;
+    };
+}
+
 export class RoomEncryption {
     /**
      * @param {object} channel a subscribed `RealtimeChannel` (client events on)
