@@ -72,32 +72,19 @@ public struct JSONActionAdapter: ProtocolAdapter {
                 session.close(.normal, farewell: JSONActionReply.error(.forbidden, "the app was disabled"))
             }
         }
-        let lease = EndpointLease(opened: opened, goodbye: goodbye, caller: caller, maxMessageBytes: app.plan.maxMessageBytes + 64 * 1024)
-        return .endpoint(JSONActionSocket(connection: connection, lease: lease))
+        return .endpoint(LeasedEndpoint(connection: connection, lease: EndpointLease(opened: opened, goodbye: goodbye, caller: caller)))
     }
 }
 
 /// A JSON-action connection as its WebSocket transport drives it.
-final class JSONActionSocket: WebSocketEndpoint {
-    let connection: JSONActionConnection
-    let lease: EndpointLease
-
-    init(connection: JSONActionConnection, lease: EndpointLease) {
-        self.connection = connection
-        self.lease = lease
-    }
-
-    var maxMessageBytes: Int { self.lease.maxMessageBytes }
-
-    var session: Session { self.connection.session }
-
-    func receive(_ message: ByteBuffer) async -> Bool {
-        await self.connection.receive(message)
+extension JSONActionConnection: SocketConnection {
+    public func read(_ message: ByteBuffer) async -> Bool {
+        await self.receive(message)
         // Once the server has ended the session, what the client still sends is not read.
         return self.session.end == nil
     }
 
-    func closeFrame() -> (code: UInt16, reason: String?) {
+    public func closeFrame() -> (code: UInt16, reason: String?) {
         switch self.session.end {
         case .tooSlow: (4008, "too slow")
         case .shutdown: (1001, "server restarting")
@@ -106,10 +93,5 @@ final class JSONActionSocket: WebSocketEndpoint {
         }
     }
 
-    func violated(_ violation: WebSocketViolation) { self.lease.report(violation) }
-
-    func closed() async {
-        await self.connection.closed()
-        self.lease.release()
-    }
+    public func socketClosed() async { await self.closed() }
 }

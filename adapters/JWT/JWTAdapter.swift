@@ -93,45 +93,27 @@ public struct JWTAdapter: ProtocolAdapter {
             connection.tick()
             return .seconds(1)
         }
-        let lease = EndpointLease(opened: opened, goodbye: goodbye, caller: caller, maxMessageBytes: app.plan.maxMessageBytes + 64 * 1024)
-        return .endpoint(JWTSocket(connection: connection, lease: lease))
+        return .endpoint(LeasedEndpoint(connection: connection, lease: EndpointLease(opened: opened, goodbye: goodbye, caller: caller)))
     }
 }
 
 /// A JWT-protocol connection as its WebSocket transport drives it.
-final class JWTSocket: WebSocketEndpoint {
-    let connection: JWTConnection
-    let lease: EndpointLease
-
-    init(connection: JWTConnection, lease: EndpointLease) {
-        self.connection = connection
-        self.lease = lease
+extension JWTConnection: SocketConnection {
+    public func read(_ message: ByteBuffer) async -> Bool {
+        await self.receive(message)
+        return self.disconnectReason == nil
     }
 
-    var maxMessageBytes: Int { self.lease.maxMessageBytes }
-
-    var session: Session { self.connection.session }
-
-    func receive(_ message: ByteBuffer) async -> Bool {
-        await self.connection.receive(message)
-        return self.connection.disconnectReason == nil
-    }
-
-    func closeFrame() -> (code: UInt16, reason: String?) {
+    public func closeFrame() -> (code: UInt16, reason: String?) {
         let reason: JWTDisconnect
         switch self.session.end {
         case .tooSlow: reason = .slow
         case .shutdown: reason = .shutdown
-        case .policyViolation: reason = self.connection.disconnectReason ?? .badRequest
-        case .normal, nil: reason = self.connection.disconnectReason ?? .connectionClosed
+        case .policyViolation: reason = self.disconnectReason ?? .badRequest
+        case .normal, nil: reason = self.disconnectReason ?? .connectionClosed
         }
         return (UInt16(reason.code), reason.reason)
     }
 
-    func violated(_ violation: WebSocketViolation) { self.lease.report(violation) }
-
-    func closed() async {
-        await self.connection.closed()
-        self.lease.release()
-    }
+    public func socketClosed() async { await self.closed() }
 }

@@ -103,8 +103,7 @@ public struct PusherAdapter: ProtocolAdapter {
         // Pings the client when it falls silent and ends the connection when it stays so.
         let delay: @Sendable () -> Duration? = { connection.heartbeat().map { .milliseconds(max(10, $0 - PusherConnection.now())) } }
         if let first = delay() { link.schedule(after: first, delay) }
-        let lease = EndpointLease(opened: opened, goodbye: goodbye, caller: caller, maxMessageBytes: app.plan.maxMessageBytes + 64 * 1024)
-        return .endpoint(PusherSocket(connection: connection, lease: lease, context: self.context))
+        return .endpoint(LeasedEndpoint(connection: connection, lease: EndpointLease(opened: opened, goodbye: goodbye, caller: caller)))
     }
 
     /// The error for a `protocol` query value, or nil when it is one this server speaks.
@@ -121,38 +120,21 @@ public struct PusherAdapter: ProtocolAdapter {
 }
 
 /// A Pusher connection as its WebSocket transport drives it.
-final class PusherSocket: WebSocketEndpoint {
-    let connection: PusherConnection
-    let lease: EndpointLease
-    let context: PusherContext
-
-    init(connection: PusherConnection, lease: EndpointLease, context: PusherContext) {
-        self.connection = connection
-        self.lease = lease
-        self.context = context
-    }
-
-    var maxMessageBytes: Int { self.lease.maxMessageBytes }
-
-    var session: Session { self.connection.session }
-
-    func receive(_ message: ByteBuffer) async -> Bool {
-        await self.connection.receive(message)
+extension PusherConnection: SocketConnection {
+    public func read(_ message: ByteBuffer) async -> Bool {
+        await self.receive(message)
         // Once the server has ended the connection, what the client still sends is not read.
-        return self.connection.closeCode == nil && self.session.end == nil
+        return self.closeCode == nil && self.session.end == nil
     }
 
-    func closeFrame() -> (code: UInt16, reason: String?) {
-        if let code = self.connection.closeCode { return (UInt16(code.code), code.message) }
+    public func closeFrame() -> (code: UInt16, reason: String?) {
+        if let code = self.closeCode { return (UInt16(code.code), code.message) }
         if self.session.end == .tooSlow { return (UInt16(PusherErrorCode.overCapacity.code), "too slow") }
         return (1000, nil)
     }
 
-    func violated(_ violation: WebSocketViolation) { self.lease.report(violation) }
-
-    func closed() async {
-        await self.connection.closed()
-        self.context.registry.remove(self.connection)
-        self.lease.release()
+    public func socketClosed() async {
+        await self.closed()
+        self.context.registry.remove(self)
     }
 }

@@ -12,12 +12,13 @@ public struct EndpointLease: Sendable {
     /// The largest message the client may send.
     public let maxMessageBytes: Int
 
-    /// A lease of `opened`, with its `goodbye` registration, for messages up to `maxMessageBytes`.
-    public init(opened: OpenConnection, goodbye: ShutdownNotice.Token, caller: Caller, maxMessageBytes: Int) {
+    /// A lease of `opened`, with its `goodbye` registration, for messages up to the plan's largest plus
+    /// `envelopeBytes` (the protocol's framing around the data the plan counts).
+    public init(opened: OpenConnection, goodbye: ShutdownNotice.Token, caller: Caller, envelopeBytes: Int = 64 * 1024) {
         self.opened = opened
         self.goodbye = goodbye
         self.caller = caller
-        self.maxMessageBytes = maxMessageBytes
+        self.maxMessageBytes = opened.session.app.plan.maxMessageBytes + envelopeBytes
     }
 
     /// Records the `bad_request` event of a connection the transport closed on an RFC 6455 violation.
