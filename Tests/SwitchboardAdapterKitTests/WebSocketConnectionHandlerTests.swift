@@ -212,6 +212,25 @@ private final class WritableDuringFlush: ChannelOutboundHandler, @unchecked Send
         try await group.shutdownGracefully()
     }
 
+    @Test func pastItsBoundABusyLoopsBroadcastsAreQueuedOnThePublishersThread() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let loop = group.next()
+        let hub = Hub()
+        let endpoint = BroadcastingEndpoint(hub: hub, loop: loop)
+        let busy = loop.submit { _ = usleep(500_000) }
+        for _ in 0..<(hub.maxInFlight + 10) { _ = await endpoint.receive(ByteBuffer(string: "publish")) }
+        var frames: [OutgoingFrame] = []
+        _ = endpoint.session.takeForWriting(into: &frames)
+        #expect(frames.count == 10, "the broadcasts past the bound, queued at once")
+        #expect(LoopBroadcasts.for(loop).pending)
+        try await busy.get()
+        try await loop.submit {}.get()
+        _ = endpoint.session.takeForWriting(into: &frames)
+        #expect(frames.count == hub.maxInFlight, "the rest, once the loop ran its tasks")
+        #expect(!LoopBroadcasts.for(loop).pending)
+        try await group.shutdownGracefully()
+    }
+
     @Test func theWriteBatchIntervalFollowsReloadedLimits() {
         let limits = LiveLimits(.init(writeBatchMilliseconds: 0))
         var configuration = WebSocketConnectionHandler.Configuration()

@@ -9,9 +9,7 @@ public struct LoopWriteBacklog: WriteBacklog {
     public func lag() -> Duration {
         let now = NIODeadline.now()
         // Read in place, not copied out: every publish asks. A batch's own lock never waits for this one.
-        let worst = WebSocketConnectionHandler.LoopBatch.batches.withLock { batches in
-            batches.values.reduce(TimeAmount.zero) { max($0, $1.lag(now: now)) }
-        }
+        let worst = WebSocketConnectionHandler.LoopBatch.batches.reduce(TimeAmount.zero) { max($0, $1.lag(now: now)) }
         return .nanoseconds(worst.nanoseconds)
     }
 }

@@ -576,17 +576,8 @@ extension WebSocketConnectionHandler {
             }
         }
 
-        /// Event loops live as long as the process, so one batch per loop is kept for good.
-        static let batches = Mutex<[ObjectIdentifier: LoopBatch]>([:])
+        static let batches = PerEventLoop { LoopBatch(eventLoop: $0) }
 
-        static func `for`(_ eventLoop: any EventLoop) -> LoopBatch {
-            self.batches.withLock { batches in
-                let key = ObjectIdentifier(eventLoop)
-                if let batch = batches[key] { return batch }
-                let batch = LoopBatch(eventLoop: eventLoop)
-                batches[key] = batch
-                return batch
-            }
-        }
+        static func `for`(_ eventLoop: any EventLoop) -> LoopBatch { self.batches(eventLoop) }
     }
 }

@@ -40,7 +40,7 @@ public final class Hub: Sendable {
     struct LoopGroup: Sendable {
         let key: ObjectIdentifier?
         let loop: (any EventLoop)?
-        /// The loop's broadcasts on their way, counted so its connections can wait for them (`LoopBroadcasts`).
+        /// The loop's broadcasts on their way: bounded, and counted so its connections can wait for them.
         let broadcasts: LoopBroadcasts?
         var buckets: [Bucket] = []
 
@@ -78,10 +78,9 @@ public final class Hub: Sendable {
     }
 
     private let shards: [Shard]
-    /// Broadcast tasks queued on event loops and not yet run. Past `maxInFlight` a broadcast queues on the calling
-    /// thread instead, so a publisher faster than the loops is slowed rather than piling up tasks without bound.
-    private let inFlight = Atomic<Int>(0)
-    let maxInFlight = 1_024
+    /// Broadcast tasks an event loop may have queued and not yet run (`LoopBroadcasts`). Past it a broadcast queues on
+    /// the calling thread instead, so a publisher faster than the loops is slowed rather than piling up tasks.
+    public let maxInFlight = 1_024
 
     /// Creates a hub with `shardCount` independently locked shards.
     public init(shardCount: Int = 64) {
@@ -216,18 +215,15 @@ public final class Hub: Sendable {
         }
         guard !delivered.isEmpty else { return [:] }
         for group in groups {
-            guard let loop = group.loop, self.inFlight.wrappingAdd(1, ordering: .relaxed).newValue <= self.maxInFlight else {
-                if group.loop != nil { self.inFlight.wrappingSubtract(1, ordering: .relaxed) }
+            guard let loop = group.loop, let broadcasts = group.broadcasts, broadcasts.hand(atMost: self.maxInFlight) else {
                 Self.deliver(message, to: group, cache: &cache)
                 continue
             }
             let shared = cache
-            group.broadcasts?.handed()
             loop.execute {
                 var local = shared.localCopy()
                 Self.deliver(message, to: group, cache: &local)
-                group.broadcasts?.queued()
-                self.inFlight.wrappingSubtract(1, ordering: .relaxed)
+                broadcasts.queued()
             }
         }
         return delivered
