@@ -98,10 +98,17 @@ def cluster_config(redis_port: int, prefix: str) -> str:
 
 
 def wait_engine_ready(node, timeout=15.0):
-    """A node serves HTTP before its Redis connections are up; wait until a publish goes through."""
+    """A node serves HTTP before its Redis connections are up; wait until both are: health says ok (the command and
+    the pub/sub connection reconnect apart, so a publish can go through while the node does not yet hear Redis) and a
+    publish goes through."""
     channel = unique("warmup:")
-    wait_until(lambda: rest(node, "POST", "publish", json={"channel": channel, "data": 1}).status_code == 200, timeout,
-               message="the node's Redis engine to connect")
+
+    def ready():
+        health = httpx.get(f"{node.http}/api/health", timeout=WAIT)
+        return health.status_code == 200 and health.json()["status"] == "ok" and \
+            rest(node, "POST", "publish", json={"channel": channel, "data": 1}).status_code == 200
+
+    wait_until(ready, timeout, message="the node's Redis engine to connect")
 
 
 def publish_via(node, channel, data) -> dict:
