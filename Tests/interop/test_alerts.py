@@ -196,7 +196,13 @@ def test_connections_alert_is_retried_after_a_500_then_resolves(alert_server, re
         for client in clients:
             client.close()
     receiver.wait_for("too-many-connections", "resolved", timeout=8)
-    deliveries = [d for d in alerts_api(alert_server).json()["deliveries"] if d["rule"] == "too-many-connections"]
+
+    def recorded():
+        found = [d for d in alerts_api(alert_server).json()["deliveries"] if d["rule"] == "too-many-connections"]
+        return found if found and found[0]["state"] == "resolved" else None
+
+    # The server records a delivery once it has read the endpoint's answer, a moment after the receiver has the body.
+    deliveries = wait_until(recorded, message="the resolved delivery recorded")
     assert [(d["state"], d["delivered"]) for d in deliveries] == [("resolved", True), ("firing", True)]
     assert deliveries[1]["attempts"] == 2 and deliveries[1]["status"] == 200
     # The memory engine is always available: its rule never fired.

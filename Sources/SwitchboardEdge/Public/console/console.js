@@ -496,8 +496,9 @@
     const params = new URLSearchParams({ limit: "50" });
     if ($("security-kind").value) params.set("kind", $("security-kind").value);
     if ($("security-app-only").checked && state.app) params.set("app", state.app);
+    const current = newest("loadSecurity");
     const result = await attempt(() => api("GET", `/api/realtime/security-events?${params}`), "Security events");
-    if (!result) return;
+    if (!result || !current()) return;
     const events = result.events || [];
     const body = $("security-list");
     if (!events.length) { emptyRow(body, 6, "No security events."); return; }
