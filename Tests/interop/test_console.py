@@ -82,6 +82,16 @@ def security_kinds(driver):
     return driver.execute_script("return Array.from(document.querySelectorAll('#security-list tr.security-row'), (e) => e.dataset.kind)")
 
 
+def blocked_origin(server) -> str:
+    """A connection from an origin no app allows, refused; returns the origin once its security event is stored."""
+    since = now_ms()
+    origin = f"http://blocked-{time.monotonic_ns()}.test"
+    with pytest.raises(InvalidStatus):
+        WSClient(server, origin=origin)
+    wait_for_event(server, "origin_blocked", since)
+    return origin
+
+
 def admin(server, method, path, **kwargs) -> httpx.Response:
     return httpx.request(method, f"{server.http}{path}", headers=admin_headers(), timeout=WAIT, **kwargs)
 
@@ -261,11 +271,7 @@ def test_debug_console_shows_outside_publishes_and_its_test_event_reaches_a_webs
 
 
 def test_blocked_origin_shows_up_in_the_security_list(console, console_server):
-    since = now_ms()
-    origin = f"http://blocked-{time.monotonic_ns()}.test"
-    with pytest.raises(InvalidStatus):
-        WSClient(console_server, origin=origin)
-    wait_for_event(console_server, "origin_blocked", since)
+    origin = blocked_origin(console_server)
     kind = console.find_element(By.ID, "security-kind")
     kind.find_element(By.CSS_SELECTOR, 'option[value="origin_blocked"]').click()
 
@@ -280,12 +286,9 @@ def test_blocked_origin_shows_up_in_the_security_list(console, console_server):
 
 def test_a_late_answer_to_an_older_security_query_does_not_replace_the_newer_list(console, console_server):
     since = now_ms()
-    origin = f"http://blocked-{time.monotonic_ns()}.test"
-    with pytest.raises(InvalidStatus):
-        WSClient(console_server, origin=origin)
+    origin = blocked_origin(console_server)
     # An event of another kind, so that the unfiltered list differs from the filtered one.
     assert rest(console_server, "POST", "publish", headers={"Authorization": "Bearer wrong-secret"}, json={"channel": "x", "data": 1}).status_code == 401
-    wait_for_event(console_server, "origin_blocked", since)
     wait_for_event(console_server, "bad_signature", since)
     console.find_element(By.ID, "security-auto").click()
     # The page's unfiltered query is answered 1.5 s late (the server is not slowed; the page's own fetch is), and the
