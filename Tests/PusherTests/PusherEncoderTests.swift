@@ -44,8 +44,10 @@ import Testing
         )
     }
 
-    @Test func spoofedInternalEventsAreNotShown() {
+    @Test func eventsNamedInTheProtocolsNamespacesAreNotShown() {
         #expect(self.text(self.publication("chat", event: "pusher_internal:member_added", data: "{}")) == nil)
+        #expect(self.text(self.publication("chat", event: "pusher:subscription_error", data: "{}")) == nil)
+        #expect(self.text(self.publication("chat", event: "pusher-notification", data: "{}")) != nil)
     }
 
     @Test func presenceJoinsAndLeavesBecomeMemberEvents() {

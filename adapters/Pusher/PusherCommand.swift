@@ -27,6 +27,12 @@ public enum PusherCommand: Sendable {
     /// The longest event name accepted.
     public static let maxEventNameLength = 200
 
+    /// `pusher:…` and `pusher_internal:…` event names belong to the protocol: pusher-js hands a channel's `pusher:`
+    /// events (`pusher:subscription_error`, …) to the app as the server's own, so nobody else may use them.
+    public static func isReservedEventName(_ name: String) -> Bool {
+        name.hasPrefix("pusher:") || name.hasPrefix("pusher_internal:")
+    }
+
     /// Parses one text frame.
     public init(parsing frame: ByteBuffer) throws(Failure) {
         let object: JSONObject

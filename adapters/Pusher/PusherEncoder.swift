@@ -5,7 +5,8 @@ public import SwitchboardCore
 /// Encodes bus messages as Pusher frames: `{"event","channel","data"[,"user_id"]}` with `data` a string.
 ///
 /// Unnamed messages become event `message`; presence joins and leaves on `presence-` channels become
-/// `pusher_internal:member_added` / `member_removed`; metadata updates and spoofed `pusher_internal:` events are not shown.
+/// `pusher_internal:member_added` / `member_removed`; metadata updates and events named in the protocol's own namespaces
+/// (`pusher:`, `pusher_internal:`) are not shown.
 public struct PusherEncoder: FrameEncoder {
     public let protocolName = "pusher"
 
@@ -44,7 +45,7 @@ public struct PusherEncoder: FrameEncoder {
     /// The frame of one published event; nil for names reserved to the protocol.
     public static func event(_ publication: Publication) -> ByteBuffer? {
         let name = publication.event ?? "message"
-        guard !name.hasPrefix("pusher_internal:") else { return nil }
+        guard !PusherCommand.isReservedEventName(name) else { return nil }
         var json = JSONWriter(capacity: 96 + name.utf8.count + publication.channel.utf8.count + publication.data.readableBytes * 5 / 4)
         json.beginObject()
         json.member("event", name)

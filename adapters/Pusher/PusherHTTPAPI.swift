@@ -150,7 +150,8 @@ struct PusherHTTPAPI: Sendable {
         guard name.utf8.count <= PusherCommand.maxEventNameLength else {
             throw .badRequest("event names are limited to \(PusherCommand.maxEventNameLength) characters")
         }
-        guard !name.hasPrefix("pusher_internal:") else { throw .badRequest("event names starting with pusher_internal: are reserved") }
+        // Pusher answers 400 too: a `pusher:` event would reach pusher-js apps as the server's own (a subscription error).
+        guard !PusherCommand.isReservedEventName(name) else { throw .badRequest("the pusher: and pusher_internal: event names are reserved") }
         let channels = object.strings("channels") ?? object.string("channel").map { [$0] } ?? []
         guard !channels.isEmpty else { throw .badRequest("\"channels\" (or \"channel\") is required") }
         guard channels.count <= maxChannels else { throw .badRequest("at most \(maxChannels) channels per event") }
