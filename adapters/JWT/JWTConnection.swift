@@ -340,7 +340,8 @@ public final class JWTConnection: Sendable {
             self.remember(.channel(channel), claims)
         }
         let recover = params.bool("recover") == true ? Self.position(params) : nil
-        let recoverable = params.bool("recoverable") == true || params.bool("positioned") == true
+        // Only `recoverable` asks for recovery; `positioned` alone asks for the stream position, not for replays.
+        let recoverable = params.bool("recoverable") == true
         let flag = params.integer("flag") ?? 0
         var prepared: Prepared
         do {
@@ -384,6 +385,13 @@ public final class JWTConnection: Sendable {
     {
         let policy = self.app.policy(for: channel)
         var prepared = Prepared(channel: channel)
+        // A position the client asks to be refused when lost is checked before the bus subscribe, so the refused
+        // client gets none of the channel's live messages (a broadcast may still be on its way after an unsubscribe).
+        if rejectUnrecovered, let recover, policy.history.size > 0,
+            !Self.recovers(recover, from: try? await self.bus.history(app: self.app, channel: channel, after: recover.offset, limit: nil))
+        {
+            throw JWTErrorCode.unrecoverablePosition
+        }
         self.session.beginRecovery(channel: channel)
         do {
             try await self.bus.subscribe(self.session, app: self.app, channel: channel)
@@ -402,18 +410,16 @@ public final class JWTConnection: Sendable {
             prepared.replayAfter = latest.offset
             if let recover {
                 prepared.wasRecovering = true
-                // An empty epoch comes from a subscribe before the stream's first message: its offsets are this epoch's.
-                if let page, recover.epoch == latest.epoch || recover.epoch.isEmpty, !page.truncated,
-                    recover.offset <= latest.offset
-                {
+                if Self.recovers(recover, from: page) {
                     prepared.recovered = true
-                    prepared.replay = page.publications
+                    prepared.replay = page?.publications ?? []
                     prepared.replayAfter = recover.offset
                     // The position advances as the client reads the replayed pushes after the reply.
                     prepared.position.offset = recover.offset
                 } else if rejectUnrecovered {
                     await self.leave(channel)
-                    self.session.finishRecovery(channel: channel, after: 0, history: [])
+                    // Nothing held back since the bus subscribe goes out: the refused client is not subscribed.
+                    self.session.finishRecovery(channel: channel, after: .max, history: [])
                     throw JWTErrorCode.unrecoverablePosition
                 }
             }
@@ -429,6 +435,14 @@ public final class JWTConnection: Sendable {
             )
         }
         return prepared
+    }
+
+    /// Whether `page` (history after `position.offset`) holds everything after `position`.
+    static func recovers(_ position: StreamPosition, from page: HistoryPage?) -> Bool {
+        guard let page else { return false }
+        let latest = page.latest ?? StreamPosition(offset: 0, epoch: "")
+        // An empty epoch comes from a subscribe before the stream's first message: its offsets are this epoch's.
+        return (position.epoch == latest.epoch || position.epoch.isEmpty) && !page.truncated && position.offset <= latest.offset
     }
 
     /// Delivers the replay and the live messages held back since `prepare`, with no gap and no duplicate.
