@@ -5,6 +5,7 @@ port, with a config written for the tests: apps with known keys, plans and origi
 """
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
@@ -528,6 +529,15 @@ class SSEStream:
         if self.lib == "sseclient":
             # urllib3's documented way to unblock the reader thread; without it close() waits for the next keepalive.
             self.response.raw.shutdown()
+        elif self.thread is not None:
+            # The reader thread ends before the socket closes: OpenSSL reads by descriptor number, so a reader still
+            # blocked on a closed TLS stream would read from the next connection given that number.
+            stream = self.response.extensions.get("network_stream")
+            raw = stream.get_extra_info("socket") if stream is not None else None
+            if raw is not None:
+                with contextlib.suppress(OSError):
+                    raw.shutdown(socket.SHUT_RDWR)
+                self.thread.join(WAIT)
         try:
             self.response.close()
         finally:

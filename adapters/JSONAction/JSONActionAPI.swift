@@ -94,7 +94,23 @@ struct JSONActionAPI: Sendable {
         return value
     }
 
+    /// Member `key` as a string, nil when absent or null. Another type is refused: read as absent, a `userId` or
+    /// `name` would be dropped (a token without subject, an unnamed message).
+    func optionalString(_ body: JSONObject?, _ key: String) throws(APIFailure) -> String? {
+        guard let body, body.has(key), !body.isNull(key) else { return nil }
+        guard let value = body.string(key) else { throw .badRequest("\"\(key)\" must be a string") }
+        return value
+    }
+
     func query(_ call: Call, _ key: String) -> String? { call.request.uri.queryParameters[Substring(key)].map(String.init) }
+
+    /// Query parameter `key` as a non-negative integer, nil when absent or empty; anything else is refused rather than
+    /// ignored (an ignored `after` would send the whole history again).
+    func countQuery(_ call: Call, _ key: String) throws(APIFailure) -> UInt64? {
+        guard let text = self.query(call, key), !text.isEmpty else { return nil }
+        guard let value = UInt64(text) else { throw .badRequest("\"\(key)\" must be a non-negative integer") }
+        return value
+    }
 
     // MARK: Endpoints
 
@@ -104,9 +120,9 @@ struct JSONActionAPI: Sendable {
         let publication = Publication(
             app: call.app.id,
             channel: channel,
-            event: call.body?.string("name"),
+            event: try self.optionalString(call.body, "name"),
             data: data,
-            userID: call.body?.string("userId"),
+            userID: try self.optionalString(call.body, "userId"),
             timestamp: WallClock.milliseconds()
         )
         let published: Publication
@@ -184,12 +200,22 @@ struct JSONActionAPI: Sendable {
     func tokens(_ call: Call) async throws -> Response {
         let channel = try self.requireString(call.body, "channel")
         guard ChannelName.isValid(channel) else { throw APIFailure.badRequest("invalid channel name") }
-        let userID = call.body?.string("userId")
-        let permissions = call.body?.strings("permissions") ?? ["subscribe", "publish"]
+        let userID = try self.optionalString(call.body, "userId")
+        // A field of another type is refused, not defaulted: the defaults (both permissions, an hour) grant more.
+        var permissions = ["subscribe", "publish"]
+        if let body = call.body, body.has("permissions"), !body.isNull("permissions") {
+            guard let listed = body.strings("permissions") else { throw APIFailure.badRequest("\"permissions\" must be a list of strings") }
+            permissions = listed
+        }
         guard permissions.allSatisfy({ $0 == "subscribe" || $0 == "publish" }) else {
             throw APIFailure.badRequest("permissions are \"subscribe\" and \"publish\"")
         }
-        let expiresIn = call.body?.integer("expiresIn") ?? 3600
+        var expiresIn: Int64 = 3600
+        if let body = call.body, body.has("expiresIn"), !body.isNull("expiresIn") {
+            let whole = body.double("expiresIn").flatMap { Int64(exactly: $0) }
+            guard let seconds = body.integer("expiresIn") ?? whole else { throw APIFailure.badRequest("\"expiresIn\" must be whole seconds") }
+            expiresIn = seconds
+        }
         guard expiresIn > 0, expiresIn <= 30 * 86_400 else { throw APIFailure.badRequest("\"expiresIn\" must be 1 to 2592000 seconds") }
         let token = HS256Token.mint(
             secret: call.app.signingSecret,
@@ -207,8 +233,8 @@ struct JSONActionAPI: Sendable {
 
     func history(_ call: Call) async throws -> Response {
         guard let channel = self.query(call, "channel"), !channel.isEmpty else { throw APIFailure.badRequest("\"channel\" is required") }
-        let limit = self.query(call, "limit").flatMap { Int($0) }.map { max(1, min($0, 1000)) } ?? 100
-        let after = self.query(call, "after").flatMap { UInt64($0) }
+        let limit = try self.countQuery(call, "limit").map { Int(max(1, min($0, 1000))) } ?? 100
+        let after = try self.countQuery(call, "after")
         let page = try await self.bus.history(app: call.app, channel: channel, after: after, limit: limit)
         return JSONResponse.make { json in
             json.beginObject()

@@ -35,6 +35,13 @@ public enum JSONActionCommand: Sendable {
             guard let channel, !channel.isEmpty else { throw Invalid(message: "\(action) needs a \"channel\"", channel: nil) }
             return channel
         }
+        // An optional string field of another type is refused: read as absent, a publish would go out unnamed or
+        // anonymous, or a subscribe would be tried without the token the client meant to send.
+        func optionalString(_ key: String) throws(Invalid) -> String? {
+            guard object.has(key), !object.isNull(key) else { return nil }
+            guard let value = object.string(key) else { throw Invalid(message: "\"\(key)\" must be a string", channel: channel) }
+            return value
+        }
         switch action {
         case "subscribe":
             let channel = try requireChannel()
@@ -45,7 +52,7 @@ public enum JSONActionCommand: Sendable {
                 }
                 lastEventID = UInt64(value)
             }
-            self = .subscribe(channel: channel, token: object.string("token"), lastEventID: lastEventID)
+            self = .subscribe(channel: channel, token: try optionalString("token"), lastEventID: lastEventID)
         case "unsubscribe":
             self = .unsubscribe(channel: try requireChannel())
         case "publish":
@@ -54,9 +61,9 @@ public enum JSONActionCommand: Sendable {
             self = .publish(
                 channel: channel,
                 data: data,
-                userID: object.string("userId"),
-                token: object.string("token"),
-                name: object.string("name")
+                userID: try optionalString("userId"),
+                token: try optionalString("token"),
+                name: try optionalString("name")
             )
         case "presence:join":
             let channel = try requireChannel()
@@ -66,9 +73,9 @@ public enum JSONActionCommand: Sendable {
             self = .presenceJoin(channel: channel, userID: userID, metadata: object.raw("metadata") ?? Self.nullJSON)
         case "presence:update":
             let channel = try requireChannel()
-            self = .presenceUpdate(channel: channel, userID: object.string("userId"), metadata: object.raw("metadata") ?? Self.nullJSON)
+            self = .presenceUpdate(channel: channel, userID: try optionalString("userId"), metadata: object.raw("metadata") ?? Self.nullJSON)
         case "presence:leave":
-            self = .presenceLeave(channel: try requireChannel(), userID: object.string("userId"))
+            self = .presenceLeave(channel: try requireChannel(), userID: try optionalString("userId"))
         case "ping":
             self = .ping
         default:

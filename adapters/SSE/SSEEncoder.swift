@@ -4,9 +4,14 @@ public import SwitchboardCore
 
 /// Encodes bus messages as Server-Sent Events blocks (`event:` and `data:` lines, no `id:`).
 ///
-/// The `id:` cursor differs per stream, so the stream writes it in front of these shared bytes.
+/// The `id:` cursor differs per stream, so the stream writes it in front of these shared bytes. A publication named
+/// like one of the stream's own events (`presence.join`, `unauthorized`, …) is not shown.
 public struct SSEEncoder: FrameEncoder {
     public let protocolName = "sse"
+
+    /// The event names of the stream's own events: shown under one of them, a publication would announce a member or
+    /// end a client's token on every stream of its channel.
+    static let reservedEventNames: Set<String> = ["presence.join", "presence.update", "presence.leave", "unauthorized"]
 
     /// Creates the encoder.
     public init() {}
@@ -14,10 +19,12 @@ public struct SSEEncoder: FrameEncoder {
     public func frame(for message: BusMessage) -> ByteBuffer? {
         switch message {
         case .publication(let publication):
+            let event = publication.event.map(Self.singleLine)
+            if let event, Self.reservedEventNames.contains(event) { return nil }
             var buffer = ByteBufferAllocator().buffer(capacity: publication.data.readableBytes + 32)
-            if let event = publication.event {
+            if let event {
                 buffer.writeStaticString("event: ")
-                buffer.writeString(Self.singleLine(event))
+                buffer.writeString(event)
                 buffer.writeStaticString("\n")
             }
             Self.writeData(publication.data, to: &buffer)
