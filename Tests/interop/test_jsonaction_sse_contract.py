@@ -713,3 +713,37 @@ def test_rest_history_with_an_unusable_after_or_limit_is_400(server, params):
     r = rest(server, "GET", "history", params={"channel": channel, **params})
     assert r.status_code == 400, r.text
     assert r.json()["error"]["code"] == "bad_request"
+
+
+@pytest.mark.parametrize("method,path,body", [
+    ("POST", "presence/join", {"userId": "srv"}),
+    ("POST", "presence/update", {"userId": "srv", "metadata": {"v": 2}}),
+    ("POST", "presence/leave", {"userId": "srv"}),
+    ("GET", "presence/members", None),
+    ("GET", "history", None),
+    ("POST", "tokens", {"userId": "u1"}),
+])
+def test_every_rest_endpoint_refuses_an_invalid_channel_name_as_publish_does(server, method, path, body):
+    bad = "room with spaces"
+    assert rest(server, "POST", "publish", json={"channel": bad, "data": {}}).status_code == 400
+    if body is None:
+        r = rest(server, method, path, params={"channel": bad})
+    else:
+        r = rest(server, method, path, json={"channel": bad, **body})
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]["code"] == "bad_request"
+
+
+def test_a_rest_presence_join_keeps_the_200_byte_user_id_bound_of_a_websocket_join(server):
+    channel = unique("restpresence:")
+    r = rest(server, "POST", "presence/join", json={"channel": channel, "userId": "u" * 201})
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]["code"] == "bad_request"
+    assert rest(server, "GET", "presence/members", params={"channel": channel}).json()["members"] == []
+    with WSClient(server) as client:
+        client.send({"action": "presence:join", "channel": channel, "userId": "u" * 201})
+        expect_error(client, "bad_request", channel)
+    longest = "u" * 200
+    assert rest(server, "POST", "presence/join", json={"channel": channel, "userId": longest}).json()["changed"]
+    assert [m["userId"] for m in rest(server, "GET", "presence/members", params={"channel": channel}).json()["members"]] == [longest]
+    assert rest(server, "POST", "presence/leave", json={"channel": channel, "userId": longest}).json()["changed"]

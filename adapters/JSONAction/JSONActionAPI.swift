@@ -94,6 +94,30 @@ struct JSONActionAPI: Sendable {
         return value
     }
 
+    /// Member `channel`, a valid channel name. Every endpoint refuses a bad name as a publish does, rather than
+    /// answering an empty list or `changed: false` for a channel that cannot exist.
+    func requireChannel(_ body: JSONObject?) throws(APIFailure) -> String {
+        try Self.validChannel(self.requireString(body, "channel"))
+    }
+
+    /// Query parameter `channel`, a valid channel name.
+    func channelQuery(_ call: Call) throws(APIFailure) -> String {
+        guard let channel = self.query(call, "channel"), !channel.isEmpty else { throw .badRequest("\"channel\" is required") }
+        return try Self.validChannel(channel)
+    }
+
+    static func validChannel(_ channel: String) throws(APIFailure) -> String {
+        guard ChannelName.isValid(channel) else { throw .badRequest("invalid channel name") }
+        return channel
+    }
+
+    /// Member `userId`, 1 to 200 bytes: the bound a WebSocket join keeps, so a server join cannot store more.
+    func requireUserID(_ body: JSONObject?) throws(APIFailure) -> String {
+        let userID = try self.requireString(body, "userId")
+        guard userID.utf8.count <= 200 else { throw .badRequest("\"userId\" must be 1 to 200 bytes") }
+        return userID
+    }
+
     /// Member `key` as a string, nil when absent or null. Another type is refused: read as absent, a `userId` or
     /// `name` would be dropped (a token without subject, an unnamed message).
     func optionalString(_ body: JSONObject?, _ key: String) throws(APIFailure) -> String? {
@@ -147,8 +171,8 @@ struct JSONActionAPI: Sendable {
     }
 
     func presenceJoin(_ call: Call) async throws -> Response {
-        let channel = try self.requireString(call.body, "channel")
-        let userID = try self.requireString(call.body, "userId")
+        let channel = try self.requireChannel(call.body)
+        let userID = try self.requireUserID(call.body)
         let metadata = call.body?.raw("metadata") ?? ByteBuffer(string: "null")
         do {
             let change = try await self.bus.presenceJoin(app: call.app, channel: channel, userID: userID, metadata: metadata, holder: .server)
@@ -159,16 +183,16 @@ struct JSONActionAPI: Sendable {
     }
 
     func presenceUpdate(_ call: Call) async throws -> Response {
-        let channel = try self.requireString(call.body, "channel")
-        let userID = try self.requireString(call.body, "userId")
+        let channel = try self.requireChannel(call.body)
+        let userID = try self.requireUserID(call.body)
         let metadata = call.body?.raw("metadata") ?? ByteBuffer(string: "null")
         let change = try await self.bus.presenceUpdate(app: call.app, channel: channel, userID: userID, metadata: metadata)
         return Self.changed(change != nil)
     }
 
     func presenceLeave(_ call: Call) async throws -> Response {
-        let channel = try self.requireString(call.body, "channel")
-        let userID = try self.requireString(call.body, "userId")
+        let channel = try self.requireChannel(call.body)
+        let userID = try self.requireUserID(call.body)
         let change = try await self.bus.presenceLeave(app: call.app.id, channel: channel, userID: userID, holder: .server)
         return Self.changed(change != nil)
     }
@@ -185,7 +209,7 @@ struct JSONActionAPI: Sendable {
     }
 
     func members(_ call: Call) async throws -> Response {
-        guard let channel = self.query(call, "channel"), !channel.isEmpty else { throw APIFailure.badRequest("\"channel\" is required") }
+        let channel = try self.channelQuery(call)
         let members = try await self.bus.members(app: call.app.id, channel: channel)
         return JSONResponse.make { json in
             json.beginObject()
@@ -198,8 +222,7 @@ struct JSONActionAPI: Sendable {
     }
 
     func tokens(_ call: Call) async throws -> Response {
-        let channel = try self.requireString(call.body, "channel")
-        guard ChannelName.isValid(channel) else { throw APIFailure.badRequest("invalid channel name") }
+        let channel = try self.requireChannel(call.body)
         let userID = try self.optionalString(call.body, "userId")
         // A field of another type is refused, not defaulted: the defaults (both permissions, an hour) grant more.
         var permissions = ["subscribe", "publish"]
@@ -232,7 +255,7 @@ struct JSONActionAPI: Sendable {
     }
 
     func history(_ call: Call) async throws -> Response {
-        guard let channel = self.query(call, "channel"), !channel.isEmpty else { throw APIFailure.badRequest("\"channel\" is required") }
+        let channel = try self.channelQuery(call)
         let limit = try self.countQuery(call, "limit").map { Int(max(1, min($0, 1000))) } ?? 100
         let after = try self.countQuery(call, "after")
         let page = try await self.bus.history(app: call.app, channel: channel, after: after, limit: limit)
