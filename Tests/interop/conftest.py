@@ -400,6 +400,17 @@ class WSClient(JSONWebSocket):
         assert frame["event"] == "pong", f"expected pong, got {frame}"
 
 
+def close_code_of(ws, timeout: float = WAIT) -> int | None:
+    """Reads a `websockets` sync connection until the server closes it; returns the server's close code."""
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ws.recv(timeout=max(0.01, deadline - time.monotonic()))
+    except websockets.exceptions.ConnectionClosed as closed:
+        return closed.rcvd.code if closed.rcvd else None
+    raise TimeoutError("the server did not close the connection")
+
+
 def expect_error(client: WSClient, code: str, channel: str | None = None) -> dict:
     frame = client.recv()
     assert frame["event"] == "error", frame
@@ -706,15 +717,9 @@ class PusherWS(JSONWebSocket):
         frame = self.recv()
         assert frame["event"] == "pusher:pong", f"expected pong, got {frame}"
 
-    def close_code(self, timeout: float = WAIT) -> int:
+    def close_code(self, timeout: float = WAIT) -> int | None:
         """Reads until the server closes; returns its close code."""
-        deadline = time.monotonic() + timeout
-        try:
-            while time.monotonic() < deadline:
-                self.ws.recv(timeout=max(0.01, deadline - time.monotonic()))
-        except websockets.exceptions.ConnectionClosed as closed:
-            return closed.rcvd.code if closed.rcvd else None
-        raise TimeoutError("the server did not close the connection")
+        return close_code_of(self.ws, timeout)
 
 
 def pusher_api_auth(app, socket_id: str, channel: str, channel_data: str | None = None) -> str:

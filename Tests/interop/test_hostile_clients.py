@@ -21,6 +21,7 @@ from conftest import (
     SSEStream,
     WSClient,
     admin_headers,
+    close_code_of,
     expect_error,
     expect_pusher_error,
     now_ms,
@@ -37,13 +38,7 @@ from conftest import (
 
 def close_code(client, timeout: float = WAIT) -> int | None:
     """Reads until the server closes the connection; returns its close code."""
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            client.ws.recv(timeout=max(0.01, deadline - time.monotonic()))
-    except websockets.exceptions.ConnectionClosed as closed:
-        return closed.rcvd.code if closed.rcvd else None
-    raise TimeoutError("the server did not close the connection")
+    return close_code_of(client.ws, timeout)
 
 
 def frames_until_error(client, code: str, timeout: float = WAIT) -> dict:

@@ -26,8 +26,9 @@ from conftest import (
     MAIN,
     SMALL,
     WAIT,
-    pusher_api,
+    close_code_of,
     publish,
+    pusher_api,
     sign_jwt,
     start_server,
     unique,
@@ -91,13 +92,7 @@ class RawJWT:
 
     def close_code(self, timeout: float = WAIT) -> int | None:
         """Reads until the server closes; returns its close code."""
-        deadline = time.monotonic() + timeout
-        try:
-            while time.monotonic() < deadline:
-                self.ws.recv(timeout=max(0.01, deadline - time.monotonic()))
-        except websockets.exceptions.ConnectionClosed as closed:
-            return closed.rcvd.code if closed.rcvd else None
-        raise TimeoutError("the server did not close the connection")
+        return close_code_of(self.ws, timeout)
 
 
 def error_code(reply: dict) -> int:

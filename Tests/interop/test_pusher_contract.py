@@ -8,12 +8,9 @@ purpose. Webhooks are received on a local HTTP server and checked with the libra
 import hashlib
 import hmac
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
-import pusher
 import pytest
 import websockets
 
@@ -37,6 +34,7 @@ from conftest import (
     wait_for_event,
     wait_until,
 )
+from test_pusher_webhooks import Receiver, pusher_api_for
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -69,11 +67,6 @@ def signin(client: PusherWS, user_data: dict, app=MAIN) -> dict:
     """Sends `pusher:signin` signed by the official library and returns the reply."""
     client.send({"event": "pusher:signin", "data": pusher_api_for(app).authenticate_user(client.socket_id, user_data)})
     return client.recv()
-
-
-def pusher_api_for(app):
-    """The official library for signing only (it never connects)."""
-    return pusher.Pusher(app_id=app["id"], key=app["key"], secret=app["secret"], host="127.0.0.1", port=1, ssl=False)
 
 
 # --- Channel authorization ----------------------------------------------------------------------
@@ -497,47 +490,6 @@ HOOKED = {"id": "3001", "key": "pk_contract_hooked", "secret": "sk_contract_hook
 QUIET = {"id": "3002", "key": "pk_contract_quiet", "secret": "sk_contract_quiet_0123456789abcdef012345"}
 
 
-class Receiver:
-    """A webhook endpoint that accepts every batch and keeps it."""
-
-    def __init__(self):
-        self.received = []  # (headers, body)
-        self.lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
-                with receiver.lock:
-                    receiver.received.append((dict(self.headers), body))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.http.daemon_threads = True
-        self.port = self.http.server_address[1]
-        threading.Thread(target=self.http.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.http.shutdown()
-        self.http.server_close()
-
-    def events(self) -> list:
-        """Every event received so far; each batch must validate with the app's key and secret."""
-        with self.lock:
-            batches = list(self.received)
-        events = []
-        for headers, body in batches:
-            validated = pusher_api_for(HOOKED).validate_webhook(headers.get("X-Pusher-Key"), headers.get("X-Pusher-Signature"), body)
-            assert validated is not None, f"webhook did not validate: {headers} {body}"
-            events.extend(validated["events"])
-        return events
-
-
 @pytest.fixture(scope="module")
 def hooked():
     """A server whose HOOKED app sends only member and client events to a local receiver; QUIET has no client events."""
@@ -550,7 +502,7 @@ secret = "{HOOKED['secret']}"
 plan = "enterprise"
 
 [apps.webhooks]
-url = "http://127.0.0.1:{receiver.port}/hooks"
+url = "http://127.0.0.1:{receiver.port}/ok"
 events = ["member_added", "member_removed", "client_event"]
 
 [[apps]]
@@ -570,7 +522,7 @@ def test_member_webhooks_follow_the_user_not_the_connection_and_unlisted_kinds_a
     channel = unique("presence-hooked-")
 
     def of_channel():
-        return [e for e in receiver.events() if e.get("channel") == channel]
+        return [e for e in receiver.events(HOOKED) if e.get("channel") == channel]
 
     with PusherWS(server, key=HOOKED["key"]) as first, PusherWS(server, key=HOOKED["key"]) as second:
         first.subscribed(channel, app=HOOKED, channel_data={"user_id": "w1"})
@@ -587,11 +539,11 @@ def test_member_webhooks_follow_the_user_not_the_connection_and_unlisted_kinds_a
         marker = unique("presence-hooked-marker-")
         with PusherWS(server, key=HOOKED["key"]) as third:
             third.subscribed(marker, app=HOOKED, channel_data={"user_id": "m"})
-            wait_until(lambda: any(e.get("channel") == marker for e in receiver.events()), message="the marker")
+            wait_until(lambda: any(e.get("channel") == marker for e in receiver.events(HOOKED)), message="the marker")
         assert [e["name"] for e in of_channel()] == ["member_added", "client_event"], of_channel()
     wait_until(lambda: of_channel()[-1:] == [{"name": "member_removed", "channel": channel, "user_id": "w1"}],
                message="member_removed")
-    names = {e["name"] for e in receiver.events()}
+    names = {e["name"] for e in receiver.events(HOOKED)}
     assert names <= {"member_added", "member_removed", "client_event"}, names
 
 
