@@ -16,7 +16,6 @@ import time
 
 import httpx
 import pytest
-import websockets
 from websockets.sync.client import connect as ws_connect
 
 from conftest import (
@@ -27,6 +26,7 @@ from conftest import (
     SSEStream,
     WSClient,
     channel_token,
+    close_code_of,
     connection_token,
     next_event,
     now_ms,
@@ -83,16 +83,6 @@ def jwt_until(ws, predicate, timeout: float = WAIT) -> dict:
             if predicate(frame):
                 return frame
             seen.append(frame)
-
-
-def jwt_close_code(ws, timeout: float = WAIT) -> int | None:
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            ws.recv(timeout=max(0.01, deadline - time.monotonic()))
-    except websockets.exceptions.ConnectionClosed as closed:
-        return closed.rcvd.code if closed.rcvd else None
-    raise TimeoutError("the server did not close the JWT connection")
 
 
 def exp_in(seconds: int) -> int:
@@ -228,7 +218,7 @@ def test_revoking_a_key_ends_what_it_authorized_in_every_protocol_and_nothing_el
         stream_old.wait_closed()
         # JWT: the old key's connection is closed with 3014 (fetch a new token, reconnect); the old key's subscription
         # on a new-key connection gets an unsubscribe push with 2502 and the connection stays.
-        assert jwt_close_code(jwt_old) == 3014
+        assert close_code_of(jwt_old) == 3014
         push = jwt_until(jwt_new, lambda f: "unsubscribe" in f.get("push", {}))
         assert push["push"]["channel"] == jwt_sub and push["push"]["unsubscribe"]["code"] == 2502, push
         # Pusher: the old key's subscription gets `pusher:subscription_error` (401) and a 4009 error on the channel.
