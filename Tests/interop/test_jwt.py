@@ -125,6 +125,14 @@ def client(server, **kwargs) -> tuple[Client, Events]:
     return Client(ws_url(server), events=events, proxy=None, timeout=WAIT, **kwargs), events
 
 
+async def subscribed(c: Client, channel: str, **options):
+    """A new subscription of `c` to `channel`, once the server confirmed it."""
+    sub = c.new_subscription(channel, **options)
+    await sub.subscribe()
+    await sub.ready(timeout=WAIT)
+    return sub
+
+
 def run(coro):
     return asyncio.run(asyncio.wait_for(coro, 45))
 
@@ -157,12 +165,8 @@ def test_subscribe_and_publish_reach_every_subscriber_with_offsets(server):
         await alice.connect()
         await bob.connect()
         seen = SubEvents()
-        sub = bob.new_subscription(channel, events=seen, recoverable=True)
-        await sub.subscribe()
-        await sub.ready(timeout=WAIT)
-        alice_sub = alice.new_subscription(channel)
-        await alice_sub.subscribe()
-        await alice_sub.ready(timeout=WAIT)
+        sub = await subscribed(bob, channel, events=seen, recoverable=True)
+        alice_sub = await subscribed(alice, channel)
         await alice_sub.publish({"text": "hi"})
         ctx = await get(seen.publications)
         assert ctx.pub.data == {"text": "hi"}
@@ -223,9 +227,7 @@ def test_subscription_token_unlocks_a_private_channel(server):
         c, _ = client(server)
         await c.connect()
         seen = SubEvents()
-        sub = c.new_subscription(channel, events=seen, get_token=get_sub_token)
-        await sub.subscribe()
-        await sub.ready(timeout=WAIT)
+        sub = await subscribed(c, channel, events=seen, get_token=get_sub_token)
         assert asked == [channel]
         publish(server, channel, {"n": 1})
         assert (await get(seen.publications)).pub.data == {"n": 1}
@@ -243,12 +245,8 @@ def test_presence_and_presence_stats_with_join_and_leave(server):
         await alice.connect()
         await bob.connect()
         seen = SubEvents()
-        a = alice.new_subscription(channel, events=seen, token=sub_token(channel, "alice"), join_leave=True)
-        await a.subscribe()
-        await a.ready(timeout=WAIT)
-        b = bob.new_subscription(channel, token=sub_token(channel, "bob"))
-        await b.subscribe()
-        await b.ready(timeout=WAIT)
+        a = await subscribed(alice, channel, events=seen, token=sub_token(channel, "alice"), join_leave=True)
+        b = await subscribed(bob, channel, token=sub_token(channel, "bob"))
         joined = await get(seen.joins)
         while joined.info.user == "alice":  # the joiner's own join comes first
             joined = await get(seen.joins)
@@ -275,9 +273,7 @@ def test_history_with_limit_since_and_reverse(server):
     async def main():
         c, _ = client(server)
         await c.connect()
-        sub = c.new_subscription(channel)
-        await sub.subscribe()
-        await sub.ready(timeout=WAIT)
+        sub = await subscribed(c, channel)
         first = await sub.history(limit=2)
         assert [p.data["n"] for p in first.publications] == [1, 2]
         assert first.offset == 5 and first.epoch
@@ -301,9 +297,7 @@ def test_recovery_after_a_dropped_connection_has_no_gap_and_no_duplicate(server)
         await c.connect()
         await get(events.connected)
         seen = SubEvents()
-        sub = c.new_subscription(channel, events=seen, recoverable=True)
-        await sub.subscribe()
-        await sub.ready(timeout=WAIT)
+        sub = await subscribed(c, channel, events=seen, recoverable=True)
         first = await get(seen.subscribed)
         assert first.recoverable
         for n in range(1, 4):
@@ -351,9 +345,7 @@ def test_subscription_token_is_refreshed_through_get_token_before_it_expires(ser
     async def main():
         c, events = client(server)
         await c.connect()
-        sub = c.new_subscription(channel, get_token=get_sub_token)
-        await sub.subscribe()
-        await sub.ready(timeout=WAIT)
+        sub = await subscribed(c, channel, get_token=get_sub_token)
         await asyncio.sleep(6)
         assert len(asked) >= 2, asked
         assert sub.state == SubscriptionState.SUBSCRIBED
@@ -377,9 +369,7 @@ def test_anonymous_connections_only_where_the_app_allows_them(server, fresh_serv
         c, events = client(allowing, token="")
         await c.connect()
         await get(events.connected)
-        sub = c.new_subscription(unique("jwt"))
-        await sub.subscribe()
-        await sub.ready(timeout=WAIT)
+        sub = await subscribed(c, unique("jwt"))
         await c.disconnect()
 
     run(allowed())
@@ -408,9 +398,7 @@ def test_client_publish_is_refused_where_the_channel_rule_forbids_it(server):
     async def main():
         c, _ = client(server)
         await c.connect()
-        sub = c.new_subscription(channel)
-        await sub.subscribe()
-        await sub.ready(timeout=WAIT)
+        sub = await subscribed(c, channel)
         with pytest.raises(Exception) as raised:
             await sub.publish({"x": 1})
         assert getattr(raised.value, "code", None) == 103, raised.value
@@ -455,9 +443,7 @@ def test_subscription_token_for_another_channel_disconnects_and_others_see_nothi
         watcher, _ = client(server, token=token("w"))
         await watcher.connect()
         seen = SubEvents()
-        w = watcher.new_subscription(channel_b, events=seen, token=sub_token(channel_b, "w"))
-        await w.subscribe()
-        await w.ready(timeout=WAIT)
+        w = await subscribed(watcher, channel_b, events=seen, token=sub_token(channel_b, "w"))
         attacker, events = client(server)
         await attacker.connect()
         s = attacker.new_subscription(channel_b, token=sub_token(channel_a))
@@ -539,9 +525,7 @@ def test_cent_presence_channels_info_and_disconnect(server):
         events = Events()
         ws = Client(ws_url(server), token=token(user), events=events, proxy=None, timeout=WAIT)
         await ws.connect()
-        sub = ws.new_subscription(channel, token=sub_token(channel, user))
-        await sub.subscribe()
-        await sub.ready(timeout=WAIT)
+        sub = await subscribed(ws, channel, token=sub_token(channel, user))
         c = api(server)
         presence = await asyncio.to_thread(c.presence, cent.PresenceRequest(channel=channel))
         assert [info.user for info in presence.presence.values()] == [user]
@@ -619,9 +603,7 @@ def test_jwt_publish_reaches_jsonaction_and_sse_and_back(server):
             c, _ = client(server, token=token("jwtuser"))
             await c.connect()
             seen = SubEvents()
-            sub = c.new_subscription(channel, events=seen)
-            await sub.subscribe()
-            await sub.ready(timeout=WAIT)
+            sub = await subscribed(c, channel, events=seen)
             await sub.publish({"from": "jwt"})
             frame = await asyncio.to_thread(ja.recv_until, lambda f: f.get("event") == "realtime.message")
             assert frame[0]["data"] == {"from": "jwt"} and frame[0]["userId"] == "jwtuser"

@@ -34,7 +34,7 @@ from conftest import (
     unique,
     wait_until,
 )
-from test_jwt import Events, SubEvents, api, client, get, nothing, run, sub_token, token, ws_url
+from test_jwt import Events, SubEvents, api, client, get, nothing, run, sub_token, subscribed, token, ws_url
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -264,9 +264,7 @@ def test_channel_rule_requiring_a_token_accepts_a_subscription_token(server):
         c, _ = client(server)
         await c.connect()
         seen = SubEvents()
-        sub = c.new_subscription(channel, events=seen, token=sub_token(channel))
-        await sub.subscribe()
-        await sub.ready(timeout=WAIT)
+        sub = await subscribed(c, channel, events=seen, token=sub_token(channel))
         cent_publish(server, channel, {"locked": True})
         assert (await get(seen.publications)).pub.data == {"locked": True}
         await c.disconnect()
@@ -285,9 +283,7 @@ def test_expired_subscription_token_is_replaced_through_get_token_after_109(serv
     async def main():
         c, events = client(server)
         await c.connect()
-        sub = c.new_subscription(channel, token=sub_token(channel, ttl=-10), get_token=get_sub_token)
-        await sub.subscribe()
-        await sub.ready(timeout=WAIT)
+        sub = await subscribed(c, channel, token=sub_token(channel, ttl=-10), get_token=get_sub_token)
         assert asked == [channel], "get_token was not called after error 109"
         assert events.disconnected.empty()
         await c.disconnect()
@@ -564,9 +560,7 @@ def test_history_since_another_epoch_answers_112(server):
     async def main():
         c, _ = client(server)
         await c.connect()
-        sub = c.new_subscription(channel)
-        await sub.subscribe()
-        await sub.ready(timeout=WAIT)
+        sub = await subscribed(c, channel)
         with pytest.raises(ReplyError) as raised:
             await sub.history(limit=10, since=StreamPosition(offset=0, epoch="not-the-epoch"))
         assert raised.value.code == 112
@@ -589,12 +583,8 @@ def test_unsubscribe_stops_publications_and_sends_a_leave_push_to_the_others(ser
         await alice.connect()
         await bob.connect()
         seen_a, seen_b = SubEvents(), SubEvents()
-        a = alice.new_subscription(channel, events=seen_a, token=sub_token(channel, "alice"), join_leave=True)
-        await a.subscribe()
-        await a.ready(timeout=WAIT)
-        b = bob.new_subscription(channel, events=seen_b, token=sub_token(channel, "bob"))
-        await b.subscribe()
-        await b.ready(timeout=WAIT)
+        a = await subscribed(alice, channel, events=seen_a, token=sub_token(channel, "alice"), join_leave=True)
+        b = await subscribed(bob, channel, events=seen_b, token=sub_token(channel, "bob"))
         await b.unsubscribe()
         left = await get(seen_a.leaves)
         assert left.info.user == "bob"
@@ -627,9 +617,7 @@ def test_history_where_the_channel_keeps_none_answers_108(server):
     async def main():
         c, _ = client(server)
         await c.connect()
-        sub = c.new_subscription(channel)
-        await sub.subscribe()
-        await sub.ready(timeout=WAIT)
+        sub = await subscribed(c, channel)
         with pytest.raises(ReplyError) as raised:
             await sub.history(limit=10)
         assert raised.value.code == 108
@@ -644,9 +632,7 @@ def test_presence_where_the_rule_turns_it_off_answers_108_to_clients_and_the_ser
     async def main():
         c, _ = client(server)
         await c.connect()
-        sub = c.new_subscription(channel)
-        await sub.subscribe()
-        await sub.ready(timeout=WAIT)
+        sub = await subscribed(c, channel)
         for call in (sub.presence, sub.presence_stats):
             with pytest.raises(ReplyError) as raised:
                 await call()
@@ -670,9 +656,7 @@ def test_publish_over_the_plans_message_size_answers_106(tiny_server):
         events = Events()
         c = Client(small_url(tiny_server), token=token(app=SMALL), events=events, proxy=None, timeout=WAIT)
         await c.connect()
-        sub = c.new_subscription(channel)
-        await sub.subscribe()
-        await sub.ready(timeout=WAIT)
+        sub = await subscribed(c, channel)
         with pytest.raises(ReplyError) as raised:
             await sub.publish({"big": "x" * 2048})
         assert raised.value.code == 106
@@ -690,9 +674,7 @@ def test_publishes_over_the_plans_rate_answer_111_marked_temporary(tiny_server):
         events = Events()
         c = Client(small_url(tiny_server), token=token(app=SMALL), events=events, proxy=None, timeout=WAIT)
         await c.connect()
-        sub = c.new_subscription(channel)
-        await sub.subscribe()
-        await sub.ready(timeout=WAIT)
+        sub = await subscribed(c, channel)
         refused = None
         for n in range(60):
             try:
@@ -761,9 +743,7 @@ def test_server_api_unsubscribe_ends_a_client_side_subscription_with_code_2000(s
         c, events = client(server, token=token(user))
         await c.connect()
         seen = SubEvents()
-        sub = c.new_subscription(channel, events=seen)
-        await sub.subscribe()
-        await sub.ready(timeout=WAIT)
+        sub = await subscribed(c, channel, events=seen)
         await asyncio.to_thread(api(server).unsubscribe, cent.UnsubscribeRequest(user=user, channel=channel))
         ctx = await get(seen.unsubscribed)
         assert ctx.code == 2000, ctx  # below 2500: the client does not subscribe again
@@ -838,9 +818,7 @@ def test_a_named_message_shows_its_name_in_pub_tags_event(server, how):
         c, _ = client(server)
         await c.connect()
         seen = SubEvents()
-        sub = c.new_subscription(channel, events=seen)
-        await sub.subscribe()
-        await sub.ready(timeout=WAIT)
+        sub = await subscribed(c, channel, events=seen)
         await asyncio.to_thread(publish_named, server, channel, how)
         named = await get(seen.publications)
         assert named.pub.data == {"how": how} and named.pub.tags == {"event": "named"}, named.pub
