@@ -69,6 +69,10 @@ public final class Session: Subscriber {
         var queuedBytes = 0
         /// Per recovered channel, the last offset its replay delivered; live frames up to it are duplicates.
         var replayedThrough: [String: UInt64] = [:]
+        /// Channels left within `leftFor`, each with the number of its leave: their broadcasts still on the way are
+        /// dropped. Empty for nearly every connection, so a delivery pays one check.
+        var left: [String: Int] = [:]
+        var leaves = 0
 
         /// Queues one frame (a delivery's path: no array is made for it).
         mutating func push(_ frame: OutgoingFrame, limits: Limits) -> Wake? {
@@ -210,6 +214,9 @@ public final class Session: Subscriber {
     private func enqueue(_ frame: OutgoingFrame, recoverable: Bool) -> EnqueueResult {
         let (result, wake) = self.state.withLock { state -> (EnqueueResult, Wake?) in
             guard state.end == nil else { return (.closed, nil) }
+            if recoverable, !state.left.isEmpty, let channel = frame.channel, state.left[channel] != nil {
+                return (.closed, nil)
+            }
             if recoverable, !state.replayedThrough.isEmpty, let channel = frame.channel, let offset = frame.offset,
                 let last = state.replayedThrough[channel], offset <= last
             {
@@ -262,6 +269,34 @@ public final class Session: Subscriber {
             swap(&state.queue, &frames)
             state.queuedBytes = 0
             return ended
+        }
+    }
+
+    /// How long a left channel's broadcasts are dropped: a broadcast hands its frames to the connection's loop within
+    /// moments of the hub's change, and one later than this is taken rather than the mark kept without bound.
+    static let leftFor = TimeAmount.seconds(1)
+
+    public func left(channel: String) {
+        // Without a loop, broadcasts are queued on the broadcasting thread at once: none is left on its way.
+        guard let loop = self.eventLoop else { return }
+        // An ended session takes nothing more: its closing connection's channels need no mark.
+        let leave = self.state.withLock { state -> Int? in
+            guard state.end == nil else { return nil }
+            state.leaves += 1
+            state.left[channel] = state.leaves
+            return state.leaves
+        }
+        guard let leave else { return }
+        loop.scheduleTask(in: Self.leftFor) {
+            self.state.withLock { state in
+                if state.left[channel] == leave { state.left[channel] = nil }
+            }
+        }
+    }
+
+    public func joined(channel: String) {
+        self.state.withLock { state in
+            if !state.left.isEmpty { state.left[channel] = nil }
         }
     }
 

@@ -98,6 +98,7 @@ public final class Hub: Sendable {
     @discardableResult
     public func add(_ subscriber: any Subscriber, app: String, channel: String) -> (first: Bool, added: Bool) {
         let key = ChannelKey(app: app, channel: channel)
+        subscriber.joined(channel: channel)
         return self.shard(for: key).channels.withLock { channels in
             var entry = channels[key] ?? Subscribers()
             let first = entry.byConnection.isEmpty
@@ -112,18 +113,21 @@ public final class Hub: Sendable {
     @discardableResult
     public func remove(_ connection: ConnectionID, app: String, channel: String) -> (last: Bool, removed: Bool) {
         let key = ChannelKey(app: app, channel: channel)
-        return self.shard(for: key).channels.withLock { channels in
-            guard var entry = channels[key], entry.byConnection.removeValue(forKey: connection) != nil else {
-                return (false, false)
+        let (last, removed) = self.shard(for: key).channels.withLock { channels -> (Bool, (any Subscriber)?) in
+            guard var entry = channels[key], let removed = entry.byConnection.removeValue(forKey: connection) else {
+                return (false, nil)
             }
             if entry.byConnection.isEmpty {
                 channels[key] = nil
-                return (true, true)
+                return (true, removed)
             }
             entry.snapshot = nil
             channels[key] = entry
-            return (false, true)
+            return (false, removed)
         }
+        // Told before the caller answers the unsubscribe: a broadcast that took the old list drops its frame.
+        removed?.left(channel: channel)
+        return (last, removed != nil)
     }
 
     /// The number of local subscribers of a channel.

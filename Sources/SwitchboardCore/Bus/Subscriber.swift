@@ -51,6 +51,11 @@ public protocol Subscriber: AnyObject, Sendable {
     /// Queues `message` as the hub prepared it for every subscriber of this wire format and compressor.
     @discardableResult
     func deliver(_ frame: PreparedFrame, of message: BusMessage) -> EnqueueResult
+    /// The hub no longer lists this subscriber on `channel`; broadcasts already on their way to it from there may
+    /// still arrive, and are dropped, so the adapter's reply to the unsubscribe is the channel's last frame.
+    func left(channel: String)
+    /// The hub is about to list this subscriber on `channel` again: its broadcasts are wanted once more.
+    func joined(channel: String)
 }
 
 /// One broadcast's frame for one wire format (and compressor), shared by every subscriber that takes it.
@@ -85,6 +90,11 @@ extension Subscriber {
 
     /// No compression unless the subscriber negotiated it.
     public var compressor: (any FrameCompressor)? { nil }
+
+    /// A subscriber that takes frames on the broadcasting thread has none on their way once it is removed.
+    public func left(channel: String) {}
+
+    public func joined(channel: String) {}
 
     /// A subscriber without a compressor only ever takes the plain frame.
     @discardableResult
