@@ -13,7 +13,9 @@ import Synchronization
 ///   channel's messages in the one order Redis published them.
 /// - History: one Lua script assigns the next offset, appends to the channel's stream (trimmed to the policy's
 ///   size and age, expiring with its ttl), keeps the epoch in a meta hash (a new random epoch when the hash is
-///   missing, which means the history was lost) and publishes, atomically.
+///   missing, which means the history was lost) and publishes, atomically. A positioned subscribe's read starts a
+///   missing stream too, its meta hash expiring with the ttl and at most `maxMessagelessStreams` per app waiting for
+///   their first message.
 /// - Presence: `RedisPresenceStore`.
 /// - Faults: while Redis is unreachable, publishes and presence changes throw `EngineUnavailable` (nothing is
 ///   queued or silently dropped); subscriptions are remembered and sent once the connection is back. A command
@@ -42,6 +44,9 @@ public final class RedisEngine: Engine, Service {
         public var occupancyInterval: Duration = .seconds(1)
         /// Connection settings (backoff, timeouts, RESP3) shared by both connections.
         public var connection: RedisConnection.Configuration
+        /// The most streams a read started that still have no message, per app; past it the oldest are forgotten
+        /// (a client holding one is told it cannot recover). Default 10,000, as the memory engine.
+        public var maxMessagelessStreams = MemoryEngine.defaultMaxMessagelessStreams
 
         /// Creates a configuration with the defaults above.
         public init(url: RedisURL, prefix: String = "switchboard", presenceTimeout: Duration = .seconds(30)) {
@@ -180,7 +185,7 @@ public final class RedisEngine: Engine, Service {
         let reply = try await Self.mapped {
             try await self.commands.run(
                 RedisScripts.publish,
-                keys: [self.keys.meta(id), self.keys.stream(id)],
+                keys: [self.keys.meta(id), self.keys.stream(id), self.keys.messageless(app: publication.app)],
                 arguments: [
                     self.codec.encode(publication), ByteBuffer(string: String(history.size)), ByteBuffer(string: String(ttl)),
                     ByteBuffer(string: self.makeEpoch()), ByteBuffer(string: self.keys.topic(id)), ByteBuffer(string: String(publication.timestamp)),
@@ -215,20 +220,44 @@ public final class RedisEngine: Engine, Service {
     }
 
     public func history(app: String, channel: String, after offset: UInt64?, limit: Int?, policy: HistoryPolicy) async throws -> HistoryPage {
+        try await self.readHistory(RedisScripts.history, app: app, channel: channel, after: offset, limit: limit, policy: policy, starting: nil)
+    }
+
+    public func historyStartingStream(app: String, channel: String, after offset: UInt64, policy: HistoryPolicy) async throws -> HistoryPage {
+        let starting = [ByteBuffer(string: self.makeEpoch()), ByteBuffer(string: String(max(1, self.configuration.maxMessagelessStreams)))]
+        return try await self.readHistory(
+            RedisScripts.historyStartingStream,
+            app: app,
+            channel: channel,
+            after: offset,
+            limit: nil,
+            policy: policy,
+            starting: starting
+        )
+    }
+
+    /// Runs one of the history scripts; `starting` (a new epoch and the cap) is what `historyStartingStream` adds.
+    private func readHistory(
+        _ script: RedisScript,
+        app: String,
+        channel: String,
+        after offset: UInt64?,
+        limit: Int?,
+        policy: HistoryPolicy,
+        starting: [ByteBuffer]?
+    ) async throws -> HistoryPage {
         let id = self.keys.channelID(app: app, channel: channel)
         let newestFirst = offset == nil && limit != nil
         let first = offset.map { $0 == UInt64.max ? "+" : "\($0 + 1)-0" } ?? "-"
-        let reply = try await Self.mapped {
-            try await self.commands.run(
-                RedisScripts.history,
-                keys: [self.keys.meta(id), self.keys.stream(id)],
-                arguments: [
-                    ByteBuffer(string: first), ByteBuffer(string: limit.map { String(max(1, $0)) } ?? ""),
-                    ByteBuffer(string: newestFirst ? "1" : "0"),
-                    ByteBuffer(string: String(WallClock.milliseconds())), ByteBuffer(string: String(max(1, policy.ttlMilliseconds))),
-                ]
-            )
-        }
+        var keys = [self.keys.meta(id), self.keys.stream(id)]
+        if starting != nil { keys.append(self.keys.messageless(app: app)) }
+        let arguments =
+            [
+                ByteBuffer(string: first), ByteBuffer(string: limit.map { String(max(1, $0)) } ?? ""),
+                ByteBuffer(string: newestFirst ? "1" : "0"),
+                ByteBuffer(string: String(WallClock.milliseconds())), ByteBuffer(string: String(max(1, policy.ttlMilliseconds))),
+            ] + (starting ?? [])
+        let reply = try await Self.mapped { try await self.commands.run(script, keys: keys, arguments: arguments) }
         guard let parts = reply.elements, parts.count == 3 else { return HistoryPage(publications: [], latest: nil, truncated: false) }
         guard let top = parts[0].int, let epoch = parts[1].string else { throw RedisError.unexpectedReply("history script returned \(reply)") }
         var publications: [Publication] = []

@@ -5,6 +5,7 @@
 /// | key | type | holds |
 /// |---|---|---|
 /// | `P:meta:ID` | hash | `e` the epoch, `s` the last offset given out |
+/// | `P:messageless:APP` | sorted set | meta keys of the app's streams a read started that have no message yet, oldest lowest |
 /// | `P:stream:ID` | stream | history: entry id `<offset>-0`, fields `d` (publication body) and `t` (ms timestamp) |
 /// | `P:topic:ID` | pub/sub channel | publications and presence changes of the channel |
 /// | `P:presence:m:ID` | hash | user id → `<lastSeen>:<metadata JSON>` |
@@ -35,6 +36,7 @@ public struct RedisKeys: Sendable {
 
     func meta(_ id: String) -> String { "\(self.prefix):meta:\(id)" }
     func stream(_ id: String) -> String { "\(self.prefix):stream:\(id)" }
+    func messageless(app: String) -> String { "\(self.prefix):messageless:\(app.utf8.count):\(app)" }
     func topic(_ id: String) -> String { "\(self.prefix):topic:\(id)" }
     func presenceMembers(_ id: String) -> String { "\(self.prefix):presence:m:\(id)" }
     func presenceHolders(_ id: String) -> String { "\(self.prefix):presence:h:\(id)" }

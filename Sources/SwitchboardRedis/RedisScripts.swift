@@ -2,9 +2,10 @@
 enum RedisScripts {
     /// Publishes with history.
     ///
-    /// KEYS: meta, stream. ARGV: body, size, ttl ms, epoch for a new stream, topic, timestamp ms, meta ttl ms.
-    /// A missing meta hash means the history is gone (never written, expired, or Redis lost it): the stream starts
-    /// again under the new epoch. Entries older than the ttl are dropped from the head. Returns `{offset, epoch}`.
+    /// KEYS: meta, stream, the app's message-less streams. ARGV: body, size, ttl ms, epoch for a new stream, topic,
+    /// timestamp ms, meta ttl ms. A missing meta hash means the history is gone (never written, expired, or Redis lost
+    /// it): the stream starts again under the new epoch. Entries older than the ttl are dropped from the head. A stream
+    /// a read started leaves the message-less set with its first message. Returns `{offset, epoch}`.
     static let publish = RedisScript(
         """
         local epoch = redis.call('hget', KEYS[1], 'e')
@@ -14,6 +15,7 @@ enum RedisScripts {
             redis.call('hset', KEYS[1], 'e', epoch, 's', 0)
         end
         local offset = redis.call('hincrby', KEYS[1], 's', 1)
+        if offset == 1 then redis.call('zrem', KEYS[3], KEYS[1]) end
         redis.call('xadd', KEYS[2], 'MAXLEN', '=', ARGV[2], offset .. '-0', 'd', ARGV[1], 't', ARGV[6])
         local cutoff = tonumber(ARGV[6]) - tonumber(ARGV[3])
         while true do
@@ -36,6 +38,44 @@ enum RedisScripts {
         """
         local epoch = redis.call('hget', KEYS[1], 'e')
         if not epoch then return {} end
+        \(Self.readHistory)
+        """
+    )
+
+    /// Reads history, starting the stream at offset 0 under a new epoch when it has none (a positioned subscribe).
+    ///
+    /// KEYS: meta, stream, the app's message-less streams. ARGV: as `history`, then the epoch for a new stream and the
+    /// most message-less streams. The started meta hash expires with the ttl; the app's set holds such meta keys,
+    /// newest scored highest, and past the cap the oldest are deleted if still without a message (a client holding one
+    /// is then told it cannot recover, never that it recovered). Those meta keys are not passed in KEYS, which one Redis
+    /// server allows and a cluster would not. Returns `{last offset, epoch, entries}`.
+    static let historyStartingStream = RedisScript(
+        """
+        local epoch = redis.call('hget', KEYS[1], 'e')
+        if not epoch then
+            epoch = ARGV[6]
+            redis.call('del', KEYS[2])
+            redis.call('hset', KEYS[1], 'e', epoch, 's', 0)
+            redis.call('pexpire', KEYS[1], ARGV[5])
+            local score = tonumber(ARGV[4])
+            local newest = redis.call('zrange', KEYS[3], -1, -1, 'WITHSCORES')
+            if #newest == 2 and tonumber(newest[2]) >= score then score = tonumber(newest[2]) + 1 end
+            redis.call('zadd', KEYS[3], score, KEYS[1])
+            if redis.call('pttl', KEYS[3]) < tonumber(ARGV[5]) then redis.call('pexpire', KEYS[3], ARGV[5]) end
+            local over = redis.call('zcard', KEYS[3]) - tonumber(ARGV[7])
+            if over > 0 then
+                for _, meta in ipairs(redis.call('zrange', KEYS[3], 0, over - 1)) do
+                    if redis.call('hget', meta, 's') == '0' then redis.call('del', meta) end
+                end
+                redis.call('zremrangebyrank', KEYS[3], 0, over - 1)
+            end
+        end
+        \(Self.readHistory)
+        """
+    )
+
+    /// The read both history scripts share, once `epoch` holds the stream's epoch.
+    private static let readHistory = """
         local top = redis.call('hget', KEYS[1], 's') or '0'
         local cutoff = tonumber(ARGV[4]) - tonumber(ARGV[5])
         while true do
@@ -57,7 +97,6 @@ enum RedisScripts {
         end
         return {top, epoch, entries}
         """
-    )
 
     /// Adds a presence holder.
     ///
@@ -78,17 +117,28 @@ enum RedisScripts {
         """
     )
 
-    /// Replaces a member's metadata.
+    /// Replaces a member's metadata; a server-side join it has is heard of again, as a join would be.
     ///
-    /// KEYS: members. ARGV: user, metadata, now ms. Returns nil for an unknown member, else `update` or `same`.
+    /// KEYS: members, holders. ARGV: user, metadata, now ms, the server holder's member. Returns nil for an unknown
+    /// member, else `update` or `same`.
     static let presenceUpdate = RedisScript(
         """
         local old = redis.call('hget', KEYS[1], ARGV[1])
         if not old then return false end
         redis.call('hset', KEYS[1], ARGV[1], ARGV[3] .. ':' .. ARGV[2])
+        redis.call('zadd', KEYS[2], 'XX', ARGV[3], ARGV[4])
         local sep = string.find(old, ':', 1, true)
         if string.sub(old, sep + 1) ~= ARGV[2] then return 'update' end
         return 'same'
+        """
+    )
+
+    /// A channel's members with their holders, read at one moment.
+    ///
+    /// KEYS: members, holders. Returns `{{user, record, ...}, {holder member, score, ...}}`.
+    static let presenceMembers = RedisScript(
+        """
+        return {redis.call('hgetall', KEYS[1]), redis.call('zrange', KEYS[2], 0, -1, 'WITHSCORES')}
         """
     )
 

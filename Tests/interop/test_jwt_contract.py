@@ -107,6 +107,28 @@ def cent_publish(server, channel: str, data, **fields) -> dict:
     return r.json()["result"]
 
 
+def refused_with(server, channel: str, call, app=MAIN, then=None) -> int:
+    """Connects to `app`, subscribes to `channel`, and returns the code of the `ReplyError` that `call(sub)` must raise.
+
+    `then(sub)` runs after the refusal, before the disconnect; the connection must have stayed up.
+    """
+
+    async def main():
+        url = ws_url(server) + ("" if app is MAIN else f"?key={app['key']}")
+        c = Client(url, token=token(app=app), events=Events(), proxy=None, timeout=WAIT)
+        await c.connect()
+        sub = await subscribed(c, channel)
+        with pytest.raises(ReplyError) as raised:
+            await call(sub)
+        if then is not None:
+            await then(sub)
+        assert c.state == ClientState.CONNECTED
+        await c.disconnect()
+        return raised.value.code
+
+    return run(main())
+
+
 @pytest.fixture(scope="module")
 def tiny_server():
     """A server of this module's own for the tiny plan's limits, whose per-minute budgets other suites share."""
@@ -556,17 +578,27 @@ def test_a_positioned_subscription_that_did_not_ask_for_recovery_is_not_recovere
 def test_history_since_another_epoch_answers_112(server):
     channel = unique("jwt")
     cent_publish(server, channel, {"n": 1})
+    since = StreamPosition(offset=0, epoch="not-the-epoch")
+    assert refused_with(server, channel, lambda sub: sub.history(limit=10, since=since)) == 112
 
-    async def main():
-        c, _ = client(server)
-        await c.connect()
-        sub = await subscribed(c, channel)
-        with pytest.raises(ReplyError) as raised:
-            await sub.history(limit=10, since=StreamPosition(offset=0, epoch="not-the-epoch"))
-        assert raised.value.code == 112
-        await c.disconnect()
 
-    run(main())
+def test_a_position_taken_before_the_streams_first_message_is_not_recovered_into_a_restarted_stream(server):
+    channel = unique("jwt")
+    with RawJWT(server, token()) as c:
+        first = c.call("subscribe", channel=channel, recoverable=True)["subscribe"]
+        assert first["epoch"] and first.get("offset", 0) == 0, first
+        for n in (1, 2, 3):
+            cent_publish(server, channel, {"n": n})
+        pubs = c.pubs(channel, 3)
+        assert [p["offset"] for p in pubs] == [1, 2, 3]
+    # The stream starts over (history_remove; an idle stream the memory engine forgets does too) and goes on.
+    api(server).history_remove(cent.HistoryRemoveRequest(channel=channel))
+    for n in range(1, 6):
+        cent_publish(server, channel, {"again": n})
+    with RawJWT(server, token()) as c:
+        sub = c.call("subscribe", channel=channel, recover=True, offset=3, epoch=first["epoch"], recoverable=True)["subscribe"]
+        # The client missed the new stream's offsets 1 to 3: replaying 4 and 5 as "recovered" would hide that gap.
+        assert sub["recovered"] is False and sub["epoch"] != first["epoch"], sub
 
 
 # -------------------------------------------------------------------------------------------------
@@ -612,34 +644,13 @@ def test_protected_channel_needs_a_subscription_to_publish_or_read_103(server, m
 
 
 def test_history_where_the_channel_keeps_none_answers_108(server):
-    channel = unique("nohistory:jwt")
-
-    async def main():
-        c, _ = client(server)
-        await c.connect()
-        sub = await subscribed(c, channel)
-        with pytest.raises(ReplyError) as raised:
-            await sub.history(limit=10)
-        assert raised.value.code == 108
-        await c.disconnect()
-
-    run(main())
+    assert refused_with(server, unique("nohistory:jwt"), lambda sub: sub.history(limit=10)) == 108
 
 
 def test_presence_where_the_rule_turns_it_off_answers_108_to_clients_and_the_server_api(server):
     channel = unique("nopresence:jwt")
-
-    async def main():
-        c, _ = client(server)
-        await c.connect()
-        sub = await subscribed(c, channel)
-        for call in (sub.presence, sub.presence_stats):
-            with pytest.raises(ReplyError) as raised:
-                await call()
-            assert raised.value.code == 108
-        await c.disconnect()
-
-    run(main())
+    assert refused_with(server, channel, lambda sub: sub.presence()) == 108
+    assert refused_with(server, channel, lambda sub: sub.presence_stats()) == 108
     with pytest.raises(cent.CentApiResponseError) as raised:
         api(server).presence_stats(cent.PresenceStatsRequest(channel=channel))
     assert raised.value.code == 108
@@ -650,21 +661,8 @@ def small_url(server) -> str:
 
 
 def test_publish_over_the_plans_message_size_answers_106(tiny_server):
-    channel = unique("jwt")
-
-    async def main():
-        events = Events()
-        c = Client(small_url(tiny_server), token=token(app=SMALL), events=events, proxy=None, timeout=WAIT)
-        await c.connect()
-        sub = await subscribed(c, channel)
-        with pytest.raises(ReplyError) as raised:
-            await sub.publish({"big": "x" * 2048})
-        assert raised.value.code == 106
-        await sub.publish({"small": True})
-        assert c.state == ClientState.CONNECTED
-        await c.disconnect()
-
-    run(main())
+    big, small = (lambda sub: sub.publish({"big": "x" * 2048})), (lambda sub: sub.publish({"small": True}))
+    assert refused_with(tiny_server, unique("jwt"), big, app=SMALL, then=small) == 106
 
 
 def test_publishes_over_the_plans_rate_answer_111_marked_temporary(tiny_server):

@@ -404,7 +404,8 @@ public final class JWTConnection: Sendable {
         if policy.history.size > 0 {
             prepared.positioned = true
             prepared.recoverable = recoverable || policy.forceRecovery
-            let page = try? await self.bus.history(app: self.app, channel: channel, after: recover?.offset ?? 0, limit: nil)
+            // Starts a stream that has no message yet, so the epoch handed out names the run these offsets belong to.
+            let page = try? await self.bus.historyStartingStream(app: self.app, channel: channel, after: recover?.offset ?? 0)
             let latest = page?.latest ?? StreamPosition(offset: 0, epoch: "")
             prepared.position = latest
             prepared.replayAfter = latest.offset
@@ -438,11 +439,12 @@ public final class JWTConnection: Sendable {
     }
 
     /// Whether `page` (history after `position.offset`) holds everything after `position`.
+    ///
+    /// Only the same epoch recovers: a missing stream, or an epoch another run of it had, means the client may have
+    /// missed messages.
     static func recovers(_ position: StreamPosition, from page: HistoryPage?) -> Bool {
-        guard let page else { return false }
-        let latest = page.latest ?? StreamPosition(offset: 0, epoch: "")
-        // An empty epoch comes from a subscribe before the stream's first message: its offsets are this epoch's.
-        return (position.epoch == latest.epoch || position.epoch.isEmpty) && !page.truncated && position.offset <= latest.offset
+        guard let page, let latest = page.latest else { return false }
+        return position.epoch == latest.epoch && !page.truncated && position.offset <= latest.offset
     }
 
     /// Delivers the replay and the live messages held back since `prepare`, with no gap and no duplicate.

@@ -217,22 +217,24 @@ public final class Bus: BrokerEventHandler {
 
     /// Publishes within the app's limits; returns the publication with its position when the channel keeps history.
     ///
-    /// - Parameter via: the protocol that carried it, for usage counts (`rest` for the server APIs, else the WebSocket's).
-    public func publish(_ publication: Publication, app: App, via: String = "rest") async throws -> Publication {
+    /// - Parameters:
+    ///   - via: the protocol that carried it, for usage counts (`rest` for the server APIs, else the WebSocket's).
+    ///   - kept: false delivers the message without keeping it, whatever the channel's policy (Centrifugo's `skip_history`).
+    public func publish(_ publication: Publication, app: App, via: String = "rest", kept: Bool = true) async throws -> Publication {
         guard ChannelName.isValid(publication.channel) else { throw BusError.invalidChannel }
         try self.admitPublish(app: app, size: publication.data.readableBytes)
-        return try await self.publishAdmitted(publication, app: app, via: via)
+        return try await self.publishAdmitted(publication, app: app, via: via, kept: kept)
     }
 
     /// Publishes a message whose limits were already checked (one admission covering several channels).
-    public func publishAdmitted(_ publication: Publication, app: App, via: String = "rest") async throws -> Publication {
+    public func publishAdmitted(_ publication: Publication, app: App, via: String = "rest", kept: Bool = true) async throws -> Publication {
         if let kit = app.rule(for: publication.channel)?.kit { try await self.admitKit(publication, kit: kit, app: app) }
         self.stats.countPublished()
         self.usage.countPublished(app: app.id, via: via, now: WallClock.milliseconds())
         let policy = app.policy(for: publication.channel)
         var stamped = publication
         stamped.publishedAt = ContinuousClock.now
-        let published = try await self.engine.publish(stamped, history: policy.history.size > 0 ? policy.history : nil)
+        let published = try await self.engine.publish(stamped, history: kept && policy.history.size > 0 ? policy.history : nil)
         self.observers.notify { $0.published(published) }
         await self.pacer?.pace()
         return published
@@ -243,6 +245,16 @@ public final class Bus: BrokerEventHandler {
         let policy = app.policy(for: channel)
         guard policy.history.size > 0 else { return HistoryPage(publications: [], latest: nil, truncated: false) }
         return try await self.engine.history(app: app.id, channel: channel, after: offset, limit: limit, policy: policy.history)
+    }
+
+    /// Kept messages of a channel after `offset` and where its stream stands, starting the stream when none exists.
+    ///
+    /// A positioned subscribe reads this way, so the epoch it hands out names the run its offsets belong to; `latest`
+    /// is nil only when the channel keeps no history.
+    public func historyStartingStream(app: App, channel: String, after offset: UInt64) async throws -> HistoryPage {
+        let policy = app.policy(for: channel)
+        guard policy.history.size > 0 else { return HistoryPage(publications: [], latest: nil, truncated: false) }
+        return try await self.engine.historyStartingStream(app: app.id, channel: channel, after: offset, policy: policy.history)
     }
 
     // MARK: Presence

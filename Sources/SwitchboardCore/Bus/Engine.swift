@@ -29,6 +29,10 @@ public protocol Engine: Sendable {
     func unsubscribe(app: String, channel: String) async throws
     /// Kept messages after `offset` (all kept when nil), oldest first, at most `limit`.
     func history(app: String, channel: String, after offset: UInt64?, limit: Int?, policy: HistoryPolicy) async throws -> HistoryPage
+    /// Kept messages after `offset` and where the stream stands, starting the stream (a fresh epoch at offset 0) when none exists.
+    ///
+    /// For positioned subscribes: the epoch handed out then names this run of the stream, so a later reset is seen as one.
+    func historyStartingStream(app: String, channel: String, after offset: UInt64, policy: HistoryPolicy) async throws -> HistoryPage
     /// Drops a channel's kept messages; the next publish starts a new epoch.
     func removeHistory(app: String, channel: String) async throws
     /// Trims expired history; called periodically by the janitor.

@@ -4,7 +4,16 @@ import Synchronization
 ///
 /// A publish assigns its offset and fans out under the channel's stripe lock, so every subscriber
 /// sees a channel's messages in offset order and a replay can never interleave with a live message.
+///
+/// A positioned subscribe starts a missing stream (`historyStartingStream`); such message-less streams are bounded
+/// by `maxMessagelessStreams` and forgotten when idle, as any empty stream is.
 public final class MemoryEngine: Engine {
+    /// The most streams started by a read and still without a message, per engine (`maxMessagelessStreams` by default).
+    ///
+    /// Anyone allowed to subscribe can name new channels, so these stay bounded; the oldest beyond the cap is forgotten.
+    /// That is safe: a client holding its epoch is then told it cannot recover and reloads, never that it recovered.
+    public static let defaultMaxMessagelessStreams = 10_000
+
     struct Key: Hashable {
         var app: String
         var channel: String
@@ -20,28 +29,39 @@ public final class MemoryEngine: Engine {
         let streams = Mutex<[Key: Stream]>([:])
     }
 
+    /// A stream a read started, named with its epoch so a later run of the same channel is never mistaken for it.
+    struct Started: Sendable {
+        var key: Key
+        var epoch: String
+    }
+
     public let kind = "memory"
     public let presence: any PresenceStore
     private let stripes: [Stripe]
     private let handler = Mutex<(any BrokerEventHandler)?>(nil)
     private let makeEpoch: @Sendable () -> String
     private let journal: any HistoryJournal
+    /// Streams started by reads, oldest first; the one pushed out is forgotten if it still has no message.
+    private let messageless: Mutex<BoundedRing<Started>>
 
     /// Creates the engine; `makeEpoch` names new streams (random by default).
     ///
     /// `restored` are streams a journal saved before a restart: they keep their epoch and offsets. `journal`
-    /// receives every kept message (nothing outlives the process by default).
+    /// receives every kept message (nothing outlives the process by default). At most `maxMessagelessStreams` streams
+    /// started by a read wait for their first message.
     public init(
         presence: any PresenceStore = MemoryPresenceStore(),
         stripeCount: Int = 64,
         makeEpoch: @escaping @Sendable () -> String = { Epoch.random() },
         restored: [RestoredStream] = [],
-        journal: any HistoryJournal = NoHistoryJournal()
+        journal: any HistoryJournal = NoHistoryJournal(),
+        maxMessagelessStreams: Int = MemoryEngine.defaultMaxMessagelessStreams
     ) {
         self.presence = presence
         self.stripes = (0..<max(1, stripeCount)).map { _ in Stripe() }
         self.makeEpoch = makeEpoch
         self.journal = journal
+        self.messageless = Mutex(BoundedRing(capacity: maxMessagelessStreams))
         for saved in restored {
             let key = Key(app: saved.app, channel: saved.channel)
             let stream = Stream(history: saved.history, policy: saved.policy, lastPublish: saved.lastPublish)
@@ -105,10 +125,38 @@ public final class MemoryEngine: Engine {
         }
     }
 
+    public func historyStartingStream(app: String, channel: String, after offset: UInt64, policy: HistoryPolicy) -> HistoryPage {
+        let key = Key(app: app, channel: channel)
+        let now = WallClock.milliseconds()
+        let (page, started) = self.stripe(key).streams.withLock { streams -> (HistoryPage, Started?) in
+            guard var stream = streams.removeValue(forKey: key) else {
+                // Not journaled: a restart only loses an epoch no message was given, which fails recovery, never fakes it.
+                let stream = Stream(history: ChannelHistory(epoch: self.makeEpoch()), policy: policy, lastPublish: now)
+                streams[key] = stream
+                return (stream.history.messages(after: offset), Started(key: key, epoch: stream.history.epoch))
+            }
+            stream.history.trim(policy: policy, now: now)
+            streams[key] = stream
+            return (stream.history.messages(after: offset), nil)
+        }
+        // Taken after the stripe's lock is let go: one lock at a time, so no order between them to keep.
+        if let started, let evicted = self.messageless.withLock({ $0.append(started) }) { self.forgetIfMessageless(evicted) }
+        return page
+    }
+
+    /// Forgets a stream a read started when it still has that epoch and no message.
+    private func forgetIfMessageless(_ started: Started) {
+        self.stripe(started.key).streams.withLock { streams in
+            guard let stream = streams[started.key], stream.history.lastOffset == 0, stream.history.epoch == started.epoch else { return }
+            streams[started.key] = nil
+        }
+    }
+
     public func removeHistory(app: String, channel: String) {
         let key = Key(app: app, channel: channel)
         self.stripe(key).streams.withLock { streams in
-            if streams.removeValue(forKey: key) != nil { self.journal.dropped(app: app, channel: channel) }
+            guard let removed = streams.removeValue(forKey: key) else { return }
+            if removed.history.lastOffset > 0 { self.journal.dropped(app: app, channel: channel) }
         }
     }
 
@@ -121,7 +169,8 @@ public final class MemoryEngine: Engine {
                     // A stream with nothing kept and idle for twice its ttl is forgotten; the next publish starts a new epoch.
                     if stream.history.count == 0 && now - stream.lastPublish > 2 * stream.policy.ttlMilliseconds {
                         streams[key] = nil
-                        self.journal.dropped(app: key.app, channel: key.channel)
+                        // A stream a read started and nothing was published to was never journaled.
+                        if stream.history.lastOffset > 0 { self.journal.dropped(app: key.app, channel: key.channel) }
                     } else {
                         streams[key] = stream
                     }
