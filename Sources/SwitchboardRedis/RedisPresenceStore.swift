@@ -116,8 +116,11 @@ public final class RedisPresenceStore: PresenceStore {
         let reply = try await RedisEngine.mapped {
             try await self.connection.run(
                 RedisScripts.presenceUpdate,
-                keys: [self.keys.presenceMembers(id)],
-                arguments: [ByteBuffer(string: userID), metadata, ByteBuffer(string: String(now))]
+                keys: [self.keys.presenceMembers(id), self.keys.presenceHolders(id)],
+                arguments: [
+                    ByteBuffer(string: userID), metadata, ByteBuffer(string: String(now)),
+                    ByteBuffer(string: "\(self.holderID(.server))\0\(userID)"),
+                ]
             )
         }
         let record = self.record(lastSeen: now, metadata: metadata)
@@ -156,18 +159,34 @@ public final class RedisPresenceStore: PresenceStore {
         return PresenceChange(app: app, channel: channel, kind: .leave, member: Self.member(userID: userID, record: record), timestamp: now)
     }
 
+    /// Each member's `lastSeen` is its record's or, when later, its newest holder's score: a node re-scores its open
+    /// connections' holders every `refreshInterval`, so a member a connection holds is seen within that.
     public func members(app: String, channel: String) async throws -> [PresenceMember] {
         let id = self.keys.channelID(app: app, channel: channel)
-        let reply = try await RedisEngine.mapped { try await self.connection.send(RedisCommand("HGETALL", self.keys.presenceMembers(id))) }
+        let reply = try await RedisEngine.mapped {
+            try await self.connection.run(
+                RedisScripts.presenceMembers,
+                keys: [self.keys.presenceMembers(id), self.keys.presenceHolders(id)],
+                arguments: []
+            )
+        }
+        let parts = reply.elements ?? []
+        let records = parts.first?.elements ?? []
+        let holders = parts.count > 1 ? parts[1].elements ?? [] : []
+        var heard: [String: Int64] = [:]
+        for index in stride(from: 0, to: holders.count - 1, by: 2) {
+            guard let holder = holders[index].string, let separator = holder.firstIndex(of: "\0"),
+                let score = holders[index + 1].string.flatMap(Double.init)
+            else { continue }
+            let user = String(holder[holder.index(after: separator)...])
+            heard[user] = max(heard[user] ?? .min, Int64(score))
+        }
         var members: [PresenceMember] = []
-        if case .map(let pairs) = reply {
-            for pair in pairs {
-                if let user = pair.key.string, let record = pair.value.bytes { members.append(Self.member(userID: user, record: record)) }
-            }
-        } else if let flat = reply.elements {
-            for index in stride(from: 0, to: flat.count - 1, by: 2) {
-                if let user = flat[index].string, let record = flat[index + 1].bytes { members.append(Self.member(userID: user, record: record)) }
-            }
+        for index in stride(from: 0, to: records.count - 1, by: 2) {
+            guard let user = records[index].string, let record = records[index + 1].bytes else { continue }
+            var member = Self.member(userID: user, record: record)
+            if let last = heard[user], last > member.lastSeen { member.lastSeen = last }
+            members.append(member)
         }
         return members.sorted { $0.userID < $1.userID }
     }

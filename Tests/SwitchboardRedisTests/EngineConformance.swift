@@ -264,6 +264,40 @@ struct EngineConformanceTests {
     }
 
     @Test(arguments: EngineFactory.all)
+    func anUpdateIsHeardFromAServerSideMemberAsAJoinWouldBe(factory: EngineFactory) async throws {
+        try await factory.run { engine in
+            let store = engine.presence
+            let now = WallClock.milliseconds()
+            _ = try await store.join(app: "app", channel: "presence-u", userID: "srv", metadata: ByteBuffer(string: "1"), holder: .server, now: now)
+            _ = try await store.update(app: "app", channel: "presence-u", userID: "srv", metadata: ByteBuffer(string: "2"), now: now + 4_000)
+            #expect(try await store.expire(now: now + 6_000, maxAge: 5_000).isEmpty)
+            #expect(try await store.members(app: "app", channel: "presence-u").map(\.lastSeen) == [now + 4_000])
+            #expect(try await store.expire(now: now + 10_000, maxAge: 5_000).map(\.member.userID) == ["srv"])
+        }
+    }
+
+    @Test(arguments: EngineFactory.all)
+    func aMemberAnOpenConnectionHoldsIsListedAsSeenWhenItsHolderLastVouchedForIt(factory: EngineFactory) async throws {
+        try await factory.run { engine in
+            let store = engine.presence
+            let now = WallClock.milliseconds()
+            let joined = now - 60_000
+            _ = try await store.join(
+                app: "app",
+                channel: "presence-s",
+                userID: "ada",
+                metadata: ByteBuffer(string: "null"),
+                holder: .connection(ConnectionID(1)),
+                now: joined
+            )
+            // A Redis node vouches for its open connections' members each time it re-scores their holders.
+            try await (engine as? RedisEngine)?.redisPresence.refresh(now: now)
+            let seen = try await store.members(app: "app", channel: "presence-s").map(\.lastSeen)
+            #expect(seen.count == 1 && seen[0] >= now, "joined at \(joined), now \(now), listed as seen at \(seen)")
+        }
+    }
+
+    @Test(arguments: EngineFactory.all)
     func presenceChangesReachTheHandler(factory: EngineFactory) async throws {
         try await factory.run { engine in
             let recorder = Recorder()

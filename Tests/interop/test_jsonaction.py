@@ -97,6 +97,42 @@ def test_subscribe_and_unsubscribe_are_acknowledged_and_unsubscribe_stops_delive
         client.assert_alive()  # ...but not to the unsubscribed client: its next frame is the pong
 
 
+def test_no_message_of_a_channel_arrives_after_its_unsubscribe_reply(server):
+    """Messages already on their way to the client when it leaves are dropped: `unsubscribed` is the channel's last
+    frame, even while publishers keep the channel busy."""
+    channel = unique("nohistory:churn")
+    stop = threading.Event()
+
+    def publisher():
+        with httpx.Client(headers=api_headers(), timeout=WAIT) as http:
+            n = 0
+            while not stop.is_set():
+                n += 1
+                http.post(f"{server.http}/_rt/api/publish", json={"channel": channel, "data": {"n": n}})
+
+    threads = [threading.Thread(target=publisher) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    late = []
+    try:
+        # 25 cycles a connection: three commands each stay within the per-connection command burst.
+        for _ in range(4):
+            with WSClient(server) as client:
+                for _ in range(25):
+                    client.send({"action": "subscribe", "channel": channel})
+                    client.recv_until(lambda f: f.get("event") == "subscribed")
+                    client.send({"action": "unsubscribe", "channel": channel})
+                    client.recv_until(lambda f: f.get("event") == "unsubscribed")
+                    client.send({"action": "ping"})
+                    _, before_pong = client.recv_until(lambda f: f.get("event") == "pong")
+                    late += [f for f in before_pong if f.get("channel") == channel]
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=WAIT)
+    assert late == []
+
+
 def test_subscribing_twice_is_acknowledged_once_per_request_and_delivers_once(server):
     channel = unique("twice:")
     with WSClient(server) as client:
@@ -444,6 +480,33 @@ def test_presence_members_via_rest_list_user_id_metadata_and_last_seen(server):
             ("alice", {"n": 1}), ("bob", ["x", 2])]
         for member in listed:
             assert before - 1000 <= member["lastSeen"] <= now_ms() + 1000
+
+
+def test_a_member_held_by_an_open_connection_is_listed_as_seen_now_past_the_presence_timeout(server):
+    """Listed members are those seen within the presence timeout (3 s here): one whose connection stays open is seen
+    for as long as it does, so its `lastSeen` never falls behind the timeout."""
+    channel = unique("members:")
+    with WSClient(server) as erin:
+        erin.send({"action": "presence:join", "channel": channel, "userId": "erin", "metadata": None})
+        erin.assert_alive()
+        time.sleep(4)
+        erin.assert_alive()
+        [member] = members(server, channel)
+        assert member["userId"] == "erin"
+        assert now_ms() - member["lastSeen"] < 3000, member
+
+
+def test_rest_presence_updates_keep_a_server_side_member_alive(server):
+    """An update is heard from the member like a join: one updated within every timeout (3 s) never expires."""
+    channel = unique("restpresence:")
+    assert rest(server, "POST", "presence/join", json={"channel": channel, "userId": "beat"}).json()["changed"]
+    deadline = time.monotonic() + 12  # past the timeout plus the janitor's 5 s sweep, twice
+    while time.monotonic() < deadline:
+        time.sleep(1)
+        r = rest(server, "POST", "presence/update", json={"channel": channel, "userId": "beat", "metadata": {"t": now_ms()}})
+        assert r.status_code == 200, r.text
+        [member] = members(server, channel)
+        assert now_ms() - member["lastSeen"] < 3000, member
 
 
 def test_disconnect_makes_the_member_leave(server):

@@ -72,9 +72,16 @@ public final class MemoryPresenceStore: PresenceStore {
         }
     }
 
+    /// A member one of this node's open connections holds is seen now; a server-side one when last joined or updated.
     public func members(app: String, channel: String) -> [PresenceMember] {
-        self.state.withLock { channels in
-            (channels[Key(app: app, channel: channel)] ?? [:]).values.map(\.member).sorted { $0.userID < $1.userID }
+        let now = WallClock.milliseconds()
+        return self.state.withLock { channels in
+            (channels[Key(app: app, channel: channel)] ?? [:]).values.map { record in
+                var member = record.member
+                if record.holders.contains(where: \.isConnection) { member.lastSeen = now }
+                return member
+            }
+            .sorted { $0.userID < $1.userID }
         }
     }
 

@@ -6,7 +6,8 @@ public struct PresenceMember: Sendable, Equatable {
     public var userID: String
     /// The member's metadata as JSON bytes (`null` when none was given).
     public var metadata: ByteBuffer
-    /// Milliseconds since the Unix epoch when the member was last heard from.
+    /// Milliseconds since the Unix epoch when the member was last heard from: a join, an update, a heartbeat, or (in a
+    /// member list) a connection still holding it.
     public var lastSeen: Int64
 
     /// Creates a member.

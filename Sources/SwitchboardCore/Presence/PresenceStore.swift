@@ -6,6 +6,12 @@ public enum PresenceHolder: Sendable, Hashable {
     case connection(ConnectionID)
     /// A server-side join through the REST API; it expires without a heartbeat.
     case server
+
+    /// Held by a connection, which vouches for the member for as long as it is open.
+    public var isConnection: Bool {
+        if case .connection = self { return true }
+        return false
+    }
 }
 
 /// Members per channel: a user with several connections is one member, joined on the first, left on the last.
@@ -26,7 +32,7 @@ public protocol PresenceStore: Sendable {
     func update(app: String, channel: String, userID: String, metadata: ByteBuffer, now: Int64) async throws -> PresenceChange?
     /// Removes `holder` from the user's membership; returns a leave when it was the last holder.
     func leave(app: String, channel: String, userID: String, holder: PresenceHolder, now: Int64) async throws -> PresenceChange?
-    /// The channel's members.
+    /// The channel's members, each `lastSeen` when a holder last vouched for it (an open connection does at all times).
     func members(app: String, channel: String) async throws -> [PresenceMember]
     /// Drops server-side joins not heard from since `now - maxAge` milliseconds; returns the leaves.
     func expire(now: Int64, maxAge: Int64) async throws -> [PresenceChange]
