@@ -5,12 +5,15 @@ library; HTTP API refusals are signed with the standard library so that one part
 purpose. Webhooks are received on a local HTTP server and checked with the library's `validate_webhook`.
 """
 
+import base64
 import hashlib
 import hmac
 import json
 import time
 
 import httpx
+import nacl.secret
+import pusher.errors
 import pytest
 import websockets
 
@@ -204,6 +207,41 @@ def test_a_cache_channel_replays_an_event_published_by_another_protocol(server):
         frame = late.recv()
         assert frame["event"] == "message" and json.loads(frame["data"]) == {"from": "rest", "n": 2}, frame
         late.assert_alive()
+
+
+@pytest.mark.parametrize("prefix", ["cache-", "private-cache-", "presence-cache-", "private-encrypted-cache-"])
+def test_channel_info_cache_is_the_last_event_and_its_ttl_on_every_cache_channel_kind(server, prefix):
+    master = base64.b64encode(b"c" * 32).decode()
+    api = pusher_api(server, encryption_master_key_base64=master)
+    channel = unique(prefix)
+    assert api.channel_info(channel, ["cache"]) == {"occupied": False, "cache": None}
+    api.trigger(channel, "state", {"v": 1})
+    api.trigger(channel, "state", {"v": 2})
+    info = api.channel_info(channel, ["cache"])
+    assert set(info) == {"occupied", "cache"} and set(info["cache"]) == {"data", "ttl"}, info
+    assert 1700 < info["cache"]["ttl"] <= 1800, info
+    data = json.loads(info["cache"]["data"])
+    if prefix.startswith("private-encrypted-"):
+        box = nacl.secret.SecretBox(hashlib.sha256(channel.encode() + base64.b64decode(master)).digest())
+        data = json.loads(box.decrypt(base64.b64decode(data["ciphertext"]), base64.b64decode(data["nonce"])))
+    assert data == {"v": 2}, info
+
+
+def test_channel_info_cache_on_a_channel_that_is_not_a_cache_channel_is_400(server):
+    with pytest.raises(pusher.errors.PusherBadRequest):
+        pusher_api(server).channel_info(unique("plain-"), ["cache"])
+
+
+def test_channel_info_cache_leaves_out_client_events_and_carries_other_protocols_events(server):
+    channel = unique("private-cache-cross-")
+    publish(server, channel, {"from": "rest"}, name="state")
+    with PusherWS(server) as sender:
+        sender.subscribed(channel)
+        sender.recv()  # the cached event
+        sender.send({"event": "client-state", "channel": channel, "data": {"from": "client"}})
+        sender.assert_alive()
+    info = pusher_api(server).channel_info(channel, ["cache"])
+    assert json.loads(info["cache"]["data"]) == {"from": "rest"}, info
 
 
 # --- Client events ------------------------------------------------------------------------------
@@ -475,13 +513,15 @@ def test_events_in_the_protocols_namespaces_are_refused_and_never_reach_pusher_c
         assert frame["event"] == "pusher-notice", f"a Pusher client got a protocol event from a publisher: {frame}"
 
 
-def test_an_unknown_auth_key_on_the_users_route_is_refused_and_a_security_event(server):
+def test_an_unknown_auth_key_on_the_users_route_is_no_such_app_404_json_and_a_security_event(server):
     since = now_ms()
-    stranger = {"key": "pk_no_such_key", "secret": "sk_whatever_0123456789abcdef0123456789"}
+    stranger = {"id": "987654", "key": "pk_no_such_key", "secret": "sk_whatever_0123456789abcdef0123456789"}
     response = signed_call(server, "POST", "/users/someone/terminate_connections", app=stranger, body=b"{}")
-    assert response.status_code in (401, 404), response.text
-    assert response.headers["content-type"].startswith("application/json")
+    assert response.status_code == 404, response.text
+    assert response.headers["content-type"].startswith("application/json") and response.json()["error"]["message"]
     wait_for_event(server, "unknown_key", since)
+    with pytest.raises(pusher.errors.PusherBadStatus, match="^404"):
+        pusher_api(server, app=stranger).terminate_user_connections("someone")
 
 
 # --- Webhooks -----------------------------------------------------------------------------------

@@ -7,7 +7,8 @@ import SwitchboardCore
 
 /// The server HTTP API of the JWT protocol, as Centrifugo's `cent` libraries call it: `POST /api/{method}` with
 /// `X-API-Key: <app secret>` or `Authorization: apikey <app secret>`, answering HTTP 200 with `{"result":…}` or
-/// `{"error":{"code":…,"message":…}}` (401 for a missing or wrong key). Plus `POST /api/realtime/publish`.
+/// `{"error":{"code":…,"message":…}}` (401 for a missing or wrong key). Plus `POST /api/batch` (`JWTServerBatch`) and
+/// `POST /api/realtime/publish`.
 struct JWTServerAPI: Sendable {
     let environment: AdapterEnvironment
     let registry: JWTRegistry
@@ -26,6 +27,7 @@ struct JWTServerAPI: Sendable {
         for method in Self.methods {
             router.post(RouterPath("/api/\(method)")) { request, context in try await self.call(method, request, context) }
         }
+        router.post("/api/batch") { request, context in try await self.call("batch", request, context) }
         // Xshathra's publish API: the server key may also come as `Authorization: Bearer <server key>`.
         router.post("/api/realtime/publish") { request, context in try await self.call("publish", request, context, bearer: true) }
     }
@@ -51,7 +53,8 @@ struct JWTServerAPI: Sendable {
             self.environment.gate.report(refusal, caller: caller)
             return Self.error(refusal.status, JWTErrorCode.unauthorized, message: refusal.message)
         }
-        let limit = app.plan.maxMessageBytes * 4 + 16 * 1024
+        let single = app.plan.maxMessageBytes * 4 + 16 * 1024
+        let limit = method == "batch" ? single * JWTServerBatch.bodyFactor : single
         let body: JSONObject
         do {
             let bytes = try await request.body.collect(upTo: limit)
@@ -61,6 +64,7 @@ struct JWTServerAPI: Sendable {
             // Centrifugo answers a body it cannot decode with HTTP 400; invalid UTF-8 is refused here too.
             return Self.error(.badRequest, .badRequest, message: "the body must be a JSON object of valid UTF-8 within the size limit")
         }
+        if method == "batch" { return await self.batch(body, app: app, caller: caller) }
         do {
             let result = try await self.run(method, body: body, app: app)
             return JSONResponse.make { json in
@@ -74,6 +78,36 @@ struct JWTServerAPI: Sendable {
                 self.environment.gate.report(.badRequest, app: app.id, caller: caller, detail: "\(method): \(failure.message ?? "bad request")")
             }
             return Self.error(.ok, failure.code, message: failure.message)
+        }
+    }
+
+    /// Runs a batch's commands, each as its own method; a command's failure is its own reply.
+    func batch(_ body: JSONObject, app: App, caller: Caller) async -> Response {
+        let batch: JWTServerBatch
+        do {
+            batch = try JWTServerBatch(parsing: body, methods: Set(Self.methods))
+        } catch {
+            self.environment.gate.report(.badRequest, app: app.id, caller: caller, detail: "batch: \(error.message ?? "bad request")")
+            return Self.error(.badRequest, error.code, message: error.message)
+        }
+        let replies = await self.replies(batch, app: app)
+        let bad = replies.filter { if case .error(let failure) = $0 { failure.code == .badRequest } else { false } }.count
+        if bad > 0 {
+            self.environment.gate.report(.badRequest, app: app.id, caller: caller, detail: "batch: \(bad) of \(replies.count) commands malformed")
+        }
+        return JSONResponse.make(.ok, JWTServerBatch.write(replies))
+    }
+
+    /// The replies of `batch`'s commands, each run by `run` as its method would be; an unexpected error is 100 internal.
+    func replies(_ batch: JWTServerBatch, app: App) async -> [JWTServerBatch.Reply] {
+        await batch.run { method, command in
+            do {
+                return .result(method: method, try await self.run(method, body: command, app: app))
+            } catch let failure as Failure {
+                return .error(failure)
+            } catch {
+                return .error(Failure(code: .internal, message: nil))
+            }
         }
     }
 
@@ -258,8 +292,14 @@ struct JWTServerAPI: Sendable {
     func publish(channel: String, data: ByteBuffer, body: JSONObject, app: App) async throws -> Publication {
         let event = body.object("tags")?.string("event") ?? body.string("name")
         let publication = Publication(app: app.id, channel: channel, event: event, data: data, timestamp: WallClock.milliseconds())
+        // `skip_history` delivers without keeping, as Centrifugo does. A delivery kit judges each status against the kept
+        // timeline and replays it to new subscribers, which an unkept status would break: there it is refused.
+        let skip = body.bool("skip_history") ?? false
+        if skip, app.rule(for: channel)?.kit?.kind == .delivery {
+            throw Failure(code: .badRequest, message: "skip_history is not available on delivery channels")
+        }
         do {
-            return try await self.bus.publish(publication, app: app)
+            return try await self.bus.publish(publication, app: app, kept: !skip)
         } catch let error as BusError {
             switch error {
             case .rateLimited: throw Failure(code: .tooManyRequests, message: nil)

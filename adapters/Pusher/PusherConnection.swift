@@ -276,24 +276,13 @@ public final class PusherConnection: Sendable {
             if let frame = PusherEncoder.event(kept) { self.session.send(frame) }
         }
         guard PusherChannel.isCache(channel) else { return }
-        let now = WallClock.milliseconds()
-        var cached = self.context.cache.last(app: self.app.id, channel: channel, now: now)
-        if cached == nil { cached = await self.lastKept(channel, now: now) }
+        let cached = await self.context.cachedEvent(app: self.app, channel: channel, now: WallClock.milliseconds())
         if let cached, let frame = PusherEncoder.event(cached) {
             self.session.send(frame)
         } else {
             self.session.send(PusherReply.cacheMiss(channel: channel))
             self.context.webhooks?.enqueue(.cacheMiss(channel), app: self.app)
         }
-    }
-
-    /// The channel's newest kept message when it is recent enough to be the cached event: the local cache only sees
-    /// this node's publishes, while history is shared by every node of a cluster.
-    func lastKept(_ channel: String, now: Int64) async -> Publication? {
-        guard let newest = try? await self.bus.history(app: self.app, channel: channel, after: nil, limit: 1).publications.last,
-            !(newest.event ?? "").hasPrefix("client-"), now - newest.timestamp <= self.context.cache.ttlMilliseconds
-        else { return nil }
-        return newest
     }
 
     func unsubscribe(_ channel: String) async {

@@ -9,6 +9,7 @@ import SwitchboardCore
 /// `POST /apps/{id}/batch_events`, `GET /apps/{id}/channels`, `GET /apps/{id}/channels/{name}`,
 /// `GET /apps/{id}/channels/{name}/users`, `POST /apps/{id}/users/{user}/terminate_connections` and the same
 /// without the `/apps/{id}` prefix (the official Python library posts there; the app comes from `auth_key`).
+/// An app id or `auth_key` that names no app answers 404 JSON, the contract's "no such app".
 struct PusherHTTPAPI: Sendable {
     let context: PusherContext
 
@@ -76,7 +77,8 @@ struct PusherHTTPAPI: Sendable {
         guard let found else {
             let message = appID.map { "no app with id \($0)" } ?? "no app with this auth_key"
             self.gate.report(.unknownKey, app: nil, caller: caller, detail: "pusher API: \(message)")
-            return JSONResponse.error(appID == nil ? .unauthorized : .notFound, code: "unknown_app", message: message)
+            // The users route names its app by `auth_key` alone, so an unknown key is "no such app" there too (404).
+            return JSONResponse.error(.notFound, code: "unknown_app", message: message)
         }
         let app: App
         switch self.gate.check(found, caller: caller) {
@@ -292,10 +294,13 @@ struct PusherHTTPAPI: Sendable {
         return name
     }
 
+    /// `occupied` plus the asked attributes; one the channel's kind lacks (`user_count` off presence, `cache` off cache
+    /// channels) is a 400, as the HTTP API reference says.
     func channel(_ call: Call) async throws -> Response {
         let name = try self.channelName(call)
         let info = self.info(call)
         if info.contains("user_count"), !PusherChannel.isPresence(name) { throw Failure.badRequest("user_count is only for presence channels") }
+        if info.contains("cache"), !PusherChannel.isCache(name) { throw Failure.badRequest("cache is only for cache channels") }
         let count = try await self.bus.clusterCount(app: call.app.id, channel: name)
         var json = JSONWriter()
         json.beginObject()
@@ -303,6 +308,11 @@ struct PusherHTTPAPI: Sendable {
         json.bool(count > 0)
         if info.contains("user_count") { json.member("user_count", try await self.bus.members(app: call.app.id, channel: name).count) }
         if info.contains("subscription_count") { json.member("subscription_count", count) }
+        if info.contains("cache") {
+            let now = WallClock.milliseconds()
+            let event = await self.context.cachedEvent(app: call.app, channel: name, now: now)
+            PusherCacheAttribute.write(PusherCacheAttribute(event, ttlMilliseconds: self.context.cache.ttlMilliseconds, now: now), to: &json)
+        }
         json.endObject()
         return JSONResponse.make(.ok, json.buffer)
     }

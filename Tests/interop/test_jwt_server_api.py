@@ -1,0 +1,146 @@
+"""The JWT adapter's server API as the real `cent` 5.2 client uses it: `skip_history` and `POST /api/batch`.
+
+Live delivery is watched with the real centrifuge-python client. A batch whose replies `cent` cannot read (one
+command's error: `cent` looks up each reply under its method's name) is sent as `cent` builds it
+(`BatchRequest.api_payload`) and read raw. Neither library is patched.
+"""
+
+import asyncio
+
+import cent
+import httpx
+import pytest
+
+from conftest import MAIN, WAIT, now_ms, unique, wait_for_event
+from test_jwt import SubEvents, api, client, get, run, subscribed
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def history(server, channel: str) -> list:
+    return [p.data for p in api(server).history(cent.HistoryRequest(channel=channel, limit=100)).publications]
+
+
+def raw_batch(server, requests, key=MAIN["secret"]) -> httpx.Response:
+    """`POST /api/batch` with the body `cent` builds for `requests`, sent with `cent`'s `X-API-Key` header."""
+    payload = cent.BatchRequest(requests=requests).api_payload
+    return httpx.post(f"{server.http}/api/batch", headers={"X-API-Key": key}, json=payload, timeout=WAIT)
+
+
+# --- skip_history ---------------------------------------------------------------------------------
+
+
+def test_a_skip_history_publish_reaches_a_live_subscriber_and_history_stays_empty(server):
+    channel = unique("jwt-skip-")
+
+    async def main():
+        c, _ = client(server)
+        await c.connect()
+        seen = SubEvents()
+        await subscribed(c, channel, events=seen)
+        request = cent.PublishRequest(channel=channel, data={"n": 1}, skip_history=True)
+        result = await asyncio.to_thread(api(server).publish, request)
+        assert (await get(seen.publications)).pub.data == {"n": 1}
+        assert (result.offset, result.epoch) == (0, ""), "a message not kept has no position"
+        assert await asyncio.to_thread(history, server, channel) == []
+        await asyncio.to_thread(api(server).publish, cent.PublishRequest(channel=channel, data={"n": 2}))
+        assert (await get(seen.publications)).pub.data == {"n": 2}
+        kept = await asyncio.to_thread(history, server, channel)
+        assert kept == [{"n": 2}], "without skip_history the channel keeps it"
+        await c.disconnect()
+
+    run(main())
+
+
+def test_a_skip_history_broadcast_reaches_every_channel_and_keeps_nothing(server):
+    channels = [unique("jwt-skip-a-"), unique("jwt-skip-b-")]
+
+    async def main():
+        c, _ = client(server)
+        await c.connect()
+        seen = [SubEvents(), SubEvents()]
+        for channel, events in zip(channels, seen):
+            await subscribed(c, channel, events=events)
+        request = cent.BroadcastRequest(channels=channels, data={"all": True}, skip_history=True)
+        result = await asyncio.to_thread(api(server).broadcast, request)
+        assert [r.error for r in result.responses] == [None, None]
+        for events in seen:
+            assert (await get(events.publications)).pub.data == {"all": True}
+        for channel in channels:
+            assert await asyncio.to_thread(history, server, channel) == []
+        await c.disconnect()
+
+    run(main())
+
+
+# --- batch ----------------------------------------------------------------------------------------
+
+
+def test_a_batch_of_publishes_reaches_subscribers_in_order_and_each_command_gets_its_reply(server):
+    channel = unique("jwt-batch-")
+
+    async def main():
+        c, _ = client(server)
+        await c.connect()
+        seen = SubEvents()
+        await subscribed(c, channel, events=seen)
+        requests = [cent.PublishRequest(channel=channel, data={"n": n}) for n in range(5)]
+        requests += [cent.HistoryRequest(channel=channel, limit=10), cent.ChannelsRequest(pattern=channel)]
+        result = await asyncio.to_thread(api(server).batch, cent.BatchRequest(requests=requests))
+        assert [reply.offset for reply in result.replies[:5]] == [1, 2, 3, 4, 5]
+        assert len({reply.epoch for reply in result.replies[:5]}) == 1
+        assert [p.data for p in result.replies[5].publications] == [{"n": n} for n in range(5)]
+        assert result.replies[6].channels[channel].num_clients == 1
+        assert [(await get(seen.publications)).pub.data for _ in range(5)] == [{"n": n} for n in range(5)]
+        await c.disconnect()
+
+    run(main())
+
+
+def test_a_parallel_batch_still_answers_in_command_order(server):
+    channels = [unique(f"jwt-parallel-{n}-") for n in range(20)]
+    requests = [cent.PublishRequest(channel=channel, data={"c": channel}) for channel in channels]
+    result = api(server).batch(cent.BatchRequest(requests=requests, parallel=True))
+    assert [reply.offset for reply in result.replies] == [1] * 20
+    for channel in channels[:3]:
+        assert history(server, channel) == [{"c": channel}]
+
+
+def test_a_bad_command_in_a_batch_gets_its_own_error_and_the_others_run(server):
+    channel = unique("jwt-batch-bad-")
+    requests = [
+        cent.PublishRequest(channel=channel, data={"n": 1}),
+        cent.PublishRequest(channel="bad name", data={"n": 2}),
+        cent.PublishRequest(channel=channel, data={"n": 3}),
+    ]
+    response = raw_batch(server, requests)
+    assert response.status_code == 200, response.text
+    replies = response.json()["replies"]
+    assert replies[0] == {"publish": {"offset": 1, "epoch": replies[0]["publish"]["epoch"]}}
+    assert replies[1] == {"error": {"code": 107, "message": "invalid channel"}}
+    assert replies[2]["publish"]["offset"] == 2
+    assert history(server, channel) == [{"n": 1}, {"n": 3}]
+
+
+def test_a_batch_over_1000_commands_is_refused_whole_and_publishes_nothing(server):
+    since = now_ms()
+    channel = unique("jwt-batch-over-")
+    requests = [cent.PublishRequest(channel=channel, data=n) for n in range(1001)]
+    with pytest.raises(cent.CentTransportError) as raised:
+        api(server).batch(cent.BatchRequest(requests=requests))
+    assert raised.value.status_code == 400
+    response = raw_batch(server, requests)
+    assert response.status_code == 400 and response.json()["error"]["code"] == 106, response.text
+    wait_for_event(server, "bad_request", since)
+    assert history(server, channel) == []
+    assert len(api(server).batch(cent.BatchRequest(requests=requests[:1000])).replies) == 1000
+
+
+def test_a_batch_with_a_wrong_api_key_is_refused_like_any_method(server):
+    channel = unique("jwt-batch-key-")
+    wrong = cent.Client(f"{server.http}/api", "wrong-key", timeout=WAIT)
+    with pytest.raises(cent.CentUnauthorizedError):
+        wrong.batch(cent.BatchRequest(requests=[cent.PublishRequest(channel=channel, data=1)]))
+    response = raw_batch(server, [cent.PublishRequest(channel=channel, data=1)], key="wrong-key")
+    assert response.status_code == 401 and response.json()["error"]["code"] == 101, response.text
+    assert history(server, channel) == []
