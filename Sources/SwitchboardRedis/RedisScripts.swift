@@ -8,12 +8,7 @@ enum RedisScripts {
     /// a read started leaves the message-less set with its first message. Returns `{offset, epoch}`.
     static let publish = RedisScript(
         """
-        local epoch = redis.call('hget', KEYS[1], 'e')
-        if not epoch then
-            epoch = ARGV[4]
-            redis.call('del', KEYS[2])
-            redis.call('hset', KEYS[1], 'e', epoch, 's', 0)
-        end
+        \(Self.startStream(epoch: "ARGV[4]"))
         local offset = redis.call('hincrby', KEYS[1], 's', 1)
         if offset == 1 then redis.call('zrem', KEYS[3], KEYS[1]) end
         redis.call('xadd', KEYS[2], 'MAXLEN', '=', ARGV[2], offset .. '-0', 'd', ARGV[1], 't', ARGV[6])
@@ -51,11 +46,8 @@ enum RedisScripts {
     /// server allows and a cluster would not. Returns `{last offset, epoch, entries}`.
     static let historyStartingStream = RedisScript(
         """
-        local epoch = redis.call('hget', KEYS[1], 'e')
-        if not epoch then
-            epoch = ARGV[6]
-            redis.call('del', KEYS[2])
-            redis.call('hset', KEYS[1], 'e', epoch, 's', 0)
+        \(Self.startStream(epoch: "ARGV[6]"))
+        if started then
             redis.call('pexpire', KEYS[1], ARGV[5])
             local score = tonumber(ARGV[4])
             local newest = redis.call('zrange', KEYS[3], -1, -1, 'WITHSCORES')
@@ -73,6 +65,21 @@ enum RedisScripts {
         \(Self.readHistory)
         """
     )
+
+    /// Sets `epoch` to the stream's, starting the stream under `argument` when its meta hash (KEYS[1]) is gone: never
+    /// written, expired, or lost. Entries left in the stream (KEYS[2]) then belong to an earlier run and go. `started`
+    /// says which it was.
+    private static func startStream(epoch argument: String) -> String {
+        """
+        local epoch = redis.call('hget', KEYS[1], 'e')
+        local started = not epoch
+        if started then
+            epoch = \(argument)
+            redis.call('del', KEYS[2])
+            redis.call('hset', KEYS[1], 'e', epoch, 's', 0)
+        end
+        """
+    }
 
     /// The read both history scripts share, once `epoch` holds the stream's epoch.
     private static let readHistory = """

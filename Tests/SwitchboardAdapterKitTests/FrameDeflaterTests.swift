@@ -22,16 +22,6 @@ final class CountingCompressor: FrameCompressor {
     }
 }
 
-/// Frames a publication as its data bytes.
-struct DataEncoder: FrameEncoder {
-    let protocolName = "data"
-
-    func frame(for message: BusMessage) -> ByteBuffer? {
-        guard case .publication(let publication) = message else { return nil }
-        return publication.data
-    }
-}
-
 /// Inflates one permessage-deflate payload as a client does (RFC 7692 §7.2.2).
 func inflate(_ payload: ByteBuffer) throws -> String {
     var data = payload

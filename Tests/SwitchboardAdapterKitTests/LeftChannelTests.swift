@@ -4,22 +4,13 @@ import SwitchboardAdapterKit
 import SwitchboardCore
 import Testing
 
-/// An encoder for these sessions: every publication becomes its data.
-private struct LeftChannelEncoder: FrameEncoder {
-    var protocolName: String { "test" }
-    func frame(for message: BusMessage) -> ByteBuffer? {
-        if case .publication(let publication) = message { return publication.data }
-        return nil
-    }
-}
-
 /// A broadcast reaches a connection's loop in a task, so one can still be on its way when the connection leaves.
 @Suite struct LeftChannelTests {
     let loop = EmbeddedEventLoop()
     let hub = Hub()
 
     func session() -> Session {
-        Session(connectionID: ConnectionID(1), app: App(id: "1", key: "pk", secrets: ["sk"]), encoder: LeftChannelEncoder(), eventLoop: self.loop)
+        Session(connectionID: ConnectionID(1), app: App(id: "1", key: "pk", secrets: ["sk"]), encoder: DataEncoder(), eventLoop: self.loop)
     }
 
     func broadcast(_ data: String, channel: String = "room") {

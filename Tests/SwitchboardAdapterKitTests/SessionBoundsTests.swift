@@ -3,21 +3,12 @@ import SwitchboardAdapterKit
 import SwitchboardCore
 import Testing
 
-/// An encoder for sessions under test: every message becomes its data.
-private struct BoundsTestEncoder: FrameEncoder {
-    var protocolName: String { "test" }
-    func frame(for message: BusMessage) -> ByteBuffer? {
-        if case .publication(let publication) = message { return publication.data }
-        return nil
-    }
-}
-
 @Suite struct SessionBoundsTests {
     func session(frames: Int = 4096, bytes: Int) -> Session {
         Session(
             connectionID: ConnectionID(1),
             app: App(id: "1", key: "pk", secrets: ["sk"]),
-            encoder: BoundsTestEncoder(),
+            encoder: DataEncoder(),
             maxQueuedFrames: frames,
             maxQueuedBytes: bytes
         )

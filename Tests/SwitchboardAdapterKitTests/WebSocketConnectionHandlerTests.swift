@@ -13,7 +13,7 @@ import Testing
 
 /// An endpoint that answers every message with `echo:` and the message, and records what the transport told it.
 private final class EchoEndpoint: WebSocketEndpoint {
-    let session = Session(connectionID: ConnectionID(7), app: App(id: "1", key: "pk", secrets: ["sk"]), encoder: EchoEncoder())
+    let session = Session(connectionID: ConnectionID(7), app: App(id: "1", key: "pk", secrets: ["sk"]), encoder: DataEncoder())
     let maxMessageBytes = 1_000
     let log = Mutex<[String]>([])
 
@@ -28,14 +28,6 @@ private final class EchoEndpoint: WebSocketEndpoint {
     func closed() async { self.log.withLock { $0.append("closed") } }
 }
 
-private struct EchoEncoder: FrameEncoder {
-    var protocolName: String { "test" }
-    func frame(for message: BusMessage) -> ByteBuffer? {
-        guard case .publication(let publication) = message else { return nil }
-        return publication.data
-    }
-}
-
 /// An endpoint subscribed to `room` on `hub`: its message `publish` broadcasts there (itself included), and any other
 /// is answered at once with `answer`.
 private final class BroadcastingEndpoint: WebSocketEndpoint {
@@ -46,7 +38,7 @@ private final class BroadcastingEndpoint: WebSocketEndpoint {
     init(hub: Hub, loop: any EventLoop) {
         self.hub = hub
         let app = App(id: "1", key: "pk", secrets: ["sk"])
-        self.session = Session(connectionID: ConnectionID(8), app: app, encoder: EchoEncoder(), eventLoop: loop)
+        self.session = Session(connectionID: ConnectionID(8), app: app, encoder: DataEncoder(), eventLoop: loop)
         hub.add(self.session, app: "1", channel: "room")
     }
 

@@ -57,17 +57,22 @@ struct EngineFactory: Sendable, CustomTestStringConvertible {
 }
 
 /// Runs a Redis engine (its connections and refresher) around `body`.
+///
+/// `configure` adjusts the settings further; `makeEpoch` names new streams (random by default).
 func withRedisEngine(
     url: RedisURL,
     prefix: String = "test",
     presenceTimeout: Duration = .seconds(30),
+    configure: (inout RedisEngine.Configuration) -> Void = { _ in },
+    makeEpoch: @escaping @Sendable () -> String = { Epoch.random() },
     _ body: (RedisEngine) async throws -> Void
 )
     async throws
 {
     var configuration = RedisEngine.Configuration(url: url, prefix: prefix, presenceTimeout: presenceTimeout)
     configuration.connection.maximumBackoff = .milliseconds(200)
-    let engine = RedisEngine(configuration: configuration)
+    configure(&configuration)
+    let engine = RedisEngine(configuration: configuration, makeEpoch: makeEpoch)
     try await withThrowingTaskGroup(of: Void.self) { group in
         group.addTask { try await engine.run() }
         defer { group.cancelAll() }

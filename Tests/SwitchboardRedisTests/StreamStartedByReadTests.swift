@@ -11,18 +11,13 @@ struct RedisStreamStartedByReadTests {
     /// A Redis engine on a fresh redis-server, with epochs named `e1`, `e2`, … and at most `cap` message-less streams per app.
     func withEngine(cap: Int = 10_000, _ body: (RedisEngine) async throws -> Void) async throws {
         try await withRedisServer { server in
-            var configuration = RedisEngine.Configuration(url: server.url, prefix: "test")
-            configuration.maxMessagelessStreams = cap
-            configuration.connection.maximumBackoff = .milliseconds(200)
             let next = Atomic<Int>(0)
-            let engine = RedisEngine(configuration: configuration) { "e\(next.wrappingAdd(1, ordering: .relaxed).newValue)" }
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await engine.run() }
-                defer { group.cancelAll() }
-                let available = await engine.waitUntilAvailable(timeout: .seconds(5))
-                try #require(available, "the engine did not connect")
-                try await body(engine)
-            }
+            try await withRedisEngine(
+                url: server.url,
+                configure: { $0.maxMessagelessStreams = cap },
+                makeEpoch: { "e\(next.wrappingAdd(1, ordering: .relaxed).newValue)" },
+                body
+            )
         }
     }
 
