@@ -1,4 +1,4 @@
-"""The JWT adapter's server API as the real `cent` 5.2 client uses it: `skip_history` and `POST /api/batch`.
+"""The JWT adapter's server API as the real `cent` 5.2 client uses it: `skip_history`, `POST /api/batch` and `refresh`.
 
 Live delivery is watched with the real centrifuge-python client. A batch whose replies `cent` cannot read (one
 command's error: `cent` looks up each reply under its method's name) is sent as `cent` builds it
@@ -6,13 +6,15 @@ command's error: `cent` looks up each reply under its method's name) is sent as 
 """
 
 import asyncio
+import time
 
 import cent
 import httpx
 import pytest
 
 from conftest import MAIN, WAIT, now_ms, unique, wait_for_event
-from test_jwt import SubEvents, api, client, get, run, subscribed
+from test_jwt import SubEvents, api, client, get, run, subscribed, token
+from test_jwt_contract import RawJWT
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -144,3 +146,26 @@ def test_a_batch_with_a_wrong_api_key_is_refused_like_any_method(server):
     response = raw_batch(server, [cent.PublishRequest(channel=channel, data=1)], key="wrong-key")
     assert response.status_code == 401 and response.json()["error"]["code"] == 101, response.text
     assert history(server, channel) == []
+
+
+# --- refresh --------------------------------------------------------------------------------------
+
+
+def test_refresh_with_expire_at_keeps_a_connection_past_its_tokens_exp(server):
+    user = unique("refresh-u")
+    with RawJWT(server, token(sub=user, ttl=2)) as c:
+        assert c.connected["connect"]["expires"] is True
+        api(server).refresh(cent.RefreshRequest(user=user, expire_at=int(time.time()) + 600))
+        time.sleep(5)  # past the token's exp and the 2 s the server allows for a client's own refresh
+        assert "presence_stats" in c.call("presence_stats", channel=unique("refresh-c")), "the connection is still open"
+
+
+def test_refresh_marked_expired_closes_the_users_connections_with_3005_and_spares_others(server):
+    user = unique("refresh-u")
+    with RawJWT(server, token(sub=user)) as first, RawJWT(server, token(sub=user)) as second, \
+            RawJWT(server, token(sub=unique("other-u"))) as other:
+        api(server).refresh(cent.RefreshRequest(user=user, client=first.connected["connect"]["client"], expired=True))
+        assert first.close_code() == 3005
+        api(server).refresh(cent.RefreshRequest(user=user, expired=True))
+        assert second.close_code() == 3005
+        assert "presence_stats" in other.call("presence_stats", channel=unique("refresh-c"))

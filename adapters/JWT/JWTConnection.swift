@@ -630,6 +630,13 @@ public final class JWTConnection: Sendable {
         self.session.close(.normal)
     }
 
+    /// Sets when the connection expires (server API `refresh`): at `expireAt` (Unix seconds), or never when nil; a time
+    /// already past ends it as expired now. The client is not told, as Centrifugo does not tell it.
+    func serverRefresh(expireAt: Int64?) {
+        if let expireAt, expireAt <= WallClock.milliseconds() / 1000 { return self.disconnect(.expired) }
+        self.state.withLock { $0.expiresAt = expireAt }
+    }
+
     /// Adds a server-side subscription (server API `subscribe`) and tells the client with a `subscribe` push.
     func serverSubscribe(_ channel: String) async throws {
         guard self.state.withLock({ $0.subscriptions[channel] == nil }) else { return }

@@ -20,7 +20,7 @@ struct JWTServerAPI: Sendable {
     /// The methods served under `/api/`.
     static let methods = [
         "publish", "broadcast", "subscribe", "unsubscribe", "disconnect", "presence", "presence_stats", "history", "history_remove",
-        "channels", "info",
+        "channels", "info", "refresh",
     ]
 
     func register(on router: Router<SwitchboardContext>) {
@@ -214,6 +214,16 @@ struct JWTServerAPI: Sendable {
             for connection in self.registry.connections(app: app.id, user: user, client: body.string("client"))
             where !whitelist.contains(connection.clientID) {
                 connection.disconnect(reason)
+            }
+            return Self.object()
+        case "refresh":
+            // Centrifugo's: `expired` ends the connections as expired at once; else they expire at `expire_at` (Unix
+            // seconds), or never without one. A connection here is one session, so `session` names it like `client`.
+            let user = try self.user(body)
+            let expireAt = body.integer("expire_at").flatMap { $0 > 0 ? $0 : nil }
+            let expired = body.bool("expired") ?? false
+            for connection in self.registry.connections(app: app.id, user: user, client: body.string("client") ?? body.string("session")) {
+                if expired { connection.disconnect(.expired) } else { connection.serverRefresh(expireAt: expireAt) }
             }
             return Self.object()
         case "presence", "presence_stats":
