@@ -52,6 +52,14 @@ import Testing
         #expect(engine.historyStartingStream(app: "1", channel: "a", after: 0, policy: self.policy).latest?.epoch == "e4")
     }
 
+    @Test func oneAppsStartedStreamsNeverPushOutAnothers() {
+        let engine = MemoryEngine(makeEpoch: Self.countingEpochs(), maxMessagelessStreams: 2)
+        _ = engine.historyStartingStream(app: "1", channel: "kept", after: 0, policy: self.policy)
+        for channel in ["a", "b", "c"] { _ = engine.historyStartingStream(app: "2", channel: channel, after: 0, policy: self.policy) }
+        #expect(engine.history(app: "1", channel: "kept", after: 0, limit: nil, policy: self.policy).latest == StreamPosition(offset: 0, epoch: "e1"))
+        #expect(engine.history(app: "2", channel: "a", after: 0, limit: nil, policy: self.policy).latest == nil)
+    }
+
     @Test func aMessagelessStreamIdleForTwiceItsTTLIsSweptAndNeverJournaled() {
         let journal = RecordingJournal()
         let engine = MemoryEngine(journal: journal)

@@ -6,12 +6,13 @@ import Synchronization
 /// sees a channel's messages in offset order and a replay can never interleave with a live message.
 ///
 /// A positioned subscribe starts a missing stream (`historyStartingStream`); such message-less streams are bounded
-/// by `maxMessagelessStreams` and forgotten when idle, as any empty stream is.
+/// by `maxMessagelessStreams` per app and forgotten when idle, as any empty stream is.
 public final class MemoryEngine: Engine {
-    /// The most streams started by a read and still without a message, per engine (`maxMessagelessStreams` by default).
+    /// The most streams started by a read and still without a message, per app (`maxMessagelessStreams` by default).
     ///
     /// Anyone allowed to subscribe can name new channels, so these stay bounded; the oldest beyond the cap is forgotten.
     /// That is safe: a client holding its epoch is then told it cannot recover and reloads, never that it recovered.
+    /// Per app, so one app's subscribers never push out another's streams.
     public static let defaultMaxMessagelessStreams = 10_000
 
     struct Key: Hashable {
@@ -41,8 +42,9 @@ public final class MemoryEngine: Engine {
     private let handler = Mutex<(any BrokerEventHandler)?>(nil)
     private let makeEpoch: @Sendable () -> String
     private let journal: any HistoryJournal
-    /// Streams started by reads, oldest first; the one pushed out is forgotten if it still has no message.
-    private let messageless: Mutex<BoundedRing<Started>>
+    /// Streams started by reads, per app and oldest first; the one pushed out is forgotten if it still has no message.
+    private let messageless = Mutex<[String: BoundedRing<Started>]>([:])
+    private let maxMessagelessStreams: Int
 
     /// Creates the engine; `makeEpoch` names new streams (random by default).
     ///
@@ -61,7 +63,7 @@ public final class MemoryEngine: Engine {
         self.stripes = (0..<max(1, stripeCount)).map { _ in Stripe() }
         self.makeEpoch = makeEpoch
         self.journal = journal
-        self.messageless = Mutex(BoundedRing(capacity: maxMessagelessStreams))
+        self.maxMessagelessStreams = maxMessagelessStreams
         for saved in restored {
             let key = Key(app: saved.app, channel: saved.channel)
             let stream = Stream(history: saved.history, policy: saved.policy, lastPublish: saved.lastPublish)
@@ -140,7 +142,13 @@ public final class MemoryEngine: Engine {
             return (stream.history.messages(after: offset), nil)
         }
         // Taken after the stripe's lock is let go: one lock at a time, so no order between them to keep.
-        if let started, let evicted = self.messageless.withLock({ $0.append(started) }) { self.forgetIfMessageless(evicted) }
+        guard let started else { return page }
+        let evicted = self.messageless.withLock { rings in
+            var ring = rings.removeValue(forKey: app) ?? BoundedRing(capacity: self.maxMessagelessStreams)
+            defer { rings[app] = ring }
+            return ring.append(started)
+        }
+        if let evicted { self.forgetIfMessageless(evicted) }
         return page
     }
 
