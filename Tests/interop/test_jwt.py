@@ -133,6 +133,15 @@ async def subscribed(c: Client, channel: str, **options):
     return sub
 
 
+async def watching(server, channel: str, **options) -> tuple[Client, SubEvents]:
+    """A connected client with a confirmed subscription to `channel`, and that subscription's events."""
+    c, _ = client(server)
+    await c.connect()
+    seen = SubEvents()
+    await subscribed(c, channel, events=seen, **options)
+    return c, seen
+
+
 def run(coro):
     return asyncio.run(asyncio.wait_for(coro, 45))
 
@@ -224,10 +233,7 @@ def test_subscription_token_unlocks_a_private_channel(server):
         return sub_token(ch)
 
     async def main():
-        c, _ = client(server)
-        await c.connect()
-        seen = SubEvents()
-        sub = await subscribed(c, channel, events=seen, get_token=get_sub_token)
+        c, seen = await watching(server, channel, get_token=get_sub_token)
         assert asked == [channel]
         publish(server, channel, {"n": 1})
         assert (await get(seen.publications)).pub.data == {"n": 1}
@@ -291,9 +297,7 @@ def test_recovery_after_a_dropped_connection_has_no_gap_and_no_duplicate(server)
     user = unique("rec")
 
     async def main():
-        events = Events()
-        c = Client(ws_url(server), token=token(user), events=events, proxy=None, timeout=WAIT, min_reconnect_delay=1.5,
-                   max_reconnect_delay=2.0)
+        c, events = client(server, token=token(user), min_reconnect_delay=1.5, max_reconnect_delay=2.0)
         await c.connect()
         await get(events.connected)
         seen = SubEvents()

@@ -34,7 +34,7 @@ from conftest import (
     unique,
     wait_until,
 )
-from test_jwt import Events, SubEvents, api, client, get, nothing, run, sub_token, subscribed, token, ws_url
+from test_jwt import Events, SubEvents, api, client, get, nothing, run, sub_token, subscribed, token, watching, ws_url
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -208,9 +208,7 @@ def test_server_side_subscription_recovers_what_was_missed_across_a_reconnect(se
     user = unique("srv")
 
     async def main():
-        events = Events()
-        c = Client(ws_url(server), token=token(user, channels=[channel]), events=events, proxy=None, timeout=WAIT,
-                   min_reconnect_delay=1.0, max_reconnect_delay=1.5)
+        c, events = client(server, token=token(user, channels=[channel]), min_reconnect_delay=1.0, max_reconnect_delay=1.5)
         await c.connect()
         first = await get(events.subscribed)
         assert first.channel == channel and first.recoverable
@@ -813,10 +811,7 @@ def test_a_named_message_shows_its_name_in_pub_tags_event(server, how):
     channel = unique("jwt")
 
     async def main():
-        c, _ = client(server)
-        await c.connect()
-        seen = SubEvents()
-        sub = await subscribed(c, channel, events=seen)
+        c, seen = await watching(server, channel)
         await asyncio.to_thread(publish_named, server, channel, how)
         named = await get(seen.publications)
         assert named.pub.data == {"how": how} and named.pub.tags == {"event": "named"}, named.pub

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from conftest import MAIN, WAIT, now_ms, unique, wait_for_event
-from test_jwt import SubEvents, api, client, get, run, subscribed, token
+from test_jwt import SubEvents, api, client, get, run, subscribed, token, watching
 from test_jwt_contract import RawJWT
 
 pytestmark = pytest.mark.timeout(60)
@@ -36,10 +36,7 @@ def test_a_skip_history_publish_reaches_a_live_subscriber_and_history_stays_empt
     channel = unique("jwt-skip-")
 
     async def main():
-        c, _ = client(server)
-        await c.connect()
-        seen = SubEvents()
-        await subscribed(c, channel, events=seen)
+        c, seen = await watching(server, channel)
         request = cent.PublishRequest(channel=channel, data={"n": 1}, skip_history=True)
         result = await asyncio.to_thread(api(server).publish, request)
         assert (await get(seen.publications)).pub.data == {"n": 1}
@@ -82,10 +79,7 @@ def test_a_batch_of_publishes_reaches_subscribers_in_order_and_each_command_gets
     channel = unique("jwt-batch-")
 
     async def main():
-        c, _ = client(server)
-        await c.connect()
-        seen = SubEvents()
-        await subscribed(c, channel, events=seen)
+        c, seen = await watching(server, channel)
         requests = [cent.PublishRequest(channel=channel, data={"n": n}) for n in range(5)]
         requests += [cent.HistoryRequest(channel=channel, limit=10), cent.ChannelsRequest(pattern=channel)]
         result = await asyncio.to_thread(api(server).batch, cent.BatchRequest(requests=requests))
