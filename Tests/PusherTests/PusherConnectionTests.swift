@@ -79,6 +79,16 @@ struct PusherHarness {
         await self.send(connection, #"{"event":"pusher:subscribe","data":\#(data)}}"#)
     }
 
+    /// Sends `pusher:signin` with `userData`, signed for the connection by default.
+    func signIn(_ connection: PusherConnection, userData: String, auth: String? = nil) async {
+        let signed = PusherSignature.userAuth(key: self.app.key, secret: self.app.signingSecret, socketID: connection.socketID, userData: userData)
+        let auth = auth ?? signed
+        await self.send(
+            connection,
+            #"{"event":"pusher:signin","data":{"auth":"\#(auth)","user_data":\#(String(buffer: JSONWriter.encodeString(userData)))}}"#
+        )
+    }
+
     func events(_ kind: SecurityEvent.Kind) -> [SecurityEvent] { self.security.events(SecurityEventQuery(kind: kind)) }
 }
 
@@ -363,10 +373,7 @@ extension JSONObject {
         let connection = try harness.connect()
         let userData = #"{"id":"u42","name":"Zed"}"#
         let auth = PusherSignature.userAuth(key: "pk_test", secret: "sk_test_secret", socketID: connection.socketID, userData: userData)
-        await harness.send(
-            connection,
-            #"{"event":"pusher:signin","data":{"auth":"\#(auth)","user_data":\#(String(buffer: JSONWriter.encodeString(userData)))}}"#
-        )
+        await harness.signIn(connection, userData: userData, auth: auth)
         let frames = await harness.frames(connection)
         #expect(frames.names == ["pusher:signin_success"])
         #expect(frames[0].dataObject?.string("user_data") == userData)
@@ -375,10 +382,7 @@ extension JSONObject {
         #expect(connection.channels.contains("#server-to-user-u42"))
 
         let intruder = try harness.connect()
-        await harness.send(
-            intruder,
-            #"{"event":"pusher:signin","data":{"auth":"\#(auth)","user_data":\#(String(buffer: JSONWriter.encodeString(userData)))}}"#
-        )
+        await harness.signIn(intruder, userData: userData, auth: auth)
         #expect(await harness.frames(intruder).first?.errorCode == 4009)
         #expect(intruder.closeCode == .unauthorized)
         #expect(harness.events(.badSignature).count == 1)

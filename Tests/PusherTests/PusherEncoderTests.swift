@@ -61,6 +61,18 @@ import Testing
         )
     }
 
+    @Test func aUsersOnlineStatusBecomesWatchlistEventsWithoutAChannel() {
+        #expect(
+            self.text(self.presence("#online-u1", .join))
+                == #"{"event":"pusher_internal:watchlist_events","data":"{\"events\":[{\"name\":\"online\",\"user_ids\":[\"u1\"]}]}"}"#
+        )
+        #expect(
+            self.text(self.presence("#online-u1", .leave))
+                == #"{"event":"pusher_internal:watchlist_events","data":"{\"events\":[{\"name\":\"offline\",\"user_ids\":[\"u1\"]}]}"}"#
+        )
+        #expect(self.text(self.presence("#online-u1", .update)) == nil)
+    }
+
     @Test func updatesAndNonPresenceChannelsAreNotShown() {
         #expect(self.text(self.presence("presence-room", .update)) == nil)
         #expect(self.text(self.presence("chat", .join)) == nil)

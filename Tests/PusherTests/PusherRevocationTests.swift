@@ -70,10 +70,7 @@ import Testing
     @Test func revokingTheSignInsKeyEndsTheConnectionWith4200() async throws {
         let harness = PusherHarness()
         let connection = try harness.connect()
-        let userData = #"{"id":"u1"}"#
-        let auth = PusherSignature.userAuth(key: harness.app.key, secret: "sk_test_secret", socketID: connection.socketID, userData: userData)
-        let escaped = String(buffer: JSONWriter.encodeString(userData))
-        await harness.send(connection, #"{"event":"pusher:signin","data":{"auth":"\#(auth)","user_data":\#(escaped)}}"#)
+        await harness.signIn(connection, userData: #"{"id":"u1"}"#)
         #expect(await harness.frames(connection).names == ["pusher:signin_success"])
         await connection.revoke(KeyFingerprint(secret: "other"))
         #expect(connection.closeCode == nil)

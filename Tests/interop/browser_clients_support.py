@@ -381,7 +381,8 @@ def pusher_api(edge: Server, **options):
 
 def pusher_auth_routes(site: "SiteServer", edge: Server) -> None:
     """What a Laravel or Node backend does for pusher-js: `/pusher/auth` (and Echo's `/broadcasting/auth`) sign channel
-    subscriptions for the user the page names (`user` param or `X-User` header); `/pusher/user-auth` signs `signin`.
+    subscriptions for the user the page names (`user` param or `X-User` header); `/pusher/user-auth` signs `signin`, with the
+    comma-separated `watchlist` param as the user's watchlist.
     A user named `mallory` is refused (403)."""
     api = pusher_api(edge)
 
@@ -401,7 +402,10 @@ def pusher_auth_routes(site: "SiteServer", edge: Server) -> None:
 
     def user_auth(request):
         user = user_of(request)
-        return api.authenticate_user(request.fields()["socket_id"], {"id": user, "user_info": {"name": user.title()}})
+        user_data = {"id": user, "user_info": {"name": user.title()}}
+        if watchlist := request.fields().get("watchlist"):
+            user_data["watchlist"] = watchlist.split(",")
+        return api.authenticate_user(request.fields()["socket_id"], user_data)
 
     site.route("POST", "/pusher/auth", channel_auth)
     site.route("POST", "/broadcasting/auth", channel_auth)

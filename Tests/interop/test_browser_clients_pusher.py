@@ -170,6 +170,28 @@ def test_signin_and_send_to_user_reach_every_connection_of_that_user(browser, si
     assert "bob hello ada" not in browser.execute_script("return window.log")
 
 
+def test_watchlist_events_tell_pusher_js_when_watched_users_come_online_and_go_offline(browser, site, edge):
+    ann, bob, carol = unique("ann-"), unique("bob-"), unique("carol-")
+    open_page(browser, site, edge)
+    js_async(browser, """
+        const [ann, bob, carol] = args;
+        window.bob = make(bob);
+        window.bob.signin();
+        await window.bob.user.signinDonePromise;
+        window.ann = make(ann, { userAuthentication: {
+          endpoint: "/pusher/user-auth", transport: "ajax", params: { user: ann, watchlist: bob + "," + carol } } });
+        for (const name of ["online", "offline"]) {
+          window.ann.user.watchlist.bind(name, (event) => note("watch " + event.name + " " + event.user_ids.join(",")));
+        }
+        window.ann.signin();
+        await window.ann.user.signinDonePromise;""", ann, bob, carol)
+    wait_js(browser, f"window.log.includes('watch online {bob}')", message="the watched user online at sign-in")
+    js_async(browser, "window.carol = make(args[0]); window.carol.signin(); await window.carol.user.signinDonePromise;", carol)
+    wait_js(browser, f"window.log.includes('watch online {carol}')", message="a watched user coming online")
+    browser.execute_script("window.bob.disconnect();")
+    wait_js(browser, f"window.log.includes('watch offline {bob}')", message="a watched user going offline")
+
+
 def test_reconnects_and_resubscribes_after_a_server_restart(browser, site):
     node = start_server(browser_edge_config())
     try:

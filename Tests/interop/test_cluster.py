@@ -23,11 +23,13 @@ from conftest import (
     CONFIG,
     PUSHER,
     WAIT,
+    PusherWS,
     PysherClient,
     SSEStream,
     WSClient,
     free_port,
     next_event,
+    pusher_api,
     rest,
     sign_jwt,
     start_server,
@@ -303,6 +305,24 @@ def test_presence_members_are_the_same_from_every_node_and_a_dead_nodes_members_
         assert leave["userId"] == "bob"
         assert members(a, channel) == members(c, channel) == ["alice"]
         alice.assert_alive()
+
+
+def test_a_watcher_hears_a_user_come_online_and_go_offline_on_another_node(cluster):
+    a, b = cluster(2)
+    ann, bob = unique("ann-"), unique("bob-")
+    with PusherWS(a) as watcher:
+        signed = pusher_api(a).authenticate_user(watcher.socket_id, {"id": ann, "watchlist": [bob]})
+        watcher.send({"event": "pusher:signin", "data": signed})
+        assert watcher.recv()["event"] == "pusher:signin_success"
+        watcher.assert_alive()
+        with PusherWS(b) as user:
+            user.send({"event": "pusher:signin", "data": pusher_api(b).authenticate_user(user.socket_id, {"id": bob})})
+            assert user.recv()["event"] == "pusher:signin_success"
+            online = watcher.recv()
+            assert online["event"] == "pusher_internal:watchlist_events", online
+            assert json.loads(online["data"]) == {"events": [{"name": "online", "user_ids": [bob]}]}
+        offline = watcher.recv()
+        assert json.loads(offline["data"]) == {"events": [{"name": "offline", "user_ids": [bob]}]}, offline
 
 
 def test_history_survives_a_switchboard_restart_in_redis_mode(cluster):

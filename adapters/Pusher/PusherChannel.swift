@@ -3,6 +3,8 @@
 public enum PusherChannel {
     /// The prefix of the channel a signed-in user's connections are subscribed to (`send_to_user`).
     public static let serverToUserPrefix = "#server-to-user-"
+    /// The prefix of the channel whose presence says a user is online (a signed-in connection holds it), for watchlists.
+    public static let onlinePrefix = "#online-"
 
     /// `presence-…`: members are tracked and announced.
     public static func isPresence(_ name: String) -> Bool { name.hasPrefix("presence-") }
@@ -19,8 +21,12 @@ public enum PusherChannel {
             || name.hasPrefix("presence-cache-")
     }
 
-    /// The channel of one signed-in user, which only the server may subscribe a connection to.
-    public static func isServerToUser(_ name: String) -> Bool { name.hasPrefix(serverToUserPrefix) }
+    /// A `#` channel: Pusher keeps these for its own features (a user's events, a user's online status), so they are
+    /// never listed, counted or announced to webhooks as channels.
+    public static func isServerFeature(_ name: String) -> Bool { name.hasPrefix("#") }
+
+    /// The channel whose presence says whether a user is online, for watchlists.
+    public static func isOnlineStatus(_ name: String) -> Bool { name.hasPrefix(onlinePrefix) }
 
     /// Private (not encrypted) and presence channels carry client events.
     public static func allowsClientEvents(_ name: String) -> Bool {

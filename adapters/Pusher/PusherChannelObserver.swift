@@ -12,7 +12,7 @@ struct PusherChannelObserver: ChannelObserver {
     }
 
     func subscriptionCountChanged(app: String, channel: String, count: Int, cause: ConnectionID?) {
-        guard !PusherChannel.isPresence(channel), !PusherChannel.isServerToUser(channel) else { return }
+        guard !PusherChannel.isPresence(channel), !PusherChannel.isServerFeature(channel) else { return }
         guard let settings = self.bus.apps.app(id: app), settings.subscriptionCount else { return }
         let frame = PusherReply.subscriptionCount(channel: channel, count: count)
         for subscriber in self.bus.hub.subscribers(app: app, channel: channel) where subscriber.connectionID != cause {

@@ -16,6 +16,10 @@ public final class PusherConnection: Sendable {
         /// Presence memberships held by this connection: channel to user id.
         var presence: [String: String] = [:]
         var userID: String?
+        /// The signed-in user's `#online-…` channel, where this connection holds the user's presence (watchlists).
+        var online: String?
+        /// The `#online-…` channels of the users this connection's watchlist names; not counted as its subscriptions.
+        var watched: Set<String> = []
         var clientEvents: TokenBucket
         var heartbeat: PusherHeartbeat
         var closeCode: PusherErrorCode?
@@ -29,7 +33,7 @@ public final class PusherConnection: Sendable {
     public let socketID: String
     let context: PusherContext
     let caller: Caller
-    private let state: Mutex<State>
+    let state: Mutex<State>
     /// Which key signed each channel's auth and the sign-in, to end them when it is revoked (PusherConnection+Revocation).
     let keyGrants = Mutex(KeyGrants())
 
@@ -378,6 +382,10 @@ public final class PusherConnection: Sendable {
         }
         self.keyGrants.withLock { $0.record(.connection, signer: signer) }
         self.session.send(PusherReply.signinSuccess(userData: userData))
+        if current == nil {
+            await self.announceOnline(userID: userID)
+            await self.watch(object.strings("watchlist") ?? [])
+        }
     }
 
     // MARK: Keepalive and ending
@@ -420,11 +428,14 @@ public final class PusherConnection: Sendable {
     public func closed() async {
         let (channels, presence) = self.state.withLock { state in
             state.closed = true
+            if let online = state.online, let user = state.userID { state.presence[online] = user }
             defer {
                 state.channels = []
+                state.watched = []
                 state.presence = [:]
+                state.online = nil
             }
-            return (state.channels, state.presence)
+            return (state.channels.union(state.watched), state.presence)
         }
         let connection = self.session.connectionID
         for channel in channels { await self.bus.unsubscribe(connection, app: self.app.id, channel: channel) }

@@ -5,8 +5,9 @@ public import SwitchboardCore
 /// Encodes bus messages as Pusher frames: `{"event","channel","data"[,"user_id"]}` with `data` a string.
 ///
 /// Unnamed messages become event `message`; presence joins and leaves on `presence-` channels become
-/// `pusher_internal:member_added` / `member_removed`; metadata updates and events named in the protocol's own namespaces
-/// (`pusher:`, `pusher_internal:`) are not shown.
+/// `pusher_internal:member_added` / `member_removed`, and on a user's `#online-…` channel
+/// `pusher_internal:watchlist_events`; metadata updates and events named in the protocol's own namespaces (`pusher:`,
+/// `pusher_internal:`) are not shown.
 public struct PusherEncoder: FrameEncoder {
     public let protocolName = "pusher"
 
@@ -21,6 +22,7 @@ public struct PusherEncoder: FrameEncoder {
         case .publication(let publication):
             return Self.event(publication)
         case .presence(let change):
+            if PusherChannel.isOnlineStatus(change.channel) { return Self.watchlistEvent(change) }
             guard PusherChannel.isPresence(change.channel) else { return nil }
             switch change.kind {
             case .join:
@@ -39,6 +41,15 @@ public struct PusherEncoder: FrameEncoder {
             case .update:
                 return nil
             }
+        }
+    }
+
+    /// A watched user's first connection signed in (`online`) or its last one closed (`offline`).
+    static func watchlistEvent(_ change: PresenceChange) -> ByteBuffer? {
+        switch change.kind {
+        case .join: PusherReply.watchlistEvent("online", userIDs: [change.member.userID])
+        case .leave: PusherReply.watchlistEvent("offline", userIDs: [change.member.userID])
+        case .update: nil
         }
     }
 

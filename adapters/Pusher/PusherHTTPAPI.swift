@@ -275,7 +275,7 @@ struct PusherHTTPAPI: Sendable {
             throw Failure.badRequest("info=user_count needs filter_by_prefix=presence-")
         }
         let counts = try await self.bus.clusterChannels(app: call.app.id)
-        let names = counts.keys.filter { !PusherChannel.isServerToUser($0) && $0.hasPrefix(prefix) }.sorted()
+        let names = counts.keys.filter { !PusherChannel.isServerFeature($0) && $0.hasPrefix(prefix) }.sorted()
         var json = JSONWriter()
         json.beginObject()
         json.key("channels")

@@ -66,6 +66,24 @@ public enum PusherReply {
         return frame("pusher:signin_success", channel: nil, dataString: String(buffer: inner.buffer))
     }
 
+    /// `pusher_internal:watchlist_events`: watched users who came online (`online`) or went offline (`offline`).
+    public static func watchlistEvent(_ name: String, userIDs: [String]) -> ByteBuffer {
+        var inner = JSONWriter(capacity: 48 + userIDs.reduce(0) { $0 + $1.utf8.count + 3 })
+        inner.beginObject()
+        inner.key("events")
+        inner.beginArray()
+        inner.beginObject()
+        inner.member("name", name)
+        inner.key("user_ids")
+        inner.beginArray()
+        for user in userIDs { inner.string(user) }
+        inner.endArray()
+        inner.endObject()
+        inner.endArray()
+        inner.endObject()
+        return frame("pusher_internal:watchlist_events", channel: nil, dataString: String(buffer: inner.buffer))
+    }
+
     /// `pusher:ping` (the server's, on inactivity).
     public static func ping() -> ByteBuffer { ByteBuffer(string: #"{"event":"pusher:ping","data":{}}"#) }
 

@@ -116,12 +116,12 @@ public final class PusherWebhooks: Service, ChannelObserver {
     // MARK: ChannelObserver
 
     public func channelOccupied(app: String, channel: String) {
-        guard !PusherChannel.isServerToUser(channel) else { return }
+        guard !PusherChannel.isServerFeature(channel) else { return }
         self.enqueue(.channelOccupied(channel), appID: app)
     }
 
     public func channelVacated(app: String, channel: String) {
-        guard !PusherChannel.isServerToUser(channel) else { return }
+        guard !PusherChannel.isServerFeature(channel) else { return }
         self.enqueue(.channelVacated(channel), appID: app)
     }
 
@@ -135,7 +135,7 @@ public final class PusherWebhooks: Service, ChannelObserver {
     }
 
     public func subscriptionCountChanged(app: String, channel: String, count: Int, cause: ConnectionID?) {
-        guard !PusherChannel.isPresence(channel), !PusherChannel.isServerToUser(channel) else { return }
+        guard !PusherChannel.isPresence(channel), !PusherChannel.isServerFeature(channel) else { return }
         self.enqueue(.subscriptionCount(channel, count: count), appID: app)
     }
 

@@ -1,0 +1,95 @@
+"""Watchlist events (Pusher user authentication): a signed-in connection whose `user_data` names a `watchlist` hears
+`pusher_internal:watchlist_events` when a watched user's first connection signs in and when its last one closes.
+
+Sign-ins are signed by the official `pusher` server library, as an app's backend does; the frames are read raw, as
+pusher-js reads them (the browser scenario is in test_browser_clients_pusher.py, the cluster one in test_cluster.py).
+"""
+
+import json
+
+import pytest
+
+from conftest import MAIN, PusherWS, expect_pusher_error, pusher_api, unique
+
+
+def sign_in(server, user: str, watchlist=None) -> PusherWS:
+    """A raw Pusher connection signed in as `user`; returns once `pusher:signin_success` came."""
+    client = PusherWS(server)
+    user_data = {"id": user} if watchlist is None else {"id": user, "watchlist": watchlist}
+    client.send({"event": "pusher:signin", "data": pusher_api(server).authenticate_user(client.socket_id, user_data)})
+    assert client.recv()["event"] == "pusher:signin_success"
+    return client
+
+
+def watchlist_events(frame: dict) -> list:
+    """The (name, user ids) pairs of one `pusher_internal:watchlist_events` frame."""
+    assert frame["event"] == "pusher_internal:watchlist_events", frame
+    assert "channel" not in frame, frame
+    return [(event["name"], event["user_ids"]) for event in json.loads(frame["data"])["events"]]
+
+
+@pytest.fixture
+def users():
+    """Fresh user names (the suite shares one server) and the connections a test opened, closed at the end."""
+    opened = []
+
+    def make(count):
+        return [unique("user-") for _ in range(count)]
+
+    make.opened = opened
+    yield make
+    for client in opened:
+        client.close()
+
+
+def test_signing_in_tells_at_once_which_watched_users_are_online(server, users):
+    bob, carol, dave, ann = users(4)
+    users.opened += [sign_in(server, bob), sign_in(server, carol)]
+    with sign_in(server, ann, watchlist=[bob, carol, dave]) as watcher:
+        assert watchlist_events(watcher.recv()) == [("online", [bob, carol])]
+        watcher.assert_alive()
+
+
+def test_a_watcher_hears_online_at_a_users_first_connection_and_offline_after_its_last(server, users):
+    bob, ann = users(2)
+    with sign_in(server, ann, watchlist=[bob]) as watcher:
+        watcher.assert_alive()  # nobody online: nothing at sign-in
+        first = sign_in(server, bob)
+        assert watchlist_events(watcher.recv()) == [("online", [bob])]
+        second = sign_in(server, bob)
+        first.close()
+        watcher.assert_alive()  # bob still has a connection
+        second.close()
+        assert watchlist_events(watcher.recv()) == [("offline", [bob])]
+
+
+def test_users_outside_the_watchlist_and_past_its_hundredth_entry_are_not_announced(server, users):
+    ann, carol = users(2)
+    watched = users(101)
+    with sign_in(server, ann, watchlist=watched) as watcher:
+        users.opened.append(sign_in(server, carol))
+        users.opened.append(sign_in(server, watched[100]))
+        watcher.assert_alive()
+        users.opened.append(sign_in(server, watched[99]))
+        assert watchlist_events(watcher.recv()) == [("online", [watched[99]])]
+
+
+def test_a_client_cannot_watch_without_the_apps_signature_nor_subscribe_to_an_online_status(server, users):
+    bob, mallory = users(2)
+    users.opened.append(sign_in(server, bob))
+    with PusherWS(server) as attacker:
+        reply = attacker.subscribe(f"#online-{bob}", sign=False)
+        assert reply["event"] == "pusher:subscription_error" and reply["data"]["status"] == 403, reply
+        expect_pusher_error(attacker, 4300)
+        forged = {"auth": MAIN["key"] + ":" + "0" * 64, "user_data": json.dumps({"id": mallory, "watchlist": [bob]})}
+        attacker.send({"event": "pusher:signin", "data": forged})
+        frame, _ = attacker.recv_until(lambda f: f["event"] == "pusher:error")
+        assert frame["data"]["code"] == 4009, frame
+        assert attacker.close_code() == 4009
+
+
+def test_online_status_channels_are_not_listed_by_the_http_api(server, users):
+    bob, ann = users(2)
+    users.opened += [sign_in(server, bob), sign_in(server, ann, watchlist=[bob])]
+    channels = pusher_api(server).channels_info()["channels"]
+    assert not [name for name in channels if name.startswith("#")], channels
