@@ -92,6 +92,19 @@ import Testing
         try bus.holdChannel(app: app, channel: "c")
     }
 
+    @Test func reservedChannelsTheServerOpensDoNotUseThePlansChannels() async throws {
+        var plan = Plan.free
+        plan.maxChannels = 1
+        let app = testApp(plan: plan)
+        let bus = Bus(engine: MemoryEngine(), apps: AppRegistry(apps: [app]))
+        try await bus.subscribe(TestSubscriber(1), app: app, channel: "a")
+        try await bus.subscribe(TestSubscriber(1), app: app, channel: "#server-to-user-ann")
+        try await bus.subscribe(TestSubscriber(1), app: app, channel: "#online-bob")
+        await #expect(throws: BusError.channelLimit(1)) { try await bus.subscribe(TestSubscriber(1), app: app, channel: "b") }
+        await bus.unsubscribe(ConnectionID(1), app: app.id, channel: "#online-bob")
+        await #expect(throws: BusError.channelLimit(1)) { try await bus.subscribe(TestSubscriber(1), app: app, channel: "b") }
+    }
+
     @Test func presenceJoinsStopAtTheMemberCapAndTheMetadataBound() async throws {
         var app = testApp()
         app.maxPresenceMembers = 2

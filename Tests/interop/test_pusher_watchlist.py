@@ -9,14 +9,14 @@ import json
 
 import pytest
 
-from conftest import MAIN, PusherWS, expect_pusher_error, pusher_api, unique
+from conftest import MAIN, SMALL, PusherWS, expect_pusher_error, pusher_api, unique
 
 
-def sign_in(server, user: str, watchlist=None) -> PusherWS:
-    """A raw Pusher connection signed in as `user`; returns once `pusher:signin_success` came."""
-    client = PusherWS(server)
+def sign_in(server, user: str, watchlist=None, app=MAIN) -> PusherWS:
+    """A raw Pusher connection to `app` signed in as `user`; returns once `pusher:signin_success` came."""
+    client = PusherWS(server, key=app["key"])
     user_data = {"id": user} if watchlist is None else {"id": user, "watchlist": watchlist}
-    client.send({"event": "pusher:signin", "data": pusher_api(server).authenticate_user(client.socket_id, user_data)})
+    client.send({"event": "pusher:signin", "data": pusher_api(server, app=app).authenticate_user(client.socket_id, user_data)})
     assert client.recv()["event"] == "pusher:signin_success"
     return client
 
@@ -93,3 +93,17 @@ def test_online_status_channels_are_not_listed_by_the_http_api(server, users):
     users.opened += [sign_in(server, bob), sign_in(server, ann, watchlist=[bob])]
     channels = pusher_api(server).channels_info()["channels"]
     assert not [name for name in channels if name.startswith("#")], channels
+
+
+def test_watching_works_when_the_plans_channels_are_all_in_use(server, users):
+    """The tiny plan allows 3 channels: a user's own channel and its watched users' statuses are the server's
+    bookkeeping, not the app's channels, so signing in and watching four users still works beside 3 open channels."""
+    ann, bob, *others = users(5)
+    with PusherWS(server, key=SMALL["key"]) as holder:
+        for name in users(3):
+            holder.subscribed(name, app=SMALL)
+        with sign_in(server, ann, watchlist=others + [bob], app=SMALL) as watcher:
+            watcher.assert_alive()
+            with sign_in(server, bob, app=SMALL):
+                assert watchlist_events(watcher.recv()) == [("online", [bob])]
+            assert watchlist_events(watcher.recv()) == [("offline", [bob])]

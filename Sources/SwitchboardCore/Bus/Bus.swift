@@ -142,8 +142,11 @@ public final class Bus: BrokerEventHandler {
     /// Counts `channel` against `app`'s plan until `releaseChannel`; throws when it is a new channel past the limit.
     ///
     /// Subscriptions hold their channel; adapters hold one for a presence join on a channel the connection does not
-    /// subscribe to, so presence alone cannot open more channels than the plan allows.
+    /// subscribe to, so presence alone cannot open more channels than the plan allows. Reserved `#` channels are not
+    /// counted: only the server opens them (a signed-in user's channel, the online status its watchlist names), a
+    /// bounded number per connection, and a full plan would otherwise silently cut signed-in users off from them.
     public func holdChannel(app: App, channel: String) throws(BusError) {
+        guard ChannelAccess.namespace(of: channel) == nil else { return }
         let admitted = self.heldChannels.withLock { held -> Bool in
             var channels = held[app.id, default: [:]]
             if channels[channel] == nil, let max = app.plan.maxChannels, channels.count >= max { return false }
