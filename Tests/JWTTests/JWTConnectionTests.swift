@@ -51,10 +51,10 @@ struct Harness {
         HS256Token.mint(secret: secret, subject: user, expiresAt: WallClock.milliseconds() / 1000 + expiresIn, channel: channel)
     }
 
-    /// A connection that has connected as `user`, its connect reply drained.
-    func connected(user: String = "u1", channels: [String]? = nil) async throws -> JWTConnection {
+    /// A connection that has connected as `user` with a token expiring in `expiresIn` seconds, its connect reply drained.
+    func connected(user: String = "u1", expiresIn: Int64 = 60, channels: [String]? = nil) async throws -> JWTConnection {
         let connection = try self.open()
-        await connection.send(#"{"id":1,"connect":{"token":"\#(self.token(user: user, channels: channels))"}}"#)
+        await connection.send(#"{"id":1,"connect":{"token":"\#(self.token(user: user, expiresIn: expiresIn, channels: channels))"}}"#)
         _ = connection.drained()
         return connection
     }
@@ -68,6 +68,14 @@ extension JWTConnection {
     /// Everything queued for the client so far, as parsed frames.
     func drained() -> [JSONObject] {
         self.session.takeQueued().compactMap { try? JSONObject(parsing: $0.bytes) }
+    }
+
+    /// Ticks the clock `open` ms after `now` (the connection stays), then `ended` ms after it (it ends with `reason`).
+    func expectLasts(from now: Int64, open: Int64, endsAs reason: JWTDisconnect, at ended: Int64, sourceLocation: SourceLocation = #_sourceLocation) {
+        self.tick(now: now + open)
+        #expect(self.disconnectReason == nil, sourceLocation: sourceLocation)
+        self.tick(now: now + ended)
+        #expect(self.disconnectReason == reason, sourceLocation: sourceLocation)
     }
 }
 
@@ -278,9 +286,7 @@ extension JSONObject {
 
     @Test func refreshExtendsTheConnectionAndExpiryDisconnects() async throws {
         let h = Harness()
-        let connection = try h.open()
-        await connection.send(#"{"id":1,"connect":{"token":"\#(h.token(expiresIn: 5))"}}"#)
-        _ = connection.drained()
+        let connection = try await h.connected(expiresIn: 5)
         let now = WallClock.milliseconds()
         await connection.send(#"{"id":2,"refresh":{"token":"\#(h.token(expiresIn: 600))"}}"#)
         #expect(connection.drained().first?.object("refresh")?.bool("expires") == true)
@@ -293,8 +299,7 @@ extension JSONObject {
 
     @Test func expiredConnectionWithoutRefreshIsDisconnectedWith3005() async throws {
         let h = Harness()
-        let connection = try h.open()
-        await connection.send(#"{"id":1,"connect":{"token":"\#(h.token(expiresIn: 5))"}}"#)
+        let connection = try await h.connected(expiresIn: 5)
         connection.tick(now: WallClock.milliseconds() + 8_000)
         #expect(connection.disconnectReason == .expired)
     }

@@ -17,20 +17,15 @@ import Testing
 
     @Test func expireAtCarriesTheConnectionPastItsTokensExp() async throws {
         let h = Harness()
-        let connection = try h.open()
-        await connection.send(#"{"id":1,"connect":{"token":"\#(h.token(expiresIn: 5))"}}"#)
+        let connection = try await h.connected(expiresIn: 5)
         let now = WallClock.milliseconds()
         try await self.refresh(h, #"{"user":"u1","expire_at":\#(now / 1000 + 600)}"#)
-        connection.tick(now: now + 60_000)
-        #expect(connection.disconnectReason == nil)
-        connection.tick(now: now + 610_000)
-        #expect(connection.disconnectReason == .expired)
+        connection.expectLasts(from: now, open: 60_000, endsAs: .expired, at: 610_000)
     }
 
     @Test func withoutExpireAtTheConnectionNoLongerExpires() async throws {
         let h = Harness()
-        let connection = try h.open()
-        await connection.send(#"{"id":1,"connect":{"token":"\#(h.token(expiresIn: 5))"}}"#)
+        let connection = try await h.connected(expiresIn: 5)
         try await self.refresh(h, #"{"user":"u1"}"#)
         connection.tick(now: WallClock.milliseconds() + 3_600_000)
         #expect(connection.disconnectReason == nil)

@@ -20,11 +20,7 @@ import Testing
         let connection = try await h.connected()
         await connection.send(#"{"id":2,"subscribe":{"channel":"private-a","token":"\#(h.subToken("private-a", expiresIn: 5))"}}"#)
         #expect(connection.drained().first?.object("subscribe")?.bool("expires") == true)
-        let now = WallClock.milliseconds()
-        connection.tick(now: now + 3_000)
-        #expect(connection.disconnectReason == nil)
-        connection.tick(now: now + 8_000)
-        #expect(connection.disconnectReason == .subscriptionExpired)
+        connection.expectLasts(from: WallClock.milliseconds(), open: 3_000, endsAs: .subscriptionExpired, at: 8_000)
     }
 
     @Test func subRefreshKeepsTheSubscriptionPastTheFirstExpiry() async throws {
