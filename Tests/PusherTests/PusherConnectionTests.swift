@@ -388,6 +388,42 @@ extension JSONObject {
         #expect(harness.events(.badSignature).count == 1)
     }
 
+    @Test func pusherJsSubscribingToItsSignedInUsersChannelIsToldItIsIn() async throws {
+        let harness = PusherHarness()
+        let connection = try harness.connect()
+        await harness.signIn(connection, userData: #"{"id":"u42"}"#)
+        _ = await harness.frames(connection)
+        // What pusher-js sends after `signin_success`: the user's channel, with an empty auth.
+        await harness.send(connection, ##"{"event":"pusher:subscribe","data":{"auth":"","channel":"#server-to-user-u42"}}"##)
+        let frames = await harness.frames(connection)
+        #expect(frames.names == ["pusher_internal:subscription_succeeded"])
+        #expect(frames.first?.string("channel") == "#server-to-user-u42")
+        #expect(harness.events(.forbidden).isEmpty)
+
+        await harness.send(connection, ##"{"event":"pusher:subscribe","data":{"auth":"","channel":"#server-to-user-u43"}}"##)
+        #expect(await harness.frames(connection).names == ["pusher:subscription_error", "pusher:error"])
+        #expect(harness.events(.forbidden).count == 1)
+        #expect(!connection.channels.contains("#server-to-user-u43"))
+    }
+
+    @Test func aSignedInConnectionJoinsPresenceAsItsUserWhenTheAuthNamesNoMember() async throws {
+        let harness = PusherHarness()
+        let stranger = try harness.connect()
+        await harness.subscribe(stranger, "presence-room")
+        #expect(await harness.frames(stranger).names == ["pusher:subscription_error", "pusher:error"])
+
+        let connection = try harness.connect()
+        await harness.signIn(connection, userData: #"{"id":"u42","user_info":{"name":"Zed"}}"#)
+        _ = await harness.frames(connection)
+        await harness.subscribe(connection, "presence-room")
+        let frames = await harness.frames(connection)
+        #expect(frames.names == ["pusher_internal:subscription_succeeded"])
+        let presence = frames.first?.dataObject?.object("presence")
+        #expect(presence?.strings("ids") == ["u42"])
+        #expect(presence?.object("hash")?.object("u42")?.string("name") == "Zed")
+        #expect(try await harness.bus.members(app: "1", channel: "presence-room").map(\.userID) == ["u42"])
+    }
+
     @Test func silenceBringsAServerPingThenA4201() async throws {
         let harness = PusherHarness { $0.activityTimeoutSeconds = 2 }
         let connection = try harness.connect(now: 0)

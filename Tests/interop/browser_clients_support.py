@@ -382,8 +382,8 @@ def pusher_api(edge: Server, **options):
 def pusher_auth_routes(site: "SiteServer", edge: Server) -> None:
     """What a Laravel or Node backend does for pusher-js: `/pusher/auth` (and Echo's `/broadcasting/auth`) sign channel
     subscriptions for the user the page names (`user` param or `X-User` header); `/pusher/user-auth` signs `signin`, with the
-    comma-separated `watchlist` param as the user's watchlist.
-    A user named `mallory` is refused (403)."""
+    comma-separated `watchlist` param as the user's watchlist. With `member=signed-in`, a presence signature names no
+    member, so the edge takes the signed-in user (pusher-js then waits for `signin()`). A user named `mallory` is refused (403)."""
     api = pusher_api(edge)
 
     def user_of(request):
@@ -395,7 +395,8 @@ def pusher_auth_routes(site: "SiteServer", edge: Server) -> None:
         user = user_of(request)
         if user == "mallory":
             return 403, {"error": "forbidden"}
-        custom = {"user_id": user, "user_info": {"name": user.title()}} if fields["channel_name"].startswith("presence-") else None
+        names_member = fields["channel_name"].startswith("presence-") and fields.get("member") != "signed-in"
+        custom = {"user_id": user, "user_info": {"name": user.title()}} if names_member else None
         signed = api.authenticate(channel=fields["channel_name"], socket_id=fields["socket_id"], custom_data=custom)
         # The library returns an encrypted channel's `shared_secret` as base64 bytes.
         return {k: v.decode() if isinstance(v, bytes) else v for k, v in signed.items()}

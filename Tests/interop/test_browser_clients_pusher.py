@@ -159,15 +159,36 @@ def test_signin_and_send_to_user_reach_every_connection_of_that_user(browser, si
         window.ada = make("ada"); window.ada2 = make("ada"); window.bob = make("bob");
         for (const [name, client] of [["ada", ada], ["ada2", ada2], ["bob", bob]]) {
           client.user.bind("notice", (data) => note(name + " " + data.text));
+          client.connection.bind("error", (error) => note(name + " error " + JSON.stringify(error)));
           client.signin();
         }
         await Promise.all([ada, ada2, bob].map((c) => c.user.signinDonePromise));
         await new Promise((r) => setTimeout(r, 300));""")
     assert ("POST", "/pusher/user-auth") in site.requests
+    # pusher-js subscribes to the user's own channel after signing in: it is told it is in, with no error.
+    wait_js(browser, "[ada, ada2, bob].every((c) => c.user.serverToUserChannel.subscribed)")
+    assert not [e for e in browser.execute_script("return window.log") if isinstance(e, str) and " error " in e]
     pusher_api(edge).send_to_user("ada", "notice", {"text": "hello ada"})
     wait_js(browser, "window.log.includes('ada hello ada') && window.log.includes('ada2 hello ada')")
     js_async(browser, "await new Promise((r) => setTimeout(r, 300));")
     assert "bob hello ada" not in browser.execute_script("return window.log")
+
+
+def test_a_signed_in_user_joins_presence_when_the_auth_endpoint_names_no_member(browser, site, edge):
+    """pusher-js accepts a presence authorization without `channel_data` once the connection signed in: the member is
+    the signed-in user, with the `user_info` its sign-in carried."""
+    open_page(browser, site, edge)
+    channel = "presence-" + unique("signed-")
+    members = js_async(browser, """
+        window.ada = make("ada", { channelAuthorization: {
+          endpoint: "/pusher/auth", transport: "ajax", params: { user: "ada", member: "signed-in" } } });
+        ada.signin();
+        await ada.user.signinDonePromise;
+        const members = await subscribed(ada.subscribe(args[0]));
+        return { count: members.count, me: members.me };""", channel)
+    assert members == {"count": 1, "me": {"id": "ada", "info": {"name": "Ada"}}}, members
+    info = pusher_api(edge).users_info(channel)
+    assert [u["id"] for u in info["users"]] == ["ada"], info
 
 
 def test_watchlist_events_tell_pusher_js_when_watched_users_come_online_and_go_offline(browser, site, edge):

@@ -7,9 +7,12 @@ pusher-js reads them (the browser scenario is in test_browser_clients_pusher.py,
 
 import json
 
+import cent
 import pytest
 
-from conftest import MAIN, SMALL, PusherWS, expect_pusher_error, pusher_api, unique
+from conftest import (MAIN, SMALL, PusherWS, expect_pusher_error, now_ms, pusher_api, rest, security_events, unique,
+                      wait_for_event)
+from test_jwt import api as cent_api
 
 
 def sign_in(server, user: str, watchlist=None, app=MAIN) -> PusherWS:
@@ -88,11 +91,24 @@ def test_a_client_cannot_watch_without_the_apps_signature_nor_subscribe_to_an_on
         assert attacker.close_code() == 4009
 
 
-def test_online_status_channels_are_not_listed_by_the_http_api(server, users):
+def test_the_servers_own_channels_are_listed_by_no_protocols_server_api(server, users):
+    """A signed-in user's channel and its watched users' statuses are server bookkeeping: the Pusher HTTP API, the
+    JSON-action REST API and `cent` list (and count) only the channels clients opened."""
     bob, ann = users(2)
     users.opened += [sign_in(server, bob), sign_in(server, ann, watchlist=[bob])]
-    channels = pusher_api(server).channels_info()["channels"]
-    assert not [name for name in channels if name.startswith("#")], channels
+    opened = unique("listed-")
+    with PusherWS(server) as holder:
+        holder.subscribed(opened)
+        listings = {
+            "pusher": list(pusher_api(server).channels_info()["channels"]),
+            "jsonaction": rest(server, "GET", "channels").json()["channels"],
+            "jwt": list(cent_api(server).channels(cent.ChannelsRequest()).channels),
+        }
+        for protocol, channels in listings.items():
+            assert opened in channels, (protocol, channels)
+            assert not [name for name in channels if name.startswith("#")], (protocol, channels)
+        info = cent_api(server).info(cent.InfoRequest()).nodes[0]
+        assert info.num_channels == len(listings["jwt"]), info
 
 
 def test_watching_works_when_the_plans_channels_are_all_in_use(server, users):
@@ -107,3 +123,22 @@ def test_watching_works_when_the_plans_channels_are_all_in_use(server, users):
             with sign_in(server, bob, app=SMALL):
                 assert watchlist_events(watcher.recv()) == [("online", [bob])]
             assert watchlist_events(watcher.recv()) == [("offline", [bob])]
+
+
+def test_a_signed_in_connection_is_told_it_is_in_its_own_user_channel_and_refused_anothers(server, users):
+    """pusher-js subscribes to `#server-to-user-<id>` with an empty auth right after `signin_success`: no error, no
+    security event. Another user's channel stays refused."""
+    ann, bob = users(2)
+    since = now_ms()
+    with sign_in(server, ann) as client:
+        client.send({"event": "pusher:subscribe", "data": {"auth": "", "channel": f"#server-to-user-{ann}"}})
+        reply = client.recv()
+        assert reply["event"] == "pusher_internal:subscription_succeeded" and reply["channel"] == f"#server-to-user-{ann}", reply
+        client.send({"event": "pusher:subscribe", "data": {"auth": "", "channel": f"#server-to-user-{bob}"}})
+        expect_pusher_error(client, 4300, channel=f"#server-to-user-{bob}")
+        pusher_api(server).send_to_user(ann, "notice", {"n": 1})
+        notice = client.recv()
+        assert notice["event"] == "notice" and notice["channel"] == f"#server-to-user-{ann}", notice
+    # Events are stored in order: once the refusal is there, a (wrong) one for ann's own channel would be too.
+    wait_for_event(server, "forbidden", since, contains=f"#server-to-user-{bob}")
+    assert not [e for e in security_events(server, since=since) if f"#server-to-user-{ann}" in e.get("detail", "")]

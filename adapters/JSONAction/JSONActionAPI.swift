@@ -159,7 +159,7 @@ struct JSONActionAPI: Sendable {
     }
 
     func channels(_ call: Call) async throws -> Response {
-        let channels = try await self.bus.clusterChannels(app: call.app.id).keys.sorted()
+        let channels = try await self.bus.openedChannels(app: call.app.id).keys.sorted()
         return JSONResponse.make { json in
             json.beginObject()
             json.key("channels")

@@ -16,6 +16,8 @@ public final class PusherConnection: Sendable {
         /// Presence memberships held by this connection: channel to user id.
         var presence: [String: String] = [:]
         var userID: String?
+        /// The signed-in user's `user_info` (JSON), its presence metadata where a presence auth names no member.
+        var userInfo: ByteBuffer?
         /// The signed-in user's `#online-…` channel, where this connection holds the user's presence (watchlists).
         var online: String?
         /// The `#online-…` channels of the users this connection's watchlist names; not counted as its subscriptions.
@@ -152,11 +154,15 @@ public final class PusherConnection: Sendable {
                 status: 400
             )
         }
-        // A user's own channel is joined by signing in, never by a subscribe frame.
-        if let denial = ChannelAccess.denial(.subscribe, channel: channel) {
+        let (signedIn, already, count) = self.state.withLock { ($0.userID, $0.channels.contains(channel), $0.channels.count) }
+        // A user's own channel is joined by signing in; pusher-js then subscribes to it too, and is told it is in.
+        if let signedIn, already, channel == PusherChannel.serverToUserPrefix + signedIn {
+            self.session.send(PusherReply.subscriptionSucceeded(channel: channel))
+            return
+        }
+        if let denial = ChannelAccess.denial(.subscribe, channel: channel, signedInUser: signedIn) {
             return self.refuseSubscription(channel, .invalidMessage, denial, kind: .forbidden, type: "AuthError", status: 403)
         }
-        let (already, count) = self.state.withLock { ($0.channels.contains(channel), $0.channels.count) }
         if already { return self.refuse(.invalidMessage, "already subscribed to \(channel)", channel: channel, kind: .badRequest) }
         // The plan's limit, within the adapter's own per-socket cap.
         let limit = min(self.app.plan.maxSubscriptionsPerConnection ?? Int.max, self.context.limits.maxChannelsPerConnection)
@@ -182,11 +188,11 @@ public final class PusherConnection: Sendable {
                     status: 401
                 )
             }
-            if presence, channelData == nil {
+            if presence, channelData == nil, signedIn == nil {
                 return self.refuseSubscription(
                     channel,
                     .invalidMessage,
-                    "presence channels need channel_data",
+                    "presence channels need channel_data, or a signed-in connection",
                     kind: .badRequest,
                     type: "AuthError",
                     status: 400
@@ -205,7 +211,7 @@ public final class PusherConnection: Sendable {
             }
             self.keyGrants.withLock { $0.record(.channel(channel), signer: signer) }
         }
-        if presence, let channelData {
+        if presence {
             await self.subscribePresence(channel, channelData: channelData)
         } else {
             do {
@@ -237,8 +243,16 @@ public final class PusherConnection: Sendable {
         return (userID, info)
     }
 
-    func subscribePresence(_ channel: String, channelData: String) async {
-        guard let (userID, info) = Self.member(channelData: channelData) else {
+    /// Joins a presence channel as the member `channelData` names or, with none (pusher-js after `signin()`), as the
+    /// signed-in user with its `user_info`.
+    func subscribePresence(_ channel: String, channelData: String?) async {
+        let member: (userID: String, info: ByteBuffer)?
+        if let channelData {
+            member = Self.member(channelData: channelData)
+        } else {
+            member = self.state.withLock { state in state.userID.map { ($0, state.userInfo ?? ByteBuffer(string: "null")) } }
+        }
+        guard let (userID, info) = member else {
             return self.refuseSubscription(
                 channel,
                 .invalidMessage,
@@ -372,7 +386,10 @@ public final class PusherConnection: Sendable {
         }
         let userChannel = PusherChannel.serverToUserPrefix + userID
         if current == nil {
-            self.state.withLock { $0.userID = userID }
+            self.state.withLock { state in
+                state.userID = userID
+                state.userInfo = object.raw("user_info")
+            }
             self.context.registry.signedIn(self, userID: userID)
             if ChannelName.isValid(userChannel), ChannelAccess.denial(.subscribe, channel: userChannel, signedInUser: userID) == nil,
                 (try? await self.bus.subscribe(self.session, app: self.app, channel: userChannel)) != nil

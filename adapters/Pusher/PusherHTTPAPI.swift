@@ -274,8 +274,8 @@ struct PusherHTTPAPI: Sendable {
         if info.contains("user_count"), !prefix.hasPrefix("presence-") {
             throw Failure.badRequest("info=user_count needs filter_by_prefix=presence-")
         }
-        let counts = try await self.bus.clusterChannels(app: call.app.id)
-        let names = counts.keys.filter { !PusherChannel.isServerFeature($0) && $0.hasPrefix(prefix) }.sorted()
+        let counts = try await self.bus.openedChannels(app: call.app.id)
+        let names = counts.keys.filter { $0.hasPrefix(prefix) }.sorted()
         var json = JSONWriter()
         json.beginObject()
         json.key("channels")

@@ -197,6 +197,13 @@ public final class Bus: BrokerEventHandler {
         try await self.engine.channels(app: app, local: self.hub.channels(app: app))
     }
 
+    /// The occupied channels of `app` that clients opened, on every node, with their subscribers: what every
+    /// protocol's server API lists. Reserved `#` channels are the server's own bookkeeping (a signed-in user's channel,
+    /// a watched user's online status) and stay out, as they stay out of the plan's channel count.
+    public func openedChannels(app: String) async throws -> [String: Int] {
+        try await self.clusterChannels(app: app).filter { ChannelAccess.namespace(of: $0.key) == nil }
+    }
+
     /// Subscribers of one channel on nodes other than this one (none with a single-node engine).
     public func otherNodesCount(app: String, channel: String) async throws -> Int {
         try await self.engine.channels(app: app, local: [:])[channel, default: 0]
