@@ -302,6 +302,23 @@ def test_replay_after_reconnect_has_no_gap_or_duplicate(server):
         client.assert_alive()
 
 
+def test_subscribing_again_with_last_event_id_replays_what_followed_it_on_the_held_channel(server):
+    """A client that holds a channel and catches up (after a gap it noticed) gets the messages after its lastEventId,
+    then live ones, each once, on its one subscription."""
+    channel = unique("again:")
+    with WSClient(server) as client:
+        client.subscribed(channel)
+        for i in range(1, 6):
+            publish(server, channel, {"i": i})
+        assert [client.recv()["seq"] for _ in range(5)] == [1, 2, 3, 4, 5]
+        reply = client.subscribed(channel, lastEventId=2)
+        assert reply["seq"] == 5, reply
+        assert [client.recv()["seq"] for _ in range(3)] == [3, 4, 5]
+        publish(server, channel, {"i": "live"})
+        assert client.recv()["seq"] == 6
+        client.assert_alive()
+
+
 def test_replay_with_last_event_id_at_the_head_replays_nothing_and_goes_live(server):
     channel = unique("head:")
     for i in range(3):

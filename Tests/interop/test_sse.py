@@ -366,6 +366,21 @@ def test_blocked_origin_is_refused_with_403_and_an_origin_blocked_event(server):
     assert preflight.status_code == 403
 
 
+def test_a_refused_preflight_gets_the_gates_answer_and_leaves_a_security_event(server):
+    """A browser's CORS preflight is refused as the stream itself would be: 403 origin_blocked for a blocked origin,
+    404 for an unknown key, each recorded."""
+    since = now_ms()
+    origin = "https://preflight-evil.example.net"
+    headers = {"Origin": origin, "Access-Control-Request-Method": "GET"}
+    blocked = httpx.options(f"{server.http}/sse", params={"key": MAIN["key"]}, headers=headers, timeout=WAIT)
+    assert blocked.status_code == 403 and blocked.json()["error"]["code"] == "origin_blocked", blocked.text
+    assert "access-control-allow-origin" not in blocked.headers
+    assert wait_for_event(server, "origin_blocked", since)["origin"] == origin
+    unknown = httpx.options(f"{server.http}/sse", params={"key": "pk_preflight_unknown"}, headers=headers, timeout=WAIT)
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "unknown_key", unknown.text
+    wait_for_event(server, "unknown_key", since, contains="pk_preflight_unknown")
+
+
 def test_request_without_origin_gets_no_cors_headers_and_works(server):
     with SSEStream(server, [unique("nocors:")]) as stream:
         assert stream.status_code == 200

@@ -123,23 +123,24 @@ public final class JSONActionConnection: Sendable {
             return true
         }
         if start { self.startExpiryChecks(self) }
-        if self.state.withLock({ $0.channels.contains(channel) }) {
-            self.session.send(JSONActionReply.subscribed(channel: channel, seq: nil))
-            return
-        }
-        if let limit = self.app.plan.maxSubscriptionsPerConnection,
+        // Subscribing again keeps the one subscription (messages arrive once) and is answered like the first time: a
+        // `lastEventId` then replays what followed it, as a client catching up on a channel it holds expects.
+        let already = self.state.withLock { $0.channels.contains(channel) }
+        if !already, let limit = self.app.plan.maxSubscriptionsPerConnection,
             self.state.withLock({ $0.channels.union($0.presence.keys).subtracting([channel]).count }) >= limit
         {
             return self.refuse(.channelLimit, "a connection may hold \(limit) subscriptions", channel: channel, kind: .overQuota)
         }
         if lastEventID != nil { self.session.beginRecovery(channel: channel) }
-        do {
-            try await self.bus.subscribe(self.session, app: self.app, channel: channel)
-        } catch {
-            self.session.finishRecovery(channel: channel, after: 0, history: [])
-            return self.refuse(error, channel: channel)
+        if !already {
+            do {
+                try await self.bus.subscribe(self.session, app: self.app, channel: channel)
+            } catch {
+                self.session.finishRecovery(channel: channel, after: 0, history: [])
+                return self.refuse(error, channel: channel)
+            }
+            self.state.withLock { _ = $0.channels.insert(channel) }
         }
-        self.state.withLock { _ = $0.channels.insert(channel) }
         let members = self.app.policy(for: channel).presence ? (try? await self.bus.members(app: self.app.id, channel: channel)) ?? [] : []
         guard let lastEventID else {
             // The channel's position, so a client that reconnects before its first message can still resume from here.

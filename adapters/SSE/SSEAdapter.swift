@@ -31,8 +31,10 @@ public struct SSEAdapter: ProtocolAdapter {
         http.get("/sse") { request, context in try await self.stream(request, context) }
         http.on("/sse", method: .options) { request, context in
             let caller = Caller(request: request, context: context)
-            guard case .success(let app) = self.environment.gate.admit(request: request, caller: caller) else {
-                return Response(status: .forbidden)
+            let app: App
+            switch self.admit(request, caller: caller) {
+            case .success(let admitted): app = admitted
+            case .failure(let refused): return refused.response
             }
             var headers = Self.cors(app: app, caller: caller)
             headers[.accessControlAllowMethods] = "GET, OPTIONS"
@@ -53,6 +55,27 @@ public struct SSEAdapter: ProtocolAdapter {
         return headers
     }
 
+    /// The app a stream or its CORS preflight is for; a caller over its rate, an unknown key, a disabled app or a
+    /// blocked origin gets the gate's answer and leaves a security event, whichever of the two requests it sent.
+    func admit(_ request: Request, caller: Caller) -> Result<App, RefusedRequest> {
+        if let refusal = self.environment.gate.throttle(caller) {
+            self.environment.gate.report(refusal, caller: caller)
+            let response = JSONResponse.error(refusal.status, code: refusal.kind.name, message: refusal.message, headers: [.retryAfter: "1"])
+            return .failure(RefusedRequest(response: response))
+        }
+        switch self.environment.gate.admit(request: request, caller: caller) {
+        case .success(let app): return .success(app)
+        case .failure(let refusal):
+            self.environment.gate.report(refusal, caller: caller)
+            return .failure(RefusedRequest(response: JSONResponse.error(refusal.status, code: refusal.kind.name, message: refusal.message)))
+        }
+    }
+
+    /// A refused request's answer, as a `Result` failure.
+    struct RefusedRequest: Error {
+        let response: Response
+    }
+
     func refuse(_ status: HTTPResponse.Status, _ kind: SecurityEvent.Kind, _ message: String, app: App?, caller: Caller) -> Response {
         self.environment.gate.report(kind, app: app?.id, caller: caller, detail: message)
         return JSONResponse.error(status, code: kind.name, message: message, headers: app.map { Self.cors(app: $0, caller: caller) } ?? [:])
@@ -60,16 +83,10 @@ public struct SSEAdapter: ProtocolAdapter {
 
     func stream(_ request: Request, _ context: SwitchboardContext) async throws -> Response {
         let caller = Caller(request: request, context: context)
-        if let refusal = self.environment.gate.throttle(caller) {
-            self.environment.gate.report(refusal, caller: caller)
-            return JSONResponse.error(refusal.status, code: refusal.kind.name, message: refusal.message, headers: [.retryAfter: "1"])
-        }
         let app: App
-        switch self.environment.gate.admit(request: request, caller: caller) {
+        switch self.admit(request, caller: caller) {
         case .success(let admitted): app = admitted
-        case .failure(let refusal):
-            self.environment.gate.report(refusal, caller: caller)
-            return JSONResponse.error(refusal.status, code: refusal.kind.name, message: refusal.message)
+        case .failure(let refused): return refused.response
         }
         var channels: [String] = []
         for value in request.uri.queryParameters.getAll("channel") where !channels.contains(String(value)) { channels.append(String(value)) }
