@@ -28,6 +28,7 @@ from conftest import (
     SSEStream,
     WSClient,
     admin_headers,
+    close_code_of,
     now_ms,
     pusher_server,
     security_events,
@@ -255,6 +256,24 @@ def test_patch_edits_fields_and_limits_which_the_bus_enforces_at_once(admin_serv
     assert r.json()["app"]["limits"]["maxMessageBytes"] == 131072 and r.json()["app"]["upstream"] is None
     assert rest_publish(admin_server, secret, unique("c"), {"text": "x" * 100}).status_code == 200
     assert api(admin_server, "PATCH", "/api/realtime/apps/99999999", json={"name": "x"}).status_code == 404
+
+
+def test_a_plan_change_sets_the_largest_message_of_connections_already_open(admin_server):
+    """The socket's own cap (the plan's message size plus the protocol's framing) follows the plan: an upgrade lets an
+    open connection send what the new plan allows, a downgrade cuts a too-large message off (1009)."""
+    app = create_app(admin_server, plan="free")["app"]
+    channel = unique("plan-")
+    big = {"action": "publish", "channel": channel, "data": "x" * 300_000}
+    with WSClient(admin_server, key=app["key"]) as reader, WSClient(admin_server, key=app["key"]) as writer:
+        reader.subscribed(channel)
+        assert api(admin_server, "PATCH", f"/api/realtime/apps/{app['id']}", json={"plan": "enterprise"}).status_code == 200
+        writer.send(big)
+        assert len(reader.recv()["data"]) == 300_000
+        writer.assert_alive()
+        assert api(admin_server, "PATCH", f"/api/realtime/apps/{app['id']}", json={"plan": "free"}).status_code == 200
+        writer.send(big)
+        assert close_code_of(writer.ws) == 1009
+        reader.assert_alive()
 
 
 def test_disabling_an_app_refuses_new_connections_with_app_disabled_at_once(admin_server):

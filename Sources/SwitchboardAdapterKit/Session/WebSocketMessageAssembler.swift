@@ -37,8 +37,8 @@ public struct WebSocketMessageAssembler: Sendable {
         case violation(WebSocketViolation)
     }
 
-    /// The largest message accepted, over all its frames.
-    public let maxSize: Int
+    /// The largest message accepted, over all its frames; set between messages when the plan changes.
+    public var maxSize: Int
     private var pending: ByteBuffer?
     private var pendingIsText = false
 

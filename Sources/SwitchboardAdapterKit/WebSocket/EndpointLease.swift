@@ -9,8 +9,8 @@ public struct EndpointLease: Sendable {
     public let goodbye: ShutdownNotice.Token
     /// The client, for security events.
     public let caller: Caller
-    /// The largest message the client may send.
-    public let maxMessageBytes: Int
+    /// The protocol's framing around the data the plan counts.
+    let envelopeBytes: Int
 
     /// A lease of `opened`, with its `goodbye` registration, for messages up to the plan's largest plus
     /// `envelopeBytes` (the protocol's framing around the data the plan counts).
@@ -18,7 +18,15 @@ public struct EndpointLease: Sendable {
         self.opened = opened
         self.goodbye = goodbye
         self.caller = caller
-        self.maxMessageBytes = opened.session.app.plan.maxMessageBytes + envelopeBytes
+        self.envelopeBytes = envelopeBytes
+    }
+
+    /// The largest message the client may send now: the app's current plan, so an upgrade (admin `PATCH`, SIGHUP)
+    /// reaches connections already open.
+    public var maxMessageBytes: Int {
+        let session = self.opened.session
+        let app = self.opened.environment.bus.apps.app(id: session.app.id) ?? session.app
+        return app.plan.maxMessageBytes + self.envelopeBytes
     }
 
     /// Records the `bad_request` event of a connection the transport closed on an RFC 6455 violation.

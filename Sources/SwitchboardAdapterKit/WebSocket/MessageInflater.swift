@@ -21,8 +21,8 @@ struct MessageInflater {
 
     /// The client resets its window after each message, so the inflater may too.
     let resetEachMessage: Bool
-    /// The largest message, once inflated.
-    let maxMessageBytes: Int
+    /// The largest message, once inflated; set between messages when the plan changes.
+    var maxMessageBytes: Int
     private var stream: Stream?
     /// A message is being received (its first frame came, its last did not).
     private var inMessage = false

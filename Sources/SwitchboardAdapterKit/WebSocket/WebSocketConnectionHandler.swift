@@ -156,6 +156,12 @@ public final class WebSocketConnectionHandler: ChannelDuplexHandler, @unchecked 
             guard !frame.rsv2, !frame.rsv3, self.inflater != nil || !frame.rsv1 else {
                 return self.violate(WebSocketViolation(code: .protocolError, detail: "reserved bits set without an agreed extension"))
             }
+            if frame.opcode != .continuation, let endpoint = self.endpoint {
+                // Each message is held to the plan in force when it starts.
+                let limit = endpoint.maxMessageBytes
+                self.assembler.maxSize = limit
+                self.inflater?.maxMessageBytes = limit
+            }
             var data = frame.unmaskedData
             if self.inflater != nil {
                 do {
