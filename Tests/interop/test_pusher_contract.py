@@ -107,6 +107,20 @@ def test_a_presence_signature_covers_the_channel_data_sent(server):
         assert json.loads(reply["data"])["presence"]["ids"] == ["guest"]
 
 
+def test_a_private_channel_auth_signed_with_custom_data_by_the_official_library_is_accepted(server):
+    """`pusher.authenticate(channel, socket_id, custom_data)` signs the data with the channel and returns it as
+    `channel_data`, which pusher-js forwards; a signature over other data is still refused."""
+    channel = unique("private-custom-")
+    with PusherWS(server) as client:
+        forged = pusher_api(server).authenticate(channel=channel, socket_id=client.socket_id, custom_data={"role": "guest"})
+        reply = client.subscribe(channel, channel_data={"role": "admin"}, auth=forged["auth"])
+        assert reply["event"] == "pusher:subscription_error" and reply["data"]["status"] == 401, reply
+        expect_pusher_error(client, 4009, channel)
+        signed = pusher_api(server).authenticate(channel=channel, socket_id=client.socket_id, custom_data={"role": "admin"})
+        reply = client.subscribe(channel, channel_data=signed["channel_data"], auth=signed["auth"])
+        assert reply["event"] == "pusher_internal:subscription_succeeded", reply
+
+
 # --- Presence -----------------------------------------------------------------------------------
 
 

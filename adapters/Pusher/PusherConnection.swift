@@ -198,8 +198,19 @@ public final class PusherConnection: Sendable {
                     status: 400
                 )
             }
-            let signed = PusherSignature.channelString(socketID: self.socketID, channel: channel, channelData: presence ? channelData : nil)
-            guard let signer = PusherSignature.signer(auth: auth, key: self.app.key, secrets: self.currentSecrets, signed: signed) else {
+            // A private channel's auth may cover custom `channel_data` too (the official libraries sign it when given
+            // some, and pusher-js forwards it); a presence auth always covers it.
+            let secrets = self.currentSecrets
+            let signs = { (data: String?) in
+                PusherSignature.signer(
+                    auth: auth,
+                    key: self.app.key,
+                    secrets: secrets,
+                    signed: PusherSignature.channelString(socketID: self.socketID, channel: channel, channelData: data)
+                )
+            }
+            let covered = signs(channelData) ?? (presence || channelData == nil ? nil : signs(nil))
+            guard let signer = covered else {
                 return self.refuseSubscription(
                     channel,
                     .unauthorized,
