@@ -5,6 +5,7 @@ for the raw stream (comment lines, `event:` lines) and headers. See PROTOCOLS.md
 """
 
 import json
+import socket
 import threading
 import time
 
@@ -533,9 +534,8 @@ def test_gateway_status_counts_open_sse_streams(server):
             assert time.monotonic() < deadline, f"sse count stuck at {count()}"
             time.sleep(0.05)
 
-    # Streams closed by earlier tests may still be counted until a keepalive write finds them gone, so the
-    # test counts three streams of its own: while they are open there are at least three, and when they
-    # close the count falls by three.
+    # Other tests' streams may still be open (the suite shares one server), so the test counts three streams of its
+    # own: while they are open there are at least three, and when they close the count falls by three.
     streams = [SSEStream(server, [unique("count:")]) for _ in range(3)]
     try:
         assert all(stream.status_code == 200 for stream in streams)
@@ -545,6 +545,28 @@ def test_gateway_status_counts_open_sse_streams(server):
         for stream in streams:
             stream.close()
     poll(lambda n: n <= with_three - 3)
+
+
+def test_a_client_that_drops_its_socket_gives_its_place_back_at_once(fresh_server):
+    """With the default 15 s keepalive (60 here), a stream whose client closed its socket (an HTTP/1.1 end of input)
+    is ended when the server reads the close, not when a later write fails a keepalive or two on."""
+    server = fresh_server(CONFIG.replace("sse_keepalive_seconds = 1", "sse_keepalive_seconds = 60"))
+
+    def count():
+        return httpx.get(f"{server.http}/api/realtime/gateway/status", headers=admin_headers(), timeout=WAIT).json()["connections"]["sse"]
+
+    raw = socket.create_connection(("127.0.0.1", server.port), timeout=WAIT)
+    raw.sendall(b"GET /sse?key=%s&channel=gone HTTP/1.1\r\nHost: x\r\n\r\n" % MAIN["key"].encode())
+    assert raw.recv(4096).startswith(b"HTTP/1.1 200")
+    deadline = time.monotonic() + WAIT
+    while count() != 1:
+        assert time.monotonic() < deadline, "the stream was never counted"
+        time.sleep(0.05)
+    raw.close()
+    deadline = time.monotonic() + 2
+    while count() != 0:
+        assert time.monotonic() < deadline, "a dropped stream is still counted"
+        time.sleep(0.05)
 
 
 def test_cursor_ahead_of_a_restarted_stream_replays_everything_kept(fresh_server):

@@ -162,6 +162,7 @@ public struct SSEAdapter: ProtocolAdapter {
         let keepalive = self.keepalive ?? .seconds(environment.limits.current.sseKeepaliveSeconds)
         let initialCursor = cursor
         let streamChannels = channels
+        let socket = context.channel
         let body = ResponseBody { writer in
             environment.connections.opened("sse")
             defer { environment.connections.closed("sse") }
@@ -181,23 +182,25 @@ public struct SSEAdapter: ProtocolAdapter {
             }
             defer { environment.shutdown.unregister(goodbye) }
             do {
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    if let lifetime = grant?.remaining(now: WallClock.milliseconds()) {
-                        group.addTask {
-                            do { try await Task.sleep(for: lifetime) } catch { return }
-                            Self.end(session, .tokenExpired)
+                try await SSEClientWatch.watching(socket, gone: { session.close(.normal) }) {
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        if let lifetime = grant?.remaining(now: WallClock.milliseconds()) {
+                            group.addTask {
+                                do { try await Task.sleep(for: lifetime) } catch { return }
+                                Self.end(session, .tokenExpired)
+                            }
                         }
-                    }
-                    try await writer.write(opening)
-                    try await session.streamEvents(to: &writer, keepalive: keepalive) { batch, frame in
-                        // The id names every channel's position, so Last-Event-ID resumes them all.
-                        if let channel = frame.channel, let offset = frame.offset {
-                            cursor.advance(channel, to: offset)
-                            batch.writeString("id: \(cursor.text)\n")
+                        try await writer.write(opening)
+                        try await session.streamEvents(to: &writer, keepalive: keepalive) { batch, frame in
+                            // The id names every channel's position, so Last-Event-ID resumes them all.
+                            if let channel = frame.channel, let offset = frame.offset {
+                                cursor.advance(channel, to: offset)
+                                batch.writeString("id: \(cursor.text)\n")
+                            }
+                            batch.writeImmutableBuffer(frame.bytes)
                         }
-                        batch.writeImmutableBuffer(frame.bytes)
+                        group.cancelAll()
                     }
-                    group.cancelAll()
                 }
             } catch {
                 environment.logger.debug("SSE stream ended", metadata: ["error": "\(error)"])
