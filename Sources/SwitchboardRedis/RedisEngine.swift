@@ -282,9 +282,10 @@ public final class RedisEngine: Engine, Service {
         return HistoryPage(publications: publications, latest: latest, truncated: truncated)
     }
 
+    /// Deletes the kept entries only: the meta hash (epoch and top offset) stays until its own ttl, as in Centrifugo.
     public func removeHistory(app: String, channel: String) async throws {
         let id = self.keys.channelID(app: app, channel: channel)
-        try await Self.mapped { try await self.commands.send(RedisCommand("DEL", self.keys.meta(id), self.keys.stream(id))) }
+        try await Self.mapped { try await self.commands.send(RedisCommand("DEL", self.keys.stream(id))) }
     }
 
     /// Redis expires history by itself (key ttls, and trimming on every publish and read): nothing to do.

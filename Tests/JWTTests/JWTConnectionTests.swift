@@ -248,14 +248,29 @@ extension JSONObject {
         #expect(first.integer("offset") == 5)
         await connection.send(#"{"id":11,"history":{"channel":"room","limit":100,"reverse":true}}"#)
         #expect(Self.offsets(try #require(connection.drained().first?.object("history"))) == [5, 4, 3, 2, 1])
-        // "Everything" is for the server API: a client's negative limit is a bad request.
+        // A negative limit asks for everything kept, up to the cap of 300.
         await connection.send(#"{"id":14,"history":{"channel":"room","limit":-1}}"#)
-        #expect(connection.drained().first?.errorCode == 107)
+        #expect(Self.offsets(try #require(connection.drained().first?.object("history"))) == [1, 2, 3, 4, 5])
         let epoch = try await h.epoch("room")
         await connection.send(#"{"id":12,"history":{"channel":"room","limit":10,"since":{"offset":3,"epoch":"\#(epoch)"}}}"#)
         #expect(Self.offsets(try #require(connection.drained().first?.object("history"))) == [4, 5])
         await connection.send(#"{"id":13,"history":{"channel":"room","limit":10,"since":{"offset":3,"epoch":"nope"}}}"#)
         #expect(connection.drained().first?.errorCode == 112)
+    }
+
+    @Test func historyReturnsAtMost300PublicationsForANegativeOrLargerLimit() async throws {
+        let h = Harness()
+        for index in 1...310 {
+            let publication = Publication(app: h.app.id, channel: "room", data: ByteBuffer(string: "\(index)"), timestamp: WallClock.milliseconds())
+            _ = try await h.bus.publish(publication, app: h.app, via: "test")
+        }
+        let connection = try await h.connected()
+        for (id, limit) in [(2, -1), (3, 1_000)] {
+            await connection.send(#"{"id":\#(id),"history":{"channel":"room","limit":\#(limit)}}"#)
+            let history = try #require(connection.drained().first?.object("history"))
+            #expect(Self.offsets(history) == Array(1...300))
+            #expect(history.integer("offset") == 310)
+        }
     }
 
     static func offsets(_ history: JSONObject) -> [Int64] {

@@ -115,6 +115,14 @@ import Testing
         }
     }
 
+    @Test func broadcastToNoChannelIs107AloneAndInABatch() async throws {
+        let h = Harness()
+        let body = try self.body(#"{"channels":[],"data":1}"#)
+        await #expect(throws: JWTServerAPI.Failure.self) { _ = try await self.api(h).run("broadcast", body: body, app: h.app) }
+        let replies = try await self.replies(#"{"commands":[{"broadcast":{"channels":[],"data":1}}]}"#, h)
+        #expect(replies.map(\.errorCode) == [107])
+    }
+
     @Test func skipHistoryIsRefusedOnDeliveryChannelsWhoseTimelineIsWhatIsKept() async throws {
         var delivery = ChannelRule(match: "order-*")
         delivery.kit = KitRule(kind: .delivery)

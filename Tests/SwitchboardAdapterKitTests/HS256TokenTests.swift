@@ -69,6 +69,26 @@ import Testing
         #expect(throws: HS256Token.Failure.malformed) { try HS256Token.verify(token, secrets: [self.secret], now: self.now) }
     }
 
+    @Test func aFractionalExpIsANumericDate() throws {
+        let valid = HS256Token.sign(payload: ByteBuffer(string: #"{"sub":"u","exp":\#(self.now + 60).75}"#), secret: self.secret)
+        #expect(try HS256Token.verify(valid, secrets: [self.secret], now: self.now).expiresAt == self.now + 60)
+        let past = HS256Token.sign(payload: ByteBuffer(string: #"{"sub":"u","exp":\#(self.now - 1).5}"#), secret: self.secret)
+        #expect(throws: HS256Token.Failure.expired) { try HS256Token.verify(past, secrets: [self.secret], now: self.now) }
+        let exponent = HS256Token.sign(payload: ByteBuffer(string: #"{"sub":"u","exp":1.9e9}"#), secret: self.secret)
+        #expect(try HS256Token.verify(exponent, secrets: [self.secret], now: self.now).expiresAt == 1_900_000_000)
+    }
+
+    @Test func aTokenBeforeItsNotBeforeIsRefusedAsExpired() throws {
+        for nbf in ["\(self.now + 60)", "\(self.now).5"] {
+            let early = HS256Token.sign(payload: ByteBuffer(string: #"{"sub":"u","nbf":\#(nbf)}"#), secret: self.secret)
+            #expect(throws: HS256Token.Failure.expired) { try HS256Token.verify(early, secrets: [self.secret], now: self.now) }
+        }
+        let valid = HS256Token.sign(payload: ByteBuffer(string: #"{"sub":"u","nbf":\#(self.now)}"#), secret: self.secret)
+        #expect(try HS256Token.verify(valid, secrets: [self.secret], now: self.now).notBefore == self.now)
+        let bad = HS256Token.sign(payload: ByteBuffer(string: #"{"sub":"u","nbf":"later"}"#), secret: self.secret)
+        #expect(throws: HS256Token.Failure.malformed) { try HS256Token.verify(bad, secrets: [self.secret], now: self.now) }
+    }
+
     @Test func shortSecretsWork() throws {
         let token = HS256Token.mint(secret: "k", subject: "u", expiresAt: nil)
         #expect(try HS256Token.verify(token, secrets: ["k"], now: self.now).subject == "u")

@@ -30,6 +30,17 @@ import Testing
         #expect(history.messages(after: 0).publications.map { $0.position!.offset } == [2])
     }
 
+    @Test func removingAllKeepsTheEpochAndOffsetsContinue() {
+        var history = ChannelHistory(epoch: "e")
+        for i in 1...2 { _ = history.append(publication("c", "\(i)", at: 1_000), policy: self.policy, now: 1_000) }
+        history.removeAll()
+        #expect(history.count == 0)
+        #expect(history.position == StreamPosition(offset: 2, epoch: "e"))
+        let next = history.append(publication("c", "3", at: 1_000), policy: self.policy, now: 1_000)
+        #expect(next.position == StreamPosition(offset: 3, epoch: "e"))
+        #expect(history.messages(after: 0).publications.map { $0.position!.offset } == [3])
+    }
+
     @Test func replayStartsRightAfterTheGivenOffset() {
         var history = ChannelHistory(epoch: "e")
         for i in 1...3 { _ = history.append(publication("c", "\(i)", at: 1_000), policy: self.policy, now: 1_000) }

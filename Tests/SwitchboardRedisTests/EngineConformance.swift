@@ -191,16 +191,23 @@ struct EngineConformanceTests {
     }
 
     @Test(arguments: EngineFactory.all)
-    func removingHistoryStartsANewEpoch(factory: EngineFactory) async throws {
+    func removingHistoryDropsTheMessagesButKeepsTheEpochAndTopOffset(factory: EngineFactory) async throws {
         try await factory.run { engine in
             let first = try await engine.publish(message("x", "1"), history: keepTen)
             _ = try await engine.publish(message("x", "2"), history: keepTen)
             try await engine.removeHistory(app: "app", channel: "x")
             let gone = try await engine.history(app: "app", channel: "x", after: nil, limit: nil, policy: keepTen)
             #expect(gone.publications.isEmpty)
+            #expect(gone.latest == StreamPosition(offset: 2, epoch: first.position?.epoch ?? "-"))
+            // A client at the top position still recovers (nothing missed); one behind it is told it missed messages.
+            let atTop = try await engine.history(app: "app", channel: "x", after: 2, limit: nil, policy: keepTen)
+            #expect(atTop.publications.isEmpty && !atTop.truncated)
+            let behind = try await engine.history(app: "app", channel: "x", after: 1, limit: nil, policy: keepTen)
+            #expect(behind.truncated)
             let again = try await engine.publish(message("x", "3"), history: keepTen)
-            #expect(again.position?.offset == 1)
-            #expect(again.position?.epoch != first.position?.epoch)
+            #expect(again.position == StreamPosition(offset: 3, epoch: first.position?.epoch ?? "-"))
+            let kept = try await engine.history(app: "app", channel: "x", after: nil, limit: nil, policy: keepTen)
+            #expect(kept.publications.map { String(buffer: $0.data) } == ["3"])
         }
     }
 

@@ -11,6 +11,7 @@ or a field. Every wait is bounded; each async test drives its own asyncio loop.
 
 import asyncio
 import json
+import signal
 import threading
 import time
 
@@ -573,6 +574,24 @@ def test_a_positioned_subscription_that_did_not_ask_for_recovery_is_not_recovere
     run(main())
 
 
+def test_history_with_a_negative_or_larger_limit_returns_the_first_300_publications(server):
+    channel = unique("jwt-history-cap")
+    requests = [cent.PublishRequest(channel=channel, data={"n": n}) for n in range(1, 311)]
+    api(server).batch(cent.BatchRequest(requests=requests))
+
+    async def main():
+        c, _ = client(server)
+        await c.connect()
+        sub = await subscribed(c, channel)
+        for limit in (-1, 1000):
+            result = await sub.history(limit=limit)
+            assert [p.offset for p in result.publications] == list(range(1, 301)), limit
+            assert result.offset == 310
+        await c.disconnect()
+
+    run(main())
+
+
 def test_history_since_another_epoch_answers_112(server):
     channel = unique("jwt")
     cent_publish(server, channel, {"n": 1})
@@ -580,17 +599,20 @@ def test_history_since_another_epoch_answers_112(server):
     assert refused_with(server, channel, lambda sub: sub.history(limit=10, since=since)) == 112
 
 
-def test_a_position_taken_before_the_streams_first_message_is_not_recovered_into_a_restarted_stream(server):
+def test_a_position_taken_before_the_streams_first_message_is_not_recovered_into_a_restarted_stream(fresh_server):
     channel = unique("jwt")
-    with RawJWT(server, token()) as c:
+    before = fresh_server()
+    with RawJWT(before, token()) as c:
         first = c.call("subscribe", channel=channel, recoverable=True)["subscribe"]
         assert first["epoch"] and first.get("offset", 0) == 0, first
         for n in (1, 2, 3):
-            cent_publish(server, channel, {"n": n})
+            cent_publish(before, channel, {"n": n})
         pubs = c.pubs(channel, 3)
         assert [p["offset"] for p in pubs] == [1, 2, 3]
-    # The stream starts over (history_remove; an idle stream the memory engine forgets does too) and goes on.
-    api(server).history_remove(cent.HistoryRemoveRequest(channel=channel))
+    # The stream starts over (a memory engine that lost its history: a server of its own with an empty store) and
+    # goes on. history_remove no longer restarts it: it keeps the epoch and the offset.
+    before.stop(signal.SIGKILL)
+    server = fresh_server()
     for n in range(1, 6):
         cent_publish(server, channel, {"again": n})
     with RawJWT(server, token()) as c:

@@ -1,4 +1,5 @@
-"""The JWT adapter's server API as the real `cent` 5.2 client uses it: `skip_history`, `POST /api/batch` and `refresh`.
+"""The JWT adapter's server API as the real `cent` 5.2 client uses it: `skip_history`, `POST /api/batch`, `refresh`,
+`history_remove` (on the memory and the Redis engine) and `broadcast`'s refusals.
 
 Live delivery is watched with the real centrifuge-python client. A batch whose replies `cent` cannot read (one
 command's error: `cent` looks up each reply under its method's name) is sent as `cent` builds it
@@ -6,14 +7,17 @@ command's error: `cent` looks up each reply under its method's name) is sent as 
 """
 
 import asyncio
+import signal
 import time
 
 import cent
 import httpx
 import pytest
+from centrifuge import StreamPosition
 
-from conftest import MAIN, WAIT, now_ms, unique, wait_for_event
-from test_jwt import SubEvents, api, client, get, run, subscribed, token, watching
+from conftest import MAIN, WAIT, now_ms, start_server, unique, wait_for_event
+from test_cluster import REDIS, RedisProcess, cluster_config, wait_engine_ready
+from test_jwt import SubEvents, api, client, get, nothing, run, subscribed, token, watching
 from test_jwt_contract import RawJWT
 
 pytestmark = pytest.mark.timeout(60)
@@ -163,3 +167,66 @@ def test_refresh_marked_expired_closes_the_users_connections_with_3005_and_spare
         api(server).refresh(cent.RefreshRequest(user=user, expired=True))
         assert second.close_code() == 3005
         assert "presence_stats" in other.call("presence_stats", channel=unique("refresh-c"))
+
+
+# --- history_remove -------------------------------------------------------------------------------
+
+
+@pytest.fixture(params=["memory", "redis"])
+def engine_server(request, server):
+    """The shared server (memory engine), or a node of its own on a throwaway redis-server."""
+    if request.param == "memory":
+        yield server
+        return
+    if REDIS is None:
+        pytest.skip("redis-server is not installed (scripts/test installs it)")
+    redis = RedisProcess()
+    node = None
+    try:
+        node = start_server(cluster_config(redis.port, unique("sbtest")))
+        wait_engine_ready(node)
+        yield node
+    finally:
+        if node is not None and node.process.poll() is None:
+            node.stop(signal.SIGKILL)
+        redis.kill()
+
+
+def test_history_remove_drops_the_messages_but_keeps_the_epoch_and_offset_so_recovery_still_works(engine_server):
+    channel = unique("jwt-remove-")
+    first = api(engine_server).publish(cent.PublishRequest(channel=channel, data={"n": 1}))
+    api(engine_server).publish(cent.PublishRequest(channel=channel, data={"n": 2}))
+    api(engine_server).history_remove(cent.HistoryRemoveRequest(channel=channel))
+    after = api(engine_server).history(cent.HistoryRequest(channel=channel, limit=100))
+    assert (after.publications, after.offset, after.epoch) == ([], 2, first.epoch)
+
+    async def at_the_top(ch):
+        return StreamPosition(offset=2, epoch=first.epoch)
+
+    async def main():
+        c, _ = client(engine_server)
+        await c.connect()
+        seen = SubEvents()
+        sub = c.new_subscription(channel, events=seen, recoverable=True, get_state=at_the_top)
+        await sub.subscribe()
+        recovered = await get(seen.subscribed)
+        assert recovered.was_recovering and recovered.recovered, recovered
+        await nothing(seen.publications)
+        published = await asyncio.to_thread(api(engine_server).publish, cent.PublishRequest(channel=channel, data={"n": 3}))
+        assert (published.offset, published.epoch) == (3, first.epoch)
+        pub = (await get(seen.publications)).pub
+        assert (pub.offset, pub.data) == (3, {"n": 3})
+        await c.disconnect()
+
+    run(main())
+
+
+# --- broadcast ------------------------------------------------------------------------------------
+
+
+def test_a_broadcast_to_no_channel_is_refused_with_107(server):
+    since = now_ms()
+    with pytest.raises(cent.CentApiResponseError) as raised:
+        api(server).broadcast(cent.BroadcastRequest(channels=[], data={"n": 1}))
+    assert raised.value.code == 107
+    wait_for_event(server, "bad_request", since, contains="broadcast")

@@ -7,7 +7,7 @@ import Synchronization
 /// One JWT-protocol (Centrifugo v2 JSON) client connection: runs its commands against the bus and queues
 /// replies on its session. The WebSocket shell around it only moves frames and calls `tick` every second.
 ///
-/// A refused command gets Centrifugo's error code in its reply; a bad token, a malformed frame or a flood
+/// A refused command gets Centrifugo's error code in its reply; a bad connection token, a malformed frame or a flood
 /// ends the connection with the documented disconnect code. Either way a security event is recorded and no
 /// other client sees anything.
 public final class JWTConnection: Sendable {
@@ -71,6 +71,8 @@ public final class JWTConnection: Sendable {
     static let pongTimeoutMilliseconds: Int64 = 10_000
     /// Milliseconds a connection may stay open without connecting.
     static let staleMilliseconds: Int64 = 30_000
+    /// The most publications one client `history` call returns (Centrifugo's `client.history_max_publication_limit`).
+    static let historyMaxPublicationLimit: Int64 = 300
 
     /// Creates the connection for an admitted session.
     ///
@@ -179,7 +181,7 @@ public final class JWTConnection: Sendable {
                 return self.end(.invalidToken, kind: .tokenInvalid, detail: "connect without a token")
             }
         } else {
-            guard let claims = self.verify(token, id: id, what: "connection token") else { return }
+            guard let claims = self.verify(token, id: id, for: .connection) else { return }
             user = claims.subject ?? ""
             info = claims.info
             expiresAt = claims.expiresAt
@@ -248,6 +250,9 @@ public final class JWTConnection: Sendable {
             return self.reply(JWTReply.error(id: id, .tokenExpired, temporary: true))
         } catch {
             return self.end(.invalidToken, kind: Self.kind(of: error), detail: "invalid refresh token: \(error)")
+        }
+        guard (claims.channel ?? "").isEmpty else {
+            return self.end(.invalidToken, kind: .tokenInvalid, detail: "invalid refresh token: a subscription token (it has a channel claim)")
         }
         guard (claims.subject ?? "") == self.user else {
             return self.end(.invalidToken, kind: .tokenInvalid, detail: "refresh token for another user")
@@ -329,7 +334,7 @@ public final class JWTConnection: Sendable {
                 self.report(.tokenInvalid, "\(channel): subscribe without a subscription token")
                 return self.reply(JWTReply.error(id: id, .permissionDenied))
             }
-            guard let claims = self.verify(token, id: id, what: "\(channel): subscription token") else { return }
+            guard let claims = self.verify(token, id: id, for: .subscription(channel)) else { return }
             guard claims.channel == channel else {
                 return self.end(.invalidToken, kind: .tokenInvalid, detail: "\(channel): subscription token is for \(claims.channel ?? "no channel")")
             }
@@ -572,12 +577,9 @@ public final class JWTConnection: Sendable {
     func history(id: Int64, _ params: JSONObject) async {
         let channel = params.string("channel") ?? ""
         guard self.mayRead(channel, id: id) else { return }
-        // A client asks for at most what the plan keeps; "everything" (a negative limit) is for the server API only.
-        let limit = params.integer("limit") ?? 0
-        guard limit >= 0 else {
-            self.report(.badRequest, "\(channel): history with a negative limit")
-            return self.reply(JWTReply.error(id: id, .badRequest))
-        }
+        // A negative limit ("everything") or one past the cap gets the cap, as Centrifugo's client history does.
+        var limit = params.integer("limit") ?? 0
+        if limit < 0 || limit > Self.historyMaxPublicationLimit { limit = Self.historyMaxPublicationLimit }
         do {
             let result = try await JWTHistory.query(
                 bus: self.bus,
@@ -665,17 +667,55 @@ public final class JWTConnection: Sendable {
 
     // MARK: Tokens, replies and refusals
 
-    /// Verifies a token; on failure answers (109 for expired) or ends the connection (3500), reports, and returns nil.
-    func verify(_ token: String, id: Int64, what: String) -> HS256Token.Claims? {
+    /// What a token is presented for, which decides what an invalid one costs.
+    enum TokenUse {
+        /// A connection token: an invalid one ends the connection (3500), as does one with a `channel` claim.
+        case connection
+        /// A subscription token for the channel: an invalid one, or one without a `channel` claim, only refuses the
+        /// subscribe (103), as Centrifugo does; a valid one for another channel or user is the caller's to judge.
+        case subscription(String)
+    }
+
+    /// Verifies a token; on failure answers (109 for expired, 103 for a subscription token) or ends the connection
+    /// (3500), reports, and returns nil.
+    func verify(_ token: String, id: Int64, for use: TokenUse) -> HS256Token.Claims? {
+        let what: String
+        switch use {
+        case .connection: what = "connection token"
+        case .subscription(let channel): what = "\(channel): subscription token"
+        }
+        let claims: HS256Token.Claims
         do {
-            return try HS256Token.verify(token, secrets: self.currentSecrets, now: WallClock.milliseconds() / 1000)
+            claims = try HS256Token.verify(token, secrets: self.currentSecrets, now: WallClock.milliseconds() / 1000)
         } catch .expired {
             self.report(.tokenExpired, "expired \(what)")
             self.reply(JWTReply.error(id: id, .tokenExpired))
             return nil
         } catch {
-            self.end(.invalidToken, kind: Self.kind(of: error), detail: "invalid \(what): \(error)")
+            self.refuseToken(use, id: id, kind: Self.kind(of: error), detail: "invalid \(what): \(error)")
             return nil
+        }
+        let channelClaim = !(claims.channel ?? "").isEmpty
+        switch use {
+        case .connection where channelClaim:
+            self.refuseToken(use, id: id, kind: .tokenInvalid, detail: "invalid \(what): a subscription token (it has a channel claim)")
+            return nil
+        case .subscription where !channelClaim:
+            self.refuseToken(use, id: id, kind: .tokenInvalid, detail: "invalid \(what): no channel claim")
+            return nil
+        default:
+            return claims
+        }
+    }
+
+    /// Reports an invalid token and refuses it as its use says: the connection ends, or the subscribe gets 103.
+    private func refuseToken(_ use: TokenUse, id: Int64, kind: SecurityEvent.Kind, detail: String) {
+        switch use {
+        case .connection:
+            self.end(.invalidToken, kind: kind, detail: detail)
+        case .subscription:
+            self.report(kind, detail)
+            self.reply(JWTReply.error(id: id, .permissionDenied))
         }
     }
 

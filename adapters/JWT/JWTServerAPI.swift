@@ -157,6 +157,8 @@ struct JWTServerAPI: Sendable {
             guard let channels = body.strings("channels"), let data = body.raw("data") else {
                 throw Failure(code: .badRequest, message: "\"channels\" and \"data\" are required")
             }
+            // Centrifugo refuses a broadcast to no channel as a bad request rather than answering with no responses.
+            guard !channels.isEmpty else { throw Failure(code: .badRequest, message: "channels required for broadcast") }
             var results: [Result<Publication, Failure>] = []
             for channel in channels {
                 do {
@@ -262,7 +264,7 @@ struct JWTServerAPI: Sendable {
             return Self.object()
         case "channels":
             let pattern = body.string("pattern")
-            let channels = try await self.bus.clusterChannels(app: app.id).filter { entry in
+            let channels = try await self.bus.openedChannels(app: app.id).filter { entry in
                 pattern.map { Self.matches(entry.key, pattern: $0) } ?? true
             }
             return Self.object { json in
@@ -278,7 +280,7 @@ struct JWTServerAPI: Sendable {
             }
         case "info":
             let (clients, users) = self.registry.counts(app: app.id)
-            let channels = try await self.bus.clusterChannels(app: app.id)
+            let channels = try await self.bus.openedChannels(app: app.id)
             return Self.object { json in
                 json.key("nodes")
                 json.beginArray()

@@ -5,7 +5,7 @@ public import NIOCore
 /// HS256 JSON Web Tokens signed with an app secret: connection tokens and channel tokens.
 ///
 /// Only `HS256` is accepted (never `none`), the signature is compared in constant time,
-/// and `exp` is enforced. Every secret of the app verifies, so rotation has an overlap.
+/// and `exp` and `nbf` are enforced. Every secret of the app verifies, so rotation has an overlap.
 public enum HS256Token {
     /// Why a token was refused.
     public enum Failure: Error, Equatable, Sendable {
@@ -15,7 +15,7 @@ public enum HS256Token {
         case unsupportedAlgorithm(String)
         /// No secret of the app produced this signature.
         case badSignature
-        /// `exp` is in the past.
+        /// The token is not valid now: `exp` is in the past or `nbf` in the future (Centrifugo answers both as expired).
         case expired
     }
 
@@ -34,8 +34,10 @@ public enum HS256Token {
 
         /// `sub`: the user id (may be empty for anonymous).
         public var subject: String? { self.payload.string("sub") }
-        /// `exp`: seconds since the Unix epoch.
-        public var expiresAt: Int64? { self.payload.integer("exp") }
+        /// `exp`: seconds since the Unix epoch, a fraction dropped.
+        public var expiresAt: Int64? { Self.numericDate(self.payload, "exp").map { Int64($0.rounded(.down)) } }
+        /// `nbf`: seconds since the Unix epoch before which the token is not valid, a fraction rounded up.
+        public var notBefore: Int64? { Self.numericDate(self.payload, "nbf").map { Int64($0.rounded(.up)) } }
         /// `channel`: the one channel a channel token is for.
         public var channel: String? { self.payload.string("channel") }
         /// `channels`: server-side subscriptions of a connection token.
@@ -44,6 +46,14 @@ public enum HS256Token {
         public var permissions: [String]? { self.payload.strings("permissions") }
         /// `info`: raw JSON attached to the user.
         public var info: ByteBuffer? { self.payload.raw("info") }
+
+        /// A NumericDate claim (RFC 7519 §2): a JSON number, whole or fractional (`time.time() + 3600`), or a string of
+        /// digits as some signers write it; nil when absent or anything else.
+        static func numericDate(_ payload: JSONObject, _ key: String) -> Double? {
+            if let text = payload.string(key) { return Int64(text).map(Double.init) }
+            guard let seconds = payload.double(key), seconds.isFinite, abs(seconds) < 1e15 else { return nil }
+            return seconds
+        }
     }
 
     /// Signs `payload` (a JSON object's bytes) with `secret`.
@@ -74,8 +84,9 @@ public enum HS256Token {
         guard let matched else { throw .badSignature }
         guard let payload = try? JSONObject(parsing: ByteBuffer(bytes: payloadData)) else { throw .malformed }
         let claims = Claims(payload: payload, signer: KeyFingerprint(secret: matched))
+        for key in ["exp", "nbf"] where payload.has(key) && Claims.numericDate(payload, key) == nil { throw .malformed }
         if let exp = claims.expiresAt, exp <= now { throw .expired }
-        if payload.has("exp"), claims.expiresAt == nil { throw .malformed }
+        if let notBefore = claims.notBefore, notBefore > now { throw .expired }
         return claims
     }
 

@@ -33,7 +33,8 @@ public protocol Engine: Sendable {
     ///
     /// For positioned subscribes: the epoch handed out then names this run of the stream, so a later reset is seen as one.
     func historyStartingStream(app: String, channel: String, after offset: UInt64, policy: HistoryPolicy) async throws -> HistoryPage
-    /// Drops a channel's kept messages; the next publish starts a new epoch.
+    /// Drops a channel's kept messages but keeps its stream: the epoch and the top offset stay, so the next publish
+    /// continues the offsets and a client at the top position still recovers (Centrifugo's history removal).
     func removeHistory(app: String, channel: String) async throws
     /// Trims expired history; called periodically by the janitor.
     func sweep(now: Int64) async throws

@@ -163,8 +163,12 @@ public final class MemoryEngine: Engine {
     public func removeHistory(app: String, channel: String) {
         let key = Key(app: app, channel: channel)
         self.stripe(key).streams.withLock { streams in
-            guard let removed = streams.removeValue(forKey: key) else { return }
-            if removed.history.lastOffset > 0 { self.journal.dropped(app: app, channel: channel) }
+            guard var stream = streams.removeValue(forKey: key) else { return }
+            stream.history.removeAll()
+            streams[key] = stream
+            // The journal forgets the stream: a restart before the next publish starts a new epoch, which fails
+            // recovery rather than faking it; the next publish is journaled with the epoch and offset it continues.
+            if stream.history.lastOffset > 0 { self.journal.dropped(app: app, channel: channel) }
         }
     }
 

@@ -43,6 +43,12 @@ public struct ChannelHistory: Sendable {
         }
     }
 
+    /// Drops every kept message; the epoch and the last offset stay, so the next message continues the stream.
+    public mutating func removeAll() {
+        self.messages.removeAll()
+        self.head = 0
+    }
+
     /// Messages with an offset greater than `offset`, oldest first, at most `limit` (all when nil).
     public func messages(after offset: UInt64, limit: Int? = nil) -> HistoryPage {
         let kept = self.messages[self.head...]
