@@ -6,6 +6,10 @@ public import SwitchboardCore
 /// A body is version byte `1`, then big-endian fields: a publication is `timestamp:i64`, `app`, `channel`,
 /// `event?`, `userID?`, `sender?` (node id and connection number), then `data` as `u32` length and the bytes
 /// exactly as published. Strings are `u32` length + UTF-8; an optional is a `0`/`1` byte before it.
+/// A publication with tags or a publishing client adds fields after `data`, each `id:u8`, `length:u32`, bytes:
+/// `1` tags (`count:u16`, then key and value strings), `2` client id, `3` conn info (JSON bytes). A body without
+/// them is what it was before they existed; a node reads past fields it does not know and older nodes stop at `data`,
+/// so a cluster mid-upgrade keeps delivering either way.
 /// A presence change is `kind:u8`, `timestamp:i64`, `app`, `channel`, `userID`, `lastSeen:i64`, `metadata`.
 ///
 /// A pub/sub payload starts with one tag byte: `p` + publication body; `h<offset>:<epoch>:` + publication
@@ -47,7 +51,60 @@ public struct RedisWireCodec: Sendable {
         out.writeInteger(UInt32(publication.data.readableBytes))
         var data = publication.data
         out.writeBuffer(&data)
+        if !publication.tags.isEmpty || publication.clientID != nil || publication.connInfo != nil { Self.writeExtras(publication, into: &out) }
         return out
+    }
+
+    /// Field ids of what follows `data`.
+    private enum Extra {
+        static let tags: UInt8 = 1
+        static let clientID: UInt8 = 2
+        static let connInfo: UInt8 = 3
+    }
+
+    private static func writeExtras(_ publication: Publication, into out: inout ByteBuffer) {
+        if !publication.tags.isEmpty {
+            out.writeInteger(Extra.tags)
+            let lengthAt = out.writerIndex
+            out.writeInteger(UInt32(0))
+            out.writeInteger(UInt16(clamping: publication.tags.count))
+            for (key, value) in publication.tags.prefix(Int(UInt16.max)) {
+                Self.writeString(key, into: &out)
+                Self.writeString(value, into: &out)
+            }
+            out.setInteger(UInt32(out.writerIndex - lengthAt - 4), at: lengthAt)
+        }
+        if let client = publication.clientID {
+            out.writeInteger(Extra.clientID)
+            Self.writeString(client, into: &out)
+        }
+        if var info = publication.connInfo {
+            out.writeInteger(Extra.connInfo)
+            out.writeInteger(UInt32(info.readableBytes))
+            out.writeBuffer(&info)
+        }
+    }
+
+    private static func readExtras(_ input: inout ByteBuffer, into publication: inout Publication) throws(DecodeError) {
+        while input.readableBytes > 0 {
+            guard let id = input.readInteger(as: UInt8.self), let length = input.readInteger(as: UInt32.self),
+                var field = input.readSlice(length: Int(length))
+            else { throw DecodeError(reason: "truncated field") }
+            switch id {
+            case Extra.tags:
+                guard let count = field.readInteger(as: UInt16.self) else { throw DecodeError(reason: "truncated tags") }
+                var tags: [String: String] = [:]
+                tags.reserveCapacity(Int(count))
+                for _ in 0..<count {
+                    let key = try Self.readString(&field)
+                    tags[key] = try Self.readString(&field)
+                }
+                publication.tags = tags
+            case Extra.clientID: publication.clientID = field.readString(length: field.readableBytes)
+            case Extra.connInfo: publication.connInfo = field
+            default: continue  // written by a newer node
+            }
+        }
     }
 
     /// Decodes a publication body, attaching `position`.
@@ -71,7 +128,7 @@ public struct RedisWireCodec: Sendable {
         guard let length = input.readInteger(as: UInt32.self), let data = input.readSlice(length: Int(length)) else {
             throw DecodeError(reason: "truncated data")
         }
-        return Publication(
+        var publication = Publication(
             app: app,
             channel: channel,
             event: event,
@@ -81,6 +138,8 @@ public struct RedisWireCodec: Sendable {
             position: position,
             timestamp: timestamp
         )
+        if input.readableBytes > 0 { try Self.readExtras(&input, into: &publication) }
+        return publication
     }
 
     // MARK: Presence

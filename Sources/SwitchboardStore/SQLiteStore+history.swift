@@ -12,7 +12,10 @@ extension SQLiteStore {
         guard !changes.isEmpty || !lost.isEmpty else { return }
         try self.database.write { db in
             let insert = try db.cachedStatement(
-                sql: "INSERT OR REPLACE INTO history_entry (app, channel, seq, time, event, user_id, data) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                sql: """
+                    INSERT OR REPLACE INTO history_entry (app, channel, seq, time, event, user_id, data, tags, client_id, conn_info)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """
             )
             let savedEpoch = try db.cachedStatement(sql: "SELECT epoch FROM history_stream WHERE app = ? AND channel = ?")
             let dropEntries = try db.cachedStatement(sql: "DELETE FROM history_entry WHERE app = ? AND channel = ?")
@@ -31,7 +34,8 @@ extension SQLiteStore {
                     }
                     try insert.execute(arguments: [
                         key.app, key.channel, Int64(position.offset), publication.timestamp, publication.event, publication.userID,
-                        Data(publication.data.readableBytesView),
+                        Data(publication.data.readableBytesView), Self.tagsColumn(publication.tags), publication.clientID,
+                        publication.connInfo.map { Data($0.readableBytesView) },
                     ])
                     touched[key] = (position, policy, publication.timestamp)
                 case .dropped(let key):
@@ -124,6 +128,7 @@ extension SQLiteStore {
                 let policy = HistoryPolicy(size: row["size"], ttlMilliseconds: row["ttl_ms"])
                 let messages = Self.contiguousTail(entries[key] ?? [], lastOffset: lastOffset, size: policy.size).map { entry in
                     let data: Data = entry["data"]
+                    let connInfo: Data? = entry["conn_info"]
                     return Publication(
                         app: key.app,
                         channel: key.channel,
@@ -131,7 +136,10 @@ extension SQLiteStore {
                         data: ByteBuffer(bytes: data),
                         userID: entry["user_id"],
                         position: StreamPosition(offset: UInt64(entry["seq"] as Int64), epoch: epoch),
-                        timestamp: entry["time"]
+                        timestamp: entry["time"],
+                        tags: Self.tags(fromColumn: entry["tags"]),
+                        clientID: entry["client_id"],
+                        connInfo: connInfo.map { ByteBuffer(bytes: $0) }
                     )
                 }
                 return RestoredStream(
@@ -149,6 +157,20 @@ extension SQLiteStore {
     /// Records that everything buffered was written and the history closed: the next start needs no crash gap.
     func closeHistory() throws {
         try self.database.write { db in try db.execute(sql: "INSERT OR REPLACE INTO history_state (name, value) VALUES ('open', 0)") }
+    }
+
+    /// `tags` as the `history_entry.tags` column holds them: a JSON object of strings, NULL when there are none.
+    static func tagsColumn(_ tags: [String: String]) -> String? {
+        guard !tags.isEmpty else { return nil }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return (try? encoder.encode(tags)).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// The tags a `history_entry.tags` value holds; none for NULL (rows saved before the column existed) or anything unreadable.
+    static func tags(fromColumn text: String?) -> [String: String] {
+        guard let text, let tags = try? JSONDecoder().decode([String: String].self, from: Data(text.utf8)) else { return [:] }
+        return tags
     }
 
     /// The newest rows (none after `lastOffset`) that run without a hole, at most `size`: a reload never hides a gap.

@@ -30,6 +30,7 @@ public final class SQLiteStore: Sendable {
         .liveSettings,
         .alerts,
         .usage,
+        .historyPublicationInfo,
     ]
 
     static var migrator: DatabaseMigrator {

@@ -150,6 +150,34 @@ extension JSONObject {
         #expect(pub.object("info")?.string("user") == "alice")
     }
 
+    /// Centrifugo's `info` on a client's publication: its client id and its connection token's `info` claim.
+    @Test func aClientsPublicationCarriesItsClientIDAndConnInfoToSubscribersAndHistory() async throws {
+        let h = Harness()
+        let alice = try h.open()
+        let token = HS256Token.mint(
+            secret: "secret",
+            subject: "alice",
+            expiresAt: WallClock.milliseconds() / 1000 + 60,
+            info: ByteBuffer(string: #"{"name":"Alice"}"#)
+        )
+        await alice.send(#"{"id":1,"connect":{"token":"\#(token)"}}"#)
+        _ = alice.drained()
+        let bob = try await h.connected(user: "bob")
+        await bob.send(#"{"id":2,"subscribe":{"channel":"room"}}"#)
+        _ = bob.drained()
+        await alice.send(#"{"id":2,"publish":{"channel":"room","data":1}}"#)
+        await bob.send(#"{"id":3,"history":{"channel":"room","limit":10}}"#)
+        let frames = bob.drained()
+        let pushed = try #require(frames.first?.push?.object("pub"))
+        let kept = try #require(frames.last?.object("history")?.raw("publications").flatMap { JSONArrayElements.split($0, limit: 10) })
+        #expect(kept.count == 1)
+        for pub in [pushed] + (try kept.map { try JSONObject(parsing: $0) }) {
+            let info = try #require(pub.object("info"))
+            #expect(info.string("client") == alice.clientID && info.string("user") == "alice")
+            #expect(info.raw("conn_info").map { String(buffer: $0) } == #"{"name":"Alice"}"#)
+        }
+    }
+
     @Test func severalCommandsInOneFrameAreAnsweredInOrder() async throws {
         let h = Harness()
         let connection = try h.open()

@@ -23,6 +23,36 @@ import Testing
         )
     }
 
+    @Test func extraTagsSitBesideTheEventAndAClientsInfoNamesItsClientAndConnInfo() throws {
+        let publication = Publication(
+            app: "1",
+            channel: "room",
+            event: "chat",
+            data: ByteBuffer(string: "1"),
+            userID: "ada",
+            timestamp: 0,
+            tags: ["k": "v"],
+            clientID: "c9",
+            connInfo: ByteBuffer(string: #"{"n":1}"#)
+        )
+        let frame = try #require(JWTEncoder().frame(for: .publication(publication)))
+        #expect(
+            String(buffer: frame)
+                == #"{"push":{"channel":"room","pub":{"data":1,"tags":{"event":"chat","k":"v"},"info":{"user":"ada","client":"c9","conn_info":{"n":1}}}}}"#
+        )
+    }
+
+    /// An anonymous client's publication still names its client; a server API publication has neither tags nor info.
+    @Test func anAnonymousClientHasInfoAndAServerPublicationHasNone() throws {
+        let anonymous = Publication(app: "1", channel: "room", data: ByteBuffer(string: "1"), timestamp: 0, tags: ["k": "v"], clientID: "c1")
+        #expect(
+            String(buffer: try #require(JWTEncoder().frame(for: .publication(anonymous))))
+                == #"{"push":{"channel":"room","pub":{"data":1,"tags":{"k":"v"},"info":{"user":"","client":"c1"}}}}"#
+        )
+        let server = Publication(app: "1", channel: "room", data: ByteBuffer(string: "1"), timestamp: 0)
+        #expect(String(buffer: try #require(JWTEncoder().frame(for: .publication(server)))) == #"{"push":{"channel":"room","pub":{"data":1}}}"#)
+    }
+
     @Test func presenceChangesBecomeJoinAndLeaveUnlessTheRuleTurnsThemOff() throws {
         let member = PresenceMember(userID: "bob", metadata: ByteBuffer(string: #"{"client":"c9","conn_info":{"n":1}}"#), lastSeen: 0)
         let join = PresenceChange(app: "1", channel: "presence-room", kind: .join, member: member, timestamp: 0)

@@ -141,6 +141,28 @@ struct EngineConformanceTests {
     }
 
     @Test(arguments: EngineFactory.all)
+    func tagsAndThePublishersClientInfoReachSubscribersAndHistory(factory: EngineFactory) async throws {
+        try await factory.run { engine in
+            let recorder = Recorder()
+            engine.attach(recorder)
+            try await engine.subscribe(app: "app", channel: "tagged")
+            var publication = message("tagged", "1")
+            publication.tags = ["k": "v"]
+            publication.clientID = "client-1"
+            publication.connInfo = ByteBuffer(string: #"{"name":"Ada"}"#)
+            _ = try await engine.publish(publication, history: keepTen)
+            _ = try await engine.publish(message("tagged", "2"), history: keepTen)
+            try await recorder.wait(for: 2)
+            let page = try await engine.history(app: "app", channel: "tagged", after: nil, limit: nil, policy: keepTen)
+            for seen in [recorder.publications, page.publications] {
+                #expect(seen.map(\.tags) == [["k": "v"], [:]])
+                #expect(seen.map(\.clientID) == ["client-1", nil])
+                #expect(seen.map(\.connInfo) == [ByteBuffer(string: #"{"name":"Ada"}"#), nil])
+            }
+        }
+    }
+
+    @Test(arguments: EngineFactory.all)
     func historyKeepsTheNewestSizeMessages(factory: EngineFactory) async throws {
         try await factory.run { engine in
             let policy = HistoryPolicy(size: 3, ttlMilliseconds: 60_000)

@@ -37,6 +37,52 @@ struct RedisWireCodecTests {
         #expect(decoded.sender == ConnectionID(7))
     }
 
+    @Test func tagsClientIDAndConnInfoRoundTrip() throws {
+        let codec = RedisWireCodec(nodeID: "n")
+        let publication = Publication(
+            app: "a",
+            channel: "c",
+            event: "chat",
+            data: ByteBuffer(string: #"{"n":1}"#),
+            userID: "ada",
+            timestamp: 3,
+            tags: ["k": "v", "region": "eu"],
+            clientID: "client-7",
+            connInfo: ByteBuffer(string: #"{"name":"Ada"}"#)
+        )
+        let decoded = try codec.decodePublication(codec.encode(publication), position: StreamPosition(offset: 4, epoch: "e"))
+        #expect(decoded.tags == ["k": "v", "region": "eu"] && decoded.event == "chat")
+        #expect(decoded.clientID == "client-7" && decoded.connInfo == ByteBuffer(string: #"{"name":"Ada"}"#))
+        #expect(decoded.data == ByteBuffer(string: #"{"n":1}"#) && decoded.userID == "ada")
+    }
+
+    /// A cluster mid-upgrade: a body from a node that knows no tags decodes here, and an older node, which stops
+    /// reading after `data`, sees this node's plain body byte for byte as it wrote it.
+    @Test func aPublicationWithoutExtrasKeepsTheOldBodyAndAnOldBodyDecodes() throws {
+        let codec = RedisWireCodec(nodeID: "n")
+        let plain = Publication(app: "a", channel: "c", data: ByteBuffer(string: "1"), timestamp: 9)
+        var body = codec.encode(plain)
+        // version, timestamp, app, channel, no event, no user, no sender, data: nothing after it.
+        #expect(body.readableBytes == 1 + 8 + (4 + 1) + (4 + 1) + 1 + 1 + 1 + (4 + 1))
+        body.moveReaderIndex(forwardBy: body.readableBytes - 1)
+        #expect(body.readableBytesView.first == UInt8(ascii: "1"))
+        let decoded = try codec.decodePublication(codec.encode(plain))
+        #expect(decoded.tags.isEmpty && decoded.clientID == nil && decoded.connInfo == nil)
+    }
+
+    @Test func aFieldFromANewerNodeIsSkipped() throws {
+        let codec = RedisWireCodec(nodeID: "n")
+        var body = codec.encode(Publication(app: "a", channel: "c", data: ByteBuffer(string: "1"), timestamp: 9, clientID: "c1"))
+        body.writeInteger(UInt8(200))
+        body.writeInteger(UInt32(3))
+        body.writeString("xyz")
+        let decoded = try codec.decodePublication(body)
+        #expect(decoded.clientID == "c1")
+        var truncated = body
+        truncated.moveWriterIndex(to: truncated.writerIndex - 1)
+        #expect(throws: RedisWireCodec.DecodeError.self) { try codec.decodePublication(truncated) }
+    }
+
     @Test func positionPrefixWrittenByTheScriptIsRead() throws {
         let codec = RedisWireCodec(nodeID: "n")
         var payload = ByteBuffer(string: "h17:abcd0123:")

@@ -50,6 +50,49 @@ import Testing
         #expect(Self.offsets(stream) == [1, 2, 3])
     }
 
+    @Test func tagsAndThePublishersClientInfoReload() throws {
+        let path = Self.temporaryPath()
+        let journal = try Self.reopened(path)
+        var tagged = Self.kept(1)
+        tagged.tags = ["k": "v", "region": "eu"]
+        tagged.clientID = "client-1"
+        tagged.connInfo = ByteBuffer(string: #"{"name":"Ada"}"#)
+        journal.kept(tagged, policy: Self.policy)
+        journal.kept(Self.kept(2), policy: Self.policy)
+        journal.flush()
+
+        let stream = try #require(try Self.reopened(path).restore(now: 2_000).first)
+        let messages = stream.history.messages(after: 0).publications
+        #expect(messages.map(\.tags) == [["k": "v", "region": "eu"], [:]])
+        #expect(messages.map(\.clientID) == ["client-1", nil])
+        #expect(messages.map(\.connInfo) == [ByteBuffer(string: #"{"name":"Ada"}"#), nil])
+    }
+
+    /// A store written before `history_entry` had the columns is upgraded in place; its rows carry no tags or info.
+    @Test func historySavedBeforeTheTagColumnsReloadsAfterTheMigration() throws {
+        let path = Self.temporaryPath()
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        let old = try DatabaseQueue(path: path)
+        try SQLiteStore.migrator.migrate(old, upTo: "v6_usage_daily")
+        try old.write { db in
+            try db.execute(sql: "INSERT INTO history_stream VALUES ('1001', 'chat:1', 'e1', 1, 100, 3600000, 1000)")
+            try db.execute(
+                sql: """
+                    INSERT INTO history_entry (app, channel, seq, time, event, user_id, data)
+                    VALUES ('1001', 'chat:1', 1, 1000, 'said', 'u1', X'31')
+                    """
+            )
+        }
+        try old.close()
+
+        let store = try SQLiteStore(path: path)
+        #expect(try store.appliedMigrations().last == "v7_history_publication_info")
+        let stream = try #require(try SQLiteHistoryJournal(store: store).restore(now: 2_000).first)
+        let first = try #require(stream.history.messages(after: 0).publications.first)
+        #expect(first.event == "said" && first.userID == "u1" && String(buffer: first.data) == "1")
+        #expect(first.tags.isEmpty && first.clientID == nil && first.connInfo == nil)
+    }
+
     @Test func savedHistoryIsTrimmedToTheChannelsSize() throws {
         let path = Self.temporaryPath()
         let journal = try Self.reopened(path)

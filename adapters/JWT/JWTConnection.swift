@@ -520,13 +520,16 @@ public final class JWTConnection: Sendable {
             self.report(.forbidden, "\(channel): publish without a subscription")
             return self.reply(JWTReply.error(id: id, .permissionDenied))
         }
-        let user = self.user ?? ""
+        let (user, info) = self.state.withLock { ($0.user, $0.info) }
+        // Subscribers and history see who published, as Centrifugo shows it: this client's id and its token's `info`.
         let publication = Publication(
             app: self.app.id,
             channel: channel,
             data: data,
             userID: user.isEmpty ? nil : user,
-            timestamp: WallClock.milliseconds()
+            timestamp: WallClock.milliseconds(),
+            clientID: self.clientID,
+            connInfo: info
         )
         do {
             _ = try await self.bus.publish(publication, app: self.app, via: "jwt")

@@ -4,7 +4,7 @@ public import SwitchboardCore
 
 /// Encodes bus messages as JWT-protocol pushes: `pub` for publications, `join`/`leave` for presence changes.
 ///
-/// `{"push":{"channel":…,"pub":{"data":…,"offset":…,"tags":{"event":…},"info":{"user":…}}}}`
+/// `{"push":{"channel":…,"pub":{"data":…,"offset":…,"tags":{"event":…,…},"info":{"user":…,"client":…,"conn_info":…}}}}`
 public struct JWTEncoder: FrameEncoder {
     public let protocolName = "jwt"
 
@@ -20,7 +20,7 @@ public struct JWTEncoder: FrameEncoder {
     public func frame(for message: BusMessage) -> ByteBuffer? {
         switch message {
         case .publication(let publication):
-            var json = JSONWriter(capacity: 160 + publication.data.readableBytes)
+            var json = JSONWriter(capacity: 160 + publication.data.readableBytes + (publication.connInfo?.readableBytes ?? 0))
             json.beginObject()
             json.key("push")
             json.beginObject()
@@ -59,17 +59,21 @@ public struct JWTEncoder: FrameEncoder {
         json.beginObject()
         json.member("data", raw: publication.data)
         if let offset = publication.position?.offset { json.member("offset", offset) }
-        if let event = publication.event {
+        if publication.event != nil || !publication.tags.isEmpty {
             json.key("tags")
             json.beginObject()
-            json.member("event", event)
+            if let event = publication.event { json.member("event", event) }
+            // `event` is the bus's own field; a stray tag of that name (none gets past the API) must not write the key twice.
+            for (key, value) in publication.tags where key != "event" || publication.event == nil { json.member(key, value) }
             json.endObject()
         }
-        if let user = publication.userID {
+        // A client's publication names its client and connection info, as Centrifugo's does; a server's has no info.
+        if publication.userID != nil || publication.clientID != nil {
             json.key("info")
             json.beginObject()
-            json.member("user", user)
-            json.member("client", "")
+            json.member("user", publication.userID ?? "")
+            json.member("client", publication.clientID ?? "")
+            if let info = publication.connInfo { json.member("conn_info", raw: info) }
             json.endObject()
         }
         json.endObject()

@@ -151,7 +151,8 @@ struct JWTServerAPI: Sendable {
         case "publish":
             let channel = try self.channel(body)
             guard let data = body.raw("data") else { throw Failure(code: .badRequest, message: "\"data\" is required") }
-            let published = try await self.publish(channel: channel, data: data, body: body, app: app)
+            let tags = try JWTPublicationTags(parsing: body)
+            let published = try await self.publish(channel: channel, data: data, tags: tags, body: body, app: app)
             return Self.object { json in Self.writePosition(published, to: &json) }
         case "broadcast":
             guard let channels = body.strings("channels"), let data = body.raw("data") else {
@@ -159,11 +160,12 @@ struct JWTServerAPI: Sendable {
             }
             // Centrifugo refuses a broadcast to no channel as a bad request rather than answering with no responses.
             guard !channels.isEmpty else { throw Failure(code: .badRequest, message: "channels required for broadcast") }
+            let tags = try JWTPublicationTags(parsing: body)
             var results: [Result<Publication, Failure>] = []
             for channel in channels {
                 do {
                     guard ChannelName.isValid(channel) else { throw Failure(code: .badRequest, message: "invalid channel") }
-                    results.append(.success(try await self.publish(channel: channel, data: data, body: body, app: app)))
+                    results.append(.success(try await self.publish(channel: channel, data: data, tags: tags, body: body, app: app)))
                 } catch let failure as Failure {
                     results.append(.failure(failure))
                 }
@@ -301,9 +303,15 @@ struct JWTServerAPI: Sendable {
         }
     }
 
-    func publish(channel: String, data: ByteBuffer, body: JSONObject, app: App) async throws -> Publication {
-        let event = body.object("tags")?.string("event") ?? body.string("name")
-        let publication = Publication(app: app.id, channel: channel, event: event, data: data, timestamp: WallClock.milliseconds())
+    func publish(channel: String, data: ByteBuffer, tags: JWTPublicationTags, body: JSONObject, app: App) async throws -> Publication {
+        let publication = Publication(
+            app: app.id,
+            channel: channel,
+            event: tags.event,
+            data: data,
+            timestamp: WallClock.milliseconds(),
+            tags: tags.others
+        )
         // `skip_history` delivers without keeping, as Centrifugo does. A delivery kit judges each status against the kept
         // timeline and replays it to new subscribers, which an unkept status would break: there it is refused.
         let skip = body.bool("skip_history") ?? false

@@ -45,6 +45,13 @@ public struct Publication: Sendable {
     public var timestamp: Int64
     /// When this node accepted the message (monotonic), for the publish-to-delivery latency; nil for other nodes' messages.
     public var publishedAt: ContinuousClock.Instant? = nil
+    /// Tags besides `event` (Centrifugo's `pub.tags`); empty, and free to carry, for almost every publication.
+    /// Protocols without tags ignore them.
+    public var tags: [String: String]
+    /// The publishing client's id as its protocol shows it (Centrifugo's `info.client`); nil for server publications.
+    public var clientID: String?
+    /// The publishing connection's info (a JWT connection token's `info` claim) as JSON bytes, when it has one.
+    public var connInfo: ByteBuffer?
 
     /// Creates a publication; the engine assigns `position`.
     public init(
@@ -55,7 +62,10 @@ public struct Publication: Sendable {
         userID: String? = nil,
         sender: ConnectionID? = nil,
         position: StreamPosition? = nil,
-        timestamp: Int64
+        timestamp: Int64,
+        tags: [String: String] = [:],
+        clientID: String? = nil,
+        connInfo: ByteBuffer? = nil
     ) {
         self.app = app
         self.channel = channel
@@ -65,6 +75,9 @@ public struct Publication: Sendable {
         self.sender = sender
         self.position = position
         self.timestamp = timestamp
+        self.tags = tags
+        self.clientID = clientID
+        self.connInfo = connInfo
     }
 }
 
