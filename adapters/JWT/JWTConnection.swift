@@ -176,9 +176,9 @@ public final class JWTConnection: Sendable {
         var expiresAt: Int64?
         var channels: [String] = []
         if token.isEmpty {
+            // No credentials at all is a malformed connect to Centrifugo: 3501, which clients do not retry.
             guard self.app.allowAnonymous else {
-                self.reply(JWTReply.error(id: id, .unauthorized))
-                return self.end(.invalidToken, kind: .tokenInvalid, detail: "connect without a token")
+                return self.end(.badRequest, kind: .tokenInvalid, detail: "connect without a token")
             }
         } else {
             guard let claims = self.verify(token, id: id, for: .connection) else { return }
