@@ -76,6 +76,31 @@ def test_a_skip_history_broadcast_reaches_every_channel_and_keeps_nothing(server
     run(main())
 
 
+def test_channels_reads_its_pattern_as_centrifugo_does(server):
+    """`cent`'s `ChannelsRequest(pattern=…)` is a glob (gobwas syntax): `*`, `?`, `[…]`, `{a,b}`; a malformed one is 107."""
+    prefix = unique("jwt-pat-")
+    names = [f"{prefix}1", f"{prefix}12", f"{prefix}a"]
+
+    def listed(pattern):
+        return sorted(api(server).channels(cent.ChannelsRequest(pattern=pattern)).channels)
+
+    async def main():
+        c, _ = client(server)
+        await c.connect()
+        for name in names:
+            await subscribed(c, name)
+        assert listed(f"{prefix}*") == names
+        assert listed(f"{prefix}?") == [names[0], names[2]]
+        assert listed(f"{prefix}[0-9]*") == names[:2]
+        assert listed(f"{prefix}{{1,a}}") == [names[0], names[2]]
+        with pytest.raises(cent.CentApiResponseError) as raised:
+            listed(f"{prefix}[0-9")
+        assert raised.value.code == 107
+        await c.disconnect()
+
+    run(main())
+
+
 # --- batch ----------------------------------------------------------------------------------------
 
 

@@ -265,10 +265,15 @@ struct JWTServerAPI: Sendable {
             try await self.bus.engine.removeHistory(app: app.id, channel: channel)
             return Self.object()
         case "channels":
-            let pattern = body.string("pattern")
-            let channels = try await self.bus.openedChannels(app: app.id).filter { entry in
-                pattern.map { Self.matches(entry.key, pattern: $0) } ?? true
+            var pattern: JWTChannelPattern?
+            if let text = body.string("pattern"), !text.isEmpty {
+                do {
+                    pattern = try JWTChannelPattern(text)
+                } catch {
+                    throw Failure(code: .badRequest, message: "pattern: \(error)")
+                }
             }
+            let channels = try await self.bus.openedChannels(app: app.id).filter { entry in pattern?.matches(entry.key) ?? true }
             return Self.object { json in
                 json.key("channels")
                 json.beginObject()
@@ -337,19 +342,5 @@ struct JWTServerAPI: Sendable {
         guard let position = publication.position else { return }
         json.member("offset", position.offset)
         json.member("epoch", position.epoch)
-    }
-
-    /// `channels`' pattern: `*` matches any run of characters.
-    static func matches(_ name: String, pattern: String) -> Bool {
-        let parts = pattern.split(separator: "*", omittingEmptySubsequences: false).map(String.init)
-        guard parts.count > 1 else { return name == pattern }
-        var rest = Substring(name)
-        guard rest.hasPrefix(parts[0]) else { return false }
-        rest = rest.dropFirst(parts[0].count)
-        for part in parts.dropFirst().dropLast() where !part.isEmpty {
-            guard let range = rest.range(of: part) else { return false }
-            rest = rest[range.upperBound...]
-        }
-        return rest.hasSuffix(parts.last!)
     }
 }
