@@ -32,11 +32,22 @@ import Testing
         #expect(interleaved.add(opcode: .text, fin: true, data: ByteBuffer(string: "y")) == .violation(.badFragment))
     }
 
-    @Test func aMessageOverTheLimitCloses1009WhetherInOneFrameOrMany() {
+    @Test func aMessageOverTheLimitIsDroppedWhetherInOneFrameOrManyAndTheNextOneIsRead() {
         var single = WebSocketMessageAssembler(maxSize: 8)
-        #expect(single.add(opcode: .text, fin: true, data: ByteBuffer(string: "123456789")) == .violation(.tooLarge(8)))
+        #expect(single.add(opcode: .text, fin: true, data: ByteBuffer(string: "123456789")) == .oversized(8))
+        #expect(single.add(opcode: .text, fin: true, data: ByteBuffer(string: "next")) == .message(ByteBuffer(string: "next")))
         var fragmented = WebSocketMessageAssembler(maxSize: 8)
         #expect(fragmented.add(opcode: .text, fin: false, data: ByteBuffer(string: "12345")) == .incomplete)
-        #expect(fragmented.add(opcode: .continuation, fin: true, data: ByteBuffer(string: "6789")) == .violation(.tooLarge(8)))
+        #expect(fragmented.add(opcode: .continuation, fin: false, data: ByteBuffer(string: "6789")) == .oversized(8))
+        // The rest of that message is dropped, however long, without being kept; then messages are read again.
+        for _ in 0..<3 { #expect(fragmented.add(opcode: .continuation, fin: false, data: ByteBuffer(string: "dropped")) == .incomplete) }
+        #expect(fragmented.add(opcode: .continuation, fin: true, data: ByteBuffer(string: "end")) == .incomplete)
+        #expect(fragmented.add(opcode: .text, fin: true, data: ByteBuffer(string: "next")) == .message(ByteBuffer(string: "next")))
+    }
+
+    @Test func aNewMessageBeforeAnOversizedOneEndsCloses1002() {
+        var assembler = WebSocketMessageAssembler(maxSize: 4)
+        #expect(assembler.add(opcode: .text, fin: false, data: ByteBuffer(string: "12345")) == .oversized(4))
+        #expect(assembler.add(opcode: .text, fin: true, data: ByteBuffer(string: "x")) == .violation(.badFragment))
     }
 }

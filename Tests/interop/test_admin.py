@@ -28,7 +28,6 @@ from conftest import (
     SSEStream,
     WSClient,
     admin_headers,
-    close_code_of,
     now_ms,
     pusher_server,
     security_events,
@@ -260,7 +259,7 @@ def test_patch_edits_fields_and_limits_which_the_bus_enforces_at_once(admin_serv
 
 def test_a_plan_change_sets_the_largest_message_of_connections_already_open(admin_server):
     """The socket's own cap (the plan's message size plus the protocol's framing) follows the plan: an upgrade lets an
-    open connection send what the new plan allows, a downgrade cuts a too-large message off (1009)."""
+    open connection send what the new plan allows, a downgrade refuses a message now too large."""
     app = create_app(admin_server, plan="free")["app"]
     channel = unique("plan-")
     big = {"action": "publish", "channel": channel, "data": "x" * 300_000}
@@ -272,7 +271,9 @@ def test_a_plan_change_sets_the_largest_message_of_connections_already_open(admi
         writer.assert_alive()
         assert api(admin_server, "PATCH", f"/api/realtime/apps/{app['id']}", json={"plan": "free"}).status_code == 200
         writer.send(big)
-        assert close_code_of(writer.ws) == 1009
+        error = writer.recv()
+        assert error["event"] == "error" and error["data"]["code"] == "message_too_large", error
+        writer.assert_alive()
         reader.assert_alive()
 
 

@@ -853,6 +853,25 @@ def test_publish_over_the_plan_message_size_is_message_too_large(fresh_server):
     assert r.status_code == 413 and r.json()["error"]["code"] == "message_too_large"
 
 
+def test_a_message_far_over_the_plan_is_dropped_unread_and_refused_whole_or_in_fragments(fresh_server):
+    """Past the plan's limit plus the protocol's framing the transport keeps nothing of a message, yet JSON-action still
+    answers `message_too_large` (the contract's error, not a 1009 close), however many frames the message spans."""
+    server = fresh_server()
+    channel = unique("huge:")
+    since = now_ms()
+    with WSClient(server, key=SMALL["key"]) as client, WSClient(server, key=SMALL["key"]) as witness:
+        witness.subscribed(channel)
+        client.send(json.dumps({"action": "publish", "channel": channel, "data": "h" * 300_000}))
+        expect_error(client, "message_too_large")
+        client.assert_alive()
+        head = json.dumps({"action": "publish", "channel": channel, "data": ""})[:-2]
+        client.ws.send(iter([head + '"', *["f" * 50_000] * 6, '"}']))
+        expect_error(client, "message_too_large")
+        client.assert_alive()
+        witness.assert_alive()  # nothing was delivered
+    wait_for_event(server, "message_too_large", since, app=SMALL["id"], contains="message over")
+
+
 def test_fourth_channel_on_a_three_channel_plan_is_channel_limit(fresh_server):
     server = fresh_server()
     since = now_ms()

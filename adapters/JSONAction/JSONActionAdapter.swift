@@ -94,4 +94,12 @@ extension JSONActionConnection: SocketConnection {
     }
 
     public func socketClosed() async { await self.closed() }
+
+    /// The contract's `message_too_large` answers a message of any size the transport takes, not a 1009 close.
+    public var answersOversizedMessages: Bool { true }
+
+    public func readOversized(limit: Int) async -> Bool {
+        self.receiveOversized(limit: limit)
+        return self.session.end == nil
+    }
 }

@@ -89,6 +89,17 @@ public final class JSONActionConnection: Sendable {
         await self.run(command)
     }
 
+    /// A message over the transport's limit, dropped unread: refused like one over the plan's, and the connection goes
+    /// on (repeated refusals close it, as any others do).
+    public func receiveOversized(limit: Int) {
+        guard self.session.end == nil else { return }
+        guard self.take(.command) else {
+            self.refuse(.rateLimited, "more than \(Int(self.environment.clientLimits.commandsPerSecond)) commands per second", kind: .rateLimited)
+            return
+        }
+        self.refuse(.messageTooLarge, "message over \(limit) bytes", kind: .messageTooLarge)
+    }
+
     func run(_ command: JSONActionCommand) async {
         switch command {
         case .ping:

@@ -35,12 +35,17 @@ public struct WebSocketMessageAssembler: Sendable {
         case message(ByteBuffer)
         /// The connection must be closed with the violation's code.
         case violation(WebSocketViolation)
+        /// A message went over the limit (given): nothing of it is kept, and its frames still to come are dropped. The
+        /// protocol may answer it and go on, or the connection is closed with 1009.
+        case oversized(Int)
     }
 
     /// The largest message accepted, over all its frames; set between messages when the plan changes.
     public var maxSize: Int
     private var pending: ByteBuffer?
     private var pendingIsText = false
+    /// The message being received went over the limit: its frames are dropped until its last.
+    private var dropping = false
 
     /// An assembler accepting messages of at most `maxSize` bytes.
     public init(maxSize: Int) { self.maxSize = maxSize }
@@ -51,13 +56,17 @@ public struct WebSocketMessageAssembler: Sendable {
         let isText: Bool
         switch opcode {
         case .text, .binary:
-            guard self.pending == nil else { return .violation(.badFragment) }
+            guard self.pending == nil, !self.dropping else { return .violation(.badFragment) }
             message = data
             isText = opcode == .text
         case .continuation:
+            if self.dropping {
+                self.dropping = !fin
+                return .incomplete
+            }
             guard var pending = self.pending else { return .violation(.badFragment) }
             self.pending = nil
-            guard pending.readableBytes + data.readableBytes <= self.maxSize else { return .violation(.tooLarge(self.maxSize)) }
+            guard pending.readableBytes + data.readableBytes <= self.maxSize else { return self.oversized(fin: fin) }
             var data = data
             pending.writeBuffer(&data)
             message = pending
@@ -65,7 +74,7 @@ public struct WebSocketMessageAssembler: Sendable {
         default:
             return .violation(.badFragment)
         }
-        guard message.readableBytes <= self.maxSize else { return .violation(.tooLarge(self.maxSize)) }
+        guard message.readableBytes <= self.maxSize else { return self.oversized(fin: fin) }
         guard fin else {
             self.pending = message
             self.pendingIsText = isText
@@ -73,5 +82,12 @@ public struct WebSocketMessageAssembler: Sendable {
         }
         if isText, !UTF8Validation.isValid(message) { return .violation(.invalidUTF8) }
         return .message(message)
+    }
+
+    /// Drops the message over the limit, and the rest of its frames when this was not its last.
+    private mutating func oversized(fin: Bool) -> Outcome {
+        self.pending = nil
+        self.dropping = !fin
+        return .oversized(self.maxSize)
     }
 }

@@ -172,18 +172,21 @@ public final class WebSocketConnectionHandler: ChannelDuplexHandler, @unchecked 
             }
             switch self.assembler.add(opcode: frame.opcode, fin: frame.fin, data: data) {
             case .incomplete: break
-            case .message(let message): self.deliver(message)
+            case .message(let message): self.deliver(.message(message))
             case .violation(let violation): self.violate(violation)
+            case .oversized(let limit):
+                guard self.endpoint?.answersOversizedMessages == true else { return self.violate(.tooLarge(limit)) }
+                self.deliver(.oversized(limit))
             }
         default:
             self.violate(WebSocketViolation(code: .protocolError, detail: "unknown opcode"))
         }
     }
 
-    /// Queues a whole message for the endpoint; stops reading while too many wait.
-    func deliver(_ message: ByteBuffer) {
+    /// Queues a whole message (or the refusal of one too large) for the endpoint; stops reading while too many wait.
+    func deliver(_ item: Inbox.Item) {
         guard let endpoint = self.endpoint else { return }
-        let waiting = self.inbox.push(.message(message), endpoint: endpoint)
+        let waiting = self.inbox.push(item, endpoint: endpoint)
         if waiting >= self.configuration.maxWaitingMessages, !self.readsPaused {
             self.readsPaused = true
             self.inbox.onDrained { [self] in self.eventLoop.execute { self.resumeReading() } }
@@ -407,6 +410,8 @@ extension WebSocketConnectionHandler {
     final class Inbox: Sendable {
         enum Item: Sendable {
             case message(ByteBuffer)
+            /// A message over this size was dropped unread.
+            case oversized(Int)
             case work(@Sendable () async -> Void)
             case closed
         }
@@ -447,6 +452,9 @@ extension WebSocketConnectionHandler {
                     if await !endpoint.receive(message) { self.state.withLock { $0.refused = true } }
                     // What this message broadcast to the connection reaches it before the answer to the next one.
                     await endpoint.session.afterBroadcastsOnTheirWay()
+                case .oversized(let limit):
+                    guard !self.state.withLock({ $0.refused }) else { continue }
+                    if await !endpoint.receiveOversized(limit: limit) { self.state.withLock { $0.refused = true } }
                 case .work(let work):
                     await work()
                 case .closed:
