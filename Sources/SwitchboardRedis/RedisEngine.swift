@@ -16,6 +16,8 @@ import Synchronization
 ///   missing, which means the history was lost) and publishes, atomically. A positioned subscribe's read starts a
 ///   missing stream too, its meta hash expiring with the ttl and at most `maxMessagelessStreams` per app waiting for
 ///   their first message.
+/// - Idempotency: a publish with an `IdempotencyKey` checks and records the key (a hash expiring with the key's
+///   window) inside the same script as the publish, so a retry on any node is answered with the first position.
 /// - Presence: `RedisPresenceStore`.
 /// - Faults: while Redis is unreachable, publishes and presence changes throw `EngineUnavailable` (nothing is
 ///   queued or silently dropped); subscriptions are remembered and sent once the connection is back. A command
@@ -181,17 +183,11 @@ public final class RedisEngine: Engine, Service {
             try await Self.mapped { try await self.commands.send(command) }
             return publication
         }
-        let ttl = max(1, history.ttlMilliseconds)
         let reply = try await Self.mapped {
             try await self.commands.run(
                 RedisScripts.publish,
-                keys: [self.keys.meta(id), self.keys.stream(id), self.keys.messageless(app: publication.app)],
-                arguments: [
-                    self.codec.encode(publication), ByteBuffer(string: String(history.size)), ByteBuffer(string: String(ttl)),
-                    ByteBuffer(string: self.makeEpoch()), ByteBuffer(string: self.keys.topic(id)), ByteBuffer(string: String(publication.timestamp)),
-                    // The epoch outlives the messages, as the memory engine forgets an idle stream after twice its ttl.
-                    ByteBuffer(string: String(ttl > Int64.max / 2 ? Int64.max / 2 : 2 * ttl)),
-                ]
+                keys: self.historyKeys(id, app: publication.app),
+                arguments: self.historyArguments(publication, id, history)
             )
         }
         guard let parts = reply.elements, parts.count == 2, let offset = parts[0].int, let epoch = parts[1].string else {
@@ -200,6 +196,50 @@ public final class RedisEngine: Engine, Service {
         var kept = publication
         kept.position = StreamPosition(offset: UInt64(offset), epoch: epoch)
         return kept
+    }
+
+    /// Checks and records the key in the same script as the publish, so retries racing on two nodes publish once.
+    public func publish(_ publication: Publication, history: HistoryPolicy?, idempotencyKey: IdempotencyKey) async throws -> IdempotentPublish {
+        let id = self.keys.channelID(app: publication.app, channel: publication.channel)
+        let record = self.keys.idempotency(id, key: idempotencyKey.value)
+        let window = ByteBuffer(string: String(idempotencyKey.windowMilliseconds))
+        let reply = try await Self.mapped {
+            if let history, history.size > 0 {
+                return try await self.commands.run(
+                    RedisScripts.publishIdempotent,
+                    keys: self.historyKeys(id, app: publication.app) + [record],
+                    arguments: self.historyArguments(publication, id, history) + [window]
+                )
+            }
+            return try await self.commands.run(
+                RedisScripts.publishIdempotentWithoutHistory,
+                keys: [record],
+                arguments: [self.codec.payload(publication), ByteBuffer(string: self.keys.topic(id)), window]
+            )
+        }
+        guard let parts = reply.elements, parts.count == 3, let offset = parts[0].int, let epoch = parts[1].string, let duplicate = parts[2].int
+        else {
+            throw RedisError.unexpectedReply("idempotent publish script returned \(reply)")
+        }
+        var answer = publication
+        answer.position = offset > 0 && !epoch.isEmpty ? StreamPosition(offset: UInt64(offset), epoch: epoch) : nil
+        return IdempotentPublish(publication: answer, isDuplicate: duplicate == 1)
+    }
+
+    /// The history publish scripts' keys: meta, stream, the app's message-less streams.
+    private func historyKeys(_ id: String, app: String) -> [String] {
+        [self.keys.meta(id), self.keys.stream(id), self.keys.messageless(app: app)]
+    }
+
+    /// The history publish scripts' arguments (`RedisScripts.publish`).
+    private func historyArguments(_ publication: Publication, _ id: String, _ history: HistoryPolicy) -> [ByteBuffer] {
+        let ttl = max(1, history.ttlMilliseconds)
+        return [
+            self.codec.encode(publication), ByteBuffer(string: String(history.size)), ByteBuffer(string: String(ttl)),
+            ByteBuffer(string: self.makeEpoch()), ByteBuffer(string: self.keys.topic(id)), ByteBuffer(string: String(publication.timestamp)),
+            // The epoch outlives the messages, as the memory engine forgets an idle stream after twice its ttl.
+            ByteBuffer(string: String(ttl > Int64.max / 2 ? Int64.max / 2 : 2 * ttl)),
+        ]
     }
 
     public func publish(_ change: PresenceChange) async throws {

@@ -8,6 +8,7 @@
 /// | `P:messageless:APP` | sorted set | meta keys of the app's streams a read started that have no message yet, oldest lowest |
 /// | `P:stream:ID` | stream | history: entry id `<offset>-0`, fields `d` (publication body) and `t` (ms timestamp) |
 /// | `P:topic:ID` | pub/sub channel | publications and presence changes of the channel |
+/// | `P:idempotency:N:ID:KEY` | hash | a publish's idempotency key (`N` the length of `ID`): `e` epoch and `s` offset it was given (`e` empty without history), expiring with the key's window |
 /// | `P:presence:m:ID` | hash | user id → `<lastSeen>:<metadata JSON>` |
 /// | `P:presence:h:ID` | sorted set | `<holder>\0<user id>` scored by when the holder was last heard of (ms) |
 /// | `P:presence:c:ID` | hash | user id → how many holders it has |
@@ -38,6 +39,7 @@ public struct RedisKeys: Sendable {
     func stream(_ id: String) -> String { "\(self.prefix):stream:\(id)" }
     func messageless(app: String) -> String { "\(self.prefix):messageless:\(app.utf8.count):\(app)" }
     func topic(_ id: String) -> String { "\(self.prefix):topic:\(id)" }
+    func idempotency(_ id: String, key: String) -> String { "\(self.prefix):idempotency:\(id.utf8.count):\(id):\(key)" }
     func presenceMembers(_ id: String) -> String { "\(self.prefix):presence:m:\(id)" }
     func presenceHolders(_ id: String) -> String { "\(self.prefix):presence:h:\(id)" }
     func presenceCounts(_ id: String) -> String { "\(self.prefix):presence:c:\(id)" }

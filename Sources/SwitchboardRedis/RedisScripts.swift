@@ -8,6 +8,51 @@ enum RedisScripts {
     /// a read started leaves the message-less set with its first message. Returns `{offset, epoch}`.
     static let publish = RedisScript(
         """
+        \(Self.keepAndPublish)
+        return {offset, epoch}
+        """
+    )
+
+    /// Publishes with history unless the channel saw the idempotency key within its window.
+    ///
+    /// KEYS: as `publish`, then the key's record. ARGV: as `publish`, then the window in ms. A recorded key answers
+    /// `{offset, epoch, 1}` from its record and touches nothing else; otherwise publishes as `publish`, records the
+    /// position under the key with the window as its ttl, and returns `{offset, epoch, 0}`.
+    static let publishIdempotent = RedisScript(
+        """
+        \(Self.answerRecorded(key: "KEYS[4]"))
+        \(Self.keepAndPublish)
+        redis.call('hset', KEYS[4], 'e', epoch, 's', offset)
+        redis.call('pexpire', KEYS[4], ARGV[8])
+        return {offset, epoch, 0}
+        """
+    )
+
+    /// Publishes without history unless the channel saw the idempotency key within its window.
+    ///
+    /// KEYS: the key's record. ARGV: payload, topic, window ms. Returns `{offset, epoch, 1}` from the record of a seen
+    /// key (offset 0 and an empty epoch when that publish kept no history), else publishes, records the key and
+    /// returns `{0, '', 0}`.
+    static let publishIdempotentWithoutHistory = RedisScript(
+        """
+        \(Self.answerRecorded(key: "KEYS[1]"))
+        redis.call('publish', ARGV[2], ARGV[1])
+        redis.call('hset', KEYS[1], 'e', '', 's', 0)
+        redis.call('pexpire', KEYS[1], ARGV[3])
+        return {0, '', 0}
+        """
+    )
+
+    /// Returns `{offset, epoch, 1}` when the idempotency record `key` exists, ending the script.
+    private static func answerRecorded(key: String) -> String {
+        """
+        local recorded = redis.call('hmget', \(key), 'e', 's')
+        if recorded[1] then return {tonumber(recorded[2]) or 0, recorded[1], 1} end
+        """
+    }
+
+    /// The body of the history publishes: assigns `offset` in the stream `epoch` names, appends, trims and publishes.
+    private static let keepAndPublish = """
         \(Self.startStream(epoch: "ARGV[4]"))
         local offset = redis.call('hincrby', KEYS[1], 's', 1)
         if offset == 1 then redis.call('zrem', KEYS[3], KEYS[1]) end
@@ -21,9 +66,7 @@ enum RedisScripts {
         redis.call('pexpire', KEYS[2], ARGV[3])
         redis.call('pexpire', KEYS[1], ARGV[7])
         redis.call('publish', ARGV[5], 'h' .. offset .. ':' .. epoch .. ':' .. ARGV[1])
-        return {offset, epoch}
         """
-    )
 
     /// Reads history.
     ///

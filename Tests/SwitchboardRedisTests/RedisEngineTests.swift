@@ -92,6 +92,22 @@ struct RedisEngineTests {
         }
     }
 
+    @Test func aRetryOnAnotherNodeIsDroppedAndItsKeyExpiresWithItsWindow() async throws {
+        try await withTwoNodes { a, onA, b, onB in
+            try await a.subscribe(app: "app", channel: "room")
+            let key = IdempotencyKey("k", windowMilliseconds: 60_000)!
+            let first = try await a.publish(message("room", "1"), history: keepTen, idempotencyKey: key)
+            let retry = try await b.publish(message("room", "1"), history: keepTen, idempotencyKey: key)
+            #expect(!first.isDuplicate && retry.isDuplicate && retry.publication.position == first.publication.position)
+            _ = try await b.publish(message("room", "marker"), history: keepTen)
+            try await onA.wait(for: 2)
+            #expect(onA.publications.map { String(buffer: $0.data) } == ["1", "marker"])
+            let record = a.keys.idempotency(a.keys.channelID(app: "app", channel: "room"), key: "k")
+            let ttl = try await a.commands.send(RedisCommand("PTTL", record)).int ?? -1
+            #expect(ttl > 0 && ttl <= 60_000)
+        }
+    }
+
     @Test func unsubscribedNodeStopsReceiving() async throws {
         try await withRedisServer { server in
             try await withRedisEngine(url: server.url) { a in

@@ -1,5 +1,6 @@
 """The JWT adapter's server API as the real `cent` 5.2 client uses it: `skip_history`, `POST /api/batch`, `refresh`,
-`history_remove` (on the memory and the Redis engine) and `broadcast`'s refusals.
+`history_remove` (on the memory and the Redis engine), `broadcast`'s refusals and `idempotency_key` (on both engines,
+and across two Redis-engine nodes).
 
 Live delivery is watched with the real centrifuge-python client. A batch whose replies `cent` cannot read (one
 command's error: `cent` looks up each reply under its method's name) is sent as `cent` builds it
@@ -16,7 +17,7 @@ import pytest
 from centrifuge import StreamPosition
 
 from conftest import MAIN, WAIT, now_ms, start_server, unique, wait_for_event
-from test_cluster import REDIS, RedisProcess, cluster_config, wait_engine_ready
+from test_cluster import REDIS, RedisProcess, cluster, cluster_config, redis, wait_engine_ready  # noqa: F401 (fixtures)
 from test_jwt import SubEvents, api, client, get, nothing, run, subscribed, token, watching
 from test_jwt_contract import RawJWT
 
@@ -255,3 +256,87 @@ def test_a_broadcast_to_no_channel_is_refused_with_107(server):
         api(server).broadcast(cent.BroadcastRequest(channels=[], data={"n": 1}))
     assert raised.value.code == 107
     wait_for_event(server, "bad_request", since, contains="broadcast")
+
+
+# --- idempotency_key ------------------------------------------------------------------------------
+
+
+async def received(seen: SubEvents, count: int) -> list:
+    """The data of the next `count` publications; a marker published last bounds them without waiting on a timer."""
+    return [(await get(seen.publications)).pub.data for _ in range(count)]
+
+
+def test_a_retried_publish_with_one_idempotency_key_keeps_the_first_result_and_is_delivered_and_kept_once(engine_server):
+    channel = unique("jwt-idem-")
+    other = unique("jwt-idem-other-")
+
+    async def main():
+        c, seen = await watching(engine_server, channel)
+        publish = api(engine_server).publish
+        first = await asyncio.to_thread(publish, cent.PublishRequest(channel=channel, data={"n": 1}, idempotency_key="k"))
+        retry = await asyncio.to_thread(publish, cent.PublishRequest(channel=channel, data={"n": 1}, idempotency_key="k"))
+        assert (retry.offset, retry.epoch) == (first.offset, first.epoch) == (1, first.epoch)
+        await asyncio.to_thread(publish, cent.PublishRequest(channel=channel, data={"marker": True}))
+        assert await received(seen, 2) == [{"n": 1}, {"marker": True}], "the retry is not delivered"
+        assert await asyncio.to_thread(history, engine_server, channel) == [{"n": 1}, {"marker": True}]
+        another_key = await asyncio.to_thread(publish, cent.PublishRequest(channel=channel, data={"n": 2}, idempotency_key="k2"))
+        assert another_key.offset == 3
+        another_channel = await asyncio.to_thread(publish, cent.PublishRequest(channel=other, data={"n": 1}, idempotency_key="k"))
+        assert (another_channel.offset, another_channel.epoch != "") == (1, True)
+        assert await received(seen, 1) == [{"n": 2}]
+        await c.disconnect()
+
+    run(main())
+
+
+def test_a_retried_broadcast_with_one_idempotency_key_publishes_each_channel_once(engine_server):
+    channels = [unique("jwt-idem-a-"), unique("jwt-idem-b-")]
+
+    async def main():
+        c, _ = client(engine_server)
+        await c.connect()
+        seen = [SubEvents(), SubEvents()]
+        for channel, events in zip(channels, seen):
+            await subscribed(c, channel, events=events)
+        broadcast = api(engine_server).broadcast
+        first = await asyncio.to_thread(broadcast, cent.BroadcastRequest(channels=channels, data={"all": 1}, idempotency_key="k"))
+        retry = await asyncio.to_thread(broadcast, cent.BroadcastRequest(channels=channels, data={"all": 1}, idempotency_key="k"))
+        assert [(r.result.offset, r.result.epoch) for r in retry.responses] == [(r.result.offset, r.result.epoch) for r in first.responses]
+        assert [r.result.offset for r in first.responses] == [1, 1]
+        await asyncio.to_thread(broadcast, cent.BroadcastRequest(channels=channels, data={"marker": True}))
+        for channel, events in zip(channels, seen):
+            assert await received(events, 2) == [{"all": 1}, {"marker": True}]
+            assert await asyncio.to_thread(history, engine_server, channel) == [{"all": 1}, {"marker": True}]
+        await c.disconnect()
+
+    run(main())
+
+
+def test_a_retry_that_lands_on_another_redis_node_is_not_published_again(cluster):
+    a, b = cluster(2)
+    channel = unique("jwt-idem-cluster-")
+
+    async def main():
+        c, seen = await watching(b, channel)
+        first = await asyncio.to_thread(api(a).publish, cent.PublishRequest(channel=channel, data={"n": 1}, idempotency_key="k"))
+        retry = await asyncio.to_thread(api(b).publish, cent.PublishRequest(channel=channel, data={"n": 1}, idempotency_key="k"))
+        assert (retry.offset, retry.epoch) == (first.offset, first.epoch) == (1, first.epoch)
+        await asyncio.to_thread(api(a).publish, cent.PublishRequest(channel=channel, data={"marker": True}))
+        assert await received(seen, 2) == [{"n": 1}, {"marker": True}]
+        assert await asyncio.to_thread(history, a, channel) == [{"n": 1}, {"marker": True}]
+        await c.disconnect()
+
+    run(main())
+
+
+def test_an_idempotency_key_over_256_bytes_is_refused_with_107_and_publishes_nothing(server):
+    channel = unique("jwt-idem-long-")
+    for call, request in [
+        (api(server).publish, cent.PublishRequest(channel=channel, data={"n": 1}, idempotency_key="x" * 257)),
+        (api(server).broadcast, cent.BroadcastRequest(channels=[channel], data={"n": 1}, idempotency_key="x" * 257)),
+    ]:
+        with pytest.raises(cent.CentApiResponseError) as raised:
+            call(request)
+        assert raised.value.code == 107
+    assert history(server, channel) == []
+    assert api(server).publish(cent.PublishRequest(channel=channel, data={"n": 1}, idempotency_key="x" * 256)).offset == 1

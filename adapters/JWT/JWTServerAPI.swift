@@ -8,7 +8,8 @@ import SwitchboardCore
 /// The server HTTP API of the JWT protocol, as Centrifugo's `cent` libraries call it: `POST /api/{method}` with
 /// `X-API-Key: <app secret>` or `Authorization: apikey <app secret>`, answering HTTP 200 with `{"result":…}` or
 /// `{"error":{"code":…,"message":…}}` (401 for a missing or wrong key). Plus `POST /api/batch` (`JWTServerBatch`) and
-/// `POST /api/realtime/publish`.
+/// `POST /api/realtime/publish`. `publish` and `broadcast` honour `idempotency_key` as Centrifugo does: a retry on a
+/// channel that carried the key in the last 5 minutes is answered with the first result and not published again.
 struct JWTServerAPI: Sendable {
     let environment: AdapterEnvironment
     let registry: JWTRegistry
@@ -152,7 +153,8 @@ struct JWTServerAPI: Sendable {
             let channel = try self.channel(body)
             guard let data = body.raw("data") else { throw Failure(code: .badRequest, message: "\"data\" is required") }
             let tags = try JWTPublicationTags(parsing: body)
-            let published = try await self.publish(channel: channel, data: data, tags: tags, body: body, app: app)
+            let key = try Self.idempotencyKey(body)
+            let published = try await self.publish(channel: channel, data: data, tags: tags, key: key, body: body, app: app)
             return Self.object { json in Self.writePosition(published, to: &json) }
         case "broadcast":
             guard let channels = body.strings("channels"), let data = body.raw("data") else {
@@ -161,11 +163,13 @@ struct JWTServerAPI: Sendable {
             // Centrifugo refuses a broadcast to no channel as a bad request rather than answering with no responses.
             guard !channels.isEmpty else { throw Failure(code: .badRequest, message: "channels required for broadcast") }
             let tags = try JWTPublicationTags(parsing: body)
+            // One key for every channel, each channel remembering it on its own, as Centrifugo's broadcast does.
+            let key = try Self.idempotencyKey(body)
             var results: [Result<Publication, Failure>] = []
             for channel in channels {
                 do {
                     guard ChannelName.isValid(channel) else { throw Failure(code: .badRequest, message: "invalid channel") }
-                    results.append(.success(try await self.publish(channel: channel, data: data, tags: tags, body: body, app: app)))
+                    results.append(.success(try await self.publish(channel: channel, data: data, tags: tags, key: key, body: body, app: app)))
                 } catch let failure as Failure {
                     results.append(.failure(failure))
                 }
@@ -308,7 +312,26 @@ struct JWTServerAPI: Sendable {
         }
     }
 
-    func publish(channel: String, data: ByteBuffer, tags: JWTPublicationTags, body: JSONObject, app: App) async throws -> Publication {
+    /// The request's `idempotency_key`: nil when absent, null or empty (Centrifugo's "no key"); one that is not a string
+    /// or is longer than `IdempotencyKey.maxBytes` is 107.
+    static func idempotencyKey(_ body: JSONObject) throws(Failure) -> IdempotencyKey? {
+        guard body.has("idempotency_key"), !body.isNull("idempotency_key") else { return nil }
+        guard let text = body.string("idempotency_key") else { throw Failure(code: .badRequest, message: "idempotency_key must be a string") }
+        guard !text.isEmpty else { return nil }
+        guard let key = IdempotencyKey(text) else {
+            throw Failure(code: .badRequest, message: "idempotency_key is longer than \(IdempotencyKey.maxBytes) bytes")
+        }
+        return key
+    }
+
+    func publish(
+        channel: String,
+        data: ByteBuffer,
+        tags: JWTPublicationTags,
+        key: IdempotencyKey?,
+        body: JSONObject,
+        app: App
+    ) async throws -> Publication {
         let publication = Publication(
             app: app.id,
             channel: channel,
@@ -324,7 +347,7 @@ struct JWTServerAPI: Sendable {
             throw Failure(code: .badRequest, message: "skip_history is not available on delivery channels")
         }
         do {
-            return try await self.bus.publish(publication, app: app, kept: !skip)
+            return try await self.bus.publish(publication, app: app, kept: !skip, idempotencyKey: key)
         } catch let error as BusError {
             switch error {
             case .rateLimited: throw Failure(code: .tooManyRequests, message: nil)

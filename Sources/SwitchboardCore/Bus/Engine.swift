@@ -21,6 +21,10 @@ public protocol Engine: Sendable {
     func attach(_ handler: any BrokerEventHandler)
     /// Publishes to every node; with `history`, assigns the next position and keeps the message.
     func publish(_ publication: Publication, history: HistoryPolicy?) async throws -> Publication
+    /// Publishes as above unless the channel saw `idempotencyKey` within its window; then delivers and keeps nothing and
+    /// answers with the first publish's position. The check and the publish are one step, so concurrent retries
+    /// publish once, on any node.
+    func publish(_ publication: Publication, history: HistoryPolicy?, idempotencyKey: IdempotencyKey) async throws -> IdempotentPublish
     /// Fans a presence change out to every node.
     func publish(_ change: PresenceChange) async throws
     /// This node now has local subscribers of the channel.

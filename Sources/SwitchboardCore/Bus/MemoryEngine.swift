@@ -7,6 +7,9 @@ import Synchronization
 ///
 /// A positioned subscribe starts a missing stream (`historyStartingStream`); such message-less streams are bounded
 /// by `maxMessagelessStreams` per app and forgotten when idle, as any empty stream is.
+///
+/// Idempotency keys are checked and recorded under the same stripe lock as the publish, at most
+/// `maxIdempotencyKeys` per app (`IdempotencyLedger`).
 public final class MemoryEngine: Engine {
     /// The most streams started by a read and still without a message, per app (`maxMessagelessStreams` by default).
     ///
@@ -14,6 +17,11 @@ public final class MemoryEngine: Engine {
     /// That is safe: a client holding its epoch is then told it cannot recover and reloads, never that it recovered.
     /// Per app, so one app's subscribers never push out another's streams.
     public static let defaultMaxMessagelessStreams = 10_000
+    /// The most idempotency keys remembered per app (`maxIdempotencyKeys` by default); past it the oldest goes first.
+    ///
+    /// About 60 MB per app at worst (256-byte keys on 200-byte channel names); room for 330 keyed publishes a second
+    /// for the whole 5-minute window.
+    public static let defaultMaxIdempotencyKeys = 100_000
 
     struct Key: Hashable {
         var app: String
@@ -45,25 +53,29 @@ public final class MemoryEngine: Engine {
     /// Streams started by reads, per app and oldest first; the one pushed out is forgotten if it still has no message.
     private let messageless = Mutex<[String: BoundedRing<Started>]>([:])
     private let maxMessagelessStreams: Int
+    /// Recent idempotency keys per app, only touched by publishes that carry one.
+    private let idempotency: IdempotencyLedger
 
     /// Creates the engine; `makeEpoch` names new streams (random by default).
     ///
     /// `restored` are streams a journal saved before a restart: they keep their epoch and offsets. `journal`
     /// receives every kept message (nothing outlives the process by default). At most `maxMessagelessStreams` streams
-    /// started by a read wait for their first message.
+    /// started by a read wait for their first message, and at most `maxIdempotencyKeys` idempotency keys per app are kept.
     public init(
         presence: any PresenceStore = MemoryPresenceStore(),
         stripeCount: Int = 64,
         makeEpoch: @escaping @Sendable () -> String = { Epoch.random() },
         restored: [RestoredStream] = [],
         journal: any HistoryJournal = NoHistoryJournal(),
-        maxMessagelessStreams: Int = MemoryEngine.defaultMaxMessagelessStreams
+        maxMessagelessStreams: Int = MemoryEngine.defaultMaxMessagelessStreams,
+        maxIdempotencyKeys: Int = MemoryEngine.defaultMaxIdempotencyKeys
     ) {
         self.presence = presence
         self.stripes = (0..<max(1, stripeCount)).map { _ in Stripe() }
         self.makeEpoch = makeEpoch
         self.journal = journal
         self.maxMessagelessStreams = maxMessagelessStreams
+        self.idempotency = IdempotencyLedger(capacity: maxIdempotencyKeys)
         for saved in restored {
             let key = Key(app: saved.app, channel: saved.channel)
             let stream = Stream(history: saved.history, policy: saved.policy, lastPublish: saved.lastPublish)
@@ -90,21 +102,56 @@ public final class MemoryEngine: Engine {
             return publication
         }
         let key = Key(app: publication.app, channel: publication.channel)
+        return self.stripe(key).streams.withLock { streams in self.keep(publication, history: history, key: key, in: &streams, handler: handler) }
+    }
+
+    public func publish(_ publication: Publication, history: HistoryPolicy?, idempotencyKey: IdempotencyKey) -> IdempotentPublish {
+        let handler = self.currentHandler
+        let key = Key(app: publication.app, channel: publication.channel)
+        // Under the channel's stripe lock, even without history: two retries of one key cannot both miss the ledger.
         return self.stripe(key).streams.withLock { streams in
-            // Taken out of the dictionary, not copied: a copy would share the history's storage, and the append below
-            // would then copy every kept message on each publish.
-            var stream =
-                streams.removeValue(forKey: key)
-                ?? Stream(history: ChannelHistory(epoch: self.makeEpoch()), policy: history, lastPublish: publication.timestamp)
-            stream.policy = history
-            stream.lastPublish = publication.timestamp
-            let kept = stream.history.append(publication, policy: history, now: publication.timestamp)
-            streams[key] = stream
-            self.journal.kept(kept, policy: history)
-            handler?.handle(.publication(kept))
-            return kept
+            let now = publication.timestamp
+            if let first = self.idempotency.recorded(app: key.app, channel: key.channel, key: idempotencyKey, now: now) {
+                var answer = publication
+                answer.position = first.position
+                return IdempotentPublish(publication: answer, isDuplicate: true)
+            }
+            let published: Publication
+            if let history, history.size > 0 {
+                published = self.keep(publication, history: history, key: key, in: &streams, handler: handler)
+            } else {
+                handler?.handle(.publication(publication))
+                published = publication
+            }
+            self.idempotency.record(app: key.app, channel: key.channel, key: idempotencyKey, position: published.position, now: now)
+            return IdempotentPublish(publication: published, isDuplicate: false)
         }
     }
+
+    /// Appends to the channel's stream (starting it when missing), journals and fans out; the caller holds the stripe.
+    private func keep(
+        _ publication: Publication,
+        history: HistoryPolicy,
+        key: Key,
+        in streams: inout [Key: Stream],
+        handler: (any BrokerEventHandler)?
+    ) -> Publication {
+        // Taken out of the dictionary, not copied: a copy would share the history's storage, and the append below
+        // would then copy every kept message on each publish.
+        var stream =
+            streams.removeValue(forKey: key)
+            ?? Stream(history: ChannelHistory(epoch: self.makeEpoch()), policy: history, lastPublish: publication.timestamp)
+        stream.policy = history
+        stream.lastPublish = publication.timestamp
+        let kept = stream.history.append(publication, policy: history, now: publication.timestamp)
+        streams[key] = stream
+        self.journal.kept(kept, policy: history)
+        handler?.handle(.publication(kept))
+        return kept
+    }
+
+    /// Idempotency keys held for `app` now (for tests of the bound).
+    package func idempotencyKeyCount(app: String) -> Int { self.idempotency.count(app: app) }
 
     public func publish(_ change: PresenceChange) {
         self.currentHandler?.handle(.presence(change))
@@ -173,6 +220,7 @@ public final class MemoryEngine: Engine {
     }
 
     public func sweep(now: Int64) {
+        self.idempotency.sweep(now: now)
         for stripe in self.stripes {
             stripe.streams.withLock { streams in
                 for key in Array(streams.keys) {
