@@ -87,6 +87,56 @@ import Testing
         #expect(webhooks.counters.dropped == 2)
     }
 
+    @Test func oneAppsFullBufferDoesNotTakeTheOtherAppsPlace() {
+        var dead = App(id: "1", key: "k1", secrets: ["s"])
+        dead.webhooks = WebhookSettings(url: "http://127.0.0.1:9/hook")
+        var healthy = App(id: "2", key: "k2", secrets: ["s"])
+        healthy.webhooks = WebhookSettings(url: "http://127.0.0.1:9/hook")
+        var configuration = PusherWebhooks.Configuration()
+        configuration.maxBufferedPerApp = 2
+        let webhooks = PusherWebhooks(apps: AppRegistry(apps: [dead, healthy]), configuration: configuration, logger: Logger(label: "test"))
+        let flood = (0..<5).map { webhooks.enqueue(.channelOccupied("c\($0)"), app: dead) }
+        #expect(flood == [true, true, false, false, false])
+        #expect(webhooks.enqueue(.channelOccupied("other"), app: healthy))
+        #expect(webhooks.counters.dropped == 3)
+    }
+
+    @Test func aFailedBatchIsRetriedWithBackoffForFiveMinutesNotAFixedNumberOfTimes() {
+        let waits = PusherWebhooks.retryWaits(PusherWebhooks.Configuration())
+        #expect(waits.prefix(7) == [.milliseconds(500), .seconds(1), .seconds(2), .seconds(4), .seconds(8), .seconds(16), .seconds(30)])
+        let total = waits.reduce(Duration.zero, +)
+        #expect(total <= .seconds(300) && total > .seconds(270), "retried for \(total)")
+        var short = PusherWebhooks.Configuration()
+        short.initialBackoff = .milliseconds(100)
+        short.retryFor = .milliseconds(1200)
+        #expect(PusherWebhooks.retryWaits(short) == [.milliseconds(100), .milliseconds(200), .milliseconds(400)])
+    }
+
+    @Test func aMemberWhoComesBackWithinTheDelayIsNeitherRemovedNorAddedAgain() async throws {
+        var app = App(id: "1", key: "k", secrets: ["s"])
+        app.webhooks = WebhookSettings(url: "http://127.0.0.1:9/hook")
+        var configuration = PusherWebhooks.Configuration()
+        configuration.memberRemovedDelay = .milliseconds(200)
+        let webhooks = PusherWebhooks(apps: AppRegistry(apps: [app]), configuration: configuration, logger: Logger(label: "test"))
+        func change(_ kind: PresenceChange.Kind, _ user: String) -> PresenceChange {
+            PresenceChange(
+                app: "1",
+                channel: "presence-room",
+                kind: kind,
+                member: PresenceMember(userID: user, metadata: ByteBuffer(), lastSeen: 0),
+                timestamp: 0
+            )
+        }
+        webhooks.presenceChanged(change(.leave, "reload"))
+        webhooks.presenceChanged(change(.join, "reload"))
+        webhooks.presenceChanged(change(.leave, "gone"))
+        webhooks.releaseLeavers()
+        #expect(webhooks.takeBatch(appID: "1") == nil)  // the reload made nothing; the removal is still held
+        try await Task.sleep(for: .milliseconds(250))
+        webhooks.releaseLeavers()
+        #expect(webhooks.takeBatch(appID: "1") == [.memberRemoved("presence-room", userID: "gone")])
+    }
+
     @Test func batchesHaveTheShapePusherSends() throws {
         let body = PusherWebhooks.body(
             [

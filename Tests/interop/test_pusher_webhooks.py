@@ -149,6 +149,28 @@ def test_member_added_and_removed(hooks):
         receiver.wait_for(HOOKED, lambda e: e == {"name": "member_removed", "channel": channel, "user_id": "w1"})
 
 
+def test_a_member_back_within_three_seconds_makes_no_webhooks_and_one_who_stays_away_is_removed_after_them(hooks):
+    """Pusher holds `member_removed` back 3 s: a page reload (leave, then join again) sends neither event."""
+    server, receiver = hooks
+    channel = unique("presence-reload-")
+
+    def of_user():
+        return [e["name"] for e in receiver.events(HOOKED) if e.get("channel") == channel and e.get("user_id") == "reload"]
+
+    with PusherWS(server, key=HOOKED["key"]) as first:
+        first.subscribed(channel, app=HOOKED, channel_data={"user_id": "reload"})
+        wait_until(lambda: of_user() == ["member_added"], message="member_added")
+    left = time.monotonic()
+    with PusherWS(server, key=HOOKED["key"]) as again:
+        again.subscribed(channel, app=HOOKED, channel_data={"user_id": "reload"})
+        assert time.monotonic() - left < 2
+        time.sleep(3.5)  # past the delay: a removal that was not cancelled would have gone out by now
+        assert of_user() == ["member_added"], of_user()
+    left = time.monotonic()
+    wait_until(lambda: of_user() == ["member_added", "member_removed"], timeout=WAIT + 3, message="member_removed")
+    assert time.monotonic() - left >= 2.5  # held back, not sent at once
+
+
 def test_client_event(hooks):
     server, receiver = hooks
     channel = unique("private-hooked-")
@@ -186,6 +208,8 @@ def test_a_failing_endpoint_is_retried_until_it_accepts(hooks):
     assert receiver.events(FLAKY, path="/flaky")[-1] == {"name": "channel_occupied", "channel": channel}
     time.sleep(1.5)  # longer than the backoff so far: an accepted batch is not sent again
     assert len(attempts()) == 3
+    # A retry is the same batch: `time_ms` says when it was made, so a receiver can tell a late one.
+    assert len({json.loads(body)["time_ms"] for _, _, body in attempts()}) == 1
 
 
 @pytest.mark.parametrize("app", [SLOW, DEAD], ids=["hanging-endpoint", "dead-endpoint"])

@@ -9,10 +9,11 @@ import Synchronization
 
 /// Delivers Pusher webhooks: batched per app, signed, retried with backoff, never in the bus's way.
 ///
-/// Events are queued in a bounded buffer by the bus's observer hooks (which only take a lock and append);
+/// Events are queued in a bounded buffer per app by the bus's observer hooks (which only take a lock and append);
 /// one worker per app posts `{"time_ms", "events": [...]}` with `X-Pusher-Key` and `X-Pusher-Signature`
-/// (HMAC-SHA256 hex of the body with the app secret) and retries failures with exponential backoff. A slow
-/// or dead endpoint only fills that buffer: past `maxBuffered` new events are dropped and counted.
+/// (HMAC-SHA256 hex of the body with the app secret) and retries failures with exponential backoff for up to five
+/// minutes, as Pusher does. A slow or dead endpoint only fills its own app's buffer: past `maxBufferedPerApp` (or
+/// `maxBuffered` for all apps together) that app's new events are dropped, counted and logged.
 ///
 /// ```swift
 /// let webhooks = PusherWebhooks(apps: bus.apps, logger: logger)
@@ -26,14 +27,20 @@ public final class PusherWebhooks: Service, ChannelObserver {
         public var batchDelay: Duration = .milliseconds(100)
         /// The most events in one request (default 100).
         public var maxBatch = 100
-        /// The most events waiting across all apps (default 10,000).
-        public var maxBuffered = 10_000
-        /// Attempts per batch before it is dropped (default 6).
-        public var maxAttempts = 6
+        /// The most events waiting across all apps (default 100,000).
+        public var maxBuffered = 100_000
+        /// The most events one app may have waiting (default 10,000), so an app whose endpoint is down cannot take
+        /// the buffer from the others.
+        public var maxBufferedPerApp = 10_000
+        /// How long a batch is retried before it is dropped (default 5 minutes, as Pusher retries).
+        public var retryFor: Duration = .seconds(300)
         /// The wait after the first failure, doubled after each (default 500 ms).
         public var initialBackoff: Duration = .milliseconds(500)
         /// The longest wait between attempts (default 30 s).
         public var maxBackoff: Duration = .seconds(30)
+        /// How long a `member_removed` is held back (default 3 s, as Pusher does): a user who comes back within it is
+        /// neither removed nor added again, so a page reload makes no webhooks.
+        public var memberRemovedDelay: Duration = .seconds(3)
         /// How long one request may take, in seconds (default 5).
         public var timeoutSeconds: Int64 = 5
         /// On shutdown, how long deliveries in flight may go on before they are cancelled (default 2 s).
@@ -56,9 +63,20 @@ public final class PusherWebhooks: Service, ChannelObserver {
     struct State {
         var pending: [String: [PusherWebhookEvent]] = [:]
         var buffered = 0
+        /// Apps dropping events since their buffer filled: logged once when it starts, not once per event.
+        var dropping: Set<String> = []
+        /// Members whose `member_removed` is held back, and when it is due.
+        var leaving: [Member: ContinuousClock.Instant] = [:]
         var busy: Set<String> = []
         var stopping = false
         var counters = Counters()
+    }
+
+    /// One user of one presence channel.
+    struct Member: Hashable {
+        var app: String
+        var channel: String
+        var user: String
     }
 
     let apps: AppRegistry
@@ -94,17 +112,22 @@ public final class PusherWebhooks: Service, ChannelObserver {
     @discardableResult
     public func enqueue(_ event: PusherWebhookEvent, app: App) -> Bool {
         guard let settings = app.webhooks, settings.wants(event.name) else { return false }
-        let (queued, wake) = self.state.withLock { state -> (Bool, Bool) in
-            guard !state.stopping else { return (false, false) }
-            guard state.buffered < self.configuration.maxBuffered else {
+        let (queued, wake, startedDropping) = self.state.withLock { state -> (Bool, Bool, Bool) in
+            guard !state.stopping else { return (false, false, false) }
+            let waiting = state.pending[app.id]?.count ?? 0
+            guard state.buffered < self.configuration.maxBuffered, waiting < self.configuration.maxBufferedPerApp else {
                 state.counters.dropped += 1
-                return (false, false)
+                return (false, false, state.dropping.insert(app.id).inserted)
             }
+            state.dropping.remove(app.id)
             state.pending[app.id, default: []].append(event)
             state.buffered += 1
-            return (true, !state.busy.contains(app.id))
+            return (true, !state.busy.contains(app.id), false)
         }
         if wake { self.signal.yield() }
+        if startedDropping {
+            self.logger.warning("webhook buffer full: dropping this app's events until its endpoint catches up", metadata: ["app": "\(app.id)"])
+        }
         return queued
     }
 
@@ -127,11 +150,36 @@ public final class PusherWebhooks: Service, ChannelObserver {
 
     public func presenceChanged(_ change: PresenceChange) {
         guard PusherChannel.isPresence(change.channel) else { return }
+        let member = Member(app: change.app, channel: change.channel, user: change.member.userID)
         switch change.kind {
-        case .join: self.enqueue(.memberAdded(change.channel, userID: change.member.userID), appID: change.app)
-        case .leave: self.enqueue(.memberRemoved(change.channel, userID: change.member.userID), appID: change.app)
+        case .join:
+            // Back within the delay: the held `member_removed` and this `member_added` cancel out.
+            guard self.state.withLock({ $0.leaving.removeValue(forKey: member) }) == nil else { return }
+            self.enqueue(.memberAdded(change.channel, userID: change.member.userID), appID: change.app)
+        case .leave:
+            guard self.configuration.memberRemovedDelay > .zero,
+                let app = self.apps.app(id: change.app), app.webhooks?.wants("member_removed") == true
+            else { return self.enqueue(.memberRemoved(change.channel, userID: change.member.userID), appID: change.app) }
+            let due = ContinuousClock.now + self.configuration.memberRemovedDelay
+            let held = self.state.withLock { state -> Bool in
+                guard state.leaving.count < self.configuration.maxBufferedPerApp else { return false }
+                state.leaving[member] = due
+                return true
+            }
+            if !held { self.enqueue(.memberRemoved(change.channel, userID: change.member.userID), app: app) }
         case .update: break
         }
+    }
+
+    /// Queues the held `member_removed` events that are due (all of them with `all`, at shutdown).
+    func releaseLeavers(all: Bool = false) {
+        let now = ContinuousClock.now
+        let due = self.state.withLock { state -> [Member] in
+            let due = state.leaving.filter { all || $0.value <= now }.map(\.key)
+            for member in due { state.leaving[member] = nil }
+            return due
+        }
+        for member in due { self.enqueue(.memberRemoved(member.channel, userID: member.user), appID: member.app) }
     }
 
     public func subscriptionCountChanged(app: String, channel: String, count: Int, cause: ConnectionID?) {
@@ -144,6 +192,12 @@ public final class PusherWebhooks: Service, ChannelObserver {
     public func run() async throws {
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
         await withDiscardingTaskGroup { group in
+            group.addTask {
+                while !Task.isCancelled, !self.state.withLock({ $0.stopping }) {
+                    try? await Task.sleep(for: .milliseconds(100))
+                    self.releaseLeavers()
+                }
+            }
             await withGracefulShutdownHandler {
                 for await _ in self.signals {
                     for appID in self.claimIdleApps() {
@@ -151,6 +205,8 @@ public final class PusherWebhooks: Service, ChannelObserver {
                     }
                 }
             } onGracefulShutdown: {
+                // Members held back are gone for good now: their removals go out with the last batches.
+                self.releaseLeavers(all: true)
                 self.state.withLock { $0.stopping = true }
                 self.signal.finish()
             }
@@ -223,14 +279,30 @@ public final class PusherWebhooks: Service, ChannelObserver {
         return buffer
     }
 
+    /// The waits before each retry of a failed batch: doubling from `initialBackoff` up to `maxBackoff`, for as many
+    /// attempts as fit in `retryFor`.
+    static func retryWaits(_ configuration: Configuration) -> [Duration] {
+        var waits: [Duration] = []
+        var total = Duration.zero
+        var backoff = configuration.initialBackoff
+        while backoff > .zero, total + backoff <= configuration.retryFor {
+            waits.append(backoff)
+            total += backoff
+            backoff = min(backoff * 2, configuration.maxBackoff)
+        }
+        return waits
+    }
+
     func deliver(_ batch: [PusherWebhookEvent], appID: String, client: HTTPClient) async {
-        var backoff = self.configuration.initialBackoff
+        var waits = Self.retryWaits(self.configuration)[...]
         var attempt = 0
+        // `time_ms` says when the batch was made, so a receiver can tell a late retry (the libraries check it).
+        let created = WallClock.milliseconds()
         while true {
             attempt += 1
             // Read the app each time: a batch for an app whose webhooks were removed is dropped.
             guard let app = self.apps.app(id: appID), let settings = app.webhooks else { return }
-            let body = Self.body(batch, timeMilliseconds: WallClock.milliseconds())
+            let body = Self.body(batch, timeMilliseconds: created)
             var request = HTTPClientRequest(url: settings.url)
             request.method = .POST
             request.headers.add(name: "Content-Type", value: "application/json")
@@ -248,9 +320,8 @@ public final class PusherWebhooks: Service, ChannelObserver {
             } catch {
                 self.logger.notice("webhook failed", metadata: ["app": "\(appID)", "error": "\(error)", "attempt": "\(attempt)"])
             }
-            if attempt >= self.configuration.maxAttempts || self.state.withLock({ $0.stopping }) { break }
-            try? await Task.sleep(for: backoff)
-            backoff = min(backoff * 2, self.configuration.maxBackoff)
+            guard let wait = waits.popFirst(), !self.state.withLock({ $0.stopping }) else { break }
+            try? await Task.sleep(for: wait)
         }
         self.state.withLock { $0.counters.failed += batch.count }
         self.logger.warning("webhook batch dropped", metadata: ["app": "\(appID)", "events": "\(batch.count)"])
