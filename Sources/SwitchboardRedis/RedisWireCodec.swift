@@ -10,7 +10,9 @@ public import SwitchboardCore
 /// `1` tags (`count:u16`, then key and value strings), `2` client id, `3` conn info (JSON bytes). A body without
 /// them is what it was before they existed; a node reads past fields it does not know and older nodes stop at `data`,
 /// so a cluster mid-upgrade keeps delivering either way.
-/// A presence change is `kind:u8`, `timestamp:i64`, `app`, `channel`, `userID`, `lastSeen:i64`, `metadata`.
+/// A presence change is `kind:u8`, `timestamp:i64`, `app`, `channel`, `userID`, `lastSeen:i64`, `metadata`; one with
+/// a cause adds, after `metadata` and in the same `id:u8`, `length:u32`, bytes form, `1` cause (node id string and
+/// connection number, like a publication's sender). Older nodes stop at `metadata`; the cause is never theirs anyway.
 ///
 /// A pub/sub payload starts with one tag byte: `p` + publication body; `h<offset>:<epoch>:` + publication
 /// body for a publication kept in history (the Lua publish script writes that prefix, since it assigns the
@@ -163,7 +165,35 @@ public struct RedisWireCodec: Sendable {
         out.writeInteger(UInt32(change.member.metadata.readableBytes))
         var metadata = change.member.metadata
         out.writeBuffer(&metadata)
+        if let cause = change.cause {
+            out.writeInteger(PresenceExtra.cause)
+            let lengthAt = out.writerIndex
+            out.writeInteger(UInt32(0))
+            Self.writeString(self.nodeID, into: &out)
+            out.writeInteger(cause.raw)
+            out.setInteger(UInt32(out.writerIndex - lengthAt - 4), at: lengthAt)
+        }
         return out
+    }
+
+    /// Field ids of what follows a presence change's `metadata`.
+    private enum PresenceExtra {
+        static let cause: UInt8 = 1
+    }
+
+    private static func readPresenceExtras(_ input: inout ByteBuffer, into change: inout PresenceChange) throws(DecodeError) {
+        while input.readableBytes > 0 {
+            guard let id = input.readInteger(as: UInt8.self), let length = input.readInteger(as: UInt32.self),
+                var field = input.readSlice(length: Int(length))
+            else { throw DecodeError(reason: "truncated field") }
+            switch id {
+            case PresenceExtra.cause:
+                _ = try Self.readString(&field)  // the causing node, for debugging
+                guard let raw = field.readInteger(as: UInt64.self) else { throw DecodeError(reason: "truncated cause") }
+                change.cause = ConnectionID(raw)
+            default: continue  // written by a newer node
+            }
+        }
     }
 
     /// Decodes a presence change body.
@@ -184,13 +214,15 @@ public struct RedisWireCodec: Sendable {
         guard let lastSeen = input.readInteger(as: Int64.self), let length = input.readInteger(as: UInt32.self),
             let metadata = input.readSlice(length: Int(length))
         else { throw DecodeError(reason: "truncated member") }
-        return PresenceChange(
+        var change = PresenceChange(
             app: app,
             channel: channel,
             kind: kind,
             member: PresenceMember(userID: userID, metadata: metadata, lastSeen: lastSeen),
             timestamp: timestamp
         )
+        if input.readableBytes > 0 { try Self.readPresenceExtras(&input, into: &change) }
+        return change
     }
 
     // MARK: Pub/sub payloads

@@ -111,6 +111,41 @@ struct RedisWireCodecTests {
         #expect(decoded.kind == .leave && decoded.member == change.member && decoded.timestamp == 10 && decoded.channel == "presence-x")
     }
 
+    @Test func aPresenceChangesCauseRoundTripsAcrossNodes() throws {
+        let member = PresenceMember(userID: "u", metadata: ByteBuffer(string: "{}"), lastSeen: 9)
+        let change = PresenceChange(app: "a", channel: "presence-x", kind: .join, member: member, timestamp: 10, cause: ConnectionID(77))
+        let payload = RedisWireCodec(nodeID: "node-a").payload(change)
+        guard case .presence(let decoded) = try RedisWireCodec(nodeID: "node-b").decodePayload(payload) else {
+            Issue.record("not presence")
+            return
+        }
+        #expect(decoded.cause == ConnectionID(77) && decoded.member == member && decoded.kind == .join)
+        #expect(BusMessage.presence(decoded).sender == ConnectionID(77))
+    }
+
+    @Test func aPresenceChangeWithoutACauseKeepsTheOldBodyAndOldNodesReadANewOne() throws {
+        let codec = RedisWireCodec(nodeID: "n")
+        let member = PresenceMember(userID: "u", metadata: ByteBuffer(string: "null"), lastSeen: 1)
+        var change = PresenceChange(app: "a", channel: "presence-x", kind: .join, member: member, timestamp: 2)
+        let old = codec.encode(change)
+        #expect(try codec.decodePresence(old).cause == nil)
+        change.cause = ConnectionID(5)
+        let new = codec.encode(change)
+        // An older node reads the fields it knows and stops after `metadata`: the new body starts with the old one.
+        #expect(new.readableBytesView.starts(with: old.readableBytesView) && new.readableBytes > old.readableBytes)
+    }
+
+    @Test func aPresenceFieldFromANewerNodeIsSkipped() throws {
+        let codec = RedisWireCodec(nodeID: "n")
+        let member = PresenceMember(userID: "u", metadata: ByteBuffer(string: "null"), lastSeen: 1)
+        var body = codec.encode(PresenceChange(app: "a", channel: "presence-x", kind: .leave, member: member, timestamp: 2, cause: ConnectionID(3)))
+        body.writeInteger(UInt8(200))
+        body.writeInteger(UInt32(2))
+        body.writeBytes([7, 7])
+        let decoded = try codec.decodePresence(body)
+        #expect(decoded.cause == ConnectionID(3) && decoded.kind == .leave)
+    }
+
     @Test func garbageIsAnErrorNotACrash() {
         let codec = RedisWireCodec(nodeID: "n")
         for bytes: [UInt8] in [[], [0x70], [0x70, 1, 0, 0], [0x68, 0x31], [0x63, 1, 9]] {

@@ -325,6 +325,42 @@ def test_a_watcher_hears_a_user_come_online_and_go_offline_on_another_node(clust
         assert json.loads(offline["data"]) == {"events": [{"name": "offline", "user_ids": [bob]}]}, offline
 
 
+def test_a_pusher_presence_joiner_never_hears_its_own_member_added_in_redis_mode(cluster):
+    """Redis hands a node its own presence join back after the joiner has subscribed; the joiner (raw or pysher)
+    still learns the members from `subscription_succeeded` alone, while the member already there hears the join."""
+    (node,) = cluster(1)
+    own = []
+    for trial in range(20):
+        channel = unique("presence-self-")
+        joiner_id = f"joiner-{trial}"
+        with PusherWS(node, key=PUSHER["key"]) as member:
+            member.subscribed(channel, app=PUSHER, channel_data={"user_id": "member", "user_info": {}})
+            if trial % 2 == 0:
+                with PusherWS(node, key=PUSHER["key"]) as joiner:
+                    frames = [joiner.subscribe(channel, app=PUSHER, channel_data={"user_id": joiner_id, "user_info": {}})]
+                    added, _ = member.recv_until(lambda f: f["event"] == "pusher_internal:member_added")
+                    try:
+                        while True:
+                            frames.append(joiner.recv(timeout=0.3))
+                    except TimeoutError:
+                        pass
+                    own += [(trial, "raw", f) for f in frames if f["event"] == "pusher_internal:member_added"]
+                    succeeded = [f for f in frames if f["event"] == "pusher_internal:subscription_succeeded"]
+                    assert len(succeeded) == 1, frames
+                    assert sorted(json.loads(succeeded[0]["data"])["presence"]["ids"]) == sorted(["member", joiner_id])
+            else:
+                with PysherClient(node, app=PUSHER, user_data={"user_id": joiner_id, "user_info": {}}) as joiner:
+                    events = joiner.subscribe(channel)
+                    added, _ = member.recv_until(lambda f: f["event"] == "pusher_internal:member_added")
+                    time.sleep(0.3)
+                    while not events.empty():
+                        name, data = events.get()
+                        if name == "pusher_internal:member_added":
+                            own.append((trial, "pysher", data))
+            assert json.loads(added["data"])["user_id"] == joiner_id, added
+    assert own == [], f"joiners told of their own arrival: {own}"
+
+
 def test_history_survives_a_switchboard_restart_in_redis_mode(cluster):
     (a,) = cluster(1)
     channel = unique("kept:")

@@ -274,9 +274,17 @@ public final class PusherConnection: Sendable {
             )
         }
         let holder = PresenceHolder.connection(self.session.connectionID)
-        // Join before subscribing, so this connection is not told about its own arrival.
+        // The join excludes this connection: its own arrival reaches it as `subscription_succeeded`, not `member_added`,
+        // even when the engine delivers the join after the subscribe below (Redis pub/sub does).
         do {
-            _ = try await self.bus.presenceJoin(app: self.app, channel: channel, userID: userID, metadata: info, holder: holder)
+            _ = try await self.bus.presenceJoin(
+                app: self.app,
+                channel: channel,
+                userID: userID,
+                metadata: info,
+                holder: holder,
+                excluding: self.session.connectionID
+            )
         } catch {
             return self.refuseSubscription(channel, error)
         }

@@ -294,13 +294,15 @@ public final class Bus: BrokerEventHandler {
 
     /// Joins a member and announces it to the channel when that changes the set.
     ///
-    /// Every protocol's joins pass here, so the member cap and the metadata bound hold for all of them.
+    /// Every protocol's joins pass here, so the member cap and the metadata bound hold for all of them. `excluding`
+    /// names a connection the change is not announced to (it becomes the change's `cause`), whatever the engine's timing.
     public func presenceJoin(
         app: App,
         channel: String,
         userID: String,
         metadata: ByteBuffer,
-        holder: PresenceHolder
+        holder: PresenceHolder,
+        excluding: ConnectionID? = nil
     ) async throws
         -> PresenceChange?
     {
@@ -312,7 +314,7 @@ public final class Bus: BrokerEventHandler {
         if members.count >= app.maxPresenceMembers, !members.contains(where: { $0.userID == userID }) {
             throw BusError.presenceFull(app.maxPresenceMembers)
         }
-        let change = try await self.engine.presence.join(
+        var change = try await self.engine.presence.join(
             app: app.id,
             channel: channel,
             userID: userID,
@@ -320,6 +322,7 @@ public final class Bus: BrokerEventHandler {
             holder: holder,
             now: WallClock.milliseconds()
         )
+        change?.cause = excluding
         return try await self.announce(change)
     }
 

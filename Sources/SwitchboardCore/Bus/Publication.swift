@@ -112,11 +112,11 @@ public enum BusMessage: Sendable {
         }
     }
 
-    /// The connection that must not receive this message, if any.
+    /// The connection that must not receive this message, if any: a publication's sender, a presence change's cause.
     public var sender: ConnectionID? {
         switch self {
         case .publication(let p): p.sender
-        case .presence: nil
+        case .presence(let c): c.cause
         }
     }
 }

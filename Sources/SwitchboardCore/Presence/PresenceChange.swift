@@ -35,13 +35,17 @@ public struct PresenceChange: Sendable {
     public var member: PresenceMember
     /// Milliseconds since the Unix epoch.
     public var timestamp: Int64
+    /// The connection whose join caused the change, which is not told of it: a Pusher joiner learns the members from
+    /// its `subscription_succeeded`, never from a `member_added` for itself. Nil (everyone is told) unless asked for.
+    public var cause: ConnectionID?
 
     /// Creates a change.
-    public init(app: String, channel: String, kind: Kind, member: PresenceMember, timestamp: Int64) {
+    public init(app: String, channel: String, kind: Kind, member: PresenceMember, timestamp: Int64, cause: ConnectionID? = nil) {
         self.app = app
         self.channel = channel
         self.kind = kind
         self.member = member
         self.timestamp = timestamp
+        self.cause = cause
     }
 }
