@@ -87,11 +87,21 @@ public struct RedisWireCodec: Sendable {
         }
     }
 
-    private static func readExtras(_ input: inout ByteBuffer, into publication: inout Publication) throws(DecodeError) {
+    /// Reads the optional fields that follow a body (`id:u8`, `length:u32`, bytes) until its end, handing each to `read`.
+    private static func readFields(
+        _ input: inout ByteBuffer,
+        _ read: (UInt8, inout ByteBuffer) throws(DecodeError) -> Void
+    ) throws(DecodeError) {
         while input.readableBytes > 0 {
             guard let id = input.readInteger(as: UInt8.self), let length = input.readInteger(as: UInt32.self),
                 var field = input.readSlice(length: Int(length))
             else { throw DecodeError(reason: "truncated field") }
+            try read(id, &field)
+        }
+    }
+
+    private static func readExtras(_ input: inout ByteBuffer, into publication: inout Publication) throws(DecodeError) {
+        try Self.readFields(&input) { (id, field) throws(DecodeError) in
             switch id {
             case Extra.tags:
                 guard let count = field.readInteger(as: UInt16.self) else { throw DecodeError(reason: "truncated tags") }
@@ -104,7 +114,7 @@ public struct RedisWireCodec: Sendable {
                 publication.tags = tags
             case Extra.clientID: publication.clientID = field.readString(length: field.readableBytes)
             case Extra.connInfo: publication.connInfo = field
-            default: continue  // written by a newer node
+            default: break  // written by a newer node
             }
         }
     }
@@ -182,16 +192,13 @@ public struct RedisWireCodec: Sendable {
     }
 
     private static func readPresenceExtras(_ input: inout ByteBuffer, into change: inout PresenceChange) throws(DecodeError) {
-        while input.readableBytes > 0 {
-            guard let id = input.readInteger(as: UInt8.self), let length = input.readInteger(as: UInt32.self),
-                var field = input.readSlice(length: Int(length))
-            else { throw DecodeError(reason: "truncated field") }
+        try Self.readFields(&input) { (id, field) throws(DecodeError) in
             switch id {
             case PresenceExtra.cause:
                 _ = try Self.readString(&field)  // the causing node, for debugging
                 guard let raw = field.readInteger(as: UInt64.self) else { throw DecodeError(reason: "truncated cause") }
                 change.cause = ConnectionID(raw)
-            default: continue  // written by a newer node
+            default: break  // written by a newer node
             }
         }
     }
