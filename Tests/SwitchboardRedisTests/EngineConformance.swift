@@ -13,6 +13,14 @@ final class Recorder: BrokerEventHandler {
 
     func handle(_ message: BusMessage) { self.received.withLock { $0.append(message) } }
 
+    /// A recorder attached to `engine`, which is subscribed to `channel` of `app`: what most engine tests start from.
+    static func listening(to channel: String, app: String = "app", on engine: any Engine) async throws -> Recorder {
+        let recorder = Recorder()
+        engine.attach(recorder)
+        try await engine.subscribe(app: app, channel: channel)
+        return recorder
+    }
+
     func localOccupancy() -> [String: [String: Int]] { self.occupancy.withLock { $0 } }
 
     var messages: [BusMessage] { self.received.withLock { $0 } }
@@ -94,9 +102,7 @@ struct EngineConformanceTests {
     @Test(arguments: EngineFactory.all)
     func publishReachesTheAttachedHandlerInOrderWithOffsetsIncreasingByOne(factory: EngineFactory) async throws {
         try await factory.run { engine in
-            let recorder = Recorder()
-            engine.attach(recorder)
-            try await engine.subscribe(app: "app", channel: "room")
+            let recorder = try await Recorder.listening(to: "room", on: engine)
             var returned: [Publication] = []
             for index in 1...20 { returned.append(try await engine.publish(message("room", "\(index)"), history: keepTen)) }
             #expect(returned.map { $0.position?.offset } == (1...20).map { UInt64($0) })
@@ -112,9 +118,7 @@ struct EngineConformanceTests {
     @Test(arguments: EngineFactory.all)
     func publishWithoutHistoryHasNoPositionAndKeepsNothing(factory: EngineFactory) async throws {
         try await factory.run { engine in
-            let recorder = Recorder()
-            engine.attach(recorder)
-            try await engine.subscribe(app: "app", channel: "plain")
+            let recorder = try await Recorder.listening(to: "plain", on: engine)
             let published = try await engine.publish(message("plain", "{}"), history: nil)
             #expect(published.position == nil)
             try await recorder.wait(for: 1)
@@ -127,9 +131,7 @@ struct EngineConformanceTests {
     @Test(arguments: EngineFactory.all)
     func senderOnThisNodeIsKeptSoItIsNotEchoed(factory: EngineFactory) async throws {
         try await factory.run { engine in
-            let recorder = Recorder()
-            engine.attach(recorder)
-            try await engine.subscribe(app: "app", channel: "echo")
+            let recorder = try await Recorder.listening(to: "echo", on: engine)
             var publication = message("echo", "1")
             publication.sender = ConnectionID(99)
             publication.userID = "ada"
@@ -143,9 +145,7 @@ struct EngineConformanceTests {
     @Test(arguments: EngineFactory.all)
     func tagsAndThePublishersClientInfoReachSubscribersAndHistory(factory: EngineFactory) async throws {
         try await factory.run { engine in
-            let recorder = Recorder()
-            engine.attach(recorder)
-            try await engine.subscribe(app: "app", channel: "tagged")
+            let recorder = try await Recorder.listening(to: "tagged", on: engine)
             var publication = message("tagged", "1")
             publication.tags = ["k": "v"]
             publication.clientID = "client-1"
@@ -334,9 +334,7 @@ struct EngineConformanceTests {
     @Test(arguments: EngineFactory.all)
     func presenceChangesReachTheHandler(factory: EngineFactory) async throws {
         try await factory.run { engine in
-            let recorder = Recorder()
-            engine.attach(recorder)
-            try await engine.subscribe(app: "app", channel: "presence-q")
+            let recorder = try await Recorder.listening(to: "presence-q", on: engine)
             let member = PresenceMember(userID: "ada", metadata: ByteBuffer(string: "{}"), lastSeen: 1)
             try await engine.publish(PresenceChange(app: "app", channel: "presence-q", kind: .join, member: member, timestamp: 2))
             try await recorder.wait(for: 1)

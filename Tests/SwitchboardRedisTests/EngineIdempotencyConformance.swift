@@ -12,9 +12,7 @@ struct EngineIdempotencyConformanceTests {
     @Test(arguments: EngineFactory.all)
     func aRetryWithTheSameKeyGetsTheFirstPositionAndIsNeitherDeliveredNorKept(factory: EngineFactory) async throws {
         try await factory.run { engine in
-            let recorder = Recorder()
-            engine.attach(recorder)
-            try await engine.subscribe(app: "app", channel: "room")
+            let recorder = try await Recorder.listening(to: "room", on: engine)
             let first = try await engine.publish(message("room", "1"), history: keepTen, idempotencyKey: self.key)
             let retry = try await engine.publish(message("room", "1 again"), history: keepTen, idempotencyKey: self.key)
             #expect(!first.isDuplicate && retry.isDuplicate)
@@ -46,9 +44,7 @@ struct EngineIdempotencyConformanceTests {
     @Test(arguments: EngineFactory.all)
     func aRetryWithoutHistoryIsDroppedAndHasNoPosition(factory: EngineFactory) async throws {
         try await factory.run { engine in
-            let recorder = Recorder()
-            engine.attach(recorder)
-            try await engine.subscribe(app: "app", channel: "plain")
+            let recorder = try await Recorder.listening(to: "plain", on: engine)
             let first = try await engine.publish(message("plain", "1"), history: nil, idempotencyKey: self.key)
             let retry = try await engine.publish(message("plain", "1"), history: nil, idempotencyKey: self.key)
             #expect(!first.isDuplicate && retry.isDuplicate)

@@ -179,9 +179,7 @@ struct RedisEngineTests {
     @Test func redisRestartRefusesPublishesThenResubscribesUnderANewEpoch() async throws {
         try await withRedisServer { server in
             try await withRedisEngine(url: server.url) { engine in
-                let recorder = Recorder()
-                engine.attach(recorder)
-                try await engine.subscribe(app: "app", channel: "live")
+                let recorder = try await Recorder.listening(to: "live", on: engine)
                 let before = try await engine.publish(message("live", "1"), history: keepTen)
                 try await recorder.wait(for: 1)
 
