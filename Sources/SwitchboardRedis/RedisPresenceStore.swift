@@ -125,9 +125,9 @@ public final class RedisPresenceStore: PresenceStore {
         }
         let record = self.record(lastSeen: now, metadata: metadata)
         self.held.withLock { held in
-            guard var holders = held[id] else { return }
-            for (member, entry) in holders where entry.userID == userID { holders[member]?.record = record }
-            held[id] = holders
+            // Changed in place: a copy of the channel's holders per update would cost its size.
+            let holders = held[id]?.compactMap { $0.value.userID == userID ? $0.key : nil } ?? []
+            for member in holders { held[id]?[member]?.record = record }
         }
         guard reply.string == "update" else { return nil }
         return PresenceChange(

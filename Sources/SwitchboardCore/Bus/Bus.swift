@@ -147,11 +147,10 @@ public final class Bus: BrokerEventHandler {
     /// bounded number per connection, and a full plan would otherwise silently cut signed-in users off from them.
     public func holdChannel(app: App, channel: String) throws(BusError) {
         guard ChannelAccess.namespace(of: channel) == nil else { return }
+        // Counted in place: a copy of the app's channels per subscription would cost their number.
         let admitted = self.heldChannels.withLock { held -> Bool in
-            var channels = held[app.id, default: [:]]
-            if channels[channel] == nil, let max = app.plan.maxChannels, channels.count >= max { return false }
-            channels[channel, default: 0] += 1
-            held[app.id] = channels
+            if held[app.id]?[channel] == nil, let max = app.plan.maxChannels, held[app.id]?.count ?? 0 >= max { return false }
+            held[app.id, default: [:]][channel, default: 0] += 1
             return true
         }
         guard admitted else { throw .channelLimit(app.plan.maxChannels ?? 0) }
@@ -160,9 +159,9 @@ public final class Bus: BrokerEventHandler {
     /// Gives back a hold taken by `holdChannel`.
     public func releaseChannel(app: String, channel: String) {
         self.heldChannels.withLock { held in
-            guard var channels = held[app], let count = channels[channel] else { return }
-            channels[channel] = count > 1 ? count - 1 : nil
-            held[app] = channels.isEmpty ? nil : channels
+            guard let count = held[app]?[channel] else { return }
+            held[app]?[channel] = count > 1 ? count - 1 : nil
+            if held[app]?.isEmpty == true { held[app] = nil }
         }
     }
 

@@ -11,9 +11,24 @@ public final class Hub: Sendable {
         var channel: String
     }
 
+    /// A channel's local subscribers, changed in place under the shard lock (`channels[key, default:]`,
+    /// `channels[key]?`): a copy per join would make filling a channel cost the square of its size.
     struct Subscribers {
         var byConnection: [ConnectionID: any Subscriber] = [:]
         var snapshot: ContiguousArray<LoopGroup>?
+
+        /// Adds or replaces the connection's subscriber; true when it is new.
+        mutating func insert(_ subscriber: any Subscriber) -> Bool {
+            self.snapshot = nil
+            return self.byConnection.updateValue(subscriber, forKey: subscriber.connectionID) == nil
+        }
+
+        /// Takes the connection's subscriber out, if it has one.
+        mutating func remove(_ connection: ConnectionID) -> (any Subscriber)? {
+            guard let removed = self.byConnection.removeValue(forKey: connection) else { return nil }
+            self.snapshot = nil
+            return removed
+        }
 
         /// The subscribers grouped by the event loop that writes them, built once per change of the set.
         mutating func currentSnapshot() -> ContiguousArray<LoopGroup> {
@@ -100,12 +115,8 @@ public final class Hub: Sendable {
         let key = ChannelKey(app: app, channel: channel)
         subscriber.joined(channel: channel)
         return self.shard(for: key).channels.withLock { channels in
-            var entry = channels[key] ?? Subscribers()
-            let first = entry.byConnection.isEmpty
-            let added = entry.byConnection.updateValue(subscriber, forKey: subscriber.connectionID) == nil
-            entry.snapshot = nil
-            channels[key] = entry
-            return (first, added)
+            let first = channels[key] == nil
+            return (first, channels[key, default: Subscribers()].insert(subscriber))
         }
     }
 
@@ -114,16 +125,10 @@ public final class Hub: Sendable {
     public func remove(_ connection: ConnectionID, app: String, channel: String) -> (last: Bool, removed: Bool) {
         let key = ChannelKey(app: app, channel: channel)
         let (last, removed) = self.shard(for: key).channels.withLock { channels -> (Bool, (any Subscriber)?) in
-            guard var entry = channels[key], let removed = entry.byConnection.removeValue(forKey: connection) else {
-                return (false, nil)
-            }
-            if entry.byConnection.isEmpty {
-                channels[key] = nil
-                return (true, removed)
-            }
-            entry.snapshot = nil
-            channels[key] = entry
-            return (false, removed)
+            guard let removed = channels[key]?.remove(connection) else { return (false, nil) }
+            guard channels[key]?.byConnection.isEmpty == true else { return (false, removed) }
+            channels[key] = nil
+            return (true, removed)
         }
         // Told before the caller answers the unsubscribe: a broadcast that took the old list drops its frame.
         removed?.left(channel: channel)

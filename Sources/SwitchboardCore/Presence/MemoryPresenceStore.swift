@@ -30,19 +30,23 @@ public final class MemoryPresenceStore: PresenceStore {
     {
         let key = Key(app: app, channel: channel)
         return self.state.withLock { channels in
-            var members = channels[key] ?? [:]
-            defer { channels[key] = members }
-            if var record = members[userID] {
-                record.holders.insert(holder)
-                record.member.lastSeen = now
-                let changed = record.member.metadata != metadata
-                if changed { record.member.metadata = metadata }
-                members[userID] = record
-                return changed ? PresenceChange(app: app, channel: channel, kind: .update, member: record.member, timestamp: now) : nil
+            // Changed in place: a copy of the channel's members (or of a member's holders) per join would cost their number.
+            guard let index = channels[key]?.index(forKey: userID) else {
+                let member = PresenceMember(userID: userID, metadata: metadata, lastSeen: now)
+                channels[key, default: [:]][userID] = Record(member: member, holders: [holder])
+                return PresenceChange(app: app, channel: channel, kind: .join, member: member, timestamp: now)
             }
-            let member = PresenceMember(userID: userID, metadata: metadata, lastSeen: now)
-            members[userID] = Record(member: member, holders: [holder])
-            return PresenceChange(app: app, channel: channel, kind: .join, member: member, timestamp: now)
+            channels[key]?.values[index].holders.insert(holder)
+            channels[key]?.values[index].member.lastSeen = now
+            guard let member = channels[key]?.values[index].member, member.metadata != metadata else { return nil }
+            channels[key]?.values[index].member.metadata = metadata
+            return PresenceChange(
+                app: app,
+                channel: channel,
+                kind: .update,
+                member: PresenceMember(userID: userID, metadata: metadata, lastSeen: now),
+                timestamp: now
+            )
         }
     }
 
@@ -61,14 +65,12 @@ public final class MemoryPresenceStore: PresenceStore {
     public func leave(app: String, channel: String, userID: String, holder: PresenceHolder, now: Int64) -> PresenceChange? {
         let key = Key(app: app, channel: channel)
         return self.state.withLock { channels in
-            guard var record = channels[key]?[userID], record.holders.remove(holder) != nil else { return nil }
-            if record.holders.isEmpty {
-                channels[key]?[userID] = nil
-                if channels[key]?.isEmpty == true { channels[key] = nil }
-                return PresenceChange(app: app, channel: channel, kind: .leave, member: record.member, timestamp: now)
-            }
-            channels[key]?[userID] = record
-            return nil
+            guard let index = channels[key]?.index(forKey: userID), channels[key]?.values[index].holders.remove(holder) != nil,
+                let record = channels[key]?.values[index], record.holders.isEmpty
+            else { return nil }
+            channels[key]?.remove(at: index)
+            if channels[key]?.isEmpty == true { channels[key] = nil }
+            return PresenceChange(app: app, channel: channel, kind: .leave, member: record.member, timestamp: now)
         }
     }
 
