@@ -97,6 +97,8 @@ public final class RedisEngine: Engine, Service {
     let occupancy: RedisOccupancy
     /// Control-plane notices between nodes (RedisControlNotices.swift).
     let control: RedisControlNotices
+    /// Server API commands between nodes (RedisNodeCommands.swift).
+    let nodeCommands: RedisNodeCommands
 
     /// Creates the engine; it connects when `run()` starts.
     public init(
@@ -115,8 +117,16 @@ public final class RedisEngine: Engine, Service {
         self.commands = RedisConnection(configuration: configuration.connection, group: group, logger: logger)
         let control = RedisControlNotices(prefix: configuration.prefix)
         self.control = control
+        let nodeCommands = RedisNodeCommands(prefix: configuration.prefix, nodeID: self.nodeID)
+        self.nodeCommands = nodeCommands
         self.pubsub = RedisPubSub(configuration: configuration.connection, group: group, logger: logger) { topic, payload in
-            if control.claims(topic) { control.receive(payload) } else { inbox.receive(payload) }
+            if control.claims(topic) {
+                control.receive(payload)
+            } else if nodeCommands.claims(topic) {
+                if let command = nodeCommands.decode(payload) { inbox.handler.withLock { $0 }?.handle(command) }
+            } else {
+                inbox.receive(payload)
+            }
         }
         self.redisPresence = RedisPresenceStore(
             connection: self.commands,
@@ -130,6 +140,8 @@ public final class RedisEngine: Engine, Service {
 
     /// Keeps both connections up and refreshes this node's presence until cancelled or shut down gracefully.
     public func run() async throws {
+        // Kept across reconnects, like every topic of the subscriber connection.
+        await self.pubsub.subscribe(self.nodeCommands.topic)
         await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
                 group.addTask { await self.commands.run() }
@@ -169,6 +181,12 @@ public final class RedisEngine: Engine, Service {
     public func attach(_ handler: any BrokerEventHandler) {
         self.inbox.handler.withLock { $0 = handler }
         self.occupancy.attach { handler.localOccupancy() }
+    }
+
+    public func sendToOtherNodes(_ command: NodeCommand) async throws {
+        var publish = RedisCommand("PUBLISH", self.nodeCommands.topic)
+        publish.append(self.nodeCommands.encode(command))
+        try await Self.mapped { _ = try await self.commands.send(publish) }
     }
 
     public func channels(app: String, local: [String: Int]) async throws -> [String: Int] {

@@ -13,6 +13,11 @@ final class Recorder: BrokerEventHandler {
 
     func handle(_ message: BusMessage) { self.received.withLock { $0.append(message) } }
 
+    /// Commands other nodes sent.
+    let commands = Mutex<[NodeCommand]>([])
+
+    func handle(_ command: NodeCommand) { self.commands.withLock { $0.append(command) } }
+
     /// A recorder attached to `engine`, which is subscribed to `channel` of `app`: what most engine tests start from.
     static func listening(to channel: String, app: String = "app", on engine: any Engine) async throws -> Recorder {
         let recorder = Recorder()

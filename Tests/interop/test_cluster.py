@@ -14,6 +14,7 @@ import subprocess
 import threading
 import time
 
+import cent
 import httpx
 import pusher as pusher_server
 import pytest
@@ -21,6 +22,7 @@ from centrifuge import Client, ClientEventHandler, SubscriptionEventHandler
 
 from conftest import (
     CONFIG,
+    MAIN,
     PUSHER,
     WAIT,
     PusherWS,
@@ -539,3 +541,85 @@ prefix = "{prefix}"
         for node in (a, b):
             node.stop(signal.SIGKILL)
         receiver.close()
+
+
+# --- Server API calls on a user's connections reach every node ------------------------------------
+
+
+def test_terminate_connections_through_one_node_ends_that_users_connections_on_every_node(cluster):
+    a, b = cluster(2)
+    api = pusher_api(a)
+    user, bystander = unique("ended-"), unique("stays-")
+    with PusherWS(b) as on_b, PusherWS(a) as on_a, PusherWS(b) as other:
+        for client, name in ((on_b, user), (on_a, user), (other, bystander)):
+            client.send({"event": "pusher:signin", "data": api.authenticate_user(client.socket_id, {"id": name})})
+            assert client.recv()["event"] == "pusher:signin_success"
+        api.terminate_user_connections(user)
+        for client in (on_a, on_b):
+            frame = client.recv()
+            assert frame["event"] == "pusher:error" and frame["data"]["code"] == 4009, frame
+            assert client.close_code() == 4009
+        other.assert_alive()
+        api.send_to_user(bystander, "still", "here")
+        assert other.recv()["event"] == "still"
+
+
+class ServerSideEvents(ClientEventHandler):
+    """A centrifuge-python client's connection and server-side subscription events, queued."""
+
+    def __init__(self):
+        self.connected, self.disconnected = asyncio.Queue(), asyncio.Queue()
+        self.subscribed, self.unsubscribed, self.publications = asyncio.Queue(), asyncio.Queue(), asyncio.Queue()
+
+    async def on_connected(self, ctx):
+        self.connected.put_nowait(ctx)
+
+    async def on_disconnected(self, ctx):
+        self.disconnected.put_nowait(ctx)
+
+    async def on_subscribed(self, ctx):
+        self.subscribed.put_nowait(ctx)
+
+    async def on_unsubscribed(self, ctx):
+        self.unsubscribed.put_nowait(ctx)
+
+    async def on_publication(self, ctx):
+        self.publications.put_nowait(ctx)
+
+
+def test_cent_subscribe_unsubscribe_and_disconnect_through_one_node_reach_a_user_on_another(cluster):
+    a, b = cluster(2)
+    user, channel = unique("cent-"), unique("jwt")
+    api = cent.Client(f"{a.http}/api", MAIN["secret"], timeout=WAIT)
+
+    async def get(q):
+        return await asyncio.wait_for(q.get(), WAIT)
+
+    async def main():
+        events, bystander_events = ServerSideEvents(), ServerSideEvents()
+        token = sign_jwt({"sub": user, "exp": int(time.time()) + 600}, MAIN["secret"])
+        other = sign_jwt({"sub": unique("other-"), "exp": int(time.time()) + 600}, MAIN["secret"])
+        client = Client(f"{b.ws}/connection/websocket", token=token, events=events, proxy=None, timeout=WAIT)
+        bystander = Client(f"{b.ws}/connection/websocket", token=other, events=bystander_events, proxy=None, timeout=WAIT)
+        await client.connect()
+        await bystander.connect()
+        await get(events.connected)
+        await get(bystander_events.connected)
+
+        await asyncio.to_thread(api.subscribe, cent.SubscribeRequest(user=user, channel=channel))
+        assert (await get(events.subscribed)).channel == channel
+        await asyncio.to_thread(api.publish, cent.PublishRequest(channel=channel, data={"n": 1}))
+        assert (await get(events.publications)).pub.data == {"n": 1}
+
+        await asyncio.to_thread(api.unsubscribe, cent.UnsubscribeRequest(user=user, channel=channel))
+        assert (await get(events.unsubscribed)).channel == channel
+        await asyncio.to_thread(api.publish, cent.PublishRequest(channel=channel, data={"n": 2}))
+        await asyncio.sleep(0.3)
+        assert events.publications.empty(), "an unsubscribed user still receives the channel"
+
+        await asyncio.to_thread(api.disconnect, cent.DisconnectRequest(user=user))
+        assert (await get(events.disconnected)).code == 3503
+        assert bystander_events.disconnected.empty() and bystander_events.subscribed.empty()
+        await bystander.disconnect()
+
+    asyncio.run(asyncio.wait_for(main(), 45))

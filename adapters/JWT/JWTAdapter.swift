@@ -62,7 +62,9 @@ public struct JWTAdapter: ProtocolAdapter {
                 }
             }
         }
-        JWTServerAPI(environment: self.environment, registry: self.registry).register(on: http)
+        let api = JWTServerAPI(environment: self.environment, registry: self.registry)
+        api.register(on: http)
+        api.listenToOtherNodes()
     }
 
     /// Opens an upgraded connection; the client's `connect` command (with its token) follows as a message.

@@ -193,46 +193,8 @@ struct JWTServerAPI: Sendable {
                 }
                 json.endArray()
             }
-        case "subscribe":
-            let user = try self.user(body)
-            let channel = try self.channel(body)
-            for connection in self.registry.connections(app: app.id, user: user, client: body.string("client")) {
-                do {
-                    try await connection.serverSubscribe(channel)
-                } catch {
-                    throw Failure(code: connection.refusal(error, channel: channel), message: nil)
-                }
-            }
-            return Self.object()
-        case "unsubscribe":
-            let user = try self.user(body)
-            let channel = try self.channel(body)
-            for connection in self.registry.connections(app: app.id, user: user, client: body.string("client")) {
-                await connection.serverUnsubscribe(channel)
-            }
-            return Self.object()
-        case "disconnect":
-            let user = try self.user(body)
-            var reason = JWTDisconnect.forceNoReconnect
-            if let custom = body.object("disconnect"), let code = custom.integer("code") {
-                guard (3000...4999).contains(code) else { throw Failure(code: .badRequest, message: "disconnect codes are 3000 to 4999") }
-                reason = JWTDisconnect(code: UInt16(code), reason: custom.string("reason") ?? "")
-            }
-            let whitelist = Set(body.strings("whitelist") ?? [])
-            for connection in self.registry.connections(app: app.id, user: user, client: body.string("client"))
-            where !whitelist.contains(connection.clientID) {
-                connection.disconnect(reason)
-            }
-            return Self.object()
-        case "refresh":
-            // Centrifugo's: `expired` ends the connections as expired at once; else they expire at `expire_at` (Unix
-            // seconds), or never without one. A connection here is one session, so `session` names it like `client`.
-            let user = try self.user(body)
-            let expireAt = body.integer("expire_at").flatMap { $0 > 0 ? $0 : nil }
-            let expired = body.bool("expired") ?? false
-            for connection in self.registry.connections(app: app.id, user: user, client: body.string("client") ?? body.string("session")) {
-                if expired { connection.disconnect(.expired) } else { connection.serverRefresh(expireAt: expireAt) }
-            }
+        case "subscribe", "unsubscribe", "disconnect", "refresh":
+            try await self.runOnEveryNode(method, body: body, app: app)
             return Self.object()
         case "presence", "presence_stats":
             let channel = try self.channel(body)

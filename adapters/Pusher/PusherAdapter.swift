@@ -52,7 +52,9 @@ public struct PusherAdapter: ProtocolAdapter {
             }
             return JSONResponse.error(.upgradeRequired, code: "bad_request", message: "this route needs a WebSocket upgrade")
         }
-        PusherHTTPAPI(context: self.context).register(on: http)
+        let api = PusherHTTPAPI(context: self.context)
+        api.register(on: http)
+        api.listenToOtherNodes()
     }
 
     /// The `{key}` of `/app/{key}`.

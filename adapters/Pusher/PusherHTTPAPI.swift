@@ -339,9 +339,36 @@ struct PusherHTTPAPI: Sendable {
 
     func terminate(_ call: Call) async throws -> Response {
         guard let userID = call.parameters["user_id"], !userID.isEmpty else { throw Failure.badRequest("a user id is required") }
-        for connection in self.context.registry.connections(app: call.app.id, userID: userID) {
-            connection.terminate(.unauthorized, "the server ended this user's connections")
+        self.terminateHere(app: call.app.id, userID: userID)
+        // The user's other connections may be on any node; with one node there is nobody to tell.
+        var command = JSONWriter(capacity: 64 + userID.utf8.count)
+        command.beginObject()
+        command.member("app", call.app.id)
+        command.member("user", userID)
+        command.endObject()
+        do {
+            try await self.bus.sendToOtherNodes(kind: Self.terminateCommand, body: command.buffer)
+        } catch let unavailable as EngineUnavailable {
+            throw Failure(status: .serviceUnavailable, code: "unavailable", message: "ended here, not on other nodes: \(unavailable)")
         }
         return JSONResponse.make(.ok, ByteBuffer(string: "{}"))
+    }
+
+    /// The kind of node command that ends a user's connections on another node.
+    static let terminateCommand = "pusher.terminate"
+
+    /// Ends the connections of `userID` that this node holds.
+    func terminateHere(app: String, userID: String) {
+        for connection in self.context.registry.connections(app: app, userID: userID) {
+            connection.terminate(.unauthorized, "the server ended this user's connections")
+        }
+    }
+
+    /// Carries out what other nodes' API calls ask of this node's connections (`terminate_connections`).
+    func listenToOtherNodes() {
+        self.bus.onNodeCommand(kind: Self.terminateCommand) { body in
+            guard let command = try? JSONObject(parsing: body), let app = command.string("app"), let user = command.string("user") else { return }
+            self.terminateHere(app: app, userID: user)
+        }
     }
 }

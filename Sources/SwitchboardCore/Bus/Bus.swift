@@ -38,6 +38,8 @@ public final class Bus: BrokerEventHandler {
     /// Channels counted against each app's plan: app → channel → holds (one for its local subscribers, one per
     /// presence-only join), so a presence join without a subscription occupies a channel too.
     private let heldChannels = Mutex<[String: [String: Int]]>([:])
+    /// Who reads each kind of command from other nodes (`onNodeCommand`).
+    private let nodeCommandReaders = Mutex<[String: @Sendable (ByteBuffer) -> Void]>([:])
     private let connections = Mutex<[String: Int]>([:])
     /// Open connections per app and protocol, for each protocol's daily peak in usage.
     private let protocolConnections = Mutex<[String: [String: Int]]>([:])
@@ -70,6 +72,24 @@ public final class Bus: BrokerEventHandler {
     }
 
     public func localOccupancy() -> [String: [String: Int]] { self.hub.occupancy() }
+
+    // MARK: Commands between nodes
+
+    /// Runs `reader` for each command of `kind` another node sends, on the engine's thread: it should hop elsewhere
+    /// for anything longer than a lookup. One reader per kind; a later one replaces it.
+    public func onNodeCommand(kind: String, _ reader: @escaping @Sendable (ByteBuffer) -> Void) {
+        self.nodeCommandReaders.withLock { $0[kind] = reader }
+    }
+
+    /// Has every other node carry out a command of `kind` (this node's caller does so itself); throws
+    /// `EngineUnavailable` when the engine cannot reach them.
+    public func sendToOtherNodes(kind: String, body: ByteBuffer) async throws {
+        try await self.engine.sendToOtherNodes(NodeCommand(kind: kind, body: body))
+    }
+
+    public func handle(_ command: NodeCommand) {
+        self.nodeCommandReaders.withLock { $0[command.kind] }?(command.body)
+    }
 
     // MARK: Connections
 

@@ -4,6 +4,8 @@ public protocol BrokerEventHandler: Sendable {
     func handle(_ message: BusMessage)
     /// This node's subscribers per channel, by app: what an engine shares so every node can answer cluster-wide counts.
     func localOccupancy() -> [String: [String: Int]]
+    /// Carries out a command another node sent (`Engine.sendToOtherNodes`).
+    func handle(_ command: NodeCommand)
 }
 
 /// Cross-node fan-out, history and presence behind the bus.
@@ -44,6 +46,8 @@ public protocol Engine: Sendable {
     func sweep(now: Int64) async throws
     /// Subscribers per channel of `app` on every node, given this node's own (`local`).
     func channels(app: String, local: [String: Int]) async throws -> [String: Int]
+    /// Hands `command` to every other node's handler (not this node's: its caller carries it out here itself).
+    func sendToOtherNodes(_ command: NodeCommand) async throws
 }
 
 extension Engine {
@@ -52,4 +56,7 @@ extension Engine {
 
     /// A single-node engine's counts are this node's.
     public func channels(app: String, local: [String: Int]) async throws -> [String: Int] { local }
+
+    /// A single-node engine has no other node to tell.
+    public func sendToOtherNodes(_ command: NodeCommand) async throws {}
 }
