@@ -180,7 +180,7 @@ public final class RedisEngine: Engine, Service {
 
     public func attach(_ handler: any BrokerEventHandler) {
         self.inbox.handler.withLock { $0 = handler }
-        self.occupancy.attach { handler.localOccupancy() }
+        self.occupancy.attach(local: { handler.localLoad() }, elsewhere: { handler.otherNodesReported($0) })
     }
 
     public func sendToOtherNodes(_ command: NodeCommand) async throws {

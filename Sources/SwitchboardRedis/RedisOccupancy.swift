@@ -1,12 +1,15 @@
 import NIOCore
+import SwitchboardCore
 import Synchronization
 
-/// Cluster-wide subscriber counts: each node reports its own counts per app, and any node sums them on demand.
+/// Cluster-wide counts: each node reports its own load per app (`NodeLoad`), and any node sums the others'.
 ///
-/// A node writes `P:occupancy:APP:NODE` (hash channel → subscribers) every `interval`, with a time to live of a
-/// few intervals, and adds itself to `P:occupancy:APP` (set of nodes). A dead node's hash expires; the read
-/// script then drops it from the set. Counts of other nodes are therefore as fresh as `interval`; this node's own
-/// counts are always read live, so a client sees its own subscribe at once.
+/// A node writes `P:occupancy:APP:NODE` (hash channel → subscribers, plus ` connections` → open connections: a space
+/// is never in a channel name) every `interval`, with a time to live of a few intervals, and adds itself to
+/// `P:occupancy:APP` (set of nodes). A dead node's hash expires; the read scripts then drop it from the set. Right
+/// after each report the node reads the other nodes' load of the apps it reported and hands it to the bus, for plan
+/// limits. Counts of other nodes are therefore as fresh as `interval`; this node's own are always read live, so a
+/// client sees its own subscribe at once.
 final class RedisOccupancy: Sendable {
     let connection: RedisConnection
     let keys: RedisKeys
@@ -14,8 +17,12 @@ final class RedisOccupancy: Sendable {
     let interval: Duration
     /// Apps this node reported channels for last time, so an app that emptied gets its hash removed.
     private let reported = Mutex<Set<String>>([])
-    /// Where local counts come from (the bus); set once the engine is attached.
-    private let source = Mutex<(@Sendable () -> [String: [String: Int]])?>(nil)
+    /// Where local loads come from and the other nodes' go (the bus); set once the engine is attached.
+    private let bus = Mutex<(local: @Sendable () -> [String: NodeLoad], elsewhere: @Sendable ([String: NodeLoad]) -> Void)?>(nil)
+    /// The hash field of a node's open connections of the app.
+    static let connectionsField = " connections"
+    /// Apps whose other nodes' loads one script call reads.
+    static let appsPerRead = 256
 
     init(connection: RedisConnection, keys: RedisKeys, nodeID: String, interval: Duration = .seconds(1)) {
         self.connection = connection
@@ -24,7 +31,9 @@ final class RedisOccupancy: Sendable {
         self.interval = interval
     }
 
-    func attach(_ local: @escaping @Sendable () -> [String: [String: Int]]) { self.source.withLock { $0 = local } }
+    func attach(local: @escaping @Sendable () -> [String: NodeLoad], elsewhere: @escaping @Sendable ([String: NodeLoad]) -> Void) {
+        self.bus.withLock { $0 = (local, elsewhere) }
+    }
 
     /// Reports this node's counts every `interval` until cancelled; a failed report is retried at the next tick.
     func run() async {
@@ -34,15 +43,21 @@ final class RedisOccupancy: Sendable {
         }
     }
 
-    /// Writes this node's current counts, and removes the hashes of apps that have no local subscribers any more.
+    /// Writes this node's current load, removes the hashes of apps it holds nothing of any more, then hands the bus
+    /// the other nodes' load of the apps it reported.
     func report() async throws {
-        guard let local = self.source.withLock({ $0 })?() else { return }
+        guard let bus = self.bus.withLock({ $0 }) else { return }
+        let local = bus.local()
         let ttl = RedisPresenceStore.milliseconds(self.interval * 5)
-        for (app, channels) in local {
+        for (app, load) in local {
             var arguments = [ByteBuffer(string: String(ttl)), ByteBuffer(string: self.nodeID)]
-            for (channel, count) in channels {
+            for (channel, count) in load.channels {
                 arguments.append(ByteBuffer(string: channel))
                 arguments.append(ByteBuffer(string: String(count)))
+            }
+            if load.connections > 0 {
+                arguments.append(ByteBuffer(string: Self.connectionsField))
+                arguments.append(ByteBuffer(string: String(load.connections)))
             }
             try await self.connection.run(Self.write, keys: [self.hash(app: app), self.keys.occupancyNodes(app: app)], arguments: arguments)
         }
@@ -58,6 +73,33 @@ final class RedisOccupancy: Sendable {
                 arguments: [ByteBuffer(string: self.nodeID)]
             )
         }
+        bus.elsewhere(try await self.otherNodes(apps: Array(local.keys)))
+    }
+
+    /// The other live nodes' load of each of `apps`, summed; apps nobody else holds are left out.
+    func otherNodes(apps: [String]) async throws -> [String: NodeLoad] {
+        var loads: [String: NodeLoad] = [:]
+        for start in stride(from: 0, to: apps.count, by: Self.appsPerRead) {
+            let batch = apps[start..<min(start + Self.appsPerRead, apps.count)]
+            let reply = try await self.connection.run(
+                Self.readLoads,
+                keys: batch.map { self.keys.occupancyNodes(app: $0) },
+                arguments: [ByteBuffer(string: self.nodeID)] + batch.map { ByteBuffer(string: self.keys.occupancyHashPrefix(app: $0)) }
+            )
+            for (app, fields) in zip(batch, reply.elements ?? []) {
+                var load = NodeLoad()
+                let items = fields.elements ?? []
+                var index = 0
+                while index + 1 < items.count {
+                    if let field = items[index].string, let count = items[index + 1].int, count > 0 {
+                        if field == Self.connectionsField { load.connections = Int(count) } else { load.channels[field] = Int(count) }
+                    }
+                    index += 2
+                }
+                if load != NodeLoad() { loads[app] = load }
+            }
+        }
+        return loads
     }
 
     /// Reports one channel at once when this node gains its first or loses its last subscriber of it, so other nodes
@@ -137,7 +179,9 @@ final class RedisOccupancy: Sendable {
             if node ~= ARGV[2] then
                 local fields = redis.call('hgetall', ARGV[1] .. node)
                 if #fields == 0 then redis.call('srem', KEYS[1], node) end
-                for i = 1, #fields, 2 do sums[fields[i]] = (sums[fields[i]] or 0) + tonumber(fields[i + 1]) end
+                for i = 1, #fields, 2 do
+                    if string.sub(fields[i], 1, 1) ~= ' ' then sums[fields[i]] = (sums[fields[i]] or 0) + tonumber(fields[i + 1]) end
+                end
             end
         end
         local out = {}
@@ -146,6 +190,32 @@ final class RedisOccupancy: Sendable {
             out[#out + 1] = count
         end
         return out
+        """
+    )
+
+    /// KEYS: the node sets of some apps. ARGV: the asking node, then each app's node hashes' key prefix.
+    /// For each app, the sums of every other live node's fields (channels and ` connections`), as field/count pairs;
+    /// drops nodes whose hash expired.
+    static let readLoads = RedisScript(
+        """
+        local result = {}
+        for a = 1, #KEYS do
+            local sums = {}
+            for _, node in ipairs(redis.call('smembers', KEYS[a])) do
+                if node ~= ARGV[1] then
+                    local fields = redis.call('hgetall', ARGV[a + 1] .. node)
+                    if #fields == 0 then redis.call('srem', KEYS[a], node) end
+                    for i = 1, #fields, 2 do sums[fields[i]] = (sums[fields[i]] or 0) + tonumber(fields[i + 1]) end
+                end
+            end
+            local out = {}
+            for field, count in pairs(sums) do
+                out[#out + 1] = field
+                out[#out + 1] = count
+            end
+            result[a] = out
+        end
+        return result
         """
     )
 }

@@ -8,8 +8,10 @@ import Testing
 /// Records what an engine hands the node.
 final class Recorder: BrokerEventHandler {
     private let received = Mutex<[BusMessage]>([])
-    /// What this node reports as its local subscribers (app → channel → count).
-    let occupancy = Mutex<[String: [String: Int]]>([:])
+    /// What this node reports as its load, by app.
+    let load = Mutex<[String: NodeLoad]>([:])
+    /// What the engine last said the other nodes hold.
+    let elsewhere = Mutex<[String: NodeLoad]>([:])
 
     func handle(_ message: BusMessage) { self.received.withLock { $0.append(message) } }
 
@@ -26,7 +28,9 @@ final class Recorder: BrokerEventHandler {
         return recorder
     }
 
-    func localOccupancy() -> [String: [String: Int]] { self.occupancy.withLock { $0 } }
+    func localLoad() -> [String: NodeLoad] { self.load.withLock { $0 } }
+
+    func otherNodesReported(_ loads: [String: NodeLoad]) { self.elsewhere.withLock { $0 = loads } }
 
     var messages: [BusMessage] { self.received.withLock { $0 } }
 

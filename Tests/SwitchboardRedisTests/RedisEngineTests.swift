@@ -25,19 +25,50 @@ struct RedisEngineTests {
 
     @Test func channelCountsAddEveryNodesReportToTheAskingNodesLiveCounts() async throws {
         try await withTwoNodes { a, onA, b, onB in
-            onB.occupancy.withLock { $0 = ["app": ["room": 2, "lobby": 1], "other": ["x": 4]] }
+            onB.load.withLock { $0 = ["app": NodeLoad(connections: 3, channels: ["room": 2, "lobby": 1]), "other": NodeLoad(channels: ["x": 4])] }
             try await b.occupancy.report()
             let counts = try await a.channels(app: "app", local: ["room": 3])
             #expect(counts == ["room": 5, "lobby": 1])
             // The asking node's own report is never counted twice: its live counts stand in for it.
-            onA.occupancy.withLock { $0 = ["app": ["room": 3]] }
+            onA.load.withLock { $0 = ["app": NodeLoad(connections: 1, channels: ["room": 3])] }
             try await a.occupancy.report()
             #expect(try await a.channels(app: "app", local: ["room": 1]) == ["room": 3, "lobby": 1])
             // An app that emptied on a node is removed from its report.
-            onB.occupancy.withLock { $0 = ["other": ["x": 4]] }
+            onB.load.withLock { $0 = ["other": NodeLoad(channels: ["x": 4])] }
             try await b.occupancy.report()
             #expect(try await a.channels(app: "app", local: [:]) == [:])
             #expect(try await a.channels(app: "other", local: [:]) == ["x": 4])
+        }
+    }
+
+    @Test func eachNodeHearsTheOtherNodesLoadOfTheAppsItHoldsAfterItsReport() async throws {
+        try await withRedisServer { server in
+            try await withRedisEngine(url: server.url) { a in
+                try await withRedisEngine(url: server.url) { b in
+                    try await withRedisEngine(url: server.url) { c in
+                        let (onA, onB, onC) = (Recorder(), Recorder(), Recorder())
+                        a.attach(onA)
+                        b.attach(onB)
+                        c.attach(onC)
+                        onB.load.withLock { $0 = ["app": NodeLoad(connections: 3, channels: ["room": 2]), "other": NodeLoad(connections: 1)] }
+                        onC.load.withLock { $0 = ["app": NodeLoad(connections: 2, channels: ["room": 1, "lobby": 4])] }
+                        try await b.occupancy.report()
+                        try await c.occupancy.report()
+                        // `a` hears of the apps it holds itself, summed over the others, and never its own load.
+                        onA.load.withLock { $0 = ["app": NodeLoad(connections: 7, channels: ["room": 9])] }
+                        try await a.occupancy.report()
+                        #expect(onA.elsewhere.withLock { $0 } == ["app": NodeLoad(connections: 5, channels: ["room": 3, "lobby": 4])])
+                        // A node that holds nothing of an app any more drops out of the sums.
+                        onC.load.withLock { $0 = [:] }
+                        try await c.occupancy.report()
+                        try await a.occupancy.report()
+                        #expect(onA.elsewhere.withLock { $0 } == ["app": NodeLoad(connections: 3, channels: ["room": 2])])
+                        // An app no other node holds is left out.
+                        try await b.occupancy.report()
+                        #expect(onB.elsewhere.withLock { $0 } == ["app": NodeLoad(connections: 7, channels: ["room": 9])])
+                    }
+                }
+            }
         }
     }
 

@@ -24,11 +24,13 @@ from conftest import (
     CONFIG,
     MAIN,
     PUSHER,
+    SMALL,
     WAIT,
     PusherWS,
     PysherClient,
     SSEStream,
     WSClient,
+    expect_pusher_error,
     free_port,
     next_event,
     pusher_api,
@@ -623,3 +625,52 @@ def test_cent_subscribe_unsubscribe_and_disconnect_through_one_node_reach_a_user
         await bystander.disconnect()
 
     asyncio.run(asyncio.wait_for(main(), 45))
+
+
+# --- Plan limits across nodes -----------------------------------------------------------------------
+
+
+def test_a_plans_connection_and_channel_limits_hold_across_the_cluster_not_per_node(cluster):
+    """The tiny plan allows 5 connections and 3 channels: 3 on one node and 2 on the other fill it, so a sixth
+    connection is refused on either node once the nodes have reported (about a second), and so is a fourth channel."""
+    a, b = cluster(2)
+    held = [PusherWS(a, key=SMALL["key"]) for _ in range(3)] + [PusherWS(b, key=SMALL["key"]) for _ in range(2)]
+    try:
+        def refused_on(node) -> bool:
+            probe = PusherWS(node, key=SMALL["key"], expect_established=False)
+            try:
+                frame = probe.recv()
+                if frame["event"] == "pusher:connection_established":
+                    return False
+                assert frame["event"] == "pusher:error" and frame["data"]["code"] == 4004, frame
+                assert probe.close_code() == 4004
+                return True
+            finally:
+                probe.__exit__(None, None, None)
+
+        wait_until(lambda: refused_on(a), timeout=10, interval=0.3, message="a sixth connection refused on the first node")
+        wait_until(lambda: refused_on(b), timeout=10, interval=0.3, message="a sixth connection refused on the second node")
+        for client in held:
+            client.assert_alive()
+
+        first, second, third, fourth = (unique(f"cap{n}-") for n in range(4))
+        held[0].subscribed(first)
+        held[1].subscribed(second)
+        held[3].subscribed(third)
+        # A channel already open on the other node is no new channel.
+        held[4].subscribed(first)
+
+        def fourth_refused() -> bool:
+            reply = held[4].subscribe(fourth)
+            if reply["event"] == "pusher_internal:subscription_succeeded":
+                held[4].send({"event": "pusher:unsubscribe", "data": {"channel": fourth}})
+                held[4].assert_alive()
+                return False
+            frame = reply if reply["event"] == "pusher:error" else held[4].recv()
+            assert frame["event"] == "pusher:error" and frame["data"]["code"] == 4100, frame
+            return True
+
+        wait_until(fourth_refused, timeout=10, interval=0.3, message="a fourth channel refused on the second node")
+    finally:
+        for client in held:
+            client.__exit__(None, None, None)

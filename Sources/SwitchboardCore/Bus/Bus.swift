@@ -38,6 +38,8 @@ public final class Bus: BrokerEventHandler {
     /// Channels counted against each app's plan: app → channel → holds (one for its local subscribers, one per
     /// presence-only join), so a presence join without a subscription occupies a channel too.
     private let heldChannels = Mutex<[String: [String: Int]]>([:])
+    /// The other nodes' load of each app this node holds, as the engine last heard it: plan limits count it too.
+    private let elsewhere = Mutex<[String: NodeLoad]>([:])
     /// Who reads each kind of command from other nodes (`onNodeCommand`).
     private let nodeCommandReaders = Mutex<[String: @Sendable (ByteBuffer) -> Void]>([:])
     private let connections = Mutex<[String: Int]>([:])
@@ -71,7 +73,14 @@ public final class Bus: BrokerEventHandler {
         if case .publication(let publication) = message { self.observers.notify { $0.fannedOut(publication, subscribers: delivered) } }
     }
 
-    public func localOccupancy() -> [String: [String: Int]] { self.hub.occupancy() }
+    public func localLoad() -> [String: NodeLoad] {
+        var loads: [String: NodeLoad] = [:]
+        for (app, channels) in self.hub.occupancy() { loads[app, default: NodeLoad()].channels = channels }
+        for (app, count) in self.connections.withLock({ $0 }) { loads[app, default: NodeLoad()].connections = count }
+        return loads
+    }
+
+    public func otherNodesReported(_ loads: [String: NodeLoad]) { self.elsewhere.withLock { $0 = loads } }
 
     // MARK: Commands between nodes
 
@@ -98,9 +107,11 @@ public final class Bus: BrokerEventHandler {
     /// - Parameter via: the connection's protocol (`FrameEncoder.protocolName`), for usage's peak by protocol; pass the
     ///   same to `disconnect`.
     public func connect(app: App, via: String? = nil) throws(BusError) -> ConnectionID {
+        // Other nodes' connections as they last reported them (within the engine's report interval).
+        let elsewhere = app.plan.maxConnections == nil ? 0 : self.elsewhere.withLock { $0[app.id]?.connections ?? 0 }
         let admitted = self.connections.withLock { counts -> Int? in
             let current = counts[app.id, default: 0]
-            if let max = app.plan.maxConnections, current >= max { return nil }
+            if let max = app.plan.maxConnections, current + elsewhere >= max { return nil }
             counts[app.id] = current + 1
             return current + 1
         }
@@ -167,9 +178,15 @@ public final class Bus: BrokerEventHandler {
     /// bounded number per connection, and a full plan would otherwise silently cut signed-in users off from them.
     public func holdChannel(app: App, channel: String) throws(BusError) {
         guard ChannelAccess.namespace(of: channel) == nil else { return }
+        // Channels other nodes have subscribers of count once, whether or not this node opens them too.
+        let elsewhere = app.plan.maxChannels == nil ? [:] : self.elsewhere.withLock { $0[app.id]?.channels ?? [:] }
         // Counted in place: a copy of the app's channels per subscription would cost their number.
         let admitted = self.heldChannels.withLock { held -> Bool in
-            if held[app.id]?[channel] == nil, let max = app.plan.maxChannels, held[app.id]?.count ?? 0 >= max { return false }
+            if held[app.id]?[channel] == nil, elsewhere[channel] == nil, let max = app.plan.maxChannels {
+                let here = held[app.id] ?? [:]
+                let onlyElsewhere = elsewhere.keys.count { here[$0] == nil && ChannelAccess.namespace(of: $0) == nil }
+                if here.count + onlyElsewhere >= max { return false }
+            }
             held[app.id, default: [:]][channel, default: 0] += 1
             return true
         }

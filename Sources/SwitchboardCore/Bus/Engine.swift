@@ -2,8 +2,10 @@
 public protocol BrokerEventHandler: Sendable {
     /// Fans `message` out to local subscribers.
     func handle(_ message: BusMessage)
-    /// This node's subscribers per channel, by app: what an engine shares so every node can answer cluster-wide counts.
-    func localOccupancy() -> [String: [String: Int]]
+    /// This node's load, by app: what an engine shares so every node can answer cluster-wide counts and limits.
+    func localLoad() -> [String: NodeLoad]
+    /// The other nodes' load of the apps this node reported, as they last reported it (`[:]` when there is none).
+    func otherNodesReported(_ loads: [String: NodeLoad])
     /// Carries out a command another node sent (`Engine.sendToOtherNodes`).
     func handle(_ command: NodeCommand)
 }
