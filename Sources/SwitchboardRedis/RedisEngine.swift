@@ -281,14 +281,20 @@ public final class RedisEngine: Engine, Service {
         try await self.readHistory(RedisScripts.history, app: app, channel: channel, after: offset, limit: limit, policy: policy, starting: nil)
     }
 
-    public func historyStartingStream(app: String, channel: String, after offset: UInt64, policy: HistoryPolicy) async throws -> HistoryPage {
+    public func historyStartingStream(
+        app: String,
+        channel: String,
+        after offset: UInt64,
+        limit: Int? = nil,
+        policy: HistoryPolicy
+    ) async throws -> HistoryPage {
         let starting = [ByteBuffer(string: self.makeEpoch()), ByteBuffer(string: String(max(1, self.configuration.maxMessagelessStreams)))]
         return try await self.readHistory(
             RedisScripts.historyStartingStream,
             app: app,
             channel: channel,
             after: offset,
-            limit: nil,
+            limit: limit,
             policy: policy,
             starting: starting
         )

@@ -24,7 +24,10 @@ struct PusherHarness {
             connections: ConnectionCounter(),
             logger: .init(label: "test")
         )
-        self.context = PusherContext(environment: environment)
+        // Counts at every change: CountThrottledObserverTests and the interop suite pin the throttle.
+        var limits = PusherContext.Limits()
+        limits.subscriptionCountInterval = .zero
+        self.context = PusherContext(environment: environment, limits: limits)
         self.context.attach()
     }
 

@@ -125,6 +125,20 @@ struct EngineConformanceTests {
     }
 
     @Test(arguments: EngineFactory.all)
+    func aPositionedReadWithLimitZeroGivesWhereTheStreamStandsAndNoMessages(factory: EngineFactory) async throws {
+        try await factory.run { engine in
+            for index in 1...8 { _ = try await engine.publish(message("long", "\(index)"), history: keepTen) }
+            let position = try await engine.historyStartingStream(app: "app", channel: "long", after: 0, limit: 0, policy: keepTen)
+            #expect(position.publications.isEmpty && position.latest?.offset == 8 && !position.truncated)
+            let some = try await engine.historyStartingStream(app: "app", channel: "long", after: 3, limit: 2, policy: keepTen)
+            #expect(some.publications.map { String(buffer: $0.data) } == ["4", "5"])
+            #expect(some.latest == position.latest)
+            let fresh = try await engine.historyStartingStream(app: "app", channel: "new", after: 0, limit: 0, policy: keepTen)
+            #expect(fresh.publications.isEmpty && fresh.latest?.offset == 0 && fresh.latest?.epoch.isEmpty == false)
+        }
+    }
+
+    @Test(arguments: EngineFactory.all)
     func publishWithoutHistoryHasNoPositionAndKeepsNothing(factory: EngineFactory) async throws {
         try await factory.run { engine in
             let recorder = try await Recorder.listening(to: "plain", on: engine)

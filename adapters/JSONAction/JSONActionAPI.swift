@@ -40,7 +40,10 @@ struct JSONActionAPI: Sendable {
         case .success(let found): app = found
         case .failure(let refusal):
             self.environment.gate.report(refusal, caller: caller)
-            return JSONResponse.error(refusal.status, code: refusal.status == .notFound ? "not_found" : "unauthorized", message: refusal.message)
+            // The protocol's words: 404 `not_found` (what the Maravilla SDK reads), 403 `forbidden` (a disabled app, a
+            // browser origin the app does not list), else `unauthorized`.
+            let code = refusal.status == .notFound ? "not_found" : refusal.status == .forbidden ? "forbidden" : "unauthorized"
+            return JSONResponse.error(refusal.status, code: code, message: refusal.message)
         }
         var call = Call(app: app, request: request, caller: caller)
         if request.method == .post {

@@ -28,12 +28,17 @@ public struct JWTAdapter: ProtocolAdapter {
     public func register(http: Router<SwitchboardContext>, webSocket: Router<SwitchboardContext>) {
         let gate = self.environment.gate
         for path in Self.paths {
-            // Upgrade requests: refusals only decline here; the HTTP route below answers and reports them.
+            // A refused origin is declined with 403 JSON and its security event, as on every protocol's upgrade. An
+            // unknown key or a disabled app is upgraded and told with a Centrifugo disconnect (`open`), which a client
+            // does not retry: a declined handshake would only be retried for ever.
             webSocket.socket(RouterPath(path)) { request, context in
                 let caller = Caller(request: request, context: context)
                 if let refusal = gate.throttle(caller) { return await gate.decline(refusal, caller: caller, context: context) }
-                guard case .success(let app) = gate.admit(request: request, caller: caller) else { return .dontUpgrade }
-                return .upgrade(self.environment.webSocketCompression.upgradeHeaders(request, app: app, channel: context.channel))
+                let admitted = gate.admit(request: request, caller: caller)
+                if case .failure(let refusal) = admitted, refusal.kind == .originBlocked {
+                    return await gate.decline(refusal, caller: caller, context: context)
+                }
+                return .upgrade(self.environment.webSocketCompression.upgradeHeaders(request, app: try? admitted.get(), channel: context.channel))
             } open: { request, context, link in
                 self.open(request: request, context: context, link: link)
             }
@@ -70,8 +75,13 @@ public struct JWTAdapter: ProtocolAdapter {
     /// Opens an upgraded connection; the client's `connect` command (with its token) follows as a message.
     func open(request: Request, context: SwitchboardContext, link: any WebSocketLink) -> WebSocketOpening {
         let caller = Caller(request: request, context: context)
-        guard case .success(let app) = self.environment.gate.admit(request: request, caller: caller) else {
-            return .refuse(frames: [], code: 1000, reason: nil)
+        let app: App
+        switch self.environment.gate.admit(request: request, caller: caller) {
+        case .success(let admitted): app = admitted
+        case .failure(let refusal):
+            self.environment.gate.report(refusal, caller: caller)
+            let disconnect = refusal.kind == .appDisabled ? JWTDisconnect.appDisabled : .unknownApp
+            return .refuse(frames: [], code: UInt16(disconnect.code), reason: disconnect.reason)
         }
         guard let opened = self.environment.openConnection(app: app, caller: caller, encoder: JWTEncoder(app: app), channel: context.channel) else {
             return .refuse(frames: [], code: UInt16(JWTDisconnect.connectionLimit.code), reason: JWTDisconnect.connectionLimit.reason)

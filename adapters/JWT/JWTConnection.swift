@@ -410,7 +410,13 @@ public final class JWTConnection: Sendable {
             prepared.positioned = true
             prepared.recoverable = recoverable || policy.forceRecovery
             // Starts a stream that has no message yet, so the epoch handed out names the run these offsets belong to.
-            let page = try? await self.bus.historyStartingStream(app: self.app, channel: channel, after: recover?.offset ?? 0)
+            // Without recovery only the position is wanted: nothing is read (a read costs what it returns).
+            let page = try? await self.bus.historyStartingStream(
+                app: self.app,
+                channel: channel,
+                after: recover?.offset ?? 0,
+                limit: recover == nil ? 0 : nil
+            )
             let latest = page?.latest ?? StreamPosition(offset: 0, epoch: "")
             prepared.position = latest
             prepared.replayAfter = latest.offset

@@ -28,6 +28,10 @@ public struct JWTDisconnect: Sendable, Hashable, CustomStringConvertible {
     public static let connectionLimit = JWTDisconnect(code: 3504, reason: "connection limit")
     public static let channelLimit = JWTDisconnect(code: 3505, reason: "channel limit")
     public static let permissionDenied = JWTDisconnect(code: 3507, reason: "permission denied")
+    /// No app has the connection's key: Centrifugo's "bad request", which clients do not retry.
+    public static let unknownApp = JWTDisconnect(code: 3501, reason: "unknown app key")
+    /// The connection's app is disabled: a forced disconnect, which clients do not retry.
+    public static let appDisabled = JWTDisconnect(code: 3503, reason: "app disabled")
 
     /// A disconnect with a custom code and reason (server API `disconnect`).
     public init(code: UInt16, reason: String) {

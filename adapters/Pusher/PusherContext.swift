@@ -12,6 +12,8 @@ public struct PusherContext: Sendable {
         public var pongTimeoutSeconds = 30
         /// Seconds a connection subscribed to nothing may only keep alive before it is closed with 4202 (default 24 h).
         public var idleLimitSeconds = 86_400
+        /// The least time between two subscription counts of one channel, to its subscribers and to webhooks (1 s).
+        public var subscriptionCountInterval = Duration.seconds(1)
 
         /// The defaults above.
         public init() {}
@@ -48,7 +50,14 @@ public struct PusherContext: Sendable {
 
     /// Registers the adapter's bus observers: the cache channels' store, subscription counts, and webhooks.
     public func attach() {
-        self.bus.observers.register(PusherChannelObserver(bus: self.bus, cache: self.cache), name: "pusher")
-        if let webhooks = self.webhooks { self.bus.observers.register(webhooks, name: "pusher.webhooks") }
+        // Counts go out at most once a second per channel, to subscribers and to webhooks alike.
+        let hub = self.bus.hub
+        let count: @Sendable (String, String) -> Int = { app, channel in hub.count(app: app, channel: channel) }
+        let observer = PusherChannelObserver(bus: self.bus, cache: self.cache)
+        let interval = self.limits.subscriptionCountInterval
+        self.bus.observers.register(CountThrottledObserver(observer, interval: interval, count: count), name: "pusher")
+        if let webhooks = self.webhooks {
+            self.bus.observers.register(CountThrottledObserver(webhooks, interval: interval, count: count), name: "pusher.webhooks")
+        }
     }
 }

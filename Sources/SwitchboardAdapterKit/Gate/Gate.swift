@@ -81,7 +81,8 @@ public struct Gate: Sendable {
     }
 
     /// Finds the app whose secret is `bearer` (server APIs: the API key identifies the app). A `?key=` in `request`
-    /// must name that same app: an unknown key is a 404, another app's key a 401.
+    /// must name that same app: an unknown key is a 404, another app's key a 401. A request that carries an `Origin`
+    /// (a browser's) must come from one of the app's origins, as for every other route.
     public func admitServer(secret: String?, caller: Caller, request: Request? = nil) -> Result<App, Refusal> {
         let named = request?.uri.queryParameters["key"].map(String.init)
         if let named, self.apps.app(key: named) == nil {
@@ -93,10 +94,7 @@ public struct Gate: Sendable {
         guard let app = self.apps.app(secret: secret), named == nil || named == app.key else {
             return .failure(Refusal(status: .unauthorized, kind: .badSignature, app: nil, message: "invalid API key"))
         }
-        guard app.enabled else {
-            return .failure(Refusal(status: .forbidden, kind: .appDisabled, app: app.id, message: "app \(app.id) is disabled"))
-        }
-        return .success(app)
+        return self.check(app, caller: caller)
     }
 
     /// Records a refusal as a security event.

@@ -319,11 +319,11 @@ public final class Bus: BrokerEventHandler {
     /// Kept messages of a channel after `offset` and where its stream stands, starting the stream when none exists.
     ///
     /// A positioned subscribe reads this way, so the epoch it hands out names the run its offsets belong to; `latest`
-    /// is nil only when the channel keeps no history.
-    public func historyStartingStream(app: App, channel: String, after offset: UInt64) async throws -> HistoryPage {
+    /// is nil only when the channel keeps no history. `limit` 0 reads only where the stream stands.
+    public func historyStartingStream(app: App, channel: String, after offset: UInt64, limit: Int? = nil) async throws -> HistoryPage {
         let policy = app.policy(for: channel)
         guard policy.history.size > 0 else { return HistoryPage(publications: [], latest: nil, truncated: false) }
-        return try await self.engine.historyStartingStream(app: app.id, channel: channel, after: offset, policy: policy.history)
+        return try await self.engine.historyStartingStream(app: app.id, channel: channel, after: offset, limit: limit, policy: policy.history)
     }
 
     // MARK: Presence

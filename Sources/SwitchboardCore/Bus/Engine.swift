@@ -37,10 +37,11 @@ public protocol Engine: Sendable {
     func unsubscribe(app: String, channel: String) async throws
     /// Kept messages after `offset` (all kept when nil), oldest first, at most `limit`.
     func history(app: String, channel: String, after offset: UInt64?, limit: Int?, policy: HistoryPolicy) async throws -> HistoryPage
-    /// Kept messages after `offset` and where the stream stands, starting the stream (a fresh epoch at offset 0) when none exists.
+    /// Kept messages after `offset` (at most `limit`, all when nil) and where the stream stands, starting the stream (a
+    /// fresh epoch at offset 0) when none exists.
     ///
     /// For positioned subscribes: the epoch handed out then names this run of the stream, so a later reset is seen as one.
-    func historyStartingStream(app: String, channel: String, after offset: UInt64, policy: HistoryPolicy) async throws -> HistoryPage
+    func historyStartingStream(app: String, channel: String, after offset: UInt64, limit: Int?, policy: HistoryPolicy) async throws -> HistoryPage
     /// Drops a channel's kept messages but keeps its stream: the epoch and the top offset stay, so the next publish
     /// continues the offsets and a client at the top position still recovers (Centrifugo's history removal).
     func removeHistory(app: String, channel: String) async throws
@@ -58,6 +59,11 @@ extension Engine {
 
     /// A single-node engine's counts are this node's.
     public func channels(app: String, local: [String: Int]) async throws -> [String: Int] { local }
+
+    /// Every kept message after `offset`, starting the stream when none exists.
+    public func historyStartingStream(app: String, channel: String, after offset: UInt64, policy: HistoryPolicy) async throws -> HistoryPage {
+        try await self.historyStartingStream(app: app, channel: channel, after: offset, limit: nil, policy: policy)
+    }
 
     /// A single-node engine has no other node to tell.
     public func sendToOtherNodes(_ command: NodeCommand) async throws {}

@@ -168,13 +168,12 @@ public final class MemoryEngine: Engine {
             stream.history.trim(policy: policy, now: WallClock.milliseconds())
             streams[key] = stream
             if let offset { return stream.history.messages(after: offset, limit: limit) }
-            let all = stream.history.messages(after: 0)
-            let publications = limit.map { Array(all.publications.suffix($0)) } ?? all.publications
+            let publications = limit.map { stream.history.latest(limit: $0) } ?? stream.history.messages(after: 0).publications
             return HistoryPage(publications: publications, latest: stream.history.position, truncated: false)
         }
     }
 
-    public func historyStartingStream(app: String, channel: String, after offset: UInt64, policy: HistoryPolicy) -> HistoryPage {
+    public func historyStartingStream(app: String, channel: String, after offset: UInt64, limit: Int? = nil, policy: HistoryPolicy) -> HistoryPage {
         let key = Key(app: app, channel: channel)
         let now = WallClock.milliseconds()
         let (page, started) = self.stripe(key).streams.withLock { streams -> (HistoryPage, Started?) in
@@ -182,11 +181,11 @@ public final class MemoryEngine: Engine {
                 // Not journaled: a restart only loses an epoch no message was given, which fails recovery, never fakes it.
                 let stream = Stream(history: ChannelHistory(epoch: self.makeEpoch()), policy: policy, lastPublish: now)
                 streams[key] = stream
-                return (stream.history.messages(after: offset), Started(key: key, epoch: stream.history.epoch))
+                return (stream.history.messages(after: offset, limit: limit), Started(key: key, epoch: stream.history.epoch))
             }
             stream.history.trim(policy: policy, now: now)
             streams[key] = stream
-            return (stream.history.messages(after: offset), nil)
+            return (stream.history.messages(after: offset, limit: limit), nil)
         }
         // Taken after the stripe's lock is let go: one lock at a time, so no order between them to keep.
         guard let started else { return page }

@@ -50,13 +50,21 @@ public struct ChannelHistory: Sendable {
     }
 
     /// Messages with an offset greater than `offset`, oldest first, at most `limit` (all when nil).
+    ///
+    /// Offsets increase along the stream, so the first one past `offset` is found by bisection: a read costs what it
+    /// returns, not what the channel keeps (every subscribe reads, and a plan may keep 100,000 messages).
     public func messages(after offset: UInt64, limit: Int? = nil) -> HistoryPage {
         let kept = self.messages[self.head...]
         let firstKept = kept.first?.position?.offset ?? (self.lastOffset + 1)
         let truncated = offset < firstKept - 1 && offset < self.lastOffset
-        var result = kept.filter { ($0.position?.offset ?? 0) > offset }
-        if let limit, result.count > limit { result = Array(result.prefix(limit)) }
-        return HistoryPage(publications: Array(result), latest: self.position, truncated: truncated)
+        var low = kept.startIndex
+        var high = kept.endIndex
+        while low < high {
+            let middle = low + (high - low) / 2
+            if (kept[middle].position?.offset ?? 0) > offset { high = middle } else { low = middle + 1 }
+        }
+        let end = limit.map { min(kept.endIndex, low + max(0, $0)) } ?? kept.endIndex
+        return HistoryPage(publications: Array(kept[low..<end]), latest: self.position, truncated: truncated)
     }
 
     /// The newest `limit` messages, oldest first.
