@@ -117,19 +117,8 @@ final class RedisOccupancy: Sendable {
 
     /// Subscribers per channel of `app` on every node: `local` for this node plus the other nodes' last reports.
     func channels(app: String, local: [String: Int]) async throws -> [String: Int] {
-        let reply = try await self.connection.run(
-            Self.read,
-            keys: [self.keys.occupancyNodes(app: app)],
-            arguments: [ByteBuffer(string: self.keys.occupancyHashPrefix(app: app)), ByteBuffer(string: self.nodeID)]
-        )
-        var result = local
-        let items = reply.elements ?? []
-        var index = 0
-        while index + 1 < items.count {
-            if let channel = items[index].string, let count = items[index + 1].int, count > 0 { result[channel, default: 0] += Int(count) }
-            index += 2
-        }
-        return result
+        let elsewhere = try await self.otherNodes(apps: [app])[app]?.channels ?? [:]
+        return local.merging(elsewhere, uniquingKeysWith: +)
     }
 
     private func hash(app: String) -> String { self.keys.occupancyHashPrefix(app: app) + self.nodeID }
@@ -167,29 +156,6 @@ final class RedisOccupancy: Sendable {
         redis.call('del', KEYS[1])
         redis.call('srem', KEYS[2], ARGV[1])
         return 1
-        """
-    )
-
-    /// KEYS: the app's node set. ARGV: the node hashes' key prefix, the asking node (its counts are read live).
-    /// Sums every other live node's counts; drops nodes whose hash expired. Returns channel/count pairs.
-    static let read = RedisScript(
-        """
-        local sums = {}
-        for _, node in ipairs(redis.call('smembers', KEYS[1])) do
-            if node ~= ARGV[2] then
-                local fields = redis.call('hgetall', ARGV[1] .. node)
-                if #fields == 0 then redis.call('srem', KEYS[1], node) end
-                for i = 1, #fields, 2 do
-                    if string.sub(fields[i], 1, 1) ~= ' ' then sums[fields[i]] = (sums[fields[i]] or 0) + tonumber(fields[i + 1]) end
-                end
-            end
-        end
-        local out = {}
-        for channel, count in pairs(sums) do
-            out[#out + 1] = channel
-            out[#out + 1] = count
-        end
-        return out
         """
     )
 

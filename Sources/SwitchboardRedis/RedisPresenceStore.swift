@@ -130,13 +130,7 @@ public final class RedisPresenceStore: PresenceStore {
             for member in holders { held[id]?[member]?.record = record }
         }
         guard reply.string == "update" else { return nil }
-        return PresenceChange(
-            app: app,
-            channel: channel,
-            kind: .update,
-            member: PresenceMember(userID: userID, metadata: metadata, lastSeen: now),
-            timestamp: now
-        )
+        return .updated(app: app, channel: channel, userID: userID, metadata: metadata, now: now)
     }
 
     public func leave(app: String, channel: String, userID: String, holder: PresenceHolder, now: Int64) async throws -> PresenceChange? {
@@ -161,6 +155,22 @@ public final class RedisPresenceStore: PresenceStore {
 
     /// Each member's `lastSeen` is its record's or, when later, its newest holder's score: a node re-scores its open
     /// connections' holders every `refreshInterval`, so a member a connection holds is seen within that.
+    public func headcount(app: String, channel: String, userID: String) async throws -> (members: Int, includes: Bool) {
+        let id = self.keys.channelID(app: app, channel: channel)
+        let reply = try await RedisEngine.mapped {
+            try await self.connection.run(
+                RedisScripts.presenceHeadcount,
+                keys: [self.keys.presenceMembers(id)],
+                arguments: [ByteBuffer(string: userID)]
+            )
+        }
+        let parts = reply.elements ?? []
+        guard parts.count == 2, let members = parts[0].int, let includes = parts[1].int else {
+            throw RedisError.unexpectedReply("presence headcount returned \(reply)")
+        }
+        return (Int(members), includes == 1)
+    }
+
     public func members(app: String, channel: String) async throws -> [PresenceMember] {
         let id = self.keys.channelID(app: app, channel: channel)
         let reply = try await RedisEngine.mapped {

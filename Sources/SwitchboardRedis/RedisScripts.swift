@@ -192,6 +192,15 @@ enum RedisScripts {
         """
     )
 
+    /// How many members a channel has and whether one user is among them.
+    ///
+    /// KEYS: members. ARGV: user. Returns `{count, 0 or 1}`.
+    static let presenceHeadcount = RedisScript(
+        """
+        return {redis.call('hlen', KEYS[1]), redis.call('hexists', KEYS[1], ARGV[1])}
+        """
+    )
+
     /// Removes a presence holder.
     ///
     /// KEYS: members, holders, counts. ARGV: user, holder member. Returns nil unless that was the user's last holder;

@@ -68,4 +68,20 @@ import Testing
         }
         #expect(elapsed < .seconds(15), "\(self.count) channels took \(elapsed)")
     }
+
+    @Test func joiningABigPresenceChannelDoesNotReadItsMembersPerJoin() async throws {
+        var app = testApp()
+        app.maxPresenceMembers = 100_000
+        let bus = Bus(engine: MemoryEngine(), apps: AppRegistry(apps: [app]))
+        let meta = ByteBuffer(string: "{}")
+        let count = 10_000
+        let start = self.clock.now
+        for id in 0..<count {
+            let holder = PresenceHolder.connection(ConnectionID(UInt64(id)))
+            _ = try await bus.presenceJoin(app: app, channel: "presence-crowd", userID: "u\(id)", metadata: meta, holder: holder)
+        }
+        let elapsed = self.clock.now - start
+        #expect(try await bus.members(app: app.id, channel: "presence-crowd").count == count)
+        #expect(elapsed < .seconds(15), "\(count) presence joins took \(elapsed)")
+    }
 }

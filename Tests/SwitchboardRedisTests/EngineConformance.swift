@@ -73,6 +73,19 @@ struct EngineFactory: Sendable, CustomTestStringConvertible {
     static let all: [EngineFactory] = RedisServer.isInstalled ? [.memory, .redis] : [.memory]
 }
 
+/// `count` nodes on one fresh redis-server, each handing what it receives to its own recorder, around `body`.
+func withRedisNodes(_ count: Int, _ body: ([(engine: RedisEngine, heard: Recorder)]) async throws -> Void) async throws {
+    func nest(_ started: [(engine: RedisEngine, heard: Recorder)], url: RedisURL) async throws {
+        guard started.count < count else { return try await body(started) }
+        try await withRedisEngine(url: url) { engine in
+            let heard = Recorder()
+            engine.attach(heard)
+            try await nest(started + [(engine, heard)], url: url)
+        }
+    }
+    try await withRedisServer { server in try await nest([], url: server.url) }
+}
+
 /// Runs a Redis engine (its connections and refresher) around `body`.
 ///
 /// `configure` adjusts the settings further; `makeEpoch` names new streams (random by default).
@@ -264,6 +277,30 @@ struct EngineConformanceTests {
             let other = try await engine.publish(message("a", "1", app: "two"), history: keepTen)
             let sibling = try await engine.publish(message("b", "1", app: "one"), history: keepTen)
             #expect(other.position?.offset == 1 && sibling.position?.offset == 1)
+        }
+    }
+
+    @Test(arguments: EngineFactory.all)
+    func aHeadcountCountsEachUserOnceAndSaysWhetherOneIsAMember(factory: EngineFactory) async throws {
+        try await factory.run { engine in
+            let store = engine.presence
+            let meta = ByteBuffer(string: "{}")
+            let now = WallClock.milliseconds()
+            #expect(try await store.headcount(app: "app", channel: "presence-h", userID: "ada") == (0, false))
+            for (user, holder) in [("ada", 1), ("ada", 2), ("bob", 3)] {
+                _ = try await store.join(
+                    app: "app",
+                    channel: "presence-h",
+                    userID: user,
+                    metadata: meta,
+                    holder: .connection(ConnectionID(UInt64(holder))),
+                    now: now
+                )
+            }
+            #expect(try await store.headcount(app: "app", channel: "presence-h", userID: "ada") == (2, true))
+            #expect(try await store.headcount(app: "app", channel: "presence-h", userID: "cyd") == (2, false))
+            _ = try await store.leave(app: "app", channel: "presence-h", userID: "bob", holder: .connection(ConnectionID(3)), now: now)
+            #expect(try await store.headcount(app: "app", channel: "presence-h", userID: "bob") == (1, false))
         }
     }
 

@@ -10,17 +10,7 @@ import Testing
 struct RedisEngineTests {
     /// Two nodes on one fresh redis-server, each handing what it receives to its own recorder.
     func withTwoNodes(_ body: (RedisEngine, Recorder, RedisEngine, Recorder) async throws -> Void) async throws {
-        try await withRedisServer { server in
-            try await withRedisEngine(url: server.url) { a in
-                try await withRedisEngine(url: server.url) { b in
-                    let onA = Recorder()
-                    let onB = Recorder()
-                    a.attach(onA)
-                    b.attach(onB)
-                    try await body(a, onA, b, onB)
-                }
-            }
-        }
+        try await withRedisNodes(2) { nodes in try await body(nodes[0].engine, nodes[0].heard, nodes[1].engine, nodes[1].heard) }
     }
 
     @Test func channelCountsAddEveryNodesReportToTheAskingNodesLiveCounts() async throws {
@@ -42,33 +32,24 @@ struct RedisEngineTests {
     }
 
     @Test func eachNodeHearsTheOtherNodesLoadOfTheAppsItHoldsAfterItsReport() async throws {
-        try await withRedisServer { server in
-            try await withRedisEngine(url: server.url) { a in
-                try await withRedisEngine(url: server.url) { b in
-                    try await withRedisEngine(url: server.url) { c in
-                        let (onA, onB, onC) = (Recorder(), Recorder(), Recorder())
-                        a.attach(onA)
-                        b.attach(onB)
-                        c.attach(onC)
-                        onB.load.withLock { $0 = ["app": NodeLoad(connections: 3, channels: ["room": 2]), "other": NodeLoad(connections: 1)] }
-                        onC.load.withLock { $0 = ["app": NodeLoad(connections: 2, channels: ["room": 1, "lobby": 4])] }
-                        try await b.occupancy.report()
-                        try await c.occupancy.report()
-                        // `a` hears of the apps it holds itself, summed over the others, and never its own load.
-                        onA.load.withLock { $0 = ["app": NodeLoad(connections: 7, channels: ["room": 9])] }
-                        try await a.occupancy.report()
-                        #expect(onA.elsewhere.withLock { $0 } == ["app": NodeLoad(connections: 5, channels: ["room": 3, "lobby": 4])])
-                        // A node that holds nothing of an app any more drops out of the sums.
-                        onC.load.withLock { $0 = [:] }
-                        try await c.occupancy.report()
-                        try await a.occupancy.report()
-                        #expect(onA.elsewhere.withLock { $0 } == ["app": NodeLoad(connections: 3, channels: ["room": 2])])
-                        // An app no other node holds is left out.
-                        try await b.occupancy.report()
-                        #expect(onB.elsewhere.withLock { $0 } == ["app": NodeLoad(connections: 7, channels: ["room": 9])])
-                    }
-                }
-            }
+        try await withRedisNodes(3) { nodes in
+            let ((a, onA), (b, onB), (c, onC)) = (nodes[0], nodes[1], nodes[2])
+            onB.load.withLock { $0 = ["app": NodeLoad(connections: 3, channels: ["room": 2]), "other": NodeLoad(connections: 1)] }
+            onC.load.withLock { $0 = ["app": NodeLoad(connections: 2, channels: ["room": 1, "lobby": 4])] }
+            try await b.occupancy.report()
+            try await c.occupancy.report()
+            // `a` hears of the apps it holds itself, summed over the others, and never its own load.
+            onA.load.withLock { $0 = ["app": NodeLoad(connections: 7, channels: ["room": 9])] }
+            try await a.occupancy.report()
+            #expect(onA.elsewhere.withLock { $0 } == ["app": NodeLoad(connections: 5, channels: ["room": 3, "lobby": 4])])
+            // A node that holds nothing of an app any more drops out of the sums.
+            onC.load.withLock { $0 = [:] }
+            try await c.occupancy.report()
+            try await a.occupancy.report()
+            #expect(onA.elsewhere.withLock { $0 } == ["app": NodeLoad(connections: 3, channels: ["room": 2])])
+            // An app no other node holds is left out.
+            try await b.occupancy.report()
+            #expect(onB.elsewhere.withLock { $0 } == ["app": NodeLoad(connections: 7, channels: ["room": 9])])
         }
     }
 

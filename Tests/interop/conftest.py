@@ -728,6 +728,13 @@ def pusher_api_auth(app, socket_id: str, channel: str, channel_data: str | None 
     return app["key"] + ":" + hmac.new(app["secret"].encode(), signed.encode(), hashlib.sha256).hexdigest()
 
 
+def expect_pusher_closed(client: PusherWS, code: int) -> None:
+    """The next frame is a `pusher:error` with `code`, and the server then closes the socket with that code."""
+    frame = client.recv()
+    assert frame["event"] == "pusher:error" and frame["data"]["code"] == code, frame
+    assert client.close_code() == code
+
+
 def expect_pusher_error(client: PusherWS, code: int, channel: str | None = None) -> dict:
     """The next `pusher:error` (skipping a `pusher:subscription_error` before it) must carry `code`."""
     frame = client.recv()

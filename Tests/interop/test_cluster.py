@@ -30,6 +30,7 @@ from conftest import (
     PysherClient,
     SSEStream,
     WSClient,
+    expect_pusher_closed,
     expect_pusher_error,
     free_port,
     next_event,
@@ -558,9 +559,7 @@ def test_terminate_connections_through_one_node_ends_that_users_connections_on_e
             assert client.recv()["event"] == "pusher:signin_success"
         api.terminate_user_connections(user)
         for client in (on_a, on_b):
-            frame = client.recv()
-            assert frame["event"] == "pusher:error" and frame["data"]["code"] == 4009, frame
-            assert client.close_code() == 4009
+            expect_pusher_closed(client, 4009)
         other.assert_alive()
         api.send_to_user(bystander, "still", "here")
         assert other.recv()["event"] == "still"

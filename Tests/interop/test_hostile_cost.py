@@ -1,14 +1,24 @@
 """What a client holding only the public key can make the server do, measured from the client's side: the work a
 request causes stays in proportion to the request, not to how big a channel has grown.
 
-Clients: raw Pusher-protocol frames on the `websockets` sync client (`PusherWS`). Loopback only, bounded in time and
-count.
+Clients: raw Pusher-protocol frames on the `websockets` sync client (`PusherWS`), httpx. Server CPU is read from
+/proc. Loopback only, bounded in time and count.
 """
 
 import json
+import os
 import time
 
-from conftest import PUSHER, PusherWS, unique
+import httpx
+
+from conftest import MAIN, PUSHER, WAIT, PusherWS, unique
+
+
+def cpu_seconds(server) -> float:
+    """The server process's CPU time so far (user + system), from /proc."""
+    with open(f"/proc/{server.process.pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def test_a_crowd_joining_a_counted_channel_sends_each_subscriber_a_few_counts_not_one_per_join(server):
@@ -38,3 +48,16 @@ def test_a_crowd_joining_a_counted_channel_sends_each_subscriber_a_few_counts_no
         finally:
             for client in others:
                 client.__exit__(None, None, None)
+
+
+def test_an_sse_request_naming_thousands_of_channels_is_refused_for_the_price_of_the_first_hundred(server):
+    """A stream holds at most 100 channels; the names were de-duplicated by scanning the list for each one before
+    that check, so 4,000 names cost 8 million comparisons per request (0.5 s of CPU in a debug build)."""
+    query = "&".join(f"channel=c{n}" for n in range(4_000))
+    before = cpu_seconds(server)
+    for _ in range(20):
+        r = httpx.get(f"{server.http}/sse?key={MAIN['key']}&{query}", timeout=WAIT)
+        assert r.status_code == 400 and r.json()["error"]["code"] == "bad_request", r.text
+        assert "at most 100 channels" in r.json()["error"]["message"]
+    spent = cpu_seconds(server) - before
+    assert spent < 5, f"20 refused requests cost {spent:.1f} s of server CPU"

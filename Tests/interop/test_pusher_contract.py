@@ -27,6 +27,7 @@ from conftest import (
     WAIT,
     PusherWS,
     WSClient,
+    expect_pusher_closed,
     expect_pusher_error,
     now_ms,
     publish,
@@ -355,9 +356,7 @@ def test_terminate_connections_ends_every_connection_of_that_user_and_no_other(s
             assert frame["event"] == "notice" and json.loads(frame["data"]) == {"n": 1}, frame
         api.terminate_user_connections(user)
         for client in (one, two):
-            frame = client.recv()
-            assert frame["event"] == "pusher:error" and frame["data"]["code"] == 4009, frame
-            assert client.close_code() == 4009
+            expect_pusher_closed(client, 4009)
         other.assert_alive()
         api.send_to_user(bystander, "still", "here")
         assert other.recv()["event"] == "still"

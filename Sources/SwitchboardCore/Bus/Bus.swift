@@ -346,10 +346,8 @@ public final class Bus: BrokerEventHandler {
         guard app.policy(for: channel).presence else { throw BusError.presenceNotAllowed }
         let limit = self.maxPresenceMetadataBytes
         guard metadata.readableBytes <= limit else { throw BusError.metadataTooLarge(limit: limit) }
-        let members = try await self.engine.presence.members(app: app.id, channel: channel)
-        if members.count >= app.maxPresenceMembers, !members.contains(where: { $0.userID == userID }) {
-            throw BusError.presenceFull(app.maxPresenceMembers)
-        }
+        let (members, includes) = try await self.engine.presence.headcount(app: app.id, channel: channel, userID: userID)
+        if members >= app.maxPresenceMembers, !includes { throw BusError.presenceFull(app.maxPresenceMembers) }
         var change = try await self.engine.presence.join(
             app: app.id,
             channel: channel,

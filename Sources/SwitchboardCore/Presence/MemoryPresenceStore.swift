@@ -40,13 +40,7 @@ public final class MemoryPresenceStore: PresenceStore {
             channels[key]?.values[index].member.lastSeen = now
             guard let member = channels[key]?.values[index].member, member.metadata != metadata else { return nil }
             channels[key]?.values[index].member.metadata = metadata
-            return PresenceChange(
-                app: app,
-                channel: channel,
-                kind: .update,
-                member: PresenceMember(userID: userID, metadata: metadata, lastSeen: now),
-                timestamp: now
-            )
+            return .updated(app: app, channel: channel, userID: userID, metadata: metadata, now: now)
         }
     }
 
@@ -84,6 +78,13 @@ public final class MemoryPresenceStore: PresenceStore {
                 return member
             }
             .sorted { $0.userID < $1.userID }
+        }
+    }
+
+    public func headcount(app: String, channel: String, userID: String) -> (members: Int, includes: Bool) {
+        self.state.withLock { channels in
+            let members = channels[Key(app: app, channel: channel)]
+            return (members?.count ?? 0, members?[userID] != nil)
         }
     }
 

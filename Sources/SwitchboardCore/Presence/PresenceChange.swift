@@ -48,4 +48,10 @@ public struct PresenceChange: Sendable {
         self.timestamp = timestamp
         self.cause = cause
     }
+
+    /// The change a store reports when `userID`'s metadata became `metadata` at `now`.
+    public static func updated(app: String, channel: String, userID: String, metadata: ByteBuffer, now: Int64) -> PresenceChange {
+        let member = PresenceMember(userID: userID, metadata: metadata, lastSeen: now)
+        return PresenceChange(app: app, channel: channel, kind: .update, member: member, timestamp: now)
+    }
 }

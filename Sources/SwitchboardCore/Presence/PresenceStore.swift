@@ -34,6 +34,9 @@ public protocol PresenceStore: Sendable {
     func leave(app: String, channel: String, userID: String, holder: PresenceHolder, now: Int64) async throws -> PresenceChange?
     /// The channel's members, each `lastSeen` when a holder last vouched for it (an open connection does at all times).
     func members(app: String, channel: String) async throws -> [PresenceMember]
+    /// How many members the channel has and whether `userID` is one: what a join holds the member cap to, read without
+    /// the members (reading them for every join would make filling a channel cost the square of its size).
+    func headcount(app: String, channel: String, userID: String) async throws -> (members: Int, includes: Bool)
     /// Drops server-side joins not heard from since `now - maxAge` milliseconds; returns the leaves.
     func expire(now: Int64, maxAge: Int64) async throws -> [PresenceChange]
 }
