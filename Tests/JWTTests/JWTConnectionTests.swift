@@ -291,7 +291,7 @@ extension JSONObject {
         let h = Harness()
         for index in 1...310 {
             let publication = Publication(app: h.app.id, channel: "room", data: ByteBuffer(string: "\(index)"), timestamp: WallClock.milliseconds())
-            _ = try await h.bus.publish(publication, app: h.app, via: "test")
+            _ = try await h.bus.publish(publication, app: h.app, options: .via("test"))
         }
         let connection = try await h.connected()
         for (id, limit) in [(2, -1), (3, 1_000)] {

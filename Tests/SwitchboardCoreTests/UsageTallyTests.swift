@@ -86,7 +86,7 @@ import Testing
         let bus = Bus(engine: MemoryEngine(), apps: AppRegistry(apps: [app]))
         let message = Publication(app: "q", channel: "c", data: ByteBuffer(string: "1"), timestamp: WallClock.milliseconds())
         _ = try await bus.publish(message, app: app)
-        _ = try await bus.publish(message, app: app, via: "pusher")
+        _ = try await bus.publish(message, app: app, options: .via("pusher"))
         await #expect(throws: BusError.monthlyQuota(limit: 2)) { try await bus.publish(message, app: app) }
         #expect(BusError.monthlyQuota(limit: 2).securityKind == .overQuota)
         let pending = bus.usage.pending(app: "q").values.first

@@ -222,7 +222,7 @@ public final class JSONActionConnection: Sendable {
             timestamp: WallClock.milliseconds()
         )
         do {
-            _ = try await self.bus.publish(publication, app: self.app, via: "jsonaction")
+            _ = try await self.bus.publish(publication, app: self.app, options: .via("jsonaction"))
         } catch {
             self.refuse(error, channel: channel)
         }

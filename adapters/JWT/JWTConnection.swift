@@ -538,7 +538,7 @@ public final class JWTConnection: Sendable {
             connInfo: info
         )
         do {
-            _ = try await self.bus.publish(publication, app: self.app, via: "jwt")
+            _ = try await self.bus.publish(publication, app: self.app, options: .via("jwt"))
         } catch {
             return self.reply(JWTReply.error(id: id, self.refusal(error, channel: channel)))
         }

@@ -309,7 +309,7 @@ struct JWTServerAPI: Sendable {
             throw Failure(code: .badRequest, message: "skip_history is not available on delivery channels")
         }
         do {
-            return try await self.bus.publish(publication, app: app, kept: !skip, idempotencyKey: key)
+            return try await self.bus.publish(publication, app: app, options: PublishOptions(kept: !skip, idempotencyKey: key))
         } catch let error as BusError {
             switch error {
             case .rateLimited: throw Failure(code: .tooManyRequests, message: nil)

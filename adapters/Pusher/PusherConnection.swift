@@ -378,7 +378,7 @@ public final class PusherConnection: Sendable {
             timestamp: WallClock.milliseconds()
         )
         do {
-            _ = try await self.bus.publish(publication, app: self.app, via: "pusher")
+            _ = try await self.bus.publish(publication, app: self.app, options: .via("pusher"))
         } catch {
             return self.refuse(error, channel: channel)
         }

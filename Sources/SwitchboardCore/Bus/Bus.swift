@@ -262,39 +262,21 @@ public final class Bus: BrokerEventHandler {
     }
 
     /// Publishes within the app's limits; returns the publication with its position when the channel keeps history.
-    ///
-    /// - Parameters:
-    ///   - via: the protocol that carried it, for usage counts (`rest` for the server APIs, else the WebSocket's).
-    ///   - kept: false delivers the message without keeping it, whatever the channel's policy (Centrifugo's `skip_history`).
-    ///   - idempotencyKey: a retry of a publish the channel carried under this key within its window is not published
-    ///     again; the first one's position comes back. Still admitted (rate, size) as any request is.
-    public func publish(
-        _ publication: Publication,
-        app: App,
-        via: String = "rest",
-        kept: Bool = true,
-        idempotencyKey: IdempotencyKey? = nil
-    ) async throws -> Publication {
+    public func publish(_ publication: Publication, app: App, options: PublishOptions = PublishOptions()) async throws -> Publication {
         guard ChannelName.isValid(publication.channel) else { throw BusError.invalidChannel }
         try self.admitPublish(app: app, size: publication.data.readableBytes)
-        return try await self.publishAdmitted(publication, app: app, via: via, kept: kept, idempotencyKey: idempotencyKey)
+        return try await self.publishAdmitted(publication, app: app, options: options)
     }
 
     /// Publishes a message whose limits were already checked (one admission covering several channels).
-    public func publishAdmitted(
-        _ publication: Publication,
-        app: App,
-        via: String = "rest",
-        kept: Bool = true,
-        idempotencyKey: IdempotencyKey? = nil
-    ) async throws -> Publication {
+    public func publishAdmitted(_ publication: Publication, app: App, options: PublishOptions = PublishOptions()) async throws -> Publication {
         if let kit = app.rule(for: publication.channel)?.kit { try await self.admitKit(publication, kit: kit, app: app) }
         let policy = app.policy(for: publication.channel)
-        let history = kept && policy.history.size > 0 ? policy.history : nil
+        let history = options.kept && policy.history.size > 0 ? policy.history : nil
         var stamped = publication
         stamped.publishedAt = ContinuousClock.now
         let published: Publication
-        if let idempotencyKey {
+        if let idempotencyKey = options.idempotencyKey {
             let outcome = try await self.engine.publish(stamped, history: history, idempotencyKey: idempotencyKey)
             // A retry the channel already carried: nothing went out, so nothing is counted or told to observers.
             guard !outcome.isDuplicate else { return outcome.publication }
@@ -303,7 +285,7 @@ public final class Bus: BrokerEventHandler {
             published = try await self.engine.publish(stamped, history: history)
         }
         self.stats.countPublished()
-        self.usage.countPublished(app: app.id, via: via, now: WallClock.milliseconds())
+        self.usage.countPublished(app: app.id, via: options.via, now: WallClock.milliseconds())
         self.observers.notify { $0.published(published) }
         await self.pacer?.pace()
         return published

@@ -5,7 +5,7 @@
 ///
 /// ```swift
 /// guard let key = IdempotencyKey("order-42-paid") else { throw /* over `maxBytes` */ }
-/// let first = try await bus.publish(publication, app: app, idempotencyKey: key)
+/// let first = try await bus.publish(publication, app: app, options: PublishOptions(idempotencyKey: key))
 /// ```
 public struct IdempotencyKey: Sendable, Hashable {
     /// The longest key accepted, in UTF-8 bytes: each one is kept for its window, so its size is bounded.
