@@ -747,3 +747,49 @@ def test_a_rest_presence_join_keeps_the_200_byte_user_id_bound_of_a_websocket_jo
     assert rest(server, "POST", "presence/join", json={"channel": channel, "userId": longest}).json()["changed"]
     assert [m["userId"] for m in rest(server, "GET", "presence/members", params={"channel": channel}).json()["members"]] == [longest]
     assert rest(server, "POST", "presence/leave", json={"channel": channel, "userId": longest}).json()["changed"]
+
+
+@pytest.mark.parametrize("path", ["presence/join", "presence/update"])
+def test_rest_presence_metadata_over_the_limit_is_413_message_too_large_on_join_and_update(server, path):
+    channel = unique("restpresence:")
+    assert rest(server, "POST", "presence/join", json={"channel": channel, "userId": "srv"}).status_code == 200
+    r = rest(server, "POST", path, json={"channel": channel, "userId": "srv", "metadata": {"x": "y" * 3000}})
+    assert r.status_code == 413, r.text
+    assert r.json()["error"]["code"] == "message_too_large"
+
+
+@pytest.mark.parametrize("path", ["presence/join", "presence/update", "presence/leave"])
+def test_rest_presence_on_a_channel_without_presence_is_403_forbidden(server, path):
+    r = rest(server, "POST", path, json={"channel": unique("nopresence:"), "userId": "srv", "metadata": {}})
+    assert r.status_code == 403, r.text
+    assert r.json()["error"]["code"] == "forbidden"
+
+
+def test_a_silent_server_side_member_is_not_listed_once_its_timeout_passed(server):
+    """The test config's presence timeout is 3 s; the sweep that announces the leave runs every 5 s, and the member
+    list must not wait for it."""
+    channel = unique("restpresence:")
+    assert rest(server, "POST", "presence/join", json={"channel": channel, "userId": "silent"}).json()["changed"]
+    listed = lambda: [m["userId"] for m in rest(server, "GET", "presence/members", params={"channel": channel}).json()["members"]]
+    assert listed() == ["silent"]
+    time.sleep(3.3)
+    assert listed() == []
+
+
+def test_rest_history_with_limit_zero_returns_no_message(server):
+    channel = unique("hist-zero:")
+    publish(server, channel, {"i": 1})
+    r = rest(server, "GET", "history", params={"channel": channel, "limit": "0"})
+    assert r.status_code == 200 and r.json()["messages"] == [], r.text
+
+
+def test_a_last_event_id_written_as_a_whole_float_replays_after_that_number(server):
+    channel = unique("hist-float:")
+    for i in range(1, 4):
+        publish(server, channel, {"i": i})
+    with WSClient(server) as client:
+        client.send({"action": "subscribe", "channel": channel, "lastEventId": 2.0})
+        assert client.recv()["event"] == "subscribed"
+        assert client.recv()["data"] == {"i": 3}
+        client.send({"action": "subscribe", "channel": unique("hist-float:"), "lastEventId": 2.5})
+        expect_error(client, "bad_request")

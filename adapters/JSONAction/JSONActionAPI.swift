@@ -189,15 +189,25 @@ struct JSONActionAPI: Sendable {
         let channel = try self.requireChannel(call.body)
         let userID = try self.requireUserID(call.body)
         let metadata = call.body?.raw("metadata") ?? ByteBuffer(string: "null")
-        let change = try await self.bus.presenceUpdate(app: call.app, channel: channel, userID: userID, metadata: metadata)
-        return Self.changed(change != nil)
+        do {
+            guard call.app.policy(for: channel).presence else { throw BusError.presenceNotAllowed }
+            let change = try await self.bus.presenceUpdate(app: call.app, channel: channel, userID: userID, metadata: metadata)
+            return Self.changed(change != nil)
+        } catch {
+            throw APIFailure.from(error)
+        }
     }
 
     func presenceLeave(_ call: Call) async throws -> Response {
         let channel = try self.requireChannel(call.body)
         let userID = try self.requireUserID(call.body)
-        let change = try await self.bus.presenceLeave(app: call.app.id, channel: channel, userID: userID, holder: .server)
-        return Self.changed(change != nil)
+        do {
+            guard call.app.policy(for: channel).presence else { throw BusError.presenceNotAllowed }
+            let change = try await self.bus.presenceLeave(app: call.app.id, channel: channel, userID: userID, holder: .server)
+            return Self.changed(change != nil)
+        } catch {
+            throw APIFailure.from(error)
+        }
     }
 
     static func changed(_ changed: Bool) -> Response {
@@ -259,7 +269,7 @@ struct JSONActionAPI: Sendable {
 
     func history(_ call: Call) async throws -> Response {
         let channel = try self.channelQuery(call)
-        let limit = try self.countQuery(call, "limit").map { Int(max(1, min($0, 1000))) } ?? 100
+        let limit = try self.countQuery(call, "limit").map { Int(min($0, 1000)) } ?? 100
         let after = try self.countQuery(call, "after")
         let page = try await self.bus.history(app: call.app, channel: channel, after: after, limit: limit)
         return JSONResponse.make { json in

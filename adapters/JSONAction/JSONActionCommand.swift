@@ -47,7 +47,9 @@ public enum JSONActionCommand: Sendable {
             let channel = try requireChannel()
             var lastEventID: UInt64?
             if object.has("lastEventId"), !object.isNull("lastEventId") {
-                guard let value = object.integer("lastEventId"), value >= 0 else {
+                // A whole number written as `2.0` (as JSON encoders of floats write it) is that number.
+                let integral = object.double("lastEventId").flatMap { $0 == $0.rounded() && $0 < 9_007_199_254_740_992 ? Int64(exactly: $0) : nil }
+                guard let value = object.integer("lastEventId") ?? integral, value >= 0 else {
                     throw Invalid(message: "\"lastEventId\" must be a non-negative integer", channel: channel)
                 }
                 lastEventID = UInt64(value)

@@ -379,7 +379,9 @@ public final class Bus: BrokerEventHandler {
 
     /// The channel's members.
     public func members(app: String, channel: String) async throws -> [PresenceMember] {
-        try await self.engine.presence.members(app: app, channel: channel)
+        // A server-side join not heard from within the timeout is gone, though the sweep has not announced it yet.
+        let cutoff = WallClock.milliseconds() - self.presenceTimeoutMilliseconds
+        return try await self.engine.presence.members(app: app, channel: channel).filter { $0.lastSeen >= cutoff }
     }
 
     /// Expires silent server-side presence joins and trims history; the janitor calls it periodically.
