@@ -10,7 +10,13 @@ import Synchronization
 /// | `P:control` | pub/sub channel | the name of the field that changed |
 /// | `P:control:documents` | hash | field (e.g. `live:<app>`) → document |
 public final class RedisControlNotices: Sendable {
-    private let handler = Mutex<(@Sendable (String) -> Void)?>(nil)
+    /// The handler in a struct, not as the `Mutex`'s value itself: each read would wrap a bare function in two more
+    /// conversion thunks (see `RedisCommandTimer`).
+    private struct Handler: Sendable {
+        let call: @Sendable (String) -> Void
+    }
+
+    private let handler = Mutex<Handler?>(nil)
     /// The pub/sub topic.
     public let topic: String
     /// The hash of documents.
@@ -26,10 +32,10 @@ public final class RedisControlNotices: Sendable {
 
     func receive(_ payload: ByteBuffer) {
         let field = String(buffer: payload)
-        self.handler.withLock { $0 }?(field)
+        self.handler.withLock { $0 }?.call(field)
     }
 
-    func listen(_ handler: @escaping @Sendable (String) -> Void) { self.handler.withLock { $0 = handler } }
+    func listen(_ handler: @escaping @Sendable (String) -> Void) { self.handler.withLock { $0 = Handler(call: handler) } }
 }
 
 extension RedisEngine {

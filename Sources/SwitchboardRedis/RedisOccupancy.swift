@@ -18,7 +18,14 @@ final class RedisOccupancy: Sendable {
     /// Apps this node reported channels for last time, so an app that emptied gets its hash removed.
     private let reported = Mutex<Set<String>>([])
     /// Where local loads come from and the other nodes' go (the bus); set once the engine is attached.
-    private let bus = Mutex<(local: @Sendable () -> [String: NodeLoad], elsewhere: @Sendable ([String: NodeLoad]) -> Void)?>(nil)
+    private struct BusLink: Sendable {
+        let local: @Sendable () -> [String: NodeLoad]
+        let elsewhere: @Sendable ([String: NodeLoad]) -> Void
+    }
+
+    /// In a struct, not as bare functions: each read of a function kept as a `Mutex`'s value wraps it in two more
+    /// conversion thunks (see `RedisCommandTimer`), and this one is read every second for the life of the node.
+    private let bus = Mutex<BusLink?>(nil)
     /// The hash field of a node's open connections of the app.
     static let connectionsField = " connections"
     /// Apps whose other nodes' loads one script call reads.
@@ -32,7 +39,7 @@ final class RedisOccupancy: Sendable {
     }
 
     func attach(local: @escaping @Sendable () -> [String: NodeLoad], elsewhere: @escaping @Sendable ([String: NodeLoad]) -> Void) {
-        self.bus.withLock { $0 = (local, elsewhere) }
+        self.bus.withLock { $0 = BusLink(local: local, elsewhere: elsewhere) }
     }
 
     /// Reports this node's counts every `interval` until cancelled; a failed report is retried at the next tick.

@@ -1,3 +1,5 @@
+import NIOCore
+import Synchronization
 import Testing
 
 @testable import SwitchboardCore
@@ -42,5 +44,18 @@ import Testing
         bus.otherNodesReported([app.id: NodeLoad(connections: 1_000_000, channels: ["a": 1])])
         _ = try bus.connect(app: app)
         try bus.holdChannel(app: app, channel: "z")
+    }
+
+    @Test func readingANodeCommandCostsTheSameAfterAHundredThousandCommands() {
+        let (bus, _) = self.bus()
+        let heard = Atomic<Int>(0)
+        bus.onNodeCommand(kind: "k") { _ in heard.add(1, ordering: .relaxed) }
+        let command = NodeCommand(kind: "k", body: ByteBuffer(string: "{}"))
+        let clock = ContinuousClock()
+        let first = clock.measure { for _ in 0..<10_000 { bus.handle(command) } }
+        for _ in 0..<80_000 { bus.handle(command) }
+        let last = clock.measure { for _ in 0..<10_000 { bus.handle(command) } }
+        #expect(heard.load(ordering: .relaxed) == 100_000)
+        #expect(last < first * 5 + .milliseconds(50), "the first 10,000 took \(first), the last \(last)")
     }
 }

@@ -41,7 +41,7 @@ public final class Bus: BrokerEventHandler {
     /// The other nodes' load of each app this node holds, as the engine last heard it: plan limits count it too.
     private let elsewhere = Mutex<[String: NodeLoad]>([:])
     /// Who reads each kind of command from other nodes (`onNodeCommand`).
-    private let nodeCommandReaders = Mutex<[String: @Sendable (ByteBuffer) -> Void]>([:])
+    private let nodeCommandReaders = Mutex<[String: NodeCommandReader]>([:])
     private let connections = Mutex<[String: Int]>([:])
     /// Open connections per app and protocol, for each protocol's daily peak in usage.
     private let protocolConnections = Mutex<[String: [String: Int]]>([:])
@@ -87,7 +87,7 @@ public final class Bus: BrokerEventHandler {
     /// Runs `reader` for each command of `kind` another node sends, on the engine's thread: it should hop elsewhere
     /// for anything longer than a lookup. One reader per kind; a later one replaces it.
     public func onNodeCommand(kind: String, _ reader: @escaping @Sendable (ByteBuffer) -> Void) {
-        self.nodeCommandReaders.withLock { $0[kind] = reader }
+        self.nodeCommandReaders.withLock { $0[kind] = NodeCommandReader(read: reader) }
     }
 
     /// Has every other node carry out a command of `kind` (this node's caller does so itself); throws
@@ -97,7 +97,7 @@ public final class Bus: BrokerEventHandler {
     }
 
     public func handle(_ command: NodeCommand) {
-        self.nodeCommandReaders.withLock { $0[command.kind] }?(command.body)
+        self.nodeCommandReaders.withLock { $0[command.kind] }?.read(command.body)
     }
 
     // MARK: Connections

@@ -16,3 +16,9 @@ public struct NodeCommand: Sendable, Equatable {
         self.body = body
     }
 }
+
+/// A reader of one kind of node command (`Bus.onNodeCommand`), in a struct: a function kept bare as a lock's value is
+/// wrapped in two more conversion thunks by each read, so every call would cost more than the one before.
+struct NodeCommandReader: Sendable {
+    let read: @Sendable (ByteBuffer) -> Void
+}
