@@ -180,7 +180,11 @@ public final class RedisEngine: Engine, Service {
 
     public func attach(_ handler: any BrokerEventHandler) {
         self.inbox.handler.withLock { $0 = handler }
-        self.occupancy.attach(local: { handler.localLoad() }, elsewhere: { handler.otherNodesReported($0) })
+        self.occupancy.attach(
+            local: { handler.localLoad() },
+            elsewhere: { handler.otherNodesReported($0) },
+            wants: { handler.wantsOtherNodesLoad(app: $0) }
+        )
     }
 
     public func sendToOtherNodes(_ command: NodeCommand) async throws {

@@ -7,8 +7,9 @@ import Synchronization
 /// A node writes `P:occupancy:APP:NODE` (hash channel → subscribers, plus ` connections` → open connections: a space
 /// is never in a channel name) every `interval`, with a time to live of a few intervals, and adds itself to
 /// `P:occupancy:APP` (set of nodes). A dead node's hash expires; the read scripts then drop it from the set. Right
-/// after each report the node reads the other nodes' load of the apps it reported and hands it to the bus, for plan
-/// limits. Counts of other nodes are therefore as fresh as `interval`; this node's own are always read live, so a
+/// after each report the node reads the other nodes' load of the apps it reported whose plan limits them across nodes
+/// (the bus says which: an unlimited app's channels would cost a read each per node per interval) and hands it to the
+/// bus. Counts of other nodes are therefore as fresh as `interval`; this node's own are always read live, so a
 /// client sees its own subscribe at once.
 final class RedisOccupancy: Sendable {
     let connection: RedisConnection
@@ -21,6 +22,7 @@ final class RedisOccupancy: Sendable {
     private struct BusLink: Sendable {
         let local: @Sendable () -> [String: NodeLoad]
         let elsewhere: @Sendable ([String: NodeLoad]) -> Void
+        let wants: @Sendable (String) -> Bool
     }
 
     /// In a struct, not as bare functions: each read of a function kept as a `Mutex`'s value wraps it in two more
@@ -38,8 +40,12 @@ final class RedisOccupancy: Sendable {
         self.interval = interval
     }
 
-    func attach(local: @escaping @Sendable () -> [String: NodeLoad], elsewhere: @escaping @Sendable ([String: NodeLoad]) -> Void) {
-        self.bus.withLock { $0 = BusLink(local: local, elsewhere: elsewhere) }
+    func attach(
+        local: @escaping @Sendable () -> [String: NodeLoad],
+        elsewhere: @escaping @Sendable ([String: NodeLoad]) -> Void,
+        wants: @escaping @Sendable (String) -> Bool = { _ in true }
+    ) {
+        self.bus.withLock { $0 = BusLink(local: local, elsewhere: elsewhere, wants: wants) }
     }
 
     /// Reports this node's counts every `interval` until cancelled; a failed report is retried at the next tick.
@@ -80,7 +86,7 @@ final class RedisOccupancy: Sendable {
                 arguments: [ByteBuffer(string: self.nodeID)]
             )
         }
-        bus.elsewhere(try await self.otherNodes(apps: Array(local.keys)))
+        bus.elsewhere(try await self.otherNodes(apps: local.keys.filter(bus.wants)))
     }
 
     /// The other live nodes' load of each of `apps`, summed; apps nobody else holds are left out.

@@ -41,6 +41,8 @@ import Testing
 
     @Test func anUnlimitedPlanIgnoresOtherNodes() throws {
         let (bus, app) = self.bus()
+        #expect(!bus.wantsOtherNodesLoad(app: app.id))
+        #expect(self.bus(maxConnections: 3).0.wantsOtherNodesLoad(app: app.id))
         bus.otherNodesReported([app.id: NodeLoad(connections: 1_000_000, channels: ["a": 1])])
         _ = try bus.connect(app: app)
         try bus.holdChannel(app: app, channel: "z")

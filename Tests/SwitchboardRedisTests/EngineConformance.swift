@@ -32,6 +32,11 @@ final class Recorder: BrokerEventHandler {
 
     func otherNodesReported(_ loads: [String: NodeLoad]) { self.elsewhere.withLock { $0 = loads } }
 
+    /// Apps whose other nodes' load this node does not ask for (as the bus does for apps without plan limits).
+    let unwanted = Mutex<Set<String>>([])
+
+    func wantsOtherNodesLoad(app: String) -> Bool { !self.unwanted.withLock { $0.contains(app) } }
+
     var messages: [BusMessage] { self.received.withLock { $0 } }
 
     var publications: [Publication] {

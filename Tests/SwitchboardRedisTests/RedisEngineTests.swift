@@ -53,6 +53,19 @@ struct RedisEngineTests {
         }
     }
 
+    @Test func aNodeReadsNoOtherNodesLoadForAnAppItDoesNotWantItFor() async throws {
+        try await withTwoNodes { a, onA, b, onB in
+            onB.load.withLock { $0 = ["limited": NodeLoad(connections: 2), "unlimited": NodeLoad(connections: 9, channels: ["x": 1])] }
+            try await b.occupancy.report()
+            onA.load.withLock { $0 = ["limited": NodeLoad(connections: 1), "unlimited": NodeLoad(connections: 1)] }
+            onA.unwanted.withLock { $0 = ["unlimited"] }
+            try await a.occupancy.report()
+            #expect(onA.elsewhere.withLock { $0 } == ["limited": NodeLoad(connections: 2)])
+            // The cluster's channel counts still read it when asked.
+            #expect(try await a.channels(app: "unlimited", local: [:]) == ["x": 1])
+        }
+    }
+
     @Test func twoNodesShareFanOutHistoryAndPresence() async throws {
         try await withTwoNodes { a, onA, b, onB in
             try await a.subscribe(app: "app", channel: "room")

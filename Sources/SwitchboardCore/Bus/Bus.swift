@@ -82,6 +82,11 @@ public final class Bus: BrokerEventHandler {
 
     public func otherNodesReported(_ loads: [String: NodeLoad]) { self.elsewhere.withLock { $0 = loads } }
 
+    public func wantsOtherNodesLoad(app: String) -> Bool {
+        guard let plan = self.apps.app(id: app)?.plan else { return false }
+        return plan.maxConnections != nil || plan.maxChannels != nil
+    }
+
     // MARK: Commands between nodes
 
     /// Runs `reader` for each command of `kind` another node sends, on the engine's thread: it should hop elsewhere

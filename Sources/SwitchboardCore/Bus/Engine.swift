@@ -6,6 +6,9 @@ public protocol BrokerEventHandler: Sendable {
     func localLoad() -> [String: NodeLoad]
     /// The other nodes' load of the apps this node reported, as they last reported it (`[:]` when there is none).
     func otherNodesReported(_ loads: [String: NodeLoad])
+    /// Whether the other nodes' load of `app` is wanted after each report: reading it costs the engine work in
+    /// proportion to the app's channels every interval, so only apps whose plan limits them across nodes ask.
+    func wantsOtherNodesLoad(app: String) -> Bool
     /// Carries out a command another node sent (`Engine.sendToOtherNodes`).
     func handle(_ command: NodeCommand)
 }
@@ -67,4 +70,9 @@ extension Engine {
 
     /// A single-node engine has no other node to tell.
     public func sendToOtherNodes(_ command: NodeCommand) async throws {}
+}
+
+extension BrokerEventHandler {
+    /// Every app's, unless the handler says otherwise.
+    public func wantsOtherNodesLoad(app: String) -> Bool { true }
 }
