@@ -16,8 +16,13 @@ final class RedisOccupancy: Sendable {
     let keys: RedisKeys
     let nodeID: String
     let interval: Duration
-    /// Apps this node reported channels for last time, so an app that emptied gets its hash removed.
-    private let reported = Mutex<Set<String>>([])
+    /// What this node last wrote of each app (field → count), so a report writes only what changed; an app missing
+    /// from the next load gets its hash removed.
+    private let written = Mutex<[String: [String: Int]]>([:])
+    /// Reports since the last full rewrite of every app's hash, which every `fullEvery` reports set right whatever the
+    /// changes missed.
+    private let sinceFull = Mutex(0)
+    static let fullEvery = 30
     /// Where local loads come from and the other nodes' go (the bus); set once the engine is attached.
     private struct BusLink: Sendable {
         let local: @Sendable () -> [String: NodeLoad]
@@ -58,25 +63,34 @@ final class RedisOccupancy: Sendable {
 
     /// Writes this node's current load, removes the hashes of apps it holds nothing of any more, then hands the bus
     /// the other nodes' load of the apps it reported.
+    ///
+    /// A report writes only the fields that changed since the last one (and renews the hash's time to live), so an app
+    /// with many channels costs Redis its changes per interval, not its size; a lost hash, a failed report, and every
+    /// `fullEvery`-th report rewrite it whole.
     func report() async throws {
         guard let bus = self.bus.withLock({ $0 }) else { return }
         let local = bus.local()
-        let ttl = RedisPresenceStore.milliseconds(self.interval * 5)
-        for (app, load) in local {
-            var arguments = [ByteBuffer(string: String(ttl)), ByteBuffer(string: self.nodeID)]
-            for (channel, count) in load.channels {
-                arguments.append(ByteBuffer(string: channel))
-                arguments.append(ByteBuffer(string: String(count)))
-            }
-            if load.connections > 0 {
-                arguments.append(ByteBuffer(string: Self.connectionsField))
-                arguments.append(ByteBuffer(string: String(load.connections)))
-            }
-            try await self.connection.run(Self.write, keys: [self.hash(app: app), self.keys.occupancyNodes(app: app)], arguments: arguments)
+        let ttl = ByteBuffer(string: String(RedisPresenceStore.milliseconds(self.interval * 5)))
+        let full = self.sinceFull.withLock { count in
+            defer { count = (count + 1) % Self.fullEvery }
+            return count == 0
         }
-        let gone = self.reported.withLock { reported in
-            let gone = reported.subtracting(local.keys)
-            reported = Set(local.keys)
+        do {
+            for (app, load) in local {
+                var fields = load.channels
+                if load.connections > 0 { fields[Self.connectionsField] = load.connections }
+                let before = full ? nil : self.written.withLock { $0[app] }
+                try await self.write(app: app, fields: fields, over: before, ttl: ttl)
+                self.written.withLock { $0[app] = fields }
+            }
+        } catch {
+            self.written.withLock { $0.removeAll() }
+            self.sinceFull.withLock { $0 = 0 }
+            throw error
+        }
+        let gone = self.written.withLock { written in
+            let gone = Set(written.keys).subtracting(local.keys)
+            for app in gone { written[app] = nil }
             return gone
         }
         for app in gone {
@@ -87,6 +101,23 @@ final class RedisOccupancy: Sendable {
             )
         }
         bus.elsewhere(try await self.otherNodes(apps: local.keys.filter(bus.wants)))
+    }
+
+    /// Writes an app's fields: what changed since `before`, or all of them when there is no `before` or the hash is gone.
+    private func write(app: String, fields: [String: Int], over before: [String: Int]?, ttl: ByteBuffer) async throws {
+        let keys = [self.hash(app: app), self.keys.occupancyNodes(app: app)]
+        let node = ByteBuffer(string: self.nodeID)
+        if let before {
+            let changed = fields.filter { before[$0.key] != $0.value }
+            let removed = before.keys.filter { fields[$0] == nil }
+            var arguments = [ttl, node, ByteBuffer(string: String(changed.count))]
+            for (field, count) in changed { arguments += [ByteBuffer(string: field), ByteBuffer(string: String(count))] }
+            for field in removed { arguments.append(ByteBuffer(string: field)) }
+            if try await self.connection.run(Self.change, keys: keys, arguments: arguments).int == 1 { return }
+        }
+        var arguments = [ttl, node]
+        for (field, count) in fields { arguments += [ByteBuffer(string: field), ByteBuffer(string: String(count))] }
+        try await self.connection.run(Self.write, keys: keys, arguments: arguments)
     }
 
     /// The other live nodes' load of each of `apps`, summed; apps nobody else holds are left out.
@@ -142,6 +173,23 @@ final class RedisOccupancy: Sendable {
         redis.call('del', KEYS[1])
         if #ARGV > 2 then
             for i = 3, #ARGV, 2 do redis.call('hset', KEYS[1], ARGV[i], ARGV[i + 1]) end
+            redis.call('pexpire', KEYS[1], ARGV[1])
+            redis.call('sadd', KEYS[2], ARGV[2])
+        end
+        return 1
+        """
+    )
+
+    /// KEYS: the node's hash, the app's node set. ARGV: ttl ms, node id, the number of changed fields, those
+    /// field/count pairs, then the fields to remove. Returns 0, changing nothing, when the hash is gone (expired, or
+    /// Redis lost it): the caller then writes it whole.
+    static let change = RedisScript(
+        """
+        if redis.call('exists', KEYS[1]) == 0 then return 0 end
+        local changed = tonumber(ARGV[3])
+        for i = 4, 3 + 2 * changed, 2 do redis.call('hset', KEYS[1], ARGV[i], ARGV[i + 1]) end
+        for i = 4 + 2 * changed, #ARGV do redis.call('hdel', KEYS[1], ARGV[i]) end
+        if redis.call('exists', KEYS[1]) == 1 then
             redis.call('pexpire', KEYS[1], ARGV[1])
             redis.call('sadd', KEYS[2], ARGV[2])
         end

@@ -66,6 +66,43 @@ struct RedisEngineTests {
         }
     }
 
+    @Test func aReportWritesOnlyWhatChangedAndRewritesAHashRedisLost() async throws {
+        try await withTwoNodes { a, onA, b, onB in
+            let channels = Dictionary(uniqueKeysWithValues: (0..<500).map { ("c\($0)", 1) })
+            onB.load.withLock { $0 = ["app": NodeLoad(connections: 2, channels: channels)] }
+            try await b.occupancy.report()
+            #expect(try await a.channels(app: "app", local: [:]).count == 500)
+            // Nothing changed: the report renews the hash and writes no field.
+            let before = try await Self.fieldWrites(on: b)
+            try await b.occupancy.report()
+            #expect(try await Self.fieldWrites(on: b) == before)
+            // One channel changed, one left: those two fields go, and the other node sees them.
+            var changed = channels
+            changed["c0"] = 7
+            changed["c1"] = nil
+            onB.load.withLock { $0 = ["app": NodeLoad(connections: 2, channels: changed)] }
+            try await b.occupancy.report()
+            #expect(try await Self.fieldWrites(on: b) == before + 2)
+            #expect(try await a.channels(app: "app", local: [:]) == changed)
+            // Redis lost the hash: the next report writes it whole.
+            let hash = b.keys.occupancyHashPrefix(app: "app") + b.nodeID
+            _ = try await b.commands.send(RedisCommand("DEL", hash))
+            try await b.occupancy.report()
+            #expect(try await a.channels(app: "app", local: [:]) == changed)
+        }
+    }
+
+    /// HSET and HDEL calls Redis has run so far (its `commandstats`).
+    static func fieldWrites(on engine: RedisEngine) async throws -> Int {
+        let stats = try await engine.commands.send(RedisCommand("INFO", "commandstats")).string ?? ""
+        var total = 0
+        for line in stats.split(whereSeparator: \.isNewline) where line.hasPrefix("cmdstat_hset:") || line.hasPrefix("cmdstat_hdel:") {
+            guard let calls = line.split(separator: ",").first?.split(separator: "=").last, let count = Int(calls) else { continue }
+            total += count
+        }
+        return total
+    }
+
     @Test func twoNodesShareFanOutHistoryAndPresence() async throws {
         try await withTwoNodes { a, onA, b, onB in
             try await a.subscribe(app: "app", channel: "room")
