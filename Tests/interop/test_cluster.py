@@ -223,6 +223,27 @@ def test_channel_counts_are_cluster_wide_in_the_pusher_and_jwt_server_apis(clust
         wait_until(lambda: counted(1), timeout=10, message="node B's leavers uncounted")
 
 
+def test_subscription_count_events_tell_the_whole_clusters_count_to_subscribers_on_every_node(cluster):
+    """pusher-js shows `pusher_internal:subscription_count` as the channel's count; with two nodes it is both nodes'."""
+    a, b = cluster(2)
+    channel = unique("counted-")
+
+    def reaches(events, expected):
+        """Reads count events until one says `expected` (other nodes' changes arrive with their next report)."""
+        while json.loads(next_event(events, "pusher_internal:subscription_count", timeout=10)[1])["subscription_count"] != expected:
+            pass
+
+    with PysherClient(a, app=PUSHER) as on_a:
+        events_a = on_a.subscribe(channel)
+        reaches(events_a, 1)
+        with PysherClient(b, app=PUSHER) as on_b, PysherClient(b, app=PUSHER) as also_b:
+            events_b = on_b.subscribe(channel)
+            next_event(also_b.subscribe(channel), "pusher_internal:subscription_succeeded")
+            reaches(events_a, 3)
+            reaches(events_b, 3)
+        reaches(events_a, 1)
+
+
 def test_a_dead_nodes_subscribers_are_uncounted_within_the_expiry(cluster):
     a, b = cluster(2)
     channel = unique("dead-")

@@ -306,7 +306,7 @@ public final class PusherConnection: Sendable {
     /// After `subscription_succeeded`: the subscriber count when the app shares it, the cached event of a cache channel.
     func afterSubscribe(_ channel: String) async {
         if self.app.subscriptionCount, !PusherChannel.isPresence(channel) {
-            self.session.send(PusherReply.subscriptionCount(channel: channel, count: self.bus.hub.count(app: self.app.id, channel: channel)))
+            self.session.send(PusherReply.subscriptionCount(channel: channel, count: self.bus.subscriberCount(app: self.app.id, channel: channel)))
         }
         // Kit channels start a new subscriber from what they keep: a trip's last position, a delivery's timeline.
         for kept in await self.bus.kitReplay(app: self.app, channel: channel) {

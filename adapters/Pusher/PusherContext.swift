@@ -51,8 +51,8 @@ public struct PusherContext: Sendable {
     /// Registers the adapter's bus observers: the cache channels' store, subscription counts, and webhooks.
     public func attach() {
         // Counts go out at most once a second per channel, to subscribers and to webhooks alike.
-        let hub = self.bus.hub
-        let count: @Sendable (String, String) -> Int = { app, channel in hub.count(app: app, channel: channel) }
+        let bus = self.bus
+        let count: @Sendable (String, String) -> Int = { app, channel in bus.subscriberCount(app: app, channel: channel) }
         let observer = PusherChannelObserver(bus: self.bus, cache: self.cache)
         let interval = self.limits.subscriptionCountInterval
         self.bus.observers.register(CountThrottledObserver(observer, interval: interval, count: count), name: "pusher")

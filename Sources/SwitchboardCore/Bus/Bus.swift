@@ -80,11 +80,30 @@ public final class Bus: BrokerEventHandler {
         return loads
     }
 
-    public func otherNodesReported(_ loads: [String: NodeLoad]) { self.elsewhere.withLock { $0 = loads } }
+    public func otherNodesReported(_ loads: [String: NodeLoad]) {
+        let before = self.elsewhere.withLock { elsewhere in
+            defer { elsewhere = loads }
+            return elsewhere
+        }
+        guard !self.observers.isEmpty else { return }
+        for app in Set(before.keys).union(loads.keys) where self.apps.app(id: app)?.subscriptionCount == true {
+            let old = before[app]?.channels ?? [:]
+            let new = loads[app]?.channels ?? [:]
+            guard old != new else { continue }
+            for channel in Set(old.keys).union(new.keys) where old[channel] != new[channel] {
+                let here = self.hub.count(app: app, channel: channel)
+                guard here > 0 else { continue }
+                let count = here + new[channel, default: 0]
+                self.observers.notify { $0.subscriptionCountChangedElsewhere(app: app, channel: channel, count: count) }
+            }
+        }
+    }
 
+    /// Other nodes' loads are read for apps whose plan limits connections or channels, and for those that tell
+    /// subscribers their channel's count.
     public func wantsOtherNodesLoad(app: String) -> Bool {
-        guard let plan = self.apps.app(id: app)?.plan else { return false }
-        return plan.maxConnections != nil || plan.maxChannels != nil
+        guard let app = self.apps.app(id: app) else { return false }
+        return app.plan.maxConnections != nil || app.plan.maxChannels != nil || app.subscriptionCount
     }
 
     // MARK: Commands between nodes
@@ -223,9 +242,17 @@ public final class Bus: BrokerEventHandler {
 
     private func notifyCount(app: String, channel: String, cause: ConnectionID) {
         guard !self.observers.isEmpty else { return }
-        let count = self.hub.count(app: app, channel: channel)
+        let count = self.subscriberCount(app: app, channel: channel)
         guard count > 0 else { return }
         self.observers.notify { $0.subscriptionCountChanged(app: app, channel: channel, count: count, cause: cause) }
+    }
+
+    /// Subscribers of a channel occupied here, on every node: other nodes' as of their last report (none with a
+    /// single-node engine); zero when nobody subscribes here. What `subscription_count` tells subscribers.
+    public func subscriberCount(app: String, channel: String) -> Int {
+        let here = self.hub.count(app: app, channel: channel)
+        guard here > 0 else { return 0 }
+        return here + self.elsewhere.withLock { $0[app]?.channels[channel] ?? 0 }
     }
 
     /// Channels of `app` with local subscribers, and how many each has.

@@ -16,10 +16,14 @@ public protocol ChannelObserver: Sendable {
     func channelOccupied(app: String, channel: String)
     /// The channel lost its last local subscriber.
     func channelVacated(app: String, channel: String)
-    /// The channel's number of local subscribers changed while it stays occupied (from 1 when it becomes occupied).
+    /// A local subscribe or unsubscribe changed the channel's subscribers while it stays occupied here; `count` is the
+    /// whole cluster's, other nodes' as of their last report.
     ///
     /// - Parameter cause: the connection whose subscribe or unsubscribe changed the count.
     func subscriptionCountChanged(app: String, channel: String, count: Int, cause: ConnectionID?)
+    /// Other nodes' subscribers of a channel occupied here changed (heard about a second late); `count` is the whole
+    /// cluster's. Only what tells local subscribers wants it: the node where the change happened reports it to the app.
+    func subscriptionCountChangedElsewhere(app: String, channel: String, count: Int)
     /// A member joined, changed or left a channel's presence set (server-side expiries included).
     func presenceChanged(_ change: PresenceChange)
     /// A message was published through this node, with its position when the channel keeps history.
@@ -32,6 +36,7 @@ extension ChannelObserver {
     public func channelOccupied(app: String, channel: String) {}
     public func channelVacated(app: String, channel: String) {}
     public func subscriptionCountChanged(app: String, channel: String, count: Int, cause: ConnectionID?) {}
+    public func subscriptionCountChangedElsewhere(app: String, channel: String, count: Int) {}
     public func presenceChanged(_ change: PresenceChange) {}
     public func published(_ publication: Publication) {}
     public func fannedOut(_ publication: Publication, subscribers: Int) {}

@@ -44,6 +44,11 @@ public struct CountThrottledObserver: ChannelObserver {
         }
     }
 
+    /// Other nodes' changes come once per report (a second) at most: passed on as they are.
+    public func subscriptionCountChangedElsewhere(app: String, channel: String, count: Int) {
+        self.inner.subscriptionCountChangedElsewhere(app: app, channel: channel, count: count)
+    }
+
     public func channelOccupied(app: String, channel: String) { self.inner.channelOccupied(app: app, channel: channel) }
     public func channelVacated(app: String, channel: String) { self.inner.channelVacated(app: app, channel: channel) }
     public func presenceChanged(_ change: PresenceChange) { self.inner.presenceChanged(change) }
