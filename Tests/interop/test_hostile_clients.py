@@ -88,6 +88,25 @@ def test_jwt_client_cannot_subscribe_to_or_publish_on_a_users_channel(server):
         assert reply["error"]["code"] == 103, reply
 
 
+def test_jwt_client_cannot_read_a_users_channel_through_history_or_presence(server):
+    """A user's channel keeps history like any other; `history` and `presence` read it as a subscriber would, so
+    they are refused as the subscribe is (they answered with the user's messages)."""
+    user = unique("u")
+    channel = f"#server-to-user-{user}"
+    pusher_api(server).send_to_user(user, "notice", {"secret": 1})
+    token = sign_jwt({"sub": "mallory", "exp": int(time.time()) + 600}, MAIN["secret"])
+    since = now_ms()
+    with ws_connect(f"{server.ws}/connection/websocket", proxy=None, open_timeout=WAIT) as ws:
+        ws.send(json.dumps({"id": 1, "connect": {"token": token}}))
+        assert "connect" in json.loads(ws.recv(timeout=WAIT))
+        for id, method in enumerate(("history", "presence", "presence_stats"), start=2):
+            params = {"channel": channel, "limit": 10} if method == "history" else {"channel": channel}
+            ws.send(json.dumps({"id": id, method: params}))
+            reply = json.loads(ws.recv(timeout=WAIT))
+            assert reply.get("error", {}).get("code") == 103, (method, reply)
+    wait_for_event(server, "forbidden", since, contains=channel)
+
+
 def test_pusher_client_cannot_subscribe_to_a_users_channel_but_the_signed_in_user_gets_its_messages(server):
     user = unique("u")
     api = pusher_api(server)

@@ -61,3 +61,22 @@ def test_an_sse_request_naming_thousands_of_channels_is_refused_for_the_price_of
         assert "at most 100 channels" in r.json()["error"]["message"]
     spent = cpu_seconds(server) - before
     assert spent < 5, f"20 refused requests cost {spent:.1f} s of server CPU"
+
+
+def test_an_unsigned_pusher_api_post_is_refused_before_its_body_is_read(server):
+    """The HTTP API reads up to ten events' worth of body (about 10 MB on the enterprise plan); it read it before the
+    signature, so anyone knowing an app id could make it hold 10 MB per request (100 at once: +670 MB). The signature
+    covers everything but the body (its MD5 included), so a caller without the secret is answered 401 after the
+    headers alone."""
+    import socket
+
+    declared = 9_000_000
+    with socket.create_connection(("127.0.0.1", server.port), timeout=WAIT) as sock:
+        sock.sendall((f"POST /apps/{PUSHER['id']}/events?auth_key={PUSHER['key']}&auth_timestamp={int(time.time())}"
+                      f"&auth_version=1.0&body_md5=00&auth_signature=forged HTTP/1.1\r\nHost: x\r\n"
+                      f"Content-Type: application/json\r\nContent-Length: {declared}\r\n\r\n").encode())
+        sock.sendall(b"x" * 65_536)  # and nothing more: the answer must not wait for the other 8.9 MB
+        sock.settimeout(5)
+        head = sock.recv(4096).decode(errors="replace")
+    assert head.startswith("HTTP/1.1 401"), head
+    assert "bad_signature" in head, head

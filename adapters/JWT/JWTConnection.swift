@@ -311,10 +311,7 @@ public final class JWTConnection: Sendable {
             self.report(.badRequest, "subscribe to an invalid channel name")
             return self.reply(JWTReply.error(id: id, .badRequest))
         }
-        if let denial = ChannelAccess.denial(.subscribe, channel: channel) {
-            self.report(.forbidden, "\(channel): \(denial)")
-            return self.reply(JWTReply.error(id: id, .permissionDenied))
-        }
+        guard self.mayUse(channel, for: .subscribe, id: id) else { return }
         if let limit = self.app.plan.maxSubscriptionsPerConnection,
             self.state.withLock({ $0.subscriptions[channel] == nil && $0.subscriptions.count + $0.pending.count >= limit })
         {
@@ -509,10 +506,7 @@ public final class JWTConnection: Sendable {
             self.report(.badRequest, "publish without a valid channel and data")
             return self.reply(JWTReply.error(id: id, .badRequest))
         }
-        if let denial = ChannelAccess.denial(.publish, channel: channel) {
-            self.report(.forbidden, "\(channel): \(denial)")
-            return self.reply(JWTReply.error(id: id, .permissionDenied))
-        }
+        guard self.mayUse(channel, for: .publish, id: id) else { return }
         let policy = self.app.policy(for: channel)
         guard policy.clientPublish else {
             self.report(.forbidden, "\(channel): clients may not publish")
@@ -545,12 +539,23 @@ public final class JWTConnection: Sendable {
         self.reply(JWTReply.result(id: id, "publish"))
     }
 
-    /// Checks that the connection may read `channel` (its presence or history): protected channels need a subscription.
+    /// Refuses (103, with a security event) what no client may do on a reserved channel, such as another user's
+    /// `#server-to-user-` channel.
+    func mayUse(_ channel: String, for action: ChannelAccess.Action, id: Int64) -> Bool {
+        guard let denial = ChannelAccess.denial(action, channel: channel) else { return true }
+        self.report(.forbidden, "\(channel): \(denial)")
+        self.reply(JWTReply.error(id: id, .permissionDenied))
+        return false
+    }
+
+    /// History and presence read what a subscriber sees: a reserved channel's (a user's private messages) as a
+    /// subscribe would be refused, a token-only channel's only while subscribed.
     func mayRead(_ channel: String, id: Int64) -> Bool {
         guard ChannelName.isValid(channel) else {
             self.reply(JWTReply.error(id: id, .badRequest))
             return false
         }
+        guard self.mayUse(channel, for: .subscribe, id: id) else { return false }
         if self.app.policy(for: channel).requireToken, self.state.withLock({ $0.subscriptions[channel] == nil }) {
             self.report(.forbidden, "\(channel): read without a subscription")
             self.reply(JWTReply.error(id: id, .permissionDenied))

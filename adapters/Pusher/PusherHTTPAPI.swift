@@ -87,6 +87,25 @@ struct PusherHTTPAPI: Sendable {
             self.gate.report(refusal, caller: caller)
             return JSONResponse.error(refusal.status, code: refusal.kind.name, message: refusal.message)
         }
+        let path = request.uri.path
+        let decoded = PusherRequestSignature.percentDecode(Substring(path))
+        let now = WallClock.milliseconds() / 1000
+        let badSignature = { (failure: PusherRequestSignature.Failure) -> Response in
+            self.gate.report(.badSignature, app: app.id, caller: caller, detail: "pusher API: \(failure.message)")
+            return JSONResponse.error(.unauthorized, code: "bad_signature", message: failure.message)
+        }
+        do {
+            // The query first: a caller without the secret gets no body read (up to ten events' worth).
+            try query.verifyQuery(
+                method: request.method.rawValue,
+                paths: decoded == path ? [path] : [path, decoded],
+                key: app.key,
+                secrets: app.secrets,
+                now: now
+            )
+        } catch {
+            return badSignature(error)
+        }
         var body: ByteBuffer?
         if request.method == .post {
             let limit = Self.maxBatch * app.plan.maxMessageBytes + 64 * 1024
@@ -95,20 +114,10 @@ struct PusherHTTPAPI: Sendable {
                 return JSONResponse.error(.contentTooLarge, code: "message_too_large", message: "the body is over \(limit) bytes")
             }
         }
-        let path = request.uri.path
-        let decoded = PusherRequestSignature.percentDecode(Substring(path))
         do {
-            try query.verify(
-                method: request.method.rawValue,
-                paths: decoded == path ? [path] : [path, decoded],
-                body: body,
-                key: app.key,
-                secrets: app.secrets,
-                now: WallClock.milliseconds() / 1000
-            )
+            try query.verifyBody(body)
         } catch {
-            self.gate.report(.badSignature, app: app.id, caller: caller, detail: "pusher API: \(error.message)")
-            return JSONResponse.error(.unauthorized, code: "bad_signature", message: error.message)
+            return badSignature(error)
         }
         var call = Call(app: app, query: query, body: nil, parameters: [:])
         for name in ["channel_name", "user_id"] {
