@@ -124,6 +124,31 @@ def test_pusher_client_cannot_subscribe_to_a_users_channel_but_the_signed_in_use
         attacker.assert_alive()
 
 
+def test_a_client_of_another_protocol_cannot_set_what_a_cache_channel_replays(server):
+    """A cache channel's last event is what every later Pusher subscriber starts from, so on a public cache channel
+    only the app's server publishes (Pusher clients cannot publish there either): a JSON-action client is refused,
+    and a later subscriber gets `pusher:cache_miss`, then the server's event."""
+    channel = unique("cache-price-")
+    since = now_ms()
+    with WSClient(server) as client, PusherWS(server) as current:
+        current.subscribed(channel)
+        assert current.recv() == {"event": "pusher:cache_miss", "channel": channel}
+        client.send({"action": "publish", "channel": channel, "name": "price", "data": {"usd": 1}})
+        expect_error(client, "forbidden", channel)
+        client.assert_alive()
+        current.assert_alive()  # nothing reached the subscriber
+    wait_for_event(server, "forbidden", since, contains=channel)
+    with PusherWS(server) as late:
+        late.subscribed(channel)
+        assert late.recv() == {"event": "pusher:cache_miss", "channel": channel}
+        pusher_api(server).trigger(channel, "price", {"usd": 3})
+        assert json.loads(late.recv()["data"]) == {"usd": 3}
+    with PusherWS(server) as later:
+        later.subscribed(channel)
+        frame = later.recv()
+        assert frame["event"] == "price" and json.loads(frame["data"]) == {"usd": 3}, frame
+
+
 # MARK: 2. Presence floods
 
 

@@ -81,6 +81,7 @@ public struct App: Sendable, Equatable {
     /// What the plan and the rules decide for `channel`.
     public func policy(for channel: String) -> ChannelPolicy {
         let rule = self.rule(for: channel)
+        let kind = ChannelKind(channel: channel)
         // A rule may keep less than the plan allows, never more.
         let size = min(rule?.historySize ?? self.plan.historySize, self.plan.historySize)
         return ChannelPolicy(
@@ -88,9 +89,11 @@ public struct App: Sendable, Equatable {
                 size: size,
                 ttlMilliseconds: rule?.historyTTLMilliseconds ?? ChannelPolicy.defaultHistoryTTLMilliseconds
             ),
-            clientPublish: self.clientEvents && (rule?.clientPublish ?? true),
+            // A public cache channel's last message is what every later Pusher subscriber starts from: the server's
+            // alone unless a rule says otherwise.
+            clientPublish: self.clientEvents && (rule?.clientPublish ?? (kind != .cache)),
             presence: rule?.presence ?? true,
-            requireToken: ChannelKind(channel: channel).isProtected || (rule?.requireToken ?? false),
+            requireToken: kind.isProtected || (rule?.requireToken ?? false),
             forceRecovery: rule?.forceRecovery ?? false,
             joinLeave: rule?.joinLeave ?? true
         )
