@@ -337,6 +337,24 @@ def test_client_events_past_ten_per_second_get_4301(server):
 # --- Encrypted, cache, counts, sign-in ----------------------------------------------------------
 
 
+
+def test_a_burst_of_client_events_is_trimmed_to_the_rate_and_the_connection_stays(server):
+    """Pusher drops client events past 10/s with 4301 and keeps the connection (4300–4399 never close it): a pusher-js
+    app sending its cursor's moves in a burst was closed with 4100 once 20 of them had been refused."""
+    channel = unique("private-burst-")
+    with PusherWS(server) as sender, PusherWS(server) as receiver:
+        sender.subscribed(channel)
+        receiver.subscribed(channel)
+        for index in range(60):
+            sender.send({"event": "client-move", "channel": channel, "data": str(index)})
+        sender.send({"event": "pusher:ping", "data": {}})
+        errors = []
+        while (frame := sender.recv())["event"] != "pusher:pong":
+            errors.append(frame["data"]["code"])
+        assert len(errors) >= 40 and set(errors) == {4301}, errors
+        assert receiver.recv()["data"] == "0"
+        sender.assert_alive()
+
 def test_encrypted_channel_round_trip_with_the_libraries_master_key(server):
     master = base64.b64encode(b"k" * 32).decode()
     api = pusher_api(server, PUSHER, encryption_master_key_base64=master)

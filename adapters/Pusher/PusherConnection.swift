@@ -361,11 +361,14 @@ public final class PusherConnection: Sendable {
             )
         }
         guard self.state.withLock({ $0.clientEvents.take(now: Double(now) / 1000) }) else {
+            // As on Pusher the event is dropped and the connection stays (pusher-js apps send bursts, a cursor's moves);
+            // the frame rate (`commands_per_second`) still bounds a flood, and its refusals do count.
             return self.refuse(
                 .clientEventRateLimit,
                 "more than \(self.app.clientEventsPerSecond) client events per second",
                 channel: channel,
-                kind: .rateLimited
+                kind: .rateLimited,
+                counted: false
             )
         }
         let publication = Publication(
@@ -486,10 +489,12 @@ public final class PusherConnection: Sendable {
         self.context.environment.gate.report(kind, app: self.app.id, caller: self.caller, detail: detail, connection: self.session.connectionID)
     }
 
-    func refuse(_ code: PusherErrorCode, _ message: String, channel: String? = nil, kind: SecurityEvent.Kind?) {
+    /// Answers a refused frame with `pusher:error`; `counted` refusals spend `max_refusals`, past which the connection closes.
+    func refuse(_ code: PusherErrorCode, _ message: String, channel: String? = nil, kind: SecurityEvent.Kind?, counted: Bool = true) {
         guard self.closeCode == nil else { return }
         self.session.send(PusherReply.error(code, message, channel: channel))
         if let kind { self.report(kind, channel.map { "\($0): \(message)" } ?? message) }
+        guard counted else { return }
         let now = Double(Self.now()) / 1000
         if !self.state.withLock({ $0.budget.take(.refusal, now: now) }) {
             self.terminate(.overCapacity, "too many refused messages; reconnect later")
