@@ -477,6 +477,27 @@ def test_event_names_are_limited_to_200_characters(server):
     assert response.status_code == 400, response.text
 
 
+def test_a_call_costs_a_publish_per_channel_and_is_carried_or_refused_whole(fresh_server):
+    """Pusher counts a message per channel, so `publishes_per_minute` does too (25 calls naming 100 channels each
+    passed a 30-a-minute plan); and a call over the quota publishes nothing, where a batch used to deliver its first
+    events before answering 403, so a retry sent them twice. A channel named twice gets the event once."""
+    server = fresh_server()  # the tiny plan's 20 publishes a minute, spent here alone
+    api = pusher_api(server, SMALL)
+    first, second = unique("quota-a-"), unique("quota-b-")
+    with PusherWS(server, key=SMALL["key"]) as watcher:
+        watcher.subscribed(first, app=SMALL)
+        watcher.subscribed(second, app=SMALL)
+        api.trigger([first, first] + [unique("quota-") for _ in range(14)], "spent", {})  # 15 publishes
+        assert watcher.recv()["event"] == "spent"
+        with pytest.raises(pusher.errors.PusherForbidden):
+            api.trigger([second] + [unique("quota-") for _ in range(9)], "over", {})  # 10 more: refused whole
+        with pytest.raises(pusher.errors.PusherForbidden):
+            api.trigger_batch([{"channel": second, "name": f"b{n}", "data": "{}"} for n in range(10)])
+        api.trigger(second, "within", {})
+        assert watcher.recv()["event"] == "within"  # nothing of the refused calls came first
+        watcher.assert_alive()  # and the first channel got its event once
+
+
 def test_each_batch_entry_excludes_its_own_socket_id(server):
     api = pusher_api(server)
     first, second = unique("batch-x-"), unique("batch-y-")

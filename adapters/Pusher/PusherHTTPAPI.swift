@@ -163,7 +163,9 @@ struct PusherHTTPAPI: Sendable {
         }
         // Pusher answers 400 too: a `pusher:` event would reach pusher-js apps as the server's own (a subscription error).
         guard !PusherCommand.isReservedEventName(name) else { throw .badRequest("the pusher: and pusher_internal: event names are reserved") }
-        let channels = object.strings("channels") ?? object.string("channel").map { [$0] } ?? []
+        var seen = Set<String>()
+        // A channel named twice gets the event once.
+        let channels = (object.strings("channels") ?? object.string("channel").map { [$0] } ?? []).filter { seen.insert($0).inserted }
         guard !channels.isEmpty else { throw .badRequest("\"channels\" (or \"channel\") is required") }
         guard channels.count <= maxChannels else { throw .badRequest("at most \(maxChannels) channels per event") }
         if let invalid = channels.first(where: { !ChannelName.isValid($0) }) { throw .badRequest("invalid channel name \(invalid)") }
@@ -187,10 +189,12 @@ struct PusherHTTPAPI: Sendable {
         )
     }
 
-    /// Publishes `trigger` on its channels under one admission; `socket_id` names the connection that must not get it.
-    func publish(_ trigger: Trigger, app: App) async throws -> ByteBuffer? {
+    /// Admits every message of `triggers` (one per channel) together, before any is published: a call is carried
+    /// whole or refused whole, so a caller retrying a refusal sends nothing twice.
+    func admit(_ triggers: [Trigger], app: App) throws {
+        let messages = triggers.reduce(0) { $0 + $1.channels.count }
         do {
-            try self.bus.admitPublish(app: app, size: trigger.size)
+            try self.bus.admitPublish(app: app, size: triggers.map(\.size).max() ?? 0, messages: messages)
         } catch .messageTooLarge(let limit) {
             throw Failure.tooLarge(limit)
         } catch .monthlyQuota(let limit) {
@@ -198,6 +202,10 @@ struct PusherHTTPAPI: Sendable {
         } catch {
             throw Failure(status: .forbidden, code: "rate_limited", message: "the app's publish quota is exhausted", kind: .rateLimited)
         }
+    }
+
+    /// Publishes an admitted `trigger` on its channels; `socket_id` names the connection that must not get it.
+    func publish(_ trigger: Trigger, app: App) async throws {
         // A socket on another node is named by its connection id (the part before the dot, unique across nodes), which
         // the engine carries to every node, so `socket_id` exclusion holds cluster-wide.
         let sender = trigger.socketID.flatMap { socketID -> ConnectionID? in
@@ -209,7 +217,6 @@ struct PusherHTTPAPI: Sendable {
             let publication = Publication(app: app.id, channel: channel, event: trigger.name, data: trigger.data, sender: sender, timestamp: now)
             _ = try await self.bus.publishAdmitted(publication, app: app)
         }
-        return nil
     }
 
     /// The `info` attributes asked for, of one channel: `subscription_count`, and `user_count` on presence channels.
@@ -231,7 +238,8 @@ struct PusherHTTPAPI: Sendable {
         guard let body = call.body else { throw Failure.badRequest("a JSON body is required") }
         var trigger = try self.trigger(from: body, app: call.app, maxChannels: Self.maxChannelsPerEvent)
         if trigger.info.isEmpty, let info = call.query["info"] { trigger.info = Set(info.split(separator: ",").map(String.init)) }
-        _ = try await self.publish(trigger, app: call.app)
+        try self.admit([trigger], app: call.app)
+        try await self.publish(trigger, app: call.app)
         var json = JSONWriter()
         json.beginObject()
         if !trigger.info.isEmpty {
@@ -258,7 +266,8 @@ struct PusherHTTPAPI: Sendable {
             guard let object = try? JSONObject(parsing: element) else { throw Failure.badRequest("each batch entry must be an object") }
             triggers.append(try self.trigger(from: object, app: call.app, maxChannels: 1))
         }
-        for trigger in triggers { _ = try await self.publish(trigger, app: call.app) }
+        try self.admit(triggers, app: call.app)
+        for trigger in triggers { try await self.publish(trigger, app: call.app) }
         var json = JSONWriter()
         json.beginObject()
         if triggers.contains(where: { !$0.info.isEmpty }) {

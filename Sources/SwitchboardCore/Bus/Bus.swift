@@ -284,13 +284,14 @@ public final class Bus: BrokerEventHandler {
 
     // MARK: Publishing
 
-    /// Checks `size` and the month's messages against the app's plan and takes one publish from its rate.
-    public func admitPublish(app: App, size: Int) throws(BusError) {
+    /// Checks `size` and the month's messages against the app's plan and takes `messages` publishes from its rate, all
+    /// or none: one call publishing to several channels costs a publish per channel, as on Pusher.
+    public func admitPublish(app: App, size: Int, messages: Int = 1) throws(BusError) {
         guard size <= app.plan.maxMessageBytes else { throw .messageTooLarge(limit: app.plan.maxMessageBytes) }
         guard self.usage.admit(app: app.id, limit: app.plan.monthlyMessages, now: WallClock.milliseconds()) else {
             throw .monthlyQuota(limit: app.plan.monthlyMessages ?? 0)
         }
-        guard self.limiter.allow(app.id, perMinute: app.plan.publishesPerMinute) else { throw .rateLimited }
+        guard self.limiter.allow(app.id, perMinute: app.plan.publishesPerMinute, cost: messages) else { throw .rateLimited }
     }
 
     /// Publishes within the app's limits; returns the publication with its position when the channel keeps history.

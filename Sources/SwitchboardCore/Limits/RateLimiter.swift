@@ -10,13 +10,13 @@ public final class RateLimiter: Sendable {
         self.now = now
     }
 
-    /// Takes one token from `key`'s bucket allowing `perMinute`; nil means unlimited.
-    public func allow(_ key: String, perMinute: Int?) -> Bool {
+    /// Takes `cost` tokens (all or none) from `key`'s bucket allowing `perMinute`; nil means unlimited.
+    public func allow(_ key: String, perMinute: Int?, cost: Int = 1) -> Bool {
         guard let perMinute else { return true }
         let now = self.now()
         return self.buckets.withLock { buckets in
             var bucket = buckets[key] ?? TokenBucket.perMinute(perMinute, now: now)
-            let allowed = bucket.take(now: now)
+            let allowed = bucket.take(Double(cost), now: now)
             buckets[key] = bucket
             return allowed
         }
