@@ -480,6 +480,27 @@ def test_garbage_frames_close_with_3501(server):
     wait_for_event(server, "bad_request", since)
 
 
+def test_refused_refreshes_are_recorded_and_spend_the_refusal_budget(server):
+    """Every refusal is a security event and counts toward `max_refusals` (20): `sub_refresh` of a channel the client
+    does not hold (103) and `refresh` without a token (107) were answered, unrecorded, for as long as the command rate
+    allowed."""
+    since = now_ms()
+    with raw_ws(server) as ws:
+        ws.send(json.dumps({"id": 1, "connect": {"token": token()}}))
+        assert "connect" in json.loads(ws.recv(timeout=WAIT))
+        ws.send(json.dumps({"id": 2, "sub_refresh": {"channel": unique("never-"), "token": "x.y.z"}}))
+        assert json.loads(ws.recv(timeout=WAIT))["error"]["code"] == 103
+        ws.send(json.dumps({"id": 3, "refresh": {"token": ""}}))
+        assert json.loads(ws.recv(timeout=WAIT))["error"]["code"] == 107
+        with pytest.raises(Exception):
+            for n in range(4, 40):
+                ws.send(json.dumps({"id": n, "sub_refresh": {"channel": "c", "token": "t"}}))
+                ws.recv(timeout=WAIT)
+        assert ws.close_code == 3013
+    wait_for_event(server, "forbidden", since, contains="sub_refresh without a subscription")
+    wait_for_event(server, "bad_request", since, contains="refresh without a token")
+
+
 def test_command_flood_closes_with_3013_and_others_see_nothing(server):
     channel = unique("jwt")
     since = now_ms()

@@ -144,6 +144,7 @@ public final class JWTConnection: Sendable {
         case .pong:
             return
         case .unknown(let name):
+            self.report(.badRequest, "unknown method \(name.prefix(64))")
             self.reply(JWTReply.error(id: id, .methodNotFound, message: "method not found: \(name)"))
         case .call(let method, let params):
             guard method == .connect || self.user != nil else {
@@ -241,7 +242,10 @@ public final class JWTConnection: Sendable {
     }
 
     func refresh(id: Int64, _ params: JSONObject) {
-        guard let token = params.string("token"), !token.isEmpty else { return self.reply(JWTReply.error(id: id, .badRequest)) }
+        guard let token = params.string("token"), !token.isEmpty else {
+            self.report(.badRequest, "refresh without a token")
+            return self.reply(JWTReply.error(id: id, .badRequest))
+        }
         let claims: HS256Token.Claims
         do {
             claims = try HS256Token.verify(token, secrets: self.currentSecrets, now: WallClock.milliseconds() / 1000)
@@ -275,9 +279,13 @@ public final class JWTConnection: Sendable {
 
     func subRefresh(id: Int64, _ params: JSONObject) {
         guard let channel = params.string("channel"), let token = params.string("token"), !token.isEmpty else {
+            self.report(.badRequest, "sub_refresh without a channel and a token")
             return self.reply(JWTReply.error(id: id, .badRequest))
         }
-        guard self.state.withLock({ $0.subscriptions[channel] != nil }) else { return self.reply(JWTReply.error(id: id, .permissionDenied)) }
+        guard self.state.withLock({ $0.subscriptions[channel] != nil }) else {
+            self.report(.forbidden, "\(channel): sub_refresh without a subscription")
+            return self.reply(JWTReply.error(id: id, .permissionDenied))
+        }
         let claims: HS256Token.Claims
         do {
             claims = try HS256Token.verify(token, secrets: self.currentSecrets, now: WallClock.milliseconds() / 1000)
@@ -480,7 +488,10 @@ public final class JWTConnection: Sendable {
     }
 
     func unsubscribe(id: Int64, _ params: JSONObject) async {
-        guard let channel = params.string("channel") else { return self.reply(JWTReply.error(id: id, .badRequest)) }
+        guard let channel = params.string("channel") else {
+            self.report(.badRequest, "unsubscribe without a channel")
+            return self.reply(JWTReply.error(id: id, .badRequest))
+        }
         await self.leave(channel)
         self.reply(JWTReply.result(id: id, "unsubscribe"))
     }
@@ -552,6 +563,7 @@ public final class JWTConnection: Sendable {
     /// subscribe would be refused, a token-only channel's only while subscribed.
     func mayRead(_ channel: String, id: Int64) -> Bool {
         guard ChannelName.isValid(channel) else {
+            self.report(.badRequest, "read of an invalid channel name")
             self.reply(JWTReply.error(id: id, .badRequest))
             return false
         }
