@@ -154,6 +154,23 @@ def test_connect_reply_announces_client_ttl_and_server_pings_with_pong(server):
         assert "expires" not in c.connected["connect"] and "ttl" not in c.connected["connect"], c.connected
 
 
+def test_expire_at_sets_the_connections_end_apart_from_the_tokens_exp(server):
+    """Centrifugo's `expire_at` claim: a short-lived token can open a connection that ends later (0: never), or
+    sooner; one already past is answered as an expired token (109)."""
+    now = int(time.time())
+    with RawJWT(server, sign_jwt({"sub": "u1", "exp": now + 2, "expire_at": 0}, MAIN["secret"])) as lasting:
+        assert "expires" not in lasting.connected["connect"], lasting.connected
+        with RawJWT(server, sign_jwt({"sub": "u1", "exp": now + 600, "expire_at": now + 2}, MAIN["secret"])) as short:
+            connect = short.connected["connect"]
+            assert connect["expires"] is True and connect["ttl"] <= 2, connect
+            assert short.close_code(timeout=10) == 3005
+        time.sleep(max(0.0, now + 6 - time.time()))
+        # The token's exp and the server's grace are past: the connection lives on.
+        assert "ping" in lasting.call("ping")
+    with RawJWT(server, sign_jwt({"sub": "u1", "exp": now + 600, "expire_at": now - 1}, MAIN["secret"])) as late:
+        assert error_code(late.connected) == 109
+
+
 def test_a_command_before_connect_closes_with_3501(server):
     with RawJWT(server) as c:
         c.send("subscribe", channel=unique("jwt"))

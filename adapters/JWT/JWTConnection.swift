@@ -185,7 +185,7 @@ public final class JWTConnection: Sendable {
             guard let claims = self.verify(token, id: id, for: .connection) else { return }
             user = claims.subject ?? ""
             info = claims.info
-            expiresAt = claims.expiresAt
+            expiresAt = claims.grantExpiresAt
             channels = claims.channels + (claims.payload.object("subs")?.keys ?? [])
             self.remember(.connection, claims)
             guard !user.isEmpty || self.app.allowAnonymous else {
@@ -261,14 +261,14 @@ public final class JWTConnection: Sendable {
         guard (claims.subject ?? "") == self.user else {
             return self.end(.invalidToken, kind: .tokenInvalid, detail: "refresh token for another user")
         }
-        self.state.withLock { $0.expiresAt = claims.expiresAt }
+        self.state.withLock { $0.expiresAt = claims.grantExpiresAt }
         self.remember(.connection, claims)
         let now = WallClock.milliseconds() / 1000
         self.reply(
             JWTReply.result(id: id, "refresh") { json in
                 json.member("client", self.clientID)
                 json.member("version", Self.version)
-                if let exp = claims.expiresAt {
+                if let exp = claims.grantExpiresAt {
                     json.key("expires")
                     json.bool(true)
                     json.member("ttl", max(1, exp - now))
@@ -298,12 +298,12 @@ public final class JWTConnection: Sendable {
         guard claims.channel == channel, (claims.subject ?? "") == self.user else {
             return self.end(.invalidToken, kind: .tokenInvalid, detail: "\(channel): subscription token for another channel or user")
         }
-        self.state.withLock { $0.subscriptions[channel]?.expiresAt = claims.expiresAt }
+        self.state.withLock { $0.subscriptions[channel]?.expiresAt = claims.grantExpiresAt }
         self.remember(.channel(channel), claims)
         let now = WallClock.milliseconds() / 1000
         self.reply(
             JWTReply.result(id: id, "sub_refresh") { json in
-                if let exp = claims.expiresAt {
+                if let exp = claims.grantExpiresAt {
                     json.key("expires")
                     json.bool(true)
                     json.member("ttl", max(1, exp - now))
@@ -346,7 +346,7 @@ public final class JWTConnection: Sendable {
             guard (claims.subject ?? "") == self.user else {
                 return self.end(.invalidToken, kind: .tokenInvalid, detail: "\(channel): subscription token is for another user")
             }
-            expiresAt = claims.expiresAt
+            expiresAt = claims.grantExpiresAt
             self.remember(.channel(channel), claims)
         }
         let recover = params.bool("recover") == true ? Self.position(params) : nil
@@ -711,8 +711,11 @@ public final class JWTConnection: Sendable {
         case .subscription(let channel): what = "\(channel): subscription token"
         }
         let claims: HS256Token.Claims
-        do {
-            claims = try HS256Token.verify(token, secrets: self.currentSecrets, now: WallClock.milliseconds() / 1000)
+        let now = WallClock.milliseconds() / 1000
+        do throws(HS256Token.Failure) {
+            claims = try HS256Token.verify(token, secrets: self.currentSecrets, now: now)
+            // A grant whose `expire_at` has passed is answered as an expired token, as Centrifugo does.
+            if let end = claims.grantExpiresAt, end <= now { throw HS256Token.Failure.expired }
         } catch .expired {
             self.report(.tokenExpired, "expired \(what)")
             self.reply(JWTReply.error(id: id, .tokenExpired))
