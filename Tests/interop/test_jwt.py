@@ -271,6 +271,36 @@ def test_presence_and_presence_stats_with_join_and_leave(server):
     run(main())
 
 
+def test_a_subscription_tokens_info_shows_as_chan_info_in_presence_and_joins(server):
+    """Centrifugo shows a subscription token's `info` claim as the member's `chan_info` (a role in this channel), next
+    to the connection token's `conn_info`."""
+    channel = unique("presence-roles-")
+
+    def role_token(user, role):
+        return sign_jwt({"sub": user, "channel": channel, "exp": int(time.time()) + 600, "info": {"role": role}}, MAIN["secret"])
+
+    async def main():
+        alice, _ = client(server, token=token("alice", info={"name": "Alice"}))
+        bob, _ = client(server, token=token("bob"))
+        await alice.connect()
+        await bob.connect()
+        seen = SubEvents()
+        a = await subscribed(alice, channel, events=seen, token=role_token("alice", "host"), join_leave=True)
+        await subscribed(bob, channel, token=role_token("bob", "guest"))
+        joined = await get(seen.joins)
+        while joined.info.user == "alice":
+            joined = await get(seen.joins)
+        assert (joined.info.user, joined.info.chan_info) == ("bob", {"role": "guest"})
+        presence = await a.presence()
+        users = {info.user: info for info in presence.clients.values()}
+        assert (users["alice"].conn_info, users["alice"].chan_info) == ({"name": "Alice"}, {"role": "host"})
+        assert users["bob"].chan_info == {"role": "guest"} and users["bob"].conn_info is None
+        await bob.disconnect()
+        await alice.disconnect()
+
+    run(main())
+
+
 def test_history_with_limit_since_and_reverse(server):
     channel = unique("jwt")
     for n in range(1, 6):

@@ -334,6 +334,7 @@ public final class JWTConnection: Sendable {
         guard !busy else { return self.reply(JWTReply.error(id: id, .alreadySubscribed)) }
         defer { self.state.withLock { _ = $0.pending.remove(channel) } }
         var expiresAt: Int64?
+        var channelInfo: ByteBuffer?
         if self.app.policy(for: channel).requireToken {
             guard let token = params.string("token"), !token.isEmpty else {
                 self.report(.tokenInvalid, "\(channel): subscribe without a subscription token")
@@ -347,6 +348,7 @@ public final class JWTConnection: Sendable {
                 return self.end(.invalidToken, kind: .tokenInvalid, detail: "\(channel): subscription token is for another user")
             }
             expiresAt = claims.grantExpiresAt
+            channelInfo = claims.info
             self.remember(.channel(channel), claims)
         }
         let recover = params.bool("recover") == true ? Self.position(params) : nil
@@ -360,7 +362,8 @@ public final class JWTConnection: Sendable {
                 serverSide: false,
                 recoverable: recoverable,
                 recover: recover,
-                rejectUnrecovered: flag & 2 != 0
+                rejectUnrecovered: flag & 2 != 0,
+                channelInfo: channelInfo
             )
         } catch let code as JWTErrorCode {
             return self.reply(JWTReply.error(id: id, code))
@@ -384,12 +387,14 @@ public final class JWTConnection: Sendable {
     }
 
     /// Subscribes on the bus, holding live messages back, and reads what recovery needs; `finish` delivers them.
+    /// `channelInfo` is the subscription token's `info`, shown as the member's `chan_info` in presence.
     func prepare(
         _ channel: String,
         serverSide: Bool,
         recoverable: Bool,
         recover: StreamPosition?,
-        rejectUnrecovered: Bool
+        rejectUnrecovered: Bool,
+        channelInfo: ByteBuffer? = nil
     ) async throws
         -> Prepared
     {
@@ -447,7 +452,7 @@ public final class JWTConnection: Sendable {
                 app: self.app,
                 channel: channel,
                 userID: user,
-                metadata: JWTPresence.metadata(client: self.clientID, info: info),
+                metadata: JWTPresence.metadata(client: self.clientID, info: info, channelInfo: channelInfo),
                 holder: .connection(self.session.connectionID)
             )
         }

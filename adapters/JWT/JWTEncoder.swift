@@ -79,12 +79,13 @@ public struct JWTEncoder: FrameEncoder {
         json.endObject()
     }
 
-    /// A client info object (`client`, `user`, `conn_info`) for a presence member.
+    /// A client info object (`client`, `user`, `conn_info`, `chan_info`) for a presence member.
     static func writeClientInfo(_ member: PresenceMember, to json: inout JSONWriter) {
         json.beginObject()
         json.member("client", JWTPresence.clientID(of: member))
         json.member("user", member.userID)
         if let info = JWTPresence.connInfo(of: member) { json.member("conn_info", raw: info) }
+        if let info = JWTPresence.chanInfo(of: member) { json.member("chan_info", raw: info) }
         json.endObject()
     }
 }
