@@ -193,6 +193,18 @@ def test_refresh_answers_with_the_new_ttl_and_keeps_the_connection_past_the_old_
         assert "ping" in c.call("ping")
 
 
+def test_a_refresh_tokens_info_becomes_the_connections_conn_info(server):
+    """As in Centrifugo, a refresh token carrying `info` replaces the connection's: its later publications show it."""
+    channel = unique("jwt-reinfo-")
+    with RawJWT(server, token(info={"v": 1})) as watcher, RawJWT(server, token(info={"v": 1})) as c:
+        assert "subscribe" in watcher.call("subscribe", channel=channel)
+        assert "subscribe" in c.call("subscribe", channel=channel)
+        assert "refresh" in c.call("refresh", token=token(info={"v": 2}))
+        assert "publish" in c.call("publish", channel=channel, data={"n": 1})
+        [pub] = watcher.pubs(channel, 1)
+        assert pub["info"]["conn_info"] == {"v": 2}, pub
+
+
 def test_refresh_with_an_expired_token_answers_109(server):
     with RawJWT(server, token(ttl=600)) as c:
         assert error_code(c.call("refresh", token=token(ttl=-10))) == 109

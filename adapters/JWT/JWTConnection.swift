@@ -261,7 +261,11 @@ public final class JWTConnection: Sendable {
         guard (claims.subject ?? "") == self.user else {
             return self.end(.invalidToken, kind: .tokenInvalid, detail: "refresh token for another user")
         }
-        self.state.withLock { $0.expiresAt = claims.grantExpiresAt }
+        self.state.withLock { state in
+            state.expiresAt = claims.grantExpiresAt
+            // A new `info` is the connection's from now on (its publications, its next joins), as in Centrifugo.
+            if let info = claims.info { state.info = info }
+        }
         self.remember(.connection, claims)
         let now = WallClock.milliseconds() / 1000
         self.reply(
