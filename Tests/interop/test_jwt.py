@@ -42,8 +42,8 @@ def token(sub="u1", ttl=600, app=MAIN, **claims) -> str:
     return sign_jwt({"sub": sub, "exp": int(time.time()) + ttl, **claims}, app["secret"])
 
 
-def sub_token(channel: str, sub="u1", ttl=600, app=MAIN) -> str:
-    return sign_jwt({"sub": sub, "channel": channel, "exp": int(time.time()) + ttl}, app["secret"])
+def sub_token(channel: str, sub="u1", ttl=600, app=MAIN, **claims) -> str:
+    return sign_jwt({"sub": sub, "channel": channel, "exp": int(time.time()) + ttl, **claims}, app["secret"])
 
 
 def ws_url(server) -> str:
@@ -242,7 +242,9 @@ def test_subscription_token_unlocks_a_private_channel(server):
     run(main())
 
 
-def test_presence_and_presence_stats_with_join_and_leave(server):
+def test_presence_and_presence_stats_with_join_and_leave_showing_conn_and_chan_info(server):
+    """Members show their connection token's `info` as `conn_info` and, as Centrifugo does, their subscription
+    token's `info` (a role in this channel) as `chan_info`."""
     channel = unique("presence-jwt")
 
     async def main():
@@ -251,51 +253,21 @@ def test_presence_and_presence_stats_with_join_and_leave(server):
         await alice.connect()
         await bob.connect()
         seen = SubEvents()
-        a = await subscribed(alice, channel, events=seen, token=sub_token(channel, "alice"), join_leave=True)
-        b = await subscribed(bob, channel, token=sub_token(channel, "bob"))
+        a = await subscribed(alice, channel, events=seen, token=sub_token(channel, "alice", info={"role": "host"}), join_leave=True)
+        await subscribed(bob, channel, token=sub_token(channel, "bob", info={"role": "guest"}))
         joined = await get(seen.joins)
         while joined.info.user == "alice":  # the joiner's own join comes first
             joined = await get(seen.joins)
-        assert joined.info.user == "bob"
+        assert (joined.info.user, joined.info.conn_info, joined.info.chan_info) == ("bob", None, {"role": "guest"})
         stats = await a.presence_stats()
         assert (stats.num_clients, stats.num_users) == (2, 2)
         presence = await a.presence()
         users = {info.user: info for info in presence.clients.values()}
         assert set(users) == {"alice", "bob"}
-        assert users["alice"].conn_info == {"name": "Alice"}
+        assert (users["alice"].conn_info, users["alice"].chan_info) == ({"name": "Alice"}, {"role": "host"})
         await bob.disconnect()
         left = await get(seen.leaves)
         assert left.info.user == "bob"
-        await alice.disconnect()
-
-    run(main())
-
-
-def test_a_subscription_tokens_info_shows_as_chan_info_in_presence_and_joins(server):
-    """Centrifugo shows a subscription token's `info` claim as the member's `chan_info` (a role in this channel), next
-    to the connection token's `conn_info`."""
-    channel = unique("presence-roles-")
-
-    def role_token(user, role):
-        return sign_jwt({"sub": user, "channel": channel, "exp": int(time.time()) + 600, "info": {"role": role}}, MAIN["secret"])
-
-    async def main():
-        alice, _ = client(server, token=token("alice", info={"name": "Alice"}))
-        bob, _ = client(server, token=token("bob"))
-        await alice.connect()
-        await bob.connect()
-        seen = SubEvents()
-        a = await subscribed(alice, channel, events=seen, token=role_token("alice", "host"), join_leave=True)
-        await subscribed(bob, channel, token=role_token("bob", "guest"))
-        joined = await get(seen.joins)
-        while joined.info.user == "alice":
-            joined = await get(seen.joins)
-        assert (joined.info.user, joined.info.chan_info) == ("bob", {"role": "guest"})
-        presence = await a.presence()
-        users = {info.user: info for info in presence.clients.values()}
-        assert (users["alice"].conn_info, users["alice"].chan_info) == ({"name": "Alice"}, {"role": "host"})
-        assert users["bob"].chan_info == {"role": "guest"} and users["bob"].conn_info is None
-        await bob.disconnect()
         await alice.disconnect()
 
     run(main())
