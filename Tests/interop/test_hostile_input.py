@@ -20,6 +20,7 @@ import pytest
 from conftest import (
     CONFIG,
     MAIN,
+    SMALL,
     WAIT,
     WSClient,
     admin_headers,
@@ -245,6 +246,33 @@ def test_an_unmasked_client_frame_closes_the_connection_with_1002(server, path):
         ws.send(0x1, b'{"action":"ping"}', masked=False)
         assert ws.close_code() == 1002
     wait_for_detail(server, since, "unmasked WebSocket frame")
+
+
+@pytest.mark.parametrize("path", WS_PATHS)
+def test_a_ping_flood_is_closed_with_1008(server, path):
+    """Pings never reach a protocol's command budget and each pong was written at once, past the session's queue
+    bound: a client that pinged without reading grew the server by 120 MB in 10 s. Frames of any kind now count
+    (1,000 a second, 2,000 at once); below that rate, a ping that finds the client's socket full gets no pong."""
+    since = now_ms()
+    with RawWebSocket(server.port, path) as ws:
+        ping = RawWebSocket.frame(0x9, b"p" * 125)
+        try:
+            for _ in range(30):
+                ws.sock.sendall(ping * 200)
+        except OSError:
+            pass  # the server closed first
+        assert ws.close_code() == 1008
+    wait_for_detail(server, since, "frames per second")
+
+
+def test_a_frame_larger_than_the_apps_messages_is_refused_from_its_header(server):
+    """A frame is held whole before anything checks it: every socket could make the server hold 4 MB (40 sockets:
+    +168 MB) whatever its app's plan. The buffer is now the plan's message size plus 64 KB, so on the tiny plan (1 KB)
+    a frame announcing 200 KB is refused (1009) before its body arrives."""
+    with RawWebSocket(server.port, f"/_rt/ws?key={SMALL['key']}") as ws:
+        whole = RawWebSocket.frame(0x1, b"x" * 200_000)
+        ws.sock.sendall(whole[:4_096])  # the header and the first few KB, and nothing more
+        assert ws.close_code(timeout=5) == 1009
 
 
 def test_an_unmasked_frame_sent_with_the_upgrade_request_is_refused_too(server):

@@ -26,6 +26,9 @@ public final class WebSocketConnectionHandler: ChannelDuplexHandler, @unchecked 
         public var closeWriteTimeout: TimeAmount = .seconds(60)
         /// Messages waiting for the endpoint before reading stops.
         public var maxWaitingMessages = 16
+        /// Frames of any kind a client may send per second (twice that at once) before it is closed with 1008: pings,
+        /// pongs and empty fragments never reach the endpoint's command budget, yet each costs a read and a pong a write.
+        public var maxFramesPerSecond: Double = 1_000
         /// The least time between two batches of writes on one event loop (`[limits] write_batch_ms`): zero writes a
         /// message at once; more lets the messages of one interval leave together, one write per connection.
         public var writeBatchInterval: TimeAmount = .zero
@@ -77,6 +80,8 @@ public final class WebSocketConnectionHandler: ChannelDuplexHandler, @unchecked 
     var nextTimer = 0
     /// This loop's batch of writes, which other threads' wake-ups join.
     let batch: LoopBatch
+    /// The client's frames against `maxFramesPerSecond`.
+    var frames: TokenBucket
 
     /// A handler for the connection `opener` admitted; `inflate` is the agreed permessage-deflate offer, if any.
     public init(opener: WebSocketOpener, inflate: PerMessageDeflateOffer?, eventLoop: any EventLoop, configuration: Configuration = .init()) {
@@ -84,6 +89,11 @@ public final class WebSocketConnectionHandler: ChannelDuplexHandler, @unchecked 
         self.configuration = configuration
         self.eventLoop = eventLoop
         self.batch = LoopBatch.for(eventLoop)
+        self.frames = TokenBucket(
+            capacity: configuration.maxFramesPerSecond * 2,
+            refillPerSecond: configuration.maxFramesPerSecond,
+            now: MonotonicClock.seconds()
+        )
         self.inbox = Inbox()
         if let inflate { self.inflater = MessageInflater(resetEachMessage: inflate.clientNoContextTakeover, maxMessageBytes: 1 << 20) }
     }
@@ -142,12 +152,19 @@ public final class WebSocketConnectionHandler: ChannelDuplexHandler, @unchecked 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = Self.unwrapInboundIn(data)
         self.heardSincePing = true
+        if frame.opcode != .connectionClose, !self.closeSent, !self.frames.take(now: MonotonicClock.seconds()) {
+            let rate = Int(self.configuration.maxFramesPerSecond)
+            return self.violate(WebSocketViolation(code: .policyViolation, detail: "more than \(rate) frames per second"))
+        }
         switch frame.opcode {
         case .connectionClose:
             self.clientClosed(frame)
         case .ping:
             guard !self.closeSent else { return }
             guard frame.fin, frame.length <= 125 else { return self.violate(WebSocketViolation(code: .protocolError, detail: "bad ping frame")) }
+            // A client that pings without reading gets no pong while its socket is full (RFC 6455 §5.5.3 lets pongs
+            // be skipped): pongs bypass the session's queue and its bound, so each would be held in memory.
+            guard self.writable else { return }
             context.writeAndFlush(Self.wrapOutboundOut(ServerFrame.make(.pong, frame.unmaskedData)), promise: nil)
         case .pong:
             break

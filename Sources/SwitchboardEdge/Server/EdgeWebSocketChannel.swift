@@ -34,6 +34,8 @@ struct EdgeWebSocketChannel: ServerChildChannel, HTTPChannelHandler {
     struct Accepted: Sendable {
         let opener: WebSocketOpener
         let inflate: PerMessageDeflateOffer?
+        /// The route's frame limit for this connection, when it set one (`WebSocketUpgradeSlot.limitFrames`).
+        var maxFrameSize: Int?
     }
 
     /// The settings of every connection of a listener.
@@ -118,7 +120,7 @@ struct EdgeWebSocketChannel: ServerChildChannel, HTTPChannelHandler {
             guard response.status == .ok, let opener = context.upgrade.take() else { return nil }
             let agreed = response.headers[.secWebSocketExtensions] != nil
             let inflate = agreed ? PerMessageDeflateOffer.first(in: request.headers) : nil
-            return (HTTPHeaders(response.headers), Accepted(opener: opener, inflate: inflate))
+            return (HTTPHeaders(response.headers), Accepted(opener: opener, inflate: inflate, maxFrameSize: context.upgrade.frameLimit))
         }
         return promise.futureResult
     }
@@ -214,7 +216,8 @@ final class EdgeWebSocketUpgrader: NIOTypedHTTPServerProtocolUpgrader, Sendable 
             if let responder = try? pipeline.context(handlerType: HTTPParseErrorResponder.self) {
                 pipeline.removeHandler(context: responder, promise: nil)
             }
-            try pipeline.addHandler(ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: self.maxFrameSize)))
+            let maxFrameSize = min(self.maxFrameSize, decided.maxFrameSize ?? self.maxFrameSize)
+            try pipeline.addHandler(ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: maxFrameSize)))
             try pipeline.addHandler(
                 WebSocketConnectionHandler(
                     opener: decided.opener,
