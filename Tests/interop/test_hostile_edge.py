@@ -37,6 +37,7 @@ from conftest import (
     wait_for_event,
     wait_until,
 )
+from test_tls import dev_cert, port_of, tls_config
 
 # ---------------------------------------------------------------------------------------------
 # Helpers
@@ -430,3 +431,53 @@ def test_a_stalled_redis_fails_publishes_within_the_command_timeout_and_health_r
             redis.wait(timeout=10)
         if node is not None:
             node.stop(signal.SIGKILL)
+
+
+# ---------------------------------------------------------------------------------------------
+# Sockets that never make a request
+# ---------------------------------------------------------------------------------------------
+
+
+def closed_by_server(sock: socket.socket, deadline: float) -> bool:
+    """Whether the server closes `sock` before `deadline` (monotonic), reading and dropping anything it sends."""
+    while time.monotonic() < deadline:
+        sock.settimeout(max(0.05, deadline - time.monotonic()))
+        try:
+            if not sock.recv(4096):
+                return True
+        except socket.timeout:
+            return False
+        except OSError:
+            return True
+    return False
+
+
+def test_sockets_that_never_finish_a_handshake_or_a_request_head_are_closed(fresh_server, tmp_path):
+    """Nothing timed out a silent client: 2,000 TLS sockets that sent nothing and 2,000 HTTP ones dribbling a request
+    head held 4,000 descriptors for good, and at the descriptor limit `/api/health` stopped answering. A TLS handshake
+    now has 10 s, a first request head 20 s, and a keep-alive connection may idle 60 s."""
+    dev_cert(tmp_path)
+    server = fresh_server(tls_config(tmp_path, plain=True))
+    tls_port = port_of(next(url for url in server.listeners(2) if url.startswith("https:")))
+    opened = time.monotonic()
+    silent_tls = socket.create_connection(("127.0.0.1", tls_port), timeout=WAIT)
+    half_hello = socket.create_connection(("127.0.0.1", tls_port), timeout=WAIT)
+    half_hello.sendall(bytes.fromhex("160301020001"))  # a record header announcing a ClientHello, and no more
+    silent = socket.create_connection(("127.0.0.1", server.port), timeout=WAIT)
+    dribbling = socket.create_connection(("127.0.0.1", server.port), timeout=WAIT)
+    dribbling.sendall(b"GET /api/health HTTP/1.1\r\n")
+    try:
+        assert closed_by_server(silent_tls, opened + 14) and closed_by_server(half_hello, opened + 14)
+        try:
+            dribbling.sendall(b"X-Slow: ")
+            while time.monotonic() < opened + 18:  # a header byte every second, never the blank line
+                dribbling.sendall(b"x")
+                time.sleep(1)
+        except OSError:
+            pytest.fail("the dribbling head was cut off before its 20 s")
+        assert closed_by_server(silent, opened + 25) and closed_by_server(dribbling, opened + 25)
+        # Everyone else was served throughout.
+        assert httpx.get(f"{server.http}/api/health", timeout=WAIT).status_code == 200
+    finally:
+        for sock in (silent_tls, half_hello, silent, dribbling):
+            sock.close()

@@ -38,10 +38,14 @@ struct EdgeWebSocketChannel: ServerChildChannel, HTTPChannelHandler {
         var maxFrameSize: Int?
     }
 
+    /// How long a connection may sit with no request in progress (HTTP/1.1 keep-alive, or an h2 connection with no
+    /// stream) before it is closed; a long response (an SSE stream) is never idle.
+    static let idleTimeout = Duration.seconds(60)
+
     /// The settings of every connection of a listener.
     struct Configuration: Sendable {
         /// Hummingbird's HTTP/1.1 settings, for requests that are not upgraded.
-        var http1 = HTTP1Channel.Configuration()
+        var http1 = HTTP1Channel.Configuration(idleTimeout: .init(EdgeWebSocketChannel.idleTimeout))
         /// The largest WebSocket frame a client may send.
         var maxFrameSize = 1 << 20
         /// Pings, close timeout and backlog of each WebSocket connection.

@@ -30,9 +30,9 @@ struct GuardedWebSocketChannel: ServerChildChannel {
     }
 
     func handle(value: Value, logger: Logger) async {
-        // Until a first request head arrives the upgrade pipeline waits for one with no timeout and no shutdown
-        // handling, so a silent connection (a browser's preconnect, a stalled client) would hold a graceful shutdown
-        // forever: on shutdown such a connection is closed. Later requests follow Hummingbird's own idle handling.
+        // Until a first request head arrives the upgrade pipeline waits for one (for 20 s, `FirstRequestWatcher`) with
+        // no shutdown handling, so a silent connection (a browser's preconnect, a stalled client) would hold a graceful
+        // shutdown that long: on shutdown such a connection is closed. Later requests follow Hummingbird's idle handling.
         let channel = value.channel
         await withGracefulShutdownHandler {
             await self.inner.handle(value: value, logger: logger)
@@ -47,10 +47,29 @@ struct GuardedWebSocketChannel: ServerChildChannel {
 }
 
 /// Stays in the pipeline until the connection's first complete request head, then removes itself (before an upgrade
-/// turns the bytes after the HTTP decoder into WebSocket frames).
+/// turns the bytes after the HTTP decoder into WebSocket frames); a connection whose head has not come within
+/// `deadline` is closed, so a silent or dribbling client (slowloris) cannot hold a socket for ever.
 final class FirstRequestWatcher: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
+
+    /// How long a new connection has to send its first request head.
+    static let deadline = TimeAmount.seconds(20)
+
+    let deadline: TimeAmount
+    var timer: Scheduled<Void>?
+
+    init(deadline: TimeAmount = FirstRequestWatcher.deadline) { self.deadline = deadline }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        let channel = context.channel
+        self.timer = context.eventLoop.scheduleTask(in: self.deadline) { channel.close(promise: nil) }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.timer?.cancel()
+        self.timer = nil
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let isHead = if case .head = self.unwrapInboundIn(data) { true } else { false }
