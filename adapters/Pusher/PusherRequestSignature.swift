@@ -57,7 +57,14 @@ public struct PusherRequestSignature: Sendable {
 
     /// Checks everything the query signs (the body's MD5 among it), before the body is read: only the secret's holder
     /// can make the server read a body.
-    public func verifyQuery(method: String, paths: [String], key: String, secrets: [String], now: Int64, window: Int64 = 600)
+    public func verifyQuery(
+        method: String,
+        paths: [String],
+        key: String,
+        secrets: [String],
+        now: Int64,
+        window: Int64 = 600
+    )
         throws(Failure)
     {
         guard let authKey = self["auth_key"] else { throw Failure(message: "auth_key is required") }
