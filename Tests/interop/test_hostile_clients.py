@@ -33,6 +33,7 @@ from conftest import (
     start_server,
     unique,
     wait_for_event,
+    wait_until,
 )
 
 
@@ -317,6 +318,30 @@ def test_a_client_that_never_reads_is_cut_off_at_the_byte_bound(fresh_server):
             pass
     assert code in (4008, 1008), code
     assert rss_kb(s) - before < 60_000
+
+
+def test_an_sse_stream_whose_client_reads_nothing_is_ended_and_gives_its_place_back(fresh_server):
+    """A stream's writer waits on the socket; past the queue bound the session ends as too slow, but the stuck write
+    held the stream, its subscription and its place in the plan for good (HTTP/1.1 and h2 alike). A write still
+    waiting 10 s after the session ended closes the socket."""
+    s = fresh_server(BUDGET_CONFIG)
+    channel = unique("stalled-")
+
+    def streams():
+        return httpx.get(f"{s.http}/api/realtime/gateway/status", headers=admin_headers(), timeout=WAIT).json()["connections"]["sse"]
+
+    raw = socket.socket()
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    raw.settimeout(WAIT)
+    raw.connect(("127.0.0.1", s.port))
+    try:
+        raw.sendall(b"GET /sse?key=%s&channel=%s HTTP/1.1\r\nHost: x\r\n\r\n" % (MAIN["key"].encode(), channel.encode()))
+        wait_until(lambda: streams() == 1, message="the stream counted")
+        for n in range(200):  # 12 MB against a 1 MB queue and the socket buffers, never read
+            publish(s, channel, {"n": n, "pad": "p" * 60_000})
+        wait_until(lambda: streams() == 0, timeout=30, message="the stalled stream ended")
+    finally:
+        raw.close()
 
 
 def test_jwt_history_with_a_negative_limit_is_read_as_the_capped_everything(server):

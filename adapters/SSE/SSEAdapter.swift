@@ -123,7 +123,13 @@ public struct SSEAdapter: ProtocolAdapter {
         } catch {
             return self.refuse(.tooManyRequests, .overQuota, "the app's connection limit is reached", app: app, caller: caller)
         }
-        let session = Session(connectionID: connectionID, app: app, encoder: encoder, maxQueuedFrames: self.environment.maxQueuedFrames)
+        let session = Session(
+            connectionID: connectionID,
+            app: app,
+            encoder: encoder,
+            maxQueuedFrames: self.environment.maxQueuedFrames,
+            maxQueuedBytes: self.environment.clientLimits.maxQueuedBytes
+        )
         let resumeText = request.headers[.lastEventID] ?? request.uri.queryParameters["lastEventId"].map(String.init)
         let resume = resumeText.map(SSECursor.parse) ?? [:]
         var cursor = SSECursor(channels: channels)
@@ -196,7 +202,7 @@ public struct SSEAdapter: ProtocolAdapter {
                             }
                         }
                         try await writer.write(opening)
-                        try await session.streamEvents(to: &writer, keepalive: keepalive) { batch, frame in
+                        try await session.streamEvents(to: &writer, keepalive: keepalive, abort: { socket.close(promise: nil) }) { batch, frame in
                             // The id names every channel's position, so Last-Event-ID resumes them all.
                             if let channel = frame.channel, let offset = frame.offset {
                                 cursor.advance(channel, to: offset)

@@ -1,6 +1,7 @@
 public import Hummingbird
 public import NIOCore
 import ServiceLifecycle
+import Synchronization
 import SwitchboardCore
 
 extension Session {
@@ -8,30 +9,57 @@ extension Session {
     /// one write, with a `: keepalive` comment every `keepalive` so proxies keep the stream open.
     ///
     /// `append` adds one frame to the batch (SSE writes an `id:` line first). Graceful shutdown closes the session,
-    /// which ends the stream; a failed write (the client went away) ends it by throwing.
+    /// which ends the stream; a failed write (the client went away) ends it by throwing. A write still waiting after
+    /// `writeTimeout` (a client that reads nothing, an h2 window left shut), or `endedWriteTimeout` once the session
+    /// has ended (too slow, or closed with frames left), calls `abort`, which should close the socket or stream so the
+    /// write fails: nothing else ends a stream whose writer is stuck.
     public func streamEvents(
         to writer: inout any ResponseBodyWriter,
         keepalive: Duration,
+        writeTimeout: Duration = .seconds(60),
+        endedWriteTimeout: Duration = .seconds(10),
+        abort: (@Sendable () -> Void)? = nil,
         append: @escaping (inout ByteBuffer, inout OutgoingFrame) -> Void = { batch, frame in batch.writeImmutableBuffer(frame.bytes) }
     ) async throws {
+        let pending = PendingWrite()
         try await withGracefulShutdownHandler {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
                     while !Task.isCancelled {
-                        try await Task.sleep(for: keepalive)
-                        guard self.send(ByteBuffer(string: ": keepalive\n\n")) == .queued else { return }
+                        try await Task.sleep(for: min(keepalive, endedWriteTimeout))
+                        if pending.waited(atLeast: self.end == nil ? writeTimeout : endedWriteTimeout) {
+                            self.close(.tooSlow)
+                            abort?()
+                            return
+                        }
+                        if self.end == nil { _ = self.send(ByteBuffer(string: ": keepalive\n\n")) }
                     }
                 }
                 while let frames = await self.next() {
                     var batch = ByteBufferAllocator().buffer(capacity: frames.reduce(0) { $0 + $1.bytes.readableBytes + 48 })
                     for var frame in frames { append(&batch, &frame) }
                     WireTraffic.wrote(batch.readableBytes)
+                    pending.begin()
                     try await writer.write(batch)
+                    pending.end()
                 }
                 group.cancelAll()
             }
         } onGracefulShutdown: {
             self.close(.shutdown)
         }
+    }
+}
+
+/// When the write in progress began, if one is.
+private final class PendingWrite: Sendable {
+    private let started = Mutex<ContinuousClock.Instant?>(nil)
+
+    func begin() { self.started.withLock { $0 = .now } }
+    func end() { self.started.withLock { $0 = nil } }
+
+    /// Whether a write has been waiting for `duration` or longer.
+    func waited(atLeast duration: Duration) -> Bool {
+        self.started.withLock { started in started.map { ContinuousClock.now - $0 >= duration } ?? false }
     }
 }
