@@ -1,8 +1,8 @@
 public import Hummingbird
 public import NIOCore
 import ServiceLifecycle
-import Synchronization
 import SwitchboardCore
+import Synchronization
 
 extension Session {
     /// Writes the session's frames to a `text/event-stream` response until the session ends, each wakeup's frames as
