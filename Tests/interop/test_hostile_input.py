@@ -7,6 +7,7 @@ edge answers, what a subscriber receives (nothing), and what the security center
 import base64
 import hashlib
 import hmac
+import json
 import os
 import re
 import socket
@@ -265,13 +266,19 @@ def test_a_ping_flood_is_closed_with_1008(server, path):
     wait_for_detail(server, since, "frames per second")
 
 
-def test_a_frame_larger_than_the_apps_messages_is_refused_from_its_header(server):
-    """A frame is held whole before anything checks it: every socket could make the server hold 4 MB (40 sockets:
-    +168 MB) whatever its app's plan. The buffer is now the plan's message size plus 64 KB, so on the tiny plan (1 KB)
-    a frame announcing 200 KB is refused (1009) before its body arrives."""
+def test_a_frame_larger_than_the_apps_messages_is_refused_after_the_plans_size_not_the_listeners(server):
+    """A frame is held whole before anything checks it, and the listener's cap is 4 MB: every socket could make the
+    server hold 4 MB (40 sockets: +168 MB) whatever its app's plan. A frame is now cut at the plan's message size plus
+    64 KB, so on the tiny plan (1 KB) a frame announcing 3 MB is refused once 66 KB of it arrived, the rest unsent."""
     with RawWebSocket(server.port, f"/_rt/ws?key={SMALL['key']}") as ws:
-        whole = RawWebSocket.frame(0x1, b"x" * 200_000)
-        ws.sock.sendall(whole[:4_096])  # the header and the first few KB, and nothing more
+        assert json.loads(ws.read_frame()[1])["event"] == "connected"
+        header = RawWebSocket.frame(0x1, b"")[:1] + bytes([0x80 | 127]) + (3_000_000).to_bytes(8, "big") + os.urandom(4)
+        ws.sock.sendall(header + os.urandom(200_000))
+        opcode, payload = ws.read_frame(timeout=5)
+        assert opcode == 0x1 and json.loads(payload)["data"]["code"] == "message_too_large", payload
+    with RawWebSocket(server.port, f"/app/{SMALL['key']}?client=raw&version=1.0&protocol=7") as ws:
+        ws.read_frame()  # pusher:connection_established
+        ws.sock.sendall(header + os.urandom(200_000))
         assert ws.close_code(timeout=5) == 1009
 
 

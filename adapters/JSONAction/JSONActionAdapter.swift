@@ -24,7 +24,6 @@ public struct JSONActionAdapter: ProtocolAdapter {
             if case .failure(let refusal) = admitted {
                 return await gate.decline(refusal, caller: caller, context: context)
             }
-            context.upgrade.limitFrames(to: try? admitted.get())
             return .upgrade(compression.upgradeHeaders(request, app: try? admitted.get(), channel: context.channel))
         } open: { request, context, link in
             self.open(request: request, context: context, link: link)

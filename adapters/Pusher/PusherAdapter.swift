@@ -40,7 +40,6 @@ public struct PusherAdapter: ProtocolAdapter {
             if case .failure(let refusal) = admitted, refusal.kind == .originBlocked {
                 return await gate.decline(refusal, caller: caller, context: context)
             }
-            context.upgrade.limitFrames(to: try? admitted.get())
             return .upgrade(self.environment.webSocketCompression.upgradeHeaders(request, app: try? admitted.get(), channel: context.channel))
         } open: { request, context, link in
             self.open(request: request, context: context, link: link)

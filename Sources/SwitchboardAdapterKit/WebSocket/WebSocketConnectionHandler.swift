@@ -149,6 +149,10 @@ public final class WebSocketConnectionHandler: ChannelDuplexHandler, @unchecked 
 
     // MARK: Reading
 
+    /// The largest frame the client may send now: the endpoint's largest message (its app's plan in force, so a plan
+    /// change applies at once, and the protocol's framing); 64 KB for a connection refused at the open.
+    public var maxFrameBytes: Int { self.endpoint?.maxMessageBytes ?? 64 * 1024 }
+
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = Self.unwrapInboundIn(data)
         self.heardSincePing = true

@@ -1,7 +1,6 @@
 public import Hummingbird
 public import HummingbirdWebSocket
 public import NIOCore
-public import SwitchboardCore
 import Synchronization
 
 /// How an upgraded connection begins: as an endpoint the transport drives, or refused in the protocol's own words
@@ -26,22 +25,9 @@ public struct WebSocketOpener: Sendable {
 /// Where a route leaves its `WebSocketOpener` for the transport; taken once, so the context it holds is let go.
 public final class WebSocketUpgradeSlot: Sendable {
     private let opener = Mutex<WebSocketOpener?>(nil)
-    private let frames = Mutex<Int?>(nil)
 
     /// An empty slot.
     public init() {}
-
-    /// Room beyond a message for its frame's header and a connect or subscribe command's token.
-    public static let frameOverhead = 64 * 1024
-
-    /// Sizes the connection's frame buffer to `app`'s messages (a small one when no app was found): a frame is held
-    /// whole before anything checks it, so the listener's 4 MB would let any key holder pin 4 MB per socket.
-    public func limitFrames(to app: App?) {
-        self.frames.withLock { $0 = (app?.plan.maxMessageBytes ?? 0) + Self.frameOverhead }
-    }
-
-    /// The largest frame the route allows, if it said.
-    public var frameLimit: Int? { self.frames.withLock { $0 } }
 
     func set(_ opener: WebSocketOpener) { self.opener.withLock { $0 = opener } }
 

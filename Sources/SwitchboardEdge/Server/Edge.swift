@@ -156,8 +156,8 @@ public struct Edge: Sendable {
         ]
     }
 
-    /// The WebSocket settings of every listener: frames up to 4 MB (each route lowers it to its app's message size plus
-    /// 64 KB), at most 1,000 frames a second, pings every 30 s, and 3 s for a client to answer the server's close before
+    /// The WebSocket settings of every listener: frames up to 4 MB (and the app's message size plus 64 KB, checked from
+    /// each frame's header), at most 1,000 frames a second, pings every 30 s, and 3 s for a client to answer the server's close before
     /// its socket is closed. permessage-deflate is agreed per app by the routes (`WebSocketCompression`).
     var webSocketConfiguration: EdgeWebSocketChannel.Configuration {
         var connection = WebSocketConnectionHandler.Configuration()

@@ -34,8 +34,6 @@ struct EdgeWebSocketChannel: ServerChildChannel, HTTPChannelHandler {
     struct Accepted: Sendable {
         let opener: WebSocketOpener
         let inflate: PerMessageDeflateOffer?
-        /// The route's frame limit for this connection, when it set one (`WebSocketUpgradeSlot.limitFrames`).
-        var maxFrameSize: Int?
     }
 
     /// How long a connection may sit with no request in progress (HTTP/1.1 keep-alive, or an h2 connection with no
@@ -124,7 +122,7 @@ struct EdgeWebSocketChannel: ServerChildChannel, HTTPChannelHandler {
             guard response.status == .ok, let opener = context.upgrade.take() else { return nil }
             let agreed = response.headers[.secWebSocketExtensions] != nil
             let inflate = agreed ? PerMessageDeflateOffer.first(in: request.headers) : nil
-            return (HTTPHeaders(response.headers), Accepted(opener: opener, inflate: inflate, maxFrameSize: context.upgrade.frameLimit))
+            return (HTTPHeaders(response.headers), Accepted(opener: opener, inflate: inflate))
         }
         return promise.futureResult
     }
@@ -220,16 +218,15 @@ final class EdgeWebSocketUpgrader: NIOTypedHTTPServerProtocolUpgrader, Sendable 
             if let responder = try? pipeline.context(handlerType: HTTPParseErrorResponder.self) {
                 pipeline.removeHandler(context: responder, promise: nil)
             }
-            let maxFrameSize = min(self.maxFrameSize, decided.maxFrameSize ?? self.maxFrameSize)
-            try pipeline.addHandler(ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: maxFrameSize)))
-            try pipeline.addHandler(
-                WebSocketConnectionHandler(
-                    opener: decided.opener,
-                    inflate: decided.inflate,
-                    eventLoop: channel.eventLoop,
-                    configuration: self.connection
-                )
+            let handler = WebSocketConnectionHandler(
+                opener: decided.opener,
+                inflate: decided.inflate,
+                eventLoop: channel.eventLoop,
+                configuration: self.connection
             )
+            try pipeline.addHandler(WebSocketFrameSizeGuard { [unowned handler] in handler.maxFrameBytes })
+            try pipeline.addHandler(ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: self.maxFrameSize)))
+            try pipeline.addHandler(handler)
             return .webSocket
         }
     }
