@@ -25,13 +25,20 @@ extension Session {
         try await withGracefulShutdownHandler {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
+                    // Wakes for the keepalive, and as often as the stuck-write check needs in between.
+                    let tick = min(keepalive, endedWriteTimeout)
+                    var sinceKeepalive = Duration.zero
                     while !Task.isCancelled {
-                        try await Task.sleep(for: min(keepalive, endedWriteTimeout))
+                        let wait = min(tick, keepalive - sinceKeepalive)
+                        try await Task.sleep(for: wait)
+                        sinceKeepalive += wait
                         if pending.waited(atLeast: self.end == nil ? writeTimeout : endedWriteTimeout) {
                             self.close(.tooSlow)
                             abort?()
                             return
                         }
+                        guard sinceKeepalive >= keepalive else { continue }
+                        sinceKeepalive = .zero
                         if self.end == nil { _ = self.send(ByteBuffer(string: ": keepalive\n\n")) }
                     }
                 }
