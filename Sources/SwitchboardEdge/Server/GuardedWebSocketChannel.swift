@@ -24,13 +24,13 @@ struct GuardedWebSocketChannel: ServerChildChannel {
             // a graceful shutdown) forever. It is answered with 400 and closed.
             let decoder = try channel.pipeline.syncOperations.context(handlerType: ByteToMessageHandler<HTTPRequestDecoder>.self)
             try channel.pipeline.syncOperations.addHandler(HTTPParseErrorResponder(), position: .after(decoder.handler))
-            try channel.pipeline.syncOperations.addHandler(FirstRequestWatcher(), position: .after(decoder.handler))
+            try channel.pipeline.syncOperations.addHandler(ConnectionDeadline.firstRequestHead(), position: .after(decoder.handler))
             return value
         }
     }
 
     func handle(value: Value, logger: Logger) async {
-        // Until a first request head arrives the upgrade pipeline waits for one (for 20 s, `FirstRequestWatcher`) with
+        // Until a first request head arrives the upgrade pipeline waits for one (20 s, `ConnectionDeadline`) with
         // no shutdown handling, so a silent connection (a browser's preconnect, a stalled client) would hold a graceful
         // shutdown that long: on shutdown such a connection is closed. Later requests follow Hummingbird's idle handling.
         let channel = value.channel
@@ -38,45 +38,11 @@ struct GuardedWebSocketChannel: ServerChildChannel {
             await self.inner.handle(value: value, logger: logger)
         } onGracefulShutdown: {
             channel.eventLoop.execute {
-                // The watcher leaves the pipeline at the first request head: while it is there, none has come.
-                guard (try? channel.pipeline.syncOperations.handler(type: FirstRequestWatcher.self)) != nil else { return }
+                // The deadline leaves the pipeline at the first request head: while it is there, none has come.
+                guard (try? channel.pipeline.syncOperations.handler(type: ConnectionDeadline<HTTPServerRequestPart>.self)) != nil else { return }
                 channel.close(promise: nil)
             }
         }
-    }
-}
-
-/// Stays in the pipeline until the connection's first complete request head, then removes itself (before an upgrade
-/// turns the bytes after the HTTP decoder into WebSocket frames); a connection whose head has not come within
-/// `deadline` is closed, so a silent or dribbling client (slowloris) cannot hold a socket for ever.
-final class FirstRequestWatcher: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPServerRequestPart
-    typealias InboundOut = HTTPServerRequestPart
-
-    /// How long a new connection has to send its first request head.
-    static let deadline = TimeAmount.seconds(20)
-
-    let deadline: TimeAmount
-    var timer: Scheduled<Void>?
-
-    init(deadline: TimeAmount = FirstRequestWatcher.deadline) { self.deadline = deadline }
-
-    func handlerAdded(context: ChannelHandlerContext) {
-        let channel = context.channel
-        self.timer = context.eventLoop.scheduleTask(in: self.deadline) { channel.close(promise: nil) }
-    }
-
-    func handlerRemoved(context: ChannelHandlerContext) {
-        self.timer?.cancel()
-        self.timer = nil
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let isHead = if case .head = self.unwrapInboundIn(data) { true } else { false }
-        context.fireChannelRead(data)
-        // After forwarding: a removed context forwards nothing. Bytes an upgrade releases flow on from the upgrade
-        // handler, after this one, so none reach it before it is gone.
-        if isHead { context.pipeline.syncOperations.removeHandler(context: context, promise: nil) }
     }
 }
 

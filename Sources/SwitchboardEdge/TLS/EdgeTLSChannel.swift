@@ -6,7 +6,6 @@ import Logging
 import NIOCore
 import NIOHTTP2
 import NIOSSL
-import NIOTLS
 import ServiceLifecycle
 import SwitchboardAdapterKit
 
@@ -38,7 +37,7 @@ struct EdgeTLSChannel: ServerChildChannel {
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         do {
             try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: self.tls.context))
-            try channel.pipeline.syncOperations.addHandler(TLSHandshakeDeadline())
+            try channel.pipeline.syncOperations.addHandler(ConnectionDeadline.tlsHandshake())
         } catch {
             return channel.eventLoop.makeFailedFuture(error)
         }
@@ -97,35 +96,5 @@ extension HTTPServerBuilder {
                 )
             )
         }
-    }
-}
-
-/// Closes a TLS connection whose handshake has not completed within `deadline` (a client that connects and sends
-/// nothing, or half a ClientHello), then leaves the pipeline.
-final class TLSHandshakeDeadline: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = NIOAny
-
-    /// How long a client has to complete the TLS handshake.
-    static let deadline = TimeAmount.seconds(10)
-
-    let deadline: TimeAmount
-    var timer: Scheduled<Void>?
-
-    init(deadline: TimeAmount = TLSHandshakeDeadline.deadline) { self.deadline = deadline }
-
-    func handlerAdded(context: ChannelHandlerContext) {
-        let channel = context.channel
-        self.timer = context.eventLoop.scheduleTask(in: self.deadline) { channel.close(promise: nil) }
-    }
-
-    func handlerRemoved(context: ChannelHandlerContext) {
-        self.timer?.cancel()
-        self.timer = nil
-    }
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        let completed = if case .handshakeCompleted = event as? TLSUserEvent { true } else { false }
-        context.fireUserInboundEventTriggered(event)
-        if completed { context.pipeline.syncOperations.removeHandler(context: context, promise: nil) }
     }
 }
