@@ -44,22 +44,34 @@ import Testing
         return frames
     }
 
-    @Test(arguments: [3, 7, 13, 64, 1_000, 100_000])
+    @Test(arguments: [3, 7, 13, 64])
     func framesWithinTheLimitPassAsSentWhateverTheReads(step: Int) throws {
-        let sizes = [0, 5, 125, 126, 1_000, 65_535, 65_536, 70_000]
+        let sizes = [0, 5, 125, 126, 1_000, 2_000]
         let frames = sizes.map { self.frame($0) } + [WebSocketFrame(fin: true, opcode: .ping, maskKey: .random(), data: ByteBuffer(string: "p"))]
-        let decoded = try self.decoded(try self.bytes(frames), step: step, channel: try self.channel(limit: 70_000))
+        let decoded = try self.decoded(try self.bytes(frames), step: step, channel: try self.channel(limit: 2_000))
         #expect(decoded.map(\.0) == sizes + [1])
         #expect(decoded.dropLast().map(\.1) == sizes.map { Array(repeating: UInt8($0 % 251), count: min(3, $0)) })
     }
 
+    @Test(arguments: [1_000, 100_000])
+    func framesWithEightByteLengthsPassAsSent(step: Int) throws {
+        let sizes = [65_535, 65_536, 70_000]
+        let decoded = try self.decoded(try self.bytes(sizes.map { self.frame($0) }), step: step, channel: try self.channel(limit: 70_000))
+        #expect(decoded.map(\.0) == sizes)
+    }
+
     @Test(arguments: [7, 4_096, 1 << 20])
     func aFrameOverTheLimitIsCutAndTheNextOneIsWhole(step: Int) throws {
-        let frames = [self.frame(10), self.frame(300_000, opcode: .text), self.frame(20)]
+        let frames = [self.frame(10), self.frame(20_000, opcode: .text), self.frame(20)]
         let decoded = try self.decoded(try self.bytes(frames), step: step, channel: try self.channel(limit: 1_000))
         // The cut frame's payload unmasks as the original's first bytes did.
         #expect(decoded.map(\.0) == [10, 1_001, 20])
-        #expect(decoded[1].1 == Array(repeating: UInt8(300_000 % 251), count: 3))
+        #expect(decoded[1].1 == Array(repeating: UInt8(20_000 % 251), count: 3))
+    }
+
+    @Test func aFrameOverTheLimitWithAnEightByteLengthIsCut() throws {
+        let decoded = try self.decoded(try self.bytes([self.frame(300_000)]), step: 65_536, channel: try self.channel(limit: 1_000))
+        #expect(decoded.map(\.0) == [1_001])
     }
 
     @Test func headersSplitAtEveryByteStillPass() throws {
