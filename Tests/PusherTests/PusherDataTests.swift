@@ -33,6 +33,14 @@ import Testing
         #expect(self.wire(#""hello""#) == #""hello""#)
     }
 
+    @Test func aBusStringThatReadsAsJSONIsSentQuotedSoClientsKeepItAString() {
+        #expect(self.wire(#""123""#) == #""\"123\"""#)
+        #expect(self.wire(#""{\"a\":1}""#) == #""\"{\\\"a\\\":1}\"""#)
+        #expect(self.wire(#"" true ""#) == #""\" true \"""#)
+        #expect(PusherData.wireString(ByteBuffer(string: #""null""#)) == #""null""#)
+        #expect(PusherData.wireString(ByteBuffer(string: #""nullish""#)) == "nullish")
+    }
+
     @Test func otherBusJSONIsSentAsItsText() {
         #expect(self.wire(#"{"text":"hi"}"#) == #""{\"text\":\"hi\"}""#)
         #expect(self.wire("42") == #""42""#)
@@ -40,7 +48,7 @@ import Testing
     }
 
     @Test func aPusherStringSurvivesTheRoundTripByteForByte() {
-        for original in [#"{"some":"data"}"#, "plain text", #"{"nonce":"abc=","ciphertext":"xyz+/="}"#, "[1, 2,  3]", "é ✓"] {
+        for original in [#"{"some":"data"}"#, "plain text", #""123""#, #""{\"a\":1}""#, #""quoted" "twice""#, #"{"nonce":"abc=","ciphertext":"xyz+/="}"#, "[1, 2,  3]", "é ✓"] {
             var json = JSONWriter()
             PusherData.writeWire(PusherData.busData(string: original), to: &json)
             let decoded = try? JSONObject(parsing: ByteBuffer(string: "{\"v\":" + String(buffer: json.buffer) + "}"))

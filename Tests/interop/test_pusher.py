@@ -24,6 +24,7 @@ from conftest import (
     expect_pusher_error,
     next_event,
     now_ms,
+    publish,
     pusher_api,
     unique,
     wait_for_event,
@@ -133,6 +134,21 @@ def test_public_channel_trigger_reaches_pysher_with_data_as_sent(server):
         pusher_api(server, PUSHER).trigger(channel, "update", {"price": 42, "note": "été"})
         name, data = next_event(events, "update")
         assert json.loads(data) == {"price": 42, "note": "été"}
+
+
+def test_a_data_string_that_reads_as_json_reaches_pysher_as_sent_and_stays_a_string(server):
+    """PHP's `json_encode('123')` sends `"123"`; Pusher relays it as is, so a client's JSON parse keeps a string."""
+    channel = unique("public-")
+    with PysherClient(server) as client:
+        events = client.subscribe(channel, events=["note"])
+        wait_subscribers(server, channel, 1, app=PUSHER)
+        api = pusher_api(server, PUSHER)
+        for sent in ('"123"', '"{\\"a\\":1}"', '" true "', "plain"):
+            api.trigger(channel, "note", sent)
+            assert next_event(events, "note")[1] == sent
+        # From another protocol: the JSON string "123" stays the string "123" after a Pusher client's parse.
+        publish(server, channel, "123", app=PUSHER, name="note")
+        assert json.loads(next_event(events, "note")[1]) == "123"
 
 
 def test_private_channel_with_pysher_signature_and_with_the_server_library_signature(server):

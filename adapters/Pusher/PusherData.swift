@@ -4,15 +4,15 @@ public import SwitchboardAdapterKit
 /// Maps event data between the Pusher wire, where `data` is a string, and the bus, where it is JSON.
 ///
 /// In: a string whose content is itself JSON goes on the bus as that JSON; any other string goes as a JSON
-/// string; a non-string value (some clients send objects) goes as it is. Out: bus data that is a JSON string
-/// is sent as that string; any other JSON is sent as its text, in a string.
+/// string; a non-string value (some clients send objects) goes as it is. Out: the string that pusher-js's
+/// parse-or-keep turns back into the bus value: a JSON string as its content, unless that content reads as JSON
+/// (`"123"`), which goes quoted; any other JSON as its text.
 public enum PusherData {
     /// The bus form of a `data` member given as its raw JSON bytes (`raw`) and, when it is a string, its content.
     public static func busData(raw: ByteBuffer, content: String?) -> ByteBuffer {
         guard let content else { return raw }
-        let trimmed = content.trimmingJSONWhitespace()
-        if !trimmed.isEmpty, isJSON(trimmed) { return ByteBuffer(string: trimmed) }
-        return raw
+        guard Self.readsAsJSON(content) else { return raw }
+        return ByteBuffer(string: content.trimmingJSONWhitespace())
     }
 
     /// The bus form of a data string (an HTTP API body field, a test).
@@ -20,20 +20,32 @@ public enum PusherData {
         self.busData(raw: JSONWriter.encodeString(string), content: string)
     }
 
-    /// Writes bus data as the wire's `data` string: a JSON string as is, anything else as its text.
+    /// Writes bus data as the wire's `data` string (see `wireString`); a JSON string that needs no quoting goes as it is.
     public static func writeWire(_ data: ByteBuffer, to json: inout JSONWriter) {
-        if Self.isJSONString(data) {
+        if Self.isJSONString(data), let content = Self.stringContent(data), !Self.readsAsJSON(content) {
             json.raw(data)
         } else {
-            json.string(String(buffer: data))
+            json.string(Self.wireString(data))
         }
     }
 
-    /// The content of the wire's `data` string for bus data (webhooks carry it as a string).
+    /// The content of the wire's `data` string for bus data (webhooks carry it as a string). A bus string whose content
+    /// reads as JSON is sent as its JSON text: sent bare, a client would parse `"123"` into the number 123, which real
+    /// Pusher, relaying a server's `json_encode('123')` as is, never does.
     public static func wireString(_ data: ByteBuffer) -> String {
-        guard Self.isJSONString(data) else { return String(buffer: data) }
-        let wrapped = try? JSONObject(parsing: Self.wrap(data))
-        return wrapped?.string("v") ?? String(buffer: data)
+        guard Self.isJSONString(data), let content = Self.stringContent(data) else { return String(buffer: data) }
+        return Self.readsAsJSON(content) ? String(buffer: data).trimmingJSONWhitespace() : content
+    }
+
+    /// The decoded content of bus data that is a JSON string literal.
+    static func stringContent(_ data: ByteBuffer) -> String? {
+        (try? JSONObject(parsing: Self.wrap(data)))?.string("v")
+    }
+
+    /// True when a client's `JSON.parse` of `text` would succeed (it skips JSON whitespace around the value).
+    static func readsAsJSON(_ text: String) -> Bool {
+        let trimmed = text.trimmingJSONWhitespace()
+        return !trimmed.isEmpty && Self.isJSON(trimmed)
     }
 
     /// True when `data` (trimmed) is a JSON string literal.
