@@ -14,7 +14,7 @@ struct Harness {
     let environment: AdapterEnvironment
     let registry = JWTRegistry()
 
-    init(rules: [ChannelRule] = [], anonymous: Bool = false) {
+    init(rules: [ChannelRule] = [], anonymous: Bool = false, clientLimits: ClientLimits = ClientLimits()) {
         var app = App(id: "1", key: "pk", secrets: ["secret"], plan: .enterprise, channelRules: rules)
         app.allowAnonymous = anonymous
         self.app = app
@@ -24,7 +24,8 @@ struct Harness {
             bus: self.bus,
             gate: Gate(apps: registry, security: self.security),
             connections: ConnectionCounter(),
-            logger: Logger(label: "test")
+            logger: Logger(label: "test"),
+            limits: LiveLimits(.init(client: clientLimits))
         )
     }
 

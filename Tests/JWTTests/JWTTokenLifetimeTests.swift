@@ -23,6 +23,15 @@ import Testing
         connection.expectLasts(from: WallClock.milliseconds(), open: 3_000, endsAs: .subscriptionExpired, at: 8_000)
     }
 
+    @Test func theConfiguredGraceHoldsAConnectionAndItsSubscriptionsPastTheirTokensExp() async throws {
+        var limits = ClientLimits()
+        limits.tokenExpiryGraceSeconds = 25
+        let h = Harness(clientLimits: limits)
+        let connection = try await h.connected(expiresIn: 5)
+        await connection.send(#"{"id":2,"subscribe":{"channel":"private-a","token":"\#(h.subToken("private-a", expiresIn: 5))"}}"#)
+        connection.expectLasts(from: WallClock.milliseconds(), open: 20_000, endsAs: .expired, at: 31_000)
+    }
+
     @Test func subRefreshKeepsTheSubscriptionPastTheFirstExpiry() async throws {
         let h = Harness()
         let connection = try await h.connected()

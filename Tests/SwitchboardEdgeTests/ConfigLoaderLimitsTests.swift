@@ -40,6 +40,13 @@ import Testing
         #expect(throws: ConfigError.self) { try ConfigLoader.parse("[limits]\npublish_lag_ms = 10001") }
     }
 
+    @Test func theTokenExpiryGraceIsTwoSecondsUnlessSetUpToAnHour() throws {
+        #expect(try ConfigLoader.parse("").limits.client.tokenExpiryGraceSeconds == 2)
+        #expect(try ConfigLoader.parse("[limits]\ntoken_expiry_grace_seconds = 25").limits.live.client.tokenExpiryGraceSeconds == 25)
+        #expect(throws: ConfigError.self) { try ConfigLoader.parse("[limits]\ntoken_expiry_grace_seconds = -1") }
+        #expect(throws: ConfigError.self) { try ConfigLoader.parse("[limits]\ntoken_expiry_grace_seconds = 3601") }
+    }
+
     @Test func defaultsAllowFiftyNewConnectionsPerAddressAndNoPublicMetrics() throws {
         let config = try ConfigLoader.parse("")
         #expect(config.limits.newConnectionsPerIPPerSecond == 50)

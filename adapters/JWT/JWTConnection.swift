@@ -65,8 +65,6 @@ public final class JWTConnection: Sendable {
     public var app: App { self.bus.apps.app(id: self.session.app.id) ?? self.session.app }
     var bus: Bus { self.environment.bus }
 
-    /// Seconds a connection or subscription may outlive its token's `exp` while the client refreshes it.
-    static let expiryGraceSeconds: Int64 = 2
     /// Milliseconds the client has to answer a ping.
     static let pongTimeoutMilliseconds: Int64 = 10_000
     /// Milliseconds a connection may stay open without connecting.
@@ -638,12 +636,14 @@ public final class JWTConnection: Sendable {
             case none, ping
             case end(JWTDisconnect)
         }
+        let grace = self.environment.clientLimits.tokenExpiryGraceSeconds
         let action = self.state.withLock { state -> Action in
             guard state.disconnect == nil else { return .none }
             guard state.connected else { return now - state.openedAt > Self.staleMilliseconds ? .end(.stale) : .none }
-            let seconds = now / 1000
-            if let exp = state.expiresAt, seconds >= exp + Self.expiryGraceSeconds { return .end(.expired) }
-            if state.subscriptions.values.contains(where: { $0.expiresAt.map { seconds >= $0 + Self.expiryGraceSeconds } ?? false }) {
+            // A token is honoured `token_expiry_grace_seconds` past its `exp` while the client fetches the next one.
+            let seconds = now / 1000 - grace
+            if let exp = state.expiresAt, seconds >= exp { return .end(.expired) }
+            if state.subscriptions.values.contains(where: { $0.expiresAt.map { seconds >= $0 } ?? false }) {
                 return .end(.subscriptionExpired)
             }
             if let since = state.awaitingPongSince, now - since > Self.pongTimeoutMilliseconds { return .end(.noPong) }

@@ -18,6 +18,9 @@ public struct ClientLimits: Sendable, Equatable {
     public var maxRefusals: Double = 20
     /// `max_queued_bytes = 8388608`: bytes queued for a connection before it is closed as too slow.
     public var maxQueuedBytes = 8 * 1024 * 1024
+    /// `token_expiry_grace_seconds = 2`: how long a JWT connection or subscription outlives its token's `exp` while its
+    /// client fetches a new token (Centrifugo's `expired_close_delay`, 25 s there); a slow token endpoint needs more.
+    public var tokenExpiryGraceSeconds: Int64 = 2
 
     /// The defaults above.
     public init() {}

@@ -79,7 +79,8 @@ public struct SwitchboardConfig: Sendable {
         /// connection gets a quarter, the whole edge 50 times as many); the rest are dropped and counted (0 = keep all).
         public var securityEventsPerIPPerSecond = 20
         /// What each client connection may spend: `commands_per_second`, `command_burst`, `client_publishes_per_second`,
-        /// `presence_updates_per_second`, `max_presence_metadata_bytes`, `max_refusals`, `max_queued_bytes` (see `ClientLimits`).
+        /// `presence_updates_per_second`, `max_presence_metadata_bytes`, `max_refusals`, `max_queued_bytes`,
+        /// `token_expiry_grace_seconds` (see `ClientLimits`).
         public var client = ClientLimits()
     }
 
