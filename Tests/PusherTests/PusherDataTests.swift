@@ -48,7 +48,10 @@ import Testing
     }
 
     @Test func aPusherStringSurvivesTheRoundTripByteForByte() {
-        for original in [#"{"some":"data"}"#, "plain text", #""123""#, #""{\"a\":1}""#, #""quoted" "twice""#, #"{"nonce":"abc=","ciphertext":"xyz+/="}"#, "[1, 2,  3]", "é ✓"] {
+        for original in [
+            #"{"some":"data"}"#, "plain text", #""123""#, #""{\"a\":1}""#, #""quoted" "twice""#, #"{"nonce":"abc=","ciphertext":"xyz+/="}"#,
+            "[1, 2,  3]", "é ✓",
+        ] {
             var json = JSONWriter()
             PusherData.writeWire(PusherData.busData(string: original), to: &json)
             let decoded = try? JSONObject(parsing: ByteBuffer(string: "{\"v\":" + String(buffer: json.buffer) + "}"))
