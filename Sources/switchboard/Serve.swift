@@ -30,7 +30,10 @@ struct Serve: AsyncParsableCommand {
     var logFormat: LogFormat = .text
 
     func run() async throws {
-        if self.logFormat == .json { LoggingSystem.bootstrap { JSONLogHandler(label: $0) } }
+        switch self.logFormat {
+        case .json: LoggingSystem.bootstrap { JSONLogHandler(label: $0) }
+        case .text: LoggingSystem.bootstrap { TextLogHandler(label: $0) }
+        }
         var settings: SwitchboardConfig
         do {
             settings = try ConfigLoader.serveConfiguration(path: self.config, environment: ProcessInfo.processInfo.environment)

@@ -135,6 +135,24 @@ import Testing
     }
 }
 
+@Suite struct TextLogHandlerTests {
+    @Test func aClientsStringWithFieldsInsideStaysOneQuotedValue() {
+        let event = LogEvent(
+            level: .notice,
+            message: "security event",
+            metadata: ["kind": "unknown_key", "detail": "no app with key x ip=6.6.6.6 kind=bad_signature", "ip": "127.0.0.1", "path": #"a\b"c"#],
+            source: "SwitchboardEdge",
+            file: #fileID,
+            function: #function,
+            line: #line
+        )
+        let line = TextLogHandler.line(event: event, label: "switchboard", handlerMetadata: [:], time: Date(timeIntervalSince1970: 1.5))
+        #expect(
+            line == #"1970-01-01T00:00:01.500Z notice switchboard: detail="no app with key x ip=6.6.6.6 kind=bad_signature" ip=127.0.0.1 kind=unknown_key path="a\\b\"c" [SwitchboardEdge] security event"# + "\n"
+        )
+    }
+}
+
 @Suite struct EmbeddedFilesTests {
     /// Whatever `Public/` holds when the package is built is in the binary, byte for byte (the EmbedFiles plugin).
     @Test func everyFileUnderPublicIsEmbeddedAsItIs() throws {
