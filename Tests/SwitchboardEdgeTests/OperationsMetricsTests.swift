@@ -147,9 +147,8 @@ import Testing
             line: #line
         )
         let line = TextLogHandler.line(event: event, label: "switchboard", handlerMetadata: [:], time: Date(timeIntervalSince1970: 1.5))
-        #expect(
-            line == #"1970-01-01T00:00:01.500Z notice switchboard: detail="no app with key x ip=6.6.6.6 kind=bad_signature" ip=127.0.0.1 kind=unknown_key path="a\\b\"c" [SwitchboardEdge] security event"# + "\n"
-        )
+        let fields = #"detail="no app with key x ip=6.6.6.6 kind=bad_signature" ip=127.0.0.1 kind=unknown_key path="a\\b\"c""#
+        #expect(line == "1970-01-01T00:00:01.500Z notice switchboard: " + fields + " [SwitchboardEdge] security event\n")
     }
 }
 
