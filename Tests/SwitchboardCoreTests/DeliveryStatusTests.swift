@@ -27,6 +27,18 @@ import Testing
         #expect(!DeliveryStatus.allows(from: .pickup, to: .delivered))
     }
 
+    @Test func aClientResolvesASupportRequestOnlyToWhereItsDeliveryCouldGoBeforeIt() {
+        let afterDelivery = DeliveryState(timeline: [.pickup, .inTransit, .delivered, .supportNeeded, .supportNeeded])
+        #expect(afterDelivery.interrupted == .delivered)
+        #expect(DeliveryStatus.allowed(after: afterDelivery, byServer: false) == [.delivered, .supportNeeded])
+        #expect(DeliveryStatus.allowed(after: afterDelivery, byServer: true) == Set(DeliveryStatus.allCases))
+        let afterFailure = DeliveryState(timeline: [.pickup, .failed, .supportNeeded])
+        #expect(DeliveryStatus.allowed(after: afterFailure, byServer: false) == [.failed, .pickup, .supportNeeded])
+        // Nothing kept before the request: the app's server resolves it.
+        #expect(DeliveryStatus.allowed(after: DeliveryState(timeline: [.supportNeeded]), byServer: false) == [.supportNeeded])
+        #expect(DeliveryStatus.allowed(after: DeliveryState(timeline: [.inTransit]), byServer: false) == DeliveryStatus.inTransit.next)
+    }
+
     @Test func wireNamesMatchTheJavaScriptPackage() {
         #expect(DeliveryStatus.allCases.map(\.rawValue) == ["pickup", "in_transit", "nearby", "delivered", "failed", "support_needed"])
     }

@@ -16,9 +16,16 @@ import Testing
         )
     }
 
-    func refusal(_ guardian: KitGuard, _ publication: Publication, _ kit: KitRule, now: Double = 0) async -> KitRefusal.Reason? {
+    func refusal(
+        _ guardian: KitGuard,
+        _ publication: Publication,
+        _ kit: KitRule,
+        now: Double = 0,
+        byServer: Bool = false,
+        kept: DeliveryState = DeliveryState()
+    ) async -> KitRefusal.Reason? {
         do {
-            try await guardian.admit(publication, kit: kit, now: now)
+            try await guardian.admit(publication, kit: kit, byServer: byServer, now: now) { kept }
             return nil
         } catch {
             guard case .kitRefused(let refusal) = error else { return nil }
@@ -72,19 +79,30 @@ import Testing
         let guardian = KitGuard()
         let kit = KitRule(kind: .delivery)
         let status = { (name: String) in self.publication("delivery.status", "{\"status\":\"\(name)\"}", sender: nil) }
-        try await guardian.admit(status("in_transit"), kit: kit, now: 10) { .pickup }
+        try await guardian.admit(status("in_transit"), kit: kit, now: 10) { DeliveryState(timeline: [.pickup]) }
         // Not kept yet (nil), but admitted a moment ago on this node: delivered may follow in_transit, then nothing but support.
-        try await guardian.admit(status("delivered"), kit: kit, now: 10.5) { nil }
+        try await guardian.admit(status("delivered"), kit: kit, now: 10.5) { DeliveryState() }
         #expect(await self.refusal(guardian, status("in_transit"), kit, now: 11) == .invalidTransition)
         #expect(await self.refusal(guardian, status("lost"), kit, now: 11) == .invalidPayload)
         #expect(guardian.deliveryStatus(app: "1", channel: "private-x") == .delivered)
         // Later, the kept timeline (which other nodes write too) is what counts.
-        try await guardian.admit(status("in_transit"), kit: kit, now: 20) { .nearby }
+        try await guardian.admit(status("in_transit"), kit: kit, now: 20) { DeliveryState(timeline: [.nearby]) }
         do {
-            try await guardian.admit(status("pickup"), kit: kit, now: 30) { .delivered }
+            try await guardian.admit(status("pickup"), kit: kit, now: 30) { DeliveryState(timeline: [.delivered]) }
             Issue.record("pickup after delivered was admitted")
         } catch {
             #expect(error == .kitRefused(KitRefusal(.invalidTransition, "a delivery cannot go to pickup from delivered (allowed: support_needed)")))
         }
+    }
+
+    @Test func aSubscriberCannotUndoDeliveredThroughASupportRequestWhileTheServerCan() async {
+        let guardian = KitGuard()
+        let kit = KitRule(kind: .delivery)
+        let status = { (name: String) in self.publication("client-delivery.status", "{\"status\":\"\(name)\"}", sender: 7) }
+        let kept = DeliveryState(timeline: [.pickup, .inTransit, .delivered, .supportNeeded])
+        #expect(await self.refusal(guardian, status("in_transit"), kit, now: 100, kept: kept) == .invalidTransition)
+        #expect(await self.refusal(guardian, status("pickup"), kit, now: 200, kept: kept) == .invalidTransition)
+        #expect(await self.refusal(guardian, status("delivered"), kit, now: 300, kept: kept) == nil)
+        #expect(await self.refusal(guardian, status("pickup"), kit, now: 400, byServer: true, kept: kept) == nil)
     }
 }

@@ -258,6 +258,35 @@ def test_delivery_refuses_an_invalid_transition_and_keeps_the_timeline(kits):
     wait_for_event(kits, "bad_request", since, contains="cannot go to in_transit")
 
 
+def test_a_subscriber_cannot_rewrite_a_delivered_timeline_through_support_or_filler_events(kits):
+    """Found by an audit: any member could undo `delivered` with `support_needed` then `in_transit`, or flood the kept
+    window with other events until no status was left to check against."""
+    channel = f"private-delivery.{unique('d')}"
+    server_api = api(kits)
+    for status in ("pickup", "in_transit", "delivered"):
+        server_api.trigger(channel, "delivery.status", {"status": status})
+    with member(kits, channel) as customer:
+        for _ in range(3):
+            next_event(customer, "delivery.status")
+        send(customer, channel, "client-delivery.status", {"status": "support_needed", "actor": "courier"})
+        send(customer, channel, "client-delivery.status", {"status": "in_transit", "actor": "courier"})
+        error = expect_pusher_error(customer, 4300, channel)
+        assert "cannot go to in_transit from support_needed (allowed: delivered, support_needed)" in error["data"]["message"], error
+        # Filler past the kept window (100) is delivered but not kept: the statuses stay, and so does the check.
+        for n in range(120):
+            r = rest(kits, "POST", "publish", app=DOMVIA, json={"channel": channel, "name": "junk", "data": {"n": n}})
+            assert r.status_code == 200, r.text
+        time.sleep(2.5)  # past the node's memory of its last admission: the kept timeline decides
+        send(customer, channel, "client-delivery.status", {"status": "in_transit"})
+        assert "from support_needed" in expect_pusher_error(customer, 4300, channel)["data"]["message"]
+        customer.assert_alive()
+    kept = rest(kits, "GET", "history", app=DOMVIA, params={"channel": channel}).json()["messages"]
+    assert [m["data"]["status"] for m in kept] == ["pickup", "in_transit", "delivered", "support_needed"]
+    # The app's server resolves the request, to any state.
+    r = rest(kits, "POST", "publish", app=DOMVIA, json={"channel": channel, "name": "delivery.status", "data": {"status": "pickup"}})
+    assert r.status_code == 200, r.text
+
+
 def test_delivery_transitions_hold_across_a_restart(tmp_path):
     config = kit_config()
     server = start_server(config, workdir=tmp_path)

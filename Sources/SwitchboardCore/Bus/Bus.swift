@@ -303,9 +303,11 @@ public final class Bus: BrokerEventHandler {
 
     /// Publishes a message whose limits were already checked (one admission covering several channels).
     public func publishAdmitted(_ publication: Publication, app: App, options: PublishOptions = PublishOptions()) async throws -> Publication {
-        if let kit = app.rule(for: publication.channel)?.kit { try await self.admitKit(publication, kit: kit, app: app) }
+        let kit = app.rule(for: publication.channel)?.kit
+        if let kit { try await self.admitKit(publication, kit: kit, app: app, byServer: options.byServer) }
         let policy = app.policy(for: publication.channel)
-        let history = options.kept && policy.history.size > 0 ? policy.history : nil
+        let kept = options.kept && kit?.keeps(publication) != false
+        let history = kept && policy.history.size > 0 ? policy.history : nil
         var stamped = publication
         stamped.publishedAt = ContinuousClock.now
         let published: Publication

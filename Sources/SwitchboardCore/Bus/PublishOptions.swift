@@ -15,6 +15,9 @@ public struct PublishOptions: Sendable {
         self.idempotencyKey = idempotencyKey
     }
 
+    /// Carried by a server API, with the app's secret (`via` "rest"), rather than by a client.
+    public var byServer: Bool { self.via == "rest" }
+
     /// A publish from a client of the WebSocket protocol `name`, kept by the channel's policy.
     public static func via(_ name: String) -> PublishOptions { PublishOptions(via: name) }
 }

@@ -25,9 +25,9 @@ public final class KitGuard: Sendable {
         var publisher: String
     }
 
-    /// A delivery status this node admitted, and when (monotonic seconds).
+    /// Where a delivery stood after a status this node admitted, and when (monotonic seconds).
     struct Admitted {
-        var status: DeliveryStatus
+        var state: DeliveryState
         var at: Double
     }
 
@@ -60,22 +60,29 @@ public final class KitGuard: Sendable {
         return event.hasPrefix("client-") ? String(event.dropFirst("client-".count)) : event
     }
 
-    /// Checks `publication` against `kit` at `now` (monotonic seconds); `keptStatus` reads a delivery channel's newest
-    /// kept status when this node does not know it.
+    /// Checks `publication` against `kit` at `now` (monotonic seconds); `byServer` when a server API carried it;
+    /// `keptState` reads where a delivery channel's kept timeline stands when this node does not know it.
     public func admit(
         _ publication: Publication,
         kit: KitRule,
+        byServer: Bool = false,
         now: Double = MonotonicClock.seconds(),
-        keptStatus: () async -> DeliveryStatus? = { nil }
+        keptState: () async -> DeliveryState = { DeliveryState() }
     ) async throws(BusError) {
         do throws(KitRefusal) {
-            try await self.check(publication, kit: kit, now: now, keptStatus: keptStatus)
+            try await self.check(publication, kit: kit, byServer: byServer, now: now, keptState: keptState)
         } catch {
             throw .kitRefused(error)
         }
     }
 
-    func check(_ publication: Publication, kit: KitRule, now: Double, keptStatus: () async -> DeliveryStatus?) async throws(KitRefusal) {
+    func check(
+        _ publication: Publication,
+        kit: KitRule,
+        byServer: Bool,
+        now: Double,
+        keptState: () async -> DeliveryState
+    ) async throws(KitRefusal) {
         let event = Self.baseName(publication.event)
         switch kit.kind {
         case .chat:
@@ -89,7 +96,7 @@ public final class KitGuard: Sendable {
         case .location:
             if event == "location.update" { try self.admitPosition(publication, kit: kit, now: now) }
         case .delivery:
-            if event == "delivery.status" { try await self.admitStatus(publication, now: now, keptStatus: keptStatus) }
+            if event == "delivery.status" { try await self.admitStatus(publication, byServer: byServer, now: now, keptState: keptState) }
         }
     }
 
@@ -179,12 +186,12 @@ public final class KitGuard: Sendable {
 
     /// The current status of a delivery channel as this node knows it.
     public func deliveryStatus(app: String, channel: String) -> DeliveryStatus? {
-        self.state.withLock { $0.deliveries[ChannelKey(app: app, channel: channel)]?.status }
+        self.state.withLock { $0.deliveries[ChannelKey(app: app, channel: channel)]?.state.current }
     }
 
     /// The current status is the channel's kept timeline (shared by every node), unless this node admitted one in the
     /// last `admittedWindow` seconds, which may not be kept yet: concurrent updates on one node are checked in turn.
-    func admitStatus(_ publication: Publication, now: Double, keptStatus: () async -> DeliveryStatus?) async throws(KitRefusal) {
+    func admitStatus(_ publication: Publication, byServer: Bool, now: Double, keptState: () async -> DeliveryState) async throws(KitRefusal) {
         guard let text = KitPayload(publication.data)?.string("status") else {
             throw KitRefusal(.invalidPayload, "delivery.status needs a string status")
         }
@@ -193,19 +200,20 @@ public final class KitGuard: Sendable {
             throw KitRefusal(.invalidPayload, "unknown delivery status \"\(text)\" (known: \(known))")
         }
         let key = ChannelKey(app: publication.app, channel: publication.channel)
-        let kept = await keptStatus()
+        let kept = await keptState()
         let refusal = self.state.withLock { state -> KitRefusal? in
-            let recent = state.deliveries[key].flatMap { now - $0.at < Self.admittedWindow ? $0.status : nil }
+            let recent = state.deliveries[key].flatMap { now - $0.at < Self.admittedWindow ? $0.state : nil }
             let current = recent ?? kept
-            guard DeliveryStatus.allows(from: current, to: next) else {
-                let allowed = (current?.next ?? DeliveryStatus.initial).map(\.rawValue).sorted().joined(separator: ", ")
-                let from = current.map { "from \($0.rawValue)" } ?? "as the first status"
-                return KitRefusal(.invalidTransition, "a delivery cannot go to \(next.rawValue) \(from) (allowed: \(allowed))")
+            let allowed = DeliveryStatus.allowed(after: current, byServer: byServer)
+            guard allowed.contains(next) else {
+                let names = allowed.map(\.rawValue).sorted().joined(separator: ", ")
+                let from = current.current.map { "from \($0.rawValue)" } ?? "as the first status"
+                return KitRefusal(.invalidTransition, "a delivery cannot go to \(next.rawValue) \(from) (allowed: \(names))")
             }
             if state.deliveries.count >= self.capacity, state.deliveries[key] == nil {
                 state.deliveries = state.deliveries.filter { now - $0.value.at < Self.admittedWindow }
             }
-            state.deliveries[key] = Admitted(status: next, at: now)
+            state.deliveries[key] = Admitted(state: current.advanced(to: next), at: now)
             return nil
         }
         if let refusal { throw refusal }

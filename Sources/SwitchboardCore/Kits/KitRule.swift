@@ -47,6 +47,12 @@ public struct KitRule: Sendable, Equatable {
         self.locationUpdatesPerSecond = locationUpdatesPerSecond
     }
 
+    /// Whether the channel's history keeps `publication`: a delivery channel's timeline is its statuses alone, so other
+    /// events cannot push a delivery's status out of the window its transitions are checked against.
+    public func keeps(_ publication: Publication) -> Bool {
+        self.kind != .delivery || KitGuard.baseName(publication.event) == "delivery.status"
+    }
+
     /// How many kept messages a new subscriber is sent first (protocols without client history, such as Pusher):
     /// the last position of a location channel, the whole kept timeline of a delivery channel.
     public var replayOnSubscribe: Int? {

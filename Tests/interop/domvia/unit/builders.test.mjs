@@ -62,6 +62,16 @@ test("the delivery transition table refuses delivered -> in_transit and allows t
     assert.deepEqual(INITIAL_STATES, ["pickup", "in_transit", "failed", "support_needed"]);
 });
 
+test("a client resolves a support request only to where the delivery could go before it, as the edge does", () => {
+    assert.equal(canTransition("support_needed", "in_transit", { interrupted: "delivered" }), false);
+    assert.equal(canTransition("support_needed", "delivered", { interrupted: "delivered" }), true);
+    assert.equal(canTransition("support_needed", "support_needed", { interrupted: "delivered" }), true);
+    assert.equal(canTransition("support_needed", "pickup", { interrupted: "failed" }), true);
+    assert.equal(canTransition("support_needed", "pickup", { interrupted: null }), false);
+    // The app's server leaves `interrupted` out: support resolves to any state.
+    assert.equal(canTransition("support_needed", "in_transit"), true);
+});
+
 test("positions are checked and normalized", () => {
     const p = normalizePosition({ lat: 52.5, lng: 13.4, accuracy: 5, heading: 90, speed: 3, time: 1000 });
     assert.deepEqual(p, { lat: 52.5, lon: 13.4, time: 1000, accuracy: 5, heading: 90, speed: 3 });

@@ -25,10 +25,19 @@ export const DELIVERY_TRANSITIONS = Object.freeze({
     support_needed: Object.freeze(["support_needed", "pickup", "in_transit", "nearby", "delivered", "failed"]),
 });
 
-/** Whether `to` may follow `from` (`from` null or undefined: the first status). */
-export function canTransition(from, to) {
+/**
+ * Whether `to` may follow `from` (`from` null or undefined: the first status). Given `interrupted` (the newest status
+ * before a support request, null when none is kept), it answers for a client as the edge does: from `support_needed`
+ * a client may only ask again, go back to the interrupted status, or go where that one may; the app's server (which
+ * leaves `interrupted` out) may resolve support to any state.
+ */
+export function canTransition(from, to, { interrupted } = {}) {
     if (!DELIVERY_STATES.includes(to)) return false;
     if (from === null || from === undefined) return INITIAL_STATES.includes(to);
+    if (from === "support_needed" && interrupted !== undefined) {
+        if (to === "support_needed") return true;
+        return interrupted !== null && (to === interrupted || (DELIVERY_TRANSITIONS[interrupted] || []).includes(to));
+    }
     return (DELIVERY_TRANSITIONS[from] || []).includes(to);
 }
 
@@ -83,6 +92,12 @@ export class DeliveryTracker {
         return this.timeline.length ? this.timeline[this.timeline.length - 1].status : null;
     }
 
+    /** The newest status that is not a support request, or null: where a client may take the delivery back to. */
+    get interruptedStatus() {
+        for (let i = this.timeline.length - 1; i >= 0; i--) if (this.timeline[i].status !== "support_needed") return this.timeline[i].status;
+        return null;
+    }
+
     emit(kind, value) {
         for (const callback of [...this.handlers[kind]]) callback(value);
     }
@@ -123,7 +138,7 @@ export class DeliveryTracker {
      * Resolves to the entry as sent (it is not echoed back to this client).
      */
     async updateStatus({ status, note, actor } = {}) {
-        if (!canTransition(this.status, status)) {
+        if (!canTransition(this.status, status, { interrupted: this.interruptedStatus })) {
             throw Object.assign(new Error(`a delivery cannot go to ${status} from ${this.status ?? "nothing"}`), { reason: "invalid_transition" });
         }
         await this.channel.whenSubscribed();
