@@ -52,6 +52,28 @@ import Testing
         #expect(await self.refusal(guardian, self.publication("client-call.ice_candidate", "{\"candidate\":\"c\"}", sender: 1), kit, now: 0.2) == nil)
     }
 
+    @Test func aSealedCandidateBatchCountsByItsSizeWhateverCountItClaims() async {
+        let guardian = KitGuard()
+        let kit = KitRule(kind: .calls, iceCandidatesPerSecond: 10)
+        // 30 candidates' worth of ciphertext claiming to be one: charged 30 of the burst of 30.
+        let ciphertext = String(repeating: "A", count: 30 * KitGuard.sealedBytesPerCandidate)
+        let sealed = #"{"count":1,"sealed":{"v":1,"alg":"A256GCM","kid":"d.k","iv":"AAAA","ct":"\#(ciphertext)"}}"#
+        #expect(await self.refusal(guardian, self.publication("client-call.ice_candidate", sealed, sender: 1), kit) == nil)
+        #expect(await self.refusal(guardian, self.publication("client-call.ice_candidate", sealed, sender: 1), kit) == .rateLimited)
+    }
+
+    @Test func aFullRateTableDropsItsOldestEntriesNotEveryones() {
+        let guardian = KitGuard(capacity: 16)
+        let key = { (n: Int) in KitGuard.PublisherKey(app: "1", channel: "c", publisher: "\(n)") }
+        // Publisher 0 spends its whole burst, then 16 newer publishers fill the table within the minute.
+        for _ in 0..<2 { _ = guardian.take(\.positions, key(0), count: 1, rate: 1, burst: 2, now: 0) }
+        #expect(!guardian.take(\.positions, key(0), count: 1, rate: 1, burst: 2, now: 0))
+        for n in 100..<115 { _ = guardian.take(\.positions, key(n), count: 1, rate: 1, burst: 2, now: 0.001 * Double(n)) }
+        #expect(!guardian.take(\.positions, key(0), count: 1, rate: 1, burst: 2, now: 0.2))
+        #expect(guardian.take(\.positions, key(999), count: 1, rate: 1, burst: 2, now: 0.3), "a new publisher gets a place")
+        #expect(!guardian.take(\.positions, key(0), count: 1, rate: 1, burst: 2, now: 0.35), "still refused: its bucket was kept")
+    }
+
     @Test func encryptedRoomsAcceptOnlyEnvelopes() async {
         let guardian = KitGuard()
         let kit = KitRule(kind: .chat, encrypted: true)

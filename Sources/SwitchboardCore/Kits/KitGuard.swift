@@ -143,7 +143,11 @@ public final class KitGuard: Sendable {
         self.state.withLock { state in
             if state[keyPath: table].count >= self.capacity, state[keyPath: table][key] == nil {
                 state[keyPath: table] = state[keyPath: table].filter { now - $0.value.used < 60 }
-                if state[keyPath: table].count >= self.capacity { state[keyPath: table].removeAll(keepingCapacity: true) }
+                if state[keyPath: table].count >= self.capacity {
+                    // Still full of recent entries: drop the least recently used quarter, not every publisher's bucket.
+                    let oldest = state[keyPath: table].sorted { $0.value.used < $1.value.used }.prefix(self.capacity / 4)
+                    for (stale, _) in oldest { state[keyPath: table][stale] = nil }
+                }
             }
             var entry =
                 state[keyPath: table][key] ?? Bucket(bucket: TokenBucket(capacity: Double(burst), refillPerSecond: Double(rate), now: now), used: now)
@@ -154,11 +158,16 @@ public final class KitGuard: Sendable {
         }
     }
 
+    /// The bytes a sealed batch is charged one candidate for: a candidate line and its share of the envelope.
+    static let sealedBytesPerCandidate = 200
+
     /// ICE candidates count per connection (a batch counts each candidate); the server's own publishes are not limited.
+    /// A sealed batch shows no candidates, so it counts what it says or one per `sealedBytesPerCandidate`, whichever is more.
     func takeCandidates(_ publication: Publication, kit: KitRule, now: Double) throws(KitRefusal) {
         guard let sender = publication.sender else { return }
         let payload = KitPayload(publication.data)
-        let count = payload?.arrayCount("candidates") ?? payload?.number("count").map { Int(max(1, min($0, 1000))) } ?? 1
+        let declared = payload?.number("count").map { Int(max(1, min($0, 1000))) } ?? 1
+        let count = payload?.arrayCount("candidates") ?? max(declared, publication.data.readableBytes / Self.sealedBytesPerCandidate)
         let key = PublisherKey(app: publication.app, channel: "", publisher: sender.description)
         guard self.take(\.ice, key, count: Double(max(1, count)), rate: kit.iceCandidatesPerSecond, burst: kit.iceCandidatesPerSecond * 3, now: now)
         else {
