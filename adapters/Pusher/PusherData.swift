@@ -45,8 +45,13 @@ public enum PusherData {
     /// True when a client's `JSON.parse` of `text` would succeed (it skips JSON whitespace around the value).
     static func readsAsJSON(_ text: String) -> Bool {
         let trimmed = text.trimmingJSONWhitespace()
-        return !trimmed.isEmpty && Self.isJSON(trimmed)
+        // Most text cannot start a JSON value; only what can is parsed.
+        guard let first = trimmed.utf8.first, Self.jsonValueStarts.contains(first) else { return false }
+        return Self.isJSON(trimmed)
     }
+
+    /// The bytes a JSON value can start with: `{ [ " -`, a digit, or the `t` `f` `n` of `true`, `false`, `null`.
+    static let jsonValueStarts = Set("{[\"-0123456789tfn".utf8)
 
     /// True when `data` (trimmed) is a JSON string literal.
     static func isJSONString(_ data: ByteBuffer) -> Bool {
