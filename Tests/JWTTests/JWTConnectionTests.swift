@@ -357,6 +357,36 @@ extension JSONObject {
         #expect(Set(subs.keys) == ["news", "alerts"])
         #expect(connection.channels == ["news", "alerts"])
     }
+
+    @Test func aSubscriberThePresenceSetRefusesIsNotSubscribed() async throws {
+        var rule = ChannelRule(match: "room:*")
+        rule.presence = true
+        let h = Harness(rules: [rule])
+        var app = h.app
+        app.maxPresenceMembers = 1
+        h.bus.apps.upsert(app)
+        let first = try await h.connected(user: "u1")
+        let second = try await h.connected(user: "u2")
+        await first.send(#"{"id":2,"subscribe":{"channel":"room:a"}}"#)
+        #expect(first.drained().first?.object("subscribe") != nil)
+        await second.send(#"{"id":2,"subscribe":{"channel":"room:a"}}"#)
+        #expect(second.drained().first?.errorCode == 106)
+        #expect(second.channels.isEmpty && first.channels == ["room:a"])
+        #expect(try await h.bus.members(app: h.app.id, channel: "room:a").map(\.userID) == ["u1"])
+    }
+
+    @Test func aTokensChannelsMeetThePlansCapAndTheReservedNamespacesAsASubscribeWould() async throws {
+        let h = Harness()
+        var app = h.app
+        app.plan.maxSubscriptionsPerConnection = 3
+        h.bus.apps.upsert(app)
+        let connection = try h.open()
+        let named = ["#server-to-user-u2", "#online-u2", "a", "b", "c", "d", "e"]
+        await connection.send(#"{"id":1,"connect":{"token":"\#(h.token(channels: named))"}}"#)
+        #expect(connection.drained().first?.object("connect") != nil)
+        #expect(connection.channels == ["a", "b", "c"])
+        #expect(h.eventKinds.filter { $0 == "forbidden" }.count == 2 && h.eventKinds.contains("over_quota"))
+    }
 }
 
 extension Harness {

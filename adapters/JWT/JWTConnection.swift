@@ -202,7 +202,17 @@ public final class JWTConnection: Sendable {
         let known = params.object("subs")
         var prepared: [Prepared] = []
         var seen: Set<String> = []
+        let limit = self.app.plan.maxSubscriptionsPerConnection
         for channel in channels where ChannelName.isValid(channel) && seen.insert(channel).inserted {
+            // A token's channels meet the rules a client's subscribe meets: the plan's cap and the reserved namespaces.
+            if let limit, prepared.count >= limit {
+                self.report(.overQuota, "connection token names more than \(limit) channels: the rest are not subscribed")
+                break
+            }
+            if let denial = ChannelAccess.denial(.subscribe, channel: channel) {
+                self.report(.forbidden, "\(channel): \(denial)")
+                continue
+            }
             let position = known?.object(channel).flatMap { $0.bool("recover") == true ? Self.position($0) : nil }
             do {
                 prepared.append(try await self.prepare(channel, serverSide: true, recoverable: true, recover: position, rejectUnrecovered: false))
@@ -450,13 +460,20 @@ public final class JWTConnection: Sendable {
         }
         if joins {
             let (user, info) = self.state.withLock { ($0.user, $0.info) }
-            _ = try? await self.bus.presenceJoin(
-                app: self.app,
-                channel: channel,
-                userID: user,
-                metadata: JWTPresence.metadata(client: self.clientID, info: info, channelInfo: channelInfo),
-                holder: .connection(self.session.connectionID)
-            )
+            do {
+                _ = try await self.bus.presenceJoin(
+                    app: self.app,
+                    channel: channel,
+                    userID: user,
+                    metadata: JWTPresence.metadata(client: self.clientID, info: info, channelInfo: channelInfo),
+                    holder: .connection(self.session.connectionID)
+                )
+            } catch {
+                // Presence lists every subscriber, so one it refuses (full, metadata over the limit) is not subscribed.
+                await self.leave(channel)
+                self.session.finishRecovery(channel: channel, after: .max, history: [])
+                throw self.refusal(error, channel: channel)
+            }
         }
         return prepared
     }
