@@ -247,8 +247,11 @@ def test_debug_console_shows_outside_publishes_and_its_test_event_reaches_a_webs
     WebDriverWait(console, UI_WAIT).until(lambda d: "Subscribed" in d.find_element(By.ID, "debug-status").text)
     marker = unique("outside-")
     publish(console_server, channel, {"marker": marker}, name="greeting")
-    WebDriverWait(console, UI_WAIT).until(lambda d: any(marker in t for t in texts(d, "#debug-log li")))
+    # A name a client chose that reads like data is shown apart from the data, in its own element.
+    publish(console_server, channel, {"marker": marker + "-2"}, name='greeting {"fake":1}')
+    WebDriverWait(console, UI_WAIT).until(lambda d: any(marker + "-2" in t for t in texts(d, "#debug-log li")))
     assert any("greeting" in t and marker in t for t in texts(console, "#debug-log li"))
+    assert texts(console, "#debug-log li .event-name")[-2:] == ["greeting", 'greeting {"fake":1}']
 
     with WSClient(console_server) as client:
         client.subscribed(channel)

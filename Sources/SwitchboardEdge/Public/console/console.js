@@ -514,10 +514,11 @@
 
   // ---- Debug console ------------------------------------------------------------------------
 
-  function logLine(kind, text) {
+  /** One debug line: its time, then `parts` (strings, or elements such as an event's name set apart from its data). */
+  function logLine(kind, ...parts) {
     const log = $("debug-log");
     const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 8;
-    log.append(el("li", { class: `debug-entry debug-${kind}` }, el("span", { class: "meta", text: new Date().toLocaleTimeString() }), text));
+    log.append(el("li", { class: `debug-entry debug-${kind}` }, el("span", { class: "meta", text: new Date().toLocaleTimeString() }), ...parts));
     while (log.children.length > 500) log.firstElementChild.remove();
     if (atBottom) log.scrollTop = log.scrollHeight;
   }
@@ -609,11 +610,12 @@
     if (!data.length) return;
     const text = data.join("\n");
     let payload;
-    try { payload = JSON.parse(text); } catch (_) { logLine("event", `${name} ${text}`); return; }
+    // The name in its own element: a client chooses it, and must not pass off part of it as the data.
+    try { payload = JSON.parse(text); } catch (_) { logLine("event", el("span", { class: "event-name", text: name }), ` ${text}`); return; }
     const label = payload.event || (name === "message" ? "(unnamed)" : name);
     const extra = [payload.userId && `user ${payload.userId}`, payload.seq && `seq ${payload.seq}`].filter(Boolean).join(", ");
     const shown = "data" in payload ? payload.data : payload.metadata;
-    logLine("event", `${label} ${JSON.stringify(shown)}${extra ? `  (${extra})` : ""}`);
+    logLine("event", el("span", { class: "event-name", text: label }), ` ${JSON.stringify(shown)}${extra ? `  (${extra})` : ""}`);
   }
 
   async function publishTest() {
