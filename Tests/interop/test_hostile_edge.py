@@ -11,6 +11,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import threading
@@ -455,7 +456,8 @@ def closed_by_server(sock: socket.socket, deadline: float) -> bool:
 def test_sockets_that_never_finish_a_handshake_or_a_request_head_are_closed(fresh_server, tmp_path):
     """Nothing timed out a silent client: 2,000 TLS sockets that sent nothing and 2,000 HTTP ones dribbling a request
     head held 4,000 descriptors for good, and at the descriptor limit `/api/health` stopped answering. A TLS handshake
-    now has 10 s, a first request head 20 s, and a keep-alive connection may idle 60 s."""
+    now has 10 s, a first request head (or an h2 connection's first stream) 20 s, and a keep-alive connection may idle
+    60 s."""
     dev_cert(tmp_path)
     server = fresh_server(tls_config(tmp_path, plain=True))
     tls_port = port_of(next(url for url in server.listeners(2) if url.startswith("https:")))
@@ -466,6 +468,13 @@ def test_sockets_that_never_finish_a_handshake_or_a_request_head_are_closed(fres
     silent = socket.create_connection(("127.0.0.1", server.port), timeout=WAIT)
     dribbling = socket.create_connection(("127.0.0.1", server.port), timeout=WAIT)
     dribbling.sendall(b"GET /api/health HTTP/1.1\r\n")
+    # h2 that says hello and opens no stream: it once stayed open for good.
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    context.set_alpn_protocols(["h2"])
+    h2_idle = context.wrap_socket(socket.create_connection(("127.0.0.1", tls_port), timeout=WAIT), server_hostname="localhost")
+    assert h2_idle.selected_alpn_protocol() == "h2"
+    h2_idle.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes.fromhex("000000040000000000"))
     try:
         assert closed_by_server(silent_tls, opened + 14) and closed_by_server(half_hello, opened + 14)
         try:
@@ -476,8 +485,9 @@ def test_sockets_that_never_finish_a_handshake_or_a_request_head_are_closed(fres
         except OSError:
             pytest.fail("the dribbling head was cut off before its 20 s")
         assert closed_by_server(silent, opened + 25) and closed_by_server(dribbling, opened + 25)
+        assert closed_by_server(h2_idle, opened + 25)
         # Everyone else was served throughout.
         assert httpx.get(f"{server.http}/api/health", timeout=WAIT).status_code == 200
     finally:
-        for sock in (silent_tls, half_hello, silent, dribbling):
+        for sock in (silent_tls, half_hello, silent, dribbling, h2_idle):
             sock.close()

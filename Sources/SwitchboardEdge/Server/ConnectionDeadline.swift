@@ -1,5 +1,6 @@
 import NIOCore
 import NIOHTTP1
+import NIOHTTP2
 import NIOTLS
 
 /// Closes a connection that has not reached a milestone within `delay`, then leaves the pipeline once it has: a client
@@ -11,11 +12,12 @@ final class ConnectionDeadline<In>: ChannelInboundHandler, RemovableChannelHandl
     typealias InboundOut = In
 
     let delay: TimeAmount
-    let reachedByRead: (In) -> Bool
+    /// Nil when only an event marks the milestone: reads then pass without being unwrapped as `In`.
+    let reachedByRead: ((In) -> Bool)?
     let reachedByEvent: (Any) -> Bool
     var timer: Scheduled<Void>?
 
-    init(delay: TimeAmount, read: @escaping (In) -> Bool = { _ in false }, event: @escaping (Any) -> Bool = { _ in false }) {
+    init(delay: TimeAmount, read: ((In) -> Bool)? = nil, event: @escaping (Any) -> Bool = { _ in false }) {
         self.delay = delay
         self.reachedByRead = read
         self.reachedByEvent = event
@@ -32,7 +34,7 @@ final class ConnectionDeadline<In>: ChannelInboundHandler, RemovableChannelHandl
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let reached = self.reachedByRead(Self.unwrapInboundIn(data))
+        let reached = self.reachedByRead?(Self.unwrapInboundIn(data)) ?? false
         context.fireChannelRead(data)
         // After forwarding: a removed context forwards nothing. Bytes an upgrade releases flow on from the upgrade
         // handler, after this one, so none reach it before it is gone.
@@ -54,9 +56,18 @@ extension ConnectionDeadline where In == HTTPServerRequestPart {
     }
 }
 
+extension ConnectionDeadline where In == HTTP2Frame {
+    /// 20 s for an h2 connection's first stream, as HTTP/1.1 has for its first request head; placed after the h2 handlers,
+    /// where the connection's own frames pass.
+    static func firstStream() -> ConnectionDeadline {
+        ConnectionDeadline(delay: .seconds(20), event: { $0 is NIOHTTP2StreamCreatedEvent })
+    }
+}
+
 extension ConnectionDeadline where In == NIOAny {
     /// 10 s for the TLS handshake, placed after the TLS handler.
     static func tlsHandshake() -> ConnectionDeadline {
         ConnectionDeadline(delay: .seconds(10), event: { if case .handshakeCompleted = $0 as? TLSUserEvent { true } else { false } })
     }
+
 }

@@ -44,7 +44,10 @@ struct EdgeTLSChannel: ServerChildChannel {
         return channel.configureHTTP2AsyncSecureUpgrade { channel in
             self.http1.setup(channel: channel, logger: logger)
         } http2ConnectionInitializer: { channel in
-            self.http2.setup(channel: channel, logger: logger)
+            self.http2.setup(channel: channel, logger: logger).flatMapThrowing { value in
+                try channel.pipeline.syncOperations.addHandler(ConnectionDeadline.firstStream())
+                return value
+            }
         }
         .map { Value(negotiated: $0, channel: channel) }
     }
@@ -92,7 +95,12 @@ extension HTTPServerBuilder {
                 ),
                 http2: HTTP2Channel(
                     responder: responder,
-                    configuration: .init(idleTimeout: EdgeWebSocketChannel.idleTimeout, streamConfiguration: configuration.http1)
+                    configuration: .init(
+                        idleTimeout: EdgeWebSocketChannel.idleTimeout,
+                        // The idle close sends GOAWAY and a ping; a client that never answers must not keep the socket.
+                        gracefulCloseTimeout: .seconds(10),
+                        streamConfiguration: configuration.http1
+                    )
                 )
             )
         }
