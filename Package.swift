@@ -298,6 +298,7 @@ let package = Package(
             dependencies: [
                 "SwitchboardEdge", "SwitchboardStore", "SwitchboardCore", "SwitchboardAdapterKit",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -6,6 +6,7 @@ token to the network, never lets anyone lock operators out or pick the address t
 hangs on a Redis that stopped answering.
 """
 
+import contextlib
 import json
 import os
 import shutil
@@ -491,3 +492,50 @@ def test_sockets_that_never_finish_a_handshake_or_a_request_head_are_closed(fres
     finally:
         for sock in (silent_tls, half_hello, silent, dribbling, h2_idle):
             sock.close()
+
+
+def test_an_h2_flood_of_frames_that_carry_no_request_is_closed_with_enhance_your_calm(fresh_server, tmp_path):
+    """Found by an audit: NIOHTTP2 answers WINDOW_UPDATE and ignores unknown frame types at any rate, so one connection
+    sent 1.5M of them in 8 s on a full core while another client's requests took a second. Past 1,000 a second (bursts
+    of 2,000) the connection now gets GOAWAY ENHANCE_YOUR_CALM, is closed, and is a security event."""
+    dev_cert(tmp_path)
+    server = fresh_server(tls_config(tmp_path, plain=True))
+    tls_port = port_of(next(url for url in server.listeners(2) if url.startswith("https:")))
+    since = now_ms()
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    context.set_alpn_protocols(["h2"])
+    flood = context.wrap_socket(socket.create_connection(("127.0.0.1", tls_port), timeout=WAIT), server_hostname="localhost")
+    flood.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes.fromhex("000000040000000000"))
+    unknown = bytes.fromhex("000000fa0000000000")  # an empty frame of type 0xfa, which h2 says to ignore
+    window = bytes.fromhex("000004080000000000" + "00000001")  # WINDOW_UPDATE +1 on the connection
+    sent = 0
+    try:
+        for _ in range(100):  # at most 20,000 frames
+            flood.sendall((unknown + window) * 100)
+            sent += 200
+    except OSError:
+        pass
+    received = b""
+    deadline = time.monotonic() + WAIT
+    with contextlib.suppress(OSError):
+        while time.monotonic() < deadline:
+            flood.settimeout(max(0.05, deadline - time.monotonic()))
+            chunk = flood.recv(65536)
+            if not chunk:
+                break
+            received += chunk
+    flood.close()
+    # The server's frames: SETTINGS, its ACK, then GOAWAY (type 7) with error 11.
+    codes, at = [], 0
+    while at + 9 <= len(received):
+        length, kind = int.from_bytes(received[at : at + 3], "big"), received[at + 3]
+        if kind == 7:
+            codes.append(int.from_bytes(received[at + 13 : at + 17], "big"))
+        at += 9 + length
+    assert 11 in codes, (codes, sent)
+    wait_for_event(server, "rate_limited", since, contains="h2 control frames")
+    # Everyone else is served.
+    with httpx.Client(http2=True, verify=False, timeout=WAIT) as h2:
+        r = h2.get(f"https://127.0.0.1:{tls_port}/api/health")
+        assert r.status_code == 200 and r.http_version == "HTTP/2"

@@ -44,7 +44,8 @@ extension Edge {
                     tls: tls,
                     webSocketRouter: webSocketRouter,
                     configuration: self.webSocketConfiguration,
-                    unmasked: self.unmaskedFrameReport
+                    unmasked: self.unmaskedFrameReport,
+                    h2Flood: self.h2FloodReport
                 )
                 protocols = ReloadableTLSContext.applicationProtocols
             } else {

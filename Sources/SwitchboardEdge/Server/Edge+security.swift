@@ -38,4 +38,13 @@ extension Edge {
             gate.report(.badRequest, app: nil, caller: Caller(ip: address?.ipAddress), detail: "unmasked WebSocket frame: closed with 1002")
         }
     }
+
+    /// Records an h2 connection closed for a flood of control frames.
+    var h2FloodReport: @Sendable (SocketAddress?) -> Void {
+        let gate = self.environment.gate
+        return { address in
+            let detail = "h2 control frames past \(Int(HTTP2FrameBudget.perSecond))/s: GOAWAY ENHANCE_YOUR_CALM"
+            gate.report(.rateLimited, app: nil, caller: Caller(ip: address?.ipAddress), detail: detail)
+        }
+    }
 }

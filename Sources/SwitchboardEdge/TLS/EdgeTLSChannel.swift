@@ -27,11 +27,14 @@ struct EdgeTLSChannel: ServerChildChannel {
     let tls: ReloadableTLSContext
     let http1: GuardedWebSocketChannel
     let http2: HTTP2Channel
+    /// Hears of an h2 connection closed for a flood of control frames (`HTTP2FrameBudget`).
+    let h2Flood: @Sendable (SocketAddress?) -> Void
 
-    init(tls: ReloadableTLSContext, http1: GuardedWebSocketChannel, http2: HTTP2Channel) {
+    init(tls: ReloadableTLSContext, http1: GuardedWebSocketChannel, http2: HTTP2Channel, h2Flood: @escaping @Sendable (SocketAddress?) -> Void) {
         self.tls = tls
         self.http1 = http1
         self.http2 = http2
+        self.h2Flood = h2Flood
     }
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
@@ -44,7 +47,13 @@ struct EdgeTLSChannel: ServerChildChannel {
         return channel.configureHTTP2AsyncSecureUpgrade { channel in
             self.http1.setup(channel: channel, logger: logger)
         } http2ConnectionInitializer: { channel in
-            self.http2.setup(channel: channel, logger: logger).flatMapThrowing { value in
+            // Before the h2 handler: the budget reads the frames as they arrive.
+            do {
+                try channel.pipeline.syncOperations.addHandler(HTTP2FrameBudget(report: self.h2Flood))
+            } catch {
+                return channel.eventLoop.makeFailedFuture(error)
+            }
+            return self.http2.setup(channel: channel, logger: logger).flatMapThrowing { value in
                 try channel.pipeline.syncOperations.addHandler(ConnectionDeadline.firstStream())
                 return value
             }
@@ -74,7 +83,8 @@ struct EdgeTLSChannel: ServerChildChannel {
 
 extension HTTPServerBuilder {
     /// TLS with ALPN `h2` and `http/1.1`; WebSocket upgrades on http/1.1 go to `webSocketRouter`, and a client frame that
-    /// is not masked closes its connection with 1002 (`unmasked` hears of it).
+    /// is not masked closes its connection with 1002 (`unmasked` hears of it), an h2 control-frame flood with GOAWAY
+    /// (`h2Flood` hears of it).
     ///
     /// ```swift
     /// Application(router: router, server: .tlsHTTP2AndWebSocket(tls: context, webSocketRouter: router, unmasked: { _ in }))
@@ -83,7 +93,8 @@ extension HTTPServerBuilder {
         tls: ReloadableTLSContext,
         webSocketRouter: WSResponderBuilder,
         configuration: EdgeWebSocketChannel.Configuration = .init(),
-        unmasked: @escaping @Sendable (SocketAddress?) -> Void
+        unmasked: @escaping @Sendable (SocketAddress?) -> Void,
+        h2Flood: @escaping @Sendable (SocketAddress?) -> Void = { _ in }
     ) -> HTTPServerBuilder where WSResponderBuilder.Responder.Context == SwitchboardContext {
         let webSocketResponder = webSocketRouter.buildResponder()
         return .init { responder in
@@ -101,7 +112,8 @@ extension HTTPServerBuilder {
                         gracefulCloseTimeout: .seconds(10),
                         streamConfiguration: configuration.http1
                     )
-                )
+                ),
+                h2Flood: h2Flood
             )
         }
     }
