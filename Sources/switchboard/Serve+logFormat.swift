@@ -15,7 +15,7 @@ extension Serve {
     static func jsonBanner(app: App?, host: String, port: Int) -> String {
         var json = JSONWriter()
         json.beginObject()
-        json.member("time", JSONLogHandler.now)
+        json.member("time", JSONLogLine.now)
         json.member("level", "notice")
         json.member("label", "switchboard")
         json.member("message", "switchboard \(Edge.version) listening on http://\(host):\(port)")
@@ -35,7 +35,7 @@ extension Serve {
     static func jsonListening(_ listener: BoundListener) -> String {
         var json = JSONWriter()
         json.beginObject()
-        json.member("time", JSONLogHandler.now)
+        json.member("time", JSONLogLine.now)
         json.member("level", "notice")
         json.member("label", "switchboard")
         json.member("message", "listening on \(listener)")

@@ -31,8 +31,8 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         switch self.logFormat {
-        case .json: LoggingSystem.bootstrap { JSONLogHandler(label: $0) }
-        case .text: LoggingSystem.bootstrap { TextLogHandler(label: $0) }
+        case .json: LoggingSystem.bootstrap { LineLogHandler(label: $0, format: .json) }
+        case .text: LoggingSystem.bootstrap { LineLogHandler(label: $0, format: .text) }
         }
         var settings: SwitchboardConfig
         do {

@@ -108,7 +108,7 @@ import Testing
     }
 }
 
-@Suite struct JSONLogHandlerTests {
+@Suite struct JSONLogLineTests {
     @Test func aRecordIsOneLineOfJSONWithItsMetadata() throws {
         let event = LogEvent(
             level: .warning,
@@ -119,7 +119,7 @@ import Testing
             function: #function,
             line: #line
         )
-        let line = JSONLogHandler.line(event: event, label: "switchboard", handlerMetadata: ["node": "n1"], time: Date(timeIntervalSince1970: 1.5))
+        let line = JSONLogLine.line(event: event, label: "switchboard", handlerMetadata: ["node": "n1"], time: Date(timeIntervalSince1970: 1.5))
         let text = String(buffer: line)
         #expect(text.hasSuffix("}\n"))
         #expect(text.dropLast().contains("\n") == false)
@@ -135,7 +135,7 @@ import Testing
     }
 }
 
-@Suite struct TextLogHandlerTests {
+@Suite struct TextLogLineTests {
     @Test func aClientsStringWithFieldsInsideStaysOneQuotedValue() {
         let event = LogEvent(
             level: .notice,
@@ -146,7 +146,7 @@ import Testing
             function: #function,
             line: #line
         )
-        let line = TextLogHandler.line(event: event, label: "switchboard", handlerMetadata: [:], time: Date(timeIntervalSince1970: 1.5))
+        let line = TextLogLine.line(event: event, label: "switchboard", handlerMetadata: [:], time: Date(timeIntervalSince1970: 1.5))
         let fields = #"detail="no app with key x ip=6.6.6.6 kind=bad_signature" ip=127.0.0.1 kind=unknown_key path="a\\b\"c""#
         #expect(line == "1970-01-01T00:00:01.500Z notice switchboard: " + fields + " [SwitchboardEdge] security event\n")
     }

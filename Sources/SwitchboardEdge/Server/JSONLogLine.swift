@@ -1,50 +1,14 @@
 import Foundation
-public import Logging
+import Logging
 import NIOCore
 import SwitchboardAdapterKit
-import Synchronization
 
-/// `switchboard serve --log-format json`: every log record as one JSON object on one line of stderr, for collectors
-/// that parse lines (journald, Loki, CloudWatch) without a regular expression.
+/// `--log-format json`: a record as one JSON object on one line, for collectors that parse lines (journald, Loki,
+/// CloudWatch) without a regular expression.
 ///
 /// `{"time":"2026-12-04T12:00:00.123Z","level":"warning","label":"switchboard","message":"…","metadata":{"file":"…"}}`;
 /// metadata values are strings, arrays and objects as swift-log holds them.
-///
-/// ```swift
-/// LoggingSystem.bootstrap { JSONLogHandler(label: $0) }
-/// ```
-public struct JSONLogHandler: LogHandler {
-    /// Serializes writes, so records from several threads never interleave within a line.
-    static let output = Mutex(())
-
-    /// The logger's label.
-    public let label: String
-    public var logLevel: Logger.Level = .info
-    public var metadata: Logger.Metadata = [:]
-    /// Where the lines go; stderr unless a test captures them.
-    let write: @Sendable (ByteBuffer) -> Void
-
-    /// A handler writing to stderr.
-    public init(label: String) {
-        self.init(label: label) { line in
-            Self.output.withLock { _ in FileHandle.standardError.write(Data(line.readableBytesView)) }
-        }
-    }
-
-    init(label: String, write: @escaping @Sendable (ByteBuffer) -> Void) {
-        self.label = label
-        self.write = write
-    }
-
-    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { self.metadata[key] }
-        set { self.metadata[key] = newValue }
-    }
-
-    public func log(event: LogEvent) {
-        self.write(Self.line(event: event, label: self.label, handlerMetadata: self.metadata, time: Date()))
-    }
-
+package enum JSONLogLine {
     /// One record, newline included.
     static func line(event: LogEvent, label: String, handlerMetadata: Logger.Metadata, time: Date) -> ByteBuffer {
         var json = JSONWriter(capacity: 256)
