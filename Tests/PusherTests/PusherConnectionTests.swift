@@ -391,6 +391,16 @@ extension JSONObject {
         #expect(harness.events(.badSignature).count == 1)
     }
 
+    @Test func signinUserDataPastItsLimitIsRefusedUnreadAndTheConnectionStays() async throws {
+        let harness = PusherHarness()
+        let connection = try harness.connect()
+        let padding = String(repeating: "x", count: PusherConnection.maxUserDataBytes)
+        await harness.signIn(connection, userData: #"{"id":"u42","pad":"\#(padding)"}"#)
+        let refused = await harness.frames(connection).first("pusher:error")
+        #expect(refused?.errorCode == 4300 && connection.userID == nil && connection.closeCode == nil)
+        #expect(harness.events(.badRequest).count == 1)
+    }
+
     @Test func pusherJsSubscribingToItsSignedInUsersChannelIsToldItIsIn() async throws {
         let harness = PusherHarness()
         let connection = try harness.connect()

@@ -391,7 +391,14 @@ public final class PusherConnection: Sendable {
         )
     }
 
+    /// The largest signin `user_data`: an id, `user_info` and a 100-entry watchlist of long ids fit, and what is read,
+    /// kept and echoed back stays small whatever the frame size allows.
+    public static let maxUserDataBytes = 32 * 1024
+
     func signin(auth: String, userData: String) async {
+        guard userData.utf8.count <= Self.maxUserDataBytes else {
+            return self.refuse(.invalidMessage, "user_data is limited to \(Self.maxUserDataBytes) bytes", kind: .badRequest)
+        }
         let signed = PusherSignature.userString(socketID: self.socketID, userData: userData)
         guard let signer = PusherSignature.signer(auth: auth, key: self.app.key, secrets: self.currentSecrets, signed: signed) else {
             self.report(.badSignature, "invalid signature for pusher:signin")
