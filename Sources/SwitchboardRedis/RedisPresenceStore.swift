@@ -97,6 +97,7 @@ public final class RedisPresenceStore: PresenceStore {
                 arguments: [
                     ByteBuffer(string: userID), ByteBuffer(string: member), metadata, ByteBuffer(string: String(now)),
                     ByteBuffer(string: String(self.keyTTLMilliseconds)), ByteBuffer(string: id),
+                    ByteBuffer(string: holder == .server ? "1" : "0"),
                 ]
             )
         }

@@ -150,19 +150,26 @@ enum RedisScripts {
 
     /// Adds a presence holder.
     ///
-    /// KEYS: members, holders, counts, channels. ARGV: user, holder member, metadata, now ms, key ttl ms, channel id.
-    /// Returns `join` (a new member), `update` (known member, new metadata) or `same`.
+    /// KEYS: members, holders, counts, channels. ARGV: user, holder member, metadata, now ms, key ttl ms, channel id,
+    /// `1` when the holder is the app's server. Returns `join` (a new member), `update` (known member, new metadata) or
+    /// `same`. A connection joining a member other holders hold keeps its metadata; the server may change it.
     static let presenceJoin = RedisScript(
         """
+        local held = tonumber(redis.call('hget', KEYS[3], ARGV[1]) or '0')
         local added = redis.call('zadd', KEYS[2], ARGV[4], ARGV[2])
         if added == 1 then redis.call('hincrby', KEYS[3], ARGV[1], 1) end
         local old = redis.call('hget', KEYS[1], ARGV[1])
-        redis.call('hset', KEYS[1], ARGV[1], ARGV[4] .. ':' .. ARGV[3])
+        local others = held - (1 - added)
+        local metadata = ARGV[3]
+        if old and others > 0 and ARGV[7] ~= '1' then
+            metadata = string.sub(old, string.find(old, ':', 1, true) + 1)
+        end
+        redis.call('hset', KEYS[1], ARGV[1], ARGV[4] .. ':' .. metadata)
         redis.call('sadd', KEYS[4], ARGV[6])
         for i = 1, 3 do redis.call('pexpire', KEYS[i], ARGV[5]) end
         if not old then return 'join' end
         local sep = string.find(old, ':', 1, true)
-        if string.sub(old, sep + 1) ~= ARGV[3] then return 'update' end
+        if string.sub(old, sep + 1) ~= metadata then return 'update' end
         return 'same'
         """
     )

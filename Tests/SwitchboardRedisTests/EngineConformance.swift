@@ -310,6 +310,31 @@ struct EngineConformanceTests {
     }
 
     @Test(arguments: EngineFactory.all)
+    func aConnectionJoiningAMemberOthersHoldKeepsItsMetadataWhileTheServerMayChangeIt(factory: EngineFactory) async throws {
+        try await factory.run { engine in
+            let store = engine.presence
+            let now = WallClock.milliseconds()
+            func join(_ holder: PresenceHolder, _ metadata: String) async throws -> PresenceChange? {
+                try await store.join(app: "app", channel: "p-keep", userID: "ada", metadata: ByteBuffer(string: metadata), holder: holder, now: now)
+            }
+            func metadata() async throws -> String? {
+                try await store.members(app: "app", channel: "p-keep").first.map { String(buffer: $0.metadata) }
+            }
+            #expect(try await join(.connection(ConnectionID(1)), #""real""#)?.kind == .join)
+            // Anyone else claiming the user, or the first holder once another holds it too, changes nothing.
+            #expect(try await join(.connection(ConnectionID(2)), #""forged""#) == nil)
+            #expect(try await join(.connection(ConnectionID(1)), #""again""#) == nil)
+            #expect(try await metadata() == #""real""#)
+            #expect(try await join(.server, #""server""#)?.kind == .update)
+            #expect(try await metadata() == #""server""#)
+            _ = try await store.leave(app: "app", channel: "p-keep", userID: "ada", holder: .connection(ConnectionID(2)), now: now)
+            _ = try await store.leave(app: "app", channel: "p-keep", userID: "ada", holder: .server, now: now)
+            // The one holder left may change what only it holds.
+            #expect(try await join(.connection(ConnectionID(1)), #""mine""#)?.kind == .update)
+        }
+    }
+
+    @Test(arguments: EngineFactory.all)
     func presenceJoinUpdateLeaveAndExpire(factory: EngineFactory) async throws {
         try await factory.run { engine in
             let store = engine.presence

@@ -444,6 +444,25 @@ def test_presence_join_update_leave_frames_between_two_clients(server):
         bob.assert_alive()
 
 
+def test_a_second_connection_claiming_a_present_user_cannot_rewrite_its_metadata(server):
+    """Found by an audit: a join as a user someone else held replaced that member's metadata (also a JWT member's
+    `conn_info`), and the forgery outlived the forger. The first holder's metadata stays, as Pusher shows a user's
+    first connection's; the app's server may still change it."""
+    channel = unique("room:")
+    with WSClient(server) as alice, WSClient(server) as watcher:
+        watcher.subscribed(channel)
+        alice.send({"action": "presence:join", "channel": channel, "userId": "alice", "metadata": {"v": "real"}})
+        assert watcher.recv()["event"] == "presence.join"
+        with WSClient(server) as mallory:
+            mallory.send({"action": "presence:join", "channel": channel, "userId": "alice", "metadata": {"v": "FORGED"}})
+            mallory.assert_alive()
+            assert [m["metadata"] for m in members(server, channel)] == [{"v": "real"}]
+        assert [m["metadata"] for m in members(server, channel)] == [{"v": "real"}]
+        r = rest(server, "POST", "presence/join", json={"channel": channel, "userId": "alice", "metadata": {"v": "server"}})
+        assert r.json() == {"ok": True, "changed": True}
+        assert [m["metadata"] for m in members(server, channel)] == [{"v": "server"}]
+
+
 def test_one_user_with_two_connections_is_one_member_until_the_last_leaves(server):
     channel = unique("multi:")
     with WSClient(server) as watcher:

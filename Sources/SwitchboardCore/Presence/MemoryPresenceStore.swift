@@ -36,8 +36,12 @@ public final class MemoryPresenceStore: PresenceStore {
                 channels[key, default: [:]][userID] = Record(member: member, holders: [holder])
                 return PresenceChange(app: app, channel: channel, kind: .join, member: member, timestamp: now)
             }
+            let others = channels[key]?.values[index].holders.contains { $0 != holder } ?? false
             channels[key]?.values[index].holders.insert(holder)
             channels[key]?.values[index].member.lastSeen = now
+            // A connection joining a member others hold keeps its metadata, as Pusher shows a user's first connection's:
+            // a second tab, or anyone claiming the same user id, cannot rewrite it. The app's server may.
+            if others, holder != .server { return nil }
             guard let member = channels[key]?.values[index].member, member.metadata != metadata else { return nil }
             channels[key]?.values[index].member.metadata = metadata
             return .updated(app: app, channel: channel, userID: userID, metadata: metadata, now: now)
