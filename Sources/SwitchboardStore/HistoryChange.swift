@@ -6,6 +6,8 @@ enum HistoryChange: Sendable {
     case kept(Publication, HistoryPolicy)
     /// The channel's stream was dropped; a later message starts a new epoch.
     case dropped(HistoryStreamKey)
+    /// The stream's messages up to this position were let go (the engine's memory budget).
+    case evicted(HistoryStreamKey, StreamPosition)
 }
 
 /// Names one channel's stream in the store.

@@ -18,6 +18,8 @@ public final class SQLiteHistoryJournal: HistoryJournal, Service {
         var changes: [HistoryChange] = []
         var lost: [HistoryStreamKey: LostHistory] = [:]
         var lostCount = 0
+        /// What the buffered messages hold (`ChannelHistory.cost`), bounded by `maxBufferedBytes`.
+        var bytes = 0
     }
 
     private let store: SQLiteStore
@@ -29,20 +31,22 @@ public final class SQLiteHistoryJournal: HistoryJournal, Service {
     private let interval: Duration
     private let batchSize: Int
     private let maxBuffered: Int
+    private let maxBufferedBytes: Int
     private let pruneEvery: Duration
     private let crashGap: UInt64
     private let logger: Logger
 
     /// Creates a journal writing to `store` every `interval` (or once `batchSize` changes wait).
     ///
-    /// At most `maxBuffered` unwritten changes are held; past that a message is not saved, and its stream's saved
-    /// history is cut before it (a client asking from before the gap is told so). Expired rows are pruned every `pruneEvery`.
+    /// At most `maxBuffered` unwritten changes, holding at most `maxBufferedBytes`, are held; past that a message is not
+    /// saved, and its stream's saved history is cut before it (a client asking from before the gap is told so). Expired rows are pruned every `pruneEvery`.
     /// After a crash every stream's next offset skips `crashGap` ahead, past any offset handed out but not written.
     public init(
         store: SQLiteStore,
         interval: Duration = .milliseconds(50),
         batchSize: Int = 1000,
         maxBuffered: Int = 100_000,
+        maxBufferedBytes: Int = 64 << 20,
         pruneEvery: Duration = .seconds(30),
         crashGap: UInt64 = 1_000_000,
         logger: Logger = Logger(label: "switchboard.history")
@@ -51,6 +55,7 @@ public final class SQLiteHistoryJournal: HistoryJournal, Service {
         self.interval = interval
         self.batchSize = max(1, batchSize)
         self.maxBuffered = max(self.batchSize, maxBuffered)
+        self.maxBufferedBytes = maxBufferedBytes
         self.pruneEvery = pruneEvery
         self.crashGap = crashGap
         self.logger = logger
@@ -87,8 +92,9 @@ public final class SQLiteHistoryJournal: HistoryJournal, Service {
     }
 
     public func kept(_ publication: Publication, policy: HistoryPolicy) {
+        let cost = ChannelHistory.cost(of: publication)
         let full = self.buffer.withLock { buffer -> Bool in
-            guard buffer.changes.count < self.maxBuffered else {
+            guard buffer.changes.count < self.maxBuffered, buffer.bytes + cost <= self.maxBufferedBytes else {
                 if let position = publication.position {
                     let key = HistoryStreamKey(app: publication.app, channel: publication.channel)
                     buffer.lost[key] = LostHistory(position: position, policy: policy, time: publication.timestamp)
@@ -97,7 +103,9 @@ public final class SQLiteHistoryJournal: HistoryJournal, Service {
                 return false
             }
             buffer.changes.append(.kept(publication, policy))
-            return buffer.changes.count == self.batchSize
+            buffer.bytes += cost
+            // Large messages fill the buffer's bytes long before its count: written early, they are not lost.
+            return buffer.changes.count == self.batchSize || buffer.bytes > self.maxBufferedBytes / 2
         }
         if full { self.wake.yield() }
     }
@@ -108,6 +116,11 @@ public final class SQLiteHistoryJournal: HistoryJournal, Service {
             buffer.lost[key] = nil
             buffer.changes.append(.dropped(key))
         }
+    }
+
+    public func evicted(app: String, channel: String, through position: StreamPosition) {
+        let key = HistoryStreamKey(app: app, channel: channel)
+        self.buffer.withLock { $0.changes.append(.evicted(key, position)) }
     }
 
     /// Writes what is buffered now, in one transaction.

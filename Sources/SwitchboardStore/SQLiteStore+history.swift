@@ -38,6 +38,14 @@ extension SQLiteStore {
                         publication.connInfo.map { Data($0.readableBytesView) },
                     ])
                     touched[key] = (position, policy, publication.timestamp)
+                case .evicted(let key, let position):
+                    // Only the stream it names: a stream dropped and started again since keeps its new messages.
+                    let current = try epochs[key] ?? String.fetchOne(savedEpoch, arguments: [key.app, key.channel])
+                    guard current == position.epoch else { continue }
+                    try db.execute(
+                        sql: "DELETE FROM history_entry WHERE app = ? AND channel = ? AND seq <= ?",
+                        arguments: [key.app, key.channel, Int64(position.offset)]
+                    )
                 case .dropped(let key):
                     try dropEntries.execute(arguments: [key.app, key.channel])
                     try db.execute(sql: "DELETE FROM history_stream WHERE app = ? AND channel = ?", arguments: [key.app, key.channel])

@@ -83,4 +83,8 @@ final class RecordingJournal: HistoryJournal {
     }
 
     func dropped(app: String, channel: String) { self.recorded.withLock { $0.append("dropped \(channel)") } }
+
+    func evicted(app: String, channel: String, through position: StreamPosition) {
+        self.recorded.withLock { $0.append("evicted \(channel) \(position.offset)") }
+    }
 }

@@ -40,6 +40,12 @@ import Testing
         #expect(throws: ConfigError.self) { try ConfigLoader.parse("[limits]\npublish_lag_ms = 10001") }
     }
 
+    @Test func keptHistoryMayHold256MegabytesUnlessSetAndNeverNothing() throws {
+        #expect(try ConfigLoader.parse("").limits.maxHistoryMegabytes == 256)
+        #expect(try ConfigLoader.parse("[limits]\nmax_history_mb = 64").limits.live.maxHistoryMegabytes == 64)
+        #expect(throws: ConfigError.self) { try ConfigLoader.parse("[limits]\nmax_history_mb = 0") }
+    }
+
     @Test func theTokenExpiryGraceIsTwoSecondsUnlessSetUpToAnHour() throws {
         #expect(try ConfigLoader.parse("").limits.client.tokenExpiryGraceSeconds == 2)
         #expect(try ConfigLoader.parse("[limits]\ntoken_expiry_grace_seconds = 25").limits.live.client.tokenExpiryGraceSeconds == 25)

@@ -166,6 +166,38 @@ import Testing
         #expect(!stream.history.messages(after: 3).truncated)
     }
 
+    @Test func messagesEvictedForTheMemoryBudgetLeaveTheStoreAndTheReloadShowsTheGap() throws {
+        let path = Self.temporaryPath()
+        let journal = try Self.reopened(path)
+        for offset in 1...5 { journal.kept(Self.kept(UInt64(offset)), policy: Self.policy) }
+        journal.evicted(app: "1001", channel: "chat:1", through: StreamPosition(offset: 3, epoch: "e1"))
+        // An eviction naming an epoch the stream no longer has cuts nothing.
+        journal.evicted(app: "1001", channel: "chat:1", through: StreamPosition(offset: 5, epoch: "old"))
+        journal.flush()
+
+        let stream = try #require(try Self.reopened(path).restore(now: 2_000).first)
+        #expect(Self.offsets(stream) == [4, 5])
+        #expect(stream.history.position == StreamPosition(offset: 5, epoch: "e1"))
+        #expect(stream.history.messages(after: 1).truncated)
+    }
+
+    @Test func largeMessagesFillTheBufferByBytesAndThoseBeyondItCutTheSavedHistory() throws {
+        let path = Self.temporaryPath()
+        let journal = SQLiteHistoryJournal(store: try SQLiteStore(path: path), maxBufferedBytes: 250_000)
+        for offset in 1...3 {
+            var big = Self.kept(UInt64(offset))
+            big.data = ByteBuffer(repeating: UInt8(ascii: "x"), count: 100_000)
+            journal.kept(big, policy: Self.policy)  // the third finds 200 KB buffered
+        }
+        journal.flush()
+        journal.kept(Self.kept(4), policy: Self.policy)
+        journal.flush()
+
+        let stream = try #require(try Self.reopened(path).restore(now: 2_000).first)
+        #expect(Self.offsets(stream) == [4])
+        #expect(stream.history.messages(after: 2).truncated)
+    }
+
     @Test func aRestartedMemoryEngineContinuesTheSameStream() throws {
         let path = Self.temporaryPath()
         let journal = try Self.reopened(path)

@@ -7,11 +7,12 @@ Clients: raw Pusher-protocol frames on the `websockets` sync client (`PusherWS`)
 
 import json
 import os
+import sqlite3
 import time
 
 import httpx
 
-from conftest import MAIN, PUSHER, WAIT, PusherWS, unique
+from conftest import ADMIN_TOKEN, MAIN, PUSHER, WAIT, PusherWS, WSClient, admin_headers, rest, unique, wait_until
 
 
 def cpu_seconds(server) -> float:
@@ -80,3 +81,68 @@ def test_an_unsigned_pusher_api_post_is_refused_before_its_body_is_read(server):
         head = sock.recv(4096).decode(errors="replace")
     assert head.startswith("HTTP/1.1 401"), head
     assert "bad_signature" in head, head
+
+
+BUDGET_CONFIG = f"""
+default_app = "{MAIN['id']}"
+
+[server]
+host = "127.0.0.1"
+port = 0
+
+[store]
+path = "{{store}}"
+
+[admin]
+token = "{ADMIN_TOKEN}"
+
+[limits]
+max_history_mb = 1
+
+[[apps]]
+id = "{MAIN['id']}"
+key = "{MAIN['key']}"
+secret = "{MAIN['secret']}"
+plan = "enterprise"
+client_events = true
+"""
+
+
+def history_bytes_metric(server) -> float:
+    r = httpx.get(f"{server.http}/metrics", headers=admin_headers(), timeout=WAIT)
+    r.raise_for_status()
+    lines = [line for line in r.text.splitlines() if line.startswith("switchboard_history_bytes ")]
+    assert lines, "no switchboard_history_bytes in /metrics"
+    return float(lines[0].split()[1])
+
+
+def test_a_flood_of_large_kept_messages_stays_within_the_history_budget_and_costs_only_its_own_channels(fresh_server):
+    """Each channel's history is bounded by its size, but not the sum: with the public key alone, a client kept 62 MB
+    in the SQLite store (and as much in memory) with 500 messages of 120 KB to ten public channels, and a plan's own
+    figures allowed gigabytes. Kept history now holds at most `max_history_mb` for every channel together, in memory
+    and on disk; the channels holding the most lose their oldest messages first, so a quiet channel keeps its own."""
+    server = fresh_server(BUDGET_CONFIG)
+    quiet, flood = unique("quiet:"), unique("flood:")
+    for n in range(10):
+        assert rest(server, "POST", "publish", json={"channel": quiet, "data": {"n": n}}).status_code == 200
+    blob = "x" * 120_000
+    with WSClient(server) as attacker, WSClient(server) as watcher:
+        watcher.subscribed(f"{flood}7")
+        for n in range(48):  # 5.8 MB, within the client publish rate's burst
+            attacker.send({"action": "publish", "channel": f"{flood}{n % 8}", "data": {"n": n, "blob": blob}})
+        seen = [watcher.recv()["data"]["n"] for _ in range(6)]
+        assert seen == list(range(7, 48, 8)), seen
+        attacker.assert_alive()
+
+    assert history_bytes_metric(server) <= 1 << 20
+    kept = rest(server, "GET", "history", params={"channel": quiet}).json()["messages"]
+    assert [m["data"]["n"] for m in kept] == list(range(10))
+    flooded = rest(server, "GET", "history", params={"channel": f"{flood}0"}).json()["messages"]
+    assert len(flooded) < 6, len(flooded)
+
+    # Durable history forgets what memory let go: the store holds about the budget, not the flood.
+    def saved_bytes() -> int:
+        with sqlite3.connect(f"file:{server.workdir / 'switchboard.sqlite'}?mode=ro", uri=True) as db:
+            return db.execute("SELECT COALESCE(SUM(LENGTH(data)), 0) FROM history_entry").fetchone()[0]
+
+    wait_until(lambda: saved_bytes() <= 1 << 20)

@@ -22,6 +22,8 @@ public final class MemoryEngine: Engine {
     /// About 60 MB per app at worst (256-byte keys on 200-byte channel names); room for 330 keyed publishes a second
     /// for the whole 5-minute window.
     public static let defaultMaxIdempotencyKeys = 100_000
+    /// The memory every channel's kept messages may hold together by default (`[limits] max_history_mb`).
+    public static let defaultMaxHistoryBytes = 256 << 20
 
     struct Key: Hashable {
         var app: String
@@ -55,12 +57,18 @@ public final class MemoryEngine: Engine {
     private let maxMessagelessStreams: Int
     /// Recent idempotency keys per app, only touched by publishes that carry one.
     private let idempotency: IdempotencyLedger
+    /// What every stream's kept messages cost together (`ChannelHistory.bytes`), held under `maxHistoryBytes()`.
+    private let historyBytes = Atomic<Int>(0)
+    private let maxHistoryBytes: @Sendable () -> Int
+    /// One eviction pass at a time: publishes that find the budget passed while one runs leave it to that one.
+    private let evicting = Atomic<Bool>(false)
 
     /// Creates the engine; `makeEpoch` names new streams (random by default).
     ///
     /// `restored` are streams a journal saved before a restart: they keep their epoch and offsets. `journal`
     /// receives every kept message (nothing outlives the process by default). At most `maxMessagelessStreams` streams
     /// started by a read wait for their first message, and at most `maxIdempotencyKeys` idempotency keys per app are kept.
+    /// Kept messages hold at most `maxHistoryBytes()` together (read at each publish, so a reload changes it).
     public init(
         presence: any PresenceStore = MemoryPresenceStore(),
         stripeCount: Int = 64,
@@ -68,7 +76,8 @@ public final class MemoryEngine: Engine {
         restored: [RestoredStream] = [],
         journal: any HistoryJournal = NoHistoryJournal(),
         maxMessagelessStreams: Int = MemoryEngine.defaultMaxMessagelessStreams,
-        maxIdempotencyKeys: Int = MemoryEngine.defaultMaxIdempotencyKeys
+        maxIdempotencyKeys: Int = MemoryEngine.defaultMaxIdempotencyKeys,
+        maxHistoryBytes: @escaping @Sendable () -> Int = { MemoryEngine.defaultMaxHistoryBytes }
     ) {
         self.presence = presence
         self.stripes = (0..<max(1, stripeCount)).map { _ in Stripe() }
@@ -76,11 +85,26 @@ public final class MemoryEngine: Engine {
         self.journal = journal
         self.maxMessagelessStreams = maxMessagelessStreams
         self.idempotency = IdempotencyLedger(capacity: maxIdempotencyKeys)
+        self.maxHistoryBytes = maxHistoryBytes
         for saved in restored {
             let key = Key(app: saved.app, channel: saved.channel)
             let stream = Stream(history: saved.history, policy: saved.policy, lastPublish: saved.lastPublish)
             self.stripe(key).streams.withLock { $0[key] = stream }
+            self.historyBytes.wrappingAdd(saved.history.bytes, ordering: .relaxed)
         }
+        // A smaller budget than the last run's applies from the start.
+        self.evictIfOverBudget()
+    }
+
+    /// Kept messages' bytes, all streams together (for `/metrics`).
+    public var keptHistoryBytes: Int { self.historyBytes.load(ordering: .relaxed) }
+
+    /// Runs `change` on the stream's history, and adds what it took or freed to the engine's total.
+    private func changing<Result>(_ stream: inout Stream, _ change: (inout ChannelHistory) -> Result) -> Result {
+        let before = stream.history.bytes
+        let result = change(&stream.history)
+        self.historyBytes.wrappingAdd(stream.history.bytes - before, ordering: .relaxed)
+        return result
     }
 
     private func stripe(_ key: Key) -> Stripe {
@@ -102,12 +126,14 @@ public final class MemoryEngine: Engine {
             return publication
         }
         let key = Key(app: publication.app, channel: publication.channel)
+        defer { self.evictIfOverBudget() }
         return self.stripe(key).streams.withLock { streams in self.keep(publication, history: history, key: key, in: &streams, handler: handler) }
     }
 
     public func publish(_ publication: Publication, history: HistoryPolicy?, idempotencyKey: IdempotencyKey) -> IdempotentPublish {
         let handler = self.currentHandler
         let key = Key(app: publication.app, channel: publication.channel)
+        defer { self.evictIfOverBudget() }
         // Under the channel's stripe lock, even without history: two retries of one key cannot both miss the ledger.
         return self.stripe(key).streams.withLock { streams in
             let now = publication.timestamp
@@ -143,7 +169,7 @@ public final class MemoryEngine: Engine {
             ?? Stream(history: ChannelHistory(epoch: self.makeEpoch()), policy: history, lastPublish: publication.timestamp)
         stream.policy = history
         stream.lastPublish = publication.timestamp
-        let kept = stream.history.append(publication, policy: history, now: publication.timestamp)
+        let kept = self.changing(&stream) { $0.append(publication, policy: history, now: publication.timestamp) }
         streams[key] = stream
         self.journal.kept(kept, policy: history)
         handler?.handle(.publication(kept))
@@ -165,7 +191,7 @@ public final class MemoryEngine: Engine {
         let key = Key(app: app, channel: channel)
         return self.stripe(key).streams.withLock { streams in
             guard var stream = streams.removeValue(forKey: key) else { return HistoryPage(publications: [], latest: nil, truncated: false) }
-            stream.history.trim(policy: policy, now: WallClock.milliseconds())
+            self.changing(&stream) { $0.trim(policy: policy, now: WallClock.milliseconds()) }
             streams[key] = stream
             if let offset { return stream.history.messages(after: offset, limit: limit) }
             let publications = limit.map { stream.history.latest(limit: $0) } ?? stream.history.messages(after: 0).publications
@@ -183,7 +209,7 @@ public final class MemoryEngine: Engine {
                 streams[key] = stream
                 return (stream.history.messages(after: offset, limit: limit), Started(key: key, epoch: stream.history.epoch))
             }
-            stream.history.trim(policy: policy, now: now)
+            self.changing(&stream) { $0.trim(policy: policy, now: now) }
             streams[key] = stream
             return (stream.history.messages(after: offset, limit: limit), nil)
         }
@@ -210,12 +236,56 @@ public final class MemoryEngine: Engine {
         let key = Key(app: app, channel: channel)
         self.stripe(key).streams.withLock { streams in
             guard var stream = streams.removeValue(forKey: key) else { return }
-            stream.history.removeAll()
+            self.changing(&stream) { $0.removeAll() }
             streams[key] = stream
             // The journal forgets the stream: a restart before the next publish starts a new epoch, which fails
             // recovery rather than faking it; the next publish is journaled with the epoch and offset it continues.
             if stream.history.lastOffset > 0 { self.journal.dropped(app: app, channel: channel) }
         }
+    }
+
+    /// Past the budget, the streams holding the most give up their oldest messages first, down to one level for all,
+    /// so a flood of large messages costs its own channels their history before anyone else's. Each pass frees a tenth
+    /// of the budget beyond the excess, so passes stay rare; the journal forgets what was let go.
+    func evictIfOverBudget() {
+        let limit = max(0, self.maxHistoryBytes())
+        guard self.historyBytes.load(ordering: .relaxed) > limit,
+            self.evicting.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged
+        else { return }
+        defer { self.evicting.store(false, ordering: .releasing) }
+        var sizes: [(key: Key, bytes: Int)] = []
+        for stripe in self.stripes {
+            stripe.streams.withLock { streams in
+                for (key, stream) in streams where stream.history.bytes > 0 { sizes.append((key, stream.history.bytes)) }
+            }
+        }
+        let total = sizes.reduce(0) { $0 + $1.bytes }
+        let level = Self.level(sizes.map(\.bytes), freeing: total - (limit - limit / 10))
+        for (key, bytes) in sizes where bytes > level {
+            self.stripe(key).streams.withLock { streams in
+                guard var stream = streams.removeValue(forKey: key) else { return }
+                let last = self.changing(&stream) { $0.dropOldest(keepingAtMost: level) }
+                streams[key] = stream
+                if let last { self.journal.evicted(app: key.app, channel: key.channel, through: last) }
+            }
+        }
+    }
+
+    /// The most bytes a stream may keep so that cutting every larger one down to it frees `freeing` (water-filling):
+    /// small streams are not touched unless the large ones cannot free enough.
+    static func level(_ sizes: [Int], freeing: Int) -> Int {
+        guard freeing > 0 else { return Int.max }
+        let sorted = sizes.sorted(by: >)
+        var prefix = 0
+        for (index, size) in sorted.enumerated() {
+            prefix += size
+            let count = index + 1
+            // Cutting the `count` largest to `level` frees `prefix - count * level`.
+            let level = (prefix - freeing) / count
+            let next = count < sorted.count ? sorted[count] : 0
+            if level >= next { return max(0, level) }
+        }
+        return 0
     }
 
     public func sweep(now: Int64) {
@@ -224,7 +294,8 @@ public final class MemoryEngine: Engine {
             stripe.streams.withLock { streams in
                 for key in Array(streams.keys) {
                     guard var stream = streams.removeValue(forKey: key) else { continue }
-                    stream.history.trim(policy: stream.policy, now: now)
+                    let policy = stream.policy
+                    self.changing(&stream) { $0.trim(policy: policy, now: now) }
                     // A stream with nothing kept and idle for twice its ttl is forgotten; the next publish starts a new epoch.
                     if stream.history.count == 0 && now - stream.lastPublish > 2 * stream.policy.ttlMilliseconds {
                         streams[key] = nil

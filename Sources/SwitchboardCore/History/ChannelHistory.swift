@@ -1,3 +1,5 @@
+import NIOCore
+
 /// One channel's kept messages, as a value: offsets increase by one per message, the epoch names the run.
 ///
 /// Pure and clock-free: callers pass `now` (milliseconds), so bounds are tested without waiting.
@@ -6,6 +8,8 @@ public struct ChannelHistory: Sendable {
     public let epoch: String
     /// The offset the last appended message got (0 before any).
     public private(set) var lastOffset: UInt64 = 0
+    /// What the kept messages cost in memory (`cost(of:)` summed): the engine bounds the total over every stream.
+    public private(set) var bytes = 0
     private var messages: [Publication] = []
     private var head = 0
 
@@ -17,6 +21,16 @@ public struct ChannelHistory: Sendable {
         self.epoch = epoch
         self.lastOffset = lastOffset
         self.messages = messages
+        self.bytes = messages.reduce(0) { $0 + Self.cost(of: $1) }
+    }
+
+    /// The memory one kept message holds: its payload and strings, and a fixed part for the record around them.
+    public static func cost(of publication: Publication) -> Int {
+        var bytes = 128 + publication.data.readableBytes + publication.channel.utf8.count + (publication.event?.utf8.count ?? 0)
+        bytes += (publication.userID?.utf8.count ?? 0) + (publication.clientID?.utf8.count ?? 0)
+        bytes += publication.connInfo?.readableBytes ?? 0
+        for (name, value) in publication.tags { bytes += name.utf8.count + value.utf8.count }
+        return bytes
     }
 
     /// The number of messages kept.
@@ -28,6 +42,7 @@ public struct ChannelHistory: Sendable {
         var kept = publication
         kept.position = StreamPosition(offset: self.lastOffset, epoch: self.epoch)
         self.messages.append(kept)
+        self.bytes += Self.cost(of: kept)
         self.trim(policy: policy, now: now)
         return kept
     }
@@ -35,18 +50,41 @@ public struct ChannelHistory: Sendable {
     /// Drops messages beyond the policy's size or older than its ttl.
     public mutating func trim(policy: HistoryPolicy, now: Int64) {
         let limit = max(0, policy.size)
-        while self.count > limit { self.head += 1 }
-        while self.head < self.messages.count, now - self.messages[self.head].timestamp > policy.ttlMilliseconds { self.head += 1 }
-        if self.head > 64 && self.head * 2 > self.messages.count {
-            self.messages.removeFirst(self.head)
-            self.head = 0
+        while self.count > limit { self.dropFirst() }
+        while self.head < self.messages.count, now - self.messages[self.head].timestamp > policy.ttlMilliseconds { self.dropFirst() }
+        self.compact()
+    }
+
+    /// Drops the oldest messages until the rest cost at most `bytes`; returns the position of the last one dropped,
+    /// if any. The offsets go on, so a client asking from before the cut is told of the gap.
+    public mutating func dropOldest(keepingAtMost bytes: Int) -> StreamPosition? {
+        var last: StreamPosition?
+        while self.bytes > bytes, self.head < self.messages.count {
+            last = self.messages[self.head].position
+            self.dropFirst()
         }
+        self.compact()
+        return last
     }
 
     /// Drops every kept message; the epoch and the last offset stay, so the next message continues the stream.
     public mutating func removeAll() {
         self.messages.removeAll()
         self.head = 0
+        self.bytes = 0
+    }
+
+    private mutating func dropFirst() {
+        self.bytes -= Self.cost(of: self.messages[self.head])
+        self.head += 1
+    }
+
+    /// Lets go of dropped messages once they are most of the storage, so a drop costs one step, not a shift.
+    private mutating func compact() {
+        if self.head > 64 && self.head * 2 > self.messages.count {
+            self.messages.removeFirst(self.head)
+            self.head = 0
+        }
     }
 
     /// Messages with an offset greater than `offset`, oldest first, at most `limit` (all when nil).

@@ -7,6 +7,8 @@ public protocol HistoryJournal: Sendable {
     func kept(_ publication: Publication, policy: HistoryPolicy)
     /// The channel's stream was dropped (history removed, or idle and empty): the next publish starts a new epoch.
     func dropped(app: String, channel: String)
+    /// The channel's messages up to `position` were let go to keep the engine within its memory budget.
+    func evicted(app: String, channel: String, through position: StreamPosition)
 }
 
 /// The journal of an engine whose history lives and dies with the process.
@@ -17,4 +19,6 @@ public struct NoHistoryJournal: HistoryJournal {
     public func kept(_ publication: Publication, policy: HistoryPolicy) {}
 
     public func dropped(app: String, channel: String) {}
+
+    public func evicted(app: String, channel: String, through position: StreamPosition) {}
 }

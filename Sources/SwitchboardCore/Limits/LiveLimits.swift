@@ -31,6 +31,8 @@ public final class LiveLimits: Sendable {
         public var writeBatchMilliseconds: Int
         /// `publish_lag_ms = 20`: publishes wait while WebSocket writes lag more than this (next publish; 0 = never).
         public var publishLagMilliseconds: Int
+        /// `max_history_mb = 256`: kept messages of every channel together, in the memory engine (next publish).
+        public var maxHistoryMegabytes: Int
 
         /// Values with the config's defaults, unless given.
         public init(
@@ -42,7 +44,8 @@ public final class LiveLimits: Sendable {
             securityEventsPerIPPerSecond: Int = 20,
             presenceTimeoutSeconds: Int = 30,
             writeBatchMilliseconds: Int = 0,
-            publishLagMilliseconds: Int = 20
+            publishLagMilliseconds: Int = 20,
+            maxHistoryMegabytes: Int = 256
         ) {
             self.client = client
             self.maxQueuedFrames = maxQueuedFrames
@@ -53,6 +56,7 @@ public final class LiveLimits: Sendable {
             self.presenceTimeoutSeconds = presenceTimeoutSeconds
             self.writeBatchMilliseconds = writeBatchMilliseconds
             self.publishLagMilliseconds = publishLagMilliseconds
+            self.maxHistoryMegabytes = maxHistoryMegabytes
         }
     }
 

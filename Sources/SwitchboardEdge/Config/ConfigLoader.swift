@@ -109,7 +109,7 @@ public enum ConfigLoader {
         if let limits = try top.table("limits") {
             let limitKeys = [
                 "max_queued_frames", "sse_keepalive_seconds", "presence_timeout_seconds", "new_connections_per_ip_per_second",
-                "compression_min_bytes", "write_batch_ms", "security_events_per_ip_per_second", "publish_lag_ms",
+                "compression_min_bytes", "write_batch_ms", "security_events_per_ip_per_second", "publish_lag_ms", "max_history_mb",
             ]
             try limits.onlyKeys(Set(limitKeys + Self.clientLimitKeys))
             config.limits.securityEventsPerIPPerSecond =
@@ -123,6 +123,7 @@ public enum ConfigLoader {
             config.limits.compressionMinBytes = try limits.int("compression_min_bytes", in: 1...16_777_216) ?? config.limits.compressionMinBytes
             config.limits.writeBatchMilliseconds = try limits.int("write_batch_ms", in: 0...100) ?? config.limits.writeBatchMilliseconds
             config.limits.publishLagMilliseconds = try limits.int("publish_lag_ms", in: 0...10_000) ?? config.limits.publishLagMilliseconds
+            config.limits.maxHistoryMegabytes = try limits.int("max_history_mb", in: 1...1_048_576) ?? config.limits.maxHistoryMegabytes
             try Self.readClientLimits(limits, into: &config.limits.client)
         }
         if let proxy = try top.table("proxy") {

@@ -12,7 +12,8 @@ extension SwitchboardConfig.Limits {
             securityEventsPerIPPerSecond: self.securityEventsPerIPPerSecond,
             presenceTimeoutSeconds: self.presenceTimeoutSeconds,
             writeBatchMilliseconds: self.writeBatchMilliseconds,
-            publishLagMilliseconds: self.publishLagMilliseconds
+            publishLagMilliseconds: self.publishLagMilliseconds,
+            maxHistoryMegabytes: self.maxHistoryMegabytes
         )
     }
 }

@@ -73,6 +73,9 @@ public struct SwitchboardConfig: Sendable {
         /// `publish_lag_ms = 20`: a publish is answered only once the WebSocket writes lag less than this behind (for
         /// one second at most), so a publisher faster than the fan-out is slowed instead of every latency growing (0 = off).
         public var publishLagMilliseconds = 20
+        /// `max_history_mb = 256`: what every channel's kept messages may hold together in the memory engine (and so in
+        /// durable history); past it the channels holding the most give up their oldest messages first.
+        public var maxHistoryMegabytes = 256
         /// New connections one client IP may open per second (`new_connections_per_ip_per_second`; 0 = unlimited).
         public var newConnectionsPerIPPerSecond = 50
         /// `security_events_per_ip_per_second = 20`: security events kept per client address per second (bursts of 50; a

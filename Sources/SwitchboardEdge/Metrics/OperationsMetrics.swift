@@ -22,6 +22,8 @@ final class OperationsMetrics: Sendable {
     let http: HTTPMetrics
     /// `switchboard_redis_up` and `switchboard_redis_command_duration_seconds`, with the Redis engine only.
     let redis: (up: Gauge, commands: DurationHistogram)?
+    /// `switchboard_history_bytes`, with the memory engine only (Redis keeps history in Redis, under its `maxmemory`).
+    let history: (gauge: Gauge, engine: MemoryEngine)?
     /// The connection totals already copied into the counters, by protocol.
     private let copied = Mutex<[String: (opened: Int, closed: Int)]>([:])
 
@@ -46,6 +48,12 @@ final class OperationsMetrics: Sendable {
             self.redis = (up, commands)
         } else {
             self.redis = nil
+        }
+        self.history = (bus.engine as? MemoryEngine).map { engine in
+            let gauge = registry.makeGauge(
+                descriptor: EdgeMetrics.name("history_bytes", "", "Memory the kept messages of every channel hold, under [limits] max_history_mb.")
+            )
+            return (gauge, engine)
         }
         for name in EdgeMetrics.protocols { self.connectionCounters(name) }
         bus.observers.register(self.apps, name: "app-metrics")
@@ -80,5 +88,6 @@ final class OperationsMetrics: Sendable {
             }
         }
         self.redis?.up.set(self.bus.engine.isAvailable ? 1.0 : 0.0)
+        if let history = self.history { history.gauge.set(Double(history.engine.keptHistoryBytes)) }
     }
 }

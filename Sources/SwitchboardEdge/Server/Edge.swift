@@ -79,7 +79,7 @@ public struct Edge: Sendable {
             engine = redis
             self.engineService = redis
         } else {
-            (engine, self.engineService) = try DurableHistory.memoryEngine(config: config, store: self.store, logger: logger)
+            (engine, self.engineService) = try DurableHistory.memoryEngine(config: config, store: self.store, limits: limits, logger: logger)
         }
         self.bus = Bus(
             engine: engine,
