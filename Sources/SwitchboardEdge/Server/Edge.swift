@@ -177,6 +177,7 @@ public struct Edge: Sendable {
         webSocketRouter.add(middleware: TrustedProxiesMiddleware(trusted: self.config.server.trustedProxies))
         // Before the routes, so it times every HTTP request (HTTPMetrics.swift).
         router.add(middleware: HTTPMetricsMiddleware(metrics: self.metrics.operations.http))
+        router.add(middleware: UpgradeRequiredHeaders())
         for adapter in self.adapters { adapter.register(http: router, webSocket: webSocketRouter) }
         // One instance for every admin route, so wrong-token counts and lockouts are shared by the console's routes too.
         let adminAuthorization = AdminAuthorization(
