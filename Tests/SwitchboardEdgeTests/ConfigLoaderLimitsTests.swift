@@ -46,6 +46,12 @@ import Testing
         #expect(throws: ConfigError.self) { try ConfigLoader.parse("[limits]\nmax_history_mb = 0") }
     }
 
+    @Test func anAddressMayHoldAThousandConnectionsUnlessSetAndZeroLiftsTheLimit() throws {
+        #expect(try ConfigLoader.parse("").limits.maxConnectionsPerIP == 1000)
+        #expect(try ConfigLoader.parse("[limits]\nmax_connections_per_ip = 0").limits.live.maxConnectionsPerIP == 0)
+        #expect(throws: ConfigError.self) { try ConfigLoader.parse("[limits]\nmax_connections_per_ip = -1") }
+    }
+
     @Test func theTokenExpiryGraceIsTwoSecondsUnlessSetUpToAnHour() throws {
         #expect(try ConfigLoader.parse("").limits.client.tokenExpiryGraceSeconds == 2)
         #expect(try ConfigLoader.parse("[limits]\ntoken_expiry_grace_seconds = 25").limits.live.client.tokenExpiryGraceSeconds == 25)

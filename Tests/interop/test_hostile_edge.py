@@ -539,3 +539,55 @@ def test_an_h2_flood_of_frames_that_carry_no_request_is_closed_with_enhance_your
     with httpx.Client(http2=True, verify=False, timeout=WAIT) as h2:
         r = h2.get(f"https://127.0.0.1:{tls_port}/api/health")
         assert r.status_code == 200 and r.http_version == "HTTP/2"
+
+
+# ---------------------------------------------------------------------------------------------
+# max_connections_per_ip: one address cannot hold every socket the process has
+# ---------------------------------------------------------------------------------------------
+
+
+def test_one_address_holds_at_most_max_connections_per_ip_across_websocket_and_sse(fresh_server):
+    """Only the per-second handshake rate bounded an address: at 50 a second one client holds the process's 20,000
+    descriptors within minutes, and every other client's connect fails. Open WebSocket connections and SSE streams
+    now count per client address (here, forwarded by a trusted proxy); past the limit a new one is refused and the
+    refusal is a `rate_limited` event, while other addresses connect as before and a closed connection frees its place."""
+    from websockets.sync.client import connect as ws_connect
+
+    config = with_server_keys(CONFIG, 'trusted_proxies = ["127.0.0.1/32", "::1/128"]')
+    config = config.replace("new_connections_per_ip_per_second = 1000", "new_connections_per_ip_per_second = 1000\nmax_connections_per_ip = 3")
+    server = fresh_server(config)
+    since = now_ms()
+
+    def open_ws(address: str):
+        connection = ws_connect(f"{server.ws}/_rt/ws?key={MAIN['key']}", additional_headers={"X-Forwarded-For": address},
+                                proxy=None, open_timeout=WAIT, close_timeout=2)
+        return connection, json.loads(connection.recv(timeout=WAIT))
+
+    held = []
+    try:
+        for _ in range(2):
+            connection, first = open_ws("203.0.113.7")
+            assert first["event"] == "connected", first
+            held.append(connection)
+        headers = {"X-Forwarded-For": "203.0.113.7"}
+        with httpx.Client(timeout=WAIT) as client:
+            with client.stream("GET", f"{server.http}/sse", params={"key": MAIN["key"], "channel": unique("c")}, headers=headers) as stream:
+                assert stream.status_code == 200
+                # The third place is the stream's: a fourth connection of either kind is refused.
+                refused, first = open_ws("203.0.113.7")
+                assert first["event"] == "error" and "connection limit" in first["data"]["message"], first
+                refused.close()
+                again = client.get(f"{server.http}/sse", params={"key": MAIN["key"], "channel": unique("c")}, headers=headers)
+                assert again.status_code == 429 and again.json()["error"]["code"] == "rate_limited", again.text
+                # Another address is not held back.
+                other, first = open_ws("198.51.100.20")
+                assert first["event"] == "connected", first
+                held.append(other)
+        # The stream has ended: its place is free again.
+        connection, first = wait_until(lambda: (lambda c: c if c[1]["event"] == "connected" else c[0].close())(open_ws("203.0.113.7")))
+        held.append(connection)
+    finally:
+        for connection in held:
+            connection.close()
+    event = wait_for_event(server, "rate_limited", since, contains="open connections")
+    assert event["clientIp"] == "203.0.113.7"

@@ -47,7 +47,7 @@ public struct JSONActionAdapter: ProtocolAdapter {
             return .refuse(frames: [], code: 1000, reason: nil)
         }
         guard let opened = self.environment.openConnection(app: app, caller: caller, encoder: JSONActionEncoder(), channel: context.channel) else {
-            let refusal = JSONActionReply.error(.forbidden, "the app's connection limit is reached")
+            let refusal = JSONActionReply.error(.forbidden, "a connection limit is reached: the app's, or this address's")
             return .refuse(frames: [refusal], code: 1008, reason: "connection limit")
         }
         let session = opened.session

@@ -117,6 +117,14 @@ public struct SSEAdapter: ProtocolAdapter {
         }
 
         let encoder = SSEEncoder()
+        // Given back when the stream ends, or when this request is dropped before it starts (the hold's deinit).
+        let perAddress = self.environment.limits.current.maxConnectionsPerIP
+        guard let address = self.environment.holdAddress(of: caller, app: app.id, limit: perAddress) else {
+            let message = "more than \(perAddress) open connections from this address"
+            var headers = Self.cors(app: app, caller: caller)
+            headers[.retryAfter] = "5"
+            return JSONResponse.error(.tooManyRequests, code: SecurityEvent.Kind.rateLimited.name, message: message, headers: headers)
+        }
         let connectionID: ConnectionID
         do {
             connectionID = try self.environment.bus.connect(app: app, via: encoder.protocolName)
@@ -176,7 +184,10 @@ public struct SSEAdapter: ProtocolAdapter {
         let socket = context.channel
         let body = ResponseBody { writer in
             environment.connections.opened("sse")
-            defer { environment.connections.closed("sse") }
+            defer {
+                environment.connections.closed("sse")
+                address.release()
+            }
             var cursor = initialCursor
             var opening = ByteBuffer(string: "retry: 2000\n")
             if !cursor.text.isEmpty { opening.writeString("id: \(cursor.text)\n") }

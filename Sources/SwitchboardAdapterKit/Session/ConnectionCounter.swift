@@ -5,6 +5,8 @@ public final class ConnectionCounter: Sendable {
     private let counts = Mutex<[String: Int]>([:])
     /// Connections opened and closed since start, by protocol (for `switchboard_connections_opened_total` and `_closed_total`).
     private let events = Mutex<[String: (opened: Int, closed: Int)]>([:])
+    /// Open WebSocket connections and SSE streams per client address, held to `[limits] max_connections_per_ip`.
+    public let byAddress = ConnectionsByAddress()
 
     /// Creates zeroed counts.
     public init() {}

@@ -33,6 +33,9 @@ public final class LiveLimits: Sendable {
         public var publishLagMilliseconds: Int
         /// `max_history_mb = 256`: kept messages of every channel together, in the memory engine (next publish).
         public var maxHistoryMegabytes: Int
+        /// `max_connections_per_ip = 1000`: open WebSocket connections and SSE streams per client address, loopback
+        /// excepted (new connections; 0 = unlimited).
+        public var maxConnectionsPerIP: Int
 
         /// Values with the config's defaults, unless given.
         public init(
@@ -45,7 +48,8 @@ public final class LiveLimits: Sendable {
             presenceTimeoutSeconds: Int = 30,
             writeBatchMilliseconds: Int = 0,
             publishLagMilliseconds: Int = 20,
-            maxHistoryMegabytes: Int = 256
+            maxHistoryMegabytes: Int = 256,
+            maxConnectionsPerIP: Int = 1000
         ) {
             self.client = client
             self.maxQueuedFrames = maxQueuedFrames
@@ -57,6 +61,7 @@ public final class LiveLimits: Sendable {
             self.writeBatchMilliseconds = writeBatchMilliseconds
             self.publishLagMilliseconds = publishLagMilliseconds
             self.maxHistoryMegabytes = maxHistoryMegabytes
+            self.maxConnectionsPerIP = maxConnectionsPerIP
         }
     }
 

@@ -110,6 +110,7 @@ public enum ConfigLoader {
             let limitKeys = [
                 "max_queued_frames", "sse_keepalive_seconds", "presence_timeout_seconds", "new_connections_per_ip_per_second",
                 "compression_min_bytes", "write_batch_ms", "security_events_per_ip_per_second", "publish_lag_ms", "max_history_mb",
+                "max_connections_per_ip",
             ]
             try limits.onlyKeys(Set(limitKeys + Self.clientLimitKeys))
             config.limits.securityEventsPerIPPerSecond =
@@ -124,6 +125,7 @@ public enum ConfigLoader {
             config.limits.writeBatchMilliseconds = try limits.int("write_batch_ms", in: 0...100) ?? config.limits.writeBatchMilliseconds
             config.limits.publishLagMilliseconds = try limits.int("publish_lag_ms", in: 0...10_000) ?? config.limits.publishLagMilliseconds
             config.limits.maxHistoryMegabytes = try limits.int("max_history_mb", in: 1...1_048_576) ?? config.limits.maxHistoryMegabytes
+            config.limits.maxConnectionsPerIP = try limits.int("max_connections_per_ip", in: 0...1_000_000) ?? config.limits.maxConnectionsPerIP
             try Self.readClientLimits(limits, into: &config.limits.client)
         }
         if let proxy = try top.table("proxy") {

@@ -13,7 +13,8 @@ extension SwitchboardConfig.Limits {
             presenceTimeoutSeconds: self.presenceTimeoutSeconds,
             writeBatchMilliseconds: self.writeBatchMilliseconds,
             publishLagMilliseconds: self.publishLagMilliseconds,
-            maxHistoryMegabytes: self.maxHistoryMegabytes
+            maxHistoryMegabytes: self.maxHistoryMegabytes,
+            maxConnectionsPerIP: self.maxConnectionsPerIP
         )
     }
 }

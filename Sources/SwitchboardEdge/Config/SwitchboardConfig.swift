@@ -76,6 +76,9 @@ public struct SwitchboardConfig: Sendable {
         /// `max_history_mb = 256`: what every channel's kept messages may hold together in the memory engine (and so in
         /// durable history); past it the channels holding the most give up their oldest messages first.
         public var maxHistoryMegabytes = 256
+        /// `max_connections_per_ip = 1000`: open WebSocket connections and SSE streams one client address may hold,
+        /// loopback peers excepted; past it a new one is refused as `rate_limited` (0 = unlimited).
+        public var maxConnectionsPerIP = 1000
         /// New connections one client IP may open per second (`new_connections_per_ip_per_second`; 0 = unlimited).
         public var newConnectionsPerIPPerSecond = 50
         /// `security_events_per_ip_per_second = 20`: security events kept per client address per second (bursts of 50; a
