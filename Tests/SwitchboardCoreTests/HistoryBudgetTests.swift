@@ -61,6 +61,30 @@ import Testing
         #expect(!journal.evictions.contains { $0.hasPrefix("chat") })
     }
 
+    @Test func aFloodSpreadOverThousandsOfChannelsCostsItsOwnAppNotAnotherAppsChannel() {
+        let budget = 1 << 20
+        let engine = MemoryEngine(maxHistoryBytes: { budget })
+        for n in 1...10 { _ = engine.publish(Self.message("quiet", bytes: 1_000 + n, app: "victim"), history: Self.policy) }
+        // One 2 KB message to each of 4,000 channels: each stream is smaller than the victim's.
+        for n in 0..<4_000 { _ = engine.publish(Self.message("flood-\(n)", bytes: 2_000, app: "noisy"), history: Self.policy) }
+
+        let quiet = engine.history(app: "victim", channel: "quiet", after: nil, limit: nil, policy: Self.policy)
+        #expect(quiet.publications.count == 10)
+        // A pass frees the excess and a tenth of the budget, not everything.
+        #expect(engine.keptHistoryBytes <= budget && engine.keptHistoryBytes > budget / 2)
+    }
+
+    @Test func aKeptMessageHoldsItsOwnBytesNotTheFrameItWasCutFrom() {
+        var frame = ByteBufferAllocator().buffer(capacity: 1 << 20)
+        frame.writeRepeatingByte(UInt8(ascii: "x"), count: 1 << 20)
+        let data = frame.getSlice(at: 100, length: 10)!
+        var history = ChannelHistory(epoch: "e")
+        let publication = Publication(app: "1", channel: "c", data: data, timestamp: 1)
+        _ = history.append(publication, policy: Self.policy, now: 1)
+        let kept = history.messages(after: 0).publications[0].data
+        #expect(kept.readableBytes == 10 && kept.storageCapacity < 1_024)
+    }
+
     @Test func aSmallerBudgetAppliesToTheNextPublish() {
         let budget = Mutex(8 << 20)
         let engine = MemoryEngine(maxHistoryBytes: { budget.withLock { $0 } })

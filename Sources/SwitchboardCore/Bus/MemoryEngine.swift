@@ -244,29 +244,44 @@ public final class MemoryEngine: Engine {
         }
     }
 
-    /// Past the budget, the streams holding the most give up their oldest messages first, down to one level for all,
-    /// so a flood of large messages costs its own channels their history before anyone else's. Each pass frees a tenth
-    /// of the budget beyond the excess, so passes stay rare; the journal forgets what was let go.
+    /// Past the budget, history is cut where it is largest: first between apps, the apps keeping the most down to one
+    /// level for all, then within each such app its largest streams first, each down to a level, oldest messages
+    /// first. A flood, however many channels it spreads over, costs its own app's history before another app's, and
+    /// its largest channels before its quiet ones. A pass frees the excess and a tenth of the budget, and stops there,
+    /// so passes stay rare and never empty everything; the journal forgets what was let go.
     func evictIfOverBudget() {
         let limit = max(0, self.maxHistoryBytes())
         guard self.historyBytes.load(ordering: .relaxed) > limit,
             self.evicting.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged
         else { return }
         defer { self.evicting.store(false, ordering: .releasing) }
-        var sizes: [(key: Key, bytes: Int)] = []
+        var byApp: [String: [(key: Key, bytes: Int)]] = [:]
         for stripe in self.stripes {
             stripe.streams.withLock { streams in
-                for (key, stream) in streams where stream.history.bytes > 0 { sizes.append((key, stream.history.bytes)) }
+                for (key, stream) in streams where stream.history.bytes > 0 { byApp[key.app, default: []].append((key, stream.history.bytes)) }
             }
         }
-        let total = sizes.reduce(0) { $0 + $1.bytes }
-        let level = Self.level(sizes.map(\.bytes), freeing: total - (limit - limit / 10))
-        for (key, bytes) in sizes where bytes > level {
-            self.stripe(key).streams.withLock { streams in
-                guard var stream = streams.removeValue(forKey: key) else { return }
-                let last = self.changing(&stream) { $0.dropOldest(keepingAtMost: level) }
-                streams[key] = stream
-                if let last { self.journal.evicted(app: key.app, channel: key.channel, through: last) }
+        let totals = byApp.mapValues { $0.reduce(0) { $0 + $1.bytes } }
+        var left = totals.values.reduce(0, +) - (limit - limit / 10)
+        let appLevel = Self.level(Array(totals.values), freeing: left)
+        for (app, total) in totals.sorted(by: { $0.value > $1.value }) where total > appLevel && left > 0 {
+            let streams = byApp[app, default: []].sorted { $0.bytes > $1.bytes }
+            var owed = min(left, total - appLevel)
+            let level = Self.level(streams.map(\.bytes), freeing: owed)
+            for (key, bytes) in streams where bytes > level && owed > 0 {
+                let freed = self.stripe(key).streams.withLock { streams -> Int in
+                    guard var stream = streams.removeValue(forKey: key) else { return 0 }
+                    let before = stream.history.bytes
+                    // Cut no further than the app still owes: with many streams of one message each, a level below a
+                    // message would otherwise empty them all.
+                    let keep = max(level, before - owed)
+                    let last = self.changing(&stream) { $0.dropOldest(keepingAtMost: keep) }
+                    streams[key] = stream
+                    if let last { self.journal.evicted(app: key.app, channel: key.channel, through: last) }
+                    return before - stream.history.bytes
+                }
+                owed -= freed
+                left -= freed
             }
         }
     }
