@@ -258,6 +258,44 @@ extension JSONObject {
         #expect(frames.dropFirst().compactMap { $0.push?.object("pub")?.integer("offset") } == [3, 4, 5])
     }
 
+    @Test func aClientThatMissedMoreThan300PublicationsIsNotRecoveredAndGetsNoReplay() async throws {
+        let h = Harness()
+        for index in 1...305 {
+            let publication = Publication(app: h.app.id, channel: "room", data: ByteBuffer(string: "\(index)"), timestamp: WallClock.milliseconds())
+            _ = try await h.bus.publish(publication, app: h.app, options: .via("test"))
+        }
+        let epoch = try await h.epoch("room")
+        let far = try await h.connected()
+        await far.send(#"{"id":2,"subscribe":{"channel":"room","recoverable":true,"recover":true,"offset":4,"epoch":"\#(epoch)"}}"#)
+        let frames = far.drained()
+        let result = try #require(frames.first?.object("subscribe"))
+        #expect(result.bool("was_recovering") == true && result.bool("recovered") == false)
+        let replayed = frames.dropFirst().compactMap { $0.push?.object("pub") }
+        #expect(replayed.isEmpty)
+        // 300 missed are recovered.
+        let near = try await h.connected()
+        await near.send(#"{"id":2,"subscribe":{"channel":"room","recoverable":true,"recover":true,"offset":5,"epoch":"\#(epoch)"}}"#)
+        let nearFrames = near.drained()
+        #expect(nearFrames.first?.object("subscribe")?.bool("recovered") == true)
+        #expect(nearFrames.dropFirst().compactMap { $0.push?.object("pub")?.integer("offset") }.count == 300)
+    }
+
+    @Test func reverseHistoryBeforeAPositionReadsOnlyWhatItReturns() async throws {
+        let h = Harness()
+        for index in 1...50 {
+            let publication = Publication(app: h.app.id, channel: "room", data: ByteBuffer(string: "\(index)"), timestamp: WallClock.milliseconds())
+            _ = try await h.bus.publish(publication, app: h.app, options: .via("test"))
+        }
+        let epoch = try await h.epoch("room")
+        let connection = try await h.connected()
+        await connection.send(#"{"id":2,"history":{"channel":"room","limit":3,"reverse":true,"since":{"offset":10,"epoch":"\#(epoch)"}}}"#)
+        #expect(Self.offsets(try #require(connection.drained().first?.object("history"))) == [9, 8, 7])
+        await connection.send(#"{"id":3,"history":{"channel":"room","limit":5,"reverse":true,"since":{"offset":3,"epoch":"\#(epoch)"}}}"#)
+        #expect(Self.offsets(try #require(connection.drained().first?.object("history"))) == [2, 1])
+        await connection.send(#"{"id":4,"history":{"channel":"room","limit":2,"reverse":true}}"#)
+        #expect(Self.offsets(try #require(connection.drained().first?.object("history"))) == [50, 49])
+    }
+
     @Test func recoveryFromAnotherEpochIsNotRecovered() async throws {
         let h = Harness()
         let reader = try await h.connected()

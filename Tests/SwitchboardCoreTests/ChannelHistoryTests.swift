@@ -1,3 +1,4 @@
+import NIOCore
 import Testing
 
 @testable import SwitchboardCore
@@ -69,6 +70,16 @@ import Testing
     @Test func nothingAtOrBeforeTheClientsOffsetIsRepeated() {
         let merged = Recovery.merge(after: 5, history: [4, 5, 6].map(item), buffered: [5, 6, 7].map(item)) { $0 }
         #expect(merged == [6, 7])
+    }
+
+    @Test func aReplayLargerThanTheQueueKeepsItsNewestThatFitInFramesAndBytes() {
+        let kept = (1...10).map { n in
+            Publication(app: "1", channel: "c", data: ByteBuffer(repeating: 0x78, count: 100 * n), timestamp: Int64(n))
+        }
+        #expect(Recovery.newest(kept, frames: 3, bytes: 1_000_000).map { $0.timestamp } == [8, 9, 10])
+        #expect(Recovery.newest(kept, frames: 100, bytes: 1_900).map { $0.timestamp } == [10, 9].reversed())
+        #expect(Recovery.newest(kept, frames: 100, bytes: 999).isEmpty)
+        #expect(Recovery.newest(kept, frames: 100, bytes: 1_000_000).count == 10)
     }
 
     @Test func itemsWithoutOffsetPassThroughInOrder() {

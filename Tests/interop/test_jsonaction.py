@@ -1246,3 +1246,26 @@ def test_sigterm_tells_clients_to_reconnect_ends_sse_and_exits_zero(fresh_server
     stream.wait_closed(timeout=10)
     stream.close()
     assert server.process.wait(timeout=20) == 0
+
+
+def test_a_resume_from_further_back_than_the_queue_holds_replays_the_newest_and_keeps_the_connection(fresh_server):
+    """A `lastEventId` whose replay would not fit the connection's queue ended the connection as too slow; the client
+    reconnected with the same id and met the same end, for ever (and each attempt encoded the whole replay). The
+    replay is now the newest messages that fit in half the queue, as a trimmed history would be, and the connection stays."""
+    config = CONFIG.replace("new_connections_per_ip_per_second = 1000", "new_connections_per_ip_per_second = 1000\nmax_queued_bytes = 65536")
+    server = fresh_server(config)
+    channel = unique("far-back:")
+    blob = "y" * 2_000
+    for n in range(1, 101):  # about 200 KB kept, three times the queue
+        publish(server, channel, {"n": n, "blob": blob})
+    with WSClient(server) as client:
+        reply = client.subscribe(channel, lastEventId=0)
+        assert reply["event"] == "subscribed" and reply["seq"] == 100, reply
+        replayed = []
+        while not replayed or replayed[-1] != 100:
+            frame = client.recv()
+            assert frame["event"] == "realtime.message", frame
+            replayed.append(frame["data"]["n"])
+        assert 5 <= len(replayed) < 20, replayed
+        assert replayed == list(range(101 - len(replayed), 101))
+        client.assert_alive()

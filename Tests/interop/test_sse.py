@@ -579,3 +579,23 @@ def test_cursor_ahead_of_a_restarted_stream_replays_everything_kept(fresh_server
         events = stream.take(2)
         assert [json.loads(e.data) for e in events] == [{"i": 1}, {"i": 2}]
         assert cursor(events[-1].id) == {channel: 2}
+
+
+def test_a_resume_from_further_back_than_the_stream_holds_replays_the_newest_and_stays_open(fresh_server):
+    """A `Last-Event-ID` whose replay would not fit the stream's queue ended the stream at once; EventSource reopened it
+    with the same id and met the same end, for ever, each time encoding the whole replay. The replay is now the newest
+    messages that fit in the channel's share of half the queue, and the stream stays open for what follows."""
+    config = CONFIG.replace("new_connections_per_ip_per_second = 1000", "new_connections_per_ip_per_second = 1000\nmax_queued_bytes = 65536")
+    server = fresh_server(config)
+    channel = unique("sse-far-back:")
+    blob = "z" * 2_000
+    for n in range(1, 101):
+        publish(server, channel, {"n": n, "blob": blob})
+    with SSEStream(server, [channel], last_event_id=f"{channel}=0") as resumed:
+        replayed = []
+        while not replayed or replayed[-1] != 100:
+            replayed.append(json.loads(resumed.next().data)["n"])
+        assert 5 <= len(replayed) < 20, replayed
+        assert replayed == list(range(101 - len(replayed), 101))
+        publish(server, channel, {"n": 101})
+        assert json.loads(resumed.next().data)["n"] == 101

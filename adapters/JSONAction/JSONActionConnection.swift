@@ -167,7 +167,8 @@ public final class JSONActionConnection: Sendable {
             page = try? await self.bus.history(app: self.app, channel: channel, after: 0, limit: nil)
         }
         self.session.send(JSONActionReply.subscribed(channel: channel, seq: page?.latest?.offset, members: members))
-        self.session.finishRecovery(channel: channel, after: after, history: page?.publications ?? [])
+        let replay = Recovery.newest(page?.publications ?? [], frames: self.session.maxQueuedFrames / 2, bytes: self.session.maxQueuedBytes / 2)
+        self.session.finishRecovery(channel: channel, after: after, history: Array(replay))
     }
 
     func unsubscribe(_ channel: String) async {

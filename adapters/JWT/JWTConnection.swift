@@ -71,6 +71,9 @@ public final class JWTConnection: Sendable {
     static let staleMilliseconds: Int64 = 30_000
     /// The most publications one client `history` call returns (Centrifugo's `client.history_max_publication_limit`).
     static let historyMaxPublicationLimit: Int64 = 300
+    /// The most publications a subscribe recovers (Centrifugo's `client.recovery_max_publication_limit`); a client that
+    /// missed more is told it did not recover, and the read that finds out stops one past this.
+    static let recoveryMaxPublicationLimit = 300
 
     /// Creates the connection for an admitted session.
     ///
@@ -415,7 +418,10 @@ public final class JWTConnection: Sendable {
         // A position the client asks to be refused when lost is checked before the bus subscribe, so the refused
         // client gets none of the channel's live messages (a broadcast may still be on its way after an unsubscribe).
         if rejectUnrecovered, let recover, policy.history.size > 0,
-            !Self.recovers(recover, from: try? await self.bus.history(app: self.app, channel: channel, after: recover.offset, limit: nil))
+            !Self.recovers(
+                recover,
+                from: try? await self.bus.history(app: self.app, channel: channel, after: recover.offset, limit: Self.recoveryMaxPublicationLimit + 1)
+            )
         {
             throw JWTErrorCode.unrecoverablePosition
         }
@@ -437,7 +443,7 @@ public final class JWTConnection: Sendable {
                 app: self.app,
                 channel: channel,
                 after: recover?.offset ?? 0,
-                limit: recover == nil ? 0 : nil
+                limit: recover == nil ? 0 : Self.recoveryMaxPublicationLimit + 1
             )
             let latest = page?.latest ?? StreamPosition(offset: 0, epoch: "")
             prepared.position = latest
@@ -483,7 +489,7 @@ public final class JWTConnection: Sendable {
     /// Only the same epoch recovers: a missing stream, or an epoch another run of it had, means the client may have
     /// missed messages.
     static func recovers(_ position: StreamPosition, from page: HistoryPage?) -> Bool {
-        guard let page, let latest = page.latest else { return false }
+        guard let page, let latest = page.latest, page.publications.count <= Self.recoveryMaxPublicationLimit else { return false }
         return position.epoch == latest.epoch && !page.truncated && position.offset <= latest.offset
     }
 

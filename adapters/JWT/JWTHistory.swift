@@ -21,9 +21,20 @@ public struct JWTHistory: Sendable {
         reverse: Bool
     ) async throws(JWTErrorCode) -> JWTHistory {
         guard app.policy(for: channel).history.size > 0 else { throw .notAvailable }
+        // Only what the answer holds is read: a whole stream per call held a shared Redis connection for seconds.
+        let count: Int? = limit >= 0 ? Int(min(limit, Int64(Int32.max))) : nil
         let page: HistoryPage
         do {
-            page = try await bus.history(app: app, channel: channel, after: 0, limit: nil)
+            switch (reverse, since) {
+            case (false, let since):
+                page = try await bus.history(app: app, channel: channel, after: since?.offset ?? 0, limit: count)
+            case (true, nil):
+                page = try await bus.history(app: app, channel: channel, after: nil, limit: count ?? Int(Int32.max))
+            case (true, let since?):
+                // The `count` before `since`, oldest first: offsets run by one, so they start `count` before it.
+                let from = count.map { since.offset > UInt64($0) ? since.offset - UInt64($0) - 1 : 0 } ?? 0
+                page = try await bus.history(app: app, channel: channel, after: from, limit: count.map { $0 + 1 })
+            }
         } catch {
             throw .internal
         }
@@ -33,10 +44,8 @@ public struct JWTHistory: Sendable {
         if reverse {
             if let since { publications = publications.filter { ($0.position?.offset ?? 0) < since.offset } }
             publications.reverse()
-        } else if let since {
-            publications = publications.filter { ($0.position?.offset ?? 0) > since.offset }
         }
-        if limit >= 0 { publications = Array(publications.prefix(Int(min(limit, Int64(Int32.max))))) }
+        if let count { publications = Array(publications.prefix(count)) }
         return JWTHistory(publications: publications, latest: latest)
     }
 

@@ -142,6 +142,13 @@ public struct SSEAdapter: ProtocolAdapter {
         let resume = resumeText.map(SSECursor.parse) ?? [:]
         var cursor = SSECursor(channels: channels)
         var subscribed: [String] = []
+        // Each channel's replay gets its share of half the queue: a resume from far back replays the newest of what
+        // it missed instead of overflowing the stream, which EventSource would reopen with the same id for ever.
+        let replayFrames = max(1, session.maxQueuedFrames / (2 * channels.count))
+        let replayBytes = max(1, session.maxQueuedBytes / (2 * channels.count))
+        func replay(_ page: HistoryPage?) -> [Publication] {
+            Array(Recovery.newest(page?.publications ?? [], frames: replayFrames, bytes: replayBytes))
+        }
         for channel in channels {
             session.beginRecovery(channel: channel)
             do {
@@ -158,12 +165,12 @@ public struct SSEAdapter: ProtocolAdapter {
             let page = try? await self.environment.bus.history(app: app, channel: channel, after: requested, limit: requested == nil ? 0 : nil)
             let latest = page?.latest?.offset ?? 0
             if let requested, requested <= latest {
-                session.finishRecovery(channel: channel, after: requested, history: page?.publications ?? [])
+                session.finishRecovery(channel: channel, after: requested, history: replay(page))
                 cursor.advance(channel, to: requested)
             } else if requested != nil {
                 // The cursor is ahead of the stream: the stream was reset (a new epoch), so everything kept is new to the client.
                 let all = try? await self.environment.bus.history(app: app, channel: channel, after: 0, limit: nil)
-                session.finishRecovery(channel: channel, after: 0, history: all?.publications ?? [])
+                session.finishRecovery(channel: channel, after: 0, history: replay(all))
                 cursor.advance(channel, to: 0)
             } else {
                 session.finishRecovery(channel: channel, after: latest, history: [])

@@ -1,3 +1,5 @@
+import NIOCore
+
 /// Merges replayed history with live messages that arrived while the replay was read.
 ///
 /// Pure: given the offset the client last saw, the history read, and the live items buffered
@@ -30,5 +32,22 @@ public enum Recovery {
             last = position
         }
         return result
+    }
+
+    /// The newest of `publications` (oldest first) that fit in `frames` messages and `bytes` of data, oldest first.
+    ///
+    /// A replay larger than a connection's queue would end it as too slow, and its client would reconnect and ask for
+    /// the same replay again, for ever; so a protocol without a way to say "cannot recover" replays what fits, the
+    /// newest, as a trimmed history would.
+    public static func newest(_ publications: [Publication], frames: Int, bytes: Int) -> ArraySlice<Publication> {
+        var start = publications.endIndex
+        var total = 0
+        while start > publications.startIndex, publications.endIndex - start < frames {
+            let size = publications[start - 1].data.readableBytes
+            guard total + size <= bytes else { break }
+            total += size
+            start -= 1
+        }
+        return publications[start...]
     }
 }
