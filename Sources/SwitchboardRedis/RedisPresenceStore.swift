@@ -83,6 +83,7 @@ public final class RedisPresenceStore: PresenceStore {
         userID: String,
         metadata: ByteBuffer,
         holder: PresenceHolder,
+        maxMembers: Int,
         now: Int64
     ) async throws
         -> PresenceChange?
@@ -97,10 +98,11 @@ public final class RedisPresenceStore: PresenceStore {
                 arguments: [
                     ByteBuffer(string: userID), ByteBuffer(string: member), metadata, ByteBuffer(string: String(now)),
                     ByteBuffer(string: String(self.keyTTLMilliseconds)), ByteBuffer(string: id),
-                    ByteBuffer(string: holder == .server ? "1" : "0"),
+                    ByteBuffer(string: holder == .server ? "1" : "0"), ByteBuffer(string: String(maxMembers)),
                 ]
             )
         }
+        if reply.string == "full" { throw BusError.presenceFull(maxMembers) }
         if case .connection = holder {
             self.held.withLock { $0[id, default: [:]][member] = Held(userID: userID, record: record) }
         }

@@ -151,10 +151,14 @@ enum RedisScripts {
     /// Adds a presence holder.
     ///
     /// KEYS: members, holders, counts, channels. ARGV: user, holder member, metadata, now ms, key ttl ms, channel id,
-    /// `1` when the holder is the app's server. Returns `join` (a new member), `update` (known member, new metadata) or
-    /// `same`. A connection joining a member other holders hold keeps its metadata; the server may change it.
+    /// `1` when the holder is the app's server, the most members. Returns `join` (a new member), `update` (known member,
+    /// new metadata), `same`, or `full` (a new member past the cap: nothing is changed, so racing joins cannot pass it
+    /// together). A connection joining a member other holders hold keeps its metadata; the server may change it.
     static let presenceJoin = RedisScript(
         """
+        if redis.call('hexists', KEYS[1], ARGV[1]) == 0 and redis.call('hlen', KEYS[1]) >= tonumber(ARGV[8]) then
+            return 'full'
+        end
         local held = tonumber(redis.call('hget', KEYS[3], ARGV[1]) or '0')
         local added = redis.call('zadd', KEYS[2], ARGV[4], ARGV[2])
         if added == 1 then redis.call('hincrby', KEYS[3], ARGV[1], 1) end

@@ -335,6 +335,50 @@ struct EngineConformanceTests {
     }
 
     @Test(arguments: EngineFactory.all)
+    func joinsThatRaceCannotPassTheMemberCapTogether(factory: EngineFactory) async throws {
+        try await factory.run { engine in
+            let store = engine.presence
+            let now = WallClock.milliseconds()
+            // Fifty new users at once against a cap of ten: the check and the join are one step, on every engine.
+            let refused = await withTaskGroup(of: Bool.self) { group in
+                for n in 0..<50 {
+                    group.addTask {
+                        do {
+                            _ = try await store.join(
+                                app: "app",
+                                channel: "p-race",
+                                userID: "u\(n)",
+                                metadata: ByteBuffer(string: "{}"),
+                                holder: .connection(ConnectionID(UInt64(n))),
+                                maxMembers: 10,
+                                now: now
+                            )
+                            return false
+                        } catch {
+                            return error as? BusError == .presenceFull(10)
+                        }
+                    }
+                }
+                return await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            }
+            #expect(refused == 40)
+            let members = try await store.members(app: "app", channel: "p-race")
+            #expect(members.count == 10)
+            // A member already in is not a new one: it joins again at the cap.
+            let again = try await store.join(
+                app: "app",
+                channel: "p-race",
+                userID: try #require(members.first?.userID),
+                metadata: ByteBuffer(string: "{}"),
+                holder: .connection(ConnectionID(99)),
+                maxMembers: 10,
+                now: now
+            )
+            #expect(again == nil)
+        }
+    }
+
+    @Test(arguments: EngineFactory.all)
     func presenceJoinUpdateLeaveAndExpire(factory: EngineFactory) async throws {
         try await factory.run { engine in
             let store = engine.presence

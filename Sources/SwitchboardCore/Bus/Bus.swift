@@ -363,14 +363,13 @@ public final class Bus: BrokerEventHandler {
         guard app.policy(for: channel).presence else { throw BusError.presenceNotAllowed }
         let limit = self.maxPresenceMetadataBytes
         guard metadata.readableBytes <= limit else { throw BusError.metadataTooLarge(limit: limit) }
-        let (members, includes) = try await self.engine.presence.headcount(app: app.id, channel: channel, userID: userID)
-        if members >= app.maxPresenceMembers, !includes { throw BusError.presenceFull(app.maxPresenceMembers) }
         var change = try await self.engine.presence.join(
             app: app.id,
             channel: channel,
             userID: userID,
             metadata: metadata,
             holder: holder,
+            maxMembers: app.maxPresenceMembers,
             now: WallClock.milliseconds()
         )
         change?.cause = excluding

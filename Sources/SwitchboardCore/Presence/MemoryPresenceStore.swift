@@ -24,27 +24,49 @@ public final class MemoryPresenceStore: PresenceStore {
         userID: String,
         metadata: ByteBuffer,
         holder: PresenceHolder,
+        maxMembers: Int,
         now: Int64
-    )
+    ) throws(BusError)
         -> PresenceChange?
     {
+        let (full, change) = self.join(app, channel, userID, metadata, holder, maxMembers, now)
+        if full { throw .presenceFull(maxMembers) }
+        return change
+    }
+
+    /// A join with no member cap, which cannot be refused.
+    public func join(app: String, channel: String, userID: String, metadata: ByteBuffer, holder: PresenceHolder, now: Int64) -> PresenceChange? {
+        self.join(app, channel, userID, metadata, holder, .max, now).change
+    }
+
+    /// The join under the store's lock; `full` when the user is new and the channel has `maxMembers` already.
+    private func join(
+        _ app: String,
+        _ channel: String,
+        _ userID: String,
+        _ metadata: ByteBuffer,
+        _ holder: PresenceHolder,
+        _ maxMembers: Int,
+        _ now: Int64
+    ) -> (full: Bool, change: PresenceChange?) {
         let key = Key(app: app, channel: channel)
         return self.state.withLock { channels in
             // Changed in place: a copy of the channel's members (or of a member's holders) per join would cost their number.
             guard let index = channels[key]?.index(forKey: userID) else {
+                if channels[key]?.count ?? 0 >= maxMembers { return (true, nil) }
                 let member = PresenceMember(userID: userID, metadata: metadata, lastSeen: now)
                 channels[key, default: [:]][userID] = Record(member: member, holders: [holder])
-                return PresenceChange(app: app, channel: channel, kind: .join, member: member, timestamp: now)
+                return (false, PresenceChange(app: app, channel: channel, kind: .join, member: member, timestamp: now))
             }
             let others = channels[key]?.values[index].holders.contains { $0 != holder } ?? false
             channels[key]?.values[index].holders.insert(holder)
             channels[key]?.values[index].member.lastSeen = now
             // A connection joining a member others hold keeps its metadata, as Pusher shows a user's first connection's:
             // a second tab, or anyone claiming the same user id, cannot rewrite it. The app's server may.
-            if others, holder != .server { return nil }
-            guard let member = channels[key]?.values[index].member, member.metadata != metadata else { return nil }
+            if others, holder != .server { return (false, nil) }
+            guard let member = channels[key]?.values[index].member, member.metadata != metadata else { return (false, nil) }
             channels[key]?.values[index].member.metadata = metadata
-            return .updated(app: app, channel: channel, userID: userID, metadata: metadata, now: now)
+            return (false, .updated(app: app, channel: channel, userID: userID, metadata: metadata, now: now))
         }
     }
 

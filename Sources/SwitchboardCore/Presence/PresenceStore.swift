@@ -18,13 +18,16 @@ public enum PresenceHolder: Sendable, Hashable {
 ///
 /// Memory implementation now; a shared-store implementation lets several nodes see one list.
 public protocol PresenceStore: Sendable {
-    /// Adds `holder` to the user's membership; returns the change to announce, if any.
+    /// Adds `holder` to the user's membership; returns the change to announce, if any. A new member when the channel
+    /// already has `maxMembers` throws `BusError.presenceFull`, checked in the same step as the join, so joins that race
+    /// (on several threads or nodes) cannot pass the cap together.
     func join(
         app: String,
         channel: String,
         userID: String,
         metadata: ByteBuffer,
         holder: PresenceHolder,
+        maxMembers: Int,
         now: Int64
     ) async throws
         -> PresenceChange?
@@ -39,4 +42,18 @@ public protocol PresenceStore: Sendable {
     func headcount(app: String, channel: String, userID: String) async throws -> (members: Int, includes: Bool)
     /// Drops server-side joins not heard from since `now - maxAge` milliseconds; returns the leaves.
     func expire(now: Int64, maxAge: Int64) async throws -> [PresenceChange]
+}
+
+extension PresenceStore {
+    /// A join with no member cap.
+    public func join(
+        app: String,
+        channel: String,
+        userID: String,
+        metadata: ByteBuffer,
+        holder: PresenceHolder,
+        now: Int64
+    ) async throws -> PresenceChange? {
+        try await self.join(app: app, channel: channel, userID: userID, metadata: metadata, holder: holder, maxMembers: .max, now: now)
+    }
 }
