@@ -28,6 +28,7 @@ from conftest import (
     sign_jwt,
     unique,
     unsigned_jwt,
+    wait_until,
     wait_for_event,
 )
 
@@ -599,3 +600,26 @@ def test_a_resume_from_further_back_than_the_stream_holds_replays_the_newest_and
         assert replayed == list(range(101 - len(replayed), 101))
         publish(server, channel, {"n": 101})
         assert json.loads(resumed.next().data)["n"] == 101
+
+
+def test_streams_whose_clients_leave_before_the_response_give_back_their_subscriptions_and_connection(fresh_server):
+    """A stream subscribes its channels and takes a place among the app's connections before its response begins; when
+    the client reset the socket in that moment, the response body never ran and neither was given back (300 such
+    requests left 5 connections and 10 subscriptions for good: a free plan's 200 connections would fill). They are now
+    given back whenever the response is let go."""
+    import socket
+    import struct
+
+    server = fresh_server()
+
+    def held() -> tuple[float, float]:
+        text = httpx.get(f"{server.http}/metrics", headers=admin_headers(), timeout=WAIT).text
+        values = {line.split()[0]: float(line.split()[1]) for line in text.splitlines() if line and not line.startswith("#")}
+        return values.get("switchboard_subscriptions", 0.0), values.get(f'switchboard_app_connections{{app="{MAIN["id"]}"}}', 0.0)
+
+    before = held()
+    for n in range(600):
+        with socket.create_connection(("127.0.0.1", server.port), timeout=WAIT) as sock:
+            sock.sendall(f"GET /sse?key={MAIN['key']}&channel=gone-{n}&channel=gone-b-{n} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    wait_until(lambda: held() == before, timeout=10, message=f"subscriptions and connections back to {before}, not {held()}")

@@ -187,7 +187,7 @@ public struct SSEAdapter: ProtocolAdapter {
         let environment = self.environment
         let keepalive = self.keepalive ?? .seconds(environment.limits.current.sseKeepaliveSeconds)
         let initialCursor = cursor
-        let streamChannels = channels
+        let lease = SSEStreamLease(bus: environment.bus, session: session, channels: channels)
         let socket = context.channel
         let body = ResponseBody { writer in
             environment.connections.opened("sse")
@@ -234,9 +234,7 @@ public struct SSEAdapter: ProtocolAdapter {
             } catch {
                 environment.logger.debug("SSE stream ended", metadata: ["error": "\(error)"])
             }
-            session.close(.normal)
-            for channel in streamChannels { await environment.bus.unsubscribe(connectionID, app: app.id, channel: channel) }
-            environment.bus.disconnect(app: app.id, via: session.encoder.protocolName)
+            await lease.end()
             try? await writer.finish(nil)
         }
         return Response(status: .ok, headers: headers, body: body)
