@@ -623,3 +623,15 @@ def test_streams_whose_clients_leave_before_the_response_give_back_their_subscri
             sock.sendall(f"GET /sse?key={MAIN['key']}&channel=gone-{n}&channel=gone-b-{n} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     wait_until(lambda: held() == before, timeout=10, message=f"subscriptions and connections back to {before}, not {held()}")
+
+
+def test_a_stream_whose_channel_names_pass_4096_bytes_together_is_refused(server):
+    """Every message's `id:` names all of a stream's channels: 100 names of 200 characters made each small message
+    cost 20 KB a stream, and one public channel's traffic could be amplified 680-fold by subscribing it so."""
+    long_names = [unique("n") + "x" * (150 - len(unique("n"))) for _ in range(30)]  # about 4,500 bytes
+    r = httpx.get(f"{server.http}/sse", params=[("key", MAIN["key"])] + [("channel", c) for c in long_names], timeout=WAIT)
+    assert r.status_code == 400 and "4096 bytes" in r.json()["error"]["message"], r.text
+    with SSEStream(server, long_names[:25]) as stream:  # about 3,750 bytes: still served
+        publish(server, long_names[0], {"n": 1})
+        event = stream.next()
+        assert json.loads(event.data) == {"n": 1} and long_names[24] in event.id

@@ -19,6 +19,9 @@ public struct SSEAdapter: ProtocolAdapter {
     let keepalive: Duration?
     /// Most channels one stream may carry.
     let maxChannels = 100
+    /// The most bytes the channel names of one stream may take together: every message's `id:` names them all, so long
+    /// names on many channels made a small message cost 20 KB a stream (a 680-fold amplification).
+    let maxChannelNameBytes = 4_096
 
     /// Creates the adapter; without `keepalive`, each new stream takes the environment's `sse_keepalive_seconds`,
     /// so a SIGHUP reload that changes it applies to the streams that start after it.
@@ -99,6 +102,10 @@ public struct SSEAdapter: ProtocolAdapter {
             channels.append(String(value))
         }
         guard !channels.isEmpty else { return self.refuse(.badRequest, .badRequest, "name at least one channel", app: app, caller: caller) }
+        guard channels.reduce(0, { $0 + $1.utf8.count }) <= self.maxChannelNameBytes else {
+            let message = "the channel names of a stream may take \(self.maxChannelNameBytes) bytes together"
+            return self.refuse(.badRequest, .badRequest, message, app: app, caller: caller)
+        }
         if let invalid = channels.first(where: { !ChannelName.isValid($0) }) {
             return self.refuse(.badRequest, .badRequest, "invalid channel name \(invalid)", app: app, caller: caller)
         }

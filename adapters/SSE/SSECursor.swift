@@ -6,10 +6,13 @@ public struct SSECursor: Sendable, Equatable {
     /// Last offset seen per channel.
     public private(set) var offsets: [String: UInt64]
     private var order: [String]
+    /// `order` as the text writes it, encoded once: the text is written before every message.
+    private var encoded: [String]
 
     /// A cursor over `channels` in that order, with known offsets.
     public init(channels: [String], offsets: [String: UInt64] = [:]) {
         self.order = channels
+        self.encoded = channels.map(Self.encode)
         self.offsets = offsets.filter { channels.contains($0.key) }
     }
 
@@ -32,7 +35,7 @@ public struct SSECursor: Sendable, Equatable {
 
     /// The cursor as an `id:` value.
     public var text: String {
-        self.order.compactMap { channel in self.offsets[channel].map { "\(Self.encode(channel))=\($0)" } }.joined(separator: ";")
+        zip(self.order, self.encoded).compactMap { channel, name in self.offsets[channel].map { "\(name)=\($0)" } }.joined(separator: ";")
     }
 
     static func encode(_ channel: String) -> String {

@@ -43,18 +43,34 @@ extension Session {
                     }
                 }
                 while let frames = await self.next() {
-                    var batch = ByteBufferAllocator().buffer(capacity: frames.reduce(0) { $0 + $1.bytes.readableBytes + 48 })
-                    for var frame in frames { append(&batch, &frame) }
-                    WireTraffic.wrote(batch.readableBytes)
-                    pending.begin()
-                    try await writer.write(batch)
-                    pending.end()
+                    // Written in pieces of about `Self.eventStreamWriteBytes`: what `append` adds to each frame (SSE's
+                    // `id:`) is not in the queue's bound, so a whole backlog in one buffer could be many times that bound.
+                    var batch = ByteBufferAllocator().buffer(
+                        capacity: min(Self.eventStreamWriteBytes, frames.reduce(0) { $0 + $1.bytes.readableBytes + 48 })
+                    )
+                    for var frame in frames {
+                        append(&batch, &frame)
+                        guard batch.readableBytes >= Self.eventStreamWriteBytes else { continue }
+                        try await Self.write(&batch, to: &writer, pending: pending)
+                    }
+                    if batch.readableBytes > 0 { try await Self.write(&batch, to: &writer, pending: pending) }
                 }
                 group.cancelAll()
             }
         } onGracefulShutdown: {
             self.close(.shutdown)
         }
+    }
+
+    /// The most bytes an event stream builds before writing them.
+    static let eventStreamWriteBytes = 64 * 1024
+
+    private static func write(_ batch: inout ByteBuffer, to writer: inout any ResponseBodyWriter, pending: PendingWrite) async throws {
+        WireTraffic.wrote(batch.readableBytes)
+        pending.begin()
+        try await writer.write(batch)
+        pending.end()
+        batch = ByteBuffer()
     }
 }
 
