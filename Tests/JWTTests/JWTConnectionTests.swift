@@ -29,6 +29,19 @@ struct Harness {
         )
     }
 
+    /// Publishes `count` messages to `channel` as the app's server would, their data 1, 2, 3...
+    func publishFromServer(_ count: Int, to channel: String) async throws {
+        for index in 1...count {
+            let publication = Publication(
+                app: self.app.id,
+                channel: channel,
+                data: ByteBuffer(string: "\(index)"),
+                timestamp: WallClock.milliseconds()
+            )
+            _ = try await self.bus.publish(publication, app: self.app, options: .via("test"))
+        }
+    }
+
     func open(now: Int64 = WallClock.milliseconds()) throws -> JWTConnection {
         let id = try self.bus.connect(app: self.app)
         let session = Session(connectionID: id, app: self.app, encoder: JWTEncoder(app: self.app))
@@ -260,10 +273,7 @@ extension JSONObject {
 
     @Test func aClientThatMissedMoreThan300PublicationsIsNotRecoveredAndGetsNoReplay() async throws {
         let h = Harness()
-        for index in 1...305 {
-            let publication = Publication(app: h.app.id, channel: "room", data: ByteBuffer(string: "\(index)"), timestamp: WallClock.milliseconds())
-            _ = try await h.bus.publish(publication, app: h.app, options: .via("test"))
-        }
+        try await h.publishFromServer(305, to: "room")
         let epoch = try await h.epoch("room")
         let far = try await h.connected()
         await far.send(#"{"id":2,"subscribe":{"channel":"room","recoverable":true,"recover":true,"offset":4,"epoch":"\#(epoch)"}}"#)
@@ -282,10 +292,7 @@ extension JSONObject {
 
     @Test func reverseHistoryBeforeAPositionReadsOnlyWhatItReturns() async throws {
         let h = Harness()
-        for index in 1...50 {
-            let publication = Publication(app: h.app.id, channel: "room", data: ByteBuffer(string: "\(index)"), timestamp: WallClock.milliseconds())
-            _ = try await h.bus.publish(publication, app: h.app, options: .via("test"))
-        }
+        try await h.publishFromServer(50, to: "room")
         let epoch = try await h.epoch("room")
         let connection = try await h.connected()
         await connection.send(#"{"id":2,"history":{"channel":"room","limit":3,"reverse":true,"since":{"offset":10,"epoch":"\#(epoch)"}}}"#)
@@ -328,10 +335,7 @@ extension JSONObject {
 
     @Test func historyReturnsAtMost300PublicationsForANegativeOrLargerLimit() async throws {
         let h = Harness()
-        for index in 1...310 {
-            let publication = Publication(app: h.app.id, channel: "room", data: ByteBuffer(string: "\(index)"), timestamp: WallClock.milliseconds())
-            _ = try await h.bus.publish(publication, app: h.app, options: .via("test"))
-        }
+        try await h.publishFromServer(310, to: "room")
         let connection = try await h.connected()
         for (id, limit) in [(2, -1), (3, 1_000)] {
             await connection.send(#"{"id":\#(id),"history":{"channel":"room","limit":\#(limit)}}"#)

@@ -12,7 +12,7 @@ import time
 
 import httpx
 
-from conftest import ADMIN_TOKEN, MAIN, PUSHER, WAIT, PusherWS, WSClient, admin_headers, rest, unique, wait_until
+from conftest import CONFIG, MAIN, PUSHER, WAIT, PusherWS, WSClient, admin_headers, rest, unique, wait_until
 
 
 def cpu_seconds(server) -> float:
@@ -83,29 +83,8 @@ def test_an_unsigned_pusher_api_post_is_refused_before_its_body_is_read(server):
     assert "bad_signature" in head, head
 
 
-BUDGET_CONFIG = f"""
-default_app = "{MAIN['id']}"
-
-[server]
-host = "127.0.0.1"
-port = 0
-
-[store]
-path = "{{store}}"
-
-[admin]
-token = "{ADMIN_TOKEN}"
-
-[limits]
-max_history_mb = 1
-
-[[apps]]
-id = "{MAIN['id']}"
-key = "{MAIN['key']}"
-secret = "{MAIN['secret']}"
-plan = "enterprise"
-client_events = true
-"""
+# The suite's config with kept history limited to 1 MB (the main app is on the enterprise plan, with client events).
+BUDGET_CONFIG = CONFIG.replace("new_connections_per_ip_per_second = 1000", "new_connections_per_ip_per_second = 1000\nmax_history_mb = 1")
 
 
 def history_bytes_metric(server) -> float:
