@@ -85,6 +85,27 @@ import Testing
         #expect(watcher.frames == ["presence.join:u", "presence.leave:u"])
     }
 
+    @Test func aMembersMetadataHoldsItsOwnBytesNotTheFrameItCameIn() async throws {
+        let app = testApp()
+        let bus = Bus(engine: MemoryEngine(), apps: AppRegistry(apps: [app]))
+        var frame = ByteBufferAllocator().buffer(capacity: 1 << 20)
+        frame.writeRepeatingByte(UInt8(ascii: " "), count: 1 << 20)
+        frame.setString(#"{"n":1}"#, at: 500)
+        let metadata = try #require(frame.getSlice(at: 500, length: 7))
+        _ = try await bus.presenceJoin(app: app, channel: "presence-room", userID: "u", metadata: metadata, holder: .connection(ConnectionID(2)))
+        _ = try await bus.presenceJoin(
+            app: app,
+            channel: "presence-room",
+            userID: "v",
+            metadata: ByteBuffer(string: "{}"),
+            holder: .connection(ConnectionID(3))
+        )
+        _ = try await bus.presenceUpdate(app: app, channel: "presence-room", userID: "v", metadata: metadata)
+        let members = try await bus.members(app: app.id, channel: "presence-room")
+        #expect(members.count == 2)
+        #expect(members.allSatisfy { String(buffer: $0.metadata) == #"{"n":1}"# && $0.metadata.storageCapacity < 1_024 })
+    }
+
     @Test func presenceIsRefusedWhereTheRulesForbidIt() async throws {
         let app = testApp(rules: [ChannelRule(match: "quiet:", presence: false)])
         let bus = Bus(engine: MemoryEngine(), apps: AppRegistry(apps: [app]))

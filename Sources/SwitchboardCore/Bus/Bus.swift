@@ -363,11 +363,12 @@ public final class Bus: BrokerEventHandler {
         guard app.policy(for: channel).presence else { throw BusError.presenceNotAllowed }
         let limit = self.maxPresenceMetadataBytes
         guard metadata.readableBytes <= limit else { throw BusError.metadataTooLarge(limit: limit) }
+        // Kept as long as the member is: its own bytes, not the frame it came in (1 KB of metadata held a 1 MB frame).
         var change = try await self.engine.presence.join(
             app: app.id,
             channel: channel,
             userID: userID,
-            metadata: metadata,
+            metadata: metadata.owned(),
             holder: holder,
             maxMembers: app.maxPresenceMembers,
             now: WallClock.milliseconds()
@@ -384,7 +385,7 @@ public final class Bus: BrokerEventHandler {
             app: app.id,
             channel: channel,
             userID: userID,
-            metadata: metadata,
+            metadata: metadata.owned(),
             now: WallClock.milliseconds()
         )
         return try await self.announce(change)

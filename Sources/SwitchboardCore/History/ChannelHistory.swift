@@ -41,8 +41,8 @@ public struct ChannelHistory: Sendable {
         self.lastOffset += 1
         var kept = publication
         kept.position = StreamPosition(offset: self.lastOffset, epoch: self.epoch)
-        kept.data = Self.ownBytes(kept.data)
-        kept.connInfo = kept.connInfo.map(Self.ownBytes)
+        kept.data = kept.data.owned()
+        kept.connInfo = kept.connInfo.map { $0.owned() }
         self.messages.append(kept)
         self.bytes += Self.cost(of: kept)
         self.trim(policy: policy, now: now)
@@ -84,15 +84,6 @@ public struct ChannelHistory: Sendable {
         self.messages[self.head].connInfo = nil
         self.messages[self.head].tags = [:]
         self.head += 1
-    }
-
-    /// `buffer` on storage of its own when it is a slice of something much larger (a request body, a WebSocket frame
-    /// with other fields): a kept message must hold what `cost(of:)` counts, not the whole message it came in.
-    static func ownBytes(_ buffer: ByteBuffer) -> ByteBuffer {
-        guard buffer.storageCapacity > buffer.readableBytes + buffer.readableBytes / 4 + 256 else { return buffer }
-        var own = ByteBufferAllocator().buffer(capacity: buffer.readableBytes)
-        own.writeImmutableBuffer(buffer)
-        return own
     }
 
     /// Lets go of dropped messages once they are most of the storage, so a drop costs one step, not a shift.
