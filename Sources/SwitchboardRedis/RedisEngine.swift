@@ -285,6 +285,29 @@ public final class RedisEngine: Engine, Service {
         try await self.readHistory(RedisScripts.history, app: app, channel: channel, after: offset, limit: limit, policy: policy, starting: nil)
     }
 
+    /// Reads only the replay: the script stops at `count` entries or `bytes` of them, newest first.
+    public func replay(
+        app: String,
+        channel: String,
+        after offset: UInt64,
+        count: Int,
+        bytes: Int,
+        policy: HistoryPolicy
+    ) async throws
+        -> HistoryPage
+    {
+        try await self.readHistory(
+            RedisScripts.replay,
+            app: app,
+            channel: channel,
+            after: offset,
+            limit: max(0, count),
+            policy: policy,
+            starting: nil,
+            maxBytes: max(0, bytes)
+        )
+    }
+
     public func historyStartingStream(
         app: String,
         channel: String,
@@ -312,10 +335,11 @@ public final class RedisEngine: Engine, Service {
         after offset: UInt64?,
         limit: Int?,
         policy: HistoryPolicy,
-        starting: [ByteBuffer]?
+        starting: [ByteBuffer]?,
+        maxBytes: Int? = nil
     ) async throws -> HistoryPage {
         let id = self.keys.channelID(app: app, channel: channel)
-        let newestFirst = offset == nil && limit != nil
+        let newestFirst = maxBytes != nil || (offset == nil && limit != nil)
         let first = offset.map { $0 == UInt64.max ? "+" : "\($0 + 1)-0" } ?? "-"
         var keys = [self.keys.meta(id), self.keys.stream(id)]
         if starting != nil { keys.append(self.keys.messageless(app: app)) }
@@ -324,7 +348,7 @@ public final class RedisEngine: Engine, Service {
                 ByteBuffer(string: first), ByteBuffer(string: limit.map { String(max(1, $0)) } ?? ""),
                 ByteBuffer(string: newestFirst ? "1" : "0"),
                 ByteBuffer(string: String(WallClock.milliseconds())), ByteBuffer(string: String(max(1, policy.ttlMilliseconds))),
-            ] + (starting ?? [])
+            ] + (starting ?? maxBytes.map { [ByteBuffer(string: String($0))] } ?? [])
         let reply = try await Self.mapped { try await self.commands.run(script, keys: keys, arguments: arguments) }
         guard let parts = reply.elements, parts.count == 3 else { return HistoryPage(publications: [], latest: nil, truncated: false) }
         guard let top = parts[0].int, let epoch = parts[1].string else { throw RedisError.unexpectedReply("history script returned \(reply)") }

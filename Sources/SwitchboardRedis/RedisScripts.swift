@@ -124,8 +124,36 @@ enum RedisScripts {
         """
     }
 
-    /// The read both history scripts share, once `epoch` holds the stream's epoch.
-    private static let readHistory = """
+    /// Reads the newest entries after a position that fit a budget, newest first: a replay the connection can take,
+    /// without reading (and holding the shared command connection for) the rest of the stream.
+    ///
+    /// KEYS: meta, stream. ARGV: first id, most entries, (unused), now ms, ttl ms, most bytes of field values.
+    /// Returns `{}` when the channel has no stream, else `{last offset, epoch, entries}`.
+    static let replay = RedisScript(
+        """
+        local epoch = redis.call('hget', KEYS[1], 'e')
+        if not epoch then return {} end
+        \(Self.trimExpired)
+        local entries, bytes, last = {}, 0, '+'
+        local most, budget = tonumber(ARGV[2]), tonumber(ARGV[6])
+        while #entries < most do
+            local batch = redis.call('xrevrange', KEYS[2], last, ARGV[1], 'COUNT', math.min(100, most - #entries))
+            if #batch == 0 then break end
+            for _, entry in ipairs(batch) do
+                local size = 0
+                for i = 2, #entry[2], 2 do size = size + #entry[2][i] end
+                if bytes + size > budget then return {top, epoch, entries} end
+                bytes = bytes + size
+                entries[#entries + 1] = entry
+            end
+            last = '(' .. batch[#batch][1]
+        end
+        return {top, epoch, entries}
+        """
+    )
+
+    /// Drops expired entries from the stream's head, once `epoch` holds the stream's epoch; `top` is its last offset.
+    private static let trimExpired = """
         local top = redis.call('hget', KEYS[1], 's') or '0'
         local cutoff = tonumber(ARGV[4]) - tonumber(ARGV[5])
         while true do
@@ -133,6 +161,11 @@ enum RedisScripts {
             if #head == 0 or tonumber(head[1][2][4]) >= cutoff then break end
             redis.call('xdel', KEYS[2], head[1][1])
         end
+        """
+
+    /// The read both history scripts share, once `epoch` holds the stream's epoch.
+    private static let readHistory = """
+        \(trimExpired)
         local entries
         if ARGV[3] == '1' then
             if ARGV[2] ~= '' then

@@ -275,6 +275,26 @@ struct EngineConformanceTests {
     }
 
     @Test(arguments: EngineFactory.all)
+    func aReplayReadsOnlyTheNewestThatFitItsCountAndBytes(factory: EngineFactory) async throws {
+        try await factory.run { engine in
+            let keep = HistoryPolicy(size: 100, ttlMilliseconds: 60_000)
+            let body = String(repeating: "x", count: 100)
+            for _ in 1...20 { _ = try await engine.publish(message("replayed", body), history: keep) }
+            func offsets(after: UInt64, count: Int, bytes: Int) async throws -> [UInt64] {
+                let page = try await engine.replay(app: "app", channel: "replayed", after: after, count: count, bytes: bytes, policy: keep)
+                #expect(page.latest?.offset == 20)
+                return page.publications.compactMap { $0.position?.offset }
+            }
+            #expect(try await offsets(after: 5, count: 10, bytes: 1 << 20) == Array(11...20))
+            #expect(try await offsets(after: 18, count: 10, bytes: 1 << 20) == [19, 20])
+            #expect(try await offsets(after: 25, count: 10, bytes: 1 << 20).isEmpty)
+            // A byte budget of about three messages: the newest that fit, in order, none older than asked for.
+            let cut = try await offsets(after: 5, count: 100, bytes: 350)
+            #expect((1...3).contains(cut.count) && cut.last == 20 && cut == Array((21 - UInt64(cut.count))...20))
+        }
+    }
+
+    @Test(arguments: EngineFactory.all)
     func channelsAndAppsHaveSeparateStreams(factory: EngineFactory) async throws {
         try await factory.run { engine in
             _ = try await engine.publish(message("a", "1", app: "one"), history: keepTen)

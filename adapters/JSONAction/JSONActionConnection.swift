@@ -159,16 +159,18 @@ public final class JSONActionConnection: Sendable {
             self.session.send(JSONActionReply.subscribed(channel: channel, seq: latest, members: members))
             return
         }
+        // A replay larger than half the queue would end the connection as too slow, and the client would ask again
+        // for ever: it is the newest part that fits, as a trimmed history would be, and only that part is read.
+        let (frames, bytes) = (self.session.maxQueuedFrames / 2, self.session.maxQueuedBytes / 2)
         var after = lastEventID
-        var page = try? await self.bus.history(app: self.app, channel: channel, after: after, limit: nil)
+        var page = try? await self.bus.replay(app: self.app, channel: channel, after: after, count: frames, bytes: bytes)
         if let latest = page?.latest?.offset, lastEventID > latest {
             // The client is ahead of the stream: it was reset (a new epoch), so everything kept is new to the client.
             after = 0
-            page = try? await self.bus.history(app: self.app, channel: channel, after: 0, limit: nil)
+            page = try? await self.bus.replay(app: self.app, channel: channel, after: 0, count: frames, bytes: bytes)
         }
         self.session.send(JSONActionReply.subscribed(channel: channel, seq: page?.latest?.offset, members: members))
-        let replay = Recovery.newest(page?.publications ?? [], frames: self.session.maxQueuedFrames / 2, bytes: self.session.maxQueuedBytes / 2)
-        self.session.finishRecovery(channel: channel, after: after, history: Array(replay))
+        self.session.finishRecovery(channel: channel, after: after, history: page?.publications ?? [])
     }
 
     func unsubscribe(_ channel: String) async {

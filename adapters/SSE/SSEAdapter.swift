@@ -153,9 +153,6 @@ public struct SSEAdapter: ProtocolAdapter {
         // it missed instead of overflowing the stream, which EventSource would reopen with the same id for ever.
         let replayFrames = max(1, session.maxQueuedFrames / (2 * channels.count))
         let replayBytes = max(1, session.maxQueuedBytes / (2 * channels.count))
-        func replay(_ page: HistoryPage?) -> [Publication] {
-            Array(Recovery.newest(page?.publications ?? [], frames: replayFrames, bytes: replayBytes))
-        }
         for channel in channels {
             session.beginRecovery(channel: channel)
             do {
@@ -169,15 +166,21 @@ public struct SSEAdapter: ProtocolAdapter {
                 return self.refuse(.forbidden, .overQuota, "cannot subscribe to \(channel): \(limit)", app: app, caller: caller)
             }
             let requested = resume[channel]
-            let page = try? await self.environment.bus.history(app: app, channel: channel, after: requested, limit: requested == nil ? 0 : nil)
+            let bus = self.environment.bus
+            let page: HistoryPage?
+            if let requested {
+                page = try? await bus.replay(app: app, channel: channel, after: requested, count: replayFrames, bytes: replayBytes)
+            } else {
+                page = try? await bus.history(app: app, channel: channel, after: nil, limit: 0)
+            }
             let latest = page?.latest?.offset ?? 0
             if let requested, requested <= latest {
-                session.finishRecovery(channel: channel, after: requested, history: replay(page))
+                session.finishRecovery(channel: channel, after: requested, history: page?.publications ?? [])
                 cursor.advance(channel, to: requested)
             } else if requested != nil {
                 // The cursor is ahead of the stream: the stream was reset (a new epoch), so everything kept is new to the client.
-                let all = try? await self.environment.bus.history(app: app, channel: channel, after: 0, limit: nil)
-                session.finishRecovery(channel: channel, after: 0, history: replay(all))
+                let all = try? await bus.replay(app: app, channel: channel, after: 0, count: replayFrames, bytes: replayBytes)
+                session.finishRecovery(channel: channel, after: 0, history: all?.publications ?? [])
                 cursor.advance(channel, to: 0)
             } else {
                 session.finishRecovery(channel: channel, after: latest, history: [])

@@ -333,6 +333,14 @@ public final class Bus: BrokerEventHandler {
         return try await self.engine.history(app: app.id, channel: channel, after: offset, limit: limit, policy: policy.history)
     }
 
+    /// The newest kept messages of a channel after `offset` that fit `count` messages and `bytes` of data, oldest first,
+    /// and where its stream stands (`Engine.replay`).
+    public func replay(app: App, channel: String, after offset: UInt64, count: Int, bytes: Int) async throws -> HistoryPage {
+        let policy = app.policy(for: channel)
+        guard policy.history.size > 0 else { return HistoryPage(publications: [], latest: nil, truncated: false) }
+        return try await self.engine.replay(app: app.id, channel: channel, after: offset, count: count, bytes: bytes, policy: policy.history)
+    }
+
     /// Kept messages of a channel after `offset` and where its stream stands, starting the stream when none exists.
     ///
     /// A positioned subscribe reads this way, so the epoch it hands out names the run its offsets belong to; `latest`

@@ -40,6 +40,9 @@ public protocol Engine: Sendable {
     func unsubscribe(app: String, channel: String) async throws
     /// Kept messages after `offset` (all kept when nil), oldest first, at most `limit`.
     func history(app: String, channel: String, after offset: UInt64?, limit: Int?, policy: HistoryPolicy) async throws -> HistoryPage
+    /// The newest kept messages after `offset`, at most `count` of them and `bytes` of data together, oldest first, and
+    /// where the stream stands: a replay that fits the connection it goes to, read without the rest of the stream.
+    func replay(app: String, channel: String, after offset: UInt64, count: Int, bytes: Int, policy: HistoryPolicy) async throws -> HistoryPage
     /// Kept messages after `offset` (at most `limit`, all when nil) and where the stream stands, starting the stream (a
     /// fresh epoch at offset 0) when none exists.
     ///
@@ -66,6 +69,22 @@ extension Engine {
     /// Every kept message after `offset`, starting the stream when none exists.
     public func historyStartingStream(app: String, channel: String, after offset: UInt64, policy: HistoryPolicy) async throws -> HistoryPage {
         try await self.historyStartingStream(app: app, channel: channel, after: offset, limit: nil, policy: policy)
+    }
+
+    /// The replay cut from the whole history after `offset`: in memory, reading it costs no more than what it returns.
+    public func replay(
+        app: String,
+        channel: String,
+        after offset: UInt64,
+        count: Int,
+        bytes: Int,
+        policy: HistoryPolicy
+    ) async throws
+        -> HistoryPage
+    {
+        var page = try await self.history(app: app, channel: channel, after: offset, limit: nil, policy: policy)
+        page.publications = Array(Recovery.newest(page.publications, frames: count, bytes: bytes))
+        return page
     }
 
     /// A single-node engine has no other node to tell.
