@@ -559,8 +559,9 @@ def test_one_address_holds_at_most_max_connections_per_ip_across_websocket_and_s
     since = now_ms()
 
     def open_ws(address: str):
+        # As conftest's WSClient does: websockets wants connect() entered as a context manager; close() ends it.
         connection = ws_connect(f"{server.ws}/_rt/ws?key={MAIN['key']}", additional_headers={"X-Forwarded-For": address},
-                                proxy=None, open_timeout=WAIT, close_timeout=2)
+                                proxy=None, open_timeout=WAIT, close_timeout=2).__enter__()
         return connection, json.loads(connection.recv(timeout=WAIT))
 
     held = []
