@@ -13,8 +13,10 @@ struct Harness {
     let security = MemorySecurityLog()
     let environment: AdapterEnvironment
     let registry = JWTRegistry()
+    let clientLimits: ClientLimits
 
     init(rules: [ChannelRule] = [], anonymous: Bool = false, clientLimits: ClientLimits = ClientLimits()) {
+        self.clientLimits = clientLimits
         var app = App(id: "1", key: "pk", secrets: ["secret"], plan: .enterprise, channelRules: rules)
         app.allowAnonymous = anonymous
         self.app = app
@@ -29,13 +31,14 @@ struct Harness {
         )
     }
 
-    /// Publishes `count` messages to `channel` as the app's server would, their data 1, 2, 3...
-    func publishFromServer(_ count: Int, to channel: String) async throws {
+    /// Publishes `count` messages to `channel` as the app's server would, their data 1, 2, 3... (or, with `padding`,
+    /// strings of that many characters).
+    func publishFromServer(_ count: Int, to channel: String, padding: Int? = nil) async throws {
         for index in 1...count {
             let publication = Publication(
                 app: self.app.id,
                 channel: channel,
-                data: ByteBuffer(string: "\(index)"),
+                data: ByteBuffer(string: padding.map { "\"" + String(repeating: "x", count: $0) + "\"" } ?? "\(index)"),
                 timestamp: WallClock.milliseconds()
             )
             _ = try await self.bus.publish(publication, app: self.app, options: .via("test"))
@@ -44,7 +47,7 @@ struct Harness {
 
     func open(now: Int64 = WallClock.milliseconds()) throws -> JWTConnection {
         let id = try self.bus.connect(app: self.app)
-        let session = Session(connectionID: id, app: self.app, encoder: JWTEncoder(app: self.app))
+        let session = Session(connectionID: id, app: self.app, encoder: JWTEncoder(app: self.app), maxQueuedBytes: self.clientLimits.maxQueuedBytes)
         return JWTConnection(
             session: session,
             clientID: "c\(id.raw)",
@@ -288,6 +291,28 @@ extension JSONObject {
         let nearFrames = near.drained()
         #expect(nearFrames.first?.object("subscribe")?.bool("recovered") == true)
         #expect(nearFrames.dropFirst().compactMap { $0.push?.object("pub")?.integer("offset") }.count == 300)
+    }
+
+    @Test func aClientThatMissedMoreBytesThanHalfItsQueueIsNotRecoveredAndGetsNoReplay() async throws {
+        var limits = ClientLimits()
+        limits.maxQueuedBytes = 64 * 1024
+        let h = Harness(clientLimits: limits)
+        try await h.publishFromServer(5, to: "room", padding: 20_000)
+        let epoch = try await h.epoch("room")
+        // Three missed messages of 20 KB pass half of a 64 KB queue: Centrifugo's answer, not a replay cut short.
+        let far = try await h.connected()
+        await far.send(#"{"id":2,"subscribe":{"channel":"room","recoverable":true,"recover":true,"offset":2,"epoch":"\#(epoch)"}}"#)
+        let frames = far.drained()
+        let result = try #require(frames.first?.object("subscribe"))
+        #expect(result.bool("was_recovering") == true && result.bool("recovered") == false)
+        let replayed = frames.dropFirst().compactMap { $0.push?.object("pub") }
+        #expect(replayed.isEmpty)
+        // One missed message fits, and is recovered.
+        let near = try await h.connected()
+        await near.send(#"{"id":2,"subscribe":{"channel":"room","recoverable":true,"recover":true,"offset":4,"epoch":"\#(epoch)"}}"#)
+        let nearFrames = near.drained()
+        #expect(nearFrames.first?.object("subscribe")?.bool("recovered") == true)
+        #expect(nearFrames.dropFirst().compactMap { $0.push?.object("pub")?.integer("offset") } == [5])
     }
 
     @Test func reverseHistoryBeforeAPositionReadsOnlyWhatItReturns() async throws {

@@ -417,12 +417,7 @@ public final class JWTConnection: Sendable {
         var prepared = Prepared(channel: channel)
         // A position the client asks to be refused when lost is checked before the bus subscribe, so the refused
         // client gets none of the channel's live messages (a broadcast may still be on its way after an unsubscribe).
-        if rejectUnrecovered, let recover, policy.history.size > 0,
-            !Self.recovers(
-                recover,
-                from: try? await self.bus.history(app: self.app, channel: channel, after: recover.offset, limit: Self.recoveryMaxPublicationLimit + 1)
-            )
-        {
+        if rejectUnrecovered, let recover, policy.history.size > 0, !Self.recovers(recover, from: await self.recovery(channel, after: recover)) {
             throw JWTErrorCode.unrecoverablePosition
         }
         self.session.beginRecovery(channel: channel)
@@ -439,12 +434,9 @@ public final class JWTConnection: Sendable {
             prepared.recoverable = recoverable || policy.forceRecovery
             // Starts a stream that has no message yet, so the epoch handed out names the run these offsets belong to.
             // Without recovery only the position is wanted: nothing is read (a read costs what it returns).
-            let page = try? await self.bus.historyStartingStream(
-                app: self.app,
-                channel: channel,
-                after: recover?.offset ?? 0,
-                limit: recover == nil ? 0 : Self.recoveryMaxPublicationLimit + 1
-            )
+            let start = try? await self.bus.historyStartingStream(app: self.app, channel: channel, after: 0, limit: 0)
+            var page = start
+            if let recover, let read = await self.recovery(channel, after: recover), read.latest != nil { page = read }
             let latest = page?.latest ?? StreamPosition(offset: 0, epoch: "")
             prepared.position = latest
             prepared.replayAfter = latest.offset
@@ -484,13 +476,26 @@ public final class JWTConnection: Sendable {
         return prepared
     }
 
-    /// Whether `page` (history after `position.offset`) holds everything after `position`.
+    /// What a recovery from `position` may replay: the newest publications after it within one past the count limit and
+    /// half the connection's queue, so neither the read nor the replay grows with what the client missed.
+    func recovery(_ channel: String, after position: StreamPosition) async -> HistoryPage? {
+        try? await self.bus.replay(
+            app: self.app,
+            channel: channel,
+            after: position.offset,
+            count: Self.recoveryMaxPublicationLimit + 1,
+            bytes: self.session.maxQueuedBytes / 2
+        )
+    }
+
+    /// Whether `page` (the recovery read after `position.offset`) holds everything after `position`.
     ///
     /// Only the same epoch recovers: a missing stream, or an epoch another run of it had, means the client may have
-    /// missed messages.
+    /// missed messages. Offsets go up by one per message, so a page cut to fit starts past the client's next offset.
     static func recovers(_ position: StreamPosition, from page: HistoryPage?) -> Bool {
         guard let page, let latest = page.latest, page.publications.count <= Self.recoveryMaxPublicationLimit else { return false }
-        return position.epoch == latest.epoch && !page.truncated && position.offset <= latest.offset
+        let next = page.publications.first.map { $0.position?.offset == position.offset + 1 } ?? (position.offset == latest.offset)
+        return position.epoch == latest.epoch && !page.truncated && position.offset <= latest.offset && next
     }
 
     /// Delivers the replay and the live messages held back since `prepare`, with no gap and no duplicate.
