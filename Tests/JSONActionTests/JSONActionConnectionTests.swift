@@ -137,6 +137,38 @@ extension JSONObject {
         #expect(frames.dropFirst().compactMap { $0.integer("seq") } == [3, 4, 5, 6])
     }
 
+    @Test func aCatchUpLongerThanAPageArrivesWholeInPagesAsTheClientReads() async throws {
+        let h = Harness()
+        func publish(_ i: Int) async throws {
+            _ = try await h.bus.publish(
+                Publication(app: "1", channel: "feed", data: ByteBuffer(string: "\(i)"), timestamp: WallClock.milliseconds()),
+                app: h.app
+            )
+        }
+        for i in 1...30 { try await publish(i) }
+        let client = try h.connect()
+        // An enterprise message may be 1 MB, so a page is four messages of the 8 MB queue's half.
+        let subscribing = Task { await client.send(#"{"action":"subscribe","channel":"feed","lastEventId":0}"#) }
+        var seqs: [Int64] = []
+        var largestTake = 0
+        var published = false
+        for _ in 0..<2_000 where seqs.last != 31 {
+            let taken = client.session.takeQueued()
+            largestTake = max(largestTake, taken.count)
+            let messages = taken.compactMap { try? JSONObject(parsing: $0.bytes) }.filter { $0.event == "realtime.message" }
+            seqs += messages.compactMap { $0.integer("seq") }
+            if !published, seqs.count >= 8 {
+                // Live while the catch-up is under way: held back, then after the last page.
+                try await publish(31)
+                published = true
+            }
+            try await Task.sleep(for: .milliseconds(1))
+        }
+        await subscribing.value
+        #expect(seqs == Array(1...31))
+        #expect(largestTake <= 5)
+    }
+
     @Test func presenceJoinAndLeaveAreAnnounced() async throws {
         let h = Harness()
         let watcher = try h.connect()

@@ -49,4 +49,39 @@ import Testing
             #expect(session.end == .shutdown)
         }
     }
+
+    func deliver(_ session: Session, bytes: Int, offset: UInt64) -> EnqueueResult {
+        var publication = Publication(app: "1", channel: "room", data: ByteBuffer(repeating: 0x61, count: bytes), timestamp: 0)
+        publication.position = StreamPosition(offset: offset, epoch: "e")
+        return session.deliver(ByteBuffer(repeating: 0x61, count: bytes), of: .publication(publication))
+    }
+
+    @Test func liveMessagesHeldBackDuringAReplayAreBoundedInBytesToo() {
+        let session = self.session(bytes: 10_000)
+        session.beginRecovery(channel: "room")
+        #expect(self.deliver(session, bytes: 4_000, offset: 1) == .queued)
+        #expect(self.deliver(session, bytes: 4_000, offset: 2) == .queued)
+        #expect(self.deliver(session, bytes: 4_000, offset: 3) == .overflow)
+        #expect(session.end == .tooSlow)
+    }
+
+    @Test func drainedWaitsForTheWriterToTakeEverythingQueued() async {
+        let session = self.session(bytes: 1 << 20)
+        #expect(await session.drained())
+        session.send(ByteBuffer(string: "page"))
+        let waiting = Task { await session.drained() }
+        try? await Task.sleep(for: .milliseconds(20))
+        #expect(session.takeQueued().count == 1)
+        #expect(await waiting.value)
+    }
+
+    @Test func drainedAnswersFalseOnceTheSessionEnds() async {
+        let session = self.session(bytes: 1 << 20)
+        session.send(ByteBuffer(string: "page"))
+        let waiting = Task { await session.drained() }
+        try? await Task.sleep(for: .milliseconds(20))
+        session.close(.normal)
+        #expect(await waiting.value == false)
+        #expect(await session.drained() == false)
+    }
 }

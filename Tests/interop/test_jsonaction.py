@@ -1248,10 +1248,11 @@ def test_sigterm_tells_clients_to_reconnect_ends_sse_and_exits_zero(fresh_server
     assert server.process.wait(timeout=20) == 0
 
 
-def test_a_resume_from_further_back_than_the_queue_holds_replays_the_newest_and_keeps_the_connection(fresh_server):
-    """A `lastEventId` whose replay would not fit the connection's queue ended the connection as too slow; the client
-    reconnected with the same id and met the same end, for ever (and each attempt encoded the whole replay). The
-    replay is now the newest messages that fit in half the queue, as a trimmed history would be, and the connection stays."""
+def test_a_resume_from_further_back_than_the_queue_holds_replays_everything_in_pages_and_keeps_the_connection(fresh_server):
+    """A `lastEventId` whose replay would not fit the connection's queue ended the connection as too slow, and the
+    client reconnected with the same id for ever; a later fix replayed only the newest part that fit, a silent gap.
+    The replay now goes in pages of at most half the queue, each once the client has read the last: every kept
+    message after the id arrives, in order, then live ones, and the connection stays."""
     config = CONFIG.replace("new_connections_per_ip_per_second = 1000", "new_connections_per_ip_per_second = 1000\nmax_queued_bytes = 65536")
     server = fresh_server(config)
     channel = unique("far-back:")
@@ -1262,10 +1263,13 @@ def test_a_resume_from_further_back_than_the_queue_holds_replays_the_newest_and_
         reply = client.subscribe(channel, lastEventId=0)
         assert reply["event"] == "subscribed" and reply["seq"] == 100, reply
         replayed = []
-        while not replayed or replayed[-1] != 100:
+        while len(replayed) < 100:
             frame = client.recv()
             assert frame["event"] == "realtime.message", frame
             replayed.append(frame["data"]["n"])
-        assert 5 <= len(replayed) < 20, replayed
-        assert replayed == list(range(101 - len(replayed), 101))
+            if len(replayed) == 50:
+                publish(server, channel, {"n": 101, "blob": "live"})
+        assert replayed == list(range(1, 101))
+        live = client.recv()
+        assert live["event"] == "realtime.message" and live["data"]["n"] == 101, live
         client.assert_alive()

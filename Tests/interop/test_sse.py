@@ -582,24 +582,31 @@ def test_cursor_ahead_of_a_restarted_stream_replays_everything_kept(fresh_server
         assert cursor(events[-1].id) == {channel: 2}
 
 
-def test_a_resume_from_further_back_than_the_stream_holds_replays_the_newest_and_stays_open(fresh_server):
-    """A `Last-Event-ID` whose replay would not fit the stream's queue ended the stream at once; EventSource reopened it
-    with the same id and met the same end, for ever, each time encoding the whole replay. The replay is now the newest
-    messages that fit in the channel's share of half the queue, and the stream stays open for what follows."""
+def test_a_resume_from_further_back_than_the_stream_holds_replays_everything_in_pages_and_stays_open(fresh_server):
+    """A `Last-Event-ID` whose replay would not fit the stream's queue ended the stream at once, and EventSource
+    reopened it with the same id for ever; a later fix replayed only the newest part that fit, a silent gap. The
+    replay now goes in pages of at most half the queue, each once the client has read the last: every kept message
+    after the cursor arrives, in order and with its own id, then live ones on both channels."""
     config = CONFIG.replace("new_connections_per_ip_per_second = 1000", "new_connections_per_ip_per_second = 1000\nmax_queued_bytes = 65536")
     server = fresh_server(config)
-    channel = unique("sse-far-back:")
+    channel, other = unique("sse-far-back:"), unique("sse-far-back-b:")
     blob = "z" * 2_000
     for n in range(1, 101):
         publish(server, channel, {"n": n, "blob": blob})
-    with SSEStream(server, [channel], last_event_id=f"{channel}=0") as resumed:
-        replayed = []
-        while not replayed or replayed[-1] != 100:
-            replayed.append(json.loads(resumed.next().data)["n"])
-        assert 5 <= len(replayed) < 20, replayed
-        assert replayed == list(range(101 - len(replayed), 101))
-        publish(server, channel, {"n": 101})
-        assert json.loads(resumed.next().data)["n"] == 101
+    publish(server, other, {"n": 1})
+    with SSEStream(server, [channel, other], last_event_id=f"{channel}=0;{other}=1") as resumed:
+        replayed, ids = [], []
+        while len(replayed) < 100:
+            event = resumed.next()
+            replayed.append(json.loads(event.data)["n"])
+            ids.append(event.id)
+            if len(replayed) == 50:
+                publish(server, channel, {"n": 101})
+                publish(server, other, {"n": 2})
+        assert replayed == list(range(1, 101))
+        assert ids[-1] == f"{channel}=100;{other}=1", ids[-1]
+        following = [json.loads(resumed.next().data)["n"] for _ in range(2)]
+        assert sorted(following) == [2, 101], following
 
 
 def test_streams_whose_clients_leave_before_the_response_give_back_their_subscriptions_and_connection(fresh_server):

@@ -153,24 +153,13 @@ public final class JSONActionConnection: Sendable {
             self.state.withLock { _ = $0.channels.insert(channel) }
         }
         let members = self.app.policy(for: channel).presence ? (try? await self.bus.members(app: self.app.id, channel: channel)) ?? [] : []
-        guard let lastEventID else {
-            // The channel's position, so a client that reconnects before its first message can still resume from here.
-            let latest = try? await self.bus.history(app: self.app, channel: channel, after: nil, limit: 0).latest?.offset
-            self.session.send(JSONActionReply.subscribed(channel: channel, seq: latest, members: members))
-            return
-        }
-        // A replay larger than half the queue would end the connection as too slow, and the client would ask again
-        // for ever: it is the newest part that fits, as a trimmed history would be, and only that part is read.
-        let (frames, bytes) = (self.session.maxQueuedFrames / 2, self.session.maxQueuedBytes / 2)
-        var after = lastEventID
-        var page = try? await self.bus.replay(app: self.app, channel: channel, after: after, count: frames, bytes: bytes)
-        if let latest = page?.latest?.offset, lastEventID > latest {
-            // The client is ahead of the stream: it was reset (a new epoch), so everything kept is new to the client.
-            after = 0
-            page = try? await self.bus.replay(app: self.app, channel: channel, after: 0, count: frames, bytes: bytes)
-        }
-        self.session.send(JSONActionReply.subscribed(channel: channel, seq: page?.latest?.offset, members: members))
-        self.session.finishRecovery(channel: channel, after: after, history: page?.publications ?? [])
+        // The channel's position, so a client that reconnects before its first message can still resume from here.
+        let latest = try? await self.bus.history(app: self.app, channel: channel, after: nil, limit: 0).latest?.offset
+        self.session.send(JSONActionReply.subscribed(channel: channel, seq: latest, members: members))
+        guard let lastEventID else { return }
+        // A client ahead of the stream saw another run of it (a reset, a new epoch): everything kept is new to it.
+        let after = latest.map { lastEventID > $0 ? 0 : lastEventID } ?? lastEventID
+        await self.session.catchUp(channel: channel, after: after, through: latest ?? after, bus: self.bus, app: self.app)
     }
 
     func unsubscribe(_ channel: String) async {

@@ -149,10 +149,8 @@ public struct SSEAdapter: ProtocolAdapter {
         let resume = resumeText.map(SSECursor.parse) ?? [:]
         var cursor = SSECursor(channels: channels)
         var subscribed: [String] = []
-        // Each channel's replay gets its share of half the queue: a resume from far back replays the newest of what
-        // it missed instead of overflowing the stream, which EventSource would reopen with the same id for ever.
-        let replayFrames = max(1, session.maxQueuedFrames / (2 * channels.count))
-        let replayBytes = max(1, session.maxQueuedBytes / (2 * channels.count))
+        // Resumed channels catch up once the stream is open, in pages its client reads (`Session.catchUp`).
+        var catchUps: [(channel: String, after: UInt64, latest: UInt64)] = []
         for channel in channels {
             session.beginRecovery(channel: channel)
             do {
@@ -166,22 +164,13 @@ public struct SSEAdapter: ProtocolAdapter {
                 return self.refuse(.forbidden, .overQuota, "cannot subscribe to \(channel): \(limit)", app: app, caller: caller)
             }
             let requested = resume[channel]
-            let bus = self.environment.bus
-            let page: HistoryPage?
-            if let requested {
-                page = try? await bus.replay(app: app, channel: channel, after: requested, count: replayFrames, bytes: replayBytes)
-            } else {
-                page = try? await bus.history(app: app, channel: channel, after: nil, limit: 0)
-            }
+            let page = try? await self.environment.bus.history(app: app, channel: channel, after: nil, limit: 0)
             let latest = page?.latest?.offset ?? 0
-            if let requested, requested <= latest {
-                session.finishRecovery(channel: channel, after: requested, history: page?.publications ?? [])
-                cursor.advance(channel, to: requested)
-            } else if requested != nil {
-                // The cursor is ahead of the stream: the stream was reset (a new epoch), so everything kept is new to the client.
-                let all = try? await bus.replay(app: app, channel: channel, after: 0, count: replayFrames, bytes: replayBytes)
-                session.finishRecovery(channel: channel, after: 0, history: all?.publications ?? [])
-                cursor.advance(channel, to: 0)
+            if let requested {
+                // A cursor ahead of the stream saw another run of it (a new epoch): everything kept is new to the client.
+                let after = requested <= latest ? requested : 0
+                catchUps.append((channel, after, latest))
+                cursor.advance(channel, to: after)
             } else {
                 session.finishRecovery(channel: channel, after: latest, history: [])
                 // A channel that keeps history is named in the cursor even before its first message (`=0`), so a
@@ -197,6 +186,7 @@ public struct SSEAdapter: ProtocolAdapter {
         let environment = self.environment
         let keepalive = self.keepalive ?? .seconds(environment.limits.current.sseKeepaliveSeconds)
         let initialCursor = cursor
+        let pendingCatchUps = catchUps
         let lease = SSEStreamLease(bus: environment.bus, session: session, channels: channels)
         let socket = context.channel
         let body = ResponseBody { writer in
@@ -229,6 +219,14 @@ public struct SSEAdapter: ProtocolAdapter {
                                 Self.end(session, .tokenExpired)
                             }
                         }
+                        let bus = environment.bus
+                        if !pendingCatchUps.isEmpty {
+                            group.addTask {
+                                for (channel, after, latest) in pendingCatchUps {
+                                    await session.catchUp(channel: channel, after: after, through: latest, bus: bus, app: app)
+                                }
+                            }
+                        }
                         try await writer.write(opening)
                         try await session.streamEvents(to: &writer, keepalive: keepalive, abort: { socket.close(promise: nil) }) { batch, frame in
                             // The id names every channel's position, so Last-Event-ID resumes them all.
@@ -238,6 +236,8 @@ public struct SSEAdapter: ProtocolAdapter {
                             }
                             batch.writeImmutableBuffer(frame.bytes)
                         }
+                        // A catch-up waiting for the client to read ends with the stream.
+                        session.close(.normal)
                         group.cancelAll()
                     }
                 }

@@ -61,6 +61,10 @@ public final class Session: Subscriber {
         var waiter: Waiter?
         var end: SessionEnd?
         var recovering: [String: [OutgoingFrame]] = [:]
+        /// Bytes held back in `recovering`, bounded by `Limits.bytes` as the queue is.
+        var recoveringBytes = 0
+        /// Replays waiting for the writer to take everything queued before they queue their next page (`drained()`).
+        var drainWaiters: [CheckedContinuation<Bool, Never>] = []
         /// Set by a transport that writes on its own event loop (`attachWriter`); frames then never go to `next()`.
         var writer: (@Sendable () -> Void)?
         /// A wake-up is on its way to the writer; more frames just join the queue it will take.
@@ -109,6 +113,7 @@ public final class Session: Subscriber {
             self.queue.removeAll()
             self.queuedBytes = 0
             self.recovering.removeAll()
+            self.recoveringBytes = 0
             if let waiter = self.waiter {
                 self.waiter = nil
                 return .waiter(waiter, [])
@@ -224,10 +229,12 @@ public final class Session: Subscriber {
             }
             if recoverable, !state.recovering.isEmpty, let channel = frame.channel, state.recovering[channel] != nil {
                 // Held-back frames count too: a channel replaying for long must not grow without bound.
-                guard state.recovering[channel]!.count < self.maxQueuedFrames else {
+                let bytes = frame.bytes.readableBytes
+                guard state.recovering[channel]!.count < self.maxQueuedFrames, state.recoveringBytes + bytes <= self.maxQueuedBytes else {
                     return (.overflow, state.overflow())
                 }
                 state.recovering[channel]!.append(frame)
+                state.recoveringBytes += bytes
                 return (.queued, nil)
             }
             let wake = state.push(frame, limits: self.limits)
@@ -262,14 +269,18 @@ public final class Session: Subscriber {
     /// wakes the writer again. The queue and `frames` trade storage, so a busy connection reuses two arrays.
     /// While the socket is not `writable` a live session's frames stay queued: its bound decides when it is too slow.
     public func takeForWriting(into frames: inout [OutgoingFrame], writable: Bool = true) -> Bool {
-        self.state.withLock { state in
+        let (ended, waiters) = self.state.withLock { state -> (Bool, [CheckedContinuation<Bool, Never>]) in
             state.writerWoken = false
             let ended = state.end != nil
-            guard writable || ended else { return false }
+            guard writable || ended else { return (false, []) }
             swap(&state.queue, &frames)
             state.queuedBytes = 0
-            return ended
+            var waiters: [CheckedContinuation<Bool, Never>] = []
+            if !state.drainWaiters.isEmpty { swap(&waiters, &state.drainWaiters) }
+            return (ended, waiters)
         }
+        Self.resume(waiters, drained: !ended)
+        return ended
     }
 
     /// How long a left channel's broadcasts are dropped: a broadcast hands its frames to the connection's loop within
@@ -307,19 +318,53 @@ public final class Session: Subscriber {
 
     /// Delivers `history` after `offset`, then the live messages held back, with no gap and no duplicate.
     public func finishRecovery(channel: String, after offset: UInt64, history: [Publication]) {
+        self.recover(channel: channel, after: offset, history: history, finishing: true)
+    }
+
+    /// Delivers one page of a replay still under way (`history` after `offset`), holding live messages back as before;
+    /// the next page waits for `drained()`, so a long replay never fills the queue.
+    public func continueRecovery(channel: String, after offset: UInt64, history: [Publication]) {
+        self.recover(channel: channel, after: offset, history: history, finishing: false)
+    }
+
+    private func recover(channel: String, after offset: UInt64, history: [Publication], finishing: Bool) {
         let replay = history.compactMap { publication -> OutgoingFrame? in
             guard let bytes = self.encoder.frame(for: .publication(publication)) else { return nil }
             return self.outgoing(bytes, channel: channel, offset: publication.position?.offset)
         }
         let wake = self.state.withLock { state -> Wake? in
-            let buffered = state.recovering.removeValue(forKey: channel) ?? []
+            var buffered: [OutgoingFrame] = []
+            if finishing, let held = state.recovering.removeValue(forKey: channel) {
+                buffered = held
+                state.recoveringBytes -= held.reduce(0) { $0 + $1.bytes.readableBytes }
+            }
             guard state.end == nil else { return nil }
             let merged = Recovery.merge(after: offset, history: replay, buffered: buffered, offset: \.offset)
-            // A broadcast may still be on its way through the event loop: what the replay covered is not sent again.
+            // A broadcast may still be on its way through the event loop: what the replay covered is not sent again
+            // (nor held back while later pages are read).
             if let last = merged.compactMap(\.offset).max() { state.replayedThrough[channel] = last }
             return merged.isEmpty ? nil : state.push(merged, limits: self.limits)
         }
         Self.run(wake)
+    }
+
+    /// Returns true once the writer has taken every queued frame, false if the session ends first: a replay queues its
+    /// next page only when the client has read the last, at the pace of the client's own reading.
+    public func drained() async -> Bool {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            let now = self.state.withLock { state -> Bool? in
+                if state.end != nil { return false }
+                if state.queue.isEmpty { return true }
+                state.drainWaiters.append(continuation)
+                return nil
+            }
+            if let now { continuation.resume(returning: now) }
+        }
+    }
+
+    /// Tells the replays waiting for `drained()` that the queue was emptied, or that the session ended.
+    private static func resume(_ waiters: [CheckedContinuation<Bool, Never>], drained: Bool) {
+        for waiter in waiters { waiter.resume(returning: drained) }
     }
 
     /// Waits for queued frames and takes them all; nil once the session has ended and its queue is drained.
@@ -327,52 +372,63 @@ public final class Session: Subscriber {
     /// With a direct writer attached, it returns nil when the session ends and never returns frames.
     public func next() async -> [OutgoingFrame]? {
         await withCheckedContinuation { (continuation: CheckedContinuation<[OutgoingFrame]?, Never>) in
-            let ready = self.state.withLock { state -> [OutgoingFrame]?? in
+            let (ready, waiters) = self.state.withLock { state -> ([OutgoingFrame]??, [CheckedContinuation<Bool, Never>]) in
+                let waiters = state.drainWaiters
+                state.drainWaiters = []
                 if state.writer == nil, !state.queue.isEmpty {
                     let frames = state.queue
                     state.queue = []
                     state.queuedBytes = 0
                     state.queue.reserveCapacity(min(frames.count, 64))
-                    return .some(frames)
+                    return (.some(frames), waiters)
                 }
-                if state.end != nil { return .some(nil) }
+                if state.end != nil { return (.some(nil), waiters) }
                 state.waiter = continuation
-                return .none
+                state.drainWaiters = waiters
+                return (.none, [])
             }
+            Self.resume(waiters, drained: ready??.isEmpty == false)
             if let ready { continuation.resume(returning: ready) }
         }
     }
 
     /// Takes what is queued now without waiting (tests, and transports that poll).
     public func takeQueued() -> [OutgoingFrame] {
-        self.state.withLock { state in
+        let (taken, waiters) = self.state.withLock { state in
             defer {
                 state.queue = []
                 state.queuedBytes = 0
+                state.drainWaiters = []
             }
-            return state.queue
+            return (state.queue, state.drainWaiters)
         }
+        Self.resume(waiters, drained: true)
+        return taken
     }
 
     /// Ends the session; frames already queued are still drained unless it is too slow. A direct writer is woken to
     /// write them and close. A `farewell` is queued under the same lock, so no broadcast can slip in after it.
     public func close(_ reason: SessionEnd = .normal, farewell: ByteBuffer? = nil) {
         let last = farewell.map { self.outgoing($0) }
-        let (wake, waiter, writer) = self.state.withLock { state -> (Wake?, Waiter?, (@Sendable () -> Void)?) in
+        let (wake, waiter, writer, replays) = self.state.withLock {
+            state -> (Wake?, Waiter?, (@Sendable () -> Void)?, [CheckedContinuation<Bool, Never>]) in
+            let replays = state.drainWaiters
+            state.drainWaiters = []
             guard state.end == nil else {
                 defer { state.waiter = nil }
-                return (nil, state.waiter, nil)
+                return (nil, state.waiter, nil, replays)
             }
             let wake = last.flatMap { state.push($0, limits: self.limits) }
             if state.end == nil { state.end = reason }
             let waiter = state.waiter
             state.waiter = nil
-            guard let writer = state.writer, !state.writerWoken else { return (wake, waiter, nil) }
+            guard let writer = state.writer, !state.writerWoken else { return (wake, waiter, nil, replays) }
             state.writerWoken = true
-            return (wake, waiter, writer)
+            return (wake, waiter, writer, replays)
         }
         Self.run(wake)
         waiter?.resume(returning: nil)
+        Self.resume(replays, drained: false)
         writer?()
     }
 }
