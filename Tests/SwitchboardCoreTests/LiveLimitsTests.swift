@@ -27,6 +27,21 @@ import Testing
         #expect(Self.allowed(&budget, count: 10, now: 0.5) == 1)
     }
 
+    @Test func aReaderSeesEachReloadAndOtherwiseKeepsItsValue() {
+        var values = Self.values()
+        values.maxHistoryMegabytes = 256
+        let live = LiveLimits(values)
+        let budget = live.reader { $0.maxHistoryMegabytes }
+        #expect(budget() == 256)
+        values.maxHistoryMegabytes = 8
+        #expect(live.replace(values))
+        #expect(budget() == 8)
+        #expect(budget() == 8)
+        values.maxHistoryMegabytes = 64
+        live.replace(values)
+        #expect(budget() == 64)
+    }
+
     @Test func aLoweredMaxRefusalsClosesAnOpenConnectionSooner() {
         let live = LiveLimits(Self.values(refusals: 20))
         var budget = ClientBudget(live, now: 0)

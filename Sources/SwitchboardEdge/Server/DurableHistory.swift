@@ -15,7 +15,7 @@ enum DurableHistory {
         limits: LiveLimits,
         logger: Logger
     ) throws -> (any Engine, (any Service)?) {
-        let budget: @Sendable () -> Int = { limits.current.maxHistoryMegabytes << 20 }
+        let budget = limits.reader { $0.maxHistoryMegabytes << 20 }
         guard config.store.durableHistory else { return (MemoryEngine(maxHistoryBytes: budget), nil) }
         let journal = SQLiteHistoryJournal(store: store, interval: .milliseconds(config.store.historyFlushMilliseconds), logger: logger)
         let restored = try journal.restore(now: WallClock.milliseconds())
