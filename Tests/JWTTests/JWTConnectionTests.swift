@@ -68,6 +68,17 @@ struct Harness {
         HS256Token.mint(secret: secret, subject: user, expiresAt: WallClock.milliseconds() / 1000 + expiresIn, channel: channel)
     }
 
+    /// A new connection's subscribe to `channel` recovering from `offset` in `epoch`: its reply and the offsets replayed.
+    func recovering(after offset: Int, epoch: String, channel: String = "room") async throws -> (result: JSONObject, replayed: [Int64]) {
+        let connection = try await self.connected()
+        await connection.send(
+            #"{"id":2,"subscribe":{"channel":"\#(channel)","recoverable":true,"recover":true,"offset":\#(offset),"epoch":"\#(epoch)"}}"#
+        )
+        let frames = connection.drained()
+        let result = try #require(frames.first?.object("subscribe"))
+        return (result, frames.dropFirst().compactMap { $0.push?.object("pub")?.integer("offset") })
+    }
+
     /// A connection that has connected as `user` with a token expiring in `expiresIn` seconds, its connect reply drained.
     func connected(user: String = "u1", expiresIn: Int64 = 60, channels: [String]? = nil) async throws -> JWTConnection {
         let connection = try self.open()
@@ -278,19 +289,13 @@ extension JSONObject {
         let h = Harness()
         try await h.publishFromServer(305, to: "room")
         let epoch = try await h.epoch("room")
-        let far = try await h.connected()
-        await far.send(#"{"id":2,"subscribe":{"channel":"room","recoverable":true,"recover":true,"offset":4,"epoch":"\#(epoch)"}}"#)
-        let frames = far.drained()
-        let result = try #require(frames.first?.object("subscribe"))
-        #expect(result.bool("was_recovering") == true && result.bool("recovered") == false)
-        let replayed = frames.dropFirst().compactMap { $0.push?.object("pub") }
-        #expect(replayed.isEmpty)
+        let far = try await h.recovering(after: 4, epoch: epoch)
+        #expect(far.result.bool("was_recovering") == true && far.result.bool("recovered") == false)
+        #expect(far.replayed.isEmpty)
         // 300 missed are recovered.
-        let near = try await h.connected()
-        await near.send(#"{"id":2,"subscribe":{"channel":"room","recoverable":true,"recover":true,"offset":5,"epoch":"\#(epoch)"}}"#)
-        let nearFrames = near.drained()
-        #expect(nearFrames.first?.object("subscribe")?.bool("recovered") == true)
-        #expect(nearFrames.dropFirst().compactMap { $0.push?.object("pub")?.integer("offset") }.count == 300)
+        let near = try await h.recovering(after: 5, epoch: epoch)
+        #expect(near.result.bool("recovered") == true)
+        #expect(near.replayed.count == 300)
     }
 
     @Test func aClientThatMissedMoreBytesThanHalfItsQueueIsNotRecoveredAndGetsNoReplay() async throws {
@@ -300,19 +305,13 @@ extension JSONObject {
         try await h.publishFromServer(5, to: "room", padding: 20_000)
         let epoch = try await h.epoch("room")
         // Three missed messages of 20 KB pass half of a 64 KB queue: Centrifugo's answer, not a replay cut short.
-        let far = try await h.connected()
-        await far.send(#"{"id":2,"subscribe":{"channel":"room","recoverable":true,"recover":true,"offset":2,"epoch":"\#(epoch)"}}"#)
-        let frames = far.drained()
-        let result = try #require(frames.first?.object("subscribe"))
-        #expect(result.bool("was_recovering") == true && result.bool("recovered") == false)
-        let replayed = frames.dropFirst().compactMap { $0.push?.object("pub") }
-        #expect(replayed.isEmpty)
+        let far = try await h.recovering(after: 2, epoch: epoch)
+        #expect(far.result.bool("was_recovering") == true && far.result.bool("recovered") == false)
+        #expect(far.replayed.isEmpty)
         // One missed message fits, and is recovered.
-        let near = try await h.connected()
-        await near.send(#"{"id":2,"subscribe":{"channel":"room","recoverable":true,"recover":true,"offset":4,"epoch":"\#(epoch)"}}"#)
-        let nearFrames = near.drained()
-        #expect(nearFrames.first?.object("subscribe")?.bool("recovered") == true)
-        #expect(nearFrames.dropFirst().compactMap { $0.push?.object("pub")?.integer("offset") } == [5])
+        let near = try await h.recovering(after: 4, epoch: epoch)
+        #expect(near.result.bool("recovered") == true)
+        #expect(near.replayed == [5])
     }
 
     @Test func reverseHistoryBeforeAPositionReadsOnlyWhatItReturns() async throws {
