@@ -314,6 +314,25 @@ extension JSONObject {
         #expect(near.replayed == [5])
     }
 
+    @Test func aClientsHistoryAnswerHoldsAtMostHalfItsQueueAndPagingWithSinceGetsTheRest() async throws {
+        var limits = ClientLimits()
+        limits.maxQueuedBytes = 64 * 1024
+        let h = Harness(clientLimits: limits)
+        try await h.publishFromServer(5, to: "room", padding: 20_000)
+        let epoch = try await h.epoch("room")
+        let connection = try await h.connected()
+        // 100 KB kept, 32 KB answered: one 20 KB message a page, forward, backward, and backward from a position.
+        await connection.send(#"{"id":2,"history":{"channel":"room","limit":5}}"#)
+        #expect(Self.offsets(try #require(connection.drained().first?.object("history"))) == [1])
+        await connection.send(#"{"id":3,"history":{"channel":"room","limit":5,"since":{"offset":1,"epoch":"\#(epoch)"}}}"#)
+        #expect(Self.offsets(try #require(connection.drained().first?.object("history"))) == [2])
+        await connection.send(#"{"id":4,"history":{"channel":"room","limit":5,"reverse":true}}"#)
+        #expect(Self.offsets(try #require(connection.drained().first?.object("history"))) == [5])
+        await connection.send(#"{"id":5,"history":{"channel":"room","limit":5,"reverse":true,"since":{"offset":5,"epoch":"\#(epoch)"}}}"#)
+        #expect(Self.offsets(try #require(connection.drained().first?.object("history"))) == [4])
+        #expect(connection.disconnectReason == nil)
+    }
+
     @Test func reverseHistoryBeforeAPositionReadsOnlyWhatItReturns() async throws {
         let h = Harness()
         try await h.publishFromServer(50, to: "room")
@@ -325,6 +344,11 @@ extension JSONObject {
         #expect(Self.offsets(try #require(connection.drained().first?.object("history"))) == [2, 1])
         await connection.send(#"{"id":4,"history":{"channel":"room","limit":2,"reverse":true}}"#)
         #expect(Self.offsets(try #require(connection.drained().first?.object("history"))) == [50, 49])
+        // Read four at a time (half the 8 MB queue holds four of the plan's 1 MB messages), still one answer.
+        await connection.send(#"{"id":5,"history":{"channel":"room","limit":10,"reverse":true,"since":{"offset":40,"epoch":"\#(epoch)"}}}"#)
+        #expect(Self.offsets(try #require(connection.drained().first?.object("history"))) == Array((30...39).reversed()))
+        await connection.send(#"{"id":6,"history":{"channel":"room","limit":10,"since":{"offset":40,"epoch":"\#(epoch)"}}}"#)
+        #expect(Self.offsets(try #require(connection.drained().first?.object("history"))) == Array(41...50))
     }
 
     @Test func recoveryFromAnotherEpochIsNotRecovered() async throws {

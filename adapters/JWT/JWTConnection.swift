@@ -648,7 +648,8 @@ public final class JWTConnection: Sendable {
                 channel: channel,
                 limit: min(limit, Int64(self.app.plan.historySize)),
                 since: params.object("since").map { Self.position($0) },
-                reverse: params.bool("reverse") ?? false
+                reverse: params.bool("reverse") ?? false,
+                bytes: self.session.maxQueuedBytes / 2
             )
             self.reply(JWTReply.result(id: id, "history") { json in result.write(to: &json) })
         } catch {
