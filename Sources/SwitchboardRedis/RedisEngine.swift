@@ -12,7 +12,7 @@ import Synchronization
 ///   hands what arrives to the bus. A node gets its own publications back the same way, so every node sees a
 ///   channel's messages in the one order Redis published them.
 /// - History: one Lua script assigns the next offset, appends to the channel's stream (trimmed to the policy's
-///   size and age, expiring with its ttl), keeps the epoch in a meta hash (a new random epoch when the hash is
+///   size and age, expiring with its ttl, and all streams together within `maxHistoryBytes`, RedisScripts+ledger), keeps the epoch in a meta hash (a new random epoch when the hash is
 ///   missing, which means the history was lost) and publishes, atomically. A positioned subscribe's read starts a
 ///   missing stream too, its meta hash expiring with the ttl and at most `maxMessagelessStreams` per app waiting for
 ///   their first message.
@@ -49,6 +49,9 @@ public final class RedisEngine: Engine, Service {
         /// The most streams a read started that still have no message, per app; past it the oldest are forgotten
         /// (a client holding one is told it cannot recover). Default 10,000, as the memory engine.
         public var maxMessagelessStreams = MemoryEngine.defaultMaxMessagelessStreams
+        /// What every stream's kept entries may hold together in this Redis (`[limits] max_history_mb`), read at each
+        /// publish; past it the largest app's largest streams lose their oldest entries, as in the memory engine.
+        public var maxHistoryBytes: @Sendable () -> Int = { MemoryEngine.defaultMaxHistoryBytes }
 
         /// Creates a configuration with the defaults above.
         public init(url: RedisURL, prefix: String = "switchboard", presenceTimeout: Duration = .seconds(30)) {
@@ -248,9 +251,9 @@ public final class RedisEngine: Engine, Service {
         return IdempotentPublish(publication: answer, isDuplicate: duplicate == 1)
     }
 
-    /// The history publish scripts' keys: meta, stream, the app's message-less streams.
+    /// The history publish scripts' keys: meta, stream, the app's message-less streams, the ledger's.
     private func historyKeys(_ id: String, app: String) -> [String] {
-        [self.keys.meta(id), self.keys.stream(id), self.keys.messageless(app: app)]
+        [self.keys.meta(id), self.keys.stream(id), self.keys.messageless(app: app)] + self.keys.ledger(app: app)
     }
 
     /// The history publish scripts' arguments (`RedisScripts.publish`).
@@ -261,6 +264,7 @@ public final class RedisEngine: Engine, Service {
             ByteBuffer(string: self.makeEpoch()), ByteBuffer(string: self.keys.topic(id)), ByteBuffer(string: String(publication.timestamp)),
             // The epoch outlives the messages, as the memory engine forgets an idle stream after twice its ttl.
             ByteBuffer(string: String(ttl > Int64.max / 2 ? Int64.max / 2 : 2 * ttl)),
+            ByteBuffer(string: String(max(0, self.configuration.maxHistoryBytes()))),
         ]
     }
 
@@ -343,6 +347,7 @@ public final class RedisEngine: Engine, Service {
         let first = offset.map { $0 == UInt64.max ? "+" : "\($0 + 1)-0" } ?? "-"
         var keys = [self.keys.meta(id), self.keys.stream(id)]
         if starting != nil { keys.append(self.keys.messageless(app: app)) }
+        keys += self.keys.ledger(app: app)
         let arguments =
             [
                 ByteBuffer(string: first), ByteBuffer(string: limit.map { String(max(1, $0)) } ?? ""),
@@ -377,7 +382,13 @@ public final class RedisEngine: Engine, Service {
     /// Deletes the kept entries only: the meta hash (epoch and top offset) stays until its own ttl, as in Centrifugo.
     public func removeHistory(app: String, channel: String) async throws {
         let id = self.keys.channelID(app: app, channel: channel)
-        try await Self.mapped { try await self.commands.send(RedisCommand("DEL", self.keys.stream(id))) }
+        let keys = [self.keys.meta(id), self.keys.stream(id)] + self.keys.ledger(app: app)
+        try await Self.mapped { try await self.commands.run(RedisScripts.removeHistory, keys: keys, arguments: []) }
+    }
+
+    /// What every stream's kept entries hold together in this Redis, as the ledger counts them.
+    public func keptHistoryBytes() async throws -> Int {
+        try await Self.mapped { try await self.commands.send(RedisCommand("GET", self.keys.historyTotal)) }.string.flatMap { Int($0) } ?? 0
     }
 
     /// Redis expires history by itself (key ttls, and trimming on every publish and read): nothing to do.

@@ -7,6 +7,10 @@
 /// | `P:meta:ID` | hash | `e` the epoch, `s` the last offset given out |
 /// | `P:messageless:APP` | sorted set | meta keys of the app's streams a read started that have no message yet, oldest lowest |
 /// | `P:stream:ID` | stream | history: entry id `<offset>-0`, fields `d` (publication body) and `t` (ms timestamp) |
+/// | `P:history:total` | string | bytes every stream's kept entries hold together (field values), held under `max_history_mb` |
+/// | `P:history:apps` | sorted set | each app's `P:history:streams:APP` key, scored by the bytes its streams keep |
+/// | `P:history:streams:APP` | sorted set | the app's stream keys, scored by the bytes each keeps |
+/// | `P:history:expiry` | sorted set | `<length>:<streams key><stream key>`, scored by when the stream's key expires (ms) |
 /// | `P:topic:ID` | pub/sub channel | publications and presence changes of the channel |
 /// | `P:idempotency:N:ID:KEY` | hash | a publish's idempotency key (`N` the length of `ID`): `e` epoch and `s` offset it was given (`e` empty without history), expiring with the key's window |
 /// | `P:presence:m:ID` | hash | user id → `<lastSeen>:<metadata JSON>` |
@@ -38,6 +42,12 @@ public struct RedisKeys: Sendable {
     func meta(_ id: String) -> String { "\(self.prefix):meta:\(id)" }
     func stream(_ id: String) -> String { "\(self.prefix):stream:\(id)" }
     func messageless(app: String) -> String { "\(self.prefix):messageless:\(app.utf8.count):\(app)" }
+    var historyTotal: String { "\(self.prefix):history:total" }
+    var historyApps: String { "\(self.prefix):history:apps" }
+    func historyStreams(app: String) -> String { "\(self.prefix):history:streams:\(app.utf8.count):\(app)" }
+    var historyExpiry: String { "\(self.prefix):history:expiry" }
+    /// The history ledger's keys for `app`, in the order the scripts take them (RedisScripts+ledger).
+    func ledger(app: String) -> [String] { [self.historyTotal, self.historyApps, self.historyStreams(app: app), self.historyExpiry] }
     func topic(_ id: String) -> String { "\(self.prefix):topic:\(id)" }
     func idempotency(_ id: String, key: String) -> String { "\(self.prefix):idempotency:\(id.utf8.count):\(id):\(key)" }
     func presenceMembers(_ id: String) -> String { "\(self.prefix):presence:m:\(id)" }

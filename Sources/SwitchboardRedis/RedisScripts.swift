@@ -2,12 +2,15 @@
 enum RedisScripts {
     /// Publishes with history.
     ///
-    /// KEYS: meta, stream, the app's message-less streams. ARGV: body, size, ttl ms, epoch for a new stream, topic,
-    /// timestamp ms, meta ttl ms. A missing meta hash means the history is gone (never written, expired, or Redis lost
-    /// it): the stream starts again under the new epoch. Entries older than the ttl are dropped from the head. A stream
-    /// a read started leaves the message-less set with its first message. Returns `{offset, epoch}`.
+    /// KEYS: meta, stream, the app's message-less streams, then the ledger's four (RedisScripts+ledger). ARGV: body,
+    /// size, ttl ms, epoch for a new stream, topic, timestamp ms, meta ttl ms, the history budget in bytes. A missing meta
+    /// hash means the history is gone (never written, expired, or Redis lost it): the stream starts again under the new
+    /// epoch. Entries past the size or older than the ttl are dropped from the head, and past the budget the largest
+    /// app's largest streams lose their oldest. A stream a read started leaves the message-less set with its first
+    /// message. Returns `{offset, epoch}`.
     static let publish = RedisScript(
         """
+        \(Self.ledger(first: 4))
         \(Self.keepAndPublish)
         return {offset, epoch}
         """
@@ -20,10 +23,11 @@ enum RedisScripts {
     /// position under the key with the window as its ttl, and returns `{offset, epoch, 0}`.
     static let publishIdempotent = RedisScript(
         """
-        \(Self.answerRecorded(key: "KEYS[4]"))
+        \(Self.answerRecorded(key: "KEYS[8]"))
+        \(Self.ledger(first: 4))
         \(Self.keepAndPublish)
-        redis.call('hset', KEYS[4], 'e', epoch, 's', offset)
-        redis.call('pexpire', KEYS[4], ARGV[8])
+        redis.call('hset', KEYS[8], 'e', epoch, 's', offset)
+        redis.call('pexpire', KEYS[8], ARGV[9])
         return {offset, epoch, 0}
         """
     )
@@ -51,29 +55,33 @@ enum RedisScripts {
         """
     }
 
-    /// The body of the history publishes: assigns `offset` in the stream `epoch` names, appends, trims and publishes.
+    /// The body of the history publishes: assigns `offset` in the stream `epoch` names, appends, trims, holds the budget
+    /// and publishes, counting every entry it adds or drops in the ledger.
     private static let keepAndPublish = """
         \(Self.startStream(epoch: "ARGV[4]"))
         local offset = redis.call('hincrby', KEYS[1], 's', 1)
         if offset == 1 then redis.call('zrem', KEYS[3], KEYS[1]) end
-        redis.call('xadd', KEYS[2], 'MAXLEN', '=', ARGV[2], offset .. '-0', 'd', ARGV[1], 't', ARGV[6])
-        local cutoff = tonumber(ARGV[6]) - tonumber(ARGV[3])
-        while true do
-            local head = redis.call('xrange', KEYS[2], '-', '+', 'COUNT', 1)
-            if #head == 0 or tonumber(head[1][2][4]) >= cutoff then break end
-            redis.call('xdel', KEYS[2], head[1][1])
-        end
+        redis.call('xadd', KEYS[2], offset .. '-0', 'd', ARGV[1], 't', ARGV[6])
+        ledger_change(LEDGER_OWNER, KEYS[2], #ARGV[1] + #ARGV[6])
+        local over = redis.call('xlen', KEYS[2]) - tonumber(ARGV[2])
+        if over > 0 then ledger_delete(LEDGER_OWNER, KEYS[2], redis.call('xrange', KEYS[2], '-', '+', 'COUNT', over)) end
+        local now = tonumber(ARGV[6])
+        trim_older(now - tonumber(ARGV[3]))
         redis.call('pexpire', KEYS[2], ARGV[3])
         redis.call('pexpire', KEYS[1], ARGV[7])
+        ledger_expires(KEYS[2], now + tonumber(ARGV[3]))
+        ledger_forget_expired(now)
+        ledger_evict(tonumber(ARGV[8]))
         redis.call('publish', ARGV[5], 'h' .. offset .. ':' .. epoch .. ':' .. ARGV[1])
         """
 
     /// Reads history.
     ///
-    /// KEYS: meta, stream. ARGV: first id (`-` for all), count (empty for all), `1` to read the newest first,
-    /// now ms, ttl ms. Returns `{}` when the channel has no stream, else `{last offset, epoch, entries}`.
+    /// KEYS: meta, stream, then the ledger's four. ARGV: first id (`-` for all), count (empty for all), `1` to read the
+    /// newest first, now ms, ttl ms. Returns `{}` when the channel has no stream, else `{last offset, epoch, entries}`.
     static let history = RedisScript(
         """
+        \(Self.ledger(first: 3))
         local epoch = redis.call('hget', KEYS[1], 'e')
         if not epoch then return {} end
         \(Self.readHistory)
@@ -82,13 +90,15 @@ enum RedisScripts {
 
     /// Reads history, starting the stream at offset 0 under a new epoch when it has none (a positioned subscribe).
     ///
-    /// KEYS: meta, stream, the app's message-less streams. ARGV: as `history`, then the epoch for a new stream and the
+    /// KEYS: meta, stream, the app's message-less streams, then the ledger's four. ARGV: as `history`, then the epoch
+    /// for a new stream and the
     /// most message-less streams. The started meta hash expires with the ttl; the app's set holds such meta keys,
     /// newest scored highest, and past the cap the oldest are deleted if still without a message (a client holding one
     /// is then told it cannot recover, never that it recovered). Those meta keys are not passed in KEYS, which one Redis
     /// server allows and a cluster would not. Returns `{last offset, epoch, entries}`.
     static let historyStartingStream = RedisScript(
         """
+        \(Self.ledger(first: 4))
         \(Self.startStream(epoch: "ARGV[6]"))
         if started then
             redis.call('pexpire', KEYS[1], ARGV[5])
@@ -118,7 +128,7 @@ enum RedisScripts {
         local started = not epoch
         if started then
             epoch = \(argument)
-            redis.call('del', KEYS[2])
+            ledger_forget(LEDGER_OWNER, KEYS[2])
             redis.call('hset', KEYS[1], 'e', epoch, 's', 0)
         end
         """
@@ -127,10 +137,11 @@ enum RedisScripts {
     /// Reads the newest entries after a position that fit a budget, newest first: a replay the connection can take,
     /// without reading (and holding the shared command connection for) the rest of the stream.
     ///
-    /// KEYS: meta, stream. ARGV: first id, most entries, (unused), now ms, ttl ms, most bytes of field values.
-    /// Returns `{}` when the channel has no stream, else `{last offset, epoch, entries}`.
+    /// KEYS: meta, stream, then the ledger's four. ARGV: first id, most entries, (unused), now ms, ttl ms, most bytes of
+    /// field values. Returns `{}` when the channel has no stream, else `{last offset, epoch, entries}`.
     static let replay = RedisScript(
         """
+        \(Self.ledger(first: 3))
         local epoch = redis.call('hget', KEYS[1], 'e')
         if not epoch then return {} end
         \(Self.trimExpired)
@@ -140,8 +151,7 @@ enum RedisScripts {
             local batch = redis.call('xrevrange', KEYS[2], last, ARGV[1], 'COUNT', math.min(100, most - #entries))
             if #batch == 0 then break end
             for _, entry in ipairs(batch) do
-                local size = 0
-                for i = 2, #entry[2], 2 do size = size + #entry[2][i] end
+                local size = entry_size(entry)
                 if bytes + size > budget then return {top, epoch, entries} end
                 bytes = bytes + size
                 entries[#entries + 1] = entry
@@ -155,13 +165,19 @@ enum RedisScripts {
     /// Drops expired entries from the stream's head, once `epoch` holds the stream's epoch; `top` is its last offset.
     private static let trimExpired = """
         local top = redis.call('hget', KEYS[1], 's') or '0'
-        local cutoff = tonumber(ARGV[4]) - tonumber(ARGV[5])
-        while true do
-            local head = redis.call('xrange', KEYS[2], '-', '+', 'COUNT', 1)
-            if #head == 0 or tonumber(head[1][2][4]) >= cutoff then break end
-            redis.call('xdel', KEYS[2], head[1][1])
-        end
+        trim_older(tonumber(ARGV[4]) - tonumber(ARGV[5]))
         """
+
+    /// Deletes a channel's kept entries and their count; the meta hash stays.
+    ///
+    /// KEYS: meta, stream, then the ledger's four.
+    static let removeHistory = RedisScript(
+        """
+        \(Self.ledger(first: 3))
+        ledger_forget(LEDGER_OWNER, KEYS[2])
+        return 1
+        """
+    )
 
     /// The read both history scripts share, once `epoch` holds the stream's epoch.
     private static let readHistory = """

@@ -694,3 +694,35 @@ def test_a_plans_connection_and_channel_limits_hold_across_the_cluster_not_per_n
     finally:
         for client in held:
             client.__exit__(None, None, None)
+
+
+def test_a_flood_of_large_kept_messages_stays_within_the_history_budget_in_redis_too(redis):
+    """On the Redis engine each stream was bounded by its size and ttl, but not the sum: with the public key, a
+    client filled 600 MB of Redis in seven seconds. `max_history_mb` now bounds every stream in Redis together, cut
+    where it is largest, so the flood loses its own oldest messages and a quiet channel keeps its own."""
+    config = cluster_config(redis.port, unique("budget")).replace(
+        "new_connections_per_ip_per_second = 1000", "new_connections_per_ip_per_second = 1000\nmax_history_mb = 1")
+    node = start_server(config)
+    try:
+        wait_engine_ready(node)
+        quiet, flood = unique("quiet:"), unique("flood:")
+        for n in range(10):
+            publish_via(node, quiet, {"n": n})
+        blob = "x" * 120_000
+        with WSClient(node) as attacker, WSClient(node) as watcher:
+            watcher.subscribed(f"{flood}7")
+            for n in range(48):  # 5.8 MB, within the client publish rate's burst
+                attacker.send({"action": "publish", "channel": f"{flood}{n % 8}", "data": {"n": n, "blob": blob}})
+            seen = [watcher.recv()["data"]["n"] for _ in range(6)]
+            assert seen == list(range(7, 48, 8)), seen
+            attacker.assert_alive()
+
+        kept = rest(node, "GET", "history", params={"channel": quiet}).json()["messages"]
+        assert [m["data"]["n"] for m in kept] == list(range(10))
+        # 1 MB holds eight of the 120 KB messages; without the budget all 48 stayed.
+        flooded = [rest(node, "GET", "history", params={"channel": f"{flood}{c}"}).json()["messages"] for c in range(8)]
+        assert sum(len(messages) for messages in flooded) <= 8, [len(messages) for messages in flooded]
+        # The newest stayed: each channel's history, where it kept any, ends with its last message.
+        assert any(messages and messages[-1]["data"]["n"] == 47 for messages in flooded)
+    finally:
+        node.stop(signal.SIGKILL)

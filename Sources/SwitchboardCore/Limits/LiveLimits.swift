@@ -31,7 +31,7 @@ public final class LiveLimits: Sendable {
         public var writeBatchMilliseconds: Int
         /// `publish_lag_ms = 20`: publishes wait while WebSocket writes lag more than this (next publish; 0 = never).
         public var publishLagMilliseconds: Int
-        /// `max_history_mb = 256`: kept messages of every channel together, in the memory engine (next publish).
+        /// `max_history_mb = 256`: kept messages of every channel together, in memory or in Redis (next publish).
         public var maxHistoryMegabytes: Int
         /// `max_connections_per_ip = 1000`: open WebSocket connections and SSE streams per client address, loopback
         /// excepted (new connections; 0 = unlimited).

@@ -74,7 +74,7 @@ public struct SwitchboardConfig: Sendable {
         /// one second at most), so a publisher faster than the fan-out is slowed instead of every latency growing (0 = off).
         public var publishLagMilliseconds = 20
         /// `max_history_mb = 256`: what every channel's kept messages may hold together in the memory engine (and so in
-        /// durable history); past it the channels holding the most give up their oldest messages first.
+        /// durable history) or in Redis; past it the channels holding the most give up their oldest messages first.
         public var maxHistoryMegabytes = 256
         /// `max_connections_per_ip = 1000`: open WebSocket connections and SSE streams one client address may hold,
         /// loopback peers excepted; past it a new one is refused as `rate_limited` (0 = unlimited).

@@ -73,6 +73,7 @@ public struct Edge: Sendable {
                 presenceTimeout: .seconds(config.limits.presenceTimeoutSeconds)
             )
             configuration.presenceTimeoutFrom = { .seconds(limits.current.presenceTimeoutSeconds) }
+            configuration.maxHistoryBytes = limits.reader { $0.maxHistoryMegabytes << 20 }
             configuration.connection.tlsCAFile = config.engine.tlsCAFile
             configuration.connection.commandTimeout = .milliseconds(config.engine.commandTimeoutMilliseconds)
             let redis = RedisEngine(configuration: configuration, logger: logger)
