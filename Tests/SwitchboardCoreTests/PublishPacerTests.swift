@@ -35,14 +35,15 @@ private final class CountedBacklog: WriteBacklog {
 
     @Test func aPublishWaitsWhileWritesLagAndGoesOnOnceTheyCatchUp() async {
         let backlog = SetBacklog(.seconds(1))
-        let pacer = PublishPacer(backlog: backlog, limit: .milliseconds(40), maxWait: .seconds(10))
+        let pacer = PublishPacer(backlog: backlog, limit: .milliseconds(40), maxWait: .seconds(60))
         let catchUp = Task {
             try await Task.sleep(for: .milliseconds(150))
             backlog.set(.zero)
         }
         let waited = await self.elapsed { await pacer.pace() }
         #expect(waited >= .milliseconds(150))
-        #expect(waited < .seconds(5))
+        // Well before `maxWait`, with room for a test run that starves the cooperative pool for seconds on two cores.
+        #expect(waited < .seconds(30))
         _ = try? await catchUp.value
     }
 
@@ -50,7 +51,7 @@ private final class CountedBacklog: WriteBacklog {
         let pacer = PublishPacer(backlog: SetBacklog(.seconds(60)), limit: .milliseconds(40), maxWait: .milliseconds(200))
         let waited = await self.elapsed { await pacer.pace() }
         #expect(waited >= .milliseconds(200))
-        #expect(waited < .seconds(3))
+        #expect(waited < .seconds(30))
     }
 
     @Test func theLimitIsReadAtEachPublishAndZeroNeverWaits() async {
@@ -92,13 +93,13 @@ private final class CountedBacklog: WriteBacklog {
             await publish.value
         }
         #expect(waited >= .milliseconds(150))
-        #expect(waited < .seconds(3))
+        #expect(waited < .seconds(30))
         #expect(backlog.reads.load(ordering: .relaxed) < 1_000)
     }
 
     @Test func heldPublishesGoOnOnceTheLimitIsTurnedOff() async {
         let limits = LiveLimits(.init(publishLagMilliseconds: 40))
-        let pacer = PublishPacer(backlog: SetBacklog(.seconds(60)), maxWait: .seconds(10)) {
+        let pacer = PublishPacer(backlog: SetBacklog(.seconds(60)), maxWait: .seconds(60)) {
             .milliseconds(limits.current.publishLagMilliseconds)
         }
         let turnOff = Task {
@@ -107,7 +108,7 @@ private final class CountedBacklog: WriteBacklog {
         }
         let waited = await self.elapsed { await pacer.pace() }
         #expect(waited >= .milliseconds(100))
-        #expect(waited < .seconds(5))
+        #expect(waited < .seconds(30))
         _ = try? await turnOff.value
     }
 }
