@@ -4,7 +4,7 @@
 /// Every script that adds or deletes stream entries keeps the counts with it, in the same atomic step. Streams that
 /// expire by their key's ttl are found through the expiry set, a few at each publish; a stream that went another way
 /// (deleted by hand, evicted by Redis) is found when eviction reaches it and finds it empty. One publish's eviction
-/// looks at 256 streams and deletes 1,000 entries at most, so its script stays short; the next publish goes on.
+/// looks at 64 streams and deletes 1,000 entries at most, so its script stays short; the next publish goes on.
 extension RedisScripts {
     /// Names the ledger's four keys (`RedisKeys.historyTotal`, `historyApps`, the app's `historyStreams`,
     /// `historyExpiry`), passed from KEYS[`first`] on, and defines the functions the history scripts share.
@@ -74,7 +74,7 @@ extension RedisScripts {
             local total = tonumber(redis.call('get', LEDGER_TOTAL) or '0')
             if total <= budget then return end
             local owed, deleted, steps = total - (budget - math.floor(budget / 10)), 0, 0
-            while owed > 0 and deleted < 1000 and steps < 256 do
+            while owed > 0 and deleted < 1000 and steps < 64 do
                 steps = steps + 1
                 local apps = redis.call('zrevrange', LEDGER_APPS, 0, 1, 'WITHSCORES')
                 if #apps == 0 then
