@@ -400,6 +400,21 @@ class WSClient(JSONWebSocket):
         assert frame["event"] == "pong", f"expected pong, got {frame}"
 
 
+def flood_kept_history(server: Server, quiet: str, flood: str) -> None:
+    """What a client holding only the public key can keep: ten small messages published to `quiet` first, then 48 of
+    120 KB (5.8 MB, within the client publish rate's burst) to eight public channels `flood`0..7, all delivered."""
+    for n in range(10):
+        assert rest(server, "POST", "publish", json={"channel": quiet, "data": {"n": n}}).status_code == 200
+    blob = "x" * 120_000
+    with WSClient(server) as attacker, WSClient(server) as watcher:
+        watcher.subscribed(f"{flood}7")
+        for n in range(48):
+            attacker.send({"action": "publish", "channel": f"{flood}{n % 8}", "data": {"n": n, "blob": blob}})
+        seen = [watcher.recv()["data"]["n"] for _ in range(6)]
+        assert seen == list(range(7, 48, 8)), seen
+        attacker.assert_alive()
+
+
 def close_code_of(ws, timeout: float = WAIT) -> int | None:
     """Reads a `websockets` sync connection until the server closes it; returns the server's close code."""
     deadline = time.monotonic() + timeout

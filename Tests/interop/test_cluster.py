@@ -32,6 +32,7 @@ from conftest import (
     WSClient,
     expect_pusher_closed,
     expect_pusher_error,
+    flood_kept_history,
     free_port,
     next_event,
     pusher_api,
@@ -706,16 +707,7 @@ def test_a_flood_of_large_kept_messages_stays_within_the_history_budget_in_redis
     try:
         wait_engine_ready(node)
         quiet, flood = unique("quiet:"), unique("flood:")
-        for n in range(10):
-            publish_via(node, quiet, {"n": n})
-        blob = "x" * 120_000
-        with WSClient(node) as attacker, WSClient(node) as watcher:
-            watcher.subscribed(f"{flood}7")
-            for n in range(48):  # 5.8 MB, within the client publish rate's burst
-                attacker.send({"action": "publish", "channel": f"{flood}{n % 8}", "data": {"n": n, "blob": blob}})
-            seen = [watcher.recv()["data"]["n"] for _ in range(6)]
-            assert seen == list(range(7, 48, 8)), seen
-            attacker.assert_alive()
+        flood_kept_history(node, quiet, flood)
 
         kept = rest(node, "GET", "history", params={"channel": quiet}).json()["messages"]
         assert [m["data"]["n"] for m in kept] == list(range(10))
