@@ -2,7 +2,8 @@
 /// `[limits] max_history_mb` on Redis as it does in the memory engine.
 ///
 /// Every script that adds or deletes stream entries keeps the counts with it, in the same atomic step. Streams that
-/// expire by their key's ttl are found through the expiry set, a few at each publish; a stream that went another way
+/// expire by their key's ttl are found through the expiry set, a few at each publish (one whose ttl was taken away
+/// stays counted while it keeps its entries); a stream that went another way
 /// (deleted by hand, evicted by Redis) is found when eviction reaches it and finds it empty. One publish's eviction
 /// looks at 64 streams and deletes 1,000 entries at most, so its script stays short; the next publish goes on.
 extension RedisScripts {
@@ -65,7 +66,7 @@ extension RedisScripts {
                 if ttl > 0 then
                     redis.call('zadd', LEDGER_EXPIRY, now + ttl, member)
                 else
-                    ledger_change(owner, stream, -ledger_counted(owner, stream))
+                    if ttl == -2 then ledger_change(owner, stream, -ledger_counted(owner, stream)) end
                     redis.call('zrem', LEDGER_EXPIRY, member)
                 end
             end

@@ -91,8 +91,7 @@ enum RedisScripts {
     /// Reads history, starting the stream at offset 0 under a new epoch when it has none (a positioned subscribe).
     ///
     /// KEYS: meta, stream, the app's message-less streams, then the ledger's four. ARGV: as `history`, then the epoch
-    /// for a new stream and the
-    /// most message-less streams. The started meta hash expires with the ttl; the app's set holds such meta keys,
+    /// for a new stream and the most message-less streams. The started meta hash expires with the ttl; the app's set holds such meta keys,
     /// newest scored highest, and past the cap the oldest are deleted if still without a message (a client holding one
     /// is then told it cannot recover, never that it recovered). Those meta keys are not passed in KEYS, which one Redis
     /// server allows and a cluster would not. Returns `{last offset, epoch, entries}`.

@@ -127,4 +127,17 @@ struct RedisHistoryBudgetTests {
             #expect(try await Self.storedBytes(on: engine) == kept)
         }
     }
+
+    @Test func aStreamWhoseTtlWasTakenAwayStaysCountedWhileItKeepsItsEntries() async throws {
+        try await self.withBudget(Budget(1 << 30)) { engine in
+            _ = try await engine.publish(Self.message("kept-by-hand", bytes: 4_000), history: HistoryPolicy(size: 10, ttlMilliseconds: 300))
+            let stream = engine.keys.stream(engine.keys.channelID(app: "app", channel: "kept-by-hand"))
+            _ = try await engine.commands.send(RedisCommand("PERSIST", stream))
+            try await Task.sleep(for: .milliseconds(500))
+            _ = try await engine.publish(Self.message("other", bytes: 100), history: Self.policy)
+            let kept = try await engine.keptHistoryBytes()
+            #expect(kept > 4_000)
+            #expect(try await Self.storedBytes(on: engine) == kept)
+        }
+    }
 }
