@@ -16,6 +16,7 @@
 /// | `P:presence:m:ID` | hash | user id → `<lastSeen>:<metadata JSON>` |
 /// | `P:presence:h:ID` | sorted set | `<holder>\0<user id>` scored by when the holder was last heard of (ms) |
 /// | `P:presence:c:ID` | hash | user id → how many holders it has |
+/// | `P:presence:j:ID` | hash | `<holder>\0<user id>` → the metadata that holder joined with |
 /// | `P:presence:channels` | set | channel names (as above) that have presence, for the expiry sweep |
 /// | `P:occupancy:APP` | set | nodes that reported subscribers of the app (`APP` is `<length>:<app>`) |
 /// | `P:occupancy:APP:NODE` | hash | channel → that node's subscribers, expiring unless the node reports again |
@@ -53,6 +54,7 @@ public struct RedisKeys: Sendable {
     func presenceMembers(_ id: String) -> String { "\(self.prefix):presence:m:\(id)" }
     func presenceHolders(_ id: String) -> String { "\(self.prefix):presence:h:\(id)" }
     func presenceCounts(_ id: String) -> String { "\(self.prefix):presence:c:\(id)" }
+    func presenceJoined(_ id: String) -> String { "\(self.prefix):presence:j:\(id)" }
     var presenceChannels: String { "\(self.prefix):presence:channels" }
     func occupancyNodes(app: String) -> String { "\(self.prefix):occupancy:\(app.utf8.count):\(app)" }
     func occupancyHashPrefix(app: String) -> String { "\(self.prefix):occupancy:\(app.utf8.count):\(app):" }

@@ -5,8 +5,8 @@ import Synchronization
 /// Presence shared by every node through Redis: the same member list whichever node is asked.
 ///
 /// Per channel (see `RedisKeys`): a hash of members (user id → last seen and metadata), a sorted set of
-/// *holders* (`<holder>\0<user>` scored by when the holder was last heard of) and a hash of holder counts per
-/// user. A holder is a connection on some node (`c:<node id>:<connection>`) or a server-side join (`s`). A user
+/// *holders* (`<holder>\0<user>` scored by when the holder was last heard of), a hash of holder counts per
+/// user and a hash of what each holder joined with (the JWT protocol lists clients, not users). A holder is a connection on some node (`c:<node id>:<connection>`) or a server-side join (`s`). A user
 /// is one member however many holders it has: joined on the first, left on the last, as in the memory store.
 /// Each operation is one Lua script, so two nodes never both announce the same join or leave.
 ///
@@ -20,6 +20,8 @@ public final class RedisPresenceStore: PresenceStore {
     struct Held: Sendable {
         var userID: String
         var record: ByteBuffer
+        /// What this connection joined with.
+        var joined: ByteBuffer
     }
 
     let connection: RedisConnection
@@ -71,9 +73,11 @@ public final class RedisPresenceStore: PresenceStore {
         return PresenceMember(userID: userID, metadata: input, lastSeen: lastSeen)
     }
 
+    /// Members, holders, counts, the channels set (unless `channels` is false), then what each holder joined with.
     private func keyList(_ id: String, channels: Bool = true) -> [String] {
         var list = [self.keys.presenceMembers(id), self.keys.presenceHolders(id), self.keys.presenceCounts(id)]
         if channels { list.append(self.keys.presenceChannels) }
+        list.append(self.keys.presenceJoined(id))
         return list
     }
 
@@ -104,9 +108,13 @@ public final class RedisPresenceStore: PresenceStore {
         }
         if reply.string == "full" { throw BusError.presenceFull(maxMembers) }
         if case .connection = holder {
-            self.held.withLock { $0[id, default: [:]][member] = Held(userID: userID, record: record) }
+            self.held.withLock { $0[id, default: [:]][member] = Held(userID: userID, record: record, joined: metadata) }
         }
         let changed = PresenceMember(userID: userID, metadata: metadata, lastSeen: now)
+        if let parts = reply.elements, parts.count == 2, parts[0].string == "client", let kept = parts[1].bytes {
+            let member = PresenceMember(userID: userID, metadata: kept, lastSeen: now)
+            return PresenceChange(app: app, channel: channel, kind: .connectionJoin, member: member, timestamp: now, holderMetadata: metadata)
+        }
         switch reply.string {
         case "join": return PresenceChange(app: app, channel: channel, kind: .join, member: changed, timestamp: now)
         case "update": return PresenceChange(app: app, channel: channel, kind: .update, member: changed, timestamp: now)
@@ -149,11 +157,22 @@ public final class RedisPresenceStore: PresenceStore {
             try await self.connection.run(
                 RedisScripts.presenceLeave,
                 keys: self.keyList(id, channels: false),
-                arguments: [ByteBuffer(string: userID), ByteBuffer(string: member)]
+                arguments: [ByteBuffer(string: userID), ByteBuffer(string: member), ByteBuffer(string: holder.isConnection ? "1" : "0")]
             )
         }
-        guard let record = reply.bytes else { return nil }
-        return PresenceChange(app: app, channel: channel, kind: .leave, member: Self.member(userID: userID, record: record), timestamp: now)
+        let parts = reply.elements ?? []
+        let joined = parts.last?.bytes.flatMap { $0.readableBytes > 0 ? $0 : nil }
+        switch parts.first?.string {
+        case "leave" where parts.count == 3:
+            guard let record = parts[1].bytes else { return nil }
+            let gone = Self.member(userID: userID, record: record)
+            return PresenceChange(app: app, channel: channel, kind: .leave, member: gone, timestamp: now, holderMetadata: joined)
+        case "client":
+            let member = PresenceMember(userID: userID, metadata: joined ?? ByteBuffer(string: "null"), lastSeen: now)
+            return PresenceChange(app: app, channel: channel, kind: .connectionLeave, member: member, timestamp: now, holderMetadata: joined)
+        default:
+            return nil
+        }
     }
 
     /// Each member's `lastSeen` is its record's or, when later, its newest holder's score: a node re-scores its open
@@ -179,13 +198,20 @@ public final class RedisPresenceStore: PresenceStore {
         let reply = try await RedisEngine.mapped {
             try await self.connection.run(
                 RedisScripts.presenceMembers,
-                keys: [self.keys.presenceMembers(id), self.keys.presenceHolders(id)],
+                keys: [self.keys.presenceMembers(id), self.keys.presenceHolders(id), self.keys.presenceJoined(id)],
                 arguments: []
             )
         }
         let parts = reply.elements ?? []
         let records = parts.first?.elements ?? []
         let holders = parts.count > 1 ? parts[1].elements ?? [] : []
+        let joinedList = parts.count > 2 ? parts[2].elements ?? [] : []
+        var joined: [String: [ByteBuffer]] = [:]
+        for index in stride(from: 0, to: joinedList.count - 1, by: 2) {
+            guard let holder = joinedList[index].string, let separator = holder.firstIndex(of: "\0"), let metadata = joinedList[index + 1].bytes
+            else { continue }
+            joined[String(holder[holder.index(after: separator)...]), default: []].append(metadata)
+        }
         var heard: [String: Int64] = [:]
         for index in stride(from: 0, to: holders.count - 1, by: 2) {
             guard let holder = holders[index].string, let separator = holder.firstIndex(of: "\0"),
@@ -199,6 +225,7 @@ public final class RedisPresenceStore: PresenceStore {
             guard let user = records[index].string, let record = records[index + 1].bytes else { continue }
             var member = Self.member(userID: user, record: record)
             if let last = heard[user], last > member.lastSeen { member.lastSeen = last }
+            member.holders = joined[user] ?? []
             members.append(member)
         }
         return members.sorted { $0.userID < $1.userID }
@@ -236,6 +263,7 @@ public final class RedisPresenceStore: PresenceStore {
                 arguments.append(ByteBuffer(string: member))
                 arguments.append(ByteBuffer(string: entry.userID))
                 arguments.append(entry.record)
+                arguments.append(entry.joined)
             }
             try await RedisEngine.mapped { try await self.connection.run(RedisScripts.presenceRefresh, keys: self.keyList(id), arguments: arguments) }
         }

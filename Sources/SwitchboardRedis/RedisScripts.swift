@@ -198,10 +198,12 @@ enum RedisScripts {
 
     /// Adds a presence holder.
     ///
-    /// KEYS: members, holders, counts, channels. ARGV: user, holder member, metadata, now ms, key ttl ms, channel id,
-    /// `1` when the holder is the app's server, the most members. Returns `join` (a new member), `update` (known member,
-    /// new metadata), `same`, or `full` (a new member past the cap: nothing is changed, so racing joins cannot pass it
-    /// together). A connection joining a member other holders hold keeps its metadata; the server may change it.
+    /// KEYS: members, holders, counts, channels, joined. ARGV: user, holder member, metadata, now ms, key ttl ms,
+    /// channel id, `1` when the holder is the app's server, the most members. Returns `join` (a new member), `update`
+    /// (known member, new metadata), `{'client', the member's metadata}` (a connection joined a member others hold),
+    /// `same`, or `full` (a new
+    /// member past the cap: nothing is changed, so racing joins cannot pass it together). A connection joining a
+    /// member other holders hold keeps its metadata; the server may change it.
     static let presenceJoin = RedisScript(
         """
         if redis.call('hexists', KEYS[1], ARGV[1]) == 0 and redis.call('hlen', KEYS[1]) >= tonumber(ARGV[8]) then
@@ -210,6 +212,7 @@ enum RedisScripts {
         local held = tonumber(redis.call('hget', KEYS[3], ARGV[1]) or '0')
         local added = redis.call('zadd', KEYS[2], ARGV[4], ARGV[2])
         if added == 1 then redis.call('hincrby', KEYS[3], ARGV[1], 1) end
+        redis.call('hset', KEYS[5], ARGV[2], ARGV[3])
         local old = redis.call('hget', KEYS[1], ARGV[1])
         local others = held - (1 - added)
         local metadata = ARGV[3]
@@ -218,8 +221,12 @@ enum RedisScripts {
         end
         redis.call('hset', KEYS[1], ARGV[1], ARGV[4] .. ':' .. metadata)
         redis.call('sadd', KEYS[4], ARGV[6])
-        for i = 1, 3 do redis.call('pexpire', KEYS[i], ARGV[5]) end
+        for _, i in ipairs({1, 2, 3, 5}) do redis.call('pexpire', KEYS[i], ARGV[5]) end
         if not old then return 'join' end
+        if others > 0 and ARGV[7] ~= '1' then
+            if added == 1 then return {'client', metadata} end
+            return 'same'
+        end
         local sep = string.find(old, ':', 1, true)
         if string.sub(old, sep + 1) ~= metadata then return 'update' end
         return 'same'
@@ -244,10 +251,11 @@ enum RedisScripts {
 
     /// A channel's members with their holders, read at one moment.
     ///
-    /// KEYS: members, holders. Returns `{{user, record, ...}, {holder member, score, ...}}`.
+    /// KEYS: members, holders, joined. Returns `{{user, record, ...}, {holder member, score, ...}, {holder member,
+    /// metadata, ...}}`.
     static let presenceMembers = RedisScript(
         """
-        return {redis.call('hgetall', KEYS[1]), redis.call('zrange', KEYS[2], 0, -1, 'WITHSCORES')}
+        return {redis.call('hgetall', KEYS[1]), redis.call('zrange', KEYS[2], 0, -1, 'WITHSCORES'), redis.call('hgetall', KEYS[3])}
         """
     )
 
@@ -262,29 +270,37 @@ enum RedisScripts {
 
     /// Removes a presence holder.
     ///
-    /// KEYS: members, holders, counts. ARGV: user, holder member. Returns nil unless that was the user's last holder;
-    /// then the member's record (`<lastSeen>:<metadata>`, or empty when it was already gone).
+    /// KEYS: members, holders, counts, joined. ARGV: user, holder member, `1` when the holder is a connection. Returns
+    /// `{'leave', record, joined}` when that was the user's last holder (the record `<lastSeen>:<metadata>`, or empty
+    /// when it was already gone), `{'client', joined}` when a connection left a member others hold, else nil; `joined`
+    /// is what the holder joined with.
     static let presenceLeave = RedisScript(
         """
         if redis.call('zrem', KEYS[2], ARGV[2]) == 0 then return false end
-        if redis.call('hincrby', KEYS[3], ARGV[1], -1) > 0 then return false end
+        local joined = redis.call('hget', KEYS[4], ARGV[2]) or ''
+        redis.call('hdel', KEYS[4], ARGV[2])
+        if redis.call('hincrby', KEYS[3], ARGV[1], -1) > 0 then
+            if ARGV[3] == '1' then return {'client', joined} end
+            return false
+        end
         local old = redis.call('hget', KEYS[1], ARGV[1])
         redis.call('hdel', KEYS[1], ARGV[1])
         redis.call('hdel', KEYS[3], ARGV[1])
-        return old or ''
+        return {'leave', old or '', joined}
         """
     )
 
     /// Drops holders not heard of since a cutoff.
     ///
-    /// KEYS: members, holders, counts, channels. ARGV: cutoff ms, channel id. Returns `{user, record, ...}` for
-    /// every member that lost its last holder; forgets the channel in the channels set once it has no member.
+    /// KEYS: members, holders, counts, channels, joined. ARGV: cutoff ms, channel id. Returns `{user, record, ...}`
+    /// for every member that lost its last holder; forgets the channel in the channels set once it has no member.
     static let presenceExpire = RedisScript(
         """
         local stale = redis.call('zrangebyscore', KEYS[2], '-inf', '(' .. ARGV[1])
         local gone = {}
         for _, holder in ipairs(stale) do
             redis.call('zrem', KEYS[2], holder)
+            redis.call('hdel', KEYS[5], holder)
             local sep = string.find(holder, '\\0', 1, true)
             local user = string.sub(holder, sep + 1)
             if redis.call('hincrby', KEYS[3], user, -1) <= 0 then
@@ -306,18 +322,19 @@ enum RedisScripts {
 
     /// Marks this node's connection holders of a channel as alive (re-adding any that Redis lost).
     ///
-    /// KEYS: members, holders, counts, channels. ARGV: now ms, key ttl ms, channel id, then triples of holder
-    /// member, user, record.
+    /// KEYS: members, holders, counts, channels, joined. ARGV: now ms, key ttl ms, channel id, then quadruples of
+    /// holder member, user, record, what the holder joined with.
     static let presenceRefresh = RedisScript(
         """
-        for i = 4, #ARGV, 3 do
+        for i = 4, #ARGV, 4 do
             if redis.call('zadd', KEYS[2], ARGV[1], ARGV[i]) == 1 then
                 redis.call('hincrby', KEYS[3], ARGV[i + 1], 1)
                 redis.call('hsetnx', KEYS[1], ARGV[i + 1], ARGV[i + 2])
             end
+            redis.call('hsetnx', KEYS[5], ARGV[i], ARGV[i + 3])
         end
         redis.call('sadd', KEYS[4], ARGV[3])
-        for i = 1, 3 do redis.call('pexpire', KEYS[i], ARGV[2]) end
+        for _, i in ipairs({1, 2, 3, 5}) do redis.call('pexpire', KEYS[i], ARGV[2]) end
         return 1
         """
     )

@@ -165,6 +165,8 @@ public struct RedisWireCodec: Sendable {
             case .join: 0
             case .update: 1
             case .leave: 2
+            case .connectionJoin: 3
+            case .connectionLeave: 4
             }
         out.writeInteger(kind)
         out.writeInteger(change.timestamp)
@@ -183,12 +185,18 @@ public struct RedisWireCodec: Sendable {
             out.writeInteger(cause.raw)
             out.setInteger(UInt32(out.writerIndex - lengthAt - 4), at: lengthAt)
         }
+        if var joined = change.holderMetadata {
+            out.writeInteger(PresenceExtra.holderMetadata)
+            out.writeInteger(UInt32(joined.readableBytes))
+            out.writeBuffer(&joined)
+        }
         return out
     }
 
     /// Field ids of what follows a presence change's `metadata`.
     private enum PresenceExtra {
         static let cause: UInt8 = 1
+        static let holderMetadata: UInt8 = 2
     }
 
     private static func readPresenceExtras(_ input: inout ByteBuffer, into change: inout PresenceChange) throws(DecodeError) {
@@ -198,6 +206,8 @@ public struct RedisWireCodec: Sendable {
                 _ = try Self.readString(&field)  // the causing node, for debugging
                 guard let raw = field.readInteger(as: UInt64.self) else { throw DecodeError(reason: "truncated cause") }
                 change.cause = ConnectionID(raw)
+            case PresenceExtra.holderMetadata:
+                change.holderMetadata = field
             default: break  // written by a newer node
             }
         }
@@ -212,6 +222,8 @@ public struct RedisWireCodec: Sendable {
         case 0: kind = .join
         case 1: kind = .update
         case 2: kind = .leave
+        case 3: kind = .connectionJoin
+        case 4: kind = .connectionLeave
         default: throw DecodeError(reason: "bad presence kind")
         }
         guard let timestamp = input.readInteger(as: Int64.self) else { throw DecodeError(reason: "truncated timestamp") }

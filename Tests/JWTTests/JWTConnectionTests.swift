@@ -419,6 +419,33 @@ extension JSONObject {
         #expect(alice.drained().first?.push?.object("leave")?.object("info")?.string("user") == "bob")
     }
 
+    /// Centrifugo lists clients, not users: a user's second connection is a client of its own, joins and leaves with
+    /// pushes that name it, and counts in `num_clients` but not in `num_users`.
+    @Test func aUsersSecondConnectionIsAClientOfItsOwnInPresenceAndInJoinAndLeavePushes() async throws {
+        let h = Harness()
+        let first = try await h.connected(user: "alice")
+        await first.send(#"{"id":2,"subscribe":{"channel":"presence-room","token":"\#(h.subToken("presence-room", user: "alice"))"}}"#)
+        _ = first.drained()
+        let second = try await h.connected(user: "alice")
+        await second.send(#"{"id":2,"subscribe":{"channel":"presence-room","token":"\#(h.subToken("presence-room", user: "alice"))"}}"#)
+        _ = second.drained()
+        let join = try #require(first.drained().first?.push?.object("join")?.object("info"))
+        #expect(join.string("client") == second.clientID && join.string("user") == "alice")
+        await first.send(#"{"id":3,"presence_stats":{"channel":"presence-room"}}"#)
+        let stats = try #require(first.drained().first?.object("presence_stats"))
+        #expect(stats.integer("num_clients") == 2 && stats.integer("num_users") == 1)
+        await first.send(#"{"id":4,"presence":{"channel":"presence-room"}}"#)
+        let presence = try #require(first.drained().first?.object("presence")?.object("presence"))
+        #expect(Set(presence.keys) == [first.clientID, second.clientID])
+        #expect(presence.object(second.clientID)?.string("client") == second.clientID)
+        await first.closed()
+        let leave = try #require(second.drained().first?.push?.object("leave")?.object("info"))
+        #expect(leave.string("client") == first.clientID)
+        await second.send(#"{"id":3,"presence_stats":{"channel":"presence-room"}}"#)
+        let after = try #require(second.drained().first?.object("presence_stats"))
+        #expect(after.integer("num_clients") == 1 && after.integer("num_users") == 1)
+    }
+
     @Test func refreshExtendsTheConnectionAndExpiryDisconnects() async throws {
         let h = Harness()
         let connection = try await h.connected(expiresIn: 5)

@@ -65,4 +65,17 @@ import Testing
         let update = PresenceChange(app: "1", channel: "x", kind: .update, member: member, timestamp: 0)
         #expect(JWTEncoder().frame(for: .presence(update)) == nil)
     }
+
+    /// A member's further connections come and go as clients of their own, and a leave names the client that left.
+    @Test func aConnectionOfAMemberJoinsAndLeavesUnderItsOwnClient() throws {
+        let member = PresenceMember(userID: "bob", metadata: ByteBuffer(string: #"{"client":"c1"}"#), lastSeen: 0)
+        let tab = ByteBuffer(string: #"{"client":"c2","chan_info":{"tab":2}}"#)
+        for (kind, push) in [(PresenceChange.Kind.connectionJoin, "join"), (.connectionLeave, "leave"), (.leave, "leave")] {
+            let change = PresenceChange(app: "1", channel: "presence-room", kind: kind, member: member, timestamp: 0, holderMetadata: tab)
+            #expect(
+                String(buffer: try #require(JWTEncoder().frame(for: .presence(change))))
+                    == #"{"push":{"channel":"presence-room","\#(push)":{"info":{"client":"c2","user":"bob","chan_info":{"tab":2}}}}}"#
+            )
+        }
+    }
 }

@@ -1,4 +1,5 @@
 import NIOCore
+import Synchronization
 import Testing
 
 @testable import SwitchboardCore
@@ -72,17 +73,32 @@ import Testing
         _ = try bus.connect(app: app)
     }
 
-    @Test func presenceChangesAreAnnouncedToTheChannel() async throws {
+    /// A user's second connection is announced to the channel (client-keyed protocols list it), but neither the caller
+    /// nor the observers (webhooks, kits) hear of a member that did not change.
+    @Test func presenceChangesAreAnnouncedToTheChannelAndMemberChangesToObservers() async throws {
+        final class Heard: ChannelObserver {
+            let kinds = Mutex<[PresenceChange.Kind]>([])
+            func presenceChanged(_ change: PresenceChange) { self.kinds.withLock { $0.append(change.kind) } }
+        }
         let app = testApp()
         let bus = Bus(engine: MemoryEngine(), apps: AppRegistry(apps: [app]))
+        let heard = Heard()
+        bus.observers.register(heard, name: "heard")
         let watcher = TestSubscriber(1)
         try await bus.subscribe(watcher, app: app, channel: "presence-room")
         let meta = ByteBuffer(string: "{}")
-        _ = try await bus.presenceJoin(app: app, channel: "presence-room", userID: "u", metadata: meta, holder: .connection(ConnectionID(2)))
-        _ = try await bus.presenceJoin(app: app, channel: "presence-room", userID: "u", metadata: meta, holder: .connection(ConnectionID(3)))
-        _ = try await bus.presenceLeave(app: app.id, channel: "presence-room", userID: "u", holder: .connection(ConnectionID(2)))
-        _ = try await bus.presenceLeave(app: app.id, channel: "presence-room", userID: "u", holder: .connection(ConnectionID(3)))
-        #expect(watcher.frames == ["presence.join:u", "presence.leave:u"])
+        var returned: [PresenceChange.Kind?] = []
+        returned.append(
+            try await bus.presenceJoin(app: app, channel: "presence-room", userID: "u", metadata: meta, holder: .connection(ConnectionID(2)))?.kind
+        )
+        returned.append(
+            try await bus.presenceJoin(app: app, channel: "presence-room", userID: "u", metadata: meta, holder: .connection(ConnectionID(3)))?.kind
+        )
+        returned.append(try await bus.presenceLeave(app: app.id, channel: "presence-room", userID: "u", holder: .connection(ConnectionID(2)))?.kind)
+        returned.append(try await bus.presenceLeave(app: app.id, channel: "presence-room", userID: "u", holder: .connection(ConnectionID(3)))?.kind)
+        #expect(watcher.frames == ["presence.join:u", "presence.connectionJoin:u", "presence.connectionLeave:u", "presence.leave:u"])
+        #expect(returned == [.join, nil, nil, .leave])
+        #expect(heard.kinds.withLock { $0 } == [.join, .leave])
     }
 
     @Test func aMembersMetadataHoldsItsOwnBytesNotTheFrameItCameIn() async throws {

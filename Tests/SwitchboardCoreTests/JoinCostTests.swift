@@ -51,7 +51,10 @@ import Testing
                 _ = store.join(app: "1", channel: "p", userID: "tabs", metadata: meta, holder: holder, now: 1)
             }
             for id in 1..<count {
-                #expect(store.leave(app: "1", channel: "p", userID: "tabs", holder: .connection(ConnectionID(UInt64(id))), now: 2) == nil)
+                #expect(
+                    store.leave(app: "1", channel: "p", userID: "tabs", holder: .connection(ConnectionID(UInt64(id))), now: 2)?.kind
+                        == .connectionLeave
+                )
             }
         }
         #expect(store.members(app: "1", channel: "p").map(\.userID) == ["tabs"])

@@ -11,9 +11,9 @@ import Testing
         let join1 = self.store.join(app: "1", channel: "p", userID: "u", metadata: self.meta, holder: .connection(ConnectionID(1)), now: 1)
         let join2 = self.store.join(app: "1", channel: "p", userID: "u", metadata: self.meta, holder: .connection(ConnectionID(2)), now: 2)
         #expect(join1?.kind == .join)
-        #expect(join2 == nil)
+        #expect(join2?.kind == .connectionJoin)
         #expect(self.store.members(app: "1", channel: "p").map(\.userID) == ["u"])
-        #expect(self.store.leave(app: "1", channel: "p", userID: "u", holder: .connection(ConnectionID(1)), now: 3) == nil)
+        #expect(self.store.leave(app: "1", channel: "p", userID: "u", holder: .connection(ConnectionID(1)), now: 3)?.kind == .connectionLeave)
         #expect(self.store.leave(app: "1", channel: "p", userID: "u", holder: .connection(ConnectionID(2)), now: 4)?.kind == .leave)
         #expect(self.store.members(app: "1", channel: "p").isEmpty)
     }

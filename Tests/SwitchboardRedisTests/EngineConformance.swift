@@ -341,8 +341,11 @@ struct EngineConformanceTests {
                 try await store.members(app: "app", channel: "p-keep").first.map { String(buffer: $0.metadata) }
             }
             #expect(try await join(.connection(ConnectionID(1)), #""real""#)?.kind == .join)
-            // Anyone else claiming the user, or the first holder once another holds it too, changes nothing.
-            #expect(try await join(.connection(ConnectionID(2)), #""forged""#) == nil)
+            // Anyone else claiming the user, or the first holder once another holds it too, changes nothing: the second
+            // connection is announced as a client of the member, with what it joined with, not as a new metadata.
+            let second = try await join(.connection(ConnectionID(2)), #""forged""#)
+            #expect(second?.kind == .connectionJoin && second?.member.metadata == ByteBuffer(string: #""real""#))
+            #expect(second?.holderMetadata == ByteBuffer(string: #""forged""#))
             #expect(try await join(.connection(ConnectionID(1)), #""again""#) == nil)
             #expect(try await metadata() == #""real""#)
             #expect(try await join(.server, #""server""#)?.kind == .update)
@@ -351,6 +354,37 @@ struct EngineConformanceTests {
             _ = try await store.leave(app: "app", channel: "p-keep", userID: "ada", holder: .server, now: now)
             // The one holder left may change what only it holds.
             #expect(try await join(.connection(ConnectionID(1)), #""mine""#)?.kind == .update)
+        }
+    }
+
+    /// The JWT protocol lists clients, not users (as Centrifugo does), so a member list carries what each holder joined
+    /// with, and a leave names the holder that left, not the member's first.
+    @Test(arguments: EngineFactory.all)
+    func aMemberListShowsWhatEachHolderJoinedWithAndALeaveNamesTheHolderThatLeft(factory: EngineFactory) async throws {
+        try await factory.run { engine in
+            let store = engine.presence
+            let now = WallClock.milliseconds()
+            func join(_ holder: PresenceHolder, _ metadata: String) async throws -> PresenceChange? {
+                try await store.join(app: "app", channel: "p-tabs", userID: "ada", metadata: ByteBuffer(string: metadata), holder: holder, now: now)
+            }
+            func leave(_ holder: PresenceHolder) async throws -> PresenceChange? {
+                try await store.leave(app: "app", channel: "p-tabs", userID: "ada", holder: holder, now: now)
+            }
+            func holders() async throws -> [String] {
+                try await store.members(app: "app", channel: "p-tabs").flatMap { $0.holders.map { String(buffer: $0) } }.sorted()
+            }
+            _ = try await join(.connection(ConnectionID(1)), #"{"client":"c1"}"#)
+            _ = try await join(.connection(ConnectionID(2)), #"{"client":"c2"}"#)
+            _ = try await join(.server, #"{"by":"server"}"#)
+            #expect(try await holders() == [#"{"by":"server"}"#, #"{"client":"c1"}"#, #"{"client":"c2"}"#])
+            let first = try await leave(.connection(ConnectionID(1)))
+            #expect(first?.kind == .connectionLeave && first?.holderMetadata == ByteBuffer(string: #"{"client":"c1"}"#))
+            #expect(try await holders() == [#"{"by":"server"}"#, #"{"client":"c2"}"#])
+            // The server's holder leaving is not a connection's: nothing to announce while a connection holds the member.
+            #expect(try await leave(.server) == nil)
+            let last = try await leave(.connection(ConnectionID(2)))
+            #expect(last?.kind == .leave && last?.holderMetadata == ByteBuffer(string: #"{"client":"c2"}"#))
+            #expect(try await store.members(app: "app", channel: "p-tabs").isEmpty)
         }
     }
 
@@ -394,7 +428,7 @@ struct EngineConformanceTests {
                 maxMembers: 10,
                 now: now
             )
-            #expect(again == nil)
+            #expect(again?.kind == .connectionJoin)
         }
     }
 
@@ -422,7 +456,7 @@ struct EngineConformanceTests {
                 holder: .connection(ConnectionID(2)),
                 now: now
             )
-            #expect(second == nil)
+            #expect(second?.kind == .connectionJoin && second?.holderMetadata == meta1)
             let server = try await store.join(
                 app: "app",
                 channel: "presence-p",
@@ -440,7 +474,7 @@ struct EngineConformanceTests {
             #expect(members.map(\.userID) == ["ada", "bob"])
             #expect(members.first?.metadata == meta2)
             let firstLeave = try await store.leave(app: "app", channel: "presence-p", userID: "ada", holder: .connection(ConnectionID(1)), now: now)
-            #expect(firstLeave == nil)
+            #expect(firstLeave?.kind == .connectionLeave && firstLeave?.member.userID == "ada")
             let lastLeave = try await store.leave(app: "app", channel: "presence-p", userID: "ada", holder: .connection(ConnectionID(2)), now: now)
             #expect(lastLeave?.kind == .leave && lastLeave?.member.userID == "ada")
             let notYet = try await store.expire(now: now + 1_000, maxAge: 5_000)

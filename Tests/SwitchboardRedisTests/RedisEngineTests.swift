@@ -238,6 +238,36 @@ struct RedisEngineTests {
         }
     }
 
+    @Test func aRefreshReAddsWhatEachHolderJoinedWithWhenRedisLostIt() async throws {
+        try await withRedisServer { server in
+            try await withRedisEngine(url: server.url) { engine in
+                let start = WallClock.milliseconds()
+                for (id, client) in [(1, "c1"), (2, "c2")] {
+                    _ = try await engine.presence.join(
+                        app: "app",
+                        channel: "presence-lost",
+                        userID: "ada",
+                        metadata: ByteBuffer(string: #"{"client":"\#(client)"}"#),
+                        holder: .connection(ConnectionID(UInt64(id))),
+                        now: start
+                    )
+                }
+                let connection = RedisConnection(configuration: .init(url: server.url))
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { await connection.run() }
+                    defer { group.cancelAll() }
+                    #expect(await connection.waitUntilReady(timeout: .seconds(5)))
+                    _ = try await connection.send(RedisCommand("FLUSHALL"))
+                }
+                #expect(try await engine.presence.members(app: "app", channel: "presence-lost").isEmpty)
+                try await engine.redisPresence.refresh(now: start + 1_000)
+                let members = try await engine.presence.members(app: "app", channel: "presence-lost")
+                #expect(members.map(\.userID) == ["ada"])
+                #expect(members.first?.holders.map { String(buffer: $0) }.sorted() == [#"{"client":"c1"}"#, #"{"client":"c2"}"#])
+            }
+        }
+    }
+
     @Test func redisRestartRefusesPublishesThenResubscribesUnderANewEpoch() async throws {
         try await withRedisServer { server in
             try await withRedisEngine(url: server.url) { engine in

@@ -123,6 +123,20 @@ struct RedisWireCodecTests {
         #expect(BusMessage.presence(decoded).sender == ConnectionID(77))
     }
 
+    /// A member's further connections reach JWT subscribers on every node, naming the client that came or went.
+    @Test func aConnectionLevelChangeAndWhatItsHolderJoinedWithRoundTripAcrossNodes() throws {
+        let member = PresenceMember(userID: "u", metadata: ByteBuffer(string: #"{"client":"c1"}"#), lastSeen: 9)
+        for kind in [PresenceChange.Kind.connectionJoin, .connectionLeave, .leave] {
+            let tab = ByteBuffer(string: #"{"client":"c2"}"#)
+            let change = PresenceChange(app: "a", channel: "presence-x", kind: kind, member: member, timestamp: 10, holderMetadata: tab)
+            guard case .presence(let decoded) = try RedisWireCodec(nodeID: "n2").decodePayload(RedisWireCodec(nodeID: "n1").payload(change)) else {
+                Issue.record("not presence")
+                return
+            }
+            #expect(decoded.kind == kind && decoded.member == member && decoded.holderMetadata == tab)
+        }
+    }
+
     @Test func aPresenceChangeWithoutACauseKeepsTheOldBodyAndOldNodesReadANewOne() throws {
         let codec = RedisWireCodec(nodeID: "n")
         let member = PresenceMember(userID: "u", metadata: ByteBuffer(string: "null"), lastSeen: 1)

@@ -273,6 +273,46 @@ def test_presence_and_presence_stats_with_join_and_leave_showing_conn_and_chan_i
     run(main())
 
 
+def test_a_users_second_connection_is_a_client_of_its_own_in_presence_and_in_join_and_leave(server):
+    """Centrifugo lists clients, not users: a user's second tab is an entry of its own in `presence`, counts in
+    `num_clients` but not in `num_users`, and comes and goes with join and leave pushes that name it."""
+    channel = unique("presence-jwt")
+    user = unique("tabs")
+
+    async def next_join(seen, client_id):
+        joined = await get(seen.joins)
+        while joined.info.client != client_id:  # each joiner's own join comes too
+            joined = await get(seen.joins)
+        return joined
+
+    async def main():
+        first, first_events = client(server, token=token(user))
+        second, second_events = client(server, token=token(user))
+        await first.connect()
+        first_id = (await get(first_events.connected)).client
+        seen = SubEvents()
+        a = await subscribed(first, channel, events=seen, token=sub_token(channel, user), join_leave=True)
+        await second.connect()
+        second_id = (await get(second_events.connected)).client
+        assert first_id != second_id
+        await subscribed(second, channel, token=sub_token(channel, user), join_leave=True)
+        joined = await next_join(seen, second_id)
+        assert joined.info.user == user
+        stats = await a.presence_stats()
+        assert (stats.num_clients, stats.num_users) == (2, 1)
+        presence = await a.presence()
+        assert set(presence.clients) == {first_id, second_id}
+        assert {(info.client, info.user) for info in presence.clients.values()} == {(first_id, user), (second_id, user)}
+        await second.disconnect()
+        left = await get(seen.leaves)
+        assert (left.info.client, left.info.user) == (second_id, user)
+        stats = await a.presence_stats()
+        assert (stats.num_clients, stats.num_users) == (1, 1)
+        await first.disconnect()
+
+    run(main())
+
+
 def test_history_with_limit_since_and_reverse(server):
     channel = unique("jwt")
     for n in range(1, 6):

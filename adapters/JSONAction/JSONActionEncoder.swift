@@ -17,6 +17,7 @@ public struct JSONActionEncoder: FrameEncoder {
         case .publication(let publication):
             return Self.message(publication)
         case .presence(let change):
+            guard change.kind.changesMember else { return nil }
             var json = JSONWriter(capacity: 128 + change.member.metadata.readableBytes)
             json.beginObject()
             json.member("event", "presence." + change.kind.rawValue)

@@ -621,8 +621,7 @@ public final class JWTConnection: Sendable {
         if stats {
             self.reply(
                 JWTReply.result(id: id, "presence_stats") { json in
-                    json.member("num_clients", members.count)
-                    json.member("num_users", Set(members.map(\.userID)).count)
+                    JWTPresence.writeStats(members, to: &json)
                 }
             )
         } else {

@@ -33,8 +33,8 @@ public struct JWTEncoder: FrameEncoder {
         case .presence(let change):
             let kind: String
             switch change.kind {
-            case .join: kind = "join"
-            case .leave: kind = "leave"
+            case .join, .connectionJoin: kind = "join"
+            case .leave, .connectionLeave: kind = "leave"
             case .update: return nil
             }
             if let app = self.app, !app.policy(for: change.channel).joinLeave { return nil }
@@ -46,7 +46,9 @@ public struct JWTEncoder: FrameEncoder {
             json.key(kind)
             json.beginObject()
             json.key("info")
-            Self.writeClientInfo(change.member, to: &json)
+            // The client that came or went: a leave by a member's last connection names that one, not the first.
+            let client = JWTPresence.client(userID: change.member.userID, metadata: change.holderMetadata ?? change.member.metadata)
+            Self.writeClientInfo(client: client.id, userID: client.userID, metadata: client.metadata, to: &json)
             json.endObject()
             json.endObject()
             json.endObject()
@@ -79,13 +81,13 @@ public struct JWTEncoder: FrameEncoder {
         json.endObject()
     }
 
-    /// A client info object (`client`, `user`, `conn_info`, `chan_info`) for a presence member.
-    static func writeClientInfo(_ member: PresenceMember, to json: inout JSONWriter) {
+    /// A client info object (`client`, `user`, `conn_info`, `chan_info`) for a presence entry.
+    static func writeClientInfo(client: String, userID: String, metadata: ByteBuffer, to json: inout JSONWriter) {
         json.beginObject()
-        json.member("client", JWTPresence.clientID(of: member))
-        json.member("user", member.userID)
-        if let info = JWTPresence.connInfo(of: member) { json.member("conn_info", raw: info) }
-        if let info = JWTPresence.chanInfo(of: member) { json.member("chan_info", raw: info) }
+        json.member("client", client)
+        json.member("user", userID)
+        if let info = JWTPresence.connInfo(in: metadata) { json.member("conn_info", raw: info) }
+        if let info = JWTPresence.chanInfo(in: metadata) { json.member("chan_info", raw: info) }
         json.endObject()
     }
 }

@@ -4,8 +4,9 @@ public import SwitchboardCore
 
 /// How JWT-protocol connections appear in a channel's presence set, which all protocols share.
 ///
-/// A JWT connection joins as its token's `sub`, with metadata `{"client":…,"conn_info":…,"chan_info":…}`; members that
-/// other protocols added show their user id as the client and their metadata as `conn_info`.
+/// A JWT connection joins as its token's `sub`, with metadata `{"client":…,"conn_info":…,"chan_info":…}`, and is listed as
+/// its own client (a user's second tab too, as Centrifugo lists it); members that other protocols added show their user
+/// id as the client and their metadata as `conn_info`.
 public enum JWTPresence {
     /// Whether a JWT subscription to `channel` joins its presence set: `presence-…` channels, or a rule with `presence = true`.
     public static func joins(_ channel: String, app: App) -> Bool {
@@ -24,32 +25,78 @@ public enum JWTPresence {
         return json.buffer
     }
 
-    /// The channel info (a subscription token's `info`) shown for `member`, if any.
-    static func chanInfo(of member: PresenceMember) -> ByteBuffer? {
-        guard let object = try? JSONObject(parsing: member.metadata), object.has("client") else { return nil }
+    /// One entry of a channel's presence as JWT clients see it: Centrifugo lists clients, not users.
+    struct Client {
+        /// The key it is listed under: a JWT connection's client id, else the user id.
+        var id: String
+        var userID: String
+        /// What it joined with: `{"client":…,"conn_info":…,"chan_info":…}` for a JWT connection, else the member's.
+        var metadata: ByteBuffer
+    }
+
+    /// The clients of `members`: one per JWT connection holding a member, then one per member that other protocols'
+    /// connections or the app's server hold, under its user id (an id a client entry already uses is not listed twice,
+    /// so no one can hide a client by joining under its id).
+    static func clients(of members: [PresenceMember]) -> [Client] {
+        var clients: [Client] = []
+        var others: [Client] = []
+        for member in members {
+            var other: ByteBuffer?
+            for metadata in member.holders {
+                if let client = Self.client(in: metadata) {
+                    clients.append(Client(id: client, userID: member.userID, metadata: metadata))
+                } else if other == nil {
+                    other = Self.client(in: member.metadata) == nil ? member.metadata : metadata
+                }
+            }
+            if member.holders.isEmpty {
+                others.append(Self.client(userID: member.userID, metadata: member.metadata))
+            } else if let other {
+                others.append(Client(id: member.userID, userID: member.userID, metadata: other))
+            }
+        }
+        var listed = Set(clients.map(\.id))
+        for client in others where listed.insert(client.id).inserted { clients.append(client) }
+        return clients
+    }
+
+    /// The entry for one holder's `metadata`: under its client id when a JWT connection joined with it.
+    static func client(userID: String, metadata: ByteBuffer) -> Client {
+        Client(id: Self.client(in: metadata) ?? userID, userID: userID, metadata: metadata)
+    }
+
+    /// The client id in what a JWT connection joined with; nil for another protocol's metadata.
+    private static func client(in metadata: ByteBuffer) -> String? {
+        guard let object = try? JSONObject(parsing: metadata) else { return nil }
+        return object.string("client")
+    }
+
+    /// The connection info in `metadata`, if any: a JWT connection's `conn_info`, or another protocol's metadata.
+    static func connInfo(in metadata: ByteBuffer) -> ByteBuffer? {
+        if let object = try? JSONObject(parsing: metadata), object.has("client") { return object.raw("conn_info") }
+        if String(buffer: metadata) == "null" { return nil }
+        return metadata
+    }
+
+    /// The channel info (a subscription token's `info`) in what a JWT connection joined with, if any.
+    static func chanInfo(in metadata: ByteBuffer) -> ByteBuffer? {
+        guard let object = try? JSONObject(parsing: metadata), object.has("client") else { return nil }
         return object.raw("chan_info")
-    }
-
-    /// The client id shown for `member`.
-    static func clientID(of member: PresenceMember) -> String {
-        guard let object = try? JSONObject(parsing: member.metadata), let client = object.string("client") else { return member.userID }
-        return client
-    }
-
-    /// The connection info shown for `member`, if any.
-    static func connInfo(of member: PresenceMember) -> ByteBuffer? {
-        if let object = try? JSONObject(parsing: member.metadata), object.has("client") { return object.raw("conn_info") }
-        if String(buffer: member.metadata) == "null" { return nil }
-        return member.metadata
     }
 
     /// `{"<client>":{"client":…,"user":…,"conn_info":…},…}`
     static func write(_ members: [PresenceMember], to json: inout JSONWriter) {
         json.beginObject()
-        for member in members {
-            json.key(clientID(of: member))
-            JWTEncoder.writeClientInfo(member, to: &json)
+        for client in Self.clients(of: members) {
+            json.key(client.id)
+            JWTEncoder.writeClientInfo(client: client.id, userID: client.userID, metadata: client.metadata, to: &json)
         }
         json.endObject()
+    }
+
+    /// `"num_clients":…,"num_users":…` into an open object.
+    static func writeStats(_ members: [PresenceMember], to json: inout JSONWriter) {
+        json.member("num_clients", Self.clients(of: members).count)
+        json.member("num_users", Set(members.map(\.userID)).count)
     }
 }

@@ -202,8 +202,7 @@ struct JWTServerAPI: Sendable {
             let members = try await self.bus.members(app: app.id, channel: channel)
             if method == "presence_stats" {
                 return Self.object { json in
-                    json.member("num_clients", members.count)
-                    json.member("num_users", Set(members.map(\.userID)).count)
+                    JWTPresence.writeStats(members, to: &json)
                 }
             }
             return Self.object { json in

@@ -38,7 +38,7 @@ public struct PusherEncoder: FrameEncoder {
                 inner.member("user_id", change.member.userID)
                 inner.endObject()
                 return PusherReply.frame("pusher_internal:member_removed", channel: change.channel, dataString: String(buffer: inner.buffer))
-            case .update:
+            case .update, .connectionJoin, .connectionLeave:
                 return nil
             }
         }
@@ -49,7 +49,7 @@ public struct PusherEncoder: FrameEncoder {
         switch change.kind {
         case .join: PusherReply.watchlistEvent("online", userIDs: [change.member.userID])
         case .leave: PusherReply.watchlistEvent("offline", userIDs: [change.member.userID])
-        case .update: nil
+        case .update, .connectionJoin, .connectionLeave: nil
         }
     }
 

@@ -167,7 +167,7 @@ public final class PusherWebhooks: Service, ChannelObserver {
                 return true
             }
             if !held { self.enqueue(.memberRemoved(change.channel, userID: change.member.userID), app: app) }
-        case .update: break
+        case .update, .connectionJoin, .connectionLeave: break
         }
     }
 

@@ -30,6 +30,7 @@ public struct SSEEncoder: FrameEncoder {
             Self.writeData(publication.data, to: &buffer)
             return buffer
         case .presence(let change):
+            guard change.kind.changesMember else { return nil }
             var json = JSONWriter(capacity: 64 + change.member.metadata.readableBytes)
             json.beginObject()
             json.member("channel", change.channel)

@@ -399,7 +399,8 @@ public final class Bus: BrokerEventHandler {
         return try await self.announce(change)
     }
 
-    /// Removes `holder` from a member and announces the leave when it was the last.
+    /// Removes `holder` from a member and announces the leave when it was the last (to client-keyed protocols, any
+    /// connection's).
     public func presenceLeave(app: String, channel: String, userID: String, holder: PresenceHolder) async throws -> PresenceChange? {
         let change = try await self.engine.presence.leave(
             app: app,
@@ -411,11 +412,14 @@ public final class Bus: BrokerEventHandler {
         return try await self.announce(change)
     }
 
-    /// Tells the channel's subscribers and the observers about a presence change, when there is one.
+    /// Tells the channel's subscribers and the observers about a presence change, when there is one. Observers (webhooks,
+    /// kits) hear of members only, not of a member's further connections, and neither does the caller: it learns
+    /// whether the member set changed.
     @discardableResult
     private func announce(_ change: PresenceChange?) async throws -> PresenceChange? {
         guard let change else { return nil }
         try await self.engine.publish(change)
+        guard change.kind.changesMember else { return nil }
         self.observers.notify { $0.presenceChanged(change) }
         return change
     }

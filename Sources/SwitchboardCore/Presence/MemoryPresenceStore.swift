@@ -5,7 +5,8 @@ import Synchronization
 public final class MemoryPresenceStore: PresenceStore {
     struct Record {
         var member: PresenceMember
-        var holders: Set<PresenceHolder>
+        /// Each holder and what it joined with.
+        var holders: [PresenceHolder: ByteBuffer]
     }
 
     struct Key: Hashable {
@@ -55,15 +56,26 @@ public final class MemoryPresenceStore: PresenceStore {
             guard let index = channels[key]?.index(forKey: userID) else {
                 if channels[key]?.count ?? 0 >= maxMembers { return (true, nil) }
                 let member = PresenceMember(userID: userID, metadata: metadata, lastSeen: now)
-                channels[key, default: [:]][userID] = Record(member: member, holders: [holder])
+                channels[key, default: [:]][userID] = Record(member: member, holders: [holder: metadata])
                 return (false, PresenceChange(app: app, channel: channel, kind: .join, member: member, timestamp: now))
             }
-            let others = channels[key]?.values[index].holders.contains { $0 != holder } ?? false
-            channels[key]?.values[index].holders.insert(holder)
+            let others = channels[key]?.values[index].holders.keys.contains { $0 != holder } ?? false
+            let added = channels[key]?.values[index].holders.updateValue(metadata, forKey: holder) == nil
             channels[key]?.values[index].member.lastSeen = now
             // A connection joining a member others hold keeps its metadata, as Pusher shows a user's first connection's:
             // a second tab, or anyone claiming the same user id, cannot rewrite it. The app's server may.
-            if others, holder != .server { return (false, nil) }
+            if others, holder != .server {
+                guard added, let member = channels[key]?.values[index].member else { return (false, nil) }
+                let change = PresenceChange(
+                    app: app,
+                    channel: channel,
+                    kind: .connectionJoin,
+                    member: member,
+                    timestamp: now,
+                    holderMetadata: metadata
+                )
+                return (false, change)
+            }
             guard let member = channels[key]?.values[index].member, member.metadata != metadata else { return (false, nil) }
             channels[key]?.values[index].member.metadata = metadata
             return (false, .updated(app: app, channel: channel, userID: userID, metadata: metadata, now: now))
@@ -85,12 +97,23 @@ public final class MemoryPresenceStore: PresenceStore {
     public func leave(app: String, channel: String, userID: String, holder: PresenceHolder, now: Int64) -> PresenceChange? {
         let key = Key(app: app, channel: channel)
         return self.state.withLock { channels in
-            guard let index = channels[key]?.index(forKey: userID), channels[key]?.values[index].holders.remove(holder) != nil,
-                let record = channels[key]?.values[index], record.holders.isEmpty
+            guard let index = channels[key]?.index(forKey: userID), let joined = channels[key]?.values[index].holders.removeValue(forKey: holder),
+                let record = channels[key]?.values[index]
             else { return nil }
+            guard record.holders.isEmpty else {
+                guard holder.isConnection else { return nil }
+                return PresenceChange(
+                    app: app,
+                    channel: channel,
+                    kind: .connectionLeave,
+                    member: record.member,
+                    timestamp: now,
+                    holderMetadata: joined
+                )
+            }
             channels[key]?.remove(at: index)
             if channels[key]?.isEmpty == true { channels[key] = nil }
-            return PresenceChange(app: app, channel: channel, kind: .leave, member: record.member, timestamp: now)
+            return PresenceChange(app: app, channel: channel, kind: .leave, member: record.member, timestamp: now, holderMetadata: joined)
         }
     }
 
@@ -100,7 +123,8 @@ public final class MemoryPresenceStore: PresenceStore {
         return self.state.withLock { channels in
             (channels[Key(app: app, channel: channel)] ?? [:]).values.map { record in
                 var member = record.member
-                if record.holders.contains(where: \.isConnection) { member.lastSeen = now }
+                if record.holders.keys.contains(where: \.isConnection) { member.lastSeen = now }
+                member.holders = Array(record.holders.values)
                 return member
             }
             .sorted { $0.userID < $1.userID }
@@ -119,9 +143,9 @@ public final class MemoryPresenceStore: PresenceStore {
             var leaves: [PresenceChange] = []
             for (key, members) in channels {
                 var kept = members
-                for (userID, record) in members where record.holders.contains(.server) && now - record.member.lastSeen > maxAge {
+                for (userID, record) in members where record.holders[.server] != nil && now - record.member.lastSeen > maxAge {
                     var updated = record
-                    updated.holders.remove(.server)
+                    updated.holders[.server] = nil
                     if updated.holders.isEmpty {
                         kept[userID] = nil
                         leaves.append(PresenceChange(app: key.app, channel: key.channel, kind: .leave, member: record.member, timestamp: now))

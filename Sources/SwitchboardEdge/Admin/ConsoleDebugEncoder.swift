@@ -10,6 +10,7 @@ struct ConsoleDebugEncoder: FrameEncoder {
     let protocolName = "consoledebug"
 
     func frame(for message: BusMessage) -> ByteBuffer? {
+        if case .presence(let change) = message, !change.kind.changesMember { return nil }
         var json = JSONWriter(capacity: 160)
         let event: String
         json.beginObject()
