@@ -97,6 +97,8 @@ public final class RedisEngine: Engine, Service {
     private let codec: RedisWireCodec
     private let inbox: Inbox
     private let makeEpoch: @Sendable () -> String
+    /// The history ledger's total at the last sweep; -1 before one read it.
+    private let lastHistoryTotal = Atomic<Int>(-1)
     let occupancy: RedisOccupancy
     /// Control-plane notices between nodes (RedisControlNotices.swift).
     let control: RedisControlNotices
@@ -391,6 +393,15 @@ public final class RedisEngine: Engine, Service {
         try await Self.mapped { try await self.commands.send(RedisCommand("GET", self.keys.historyTotal)) }.string.flatMap { Int($0) } ?? 0
     }
 
-    /// Redis expires history by itself (key ttls, and trimming on every publish and read): nothing to do.
-    public func sweep(now: Int64) async throws {}
+    /// The ledger's total as of the last sweep (every node's history in this Redis), for `/metrics`.
+    public var historyBytes: Int? {
+        let total = self.lastHistoryTotal.load(ordering: .relaxed)
+        return total < 0 ? nil : total
+    }
+
+    /// Redis expires history by itself (key ttls, and trimming on every publish and read); the sweep only reads the
+    /// ledger's total for the metrics. While Redis is down the last total stays.
+    public func sweep(now: Int64) async throws {
+        if let total = try? await self.keptHistoryBytes() { self.lastHistoryTotal.store(total, ordering: .relaxed) }
+    }
 }

@@ -42,6 +42,23 @@ struct RedisHistoryBudgetTests {
         return total
     }
 
+    /// `/metrics` reads `historyBytes` at each scrape, without a round trip: a sweep (every few seconds) reads the
+    /// ledger's total, and until the first one the engine says it does not know.
+    @Test func aSweepReadsTheLedgersTotalForTheMetrics() async throws {
+        try await self.withBudget(Budget(1 << 30)) { engine in
+            #expect(engine.historyBytes == nil)
+            for n in 1...5 { _ = try await engine.publish(Self.message("metered-\(n)", bytes: 1_000), history: Self.policy) }
+            try await engine.sweep(now: WallClock.milliseconds())
+            let swept = try #require(engine.historyBytes)
+            let counted = try await engine.keptHistoryBytes()
+            #expect(swept >= 5_000 && swept == counted)
+            try await engine.removeHistory(app: "app", channel: "metered-1")
+            #expect(engine.historyBytes == swept, "the figure moves at the next sweep")
+            try await engine.sweep(now: WallClock.milliseconds())
+            #expect(try #require(engine.historyBytes) < swept)
+        }
+    }
+
     @Test func aFloodOfLargeMessagesCostsItsOwnChannelsTheirHistoryNotTheQuietOnes() async throws {
         let budget = 1 << 20
         try await self.withBudget(Budget(budget)) { engine in

@@ -400,6 +400,14 @@ class WSClient(JSONWebSocket):
         assert frame["event"] == "pong", f"expected pong, got {frame}"
 
 
+def history_bytes_metric(server: Server) -> float | None:
+    """`switchboard_history_bytes` from /metrics; None while the node has not counted yet (Redis: before a sweep)."""
+    r = httpx.get(f"{server.http}/metrics", headers=admin_headers(), timeout=WAIT)
+    r.raise_for_status()
+    lines = [line for line in r.text.splitlines() if line.startswith("switchboard_history_bytes ")]
+    return float(lines[0].split()[1]) if lines else None
+
+
 def flood_kept_history(server: Server, quiet: str, flood: str) -> None:
     """What a client holding only the public key can keep: ten small messages published to `quiet` first, then 48 of
     120 KB (5.8 MB, within the client publish rate's burst) to eight public channels `flood`0..7, all delivered."""

@@ -34,6 +34,7 @@ from conftest import (
     expect_pusher_error,
     flood_kept_history,
     free_port,
+    history_bytes_metric,
     next_event,
     pusher_api,
     rest,
@@ -716,5 +717,8 @@ def test_a_flood_of_large_kept_messages_stays_within_the_history_budget_in_redis
         assert sum(len(messages) for messages in flooded) <= 8, [len(messages) for messages in flooded]
         # The newest stayed: each channel's history, where it kept any, ends with its last message.
         assert any(messages and messages[-1]["data"]["n"] == 47 for messages in flooded)
+        # `/metrics` shows what the ledger counts in Redis, as of the node's last sweep (every 5 s).
+        kept = wait_until(lambda: history_bytes_metric(node), timeout=15, interval=0.5, message="switchboard_history_bytes")
+        assert 5 * 120_000 <= kept <= 1 << 20
     finally:
         node.stop(signal.SIGKILL)

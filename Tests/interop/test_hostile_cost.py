@@ -12,7 +12,19 @@ import time
 
 import httpx
 
-from conftest import CONFIG, MAIN, PUSHER, WAIT, PusherWS, admin_headers, flood_kept_history, rest, unique, wait_until
+from conftest import (
+    CONFIG,
+    MAIN,
+    PUSHER,
+    WAIT,
+    PusherWS,
+    admin_headers,
+    flood_kept_history,
+    history_bytes_metric,
+    rest,
+    unique,
+    wait_until,
+)
 
 
 def cpu_seconds(server) -> float:
@@ -85,14 +97,6 @@ def test_an_unsigned_pusher_api_post_is_refused_before_its_body_is_read(server):
 
 # The suite's config with kept history limited to 1 MB (the main app is on the enterprise plan, with client events).
 BUDGET_CONFIG = CONFIG.replace("new_connections_per_ip_per_second = 1000", "new_connections_per_ip_per_second = 1000\nmax_history_mb = 1")
-
-
-def history_bytes_metric(server) -> float:
-    r = httpx.get(f"{server.http}/metrics", headers=admin_headers(), timeout=WAIT)
-    r.raise_for_status()
-    lines = [line for line in r.text.splitlines() if line.startswith("switchboard_history_bytes ")]
-    assert lines, "no switchboard_history_bytes in /metrics"
-    return float(lines[0].split()[1])
 
 
 def test_a_flood_of_large_kept_messages_stays_within_the_history_budget_and_costs_only_its_own_channels(fresh_server):

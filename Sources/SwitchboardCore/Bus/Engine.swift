@@ -53,6 +53,9 @@ public protocol Engine: Sendable {
     func removeHistory(app: String, channel: String) async throws
     /// Trims expired history; called periodically by the janitor.
     func sweep(now: Int64) async throws
+    /// What every channel's kept messages hold together (`[limits] max_history_mb` bounds it), as last counted: read
+    /// at each scrape, so an engine that counts elsewhere answers from its last sweep. Nil before it first knows.
+    var historyBytes: Int? { get }
     /// Subscribers per channel of `app` on every node, given this node's own (`local`).
     func channels(app: String, local: [String: Int]) async throws -> [String: Int]
     /// Hands `command` to every other node's handler (not this node's: its caller carries it out here itself).

@@ -58,7 +58,7 @@ public final class MemoryEngine: Engine {
     /// Recent idempotency keys per app, only touched by publishes that carry one.
     private let idempotency: IdempotencyLedger
     /// What every stream's kept messages cost together (`ChannelHistory.bytes`), held under `maxHistoryBytes()`.
-    private let historyBytes = Atomic<Int>(0)
+    private let keptBytes = Atomic<Int>(0)
     private let maxHistoryBytes: @Sendable () -> Int
     /// One eviction pass at a time: publishes that find the budget passed while one runs leave it to that one.
     private let evicting = Atomic<Bool>(false)
@@ -90,20 +90,22 @@ public final class MemoryEngine: Engine {
             let key = Key(app: saved.app, channel: saved.channel)
             let stream = Stream(history: saved.history, policy: saved.policy, lastPublish: saved.lastPublish)
             self.stripe(key).streams.withLock { $0[key] = stream }
-            self.historyBytes.wrappingAdd(saved.history.bytes, ordering: .relaxed)
+            self.keptBytes.wrappingAdd(saved.history.bytes, ordering: .relaxed)
         }
         // A smaller budget than the last run's applies from the start.
         self.evictIfOverBudget()
     }
 
-    /// Kept messages' bytes, all streams together (for `/metrics`).
-    public var keptHistoryBytes: Int { self.historyBytes.load(ordering: .relaxed) }
+    /// Kept messages' bytes, all streams together.
+    public var keptHistoryBytes: Int { self.keptBytes.load(ordering: .relaxed) }
+
+    public var historyBytes: Int? { self.keptHistoryBytes }
 
     /// Runs `change` on the stream's history, and adds what it took or freed to the engine's total.
     private func changing<Result>(_ stream: inout Stream, _ change: (inout ChannelHistory) -> Result) -> Result {
         let before = stream.history.bytes
         let result = change(&stream.history)
-        self.historyBytes.wrappingAdd(stream.history.bytes - before, ordering: .relaxed)
+        self.keptBytes.wrappingAdd(stream.history.bytes - before, ordering: .relaxed)
         return result
     }
 
@@ -251,7 +253,7 @@ public final class MemoryEngine: Engine {
     /// so passes stay rare and never empty everything; the journal forgets what was let go.
     func evictIfOverBudget() {
         let limit = max(0, self.maxHistoryBytes())
-        guard self.historyBytes.load(ordering: .relaxed) > limit,
+        guard self.keptBytes.load(ordering: .relaxed) > limit,
             self.evicting.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged
         else { return }
         defer { self.evicting.store(false, ordering: .releasing) }

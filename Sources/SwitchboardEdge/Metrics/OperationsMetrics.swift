@@ -22,8 +22,8 @@ final class OperationsMetrics: Sendable {
     let http: HTTPMetrics
     /// `switchboard_redis_up` and `switchboard_redis_command_duration_seconds`, with the Redis engine only.
     let redis: (up: Gauge, commands: DurationHistogram)?
-    /// `switchboard_history_bytes`, with the memory engine only (Redis keeps history in Redis, under its `maxmemory`).
-    let history: (gauge: Gauge, engine: MemoryEngine)?
+    /// `switchboard_history_bytes`: on Redis, every node's kept history there, as of the last sweep.
+    let history: Gauge
     /// The connection totals already copied into the counters, by protocol.
     private let copied = Mutex<[String: (opened: Int, closed: Int)]>([:])
 
@@ -49,12 +49,9 @@ final class OperationsMetrics: Sendable {
         } else {
             self.redis = nil
         }
-        self.history = (bus.engine as? MemoryEngine).map { engine in
-            let gauge = registry.makeGauge(
-                descriptor: EdgeMetrics.name("history_bytes", "", "Memory the kept messages of every channel hold, under [limits] max_history_mb.")
-            )
-            return (gauge, engine)
-        }
+        self.history = registry.makeGauge(
+            descriptor: EdgeMetrics.name("history_bytes", "", "What the kept messages of every channel hold, under [limits] max_history_mb.")
+        )
         for name in EdgeMetrics.protocols { self.connectionCounters(name) }
         bus.observers.register(self.apps, name: "app-metrics")
     }
@@ -88,6 +85,6 @@ final class OperationsMetrics: Sendable {
             }
         }
         self.redis?.up.set(self.bus.engine.isAvailable ? 1.0 : 0.0)
-        if let history = self.history { history.gauge.set(Double(history.engine.keptHistoryBytes)) }
+        if let bytes = self.bus.engine.historyBytes { self.history.set(Double(bytes)) }
     }
 }
