@@ -35,8 +35,8 @@ public enum JWTPresence {
     }
 
     /// The clients of `members`: one per JWT connection holding a member, then one per member that other protocols'
-    /// connections or the app's server hold, under its user id (an id a client entry already uses is not listed twice,
-    /// so no one can hide a client by joining under its id).
+    /// connections or the app's server hold, under its user id. An id is listed once, the first time: a JSON object
+    /// with the key twice would let whichever comes last hide the other.
     static func clients(of members: [PresenceMember]) -> [Client] {
         var clients: [Client] = []
         var others: [Client] = []
@@ -55,9 +55,8 @@ public enum JWTPresence {
                 others.append(Client(id: member.userID, userID: member.userID, metadata: other))
             }
         }
-        var listed = Set(clients.map(\.id))
-        for client in others where listed.insert(client.id).inserted { clients.append(client) }
-        return clients
+        var listed = Set<String>()
+        return (clients + others).filter { listed.insert($0.id).inserted }
     }
 
     /// The entry for one holder's `metadata`: under its client id when a JWT connection joined with it.
@@ -65,23 +64,30 @@ public enum JWTPresence {
         Client(id: Self.client(in: metadata) ?? userID, userID: userID, metadata: metadata)
     }
 
-    /// The client id in what a JWT connection joined with; nil for another protocol's metadata.
+    /// The client id in what a JWT connection joined with; nil for another protocol's metadata. Only the shape
+    /// `metadata(client:info:channelInfo:)` writes counts, so a Pusher `user_info` such as `{"name":…,"client":"web"}`
+    /// stays a user's metadata.
     private static func client(in metadata: ByteBuffer) -> String? {
-        guard let object = try? JSONObject(parsing: metadata) else { return nil }
+        guard let object = try? JSONObject(parsing: metadata), object.keys.first == "client",
+            object.keys.allSatisfy(Self.joinedKeys.contains)
+        else { return nil }
         return object.string("client")
     }
 
+    /// The keys of what a JWT connection joins with.
+    private static let joinedKeys: Set<String> = ["client", "conn_info", "chan_info"]
+
     /// The connection info in `metadata`, if any: a JWT connection's `conn_info`, or another protocol's metadata.
     static func connInfo(in metadata: ByteBuffer) -> ByteBuffer? {
-        if let object = try? JSONObject(parsing: metadata), object.has("client") { return object.raw("conn_info") }
+        if Self.client(in: metadata) != nil { return (try? JSONObject(parsing: metadata))?.raw("conn_info") }
         if String(buffer: metadata) == "null" { return nil }
         return metadata
     }
 
     /// The channel info (a subscription token's `info`) in what a JWT connection joined with, if any.
     static func chanInfo(in metadata: ByteBuffer) -> ByteBuffer? {
-        guard let object = try? JSONObject(parsing: metadata), object.has("client") else { return nil }
-        return object.raw("chan_info")
+        guard Self.client(in: metadata) != nil else { return nil }
+        return (try? JSONObject(parsing: metadata))?.raw("chan_info")
     }
 
     /// `{"<client>":{"client":…,"user":…,"conn_info":…},…}`
