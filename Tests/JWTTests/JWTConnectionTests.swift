@@ -87,6 +87,14 @@ struct Harness {
         return connection
     }
 
+    /// A connection of `user` subscribed to `presence-room` with its subscription token, its replies drained.
+    func inPresenceRoom(user: String) async throws -> JWTConnection {
+        let connection = try await self.connected(user: user)
+        await connection.send(#"{"id":2,"subscribe":{"channel":"presence-room","token":"\#(self.subToken("presence-room", user: user))"}}"#)
+        _ = connection.drained()
+        return connection
+    }
+
     var eventKinds: [String] { self.security.events(SecurityEventQuery()).map(\.kind.name) }
 }
 
@@ -401,12 +409,8 @@ extension JSONObject {
 
     @Test func presenceJoinLeaveAndStats() async throws {
         let h = Harness()
-        let alice = try await h.connected(user: "alice")
-        await alice.send(#"{"id":2,"subscribe":{"channel":"presence-room","token":"\#(h.subToken("presence-room", user: "alice"))"}}"#)
-        _ = alice.drained()
-        let bob = try await h.connected(user: "bob")
-        await bob.send(#"{"id":2,"subscribe":{"channel":"presence-room","token":"\#(h.subToken("presence-room", user: "bob"))"}}"#)
-        _ = bob.drained()
+        let alice = try await h.inPresenceRoom(user: "alice")
+        let bob = try await h.inPresenceRoom(user: "bob")
         let join = try #require(alice.drained().first?.push?.object("join"))
         #expect(join.object("info")?.string("user") == "bob")
         await alice.send(#"{"id":3,"presence_stats":{"channel":"presence-room"}}"#)
@@ -423,12 +427,8 @@ extension JSONObject {
     /// pushes that name it, and counts in `num_clients` but not in `num_users`.
     @Test func aUsersSecondConnectionIsAClientOfItsOwnInPresenceAndInJoinAndLeavePushes() async throws {
         let h = Harness()
-        let first = try await h.connected(user: "alice")
-        await first.send(#"{"id":2,"subscribe":{"channel":"presence-room","token":"\#(h.subToken("presence-room", user: "alice"))"}}"#)
-        _ = first.drained()
-        let second = try await h.connected(user: "alice")
-        await second.send(#"{"id":2,"subscribe":{"channel":"presence-room","token":"\#(h.subToken("presence-room", user: "alice"))"}}"#)
-        _ = second.drained()
+        let first = try await h.inPresenceRoom(user: "alice")
+        let second = try await h.inPresenceRoom(user: "alice")
         let join = try #require(first.drained().first?.push?.object("join")?.object("info"))
         #expect(join.string("client") == second.clientID && join.string("user") == "alice")
         await first.send(#"{"id":3,"presence_stats":{"channel":"presence-room"}}"#)

@@ -335,7 +335,7 @@ struct EngineConformanceTests {
             let store = engine.presence
             let now = WallClock.milliseconds()
             func join(_ holder: PresenceHolder, _ metadata: String) async throws -> PresenceChange? {
-                try await store.join(app: "app", channel: "p-keep", userID: "ada", metadata: ByteBuffer(string: metadata), holder: holder, now: now)
+                try await store.join("p-keep", as: "ada", by: holder, with: metadata, now: now)
             }
             func metadata() async throws -> String? {
                 try await store.members(app: "app", channel: "p-keep").first.map { String(buffer: $0.metadata) }
@@ -365,7 +365,7 @@ struct EngineConformanceTests {
             let store = engine.presence
             let now = WallClock.milliseconds()
             func join(_ holder: PresenceHolder, _ metadata: String) async throws -> PresenceChange? {
-                try await store.join(app: "app", channel: "p-tabs", userID: "ada", metadata: ByteBuffer(string: metadata), holder: holder, now: now)
+                try await store.join("p-tabs", as: "ada", by: holder, with: metadata, now: now)
             }
             func leave(_ holder: PresenceHolder) async throws -> PresenceChange? {
                 try await store.leave(app: "app", channel: "p-tabs", userID: "ada", holder: holder, now: now)
@@ -532,5 +532,12 @@ struct EngineConformanceTests {
             }
             #expect(change.kind == .join && change.member == member && change.channel == "presence-q")
         }
+    }
+}
+
+extension PresenceStore {
+    /// A join of `channel` in the suite's app, with metadata given as JSON text.
+    func join(_ channel: String, as userID: String, by holder: PresenceHolder, with metadata: String, now: Int64) async throws -> PresenceChange? {
+        try await self.join(app: "app", channel: channel, userID: userID, metadata: ByteBuffer(string: metadata), holder: holder, now: now)
     }
 }
