@@ -5,6 +5,7 @@ The upstream is a small `http.server` on a loopback port that records what reach
 
 import hashlib
 import json
+import socket
 import ssl
 import subprocess
 import tempfile
@@ -52,6 +53,14 @@ class Upstream:
                 return self.rfile.read(int(self.headers.get("Content-Length", "0")))
 
             def handle_any(self):
+                if self.path.startswith("/early"):
+                    # Answers before the body ends, as an app refusing an unauthenticated upload does.
+                    self.send_response(401)
+                    self.send_header("Content-Length", "0")
+                    self.send_header("Connection", "close")
+                    self.end_headers()
+                    self.close_connection = True
+                    return
                 body = self.read_body()
                 path = self.path.split("?")[0]
                 upstream.requests[path] = {
@@ -220,6 +229,25 @@ def test_a_streamed_5mb_request_body_arrives_whole(proxied):
     assert r.json()["length"] == len(block) * count
     assert r.json()["sha256"] == expected
     assert upstream.requests[path]["headers"].get("transfer-encoding") == "chunked"
+
+
+def test_an_upstream_answering_before_the_request_body_ends_leaves_the_edge_up(proxied):
+    """An app may answer (a 401, a 413) before it reads an upload. The edge then finished its handler while its
+    upstream client still waited for the rest of the client's body, and Hummingbird, reading that body to its end,
+    became a second reader: NIO traps on that, and one request with a short body killed the whole edge. The upload
+    now stops with the response, and the client's connection closes with it."""
+    server, _, _ = proxied
+    for _ in range(3):
+        with socket.create_connection(("127.0.0.1", server.port), timeout=WAIT) as s:
+            s.sendall(f"POST /early HTTP/1.1\r\nHost: {APP_HOST}\r\nContent-Length: 100000\r\n\r\n".encode() + b"x" * 10)
+            reply = s.recv(4096)
+            assert reply.startswith(b"HTTP/1.1 401"), reply
+            # The connection ends (its body was never finished); nothing else on it is read as a request.
+            s.settimeout(WAIT)
+            while s.recv(4096):
+                pass
+    assert server.process.poll() is None, server.log()[-3000:]
+    assert httpx.get(f"{server.http}/api/health", timeout=WAIT).status_code == 200
 
 
 def test_a_chunked_upstream_response_arrives_incrementally(proxied):

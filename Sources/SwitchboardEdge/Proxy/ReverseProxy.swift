@@ -75,10 +75,11 @@ struct ReverseProxy: RouterMiddleware {
             scheme: await Self.scheme(of: request, context: context),
             host: request.head.authority
         )
+        let upload = ProxyUpload(request.body)
         if let length = request.headers[.contentLength].flatMap({ Int($0) }) {
-            outbound.body = .stream(request.body, length: .known(Int64(length)))
+            outbound.body = .stream(upload, length: .known(Int64(length)))
         } else if request.headers[.transferEncoding] != nil || !Self.bodilessMethods.contains(request.method) {
-            outbound.body = .stream(request.body, length: .unknown)
+            outbound.body = .stream(upload, length: .unknown)
         }
         guard let client = self.client.client else {
             return JSONResponse.error(.serviceUnavailable, code: "upstream_unavailable", message: "the edge is shutting down")
@@ -88,6 +89,7 @@ struct ReverseProxy: RouterMiddleware {
             // The read timeout of the shared client bounds each wait; the deadline only caps a stuck exchange.
             response = try await client.execute(outbound, deadline: .distantFuture, logger: self.logger)
         } catch {
+            await upload.stop()
             return self.failure(error, upstream: "\(upstream.scheme)://\(upstream.host):\(upstream.port)")
         }
         var headers = ProxyHeaders.clientResponse(response.headers)
@@ -99,8 +101,15 @@ struct ReverseProxy: RouterMiddleware {
             status: status,
             headers: headers,
             body: ResponseBody(contentLength: length) { writer in
-                // Each upstream chunk goes out as it arrives: nothing is buffered whole.
-                for try await chunk in body { try await writer.write(chunk) }
+                // Each upstream chunk goes out as it arrives: nothing is buffered whole. The upload ends with the
+                // answer, before Hummingbird reads what is left of the client's body.
+                do {
+                    for try await chunk in body { try await writer.write(chunk) }
+                } catch {
+                    await upload.stop()
+                    throw error
+                }
+                await upload.stop()
                 try await writer.finish(nil)
             }
         )
