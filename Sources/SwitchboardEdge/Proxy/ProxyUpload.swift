@@ -41,7 +41,11 @@ final class ProxyUpload: AsyncSequence, Sendable {
         }
         guard let task else { return nil }
         defer { self.state.withLock { if $0.reading == task { $0.reading = nil } } }
-        return try await withTaskCancellationHandler { try await task.value } onCancel: { task.cancel() }
+        return try await withTaskCancellationHandler {
+            try await task.value
+        } onCancel: {
+            task.cancel()
+        }
     }
 
     /// Stops reading: a read under way is cancelled and waited for, so that no reader is left when the handler returns.
