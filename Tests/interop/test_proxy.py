@@ -14,6 +14,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import h2.connection
+import h2.events
 import httpx
 import pytest
 
@@ -339,9 +341,38 @@ tls = {{ cert = "{certs / 'dev-cert.pem'}", key = "{certs / 'dev-key.pem'}" }}
             headers = upstream.requests[path]["headers"]
             assert headers["x-forwarded-proto"] == "https", headers
             assert headers["x-forwarded-host"] == https.removeprefix("https://")
+        # An h2 stream is read to its end once its handler returns too: an upstream answering before the body ended
+        # left two readers there as well.
+        for _ in range(3):
+            assert h2_post_with_a_short_body(https, trust, "/early") == 401
+        assert server.process.poll() is None, server.log()[-3000:]
     finally:
         assert server.stop() == 0, server.log()[-4000:]
         upstream.close()
+
+
+def h2_post_with_a_short_body(url: str, trust: ssl.SSLContext, path: str) -> int:
+    """Sends an HTTP/2 POST announcing 100,000 bytes with only 10 of them, and returns the status it gets."""
+    host, port = url.removeprefix("https://").rsplit(":", 1)
+    trust.set_alpn_protocols(["h2"])
+    with trust.wrap_socket(socket.create_connection((host, int(port)), timeout=WAIT), server_hostname=host) as s:
+        assert s.selected_alpn_protocol() == "h2"
+        conn = h2.connection.H2Connection()
+        conn.initiate_connection()
+        headers = [(":method", "POST"), (":path", path), (":scheme", "https"), (":authority", f"{host}:{port}"),
+                   ("content-length", "100000")]
+        conn.send_headers(1, headers)
+        conn.send_data(1, b"x" * 10)
+        s.sendall(conn.data_to_send())
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline:
+            data = s.recv(65536)
+            assert data, "the connection closed before an answer"
+            for event in conn.receive_data(data):
+                if isinstance(event, h2.events.ResponseReceived) and event.stream_id == 1:
+                    return int(dict(event.headers)[b":status"])
+            s.sendall(conn.data_to_send())
+        raise AssertionError("no answer")
 
 
 def test_without_any_upstream_unknown_paths_stay_404(server):
