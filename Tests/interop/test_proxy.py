@@ -250,6 +250,18 @@ def test_an_upstream_answering_before_the_request_body_ends_leaves_the_edge_up(p
                 pass
     assert server.process.poll() is None, server.log()[-3000:]
     assert httpx.get(f"{server.http}/api/health", timeout=WAIT).status_code == 200
+    # A body sent whole keeps its connection for the next request.
+    with socket.create_connection(("127.0.0.1", server.port), timeout=WAIT) as s:
+        stream = s.makefile("rb")
+        for body in (b"y" * 10, b"z" * 20):
+            s.sendall(f"POST /{unique('whole')} HTTP/1.1\r\nHost: {APP_HOST}\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
+            status = stream.readline()
+            assert status.startswith(b"HTTP/1.1 200"), status
+            length = 0
+            while (line := stream.readline()) not in (b"\r\n", b""):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+            assert json.loads(stream.read(length))["length"] == len(body)
 
 
 def test_a_chunked_upstream_response_arrives_incrementally(proxied):

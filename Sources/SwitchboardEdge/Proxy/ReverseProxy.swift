@@ -75,11 +75,17 @@ struct ReverseProxy: RouterMiddleware {
             scheme: await Self.scheme(of: request, context: context),
             host: request.head.authority
         )
-        let upload = ProxyUpload(request.body)
-        if let length = request.headers[.contentLength].flatMap({ Int($0) }) {
-            outbound.body = .stream(upload, length: .known(Int64(length)))
-        } else if request.headers[.transferEncoding] != nil || !Self.bodilessMethods.contains(request.method) {
-            outbound.body = .stream(upload, length: .unknown)
+        let declared = request.headers[.contentLength].flatMap { Int($0) }
+        let hasBody = declared.map { $0 > 0 } ?? (request.headers[.transferEncoding] != nil || !Self.bodilessMethods.contains(request.method))
+        let upload = hasBody ? ProxyUpload(request.body, length: declared) : nil
+        if let upload {
+            outbound.body = .stream(upload, length: declared.map { .known(Int64($0)) } ?? .unknown)
+        }
+        let channel = context.channel
+        /// Ends the upload before the handler returns; a body the client had not finished closes its input.
+        @Sendable func endUpload() async {
+            guard let upload, await !upload.stop() else { return }
+            channel.close(mode: .input, promise: nil)
         }
         guard let client = self.client.client else {
             return JSONResponse.error(.serviceUnavailable, code: "upstream_unavailable", message: "the edge is shutting down")
@@ -89,7 +95,7 @@ struct ReverseProxy: RouterMiddleware {
             // The read timeout of the shared client bounds each wait; the deadline only caps a stuck exchange.
             response = try await client.execute(outbound, deadline: .distantFuture, logger: self.logger)
         } catch {
-            await upload.stop()
+            await endUpload()
             return self.failure(error, upstream: "\(upstream.scheme)://\(upstream.host):\(upstream.port)")
         }
         var headers = ProxyHeaders.clientResponse(response.headers)
@@ -106,10 +112,10 @@ struct ReverseProxy: RouterMiddleware {
                 do {
                     for try await chunk in body { try await writer.write(chunk) }
                 } catch {
-                    await upload.stop()
+                    await endUpload()
                     throw error
                 }
-                await upload.stop()
+                await endUpload()
                 try await writer.finish(nil)
             }
         )
