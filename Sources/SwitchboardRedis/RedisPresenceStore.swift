@@ -6,8 +6,9 @@ import Synchronization
 ///
 /// Per channel (see `RedisKeys`): a hash of members (user id → last seen and metadata), a sorted set of
 /// *holders* (`<holder>\0<user>` scored by when the holder was last heard of), a hash of holder counts per
-/// user and a hash of what each holder joined with (the JWT protocol lists clients, not users). A holder is a connection on some node (`c:<node id>:<connection>`) or a server-side join (`s`). A user
-/// is one member however many holders it has: joined on the first, left on the last, as in the memory store.
+/// user, and a hash of what each holder joined with (the JWT protocol lists clients, not users). A holder is a
+/// connection on some node (`c:<node id>:<connection>`) or a server-side join (`s`). A user is one member however
+/// many holders it has: joined on the first, left on the last, as in the memory store.
 /// Each operation is one Lua script, so two nodes never both announce the same join or leave.
 ///
 /// How a dead node's members go away: connection holders carry no end of their own, so every node re-scores
