@@ -68,10 +68,15 @@ public enum JWTPresence {
     /// `metadata(client:info:channelInfo:)` writes counts, so a Pusher `user_info` such as `{"name":…,"client":"web"}`
     /// stays a user's metadata.
     private static func client(in metadata: ByteBuffer) -> String? {
+        Self.joined(metadata)?.string("client")
+    }
+
+    /// `metadata` parsed, when it has the shape a JWT connection joins with.
+    private static func joined(_ metadata: ByteBuffer) -> JSONObject? {
         guard let object = try? JSONObject(parsing: metadata), object.keys.first == "client",
             object.keys.allSatisfy(Self.joinedKeys.contains)
         else { return nil }
-        return object.string("client")
+        return object
     }
 
     /// The keys of what a JWT connection joins with.
@@ -79,15 +84,14 @@ public enum JWTPresence {
 
     /// The connection info in `metadata`, if any: a JWT connection's `conn_info`, or another protocol's metadata.
     static func connInfo(in metadata: ByteBuffer) -> ByteBuffer? {
-        if Self.client(in: metadata) != nil { return (try? JSONObject(parsing: metadata))?.raw("conn_info") }
+        if let object = Self.joined(metadata) { return object.raw("conn_info") }
         if String(buffer: metadata) == "null" { return nil }
         return metadata
     }
 
     /// The channel info (a subscription token's `info`) in what a JWT connection joined with, if any.
     static func chanInfo(in metadata: ByteBuffer) -> ByteBuffer? {
-        guard Self.client(in: metadata) != nil else { return nil }
-        return (try? JSONObject(parsing: metadata))?.raw("chan_info")
+        Self.joined(metadata)?.raw("chan_info")
     }
 
     /// `{"<client>":{"client":…,"user":…,"conn_info":…},…}`
