@@ -32,4 +32,14 @@ import Testing
         let unlimited = (0..<50).compactMap { _ in counts.hold(ip: "203.0.113.9", limit: 0) }
         #expect(unlimited.count == 50)
     }
+
+    @Test func uncountedRangesReplaceLoopbackSoAnEmptyListCountsEveryAddress() throws {
+        let everyone = ConnectionsByAddress(uncounted: AddressRanges())
+        let local = everyone.hold(ip: "127.0.0.1", limit: 1)
+        #expect(local != nil && everyone.hold(ip: "127.0.0.1", limit: 1) == nil)
+        let office = ConnectionsByAddress(uncounted: try AddressRanges(["198.51.100.0/24"]))
+        #expect((0..<5).compactMap { _ in office.hold(ip: "198.51.100.20", limit: 1) }.count == 5)
+        let first = office.hold(ip: "127.0.0.1", limit: 1)
+        #expect(first != nil && office.hold(ip: "127.0.0.1", limit: 1) == nil)
+    }
 }

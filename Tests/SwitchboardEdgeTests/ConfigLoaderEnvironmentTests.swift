@@ -81,7 +81,8 @@ import Testing
         ("SWITCHBOARD_PROXY_READ_TIMEOUT_MS", "1"),
         // Keys the sections gained later need no change in the overlay: the loader reads every key through it.
         ("SWITCHBOARD_SERVER_TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1"), ("SWITCHBOARD_ENGINE_COMMAND_TIMEOUT_MS", "500"),
-        ("SWITCHBOARD_LIMITS_SECURITY_EVENTS_PER_IP_PER_SECOND", "5"),
+        ("SWITCHBOARD_LIMITS_SECURITY_EVENTS_PER_IP_PER_SECOND", "5"), ("SWITCHBOARD_LIMITS_MAX_SOCKETS_PER_IP", "3"),
+        ("SWITCHBOARD_LIMITS_UNCOUNTED_ADDRESSES", "10.0.0.0/8"),
     ])
     func everyScalarKeyHasAVariable(_ variable: String, _ value: String) throws {
         let base = try ConfigLoader.parse(self.file)

@@ -1,3 +1,4 @@
+import SwitchboardAdapterKit
 import SwitchboardCore
 import Testing
 
@@ -50,6 +51,25 @@ import Testing
         #expect(try ConfigLoader.parse("").limits.maxConnectionsPerIP == 1000)
         #expect(try ConfigLoader.parse("[limits]\nmax_connections_per_ip = 0").limits.live.maxConnectionsPerIP == 0)
         #expect(throws: ConfigError.self) { try ConfigLoader.parse("[limits]\nmax_connections_per_ip = -1") }
+    }
+
+    @Test func anAddressMayHold1200SocketsUnlessSetAndZeroLiftsTheLimit() throws {
+        #expect(try ConfigLoader.parse("").limits.live.maxSocketsPerIP == 1200)
+        #expect(try ConfigLoader.parse("[limits]\nmax_sockets_per_ip = 0").limits.live.maxSocketsPerIP == 0)
+        #expect(throws: ConfigError.self) { try ConfigLoader.parse("[limits]\nmax_sockets_per_ip = -1") }
+    }
+
+    @Test func loopbackIsUncountedUnlessTheListSaysOtherwiseAndABadEntryIsNamed() throws {
+        #expect(try ConfigLoader.parse("").limits.uncountedAddresses == .loopback)
+        let listed = try ConfigLoader.parse("[limits]\nuncounted_addresses = [\"10.0.0.0/8\", \"192.0.2.7\"]").limits.uncountedAddresses
+        #expect(listed.networks.map(\.description) == ["10.0.0.0/8", "192.0.2.7/32"])
+        #expect(try ConfigLoader.parse("[limits]\nuncounted_addresses = []").limits.uncountedAddresses.isEmpty)
+        do {
+            _ = try ConfigLoader.parse("[limits]\nuncounted_addresses = [\"::1/128\", \"localhost\"]")
+            Issue.record("a host name was taken for an address")
+        } catch {
+            #expect(error.key == "limits.uncounted_addresses[1]")
+        }
     }
 
     @Test func theTokenExpiryGraceIsTwoSecondsUnlessSetUpToAnHour() throws {

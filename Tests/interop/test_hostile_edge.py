@@ -592,3 +592,64 @@ def test_one_address_holds_at_most_max_connections_per_ip_across_websocket_and_s
             connection.close()
     event = wait_for_event(server, "rate_limited", since, contains="open connections")
     assert event["clientIp"] == "203.0.113.7"
+
+
+def closed_unread(port: int) -> bool:
+    """Connects, sends a request head, and tells whether the server closed the socket without an answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=WAIT) as probe:
+        try:
+            probe.sendall(b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            return probe.recv(4096) == b""
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+
+
+def health_answers(server) -> bool:
+    try:
+        return httpx.get(f"{server.http}/api/health", timeout=WAIT).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def test_one_address_holds_at_most_max_sockets_per_ip_of_any_kind_and_the_next_is_closed_unread(fresh_server, tmp_path):
+    """Found by an audit: `max_connections_per_ip` counted WebSocket connections and SSE streams only, so HTTP keep-alive
+    connections, TLS handshakes and request bodies sent a byte at a time held sockets uncounted, and one address could
+    take every descriptor the process has. Every accepted connection now counts against `max_sockets_per_ip` before a
+    byte is read (loopback too here, with `uncounted_addresses = []`): past it the next one is closed unread on the plain
+    and the TLS listener alike, and is a `rate_limited` event; a closed connection frees its place."""
+    dev_cert(tmp_path)
+    config = tls_config(tmp_path, plain=True).replace(
+        "new_connections_per_ip_per_second = 1000",
+        "new_connections_per_ip_per_second = 1000\nmax_sockets_per_ip = 3\nuncounted_addresses = []")
+    server = fresh_server(config)
+    tls_port = port_of(next(url for url in server.listeners(2) if url.startswith("https:")))
+    http_port = port_of(server.http)
+    since = now_ms()
+    # A keep-alive connection after one request, a request body sent in part, and a TLS connection with no request (its
+    # handshake done, so the server has accepted it before the next connection).
+    keep_alive = socket.create_connection(("127.0.0.1", http_port), timeout=WAIT)
+    keep_alive.sendall(b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    assert keep_alive.recv(4096).startswith(b"HTTP/1.1 200")
+    partial_body = socket.create_connection(("127.0.0.1", http_port), timeout=WAIT)
+    partial_body.sendall(b"POST /_rt/api/publish HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: 100000\r\n\r\n{")
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    silent_tls = context.wrap_socket(socket.create_connection(("127.0.0.1", tls_port), timeout=WAIT), server_hostname="localhost")
+    try:
+        # A fourth connection is closed before a byte of it is read, on either listener, and so is a real client's.
+        assert closed_unread(http_port)
+        assert closed_unread(tls_port)
+        with pytest.raises(httpx.TransportError):
+            httpx.get(f"{server.http}/api/health", timeout=WAIT)
+        # The held connections are served as before.
+        keep_alive.sendall(b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        assert keep_alive.recv(4096).startswith(b"HTTP/1.1 200")
+        # A closed connection frees its place.
+        keep_alive.close()
+        wait_until(lambda: health_answers(server))
+    finally:
+        for sock in (keep_alive, partial_body, silent_tls):
+            sock.close()
+    event = wait_for_event(server, "rate_limited", since, contains="open sockets")
+    assert event["clientIp"] == "127.0.0.1" and "more than 3 open sockets" in event["detail"], event

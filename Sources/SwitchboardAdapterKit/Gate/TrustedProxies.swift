@@ -16,35 +16,31 @@ public import NIOCore
 /// ```
 public struct TrustedProxies: Sendable, Equatable {
     /// A `trusted_proxies` entry that is not an address or CIDR range.
-    public struct InvalidEntry: Error, Sendable, Equatable {
-        /// Where the entry is in the list.
-        public var index: Int
-        /// The entry as written.
-        public var text: String
-    }
+    public typealias InvalidEntry = AddressRanges.InvalidEntry
 
     /// The trusted ranges; empty trusts no one (the default).
-    public let networks: [IPNetwork]
+    public let ranges: AddressRanges
+
+    /// The trusted ranges, in the config's order.
+    public var networks: [IPNetwork] { self.ranges.networks }
 
     /// Trusts no peer: every request's client is its TCP peer.
-    public init() { self.networks = [] }
+    public init() { self.ranges = AddressRanges() }
 
     /// Parses CIDR ranges (`10.0.0.0/8`, `2001:db8::/32`) or single addresses.
     public init(_ entries: [String]) throws(InvalidEntry) {
-        var networks: [IPNetwork] = []
-        for (index, entry) in entries.enumerated() {
-            guard let network = IPNetwork(entry) else { throw InvalidEntry(index: index, text: entry) }
-            networks.append(network)
-        }
-        self.networks = networks
+        self.ranges = try AddressRanges(entries)
     }
 
+    /// Trusts the peers in `ranges`.
+    public init(_ ranges: AddressRanges) { self.ranges = ranges }
+
     /// Whether no peer is trusted.
-    public var isEmpty: Bool { self.networks.isEmpty }
+    public var isEmpty: Bool { self.ranges.isEmpty }
 
     /// Whether `address` is in one of the trusted ranges.
     public func contains(_ address: IPAddress) -> Bool {
-        self.networks.contains { $0.contains(address) }
+        self.ranges.contains(address)
     }
 
     /// Whether the socket peer `peer` is a trusted proxy.

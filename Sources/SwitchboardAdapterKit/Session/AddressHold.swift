@@ -3,17 +3,20 @@ import Synchronization
 /// Open connections per client address, each held by an `AddressHold` until its connection ends.
 ///
 /// Without it one address could open sockets until the process runs out of descriptors (20,000 here), and every other
-/// client's connect fails. Loopback peers are not counted: a local process (a proxy without `trusted_proxies`, a bench)
-/// is trusted as the host is.
+/// client's connect fails. Addresses in `uncounted` (`[limits] uncounted_addresses`, loopback unless configured) are
+/// not counted: a local process (a proxy without `trusted_proxies`, a bench) is trusted as the host is.
 public final class ConnectionsByAddress: Sendable {
     private let counts = Mutex<[String: Int]>([:])
+    private let uncounted: AddressRanges
 
-    /// Creates empty counts.
-    public init() {}
+    /// Creates empty counts that leave addresses in `uncounted` out.
+    public init(uncounted: AddressRanges = .loopback) {
+        self.uncounted = uncounted
+    }
 
     /// Holds one more connection of `ip` unless it already has `limit` (0: no limit); nil when it has.
     public func hold(ip: String?, limit: Int) -> AddressHold? {
-        guard let ip, IPAddress(ip)?.isLoopback != true else { return AddressHold(releasing: nil) }
+        guard let ip, !(IPAddress(ip).map(self.uncounted.contains) ?? false) else { return AddressHold(releasing: nil) }
         let taken = self.counts.withLock { counts -> Bool in
             let open = counts[ip, default: 0]
             guard limit <= 0 || open < limit else { return false }

@@ -6,10 +6,15 @@ public final class ConnectionCounter: Sendable {
     /// Connections opened and closed since start, by protocol (for `switchboard_connections_opened_total` and `_closed_total`).
     private let events = Mutex<[String: (opened: Int, closed: Int)]>([:])
     /// Open WebSocket connections and SSE streams per client address, held to `[limits] max_connections_per_ip`.
-    public let byAddress = ConnectionsByAddress()
+    public let byAddress: ConnectionsByAddress
+    /// Open TCP connections of every kind per peer address, held to `[limits] max_sockets_per_ip`.
+    public let sockets: ConnectionsByAddress
 
-    /// Creates zeroed counts.
-    public init() {}
+    /// Creates zeroed counts that leave addresses in `uncounted` out.
+    public init(uncounted: AddressRanges = .loopback) {
+        self.byAddress = ConnectionsByAddress(uncounted: uncounted)
+        self.sockets = ConnectionsByAddress(uncounted: uncounted)
+    }
 
     /// Counts a connection of `protocolName` opening.
     public func opened(_ protocolName: String) {

@@ -36,6 +36,9 @@ public final class LiveLimits: Sendable {
         /// `max_connections_per_ip = 1000`: open WebSocket connections and SSE streams per client address, loopback
         /// excepted (new connections; 0 = unlimited).
         public var maxConnectionsPerIP: Int
+        /// `max_sockets_per_ip = 1200`: open TCP connections of every kind per peer address, counted at accept
+        /// (new connections; 0 = unlimited).
+        public var maxSocketsPerIP: Int
 
         /// Values with the config's defaults, unless given.
         public init(
@@ -49,7 +52,8 @@ public final class LiveLimits: Sendable {
             writeBatchMilliseconds: Int = 0,
             publishLagMilliseconds: Int = 20,
             maxHistoryMegabytes: Int = 256,
-            maxConnectionsPerIP: Int = 1000
+            maxConnectionsPerIP: Int = 1000,
+            maxSocketsPerIP: Int = 1200
         ) {
             self.client = client
             self.maxQueuedFrames = maxQueuedFrames
@@ -62,6 +66,7 @@ public final class LiveLimits: Sendable {
             self.publishLagMilliseconds = publishLagMilliseconds
             self.maxHistoryMegabytes = maxHistoryMegabytes
             self.maxConnectionsPerIP = maxConnectionsPerIP
+            self.maxSocketsPerIP = maxSocketsPerIP
         }
     }
 

@@ -48,15 +48,8 @@ public enum ConfigLoader {
             config.server.host = try server.string("host") ?? config.server.host
             config.server.sdkDir = try server.string("sdk_dir")
             config.server.port = try server.int("port", in: 0...65535) ?? config.server.port
-            if let entries = try server.strings("trusted_proxies") {
-                do {
-                    config.server.trustedProxies = try TrustedProxies(entries)
-                } catch {
-                    throw ConfigError(
-                        key: server.key("trusted_proxies[\(error.index)]"),
-                        problem: "\"\(error.text)\" is not an address or CIDR range like 10.0.0.0/8 or fd00::/8"
-                    )
-                }
+            if let ranges = try Self.addressRanges(server, "trusted_proxies") {
+                config.server.trustedProxies = TrustedProxies(ranges)
             }
         }
         if let engine = try top.table("engine") {
@@ -110,7 +103,7 @@ public enum ConfigLoader {
             let limitKeys = [
                 "max_queued_frames", "sse_keepalive_seconds", "presence_timeout_seconds", "new_connections_per_ip_per_second",
                 "compression_min_bytes", "write_batch_ms", "security_events_per_ip_per_second", "publish_lag_ms", "max_history_mb",
-                "max_connections_per_ip",
+                "max_connections_per_ip", "max_sockets_per_ip", "uncounted_addresses",
             ]
             try limits.onlyKeys(Set(limitKeys + Self.clientLimitKeys))
             config.limits.securityEventsPerIPPerSecond =
@@ -126,6 +119,8 @@ public enum ConfigLoader {
             config.limits.publishLagMilliseconds = try limits.int("publish_lag_ms", in: 0...10_000) ?? config.limits.publishLagMilliseconds
             config.limits.maxHistoryMegabytes = try limits.int("max_history_mb", in: 1...1_048_576) ?? config.limits.maxHistoryMegabytes
             config.limits.maxConnectionsPerIP = try limits.int("max_connections_per_ip", in: 0...1_000_000) ?? config.limits.maxConnectionsPerIP
+            config.limits.maxSocketsPerIP = try limits.int("max_sockets_per_ip", in: 0...1_000_000) ?? config.limits.maxSocketsPerIP
+            config.limits.uncountedAddresses = try Self.addressRanges(limits, "uncounted_addresses") ?? config.limits.uncountedAddresses
             try Self.readClientLimits(limits, into: &config.limits.client)
         }
         if let proxy = try top.table("proxy") {
@@ -236,6 +231,19 @@ public enum ConfigLoader {
         app.allowAnonymous = try table.bool("allow_anonymous") ?? app.allowAnonymous
         app.websocketCompression = try table.bool("websocket_compression") ?? app.websocketCompression
         return app
+    }
+
+    /// A list of addresses and CIDR ranges (`trusted_proxies`, `uncounted_addresses`); a bad entry is named by its index.
+    static func addressRanges(_ table: Reader, _ name: String) throws(ConfigError) -> AddressRanges? {
+        guard let entries = try table.strings(name) else { return nil }
+        do {
+            return try AddressRanges(entries)
+        } catch {
+            throw ConfigError(
+                key: table.key("\(name)[\(error.index)]"),
+                problem: "\"\(error.text)\" is not an address or CIDR range like 10.0.0.0/8 or fd00::/8"
+            )
+        }
     }
 
     /// An upstream URL: `http://` or `https://`, host and optional path prefix (no user info, query or fragment).

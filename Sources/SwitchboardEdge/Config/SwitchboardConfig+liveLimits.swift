@@ -14,7 +14,8 @@ extension SwitchboardConfig.Limits {
             writeBatchMilliseconds: self.writeBatchMilliseconds,
             publishLagMilliseconds: self.publishLagMilliseconds,
             maxHistoryMegabytes: self.maxHistoryMegabytes,
-            maxConnectionsPerIP: self.maxConnectionsPerIP
+            maxConnectionsPerIP: self.maxConnectionsPerIP,
+            maxSocketsPerIP: self.maxSocketsPerIP
         )
     }
 }

@@ -79,6 +79,13 @@ public struct SwitchboardConfig: Sendable {
         /// `max_connections_per_ip = 1000`: open WebSocket connections and SSE streams one client address may hold,
         /// loopback peers excepted; past it a new one is refused as `rate_limited` (0 = unlimited).
         public var maxConnectionsPerIP = 1000
+        /// `max_sockets_per_ip = 1200`: open TCP connections of every kind (plain or TLS, HTTP/1.1, h2, WebSocket, SSE)
+        /// one peer address may hold, counted at accept before a byte is read; past it a new one is closed at once as
+        /// `rate_limited`. Above `max_connections_per_ip`, so an address at that limit still gets each protocol's own
+        /// refusal (0 = unlimited).
+        public var maxSocketsPerIP = 1200
+        /// `uncounted_addresses = ["127.0.0.0/8", "::1/128"]`: addresses neither per-address count includes (at start).
+        public var uncountedAddresses = AddressRanges.loopback
         /// New connections one client IP may open per second (`new_connections_per_ip_per_second`; 0 = unlimited).
         public var newConnectionsPerIPPerSecond = 50
         /// `security_events_per_ip_per_second = 20`: security events kept per client address per second (bursts of 50; a

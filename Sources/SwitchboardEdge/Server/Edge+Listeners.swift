@@ -44,6 +44,7 @@ extension Edge {
                     tls: tls,
                     webSocketRouter: webSocketRouter,
                     configuration: self.webSocketConfiguration,
+                    admission: self.socketAdmission,
                     unmasked: self.unmaskedFrameReport,
                     h2Flood: self.h2FloodReport
                 )
@@ -52,6 +53,7 @@ extension Edge {
                 server = .http1GuardedWebSocket(
                     webSocketRouter: webSocketRouter,
                     configuration: self.webSocketConfiguration,
+                    admission: self.socketAdmission,
                     unmasked: self.unmaskedFrameReport
                 )
                 protocols = ["http/1.1"]

@@ -31,6 +31,16 @@ extension Edge {
         return { count in dropped.increment(by: Int64(count)) }
     }
 
+    /// Admits each accepted connection under `[limits] max_sockets_per_ip`.
+    var socketAdmission: SocketAdmission {
+        SocketAdmission(
+            sockets: self.environment.connections.sockets,
+            limits: self.environment.limits,
+            trusted: self.config.server.trustedProxies,
+            gate: self.environment.gate
+        )
+    }
+
     /// Records a `bad_request` event for a connection closed with 1002 because it sent an unmasked frame.
     var unmaskedFrameReport: @Sendable (SocketAddress?) -> Void {
         let gate = self.environment.gate

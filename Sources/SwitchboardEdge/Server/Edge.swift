@@ -90,7 +90,7 @@ public struct Edge: Sendable {
         )
         let departures = ShutdownNotice()
         self.controlPlane = try ControlPlane.open(store: self.store, registry: apps, config: config, departures: departures, logger: logger)
-        let connections = ConnectionCounter()
+        let connections = ConnectionCounter(uncounted: config.limits.uncountedAddresses)
         self.metrics = EdgeMetrics(bus: self.bus, connections: connections)
         let usageLedger: any UsageLedger = (engine as? RedisEngine).map { RedisUsageLedger(engine: $0) } ?? self.store
         self.usage = UsageMeter(bus: self.bus, ledger: usageLedger, metrics: UsageMetrics(registry: self.metrics.registry), logger: logger)
@@ -225,6 +225,7 @@ public struct Edge: Sendable {
             server: .http1GuardedWebSocket(
                 webSocketRouter: webSocketRouter,
                 configuration: self.webSocketConfiguration,
+                admission: self.socketAdmission,
                 unmasked: self.unmaskedFrameReport
             ),
             configuration: .init(address: .hostname(self.config.server.host, port: self.config.server.port), serverName: "switchboard"),

@@ -47,21 +47,26 @@ struct GuardedWebSocketChannel: ServerChildChannel {
 }
 
 extension HTTPServerBuilder {
-    /// HTTP/1.1 with WebSocket upgrades to `webSocketRouter`, closing connections that send unmasked frames (1002).
+    /// HTTP/1.1 with WebSocket upgrades to `webSocketRouter`, closing connections that send unmasked frames (1002);
+    /// each connection is admitted by `admission` first.
     ///
     /// ```swift
-    /// Application(router: router, server: .http1GuardedWebSocket(webSocketRouter: router, unmasked: { _ in }))
+    /// Application(router: router, server: .http1GuardedWebSocket(webSocketRouter: router, admission: admission, unmasked: { _ in }))
     /// ```
     static func http1GuardedWebSocket<WSResponderBuilder: HTTPResponderBuilder & SendableMetatype>(
         webSocketRouter: WSResponderBuilder,
         configuration: EdgeWebSocketChannel.Configuration = .init(),
+        admission: SocketAdmission,
         unmasked: @escaping @Sendable (SocketAddress?) -> Void
     ) -> HTTPServerBuilder where WSResponderBuilder.Responder.Context == SwitchboardContext {
         let webSocketResponder = webSocketRouter.buildResponder()
         return .init { responder in
-            GuardedWebSocketChannel(
-                inner: EdgeWebSocketChannel(responder: responder, webSocketResponder: webSocketResponder, configuration: configuration),
-                unmasked: unmasked
+            AdmittedChannel(
+                inner: GuardedWebSocketChannel(
+                    inner: EdgeWebSocketChannel(responder: responder, webSocketResponder: webSocketResponder, configuration: configuration),
+                    unmasked: unmasked
+                ),
+                admission: admission
             )
         }
     }

@@ -84,21 +84,22 @@ struct EdgeTLSChannel: ServerChildChannel {
 extension HTTPServerBuilder {
     /// TLS with ALPN `h2` and `http/1.1`; WebSocket upgrades on http/1.1 go to `webSocketRouter`, and a client frame that
     /// is not masked closes its connection with 1002 (`unmasked` hears of it), an h2 control-frame flood with GOAWAY
-    /// (`h2Flood` hears of it).
+    /// (`h2Flood` hears of it). Each connection is admitted by `admission` before its handshake.
     ///
     /// ```swift
-    /// Application(router: router, server: .tlsHTTP2AndWebSocket(tls: context, webSocketRouter: router, unmasked: { _ in }))
+    /// Application(router: router, server: .tlsHTTP2AndWebSocket(tls: context, webSocketRouter: router, admission: admission, unmasked: { _ in }))
     /// ```
     static func tlsHTTP2AndWebSocket<WSResponderBuilder: HTTPResponderBuilder & SendableMetatype>(
         tls: ReloadableTLSContext,
         webSocketRouter: WSResponderBuilder,
         configuration: EdgeWebSocketChannel.Configuration = .init(),
+        admission: SocketAdmission,
         unmasked: @escaping @Sendable (SocketAddress?) -> Void,
         h2Flood: @escaping @Sendable (SocketAddress?) -> Void = { _ in }
     ) -> HTTPServerBuilder where WSResponderBuilder.Responder.Context == SwitchboardContext {
         let webSocketResponder = webSocketRouter.buildResponder()
         return .init { responder in
-            EdgeTLSChannel(
+            let tls = EdgeTLSChannel(
                 tls: tls,
                 http1: GuardedWebSocketChannel(
                     inner: EdgeWebSocketChannel(responder: responder, webSocketResponder: webSocketResponder, configuration: configuration),
@@ -115,6 +116,7 @@ extension HTTPServerBuilder {
                 ),
                 h2Flood: h2Flood
             )
+            return AdmittedChannel(inner: tls, admission: admission)
         }
     }
 }

@@ -1,0 +1,40 @@
+/// A config list of address ranges (`10.0.0.0/8`, `2001:db8::/32`, or a single address), as `trusted_proxies` and
+/// `[limits] uncounted_addresses` give them.
+public struct AddressRanges: Sendable, Equatable {
+    /// An entry that is not an address or CIDR range.
+    public struct InvalidEntry: Error, Sendable, Equatable {
+        /// Where the entry is in the list.
+        public var index: Int
+        /// The entry as written.
+        public var text: String
+    }
+
+    /// The ranges, in the config's order.
+    public let networks: [IPNetwork]
+
+    /// No range: contains nothing.
+    public init() { self.networks = [] }
+
+    /// Parses each entry as a CIDR range or a single address.
+    public init(_ entries: [String]) throws(InvalidEntry) {
+        var networks: [IPNetwork] = []
+        for (index, entry) in entries.enumerated() {
+            guard let network = IPNetwork(entry) else { throw InvalidEntry(index: index, text: entry) }
+            networks.append(network)
+        }
+        self.networks = networks
+    }
+
+    /// 127.0.0.0/8 and ::1: what `uncounted_addresses` holds unless the config says otherwise.
+    public static let loopback = AddressRanges(networks: [IPNetwork("127.0.0.0/8"), IPNetwork("::1/128")].compactMap { $0 })
+
+    private init(networks: [IPNetwork]) { self.networks = networks }
+
+    /// Whether the list is empty.
+    public var isEmpty: Bool { self.networks.isEmpty }
+
+    /// Whether `address` is in one of the ranges.
+    public func contains(_ address: IPAddress) -> Bool {
+        self.networks.contains { $0.contains(address) }
+    }
+}

@@ -1,0 +1,56 @@
+import Hummingbird
+import HummingbirdCore
+import Logging
+import NIOCore
+import SwitchboardAdapterKit
+import SwitchboardCore
+
+/// Holds each accepted TCP connection to `[limits] max_sockets_per_ip` per peer address, before TLS or HTTP reads a byte.
+///
+/// `max_connections_per_ip` counts WebSocket connections and SSE streams only once a request is admitted: plain HTTP
+/// keep-alive and h2 connections, TLS handshakes and request bodies sent a byte a minute were not counted, so one
+/// address could hold every descriptor the process has. A trusted proxy carries many clients and is not counted.
+struct SocketAdmission: Sendable {
+    let sockets: ConnectionsByAddress
+    let limits: LiveLimits
+    let trusted: TrustedProxies
+    let gate: Gate
+
+    /// Whether `channel` may be served; its place is given back when it closes. A refusal is a `rate_limited` event.
+    func admit(_ channel: any Channel) -> Bool {
+        guard let peer = channel.remoteAddress, !self.trusted.trusts(peer) else { return true }
+        let limit = self.limits.current.maxSocketsPerIP
+        guard let hold = self.sockets.hold(ip: peer.ipAddress, limit: limit) else {
+            let detail = "more than \(limit) open sockets from \(peer.ipAddress ?? "one address"): closed at accept"
+            self.gate.report(.rateLimited, app: nil, caller: Caller(ip: peer.ipAddress), detail: detail)
+            return false
+        }
+        channel.closeFuture.whenComplete { _ in hold.release() }
+        return true
+    }
+}
+
+/// A listener's connections, each admitted by a `SocketAdmission` before `inner` sets it up; a refused one is closed
+/// unread.
+struct AdmittedChannel<Inner: ServerChildChannel>: ServerChildChannel {
+    typealias Value = Inner.Value
+
+    /// Why a refused connection's setup failed: NIO then never registers it.
+    struct Refused: Error {}
+
+    let inner: Inner
+    let admission: SocketAdmission
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        guard self.admission.admit(channel) else {
+            // A failed setup is dropped without a close (NIOAsyncChannelHandler leaves that to the initializer).
+            channel.close(promise: nil)
+            return channel.eventLoop.makeFailedFuture(Refused())
+        }
+        return self.inner.setup(channel: channel, logger: logger)
+    }
+
+    func handle(value: Value, logger: Logger) async {
+        await self.inner.handle(value: value, logger: logger)
+    }
+}

@@ -1,0 +1,55 @@
+import NIOCore
+import NIOEmbedded
+import SwitchboardAdapterKit
+import SwitchboardCore
+import Testing
+
+@testable import SwitchboardEdge
+
+@Suite final class SocketAdmissionTests {
+    let security = MemorySecurityLog()
+    let live = LiveLimits(LiveLimits.Values(maxSocketsPerIP: 2))
+    /// Every channel made, closed when the test ends.
+    var channels: [EmbeddedChannel] = []
+
+    deinit {
+        for channel in self.channels { _ = try? channel.finish() }
+    }
+
+    func admission(trusted: TrustedProxies = TrustedProxies()) -> SocketAdmission {
+        SocketAdmission(
+            sockets: ConnectionsByAddress(uncounted: AddressRanges()),
+            limits: self.live,
+            trusted: trusted,
+            gate: Gate(apps: AppRegistry(apps: []), security: self.security, limits: self.live)
+        )
+    }
+
+    func connection(from ip: String) throws -> EmbeddedChannel {
+        let channel = EmbeddedChannel()
+        channel.remoteAddress = try SocketAddress(ipAddress: ip, port: 40_000)
+        self.channels.append(channel)
+        return channel
+    }
+
+    @Test func aPeerPastItsSocketsIsRefusedWithAnEventAndAClosedSocketFreesItsPlace() throws {
+        let admission = self.admission()
+        let held = try (0..<2).map { _ in try self.connection(from: "203.0.113.7") }
+        #expect(held.allSatisfy { admission.admit($0) })
+        #expect(try !admission.admit(self.connection(from: "203.0.113.7")))
+        #expect(try admission.admit(self.connection(from: "198.51.100.1")))
+        let events = self.security.events(SecurityEventQuery(kind: .rateLimited))
+        #expect(events.count == 1 && events[0].clientIP == "203.0.113.7" && events[0].detail.contains("more than 2 open sockets"))
+        _ = try held[0].finish()
+        #expect(try admission.admit(self.connection(from: "203.0.113.7")))
+    }
+
+    @Test func aTrustedProxyIsNotCountedAndAReloadedLimitAppliesToTheNextSocket() throws {
+        let admission = self.admission(trusted: try TrustedProxies(["10.0.0.0/8"]))
+        #expect(try (0..<5).allSatisfy { _ in admission.admit(try self.connection(from: "10.1.2.3")) })
+        #expect(try (0..<2).allSatisfy { _ in admission.admit(try self.connection(from: "192.0.2.9")) })
+        #expect(try !admission.admit(self.connection(from: "192.0.2.9")))
+        self.live.replace(LiveLimits.Values(maxSocketsPerIP: 0))
+        #expect(try admission.admit(self.connection(from: "192.0.2.9")))
+    }
+}
