@@ -20,6 +20,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import h2.connection
+import h2.events
 import httpx
 import pytest
 
@@ -91,30 +93,35 @@ def raw_http1(port: int, request: bytes, timeout: float = WAIT) -> tuple[int | N
     (None, b"") when nothing comes back within `timeout`."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
         sock.sendall(request)
-        data = b""
-        try:
-            while b"\r\n\r\n" not in data:
-                chunk = sock.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
-        except TimeoutError:
-            return None, b""
-        if not data:
-            return None, b""
-        head, _, body = data.partition(b"\r\n\r\n")
-        assert head.startswith(b"HTTP/1.1 "), data[:200]
-        length = 0
-        for line in head.split(b"\r\n")[1:]:
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value.strip())
-        while len(body) < length:
+        return read_response(sock)
+
+
+def read_response(sock: socket.socket) -> tuple[int | None, bytes]:
+    """The status and body of the next response on `sock`, or (None, b"") when none comes before its timeout."""
+    data = b""
+    try:
+        while b"\r\n\r\n" not in data:
             chunk = sock.recv(65536)
             if not chunk:
                 break
-            body += chunk
-        return int(head.split(b" ")[1]), body[:length]
+            data += chunk
+    except TimeoutError:
+        return None, b""
+    if not data:
+        return None, b""
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 "), data[:200]
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value.strip())
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return int(head.split(b" ")[1]), body[:length]
 
 
 def curl(*args: str) -> tuple[int, str, str]:
@@ -653,3 +660,119 @@ def test_one_address_holds_at_most_max_sockets_per_ip_of_any_kind_and_the_next_i
             sock.close()
     event = wait_for_event(server, "rate_limited", since, contains="open sockets")
     assert event["clientIp"] == "127.0.0.1" and "more than 3 open sockets" in event["detail"], event
+
+
+# ---------------------------------------------------------------------------------------------
+# A request body that goes on after its answer is read only so far
+# ---------------------------------------------------------------------------------------------
+
+REFUSED_UPLOAD = b"POST /_rt/api/publish HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+
+
+def test_a_refused_request_with_an_endless_body_is_read_no_further_than_a_little_past_its_answer(server):
+    """Found by an audit: after a handler answers, Hummingbird reads what is left of the body to keep the connection,
+    so a request with no key declaring a terabyte was read and thrown away for as long as it was sent: 2.3 GB in 3 s
+    on loopback, a core's worth of work for one socket. Past 256 KB after its answer the server stops reading and
+    the connection ends; the client has its 401 first."""
+    received = []
+    with socket.create_connection(("127.0.0.1", port_of(server.http)), timeout=WAIT) as sock:
+        sock.sendall(REFUSED_UPLOAD % 1_000_000_000_000)
+
+        def read_all():
+            data = b""
+            with contextlib.suppress(OSError):
+                while chunk := sock.recv(65536):
+                    data += chunk
+            received.append(data)
+
+        reader = threading.Thread(target=read_all, daemon=True)
+        reader.start()
+        chunk, sent = b"x" * 65536, 0
+        deadline = time.monotonic() + 10
+        try:
+            while time.monotonic() < deadline:
+                sock.sendall(chunk)
+                sent += len(chunk)
+        except OSError:
+            pass
+        else:
+            pytest.fail(f"the server read {sent} bytes of a refused body for 10 s")
+        reader.join(WAIT)
+    # What the socket buffers held, not what the client could send.
+    assert sent < 64 << 20, sent
+    assert received and received[0].startswith(b"HTTP/1.1 401"), received
+    assert httpx.get(f"{server.http}/api/health", timeout=WAIT).status_code == 200
+
+
+def test_a_short_body_left_unread_by_a_refusal_keeps_its_connection(server):
+    """The rest of a small body is still read after the answer, so the next request goes on the same connection."""
+    with socket.create_connection(("127.0.0.1", port_of(server.http)), timeout=WAIT) as sock:
+        sock.sendall(REFUSED_UPLOAD % 2000 + b"x" * 2000)
+        assert read_response(sock)[0] == 401
+        sock.sendall(b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        assert read_response(sock)[0] == 200
+
+
+def test_a_body_dribbled_after_its_answer_ends_the_connection_within_seconds(server):
+    """A body within 256 KB but sent a byte at a time after its answer held the connection for as long as the bytes
+    came (the idle timeout counts silence); five seconds after the answer the server stops reading."""
+    with socket.create_connection(("127.0.0.1", port_of(server.http)), timeout=WAIT) as sock:
+        sock.sendall(REFUSED_UPLOAD % 100_000 + b"{")
+        assert read_response(sock)[0] == 401
+        answered = time.monotonic()
+        sock.settimeout(0.2)
+        ended = None
+        while time.monotonic() - answered < 15:
+            try:
+                sock.sendall(b" ")
+                if sock.recv(1) == b"":
+                    ended = time.monotonic()
+                    break
+            except TimeoutError:
+                continue
+            except OSError:
+                ended = time.monotonic()
+                break
+        assert ended is not None, "the server went on reading the dribbled body for 15 s"
+        assert ended - answered < 10, ended - answered
+
+
+def test_an_h2_stream_whose_body_goes_on_after_its_answer_is_reset(fresh_server, tmp_path):
+    """An h2 stream's body was read to its end after the answer too, its window granted again and again; a stream
+    declaring a terabyte to a refusal is now reset, after its 401, once its body runs past what may follow an answer."""
+    dev_cert(tmp_path)
+    server = fresh_server(tls_config(tmp_path))
+    host, port = next(url for url in server.listeners(1) if url.startswith("https:")).removeprefix("https://").rsplit(":", 1)
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    context.set_alpn_protocols(["h2"])
+    status, reset, sent = None, False, 0
+    with context.wrap_socket(socket.create_connection((host, int(port)), timeout=WAIT), server_hostname="localhost") as s:
+        conn = h2.connection.H2Connection()
+        conn.initiate_connection()
+        conn.send_headers(1, [(":method", "POST"), (":path", "/_rt/api/publish"), (":scheme", "https"),
+                              (":authority", f"{host}:{port}"), ("content-type", "application/json"),
+                              ("content-length", str(10**12))])
+        s.sendall(conn.data_to_send())
+        s.settimeout(0.2)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not reset:
+            window = min(conn.local_flow_control_window(1), conn.max_outbound_frame_size)
+            if window > 0:
+                conn.send_data(1, b"x" * window)
+                sent += window
+            s.sendall(conn.data_to_send())
+            try:
+                data = s.recv(65536)
+            except TimeoutError:
+                continue
+            if not data:
+                break
+            for event in conn.receive_data(data):
+                if isinstance(event, h2.events.ResponseReceived) and event.stream_id == 1:
+                    status = int(dict(event.headers)[b":status"])
+                elif isinstance(event, h2.events.StreamReset) and event.stream_id == 1:
+                    reset = True
+            s.sendall(conn.data_to_send())
+    assert status == 401 and reset, (status, reset, sent)
+    assert sent < 16 << 20, sent

@@ -42,8 +42,12 @@ struct EdgeWebSocketChannel: ServerChildChannel, HTTPChannelHandler {
 
     /// The settings of every connection of a listener.
     struct Configuration: Sendable {
-        /// Hummingbird's HTTP/1.1 settings, for requests that are not upgraded.
-        var http1 = HTTP1Channel.Configuration(idleTimeout: .init(EdgeWebSocketChannel.idleTimeout))
+        /// Hummingbird's HTTP/1.1 settings, for requests that are not upgraded (and h2 streams): a body that goes on
+        /// after its response is read only so far (`UnreadBodyLimit`).
+        var http1 = HTTP1Channel.Configuration(
+            additionalChannelHandlers: [UnreadBodyLimit()],
+            idleTimeout: .init(EdgeWebSocketChannel.idleTimeout)
+        )
         /// The largest WebSocket frame a client may send.
         var maxFrameSize = 1 << 20
         /// Pings, close timeout and backlog of each WebSocket connection.
