@@ -29,6 +29,14 @@ import Testing
         #expect(limiter.allow("10.0.0.2"))
     }
 
+    @Test func anIPv6ClientHasOneBucketForItsWholeSlash64() {
+        let clock = Clock()
+        let limiter = ConnectionRateLimiter(perSecond: 2, now: { clock.now })
+        #expect(limiter.allow("2001:db8:7:7::1") && limiter.allow("2001:db8:7:7::2"))
+        #expect(!limiter.allow("2001:db8:7:7:1:2:3:4"))
+        #expect(limiter.allow("2001:db8:7:8::1"))
+    }
+
     @Test func zeroMeansUnlimited() {
         let limiter = ConnectionRateLimiter(perSecond: 0)
         #expect((0..<1000).allSatisfy { _ in limiter.allow("10.0.0.1") })

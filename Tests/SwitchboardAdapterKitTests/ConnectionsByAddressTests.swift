@@ -42,4 +42,14 @@ import Testing
         let first = office.hold(ip: "127.0.0.1", limit: 1)
         #expect(first != nil && office.hold(ip: "127.0.0.1", limit: 1) == nil)
     }
+
+    @Test func anIPv6ClientIsCountedByItsSlash64SoFreshAddressesInItDoNotEscapeTheLimit() {
+        let counts = ConnectionsByAddress()
+        let held = ["2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2:ffff:ffff:ffff:ffff"].compactMap { counts.hold(ip: $0, limit: 3) }
+        #expect(held.count == 3 && counts.count(ip: "2001:db8:1:2::99") == 3)
+        #expect(counts.hold(ip: "2001:db8:1:2:abcd::7", limit: 3) == nil)
+        // The next /64, and IPv4 addresses, are others.
+        #expect(counts.hold(ip: "2001:db8:1:3::1", limit: 3) != nil)
+        #expect(counts.hold(ip: "192.0.2.1", limit: 3) != nil && counts.hold(ip: "192.0.2.2", limit: 3) != nil)
+    }
 }

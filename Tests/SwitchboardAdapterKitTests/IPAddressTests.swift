@@ -30,6 +30,13 @@ import Testing
         #expect(IPAddress(try SocketAddress(ipAddress: "2001:db8::7", port: 80))?.description == "2001:db8::7")
     }
 
+    @Test func limitsCountAnIPv4AddressAsItselfAndAnIPv6AddressByItsSlash64() {
+        #expect(IPAddress("192.0.2.7")?.limitKey == "192.0.2.7")
+        #expect(IPAddress("::ffff:192.0.2.7")?.limitKey == "192.0.2.7")
+        #expect(IPAddress("2001:db8:1:2:3:4:5:6")?.limitKey == "2001:db8:1:2::/64")
+        #expect(IPAddress("2001:db8::1")?.limitKey == IPAddress("2001:db8::ffff")?.limitKey)
+    }
+
     @Test func loopbackIsAllOf127Slash8AndColonColon1() {
         for text in ["127.0.0.1", "127.255.0.9", "::1", "::ffff:127.0.0.1"] { #expect(IPAddress(text)?.isLoopback == true, "\(text)") }
         for text in ["128.0.0.1", "10.0.0.1", "::", "::2", "0.0.0.0"] { #expect(IPAddress(text)?.isLoopback == false, "\(text)") }

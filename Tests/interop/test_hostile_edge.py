@@ -362,6 +362,17 @@ def test_from_a_trusted_proxy_each_forwarded_client_has_its_own_connection_limit
     assert 429 in same, same
 
 
+def test_an_ipv6_client_is_one_address_for_its_whole_slash64(behind_proxy):
+    """Per-address limits counted each IPv6 address apart, while a client is given a whole /64: a fresh address for
+    every connection escaped the handshake rate (and every other per-address limit). The addresses of one /64 now
+    share them, and the next /64 has its own."""
+    server, _ = behind_proxy
+    same = [sse_status(server, forwarded_for=f"2001:db8:1:2::{i + 1:x}") for i in range(12)]
+    assert 429 in same, same
+    spread = [sse_status(server, forwarded_for=f"2001:db8:1:{i + 16:x}::1") for i in range(12)]
+    assert spread == [200] * 12, spread
+
+
 def test_security_events_name_the_forwarded_client_only_from_a_trusted_peer(behind_proxy):
     server, _ = behind_proxy
     since = now_ms()

@@ -1,7 +1,8 @@
 public import SwitchboardCore
 import Synchronization
 
-/// New connections per client IP: a token bucket per address (`perSecond` tokens, refilled each second).
+/// New connections per client IP: a token bucket per address (IPv6 by /64, `IPAddress.limitKey`), `perSecond` tokens
+/// refilled each second.
 ///
 /// Memory stays bounded: an address idle for a second has a full bucket, the same as none, so such entries are
 /// dropped whenever the table reaches `maxAddresses`; if every entry is busy the table starts over.
@@ -35,9 +36,10 @@ public final class ConnectionRateLimiter: Sendable {
     }
 
     /// Takes one new connection for `address`; false when it opens them faster than allowed.
-    public func allow(_ address: String) -> Bool {
+    public func allow(_ ip: String) -> Bool {
         let perSecond = self.perSecond
         guard perSecond > 0 else { return true }
+        let address = IPAddress(ip)?.limitKey ?? ip
         let now = self.now()
         let rate = Double(perSecond)
         return self.entries.withLock { entries in

@@ -131,6 +131,12 @@ public struct IPAddress: Sendable, Hashable, CustomStringConvertible {
         return head + "::" + tail
     }
 
+    /// What per-address limits count the address as: an IPv4 address itself, an IPv6 address by its /64. One client is
+    /// given a whole /64, and would otherwise take a fresh address for every connection.
+    public var limitKey: String {
+        self.isIPv4 ? self.description : "\(IPAddress(high: self.high, low: 0))/64"
+    }
+
     /// Whether the address is loopback: 127.0.0.0/8 or ::1.
     public var isLoopback: Bool {
         self.isIPv4 ? (self.low >> 24) & 0xff == 127 : self.high == 0 && self.low == 1

@@ -1,6 +1,7 @@
 import Synchronization
 
-/// Open connections per client address, each held by an `AddressHold` until its connection ends.
+/// Open connections per client address (IPv6 by /64, `IPAddress.limitKey`), each held by an `AddressHold` until its
+/// connection ends.
 ///
 /// Without it one address could open sockets until the process runs out of descriptors (20,000 here), and every other
 /// client's connect fails. Addresses in `uncounted` (`[limits] uncounted_addresses`, loopback unless configured) are
@@ -14,25 +15,31 @@ public final class ConnectionsByAddress: Sendable {
         self.uncounted = uncounted
     }
 
-    /// Holds one more connection of `ip` unless it already has `limit` (0: no limit); nil when it has.
+    /// Holds one more connection of `ip` unless its address already has `limit` (0: no limit); nil when it has.
     public func hold(ip: String?, limit: Int) -> AddressHold? {
-        guard let ip, !(IPAddress(ip).map(self.uncounted.contains) ?? false) else { return AddressHold(releasing: nil) }
+        guard let ip else { return AddressHold(releasing: nil) }
+        let address = IPAddress(ip)
+        if let address, self.uncounted.contains(address) { return AddressHold(releasing: nil) }
+        let key = address?.limitKey ?? ip
         let taken = self.counts.withLock { counts -> Bool in
-            let open = counts[ip, default: 0]
+            let open = counts[key, default: 0]
             guard limit <= 0 || open < limit else { return false }
-            counts[ip] = open + 1
+            counts[key] = open + 1
             return true
         }
-        return taken ? AddressHold(releasing: { self.release(ip) }) : nil
+        return taken ? AddressHold(releasing: { self.release(key) }) : nil
     }
 
-    /// Open connections of `ip` now.
-    public func count(ip: String) -> Int { self.counts.withLock { $0[ip, default: 0] } }
+    /// Open connections of `ip`'s address now (of its /64, for IPv6).
+    public func count(ip: String) -> Int {
+        let key = IPAddress(ip)?.limitKey ?? ip
+        return self.counts.withLock { $0[key, default: 0] }
+    }
 
-    private func release(_ ip: String) {
+    private func release(_ key: String) {
         self.counts.withLock { counts in
-            let left = counts[ip, default: 1] - 1
-            counts[ip] = left > 0 ? left : nil
+            let left = counts[key, default: 1] - 1
+            counts[key] = left > 0 ? left : nil
         }
     }
 }
