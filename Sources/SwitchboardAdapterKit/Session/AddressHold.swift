@@ -48,8 +48,12 @@ public final class ConnectionsByAddress: Sendable {
 public final class AddressHold: Sendable {
     private let releasing: Mutex<(@Sendable () -> Void)?>
 
+    /// Whether the hold takes a place at all (an uncounted address's takes none).
+    public let counts: Bool
+
     init(releasing: (@Sendable () -> Void)?) {
         self.releasing = Mutex(releasing)
+        self.counts = releasing != nil
     }
 
     /// Gives the place back (again is a no-op).

@@ -25,7 +25,8 @@ struct SocketAdmission: Sendable {
             self.gate.report(.rateLimited, app: nil, caller: Caller(ip: peer.ipAddress), detail: detail)
             return false
         }
-        channel.closeFuture.whenComplete { _ in hold.release() }
+        // An uncounted address's hold has nothing to give back: its connections keep no callback.
+        if hold.counts { channel.closeFuture.whenComplete { _ in hold.release() } }
         return true
     }
 }
