@@ -35,6 +35,24 @@ import Testing
         #expect(text.contains("switchboard_security_events_dropped_total{reason=\"queue\"} 0\n"))
     }
 
+    @Test func anIPv6ClientsFreshAddressesShareTheBudgetOfItsSlash64() throws {
+        let bus = Bus(engine: MemoryEngine(), apps: AppRegistry(apps: []))
+        let metrics = EdgeMetrics(bus: bus, connections: ConnectionCounter())
+        let store = try SQLiteStore(path: ":memory:")
+        let logger = Logger(label: "test")
+        let writer = SecurityEventWriter(store: store, logger: logger, onDrop: Edge.countQueueDrops(metrics))
+        let sink = Edge.securitySink(writer: writer, metrics: metrics, limits: LiveLimits(SwitchboardConfig.Limits().live), logger: logger)
+        for n in 0..<500 {
+            let address = "2001:db8:5:6::\(String(n + 1, radix: 16))"
+            sink.record(SecurityEvent(time: Int64(n), app: "1", kind: .badRequest, clientIP: address, detail: "bad frame \(n)"))
+        }
+        sink.record(SecurityEvent(time: 500, app: "1", kind: .badRequest, clientIP: "2001:db8:5:7::1", detail: "another /64"))
+        writer.flush()
+        let stored = try store.securityEvents(SecurityEventQuery(limit: 1000))
+        #expect(stored.count >= 51 && stored.count < 61)
+        #expect(stored.contains { $0.detail == "another /64" })
+    }
+
     @Test func aFullStoreQueueOverwritesTheOldestAndCountsThem() throws {
         let bus = Bus(engine: MemoryEngine(), apps: AppRegistry(apps: []))
         let metrics = EdgeMetrics(bus: bus, connections: ConnectionCounter())

@@ -14,12 +14,15 @@ public final class BudgetedSecuritySink: SecurityEventSink {
     private let downstream: any SecurityEventSink
     private let now: @Sendable () -> Double
     private let onDrop: @Sendable (SecurityEvent) -> Void
+    /// What an event's client address is budgeted as (the edge counts an IPv6 client by its /64).
+    private let addressKey: @Sendable (String) -> String
 
     /// Forwards to `downstream` what `limits` allow; `onDrop` sees each dropped event (to count it), outside the lock.
     public init(
         limits: SecurityEventBudget.Limits,
         downstream: any SecurityEventSink,
         now: @escaping @Sendable () -> Double = { MonotonicClock.seconds() },
+        addressKey: @escaping @Sendable (String) -> String = { $0 },
         onDrop: @escaping @Sendable (SecurityEvent) -> Void = { _ in }
     ) {
         self.budget = Mutex(SecurityEventBudget(limits, now: now()))
@@ -27,6 +30,7 @@ public final class BudgetedSecuritySink: SecurityEventSink {
         self.seen = Mutex(0)
         self.downstream = downstream
         self.now = now
+        self.addressKey = addressKey
         self.onDrop = onDrop
     }
 
@@ -35,6 +39,7 @@ public final class BudgetedSecuritySink: SecurityEventSink {
         live: LiveLimits,
         downstream: any SecurityEventSink,
         now: @escaping @Sendable () -> Double = { MonotonicClock.seconds() },
+        addressKey: @escaping @Sendable (String) -> String = { $0 },
         onDrop: @escaping @Sendable (SecurityEvent) -> Void = { _ in }
     ) {
         let (values, generation) = live.snapshot
@@ -43,6 +48,7 @@ public final class BudgetedSecuritySink: SecurityEventSink {
         self.seen = Mutex(generation)
         self.downstream = downstream
         self.now = now
+        self.addressKey = addressKey
         self.onDrop = onDrop
     }
 
@@ -54,7 +60,8 @@ public final class BudgetedSecuritySink: SecurityEventSink {
             self.seen.withLock { $0 = generation }
             self.budget.withLock { $0.retune(limits, now: now) }
         }
-        let allowed = self.budget.withLock { $0.admit(address: event.clientIP, connection: event.connection, now: now) }
+        let address = event.clientIP.map(self.addressKey)
+        let allowed = self.budget.withLock { $0.admit(address: address, connection: event.connection, now: now) }
         if allowed {
             self.downstream.record(event)
         } else {

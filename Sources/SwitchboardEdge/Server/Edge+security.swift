@@ -7,8 +7,8 @@ import SwitchboardStore
 
 extension Edge {
     /// Where the gate's security events go: every one is counted in `/metrics` by kind; those within the
-    /// `[limits] security_events_per_ip_per_second` budget (as a reload leaves it) are also stored and logged, the rest
-    /// counted as dropped.
+    /// `[limits] security_events_per_ip_per_second` budget (as a reload leaves it; an IPv6 client's by its /64) are
+    /// also stored and logged, the rest counted as dropped.
     static func securitySink(
         writer: SecurityEventWriter,
         metrics: EdgeMetrics,
@@ -20,6 +20,7 @@ extension Edge {
         let kept = BudgetedSecuritySink(
             live: limits,
             downstream: FanOutSecuritySink([writer, LogSecuritySink(logger: logger)]),
+            addressKey: { IPAddress($0)?.limitKey ?? $0 },
             onDrop: { _ in dropped.increment() }
         )
         return FanOutSecuritySink([MetricsSecuritySink(metrics: metrics), kept])
