@@ -7,6 +7,17 @@ import Testing
 @testable import SwitchboardEdge
 
 @Suite struct SecurityEventBudgetWiringTests {
+    /// The edge's security sink with the default limits, its store's writer, the store and the metrics.
+    static func edgeSink() throws -> (any SecurityEventSink, SecurityEventWriter, SQLiteStore, EdgeMetrics) {
+        let bus = Bus(engine: MemoryEngine(), apps: AppRegistry(apps: []))
+        let metrics = EdgeMetrics(bus: bus, connections: ConnectionCounter())
+        let store = try SQLiteStore(path: ":memory:")
+        let logger = Logger(label: "test")
+        let writer = SecurityEventWriter(store: store, logger: logger, onDrop: Edge.countQueueDrops(metrics))
+        let sink = Edge.securitySink(writer: writer, metrics: metrics, limits: LiveLimits(SwitchboardConfig.Limits().live), logger: logger)
+        return (sink, writer, store, metrics)
+    }
+
     @Test func theBudgetKeyIsReadWithItsDefaultAndRange() throws {
         #expect(try ConfigLoader.parse("").limits.securityEventsPerIPPerSecond == 20)
         #expect(try ConfigLoader.parse("[limits]\nsecurity_events_per_ip_per_second = 5").limits.securityEventsPerIPPerSecond == 5)
@@ -15,12 +26,7 @@ import Testing
     }
 
     @Test func everyRefusalIsCountedButOnlyTheBudgetIsStoredAndTheRestCountedAsDropped() throws {
-        let bus = Bus(engine: MemoryEngine(), apps: AppRegistry(apps: []))
-        let metrics = EdgeMetrics(bus: bus, connections: ConnectionCounter())
-        let store = try SQLiteStore(path: ":memory:")
-        let logger = Logger(label: "test")
-        let writer = SecurityEventWriter(store: store, logger: logger, onDrop: Edge.countQueueDrops(metrics))
-        let sink = Edge.securitySink(writer: writer, metrics: metrics, limits: LiveLimits(SwitchboardConfig.Limits().live), logger: logger)
+        let (sink, writer, store, metrics) = try Self.edgeSink()
         #expect(metrics.render().contains("switchboard_security_events_dropped_total{reason=\"budget\"} 0\n"))
         for n in 0..<500 {
             sink.record(SecurityEvent(time: Int64(n), app: "1", kind: .badRequest, clientIP: "192.0.2.7", detail: "bad frame \(n)"))
@@ -36,12 +42,7 @@ import Testing
     }
 
     @Test func anIPv6ClientsFreshAddressesShareTheBudgetOfItsSlash64() throws {
-        let bus = Bus(engine: MemoryEngine(), apps: AppRegistry(apps: []))
-        let metrics = EdgeMetrics(bus: bus, connections: ConnectionCounter())
-        let store = try SQLiteStore(path: ":memory:")
-        let logger = Logger(label: "test")
-        let writer = SecurityEventWriter(store: store, logger: logger, onDrop: Edge.countQueueDrops(metrics))
-        let sink = Edge.securitySink(writer: writer, metrics: metrics, limits: LiveLimits(SwitchboardConfig.Limits().live), logger: logger)
+        let (sink, writer, store, _) = try Self.edgeSink()
         for n in 0..<500 {
             let address = "2001:db8:5:6::\(String(n + 1, radix: 16))"
             sink.record(SecurityEvent(time: Int64(n), app: "1", kind: .badRequest, clientIP: address, detail: "bad frame \(n)"))
