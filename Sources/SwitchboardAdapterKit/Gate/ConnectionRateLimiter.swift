@@ -39,7 +39,7 @@ public final class ConnectionRateLimiter: Sendable {
     public func allow(_ ip: String) -> Bool {
         let perSecond = self.perSecond
         guard perSecond > 0 else { return true }
-        let address = IPAddress(ip)?.limitKey ?? ip
+        let address = IPAddress.limitKey(of: ip)
         let now = self.now()
         let rate = Double(perSecond)
         return self.entries.withLock { entries in

@@ -137,6 +137,9 @@ public struct IPAddress: Sendable, Hashable, CustomStringConvertible {
         self.isIPv4 ? self.description : "\(IPAddress(high: self.high, low: 0))/64"
     }
 
+    /// `limitKey` of `ip` when it parses, else `ip` as given.
+    public static func limitKey(of ip: String) -> String { IPAddress(ip)?.limitKey ?? ip }
+
     /// Whether the address is loopback: 127.0.0.0/8 or ::1.
     public var isLoopback: Bool {
         self.isIPv4 ? (self.low >> 24) & 0xff == 127 : self.high == 0 && self.low == 1

@@ -32,7 +32,7 @@ public final class ConnectionsByAddress: Sendable {
 
     /// Open connections of `ip`'s address now (of its /64, for IPv6).
     public func count(ip: String) -> Int {
-        let key = IPAddress(ip)?.limitKey ?? ip
+        let key = IPAddress.limitKey(of: ip)
         return self.counts.withLock { $0[key, default: 0] }
     }
 

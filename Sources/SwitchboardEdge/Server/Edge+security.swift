@@ -20,7 +20,7 @@ extension Edge {
         let kept = BudgetedSecuritySink(
             live: limits,
             downstream: FanOutSecuritySink([writer, LogSecuritySink(logger: logger)]),
-            addressKey: { IPAddress($0)?.limitKey ?? $0 },
+            addressKey: IPAddress.limitKey(of:),
             onDrop: { _ in dropped.increment() }
         )
         return FanOutSecuritySink([MetricsSecuritySink(metrics: metrics), kept])
