@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import SwitchboardAdapterKit
 import SwitchboardCore
 import SwitchboardStore
 import Testing
@@ -115,10 +116,51 @@ import Testing
         live.limits.publishLagMilliseconds = 100
         live.limits.client.maxPresenceMetadataBytes = 64
         live.limits.presenceTimeoutSeconds = 5
+        live.limits.uncountedAddresses = AddressRanges()
+        live.server.trustedProxies = try TrustedProxies(["10.0.0.0/8"])
+        live.admin.token = "a-rotated-admin-token-0123456789"
+        live.admin.publicMetrics = true
         #expect(ConfigReload.restartNeeded(running: running, new: live).isEmpty)
         var restart = live
         restart.server.port = 1
-        #expect(ConfigReload.restartNeeded(running: running, new: restart) == ["server"])
+        restart.admin.authFailuresPerMinute = 3
+        #expect(ConfigReload.restartNeeded(running: running, new: restart) == ["server", "admin"])
+    }
+
+    @Test func theLiveSettingsTakeAReloadedFilesAddressListsAndAdminTokenAndNameWhatChanged() throws {
+        let running = SwitchboardConfig()
+        let live = LiveEdgeSettings(
+            limits: LiveLimits(running.limits.live),
+            trustedProxies: LiveSetting(running.server.trustedProxies),
+            uncounted: LiveSetting(running.limits.uncountedAddresses),
+            admin: LiveSetting(running.admin)
+        )
+        #expect(live.replace(with: running).isEmpty)
+        var new = running
+        new.server.trustedProxies = try TrustedProxies(["10.0.0.0/8"])
+        new.limits.uncountedAddresses = AddressRanges()
+        new.admin.token = "a-rotated-admin-token-0123456789"
+        #expect(live.replace(with: new) == ["[limits] uncounted_addresses", "[server] trusted_proxies", "[admin]"])
+        #expect(live.trustedProxies.current == new.server.trustedProxies && live.uncounted.current.isEmpty)
+        #expect(live.admin.current.token == "a-rotated-admin-token-0123456789")
+        new.limits.maxSocketsPerIP = 7
+        #expect(live.replace(with: new) == ["[limits]"] && live.limits.current.maxSocketsPerIP == 7)
+    }
+
+    @Test func aReloadedAdminTokenTooWeakForTheRunningAddressesIsRefused() throws {
+        var running = SwitchboardConfig()
+        running.server.host = "0.0.0.0"
+        running.admin.token = "a-long-random-admin-token-0123456789"
+        var weak = running
+        weak.server.host = "127.0.0.1"  // the file's host: the edge still listens where it started
+        weak.admin.token = "short"
+        #expect(LiveEdgeSettings.refusal(of: weak, running: running)?.key == "admin.token")
+        #expect(LiveEdgeSettings.refusal(of: weak, running: running)?.problem.contains("only 5 characters") == true)
+        weak.admin.token = nil
+        #expect(LiveEdgeSettings.refusal(of: weak, running: running) == nil)
+        running.server.host = "127.0.0.1"
+        weak.admin.token = "short"
+        #expect(LiveEdgeSettings.refusal(of: weak, running: running) == nil)
     }
 
     @Test func aReloadReplacesTheConfigAlertRulesKeepingUnchangedEpisodesAndTheAPIRules() throws {

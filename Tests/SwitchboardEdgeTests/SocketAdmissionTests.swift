@@ -16,11 +16,15 @@ import Testing
         for channel in self.channels { _ = try? channel.finish() }
     }
 
+    let trusted = LiveSetting(TrustedProxies())
+    let uncounted = LiveSetting(AddressRanges())
+
     func admission(trusted: TrustedProxies = TrustedProxies()) -> SocketAdmission {
-        SocketAdmission(
-            sockets: ConnectionsByAddress(uncounted: AddressRanges()),
+        self.trusted.replace(trusted)
+        return SocketAdmission(
+            sockets: ConnectionsByAddress(uncounted: self.uncounted),
             limits: self.live,
-            trusted: trusted,
+            trusted: self.trusted,
             gate: Gate(apps: AppRegistry(apps: []), security: self.security, limits: self.live)
         )
     }
@@ -50,6 +54,29 @@ import Testing
         #expect(try (0..<2).allSatisfy { _ in admission.admit(try self.connection(from: "192.0.2.9")) })
         #expect(try !admission.admit(self.connection(from: "192.0.2.9")))
         self.live.replace(LiveLimits.Values(maxSocketsPerIP: 0))
+        #expect(try admission.admit(self.connection(from: "192.0.2.9")))
+    }
+
+    @Test func aReloadedProxyListAppliesToTheNextSocket() throws {
+        let admission = self.admission()
+        #expect(try (0..<2).allSatisfy { _ in admission.admit(try self.connection(from: "10.1.2.3")) })
+        #expect(try !admission.admit(self.connection(from: "10.1.2.3")))
+        self.trusted.replace(try TrustedProxies(["10.0.0.0/8"]))
+        #expect(try (0..<5).allSatisfy { _ in admission.admit(try self.connection(from: "10.1.2.3")) })
+    }
+
+    @Test func anAddressUncountedByAReloadGivesBackOnlyThePlacesItTook() throws {
+        let admission = self.admission()
+        let counted = try (0..<2).map { _ in try self.connection(from: "192.0.2.9") }
+        #expect(counted.allSatisfy { admission.admit($0) })
+        self.uncounted.replace(try AddressRanges(["192.0.2.0/24"]))
+        let uncounted = try (0..<3).map { _ in try self.connection(from: "192.0.2.9") }
+        #expect(uncounted.allSatisfy { admission.admit($0) })
+        for channel in uncounted { _ = try channel.finish() }
+        self.uncounted.replace(AddressRanges())
+        // The two counted sockets still hold their places: the uncounted ones gave back nothing.
+        #expect(try !admission.admit(self.connection(from: "192.0.2.9")))
+        _ = try counted[0].finish()
         #expect(try admission.admit(self.connection(from: "192.0.2.9")))
     }
 }

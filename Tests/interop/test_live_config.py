@@ -5,6 +5,7 @@ taking effect on connections that are already open (no reconnect), with real cli
 import json
 import shutil
 import signal
+import socket
 import time
 from pathlib import Path
 
@@ -15,7 +16,9 @@ from selenium.webdriver.support.ui import WebDriverWait
 from websockets.exceptions import ConnectionClosed
 
 from conftest import (ADMIN_TOKEN, CONFIG, MAIN, OTHER, PUSHER, SMALL, WAIT, PusherWS, PysherClient, WSClient, admin_headers, expect_error,
-                      next_event, pusher_api, rest, start_server, unique, wait_subscribers, wait_until)
+                      next_event, now_ms, pusher_api, rest, start_server, unique, wait_for_event, wait_subscribers, wait_until)
+from test_hostile_edge import closed_unread, sse_status, with_server_keys
+from test_tls import port_of
 
 IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
 
@@ -193,15 +196,88 @@ def test_sighup_warns_about_keys_that_need_a_restart():
     server = start_server()
     config = server.workdir / "switchboard.toml"
     try:
-        # Every [limits] key applies live; the admin token is read once at start, so it is named.
+        # Every [limits] key applies live; the admin lockout's allowance is read once at start, so [admin] is named.
         config.write_text(config.read_text().replace("sse_keepalive_seconds = 1", "sse_keepalive_seconds = 2")
                           .replace("presence_timeout_seconds = 3", "presence_timeout_seconds = 4")
-                          .replace(f'token = "{ADMIN_TOKEN}"', 'token = "another-admin-token-0123"'))
+                          .replace("auth_failures_per_minute = 1000", "auth_failures_per_minute = 999"))
         server.process.send_signal(signal.SIGHUP)
         wait_until(lambda: "applies only after a restart" in server.log(), message="the restart warning")
         warnings = [line for line in server.log().splitlines() if "applies only after a restart" in line]
         assert len(warnings) == 1 and "section=admin" in warnings[0], warnings
     finally:
+        server.stop()
+
+
+def test_sighup_rotates_the_admin_token_and_opens_metrics_from_the_next_request():
+    """A leaked admin token is rotated with a SIGHUP: the old one is refused from the next request, without a restart
+    that would drop every client; `public_metrics` follows the same reload."""
+    server = start_server()
+    apps = f"{server.http}/api/realtime/apps"
+    rotated = "a-rotated-admin-token-0123456789"
+    try:
+        assert httpx.get(apps, headers=admin_headers(), timeout=WAIT).status_code == 200
+        assert httpx.get(f"{server.http}/metrics", timeout=WAIT).status_code == 401
+        with WSClient(server) as client:
+            reload_with(server, CONFIG.replace(f'token = "{ADMIN_TOKEN}"', f'token = "{rotated}"\npublic_metrics = true'))
+            old = httpx.get(apps, headers=admin_headers(), timeout=WAIT)
+            assert old.status_code == 401 and old.json()["error"]["code"] == "unauthorized", old.text
+            assert httpx.get(apps, headers={"Authorization": f"Bearer {rotated}"}, timeout=WAIT).status_code == 200
+            assert httpx.get(f"{server.http}/metrics", timeout=WAIT).status_code == 200
+            client.assert_alive()
+        assert "applies only after a restart" not in server.log()
+    finally:
+        server.stop()
+
+
+def test_sighup_applies_a_new_trusted_proxy_list_to_the_next_request():
+    """Adding or removing a proxy in front of the edge needs no restart: the next request's client is resolved with the
+    reloaded `trusted_proxies`, and a peer taken off the list can no longer name the client."""
+    server = start_server()
+
+    def client_of_a_refusal(forwarded_for: str) -> str:
+        since, key = now_ms(), unique("pk_unknown_")
+        assert sse_status(server, forwarded_for=forwarded_for, key=key) == 404
+        return wait_for_event(server, "unknown_key", since, contains=key)["clientIp"]
+
+    try:
+        assert client_of_a_refusal("198.51.100.7") == "127.0.0.1"
+        reload_with(server, with_server_keys(CONFIG, 'trusted_proxies = ["127.0.0.1/32"]'))
+        assert client_of_a_refusal("198.51.100.8") == "198.51.100.8"
+        reload_with(server, CONFIG)
+        assert client_of_a_refusal("198.51.100.9") == "127.0.0.1"
+        assert "applies only after a restart" not in server.log()
+    finally:
+        server.stop()
+
+
+def test_sighup_counts_loopback_sockets_once_uncounted_addresses_is_emptied():
+    """`uncounted_addresses` follows a reload for new connections. Sockets accepted while their address was uncounted
+    took no place, so they give none back; the next ones count, and past `max_sockets_per_ip` one is closed unread."""
+    server = start_server(limits_config("max_sockets_per_ip = 2"))
+    port = port_of(server.http)
+
+    def served_socket() -> socket.socket:
+        """A keep-alive connection the server has accepted and answered once."""
+        sock = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+        sock.sendall(b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        assert sock.recv(4096).startswith(b"HTTP/1.1 200")
+        return sock
+
+    held = []
+    try:
+        held += [served_socket() for _ in range(4)]  # loopback is uncounted by default
+        reload_with(server, limits_config("max_sockets_per_ip = 2\nuncounted_addresses = []"))
+        held += [served_socket() for _ in range(2)]
+        assert closed_unread(port)
+        for sock in held[:4]:
+            sock.close()
+        time.sleep(0.5)  # time for the server to see them closed
+        assert closed_unread(port)  # the uncounted sockets freed no place
+        reload_with(server, limits_config("max_sockets_per_ip = 2"))
+        held.append(served_socket())
+    finally:
+        for sock in held:
+            sock.close()
         server.stop()
 
 

@@ -1,3 +1,4 @@
+public import SwitchboardCore
 import Synchronization
 
 /// Open connections per client address (IPv6 by /64, `IPAddress.limitKey`), each held by an `AddressHold` until its
@@ -5,21 +6,27 @@ import Synchronization
 ///
 /// Without it one address could open sockets until the process runs out of descriptors (20,000 here), and every other
 /// client's connect fails. Addresses in `uncounted` (`[limits] uncounted_addresses`, loopback unless configured) are
-/// not counted: a local process (a proxy without `trusted_proxies`, a bench) is trusted as the host is.
+/// not counted: a local process (a proxy without `trusted_proxies`, a bench) is trusted as the host is. A hold
+/// remembers whether it counted, so a reload that changes the list never gives back a place that was not taken.
 public final class ConnectionsByAddress: Sendable {
     private let counts = Mutex<[String: Int]>([:])
-    private let uncounted: AddressRanges
+    private let uncounted: LiveSetting<AddressRanges>
+
+    /// Creates empty counts that leave the addresses `uncounted` holds at each new connection out.
+    public init(uncounted: LiveSetting<AddressRanges>) {
+        self.uncounted = uncounted
+    }
 
     /// Creates empty counts that leave addresses in `uncounted` out.
-    public init(uncounted: AddressRanges = .loopback) {
-        self.uncounted = uncounted
+    public convenience init(uncounted: AddressRanges = .loopback) {
+        self.init(uncounted: LiveSetting(uncounted))
     }
 
     /// Holds one more connection of `ip` unless its address already has `limit` (0: no limit); nil when it has.
     public func hold(ip: String?, limit: Int) -> AddressHold? {
         guard let ip else { return AddressHold(releasing: nil) }
         let address = IPAddress(ip)
-        if let address, self.uncounted.contains(address) { return AddressHold(releasing: nil) }
+        if let address, self.uncounted.current.contains(address) { return AddressHold(releasing: nil) }
         let key = address?.limitKey ?? ip
         let taken = self.counts.withLock { counts -> Bool in
             let open = counts[key, default: 0]

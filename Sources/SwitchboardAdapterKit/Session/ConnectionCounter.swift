@@ -1,3 +1,4 @@
+public import SwitchboardCore
 import Synchronization
 
 /// Open connections per protocol, for the status page.
@@ -9,11 +10,14 @@ public final class ConnectionCounter: Sendable {
     public let byAddress: ConnectionsByAddress
     /// Open TCP connections of every kind per peer address, held to `[limits] max_sockets_per_ip`.
     public let sockets: ConnectionsByAddress
+    /// `[limits] uncounted_addresses`, which both counts leave out; a reload replaces it for new connections.
+    public let uncounted: LiveSetting<AddressRanges>
 
     /// Creates zeroed counts that leave addresses in `uncounted` out.
     public init(uncounted: AddressRanges = .loopback) {
-        self.byAddress = ConnectionsByAddress(uncounted: uncounted)
-        self.sockets = ConnectionsByAddress(uncounted: uncounted)
+        self.uncounted = LiveSetting(uncounted)
+        self.byAddress = ConnectionsByAddress(uncounted: self.uncounted)
+        self.sockets = ConnectionsByAddress(uncounted: self.uncounted)
     }
 
     /// Counts a connection of `protocolName` opening.

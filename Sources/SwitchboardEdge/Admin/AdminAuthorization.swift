@@ -14,18 +14,23 @@ import SwitchboardCore
 /// of them lock every operator out. What stops guessing is the token itself: off loopback the edge refuses to start
 /// with a token shorter than 24 characters or a sample one (`AdminTokenPolicy`), which no request rate can guess;
 /// the lockout only makes a guesser loud (429 and security events) and cheap to spot. Every refusal is a security event.
+///
+/// The token is read from `admin` at each request, so a SIGHUP that rotates it refuses the old one from the next request.
 struct AdminAuthorization: Sendable {
-    /// The configured admin token; nil (or empty) refuses every admin request.
-    let token: String?
+    /// `[admin]` in force; its token (nil or empty refuses every admin request) is read per request.
+    let admin: LiveSetting<SwitchboardConfig.Admin>
     let gate: Gate
     let failures: AdminFailureLimiter
 
-    /// Creates the check; `failuresPerMinute` wrong tokens per address are allowed before the lockout.
-    init(token: String?, gate: Gate, failuresPerMinute: Int = 10) {
-        self.token = token.flatMap { $0.isEmpty ? nil : $0 }
+    /// Creates the check; `auth_failures_per_minute` as it is now is the allowance of wrong tokens per address.
+    init(admin: LiveSetting<SwitchboardConfig.Admin>, gate: Gate) {
+        self.admin = admin
         self.gate = gate
-        self.failures = AdminFailureLimiter(perMinute: failuresPerMinute)
+        self.failures = AdminFailureLimiter(perMinute: admin.current.authFailuresPerMinute)
     }
+
+    /// The admin token in force; nil when none is set (or it is empty).
+    var token: String? { self.admin.current.token.flatMap { $0.isEmpty ? nil : $0 } }
 
     /// What a request presented.
     enum Presented: Equatable {

@@ -14,6 +14,11 @@ package enum AdminTokenPolicy {
 
     /// The one-line reason to refuse to start, or nil when the token may be served on `config`'s addresses.
     package static func problem(_ config: SwitchboardConfig) -> String? {
+        self.unfit(config).map { "refusing to start: \($0)" }
+    }
+
+    /// Why `config`'s token may not be served on its addresses (a SIGHUP reload is refused for it too), or nil.
+    package static func unfit(_ config: SwitchboardConfig) -> String? {
         guard let token = config.admin.token else { return nil }
         var exposed: (key: String, address: String)?
         if !Self.isLoopback(config.server.host) {
@@ -32,7 +37,7 @@ package enum AdminTokenPolicy {
         } else {
             return nil
         }
-        return "refusing to start: \(exposed.key) \"\(exposed.address)\" is not a loopback address and the admin token \(weakness); "
+        return "\(exposed.key) \"\(exposed.address)\" is not a loopback address and the admin token \(weakness); "
             + "set [admin] token (or SWITCHBOARD_ADMIN_TOKEN) to a random secret of at least \(Self.minimumLength) characters "
             + "(e.g. `openssl rand -hex 24`), or listen on 127.0.0.1 only"
     }

@@ -1,4 +1,5 @@
 import Logging
+import SwitchboardAdapterKit
 import SwitchboardCore
 import Synchronization
 
@@ -6,9 +7,10 @@ import Synchronization
 /// while running and warn about what needs a restart.
 ///
 /// Applied live: `[[apps]]` (new apps; channel rules, webhooks, presence and client-event settings of every app),
-/// `[plans.*]`, `[limits]` (`LiveLimits`) and `[[alerts]]` (the config's rules; the admin API's stay). Needing a
-/// restart (a warning names each): `default_app`, `[server]`, `[engine]`, `[store]`, `[admin]`, `[proxy]`,
-/// `[[listeners]]` (their TLS certificates are re-read by the same SIGHUP) and `workspace_plan`.
+/// `[plans.*]`, `[limits]` (`LiveLimits`, and `uncounted_addresses`), `[server] trusted_proxies`, `[admin] token` and
+/// `public_metrics` (`LiveEdgeSettings`) and `[[alerts]]` (the config's rules; the admin API's stay). Needing a
+/// restart (a warning names each): `default_app`, the rest of `[server]` and `[admin]`, `[engine]`, `[store]`,
+/// `[proxy]`, `[[listeners]]` (their TLS certificates are re-read by the same SIGHUP) and `workspace_plan`.
 final class ConfigReload: Sendable {
     /// What one reload did.
     enum Outcome: Equatable {
@@ -59,7 +61,7 @@ final class ConfigReload: Sendable {
             self.logger.warning("SIGHUP: this part of the config changed but applies only after a restart", metadata: ["section": "\(section)"])
         }
         self.logger.notice(
-            "SIGHUP: config reloaded (apps, channel rules, webhooks, plans, limits, alerts)",
+            "SIGHUP: config reloaded (apps, channel rules, webhooks, plans, limits, trusted proxies, admin token, alerts)",
             metadata: ["apps": "\(config.apps.count)", "restart_needed": "\(restart.joined(separator: ", "))"]
         )
         return .applied(restartNeeded: restart)
@@ -72,10 +74,14 @@ final class ConfigReload: Sendable {
             if String(reflecting: value(running)) != String(reflecting: value(new)) { sections.append(name) }
         }
         compare("default_app") { $0.defaultApp }
-        compare("server") { $0.server }
+        compare("server") { config in
+            var server = config.server
+            server.trustedProxies = TrustedProxies()
+            return server
+        }
         compare("engine") { $0.engine }
         compare("store") { $0.store }
-        compare("admin") { $0.admin }
+        compare("admin") { $0.admin.authFailuresPerMinute }
         compare("proxy") { $0.proxy }
         compare("listeners") { $0.listeners }
         compare("workspace_plan") { $0.workspacePlan }

@@ -49,7 +49,7 @@ public struct SwitchboardConfig: Sendable {
     }
 
     /// `[admin]`: the bearer token of the admin API.
-    public struct Admin: Sendable {
+    public struct Admin: Sendable, Equatable {
         public var token: String?
         /// `auth_failures_per_minute = 10`: wrong admin tokens one client IP may send before it is locked out for a minute.
         public var authFailuresPerMinute = 10
@@ -84,7 +84,7 @@ public struct SwitchboardConfig: Sendable {
         /// `rate_limited`. Above `max_connections_per_ip`, so an address at that limit still gets each protocol's own
         /// refusal (0 = unlimited).
         public var maxSocketsPerIP = 1200
-        /// `uncounted_addresses = ["127.0.0.0/8", "::1/128"]`: addresses neither per-address count includes (at start).
+        /// `uncounted_addresses = ["127.0.0.0/8", "::1/128"]`: addresses neither per-address count includes (new connections).
         public var uncountedAddresses = AddressRanges.loopback
         /// New connections one client IP may open per second (`new_connections_per_ip_per_second`; 0 = unlimited).
         public var newConnectionsPerIPPerSecond = 50

@@ -1,16 +1,18 @@
 import Hummingbird
 import NIOCore
 import SwitchboardAdapterKit
+import SwitchboardCore
 
 /// `GET /metrics`: Prometheus text, behind the admin token unless `[admin] public_metrics = true`.
 struct MetricsRoute {
     let metrics: EdgeMetrics
     let authorized: AdminAuthorization
-    let isPublic: Bool
+    /// `[admin] public_metrics` is read per request, so a SIGHUP applies to the next scrape.
+    let admin: LiveSetting<SwitchboardConfig.Admin>
 
     func register(on router: Router<SwitchboardContext>) {
         router.get("/metrics") { request, context -> Response in
-            if self.isPublic { return self.response() }
+            if self.admin.current.publicMetrics { return self.response() }
             return try await self.authorized(request, context) { self.response() }
         }
     }

@@ -37,7 +37,7 @@ extension Edge {
         SocketAdmission(
             sockets: self.environment.connections.sockets,
             limits: self.environment.limits,
-            trusted: self.config.server.trustedProxies,
+            trusted: self.trustedProxies,
             gate: self.environment.gate
         )
     }

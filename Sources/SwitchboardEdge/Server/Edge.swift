@@ -52,12 +52,18 @@ public struct Edge: Sendable {
     let liveSync: LiveSettingsSync?
     /// Alert rules, their evaluator (one task) and their webhook delivery (Alerts/).
     let alerts: AlertCenter
+    /// `[server] trusted_proxies` in force: read per request and per accepted connection, replaced by SIGHUP.
+    let trustedProxies: LiveSetting<TrustedProxies>
+    /// `[admin]` in force (the token and `public_metrics`), replaced by SIGHUP.
+    let admin: LiveSetting<SwitchboardConfig.Admin>
 
     /// Builds the edge; opens the store (creating it when needed).
     public init(config: SwitchboardConfig, logger: Logger) throws {
         self.config = config
         self.logger = logger
         self.listeners = try EdgeListener.load(config.listeners)
+        self.trustedProxies = LiveSetting(config.server.trustedProxies)
+        self.admin = LiveSetting(config.admin)
         // The control plane fills the registry from the store (seeded from `[[apps]]`), below.
         let apps = AppRegistry(apps: [], defaultAppID: config.defaultApp)
         self.store = try SQLiteStore(path: config.store.path)
@@ -136,7 +142,7 @@ public struct Edge: Sendable {
         (self.configReload, self.liveSync) = Self.liveConfiguration(
             config: config,
             controlPlane: self.controlPlane,
-            limits: limits,
+            live: LiveEdgeSettings(limits: limits, trustedProxies: self.trustedProxies, uncounted: connections.uncounted, admin: self.admin),
             alerts: self.alerts,
             metrics: self.metrics,
             logger: logger
@@ -174,17 +180,16 @@ public struct Edge: Sendable {
         let router = Router(context: SwitchboardContext.self)
         let webSocketRouter = Router(context: SwitchboardContext.self)
         // First on both routers, so every route below reads the client's address through `[server] trusted_proxies`.
-        router.add(middleware: TrustedProxiesMiddleware(trusted: self.config.server.trustedProxies))
-        webSocketRouter.add(middleware: TrustedProxiesMiddleware(trusted: self.config.server.trustedProxies))
+        router.add(middleware: TrustedProxiesMiddleware(trusted: self.trustedProxies))
+        webSocketRouter.add(middleware: TrustedProxiesMiddleware(trusted: self.trustedProxies))
         // Before the routes, so it times every HTTP request (HTTPMetrics.swift).
         router.add(middleware: HTTPMetricsMiddleware(metrics: self.metrics.operations.http))
         router.add(middleware: UpgradeRequiredHeaders())
         for adapter in self.adapters { adapter.register(http: router, webSocket: webSocketRouter) }
         // One instance for every admin route, so wrong-token counts and lockouts are shared by the console's routes too.
         let adminAuthorization = AdminAuthorization(
-            token: self.config.admin.token,
-            gate: self.environment.gate,
-            failuresPerMinute: self.config.admin.authFailuresPerMinute
+            admin: self.admin,
+            gate: self.environment.gate
         )
         AdminRoutes(
             bus: self.bus,
@@ -209,7 +214,7 @@ public struct Edge: Sendable {
         StaticFiles().register(on: router)
         SDKFiles(root: self.config.server.sdkDir).register(on: router)
         ProbeRoutes(bus: self.bus, shutdown: self.environment.shutdown, version: Self.version).register(on: router)
-        MetricsRoute(metrics: self.metrics, authorized: adminAuthorization, isPublic: self.config.admin.publicMetrics).register(on: router)
+        MetricsRoute(metrics: self.metrics, authorized: adminAuthorization, admin: self.admin).register(on: router)
         // Keep last: a router middleware wraps only routes added after it and the not-found path, so the proxy
         // sees exactly the requests no route above (nor any WebSocket route) claims.
         router.add(

@@ -9,16 +9,17 @@ import SwitchboardCore
 ///
 /// `max_connections_per_ip` counts WebSocket connections and SSE streams only once a request is admitted: plain HTTP
 /// keep-alive and h2 connections, TLS handshakes and request bodies sent a byte a minute were not counted, so one
-/// address could hold every descriptor the process has. A trusted proxy carries many clients and is not counted.
+/// address could hold every descriptor the process has. A trusted proxy carries many clients and is not counted
+/// (`[server] trusted_proxies` as it is when the connection is accepted).
 struct SocketAdmission: Sendable {
     let sockets: ConnectionsByAddress
     let limits: LiveLimits
-    let trusted: TrustedProxies
+    let trusted: LiveSetting<TrustedProxies>
     let gate: Gate
 
     /// Whether `channel` may be served; its place is given back when it closes. A refusal is a `rate_limited` event.
     func admit(_ channel: any Channel) -> Bool {
-        guard let peer = channel.remoteAddress, !self.trusted.trusts(peer) else { return true }
+        guard let peer = channel.remoteAddress, !self.trusted.current.trusts(peer) else { return true }
         let limit = self.limits.current.maxSocketsPerIP
         guard let hold = self.sockets.hold(ip: peer.ipAddress, limit: limit) else {
             let detail = "more than \(limit) open sockets from \(peer.ipAddress ?? "one address"): closed at accept"
