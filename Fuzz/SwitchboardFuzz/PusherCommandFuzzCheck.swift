@@ -1,6 +1,7 @@
 import NIOCore
 import Pusher
 import SwitchboardAdapterKit
+import SwitchboardCore
 
 /// The Pusher protocol's frame decoder (`PusherCommand(parsing:)`).
 enum PusherCommandFuzzCheck {
@@ -38,7 +39,7 @@ enum PusherCommandFuzzCheck {
         case .clientEvent(let event, let channel, let data, _):
             try require(!channel.isEmpty, "accepted an empty channel")
             try require(
-                event.hasPrefix("client-") && event.utf8.count <= PusherCommand.maxEventNameLength,
+                event.hasPrefix("client-") && EventName.isValid(event),
                 "accepted event name \(event.debugDescription)"
             )
             try requireSingleJSONValue(data, "client event data in bus form")

@@ -136,6 +136,21 @@ import Testing
         await #expect(throws: BusError.invalidChannel) { try await bus.subscribe(TestSubscriber(1), app: app, channel: "has space") }
         await #expect(throws: BusError.invalidChannel) { try await bus.publish(publication(""), app: app) }
     }
+
+    @Test func anEventNameSSECouldNotCarryIntactIsRefusedBeforeItCountsAgainstThePlan() async throws {
+        var plan = Plan.enterprise
+        plan.publishesPerMinute = 1
+        let app = testApp(plan: plan)
+        let bus = Bus(engine: MemoryEngine(), apps: AppRegistry(apps: [app]))
+        for name in ["ev\nil", "a\rb", "tab\there", "", String(repeating: "n", count: 201), "del\u{7F}"] {
+            await #expect(throws: BusError.invalidEventName) { try await bus.publish(publication("room", event: name), app: app) }
+        }
+        #expect(bus.stats.publishedTotal == 0)
+        // The one publish a minute the plan allows is still there.
+        let published = try await bus.publish(publication("room", event: String(repeating: "é", count: 100)), app: app)
+        #expect(published.position?.offset == 1)
+        #expect(EventName.isValid("client-typing.ü:1") && !EventName.isValid("two\u{85}lines"))
+    }
 }
 
 @Suite struct AppTests {

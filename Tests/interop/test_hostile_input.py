@@ -227,6 +227,29 @@ def test_lone_surrogate_escapes_in_a_publish_are_400(server):
     assert r.json()["error"]["code"] == "bad_request", r.text
 
 
+@pytest.mark.parametrize("name", ["ev\nil", "a\rb", ""])
+def test_an_event_name_sse_could_not_carry_intact_is_refused_by_every_publish_path(server, name):
+    """Found by an audit: a name with a line break was published, JSON-action subscribers got it as sent and SSE
+    consumers under another name (the line break dropped), and an empty one reached SSE as an unnamed message. Every
+    publish path now answers its protocol's bad request, and nothing is delivered."""
+    channel = unique("names-")
+    with WSClient(server) as client:
+        client.subscribed(channel)
+        r = httpx.post(f"{server.http}/_rt/api/publish", headers=api_headers(), json={"channel": channel, "data": 1, "name": name},
+                       timeout=WAIT)
+        assert r.status_code == 400 and r.json()["error"]["code"] == "bad_request", r.text
+        r = pusher_signed_post(server, f"/apps/{MAIN['id']}/events", json.dumps({"name": name, "channels": [channel], "data": "1"}).encode())
+        assert r.status_code == 400 and r.json()["error"]["code"] == "bad_request", r.text
+        r = httpx.post(f"{server.http}/api/publish", json={"channel": channel, "data": 1, "name": name},
+                       headers={"Authorization": f"apikey {MAIN['secret']}"}, timeout=WAIT)
+        assert r.json()["error"]["code"] == 107, r.text
+        with WSClient(server) as publisher:
+            publisher.send({"action": "publish", "channel": channel, "data": 1, "name": name})
+            error = publisher.recv()
+            assert error["event"] == "error" and error["data"]["code"] == "bad_request", error
+        assert_nothing_then_marker(client, server, channel)
+
+
 # ---------------------------------------------------------------------------------------------
 # WebSocket frames: invalid UTF-8 in text closes with 1007, an unmasked frame with 1002.
 # ---------------------------------------------------------------------------------------------

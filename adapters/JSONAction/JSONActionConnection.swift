@@ -375,6 +375,8 @@ public final class JSONActionConnection: Sendable {
             self.refuse(JSONActionErrorCode(name: "over_quota"), BusError.monthlyQuota(limit: limit).message, channel: channel, kind: .overQuota)
         case .invalidChannel:
             self.refuse(.badRequest, "invalid channel name", channel: channel, kind: .badRequest)
+        case .invalidEventName:
+            self.refuse(.badRequest, EventName.rule, channel: channel, kind: .badRequest)
         case .presenceNotAllowed:
             self.refuse(.forbidden, "presence is not enabled on \(channel)", channel: channel, kind: .forbidden)
         case .connectionLimit(let limit):

@@ -831,7 +831,7 @@ public final class JWTConnection: Sendable {
         case .monthlyQuota(let limit):
             self.report(.overQuota, "\(channel): monthly quota of \(limit) messages used up")
             return .limitExceeded
-        case .invalidChannel: return .badRequest
+        case .invalidChannel, .invalidEventName: return .badRequest
         case .presenceNotAllowed: return .notAvailable
         case .presenceFull(let limit):
             self.report(.overQuota, "\(channel): presence full at \(limit) members")

@@ -315,6 +315,7 @@ struct JWTServerAPI: Sendable {
             case .messageTooLarge, .channelLimit, .connectionLimit, .presenceFull, .metadataTooLarge, .monthlyQuota:
                 throw Failure(code: .limitExceeded, message: error.message)
             case .invalidChannel: throw Failure(code: .badRequest, message: "invalid channel")
+            case .invalidEventName: throw Failure(code: .badRequest, message: EventName.rule)
             case .presenceNotAllowed: throw Failure(code: .notAvailable, message: nil)
             case .kitRefused(let refusal):
                 throw Failure(code: refusal.reason == .rateLimited ? .tooManyRequests : .badRequest, message: refusal.message)

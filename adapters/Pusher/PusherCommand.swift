@@ -1,5 +1,6 @@
 public import NIOCore
 import SwitchboardAdapterKit
+import SwitchboardCore
 
 /// One client frame of the Pusher protocol, parsed and checked for shape (not for permission).
 public enum PusherCommand: Sendable {
@@ -23,9 +24,6 @@ public enum PusherCommand: Sendable {
         /// The channel the frame named, if any.
         public let channel: String?
     }
-
-    /// The longest event name accepted.
-    public static let maxEventNameLength = 200
 
     /// `pusher:…` and `pusher_internal:…` event names belong to the protocol: pusher-js hands a channel's `pusher:`
     /// events (`pusher:subscription_error`, …) to the app as the server's own, so nobody else may use them.
@@ -72,9 +70,7 @@ public enum PusherCommand: Sendable {
             self = .signin(auth: auth, userData: userData)
         default:
             guard event.hasPrefix("client-") else { throw Failure(message: "unsupported event \(event)", channel: channel) }
-            guard event.utf8.count <= Self.maxEventNameLength else {
-                throw Failure(message: "event names are limited to \(Self.maxEventNameLength) characters", channel: channel)
-            }
+            guard EventName.isValid(event) else { throw Failure(message: EventName.rule, channel: channel) }
             guard let channel, !channel.isEmpty else { throw Failure(message: "client events need a channel", channel: nil) }
             guard let raw = object.raw("data") else { throw Failure(message: "client events need data", channel: channel) }
             let content = object.string("data")

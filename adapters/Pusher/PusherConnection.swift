@@ -571,6 +571,8 @@ public final class PusherConnection: Sendable {
             self.refuse(.overCapacity, BusError.monthlyQuota(limit: limit).message, channel: channel, kind: .overQuota)
         case .invalidChannel:
             self.refuse(.invalidMessage, "invalid channel name", channel: channel, kind: .badRequest)
+        case .invalidEventName:
+            self.refuse(.invalidMessage, EventName.rule, channel: channel, kind: .badRequest)
         case .presenceNotAllowed:
             self.refuse(.invalidMessage, "presence is not enabled on \(channel)", channel: channel, kind: .forbidden)
         case .presenceFull, .metadataTooLarge:

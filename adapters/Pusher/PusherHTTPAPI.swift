@@ -158,9 +158,7 @@ struct PusherHTTPAPI: Sendable {
 
     func trigger(from object: JSONObject, app: App, maxChannels: Int) throws(Failure) -> Trigger {
         guard let name = object.string("name"), !name.isEmpty else { throw .badRequest("\"name\" is required") }
-        guard name.utf8.count <= PusherCommand.maxEventNameLength else {
-            throw .badRequest("event names are limited to \(PusherCommand.maxEventNameLength) characters")
-        }
+        guard EventName.isValid(name) else { throw .badRequest(EventName.rule) }
         // Pusher answers 400 too: a `pusher:` event would reach pusher-js apps as the server's own (a subscription error).
         guard !PusherCommand.isReservedEventName(name) else { throw .badRequest("the pusher: and pusher_internal: event names are reserved") }
         var seen = Set<String>()

@@ -7,7 +7,7 @@ extension BusError {
         switch self {
         case .messageTooLarge, .metadataTooLarge: .contentTooLarge
         case .rateLimited: .tooManyRequests
-        case .invalidChannel: .badRequest
+        case .invalidChannel, .invalidEventName: .badRequest
         case .presenceNotAllowed, .channelLimit, .connectionLimit, .presenceFull, .monthlyQuota: .forbidden
         case .kitRefused(let refusal): refusal.httpStatus
         }
@@ -19,7 +19,7 @@ extension BusError {
         case .messageTooLarge, .metadataTooLarge: "message_too_large"
         case .rateLimited: "rate_limited"
         case .monthlyQuota: "over_quota"
-        case .invalidChannel: "bad_request"
+        case .invalidChannel, .invalidEventName: "bad_request"
         case .presenceNotAllowed: "forbidden"
         case .channelLimit, .connectionLimit, .presenceFull: "channel_limit"
         case .kitRefused(let refusal): refusal.errorCode

@@ -297,6 +297,7 @@ public final class Bus: BrokerEventHandler {
     /// Publishes within the app's limits; returns the publication with its position when the channel keeps history.
     public func publish(_ publication: Publication, app: App, options: PublishOptions = PublishOptions()) async throws -> Publication {
         guard ChannelName.isValid(publication.channel) else { throw BusError.invalidChannel }
+        guard publication.event.map(EventName.isValid) ?? true else { throw BusError.invalidEventName }
         try self.admitPublish(app: app, size: publication.data.readableBytes)
         return try await self.publishAdmitted(publication, app: app, options: options)
     }

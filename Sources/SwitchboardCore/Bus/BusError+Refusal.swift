@@ -6,7 +6,7 @@ extension BusError {
         case .messageTooLarge, .metadataTooLarge: .messageTooLarge
         case .rateLimited: .rateLimited
         case .monthlyQuota: .overQuota
-        case .invalidChannel: .badRequest
+        case .invalidChannel, .invalidEventName: .badRequest
         case .presenceNotAllowed: .forbidden
         case .kitRefused(let refusal): refusal.securityKind
         }
@@ -21,6 +21,7 @@ extension BusError {
         case .rateLimited: "the app's publish rate is exhausted"
         case .monthlyQuota(let limit): "the app's plan allows \(limit) messages a month; this month's are used up"
         case .invalidChannel: "invalid channel name"
+        case .invalidEventName: EventName.rule
         case .presenceNotAllowed: "presence is not enabled on this channel"
         case .presenceFull(let limit): "the presence channel already has \(limit) members"
         case .metadataTooLarge(let limit): "presence metadata is limited to \(limit) bytes"

@@ -12,6 +12,8 @@ public enum BusError: Error, Equatable, Sendable {
     case monthlyQuota(limit: Int)
     /// The channel name is not valid.
     case invalidChannel
+    /// The event name is not valid (`EventName`).
+    case invalidEventName
     /// The channel's rules do not allow presence.
     case presenceNotAllowed
     /// The presence channel already holds as many members as the app allows (`max_presence_members`).
