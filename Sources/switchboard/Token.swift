@@ -51,7 +51,7 @@ struct Token: ParsableCommand {
         }
         let split = { (text: String) in text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
         print(
-            HS256Token.mint(
+            HMACToken.mint(
                 secret: app.signingSecret,
                 subject: self.user,
                 expiresAt: WallClock.milliseconds() / 1000 + self.ttl,

@@ -32,7 +32,7 @@ struct Harness {
     }
 
     func token(channel: String, user: String = "u", permissions: [String] = ["subscribe", "publish"], expiresIn: Int64 = 60) -> String {
-        HS256Token.mint(
+        HMACToken.mint(
             secret: "secret",
             subject: user,
             expiresAt: WallClock.milliseconds() / 1000 + expiresIn,

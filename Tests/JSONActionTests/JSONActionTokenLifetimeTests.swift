@@ -9,7 +9,7 @@ import Testing
 /// Channel grants end with their token: at `exp` unless refreshed, and when the signing key is revoked.
 @Suite struct JSONActionTokenLifetimeTests {
     static func token(_ channel: String, secret: String = "secret", expiresAt: Int64?, permissions: [String] = ["subscribe", "publish"]) -> String {
-        HS256Token.mint(secret: secret, subject: "u", expiresAt: expiresAt, channel: channel, permissions: permissions)
+        HMACToken.mint(secret: secret, subject: "u", expiresAt: expiresAt, channel: channel, permissions: permissions)
     }
 
     static func publish(_ h: Harness, _ channel: String, _ n: Int) async throws {

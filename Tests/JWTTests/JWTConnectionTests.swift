@@ -61,11 +61,11 @@ struct Harness {
     }
 
     func token(user: String = "u1", expiresIn: Int64 = 60, channels: [String]? = nil, secret: String = "secret") -> String {
-        HS256Token.mint(secret: secret, subject: user, expiresAt: WallClock.milliseconds() / 1000 + expiresIn, channels: channels)
+        HMACToken.mint(secret: secret, subject: user, expiresAt: WallClock.milliseconds() / 1000 + expiresIn, channels: channels)
     }
 
     func subToken(_ channel: String, user: String = "u1", expiresIn: Int64 = 60, secret: String = "secret") -> String {
-        HS256Token.mint(secret: secret, subject: user, expiresAt: WallClock.milliseconds() / 1000 + expiresIn, channel: channel)
+        HMACToken.mint(secret: secret, subject: user, expiresAt: WallClock.milliseconds() / 1000 + expiresIn, channel: channel)
     }
 
     /// A new connection's subscribe to `channel` recovering from `offset` in `epoch`: its reply and the offsets replayed.
@@ -191,7 +191,7 @@ extension JSONObject {
     @Test func aClientsPublicationCarriesItsClientIDAndConnInfoToSubscribersAndHistory() async throws {
         let h = Harness()
         let alice = try h.open()
-        let token = HS256Token.mint(
+        let token = HMACToken.mint(
             secret: "secret",
             subject: "alice",
             expiresAt: WallClock.milliseconds() / 1000 + 60,

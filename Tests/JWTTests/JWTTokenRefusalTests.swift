@@ -11,7 +11,7 @@ import Testing
 @Suite struct JWTTokenRefusalTests {
     /// `claims` (a JSON object's text) signed with the harness app's secret.
     static func signed(_ claims: String, secret: String = "secret") -> String {
-        HS256Token.sign(payload: ByteBuffer(string: claims), secret: secret)
+        HMACToken.sign(payload: ByteBuffer(string: claims), secret: secret)
     }
 
     static var now: Int64 { WallClock.milliseconds() / 1000 }

@@ -16,12 +16,12 @@ struct KeyRevocationTests {
     }
 
     @Test func aVerifiedTokenNamesTheSecretThatSignedIt() throws {
-        let token = HS256Token.mint(secret: "old-secret", subject: "u", expiresAt: nil, channel: "private-a")
-        let claims = try HS256Token.verify(token, secrets: ["new-secret", "old-secret"], now: 0)
+        let token = HMACToken.mint(secret: "old-secret", subject: "u", expiresAt: nil, channel: "private-a")
+        let claims = try HMACToken.verify(token, secrets: ["new-secret", "old-secret"], now: 0)
         #expect(claims.signer == KeyFingerprint(secret: "old-secret"))
-        let newer = HS256Token.mint(secret: "new-secret", subject: "u", expiresAt: nil)
-        #expect(try HS256Token.verify(newer, secrets: ["new-secret", "old-secret"], now: 0).signer == KeyFingerprint(secret: "new-secret"))
-        #expect(throws: HS256Token.Failure.badSignature) { try HS256Token.verify(token, secrets: ["new-secret"], now: 0) }
+        let newer = HMACToken.mint(secret: "new-secret", subject: "u", expiresAt: nil)
+        #expect(try HMACToken.verify(newer, secrets: ["new-secret", "old-secret"], now: 0).signer == KeyFingerprint(secret: "new-secret"))
+        #expect(throws: HMACToken.Failure.badSignature) { try HMACToken.verify(token, secrets: ["new-secret"], now: 0) }
     }
 
     @Test func grantsAreReplacedByNewerSignersAndRevokedByTheirOwn() {

@@ -289,10 +289,12 @@ def b64url(data: bytes) -> str:
 
 
 def sign_jwt(claims: dict, secret: str, header: dict | None = None) -> str:
-    """An HS256 JWT made with the standard library only (so the server is checked against an independent signer)."""
+    """An HS256 JWT (or HS384/HS512, as the header's `alg` says) made with the standard library only, so the server is
+    checked against an independent signer."""
     header = header or {"alg": "HS256", "typ": "JWT"}
+    digest = {"HS384": hashlib.sha384, "HS512": hashlib.sha512}.get(header.get("alg"), hashlib.sha256)
     signing_input = b64url(json.dumps(header).encode()) + "." + b64url(json.dumps(claims).encode())
-    signature = hmac.new(secret.encode(), signing_input.encode(), hashlib.sha256).digest()
+    signature = hmac.new(secret.encode(), signing_input.encode(), digest).digest()
     return signing_input + "." + b64url(signature)
 
 

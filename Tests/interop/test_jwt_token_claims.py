@@ -86,6 +86,33 @@ def test_a_fractional_exp_is_accepted_for_connection_and_subscription_tokens(ser
     run(main())
 
 
+def test_hs512_and_hs384_tokens_connect_and_subscribe_as_centrifugo_accepts_them(server):
+    """Found by an audit: only HS256 verified, while Centrifugo also takes HS384 and HS512, so a backend that signs with
+    either lost every client on migration. centrifuge-python connects with an HS512 token and subscribes with an HS384
+    one; a JSON-action channel token in HS512 opens its channel too."""
+    channel = unique("private-jwt")
+    exp = int(time.time()) + 600
+
+    async def main():
+        c, events = client(server, token=sign_jwt({"sub": "u1", "exp": exp}, MAIN["secret"], {"alg": "HS512", "typ": "JWT"}))
+        await c.connect()
+        await get(events.connected)
+        seen = SubEvents()
+        sub = sign_jwt({"sub": "u1", "channel": channel, "exp": exp}, MAIN["secret"], {"alg": "HS384", "typ": "JWT"})
+        await subscribed(c, channel, events=seen, token=sub)
+        publish(server, channel, {"n": 1})
+        assert (await get(seen.publications)).pub.data == {"n": 1}
+        await c.disconnect()
+
+    run(main())
+    with WSClient(server) as ws:
+        other = unique("private-hs512")
+        ws.send({"action": "subscribe", "channel": other,
+                 "token": sign_jwt({"sub": "u1", "channel": other, "permissions": ["subscribe"], "exp": exp}, MAIN["secret"],
+                                   {"alg": "HS512", "typ": "JWT"})})
+        assert ws.recv()["event"] == "subscribed"
+
+
 def test_a_token_whose_nbf_is_ahead_gets_109_at_connect_and_at_subscribe(server):
     channel = unique("private-jwt")
     ahead = int(time.time()) + 600

@@ -253,7 +253,7 @@ struct JSONActionAPI: Sendable {
             expiresIn = seconds
         }
         guard expiresIn > 0, expiresIn <= 30 * 86_400 else { throw APIFailure.badRequest("\"expiresIn\" must be 1 to 2592000 seconds") }
-        let token = HS256Token.mint(
+        let token = HMACToken.mint(
             secret: call.app.signingSecret,
             subject: userID,
             expiresAt: WallClock.milliseconds() / 1000 + expiresIn,

@@ -325,9 +325,9 @@ public final class JSONActionConnection: Sendable {
             self.refuse(.unauthorized, "\(channel) needs a channel token", channel: channel, kind: .tokenInvalid)
             return nil
         }
-        let claims: HS256Token.Claims
+        let claims: HMACToken.Claims
         do {
-            claims = try HS256Token.verify(token, secrets: self.currentSecrets, now: WallClock.milliseconds() / 1000)
+            claims = try HMACToken.verify(token, secrets: self.currentSecrets, now: WallClock.milliseconds() / 1000)
         } catch .expired {
             self.refuse(.unauthorized, "the channel token has expired", channel: channel, kind: .tokenExpired)
             return nil

@@ -23,7 +23,7 @@ extension JWTConnection {
     var currentSecrets: [String] { self.bus.apps.app(id: self.app.id)?.secrets ?? [] }
 
     /// Records that `claims`' signer authorized `scope` (the connection, or one channel), replacing what was there.
-    func remember(_ scope: KeyGrants.Scope, _ claims: HS256Token.Claims) {
+    func remember(_ scope: KeyGrants.Scope, _ claims: HMACToken.Claims) {
         self.keyGrants.withLock { $0.record(scope, signer: claims.signer) }
     }
 

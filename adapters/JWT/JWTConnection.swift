@@ -257,9 +257,9 @@ public final class JWTConnection: Sendable {
             self.report(.badRequest, "refresh without a token")
             return self.reply(JWTReply.error(id: id, .badRequest))
         }
-        let claims: HS256Token.Claims
+        let claims: HMACToken.Claims
         do {
-            claims = try HS256Token.verify(token, secrets: self.currentSecrets, now: WallClock.milliseconds() / 1000)
+            claims = try HMACToken.verify(token, secrets: self.currentSecrets, now: WallClock.milliseconds() / 1000)
         } catch .expired {
             self.report(.tokenExpired, "expired refresh token")
             return self.reply(JWTReply.error(id: id, .tokenExpired, temporary: true))
@@ -301,9 +301,9 @@ public final class JWTConnection: Sendable {
             self.report(.forbidden, "\(channel): sub_refresh without a subscription")
             return self.reply(JWTReply.error(id: id, .permissionDenied))
         }
-        let claims: HS256Token.Claims
+        let claims: HMACToken.Claims
         do {
-            claims = try HS256Token.verify(token, secrets: self.currentSecrets, now: WallClock.milliseconds() / 1000)
+            claims = try HMACToken.verify(token, secrets: self.currentSecrets, now: WallClock.milliseconds() / 1000)
         } catch .expired {
             self.report(.tokenExpired, "\(channel): expired subscription refresh token")
             return self.reply(JWTReply.error(id: id, .tokenExpired, temporary: true))
@@ -741,18 +741,18 @@ public final class JWTConnection: Sendable {
 
     /// Verifies a token; on failure answers (109 for expired, 103 for a subscription token) or ends the connection
     /// (3500), reports, and returns nil.
-    func verify(_ token: String, id: Int64, for use: TokenUse) -> HS256Token.Claims? {
+    func verify(_ token: String, id: Int64, for use: TokenUse) -> HMACToken.Claims? {
         let what: String
         switch use {
         case .connection: what = "connection token"
         case .subscription(let channel): what = "\(channel): subscription token"
         }
-        let claims: HS256Token.Claims
+        let claims: HMACToken.Claims
         let now = WallClock.milliseconds() / 1000
-        do throws(HS256Token.Failure) {
-            claims = try HS256Token.verify(token, secrets: self.currentSecrets, now: now)
+        do throws(HMACToken.Failure) {
+            claims = try HMACToken.verify(token, secrets: self.currentSecrets, now: now)
             // A grant whose `expire_at` has passed is answered as an expired token, as Centrifugo does.
-            if let end = claims.grantExpiresAt, end <= now { throw HS256Token.Failure.expired }
+            if let end = claims.grantExpiresAt, end <= now { throw HMACToken.Failure.expired }
         } catch .expired {
             self.report(.tokenExpired, "expired \(what)")
             self.reply(JWTReply.error(id: id, .tokenExpired))
@@ -785,7 +785,7 @@ public final class JWTConnection: Sendable {
         }
     }
 
-    static func kind(of failure: HS256Token.Failure) -> SecurityEvent.Kind {
+    static func kind(of failure: HMACToken.Failure) -> SecurityEvent.Kind {
         switch failure {
         case .badSignature: .badSignature
         case .expired: .tokenExpired

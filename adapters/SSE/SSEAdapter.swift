@@ -275,9 +275,9 @@ public struct SSEAdapter: ProtocolAdapter {
             guard let first = protected.first else { return .granted(nil) }
             return .refused(self.refuse(.unauthorized, .tokenInvalid, "\(first) needs a token", app: app, caller: caller))
         }
-        let claims: HS256Token.Claims
+        let claims: HMACToken.Claims
         do {
-            claims = try HS256Token.verify(token, secrets: app.secrets, now: WallClock.milliseconds() / 1000)
+            claims = try HMACToken.verify(token, secrets: app.secrets, now: WallClock.milliseconds() / 1000)
         } catch .expired {
             return .refused(self.refuse(.unauthorized, .tokenExpired, "the token has expired", app: app, caller: caller))
         } catch {

@@ -2,16 +2,18 @@ import Crypto
 import Foundation
 public import NIOCore
 
-/// HS256 JSON Web Tokens signed with an app secret: connection tokens and channel tokens.
+/// JSON Web Tokens signed with an HMAC of an app secret: connection tokens and channel tokens.
 ///
-/// Only `HS256` is accepted (never `none`), the signature is compared in constant time,
-/// and `exp` and `nbf` are enforced. Every secret of the app verifies, so rotation has an overlap.
-public enum HS256Token {
+/// `HS256`, `HS384` and `HS512` are accepted, as Centrifugo accepts them (never `none`, never a public-key algorithm);
+/// the header's algorithm picks the hash, so a MAC made with another one does not verify. The signature is compared in
+/// constant time, and `exp` and `nbf` are enforced. Every secret of the app verifies, so rotation has an overlap.
+/// Tokens the edge mints are HS256.
+public enum HMACToken {
     /// Why a token was refused.
     public enum Failure: Error, Equatable, Sendable {
         /// Not three base64url parts of JSON.
         case malformed
-        /// The header names another algorithm (`none`, `RS256`, ...).
+        /// The header names an algorithm that is not an HMAC (`none`, `RS256`, ...).
         case unsupportedAlgorithm(String)
         /// No secret of the app produced this signature.
         case badSignature
@@ -74,13 +76,16 @@ public enum HS256Token {
         else { throw .malformed }
         guard let header = try? JSONObject(parsing: ByteBuffer(bytes: headerData)) else { throw .malformed }
         let algorithm = header.string("alg") ?? ""
-        guard algorithm == "HS256" else { throw .unsupportedAlgorithm(algorithm) }
         let input = Data(token.utf8.prefix(parts[0].utf8.count + 1 + parts[1].utf8.count))
-        var matched: String?
-        for secret in secrets
-        where HMAC<SHA256>.isValidAuthenticationCode(signature, authenticating: input, using: SymmetricKey(data: Data(secret.utf8))) {
-            matched = matched ?? secret
+        let isValid: (String) -> Bool
+        switch algorithm {
+        case "HS256": isValid = { Self.isValid(signature, of: input, secret: $0, hash: SHA256.self) }
+        case "HS384": isValid = { Self.isValid(signature, of: input, secret: $0, hash: SHA384.self) }
+        case "HS512": isValid = { Self.isValid(signature, of: input, secret: $0, hash: SHA512.self) }
+        default: throw .unsupportedAlgorithm(algorithm)
         }
+        var matched: String?
+        for secret in secrets where isValid(secret) { matched = matched ?? secret }
         guard let matched else { throw .badSignature }
         guard let payload = try? JSONObject(parsing: ByteBuffer(bytes: payloadData)) else { throw .malformed }
         let claims = Claims(payload: payload, signer: KeyFingerprint(secret: matched))
@@ -88,6 +93,10 @@ public enum HS256Token {
         if let exp = claims.expiresAt, exp <= now { throw .expired }
         if let notBefore = claims.notBefore, notBefore > now { throw .expired }
         return claims
+    }
+
+    static func isValid<Hash: HashFunction>(_ signature: Data, of input: Data, secret: String, hash: Hash.Type) -> Bool {
+        HMAC<Hash>.isValidAuthenticationCode(signature, authenticating: input, using: SymmetricKey(data: Data(secret.utf8)))
     }
 
     static func base64URL(_ data: Data) -> String {
@@ -102,7 +111,7 @@ public enum HS256Token {
     }
 }
 
-extension HS256Token {
+extension HMACToken {
     /// Builds and signs a token from the usual claims; used by `switchboard token` and the REST token endpoint.
     public static func mint(
         secret: String,

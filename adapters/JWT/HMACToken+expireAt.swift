@@ -1,6 +1,6 @@
 import SwitchboardAdapterKit
 
-extension HS256Token.Claims {
+extension HMACToken.Claims {
     /// When what the token grants ends: Centrifugo's `expire_at` when the token has one (0 or less: never), which lets
     /// a short-lived token open a longer connection or subscription; else the token's own `exp`.
     var grantExpiresAt: Int64? {
