@@ -120,27 +120,32 @@ import Testing
         live.server.trustedProxies = try TrustedProxies(["10.0.0.0/8"])
         live.admin.token = "a-rotated-admin-token-0123456789"
         live.admin.publicMetrics = true
+        live.proxy.upstream = "http://127.0.0.1:3001"
         #expect(ConfigReload.restartNeeded(running: running, new: live).isEmpty)
         var restart = live
         restart.server.port = 1
         restart.admin.authFailuresPerMinute = 3
-        #expect(ConfigReload.restartNeeded(running: running, new: restart) == ["server", "admin"])
+        restart.proxy.readTimeoutMilliseconds = 1
+        #expect(ConfigReload.restartNeeded(running: running, new: restart) == ["server", "admin", "proxy"])
     }
 
-    @Test func theLiveSettingsTakeAReloadedFilesAddressListsAndAdminTokenAndNameWhatChanged() throws {
+    @Test func theLiveSettingsTakeAReloadedFilesAddressListsAdminTokenAndUpstreamAndNameWhatChanged() throws {
         let running = SwitchboardConfig()
         let live = LiveEdgeSettings(
             limits: LiveLimits(running.limits.live),
             trustedProxies: LiveSetting(running.server.trustedProxies),
             uncounted: LiveSetting(running.limits.uncountedAddresses),
-            admin: LiveSetting(running.admin)
+            admin: LiveSetting(running.admin),
+            proxyUpstream: LiveSetting(nil)
         )
         #expect(live.replace(with: running).isEmpty)
         var new = running
         new.server.trustedProxies = try TrustedProxies(["10.0.0.0/8"])
         new.limits.uncountedAddresses = AddressRanges()
         new.admin.token = "a-rotated-admin-token-0123456789"
-        #expect(live.replace(with: new) == ["[limits] uncounted_addresses", "[server] trusted_proxies", "[admin]"])
+        new.proxy.upstream = "http://127.0.0.1:3001/app"
+        #expect(live.replace(with: new) == ["[limits] uncounted_addresses", "[server] trusted_proxies", "[admin]", "[proxy] upstream"])
+        #expect(live.proxyUpstream.current == ProxyUpstream("http://127.0.0.1:3001/app"))
         #expect(live.trustedProxies.current == new.server.trustedProxies && live.uncounted.current.isEmpty)
         #expect(live.admin.current.token == "a-rotated-admin-token-0123456789")
         new.limits.maxSocketsPerIP = 7

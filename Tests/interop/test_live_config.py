@@ -18,6 +18,7 @@ from websockets.exceptions import ConnectionClosed
 from conftest import (ADMIN_TOKEN, CONFIG, MAIN, OTHER, PUSHER, SMALL, WAIT, PusherWS, PysherClient, WSClient, admin_headers, expect_error,
                       next_event, now_ms, pusher_api, rest, start_server, unique, wait_for_event, wait_subscribers, wait_until)
 from test_hostile_edge import closed_unread, sse_status, with_server_keys
+from test_proxy import Upstream
 from test_tls import port_of
 
 IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
@@ -248,6 +249,26 @@ def test_sighup_applies_a_new_trusted_proxy_list_to_the_next_request():
         assert "applies only after a restart" not in server.log()
     finally:
         server.stop()
+
+
+def test_sighup_points_the_proxy_at_a_new_upstream_from_the_next_request():
+    """Moving the app behind the edge to another address needs no restart (which would drop every realtime client):
+    the next request no route claims goes to the reloaded `[proxy] upstream`, and with none it is a 404 again."""
+    first, second = Upstream("first"), Upstream("second")
+    server = start_server(CONFIG + f'\n[proxy]\nupstream = "{first.url}"\n')
+    try:
+        assert httpx.get(f"{server.http}/{unique('page')}", timeout=WAIT).json()["upstream"] == "first"
+        with WSClient(server) as client:
+            reload_with(server, CONFIG + f'\n[proxy]\nupstream = "{second.url}"\n')
+            assert httpx.get(f"{server.http}/{unique('page')}", timeout=WAIT).json()["upstream"] == "second"
+            reload_with(server, CONFIG)
+            assert httpx.get(f"{server.http}/{unique('page')}", timeout=WAIT).status_code == 404
+            client.assert_alive()
+        assert "applies only after a restart" not in server.log()
+    finally:
+        server.stop()
+        first.close()
+        second.close()
 
 
 def test_sighup_counts_loopback_sockets_once_uncounted_addresses_is_emptied():

@@ -8,9 +8,9 @@ import Synchronization
 ///
 /// Applied live: `[[apps]]` (new apps; channel rules, webhooks, presence and client-event settings of every app),
 /// `[plans.*]`, `[limits]` (`LiveLimits`, and `uncounted_addresses`), `[server] trusted_proxies`, `[admin] token` and
-/// `public_metrics` (`LiveEdgeSettings`) and `[[alerts]]` (the config's rules; the admin API's stay). Needing a
-/// restart (a warning names each): `default_app`, the rest of `[server]` and `[admin]`, `[engine]`, `[store]`,
-/// `[proxy]`, `[[listeners]]` (their TLS certificates are re-read by the same SIGHUP) and `workspace_plan`.
+/// `public_metrics`, `[proxy] upstream` (`LiveEdgeSettings`) and `[[alerts]]` (the config's rules; the admin API's
+/// stay). Needing a restart (a warning names each): `default_app`, the rest of `[server]`, `[admin]` and `[proxy]`,
+/// `[engine]`, `[store]`, `[[listeners]]` (their TLS certificates are re-read by the same SIGHUP) and `workspace_plan`.
 final class ConfigReload: Sendable {
     /// What one reload did.
     enum Outcome: Equatable {
@@ -61,7 +61,7 @@ final class ConfigReload: Sendable {
             self.logger.warning("SIGHUP: this part of the config changed but applies only after a restart", metadata: ["section": "\(section)"])
         }
         self.logger.notice(
-            "SIGHUP: config reloaded (apps, channel rules, webhooks, plans, limits, trusted proxies, admin token, alerts)",
+            "SIGHUP: config reloaded (apps, channel rules, webhooks, plans, limits, trusted proxies, admin token, proxy upstream, alerts)",
             metadata: ["apps": "\(config.apps.count)", "restart_needed": "\(restart.joined(separator: ", "))"]
         )
         return .applied(restartNeeded: restart)
@@ -82,7 +82,7 @@ final class ConfigReload: Sendable {
         compare("engine") { $0.engine }
         compare("store") { $0.store }
         compare("admin") { $0.admin.authFailuresPerMinute }
-        compare("proxy") { $0.proxy }
+        compare("proxy") { ($0.proxy.connectTimeoutMilliseconds, $0.proxy.readTimeoutMilliseconds) }
         compare("listeners") { $0.listeners }
         compare("workspace_plan") { $0.workspacePlan }
         return sections

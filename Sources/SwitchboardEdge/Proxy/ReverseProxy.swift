@@ -21,18 +21,10 @@ struct ReverseProxy: RouterMiddleware {
 
     /// Finds the request's app and records refusals.
     let gate: Gate
-    /// `[proxy] upstream`, parsed once, used when the request's app has none.
-    let fallbackUpstream: ProxyUpstream?
+    /// `[proxy] upstream` (parsed; a reload replaces it), used when the request's app has none.
+    let fallbackUpstream: LiveSetting<ProxyUpstream?>
     let client: ProxyClient
     let logger: Logger
-
-    /// Creates the proxy; `fallbackUpstream` is the `[proxy] upstream` text (validated by the config loader).
-    init(gate: Gate, fallbackUpstream: String?, client: ProxyClient, logger: Logger) {
-        self.gate = gate
-        self.fallbackUpstream = fallbackUpstream.flatMap { ProxyUpstream($0) }
-        self.client = client
-        self.logger = logger
-    }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         // A matched route has its path set before its middleware runs: should a route ever be added after the proxy,
@@ -61,7 +53,7 @@ struct ReverseProxy: RouterMiddleware {
         let apps = self.gate.apps
         let app = request.head.authority.flatMap { apps.app(host: $0) } ?? apps.defaultApp
         if let app, app.enabled, let upstream = app.upstream, !upstream.isEmpty { return .some(ProxyUpstream(upstream)) }
-        return self.fallbackUpstream.map { .some($0) }
+        return self.fallbackUpstream.current.map { .some($0) }
     }
 
     func forward(_ request: Request, to url: String, upstream: ProxyUpstream, context: Context) async throws -> Response {

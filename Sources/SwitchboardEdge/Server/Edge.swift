@@ -56,6 +56,8 @@ public struct Edge: Sendable {
     let trustedProxies: LiveSetting<TrustedProxies>
     /// `[admin]` in force (the token and `public_metrics`), replaced by SIGHUP.
     let admin: LiveSetting<SwitchboardConfig.Admin>
+    /// `[proxy] upstream` in force, parsed: read per proxied request, replaced by SIGHUP.
+    let proxyUpstream: LiveSetting<ProxyUpstream?>
 
     /// Builds the edge; opens the store (creating it when needed).
     public init(config: SwitchboardConfig, logger: Logger) throws {
@@ -64,6 +66,7 @@ public struct Edge: Sendable {
         self.listeners = try EdgeListener.load(config.listeners)
         self.trustedProxies = LiveSetting(config.server.trustedProxies)
         self.admin = LiveSetting(config.admin)
+        self.proxyUpstream = LiveSetting(config.proxy.upstream.flatMap(ProxyUpstream.init))
         // The control plane fills the registry from the store (seeded from `[[apps]]`), below.
         let apps = AppRegistry(apps: [], defaultAppID: config.defaultApp)
         self.store = try SQLiteStore(path: config.store.path)
@@ -142,7 +145,13 @@ public struct Edge: Sendable {
         (self.configReload, self.liveSync) = Self.liveConfiguration(
             config: config,
             controlPlane: self.controlPlane,
-            live: LiveEdgeSettings(limits: limits, trustedProxies: self.trustedProxies, uncounted: connections.uncounted, admin: self.admin),
+            live: LiveEdgeSettings(
+                limits: limits,
+                trustedProxies: self.trustedProxies,
+                uncounted: connections.uncounted,
+                admin: self.admin,
+                proxyUpstream: self.proxyUpstream
+            ),
             alerts: self.alerts,
             metrics: self.metrics,
             logger: logger
@@ -220,7 +229,7 @@ public struct Edge: Sendable {
         router.add(
             middleware: ReverseProxy(
                 gate: self.environment.gate,
-                fallbackUpstream: self.config.proxy.upstream,
+                fallbackUpstream: self.proxyUpstream,
                 client: self.proxyClient,
                 logger: self.logger
             )
