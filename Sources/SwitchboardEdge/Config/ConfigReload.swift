@@ -1,5 +1,4 @@
 import Logging
-import SwitchboardAdapterKit
 import SwitchboardCore
 import Synchronization
 
@@ -69,20 +68,18 @@ final class ConfigReload: Sendable {
 
     /// The sections of `new` that differ from `running` and that only a restart applies.
     static func restartNeeded(running: SwitchboardConfig, new: SwitchboardConfig) -> [String] {
+        // The keys `LiveEdgeSettings` applies in place are left out of the sections compared.
+        let (running, new) = (LiveEdgeSettings.withoutLiveKeys(running), LiveEdgeSettings.withoutLiveKeys(new))
         var sections: [String] = []
         func compare<T>(_ name: String, _ value: (SwitchboardConfig) -> T) {
             if String(reflecting: value(running)) != String(reflecting: value(new)) { sections.append(name) }
         }
         compare("default_app") { $0.defaultApp }
-        compare("server") { config in
-            var server = config.server
-            server.trustedProxies = TrustedProxies()
-            return server
-        }
+        compare("server") { $0.server }
         compare("engine") { $0.engine }
         compare("store") { $0.store }
-        compare("admin") { $0.admin.authFailuresPerMinute }
-        compare("proxy") { ($0.proxy.connectTimeoutMilliseconds, $0.proxy.readTimeoutMilliseconds) }
+        compare("admin") { $0.admin }
+        compare("proxy") { $0.proxy }
         compare("listeners") { $0.listeners }
         compare("workspace_plan") { $0.workspacePlan }
         return sections

@@ -23,6 +23,18 @@ struct LiveEdgeSettings: Sendable {
         return AdminTokenPolicy.unfit(served).map { ConfigError(key: "admin.token", problem: $0) }
     }
 
+    /// `config` with the keys a reload applies in place (`replace(with:)`) at their defaults, so what is left differs
+    /// only where a restart is needed (`ConfigReload.restartNeeded`).
+    static func withoutLiveKeys(_ config: SwitchboardConfig) -> SwitchboardConfig {
+        var kept = config
+        kept.server.trustedProxies = TrustedProxies()
+        kept.limits.uncountedAddresses = AddressRanges.loopback
+        kept.admin.token = nil
+        kept.admin.publicMetrics = false
+        kept.proxy.upstream = nil
+        return kept
+    }
+
     /// Puts `config`'s live settings in force; returns the names of those that changed.
     func replace(with config: SwitchboardConfig) -> [String] {
         var changed: [String] = []
