@@ -505,7 +505,8 @@ def test_the_console_edits_the_channel_rules_of_the_selected_app():
     try:
         sign_in(driver, server)
         WebDriverWait(driver, UI_WAIT).until(lambda d: d.find_element(By.ID, "console").is_displayed())
-        driver.find_element(By.CSS_SELECTOR, f'.app-select[data-app="{MAIN["id"]}"]').click()
+        # The app list arrives after the console shows: wait for the app's entry rather than race it.
+        WebDriverWait(driver, UI_WAIT).until(lambda d: d.find_elements(By.CSS_SELECTOR, f'.app-select[data-app="{MAIN["id"]}"]'))[0].click()
         rows = WebDriverWait(driver, UI_WAIT).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#rules-list .rule-row"))
         matches = [row.find_element(By.CSS_SELECTOR, ".rule-match").get_attribute("value") for row in rows]
         assert matches == ["nohistory:*", "readonly:*", "locked:*", "nopresence:*"], matches
