@@ -29,6 +29,18 @@ import Testing
         }
     }
 
+    @Test func blockedAddressesDefaultToNoneAndABadEntryIsNamedByItsIndex() throws {
+        #expect(try ConfigLoader.parse("").server.blockedAddresses.isEmpty)
+        let blocked = try ConfigLoader.parse("[server]\nblocked_addresses = [\"203.0.113.0/24\", \"2001:db8::1\"]").server.blockedAddresses
+        #expect(blocked.networks.map(\.description) == ["203.0.113.0/24", "2001:db8::1/128"])
+        do {
+            _ = try ConfigLoader.parse("[server]\nblocked_addresses = [\"203.0.113.0/24\", \"example.com\"]")
+            Issue.record("a host name was accepted as a blocked address")
+        } catch {
+            #expect(error.key == "server.blocked_addresses[1]")
+        }
+    }
+
     @Test func theRedisCommandTimeoutIsConfigurable() throws {
         #expect(try ConfigLoader.parse("[engine]\ncommand_timeout_ms = 250").engine.commandTimeoutMilliseconds == 250)
         #expect(throws: ConfigError.self) { try ConfigLoader.parse("[engine]\ncommand_timeout_ms = 0") }

@@ -3,6 +3,7 @@ import Logging
 import SwitchboardAdapterKit
 import SwitchboardCore
 import SwitchboardStore
+import Synchronization
 import Testing
 
 @testable import SwitchboardEdge
@@ -131,9 +132,12 @@ import Testing
 
     @Test func theLiveSettingsTakeAReloadedFilesAddressListsAdminTokenAndUpstreamAndNameWhatChanged() throws {
         let running = SwitchboardConfig()
+        let farewells = ShutdownNotice()
         let live = LiveEdgeSettings(
             limits: LiveLimits(running.limits.live),
             trustedProxies: LiveSetting(running.server.trustedProxies),
+            blocked: LiveSetting(running.server.blockedAddresses),
+            farewells: farewells,
             uncounted: LiveSetting(running.limits.uncountedAddresses),
             admin: LiveSetting(running.admin),
             proxyUpstream: LiveSetting(nil)
@@ -144,7 +148,18 @@ import Testing
         new.limits.uncountedAddresses = AddressRanges()
         new.admin.token = "a-rotated-admin-token-0123456789"
         new.proxy.upstream = "http://127.0.0.1:3001/app"
-        #expect(live.replace(with: new) == ["[limits] uncounted_addresses", "[server] trusted_proxies", "[admin]", "[proxy] upstream"])
+        new.server.blockedAddresses = try AddressRanges(["203.0.113.0/24"])
+        let sentAway = Mutex<[String: Farewell]>([:])
+        for address in ["203.0.113.9", "198.51.100.9"] {
+            _ = farewells.register(app: "1001", address: address) { farewell in sentAway.withLock { $0[address] = farewell } }
+        }
+        #expect(
+            live.replace(with: new) == [
+                "[limits] uncounted_addresses", "[server] trusted_proxies", "[server] blocked_addresses", "[admin]", "[proxy] upstream",
+            ]
+        )
+        // The connection open from the address just blocked is sent away; the other stays.
+        #expect(sentAway.withLock { $0 } == ["203.0.113.9": .addressBlocked])
         #expect(live.proxyUpstream.current == ProxyUpstream("http://127.0.0.1:3001/app"))
         #expect(live.trustedProxies.current == new.server.trustedProxies && live.uncounted.current.isEmpty)
         #expect(live.admin.current.token == "a-rotated-admin-token-0123456789")

@@ -18,6 +18,7 @@ import Testing
 
     let trusted = LiveSetting(TrustedProxies())
     let uncounted = LiveSetting(AddressRanges())
+    let blocked = LiveSetting(AddressRanges())
 
     func admission(trusted: TrustedProxies = TrustedProxies()) -> SocketAdmission {
         self.trusted.replace(trusted)
@@ -25,6 +26,7 @@ import Testing
             sockets: ConnectionsByAddress(uncounted: self.uncounted),
             limits: self.live,
             trusted: self.trusted,
+            blocked: self.blocked,
             gate: Gate(apps: AppRegistry(apps: []), security: self.security, limits: self.live)
         )
     }
@@ -55,6 +57,19 @@ import Testing
         #expect(try !admission.admit(self.connection(from: "192.0.2.9")))
         self.live.replace(LiveLimits.Values(maxSocketsPerIP: 0))
         #expect(try admission.admit(self.connection(from: "192.0.2.9")))
+    }
+
+    @Test func aBlockedPeerIsRefusedAtAcceptEvenAsATrustedProxyUntilAReloadUnblocksIt() throws {
+        let admission = self.admission(trusted: try TrustedProxies(["10.0.0.0/8"]))
+        self.blocked.replace(try AddressRanges(["203.0.113.0/24", "10.9.0.0/16"]))
+        #expect(try !admission.admit(self.connection(from: "203.0.113.7")))
+        #expect(try !admission.admit(self.connection(from: "10.9.1.1")))
+        #expect(try admission.admit(self.connection(from: "10.1.2.3")))
+        #expect(try admission.admit(self.connection(from: "198.51.100.1")))
+        let events = self.security.events(SecurityEventQuery(kind: .addressBlocked))
+        #expect(events.map(\.clientIP) == ["10.9.1.1", "203.0.113.7"] || events.map(\.clientIP) == ["203.0.113.7", "10.9.1.1"])
+        self.blocked.replace(AddressRanges())
+        #expect(try admission.admit(self.connection(from: "203.0.113.7")))
     }
 
     @Test func aReloadedProxyListAppliesToTheNextSocket() throws {

@@ -331,6 +331,15 @@ def publish(server: Server, channel: str, data, app=MAIN, **fields) -> dict:
     return r.json()
 
 
+def socket_from(url: str, local_address: str | None) -> socket.socket | None:
+    """A TCP connection to `url`'s host and port from `local_address` (another loopback address), for `ws_connect`'s
+    `sock`; None without one."""
+    if local_address is None:
+        return None
+    host, _, port = url.split("://", 1)[1].split("/", 1)[0].rpartition(":")
+    return socket.create_connection((host, int(port)), timeout=WAIT, source_address=(local_address, 0))
+
+
 class JSONWebSocket:
     """JSON frames over the real `websockets` sync client, with bounded waits; subclasses open the connection."""
 
@@ -368,8 +377,9 @@ class WSClient(JSONWebSocket):
     """A JSON-action client on the real `websockets` sync client: JSON in, JSON out, bounded waits."""
 
     def __init__(self, server: Server, key: str | None = MAIN["key"], cid: str | None = None, origin: str | None = None,
-                 expect_connected: bool = True, base: str | None = None, ssl=None):
-        """`base` (e.g. `wss://127.0.0.1:PORT`) and `ssl` (an `ssl.SSLContext`) reach another listener of `server`."""
+                 expect_connected: bool = True, base: str | None = None, ssl=None, local_address: str | None = None):
+        """`base` (e.g. `wss://127.0.0.1:PORT`) and `ssl` (an `ssl.SSLContext`) reach another listener of `server`;
+        `local_address` connects from another loopback address."""
         params = []
         if key is not None:
             params.append(f"key={key}")
@@ -378,7 +388,7 @@ class WSClient(JSONWebSocket):
         url = f"{base or server.ws}/_rt/ws" + ("?" + "&".join(params) if params else "")
         # websockets 17 wants connect() used as a context manager; enter it here, exit it in close().
         self._connection = ws_connect(url, origin=origin, proxy=None, open_timeout=WAIT, close_timeout=2, max_size=None,
-                                      ssl=ssl)
+                                      ssl=ssl, sock=socket_from(url, local_address))
         self.ws = self._connection.__enter__()
         self.connected = self.recv() if expect_connected else None
         if expect_connected:
@@ -706,11 +716,12 @@ class PusherWS(JSONWebSocket):
     """A raw Pusher-protocol client on the `websockets` sync client: frames as dicts, bounded waits."""
 
     def __init__(self, server: Server, key: str = MAIN["key"], protocol: str | None = "7", origin: str | None = None,
-                 expect_established: bool = True):
+                 expect_established: bool = True, local_address: str | None = None):
         query = "?client=interop&version=1.0" + (f"&protocol={protocol}" if protocol is not None else "")
         # max_queue=None: a client that leaves frames unread (presence announcements) still sees the close frame.
         self._connection = ws_connect(f"{server.ws}/app/{key}{query}", origin=origin, proxy=None, open_timeout=WAIT,
-                                      close_timeout=2, max_size=None, max_queue=None)
+                                      close_timeout=2, max_size=None, max_queue=None,
+                                      sock=socket_from(server.ws, local_address))
         self.ws = self._connection.__enter__()
         self.socket_id = None
         if expect_established:

@@ -612,9 +612,10 @@ def test_one_address_holds_at_most_max_connections_per_ip_across_websocket_and_s
     assert event["clientIp"] == "203.0.113.7"
 
 
-def closed_unread(port: int) -> bool:
-    """Connects, sends a request head, and tells whether the server closed the socket without an answer."""
-    with socket.create_connection(("127.0.0.1", port), timeout=WAIT) as probe:
+def closed_unread(port: int, local_address: str = "127.0.0.1") -> bool:
+    """Connects (from `local_address`), sends a request head, and tells whether the server closed the socket without an
+    answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=WAIT, source_address=(local_address, 0)) as probe:
         try:
             probe.sendall(b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             return probe.recv(4096) == b""

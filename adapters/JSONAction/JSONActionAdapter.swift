@@ -64,12 +64,14 @@ public struct JSONActionAdapter: ProtocolAdapter {
         session.send(JSONActionReply.connected(clientID: clientID))
         // The edge announces shutdown before the server closes sockets, so the `reconnect` frame goes out first.
         // A revoked key ends the channel grants it signed, each with an `unauthorized` error (JSONActionConnection+Expiry).
-        let goodbye = self.environment.shutdown.register(app: app.id, revoked: { await connection.revoke($0) }) { farewell in
+        let goodbye = self.environment.shutdown.register(app: app.id, address: caller.ip, revoked: { await connection.revoke($0) }) { farewell in
             switch farewell {
             case .shutdown:
                 session.close(.shutdown, farewell: JSONActionReply.error(.reconnect, "the server is restarting; reconnect"))
             case .appDisabled:
                 session.close(.normal, farewell: JSONActionReply.error(.forbidden, "the app was disabled"))
+            case .addressBlocked:
+                session.close(.normal, farewell: JSONActionReply.error(.forbidden, "this address is blocked"))
             }
         }
         return .endpoint(LeasedEndpoint(connection: connection, lease: EndpointLease(opened: opened, goodbye: goodbye, caller: caller)))

@@ -199,9 +199,10 @@ public struct SSEAdapter: ProtocolAdapter {
             var opening = ByteBuffer(string: "retry: 2000\n")
             if !cursor.text.isEmpty { opening.writeString("id: \(cursor.text)\n") }
             opening.writeString(": connected\n\n")
-            // Shutdown, a disabled app and a revoked key end the stream as they end WebSocket connections.
+            // Shutdown, a disabled app, a blocked address and a revoked key end the stream as they end WebSocket connections.
             let goodbye = environment.shutdown.register(
                 app: app.id,
+                address: caller.ip,
                 revoked: { revoked in
                     guard let grant, grant.isSigned(by: revoked) else { return }
                     Self.end(session, .tokenRevoked)

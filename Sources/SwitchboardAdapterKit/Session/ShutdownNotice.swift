@@ -1,9 +1,12 @@
 import Synchronization
 
-/// Why a connection is sent away: the edge is shutting down (reconnect elsewhere) or its app was disabled (do not).
+/// Why a connection is sent away: the edge is shutting down (reconnect elsewhere), or its app was disabled or its
+/// address blocked (do not).
 public enum Farewell: Sendable, Equatable {
     case shutdown
     case appDisabled
+    /// The client's address was added to `[server] blocked_addresses`.
+    case addressBlocked
 }
 
 /// Lets adapters say goodbye to their clients before the HTTP server begins its own shutdown, to the clients of an
@@ -29,6 +32,8 @@ public final class ShutdownNotice: Sendable {
 
     struct Entry {
         var app: String
+        /// The client's address, when the connection has one (a trusted proxy's client's, behind one).
+        var address: IPAddress?
         var goodbye: @Sendable (Farewell) -> Void
         var revoked: Revocation?
     }
@@ -47,12 +52,19 @@ public final class ShutdownNotice: Sendable {
     /// Registers what a connection of `app` does when sent away, and, with `revoked`, when a key of its app is revoked;
     /// call `unregister` when the connection ends.
     ///
-    /// A connection that registers after the shutdown announcement says goodbye at once.
-    public func register(app: String, revoked: Revocation? = nil, _ goodbye: @escaping @Sendable (Farewell) -> Void) -> Token {
+    /// A connection that registers after the shutdown announcement says goodbye at once. `address` (the client's, as
+    /// `Caller.ip` gives it) lets `dismiss(addresses:)` find it.
+    public func register(
+        app: String,
+        address: String? = nil,
+        revoked: Revocation? = nil,
+        _ goodbye: @escaping @Sendable (Farewell) -> Void
+    ) -> Token {
+        let entry = Entry(app: app, address: address.flatMap { IPAddress($0) }, goodbye: goodbye, revoked: revoked)
         let (token, late) = self.state.withLock { state -> (Token, Bool) in
             state.next += 1
             let token = Token(raw: state.next)
-            state.goodbyes[token.raw] = Entry(app: app, goodbye: goodbye, revoked: revoked)
+            state.goodbyes[token.raw] = entry
             return (token, state.announced)
         }
         if late { goodbye(.shutdown) }
@@ -78,6 +90,17 @@ public final class ShutdownNotice: Sendable {
     public func dismiss(app: String) {
         let goodbyes = self.state.withLock { state in state.goodbyes.values.filter { $0.app == app }.map(\.goodbye) }
         for goodbye in goodbyes { goodbye(.appDisabled) }
+    }
+
+    /// Sends away every connection whose client address is in `addresses` (they were just blocked); returns how many.
+    @discardableResult
+    public func dismiss(addresses: AddressRanges) -> Int {
+        guard !addresses.isEmpty else { return 0 }
+        let goodbyes = self.state.withLock { state in
+            state.goodbyes.values.filter { entry in entry.address.map(addresses.contains) ?? false }.map(\.goodbye)
+        }
+        for goodbye in goodbyes { goodbye(.addressBlocked) }
+        return goodbyes.count
     }
 
     /// True once the shutdown was announced: the node is draining (`/ready` answers 503).

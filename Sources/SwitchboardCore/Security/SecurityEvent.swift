@@ -18,11 +18,13 @@ public struct SecurityEvent: Sendable, Equatable {
         public static let messageTooLarge = Kind("message_too_large")
         public static let badRequest = Kind("bad_request")
         public static let forbidden = Kind("forbidden")
+        /// A connection or request from an address in `[server] blocked_addresses`.
+        public static let addressBlocked = Kind("address_blocked")
 
         /// Every kind, for validating filters.
         public static let all: [Kind] = [
             .originBlocked, .unknownKey, .appDisabled, .badSignature, .tokenInvalid, .tokenExpired, .rateLimited, .overQuota,
-            .messageTooLarge, .badRequest, .forbidden,
+            .messageTooLarge, .badRequest, .forbidden, .addressBlocked,
         ]
 
         /// The kind named `name`, if it is one.

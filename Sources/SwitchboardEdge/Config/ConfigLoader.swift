@@ -44,13 +44,14 @@ public enum ConfigLoader {
         config.defaultApp = try top.string("default_app")
 
         if let server = try top.table("server") {
-            try server.onlyKeys(["host", "port", "trusted_proxies", "sdk_dir"])
+            try server.onlyKeys(["host", "port", "trusted_proxies", "blocked_addresses", "sdk_dir"])
             config.server.host = try server.string("host") ?? config.server.host
             config.server.sdkDir = try server.string("sdk_dir")
             config.server.port = try server.int("port", in: 0...65535) ?? config.server.port
             if let ranges = try Self.addressRanges(server, "trusted_proxies") {
                 config.server.trustedProxies = TrustedProxies(ranges)
             }
+            config.server.blockedAddresses = try Self.addressRanges(server, "blocked_addresses") ?? config.server.blockedAddresses
         }
         if let engine = try top.table("engine") {
             try engine.onlyKeys(["kind", "url", "prefix", "tls_ca_file", "command_timeout_ms"])
@@ -233,7 +234,8 @@ public enum ConfigLoader {
         return app
     }
 
-    /// A list of addresses and CIDR ranges (`trusted_proxies`, `uncounted_addresses`); a bad entry is named by its index.
+    /// A list of addresses and CIDR ranges (`trusted_proxies`, `blocked_addresses`, `uncounted_addresses`); a bad entry is
+    /// named by its index.
     static func addressRanges(_ table: Reader, _ name: String) throws(ConfigError) -> AddressRanges? {
         guard let entries = try table.strings(name) else { return nil }
         do {

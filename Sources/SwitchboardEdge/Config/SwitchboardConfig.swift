@@ -3,7 +3,7 @@ public import SwitchboardCore
 
 /// Everything `switchboard serve` reads from its TOML file.
 ///
-/// Keys and defaults: `default_app` (none); `[server] host = "127.0.0.1"`, `port = 8080`, `trusted_proxies = []`;
+/// Keys and defaults: `default_app` (none); `[server] host = "127.0.0.1"`, `port = 8080`, `trusted_proxies = []`, `blocked_addresses = []`;
 /// `[engine] kind = "memory"`, `command_timeout_ms = 2000`; `[store] path = "data/switchboard.sqlite"`; `[admin] token` (or env
 /// `SWITCHBOARD_ADMIN_TOKEN`); `[limits] max_queued_frames = 4096`, `sse_keepalive_seconds = 15`, `compression_min_bytes = 256`;
 /// `[plans.NAME]` overrides; `[[apps]]` with their `[[apps.channels]]` rules; `[proxy] upstream`, `connect_timeout_ms = 5000`,
@@ -16,6 +16,9 @@ public struct SwitchboardConfig: Sendable {
         /// `trusted_proxies = []`: CIDR ranges of the proxies whose `X-Forwarded-For`/`Forwarded` name the client
         /// (for rate limits, admin lockouts, security events and the proxy's own `X-Forwarded-For`); empty trusts none.
         public var trustedProxies = TrustedProxies()
+        /// `blocked_addresses = []`: addresses and CIDR ranges the edge serves nothing: their sockets are closed unread,
+        /// and a trusted proxy's requests for them are refused (403).
+        public var blockedAddresses = AddressRanges()
         /// `sdk_dir`: a folder to serve at `/sdk/` instead of the JavaScript SDK packages embedded in the binary.
         public var sdkDir: String?
     }

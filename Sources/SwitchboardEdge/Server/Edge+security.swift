@@ -38,6 +38,7 @@ extension Edge {
             sockets: self.environment.connections.sockets,
             limits: self.environment.limits,
             trusted: self.trustedProxies,
+            blocked: self.blockedAddresses,
             gate: self.environment.gate
         )
     }

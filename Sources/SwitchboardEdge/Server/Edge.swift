@@ -54,6 +54,8 @@ public struct Edge: Sendable {
     let alerts: AlertCenter
     /// `[server] trusted_proxies` in force: read per request and per accepted connection, replaced by SIGHUP.
     let trustedProxies: LiveSetting<TrustedProxies>
+    /// `[server] blocked_addresses` in force: read per accepted connection and per request, replaced by SIGHUP.
+    let blockedAddresses: LiveSetting<AddressRanges>
     /// `[admin]` in force (the token and `public_metrics`), replaced by SIGHUP.
     let admin: LiveSetting<SwitchboardConfig.Admin>
     /// `[proxy] upstream` in force, parsed: read per proxied request, replaced by SIGHUP.
@@ -65,6 +67,7 @@ public struct Edge: Sendable {
         self.logger = logger
         self.listeners = try EdgeListener.load(config.listeners)
         self.trustedProxies = LiveSetting(config.server.trustedProxies)
+        self.blockedAddresses = LiveSetting(config.server.blockedAddresses)
         self.admin = LiveSetting(config.admin)
         self.proxyUpstream = LiveSetting(config.proxy.upstream.flatMap(ProxyUpstream.init))
         // The control plane fills the registry from the store (seeded from `[[apps]]`), below.
@@ -148,6 +151,8 @@ public struct Edge: Sendable {
             live: LiveEdgeSettings(
                 limits: limits,
                 trustedProxies: self.trustedProxies,
+                blocked: self.blockedAddresses,
+                farewells: environment.shutdown,
                 uncounted: connections.uncounted,
                 admin: self.admin,
                 proxyUpstream: self.proxyUpstream
@@ -191,6 +196,10 @@ public struct Edge: Sendable {
         // First on both routers, so every route below reads the client's address through `[server] trusted_proxies`.
         router.add(middleware: TrustedProxiesMiddleware(trusted: self.trustedProxies))
         webSocketRouter.add(middleware: TrustedProxiesMiddleware(trusted: self.trustedProxies))
+        // Next, once the client is known: a trusted proxy's request for a blocked client goes no further.
+        let blocked = BlockedAddressesMiddleware(blocked: self.blockedAddresses, gate: self.environment.gate)
+        router.add(middleware: blocked)
+        webSocketRouter.add(middleware: blocked)
         // Before the routes, so it times every HTTP request (HTTPMetrics.swift).
         router.add(middleware: HTTPMetricsMiddleware(metrics: self.metrics.operations.http))
         router.add(middleware: UpgradeRequiredHeaders())

@@ -10,16 +10,25 @@ import SwitchboardCore
 /// `max_connections_per_ip` counts WebSocket connections and SSE streams only once a request is admitted: plain HTTP
 /// keep-alive and h2 connections, TLS handshakes and request bodies sent a byte a minute were not counted, so one
 /// address could hold every descriptor the process has. A trusted proxy carries many clients and is not counted
-/// (`[server] trusted_proxies` as it is when the connection is accepted).
+/// (`[server] trusted_proxies` as it is when the connection is accepted). A peer in `[server] blocked_addresses` is
+/// closed unread, trusted or not.
 struct SocketAdmission: Sendable {
     let sockets: ConnectionsByAddress
     let limits: LiveLimits
     let trusted: LiveSetting<TrustedProxies>
+    let blocked: LiveSetting<AddressRanges>
     let gate: Gate
 
-    /// Whether `channel` may be served; its place is given back when it closes. A refusal is a `rate_limited` event.
+    /// Whether `channel` may be served; its place is given back when it closes. A refusal is a `rate_limited` event, or
+    /// `address_blocked` for a blocked peer.
     func admit(_ channel: any Channel) -> Bool {
-        guard let peer = channel.remoteAddress, !self.trusted.current.trusts(peer) else { return true }
+        guard let peer = channel.remoteAddress else { return true }
+        let blocked = self.blocked.current
+        if !blocked.isEmpty, let address = IPAddress(peer), blocked.contains(address) {
+            self.gate.report(.addressBlocked, app: nil, caller: Caller(ip: peer.ipAddress), detail: "blocked address: closed at accept")
+            return false
+        }
+        guard !self.trusted.current.trusts(peer) else { return true }
         let limit = self.limits.current.maxSocketsPerIP
         guard let hold = self.sockets.hold(ip: peer.ipAddress, limit: limit) else {
             let detail = "more than \(limit) open sockets from \(peer.ipAddress ?? "one address"): closed at accept"

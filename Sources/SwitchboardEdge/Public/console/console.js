@@ -7,7 +7,7 @@
   const TOKEN_KEY = "switchboard.console.token";
   const SECURITY_KINDS = [
     "origin_blocked", "unknown_key", "app_disabled", "bad_signature", "token_invalid", "token_expired",
-    "rate_limited", "over_quota", "message_too_large", "bad_request", "forbidden",
+    "rate_limited", "over_quota", "message_too_large", "bad_request", "forbidden", "address_blocked",
   ];
   const PROTOCOLS = ["pusher", "jsonaction", "jwt", "sse"];
 
