@@ -13,6 +13,7 @@ from websockets.sync.client import connect as ws_connect
 from conftest import (CONFIG, MAIN, WAIT, PusherWS, SSEStream, WSClient, now_ms, security_events, sign_jwt, socket_from,
                       start_server, unique, wait_for_event, wait_until)
 from test_hostile_edge import closed_unread, sse_status, with_server_keys
+from test_hostile_input import dropped_total
 from test_live_config import reload_with
 from test_tls import port_of
 
@@ -32,6 +33,26 @@ def test_a_blocked_peer_is_closed_unread_before_any_request_and_the_event_names_
             client.assert_alive()
         event = wait_for_event(server, "address_blocked", since, contains="closed at accept")
         assert event["clientIp"] == "127.0.0.3"
+    finally:
+        server.stop()
+
+
+
+def test_a_blocked_address_that_reconnects_in_a_loop_keeps_only_its_event_budget():
+    """A blocked client that reconnects as fast as it can is closed unread every time; the store keeps no more of its
+    `address_blocked` events than the per-address budget (20 a second, bursts of 50), and /metrics counts the rest."""
+    server = start_server(with_server_keys(CONFIG, 'blocked_addresses = ["127.0.0.3"]'))
+    try:
+        since, started = now_ms(), time.monotonic()
+        attempts = 300
+        assert all(closed_unread(port_of(server.http), "127.0.0.3") for _ in range(attempts))
+        elapsed = time.monotonic() - started
+        time.sleep(1.0)  # the store is written in batches
+        events = security_events(server, kind="address_blocked", since=since, limit=1000)
+        allowed = 50 + 20 * (elapsed + 1.5)
+        assert 40 <= len(events) <= allowed, f"{len(events)} events kept from {attempts} sockets in {elapsed:.1f}s"
+        assert dropped_total(server) >= attempts - allowed
+        assert health_from(server, "127.0.0.2") == 200
     finally:
         server.stop()
 
