@@ -151,7 +151,7 @@ import Testing
         new.server.blockedAddresses = try AddressRanges(["203.0.113.0/24"])
         let sentAway = Mutex<[String: Farewell]>([:])
         for address in ["203.0.113.9", "198.51.100.9"] {
-            _ = farewells.register(app: "1001", address: address) { farewell in sentAway.withLock { $0[address] = farewell } }
+            _ = farewells.register(app: "1001", caller: Caller(ip: address)) { farewell in sentAway.withLock { $0[address] = farewell } }
         }
         #expect(
             live.replace(with: new) == [

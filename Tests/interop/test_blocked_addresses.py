@@ -12,15 +12,10 @@ from websockets.sync.client import connect as ws_connect
 
 from conftest import (CONFIG, MAIN, WAIT, PusherWS, SSEStream, WSClient, now_ms, security_events, sign_jwt, socket_from,
                       start_server, unique, wait_for_event, wait_until)
-from test_hostile_edge import closed_unread, sse_status, with_server_keys
+from test_hostile_edge import closed_unread, health_status, sse_status, with_server_keys
 from test_hostile_input import dropped_total
 from test_live_config import reload_with
 from test_tls import port_of
-
-
-def health_from(server, local_address: str) -> int:
-    with httpx.Client(transport=httpx.HTTPTransport(local_address=local_address), timeout=WAIT) as client:
-        return client.get(f"{server.http}/api/health").status_code
 
 
 def test_a_blocked_peer_is_closed_unread_before_any_request_and_the_event_names_it():
@@ -28,7 +23,7 @@ def test_a_blocked_peer_is_closed_unread_before_any_request_and_the_event_names_
     try:
         since = now_ms()
         assert closed_unread(port_of(server.http), "127.0.0.3")
-        assert health_from(server, "127.0.0.2") == 200
+        assert health_status(server, "127.0.0.2") == 200
         with WSClient(server, local_address="127.0.0.2") as client:
             client.assert_alive()
         event = wait_for_event(server, "address_blocked", since, contains="closed at accept")
@@ -52,7 +47,7 @@ def test_a_blocked_address_that_reconnects_in_a_loop_keeps_only_its_event_budget
         allowed = 50 + 20 * (elapsed + 1.5)
         assert 40 <= len(events) <= allowed, f"{len(events)} events kept from {attempts} sockets in {elapsed:.1f}s"
         assert dropped_total(server) >= attempts - allowed
-        assert health_from(server, "127.0.0.2") == 200
+        assert health_status(server, "127.0.0.2") == 200
     finally:
         server.stop()
 
@@ -121,12 +116,42 @@ def test_sighup_blocking_an_address_ends_its_open_connections_in_every_protocol_
             bystander.assert_alive()
 
             reload_with(server, CONFIG)
-            assert health_from(server, "127.0.0.2") == 200
+            assert health_status(server, "127.0.0.2") == 200
             bystander.assert_alive()
         assert "applies only after a restart" not in server.log()
         # Not a flood of events: the reload sent four connections away; the one refused socket is the only event.
         assert wait_for_event(server, "address_blocked", since, contains="closed at accept")["clientIp"] == "127.0.0.2"
         assert len(security_events(server, kind="address_blocked", since=since)) == 1
+    finally:
+        server.stop()
+
+
+def test_sighup_blocking_a_trusted_proxy_ends_what_its_clients_hold_open_and_refuses_its_kept_alive_connection():
+    """A proxy that turned abusive is blocked by its own address: the reload ends the WebSocket connections of every
+    client that came through it, and the next request on a connection it keeps alive is refused, although the clients
+    it forwarded are not on the list. A client of another proxy keeps its connection."""
+    config = with_server_keys(CONFIG, 'trusted_proxies = ["127.0.0.5/32", "127.0.0.6/32"]')
+    server = start_server(config)
+    url = f"{server.ws}/_rt/ws?key={MAIN['key']}"
+    try:
+        with ws_connect(url, proxy=None, open_timeout=WAIT, sock=socket_from(url, "127.0.0.5"),
+                        additional_headers={"X-Forwarded-For": "198.51.100.7"}) as proxied, \
+                ws_connect(url, proxy=None, open_timeout=WAIT, sock=socket_from(url, "127.0.0.6"),
+                           additional_headers={"X-Forwarded-For": "203.0.113.9"}) as other, \
+                httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.5"), timeout=WAIT) as kept_alive:
+            for ws in (proxied, other):
+                assert json.loads(ws.recv(timeout=WAIT))["event"] == "connected"
+            assert kept_alive.get(f"{server.http}/api/health", headers={"X-Forwarded-For": "198.51.100.8"}).status_code == 200
+            reload_with(server, with_server_keys(config, 'blocked_addresses = ["127.0.0.5"]'))
+
+            error = json.loads(proxied.recv(timeout=WAIT))
+            assert error["event"] == "error" and error["data"]["code"] == "forbidden", error
+            wait_until(lambda: _closed(proxied), message="the connection through the blocked proxy to close")
+            refused = kept_alive.get(f"{server.http}/api/health", headers={"X-Forwarded-For": "198.51.100.8"})
+            assert refused.status_code == 403 and refused.json()["error"]["message"] == "this address is blocked", refused.text
+            other.send(json.dumps({"action": "ping"}))
+            assert json.loads(other.recv(timeout=WAIT))["event"] == "pong"
+            assert closed_unread(port_of(server.http), "127.0.0.5")
     finally:
         server.stop()
 

@@ -623,11 +623,14 @@ def closed_unread(port: int, local_address: str = "127.0.0.1") -> bool:
             return True
 
 
-def health_answers(server) -> bool:
+def health_status(server, local_address: str | None = None) -> int | None:
+    """The status `/api/health` answers, from `local_address` (another loopback address) if given; None when the
+    connection fails."""
     try:
-        return httpx.get(f"{server.http}/api/health", timeout=WAIT).status_code == 200
+        with httpx.Client(transport=httpx.HTTPTransport(local_address=local_address), timeout=WAIT) as client:
+            return client.get(f"{server.http}/api/health").status_code
     except httpx.TransportError:
-        return False
+        return None
 
 
 def test_one_address_holds_at_most_max_sockets_per_ip_of_any_kind_and_the_next_is_closed_unread(fresh_server, tmp_path):
@@ -666,7 +669,7 @@ def test_one_address_holds_at_most_max_sockets_per_ip_of_any_kind_and_the_next_i
         assert keep_alive.recv(4096).startswith(b"HTTP/1.1 200")
         # A closed connection frees its place.
         keep_alive.close()
-        wait_until(lambda: health_answers(server))
+        wait_until(lambda: health_status(server) == 200)
     finally:
         for sock in (keep_alive, partial_body, silent_tls):
             sock.close()

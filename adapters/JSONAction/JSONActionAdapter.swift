@@ -64,7 +64,7 @@ public struct JSONActionAdapter: ProtocolAdapter {
         session.send(JSONActionReply.connected(clientID: clientID))
         // The edge announces shutdown before the server closes sockets, so the `reconnect` frame goes out first.
         // A revoked key ends the channel grants it signed, each with an `unauthorized` error (JSONActionConnection+Expiry).
-        let goodbye = self.environment.shutdown.register(app: app.id, address: caller.ip, revoked: { await connection.revoke($0) }) { farewell in
+        let goodbye = self.environment.shutdown.register(app: app.id, caller: caller, revoked: { await connection.revoke($0) }) { farewell in
             switch farewell {
             case .shutdown:
                 session.close(.shutdown, farewell: JSONActionReply.error(.reconnect, "the server is restarting; reconnect"))

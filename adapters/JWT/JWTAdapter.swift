@@ -96,7 +96,7 @@ public struct JWTAdapter: ProtocolAdapter {
         )
         // The edge announces shutdown before the server closes sockets, so the 3001 close goes out first.
         // A revoked key ends the connection (3014) or the subscriptions (2502) it signed (JWTConnection+Revocation).
-        let goodbye = self.environment.shutdown.register(app: app.id, address: caller.ip, revoked: { await connection.revoke($0) }) { farewell in
+        let goodbye = self.environment.shutdown.register(app: app.id, caller: caller, revoked: { await connection.revoke($0) }) { farewell in
             connection.disconnect(farewell == .shutdown ? .shutdown : .forceNoReconnect)
         }
         // Pings, pong and token deadlines, checked once a second.

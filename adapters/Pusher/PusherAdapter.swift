@@ -96,7 +96,7 @@ public struct PusherAdapter: ProtocolAdapter {
         connection.established()
         // The edge announces shutdown before the server closes sockets, so 4200 goes out first.
         // A revoked key ends the subscriptions (4009) or the sign-in (4200) it signed (PusherConnection+Revocation).
-        let goodbye = self.environment.shutdown.register(app: app.id, address: caller.ip, revoked: { await connection.revoke($0) }) { farewell in
+        let goodbye = self.environment.shutdown.register(app: app.id, caller: caller, revoked: { await connection.revoke($0) }) { farewell in
             switch farewell {
             case .shutdown: connection.terminate(.reconnect, "the server is restarting; reconnect", end: .shutdown)
             case .appDisabled: connection.terminate(.appDisabled, "the app was disabled")

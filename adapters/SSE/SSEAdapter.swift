@@ -202,7 +202,7 @@ public struct SSEAdapter: ProtocolAdapter {
             // Shutdown, a disabled app, a blocked address and a revoked key end the stream as they end WebSocket connections.
             let goodbye = environment.shutdown.register(
                 app: app.id,
-                address: caller.ip,
+                caller: caller,
                 revoked: { revoked in
                     guard let grant, grant.isSigned(by: revoked) else { return }
                     Self.end(session, .tokenRevoked)

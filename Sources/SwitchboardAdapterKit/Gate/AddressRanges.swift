@@ -37,4 +37,10 @@ public struct AddressRanges: Sendable, Equatable {
     public func contains(_ address: IPAddress) -> Bool {
         self.networks.contains { $0.contains(address) }
     }
+
+    /// Whether `text` is an address in one of the ranges; nil or text that is not an address is in none.
+    public func contains(text: String?) -> Bool {
+        guard !self.isEmpty, let text, let address = IPAddress(text) else { return false }
+        return self.contains(address)
+    }
 }

@@ -5,6 +5,8 @@ public import Hummingbird
 public struct Caller: Sendable {
     /// The client's IP address: the TCP peer's, or the one a trusted proxy forwarded (`TrustedProxies`).
     public var ip: String?
+    /// The TCP peer's address when it is not `ip`: the trusted proxy's that forwarded the request.
+    public var proxy: String?
     /// The `Origin` header, sent by browsers.
     public var origin: String?
     /// The `User-Agent` header.
@@ -15,14 +17,16 @@ public struct Caller: Sendable {
     /// Reads the caller from a request and its context; `X-Forwarded-For`/`Forwarded` count only from a trusted peer.
     public init(request: Request, context: SwitchboardContext) {
         self.ip = context.trustedProxies.client(peer: context.remoteAddress, headers: request.headers)
+        if !context.trustedProxies.isEmpty, let peer = context.remoteAddress?.ipAddress, peer != self.ip { self.proxy = peer }
         self.origin = request.headers[.origin]
         self.userAgent = request.headers[.userAgent]
         self.host = request.head.authority
     }
 
     /// A caller with the given fields (tests, internal calls).
-    public init(ip: String? = nil, origin: String? = nil, userAgent: String? = nil, host: String? = nil) {
+    public init(ip: String? = nil, proxy: String? = nil, origin: String? = nil, userAgent: String? = nil, host: String? = nil) {
         self.ip = ip
+        self.proxy = proxy
         self.origin = origin
         self.userAgent = userAgent
         self.host = host

@@ -32,8 +32,10 @@ public final class ShutdownNotice: Sendable {
 
     struct Entry {
         var app: String
-        /// The client's address, when the connection has one (a trusted proxy's client's, behind one).
-        var address: IPAddress?
+        /// The client's address and, behind a trusted proxy, the proxy's: kept as text (the caller's other fields are
+        /// not kept), parsed only when a reload blocks addresses.
+        var client: String?
+        var proxy: String?
         var goodbye: @Sendable (Farewell) -> Void
         var revoked: Revocation?
     }
@@ -52,15 +54,15 @@ public final class ShutdownNotice: Sendable {
     /// Registers what a connection of `app` does when sent away, and, with `revoked`, when a key of its app is revoked;
     /// call `unregister` when the connection ends.
     ///
-    /// A connection that registers after the shutdown announcement says goodbye at once. `address` (the client's, as
-    /// `Caller.ip` gives it) lets `dismiss(addresses:)` find it.
+    /// A connection that registers after the shutdown announcement says goodbye at once. `caller` (its client's address
+    /// and the trusted proxy's it came through) lets `dismiss(addresses:)` find it.
     public func register(
         app: String,
-        address: String? = nil,
+        caller: Caller? = nil,
         revoked: Revocation? = nil,
         _ goodbye: @escaping @Sendable (Farewell) -> Void
     ) -> Token {
-        let entry = Entry(app: app, address: address.flatMap { IPAddress($0) }, goodbye: goodbye, revoked: revoked)
+        let entry = Entry(app: app, client: caller?.ip, proxy: caller?.proxy, goodbye: goodbye, revoked: revoked)
         let (token, late) = self.state.withLock { state -> (Token, Bool) in
             state.next += 1
             let token = Token(raw: state.next)
@@ -92,13 +94,14 @@ public final class ShutdownNotice: Sendable {
         for goodbye in goodbyes { goodbye(.appDisabled) }
     }
 
-    /// Sends away every connection whose client address is in `addresses` (they were just blocked); returns how many.
+    /// Sends away every connection whose client, or the trusted proxy it came through, is in `addresses` (they were just
+    /// blocked); returns how many.
     @discardableResult
     public func dismiss(addresses: AddressRanges) -> Int {
         guard !addresses.isEmpty else { return 0 }
-        let goodbyes = self.state.withLock { state in
-            state.goodbyes.values.filter { entry in entry.address.map(addresses.contains) ?? false }.map(\.goodbye)
-        }
+        // Parsed outside the lock: a reload must not stall every connection's register and unregister meanwhile.
+        let entries = self.state.withLock { Array($0.goodbyes.values) }
+        let goodbyes = entries.filter { addresses.contains(text: $0.client) || addresses.contains(text: $0.proxy) }.map(\.goodbye)
         for goodbye in goodbyes { goodbye(.addressBlocked) }
         return goodbyes.count
     }
