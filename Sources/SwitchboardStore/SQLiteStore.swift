@@ -31,6 +31,7 @@ public final class SQLiteStore: Sendable {
         .alerts,
         .usage,
         .historyPublicationInfo,
+        .addressBlocks,
     ]
 
     static var migrator: DatabaseMigrator {

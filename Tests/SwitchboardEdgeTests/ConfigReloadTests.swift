@@ -136,8 +136,7 @@ import Testing
         let live = LiveEdgeSettings(
             limits: LiveLimits(running.limits.live),
             trustedProxies: LiveSetting(running.server.trustedProxies),
-            blocked: LiveSetting(running.server.blockedAddresses),
-            farewells: farewells,
+            blocks: try AddressBlocks(configured: running.server.blockedAddresses, farewells: farewells, store: nil, logger: Logger(label: "test")),
             uncounted: LiveSetting(running.limits.uncountedAddresses),
             admin: LiveSetting(running.admin),
             proxyUpstream: LiveSetting(nil)

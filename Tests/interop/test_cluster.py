@@ -21,6 +21,7 @@ import pytest
 from centrifuge import Client, ClientEventHandler, SubscriptionEventHandler
 
 from conftest import (
+    ADMIN_TOKEN,
     CONFIG,
     MAIN,
     PUSHER,
@@ -722,3 +723,32 @@ def test_a_flood_of_large_kept_messages_stays_within_the_history_budget_in_redis
         assert 5 * 120_000 <= kept <= 1 << 20
     finally:
         node.stop(signal.SIGKILL)
+
+
+def test_an_address_blocked_on_one_node_is_sent_away_and_refused_on_every_node_until_lifted(cluster, redis):
+    """The admin API's blocks travel like channel rules: a block made on node A ends the blocked address's connection
+    on node B, B closes its next socket unread, a node started later knows the block, and lifting it on A lets the
+    address back in everywhere."""
+    from test_blocked_addresses import _closed
+    from test_hostile_edge import closed_unread, health_status
+    from test_tls import port_of
+
+    a, b = cluster(2)
+    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    with WSClient(b, local_address="127.0.0.2") as blocked, WSClient(b, local_address="127.0.0.4") as bystander:
+        added = httpx.post(f"{a.http}/api/realtime/blocks", json={"address": "127.0.0.2", "reason": "abuse"}, headers=headers, timeout=WAIT)
+        assert added.status_code == 201, added.text
+        error = blocked.recv()
+        assert error["event"] == "error" and error["data"]["code"] == "forbidden", error
+        wait_until(lambda: _closed(blocked.ws), message="the connection on the other node to close")
+        bystander.assert_alive()
+    assert closed_unread(port_of(b.http), "127.0.0.2")
+    (c,) = cluster(1)
+    wait_until(lambda: health_status(c, "127.0.0.2") is None, message="the later node to learn the block")
+    assert [entry["address"] for entry in httpx.get(f"{c.http}/api/realtime/blocks", headers=headers, timeout=WAIT).json()["blocks"]] \
+        == ["127.0.0.2/32"]
+
+    lifted = httpx.delete(f"{a.http}/api/realtime/blocks", params={"address": "127.0.0.2"}, headers=headers, timeout=WAIT)
+    assert lifted.status_code == 200, lifted.text
+    for node in (a, b, c):
+        wait_until(lambda: health_status(node, "127.0.0.2") == 200, message="the block to lift on every node")

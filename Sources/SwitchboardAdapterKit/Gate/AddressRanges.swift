@@ -28,7 +28,8 @@ public struct AddressRanges: Sendable, Equatable {
     /// 127.0.0.0/8 and ::1: what `uncounted_addresses` holds unless the config says otherwise.
     public static let loopback = AddressRanges(networks: [IPNetwork("127.0.0.0/8"), IPNetwork("::1/128")].compactMap { $0 })
 
-    private init(networks: [IPNetwork]) { self.networks = networks }
+    /// The given ranges, already parsed.
+    public init(networks: [IPNetwork]) { self.networks = networks }
 
     /// Whether the list is empty.
     public var isEmpty: Bool { self.networks.isEmpty }

@@ -104,9 +104,9 @@ struct LiveConfigRoutes: Sendable {
         return Self.response(value)
     }
 
-    static func response(_ value: JSONValue) -> Response {
+    static func response(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
         Response(
-            status: .ok,
+            status: status,
             headers: [.contentType: "application/json; charset=utf-8", .cacheControl: "no-store"],
             body: ResponseBody(byteBuffer: ByteBuffer(string: value.text))
         )

@@ -4,11 +4,12 @@ import SwitchboardAdapterKit
 import SwitchboardRedis
 import SwitchboardStore
 
-/// Carries admin changes of channel rules and webhooks, admin edits of apps (enabled, plan, limits, origins, hosts) and
-/// key revocations to every node of a Redis cluster.
+/// Carries admin changes of channel rules and webhooks, admin edits of apps (enabled, plan, limits, origins, hosts), key
+/// revocations and address blocks to every node of a Redis cluster.
 ///
 /// Each node has its own SQLite file, so a change is written to a Redis hash (field `live:<app>`, the settings document;
-/// `app:<app>`, the app's fields; `revoked:<app>:<fingerprint>`, a revoked secret's fingerprint) and announced on the
+/// `app:<app>`, the app's fields; `revoked:<app>:<fingerprint>`, a revoked secret's fingerprint; `block:<range>`, an
+/// address block or `{}` once lifted) and announced on the
 /// control topic; every node, the writer included, then reads the field and applies it to its store and registry (a
 /// disabled app's connections, and what a revoked key authorized, end on every node). A node reads the whole hash when it starts and whenever Redis comes back, for notices it missed.
 /// What Redis holds wins over the node's own store; `{}` in the hash means "the config's settings" (a tombstone, so a
@@ -16,6 +17,8 @@ import SwitchboardStore
 final class LiveSettingsSync: Service, Sendable {
     let engine: RedisEngine
     let controlPlane: ControlPlane
+    /// Where shared address blocks are put in force.
+    let blocks: AddressBlocks
     let logger: Logger
     /// How often the service checks whether Redis came back (it then reads the whole hash).
     let checkInterval: Duration
@@ -23,10 +26,12 @@ final class LiveSettingsSync: Service, Sendable {
     static let fieldPrefix = "live:"
     static let appFieldPrefix = "app:"
     static let revocationPrefix = "revoked:"
+    static let blockPrefix = "block:"
 
-    init(engine: RedisEngine, controlPlane: ControlPlane, logger: Logger, checkInterval: Duration = .seconds(1)) {
+    init(engine: RedisEngine, controlPlane: ControlPlane, blocks: AddressBlocks, logger: Logger, checkInterval: Duration = .seconds(1)) {
         self.engine = engine
         self.controlPlane = controlPlane
+        self.blocks = blocks
         self.logger = logger
         self.checkInterval = checkInterval
     }
@@ -49,6 +54,12 @@ final class LiveSettingsSync: Service, Sendable {
     /// Tells the other nodes that the key whose secret has `signer` was revoked here.
     func shareRevocation(app id: String, signer: KeyFingerprint) async throws {
         try await self.engine.shareControlDocument("1", field: "\(Self.revocationPrefix)\(id):\(signer)")
+    }
+
+    /// Shares an address block's document (`{}` lifts it) and applies what Redis then holds on this node.
+    func shareBlock(_ document: String, network: IPNetwork) async throws {
+        try await self.engine.shareControlDocument(document, field: Self.blockPrefix + network.description)
+        await self.pull(field: Self.blockPrefix + network.description)
     }
 
     func run() async throws {
@@ -114,6 +125,12 @@ final class LiveSettingsSync: Service, Sendable {
             let app = String(field.dropFirst(Self.appFieldPrefix.count))
             if try self.controlPlane.applySharedApp(document, app: app) {
                 self.logger.info("applied an app edit shared by the cluster", metadata: ["app": "\(app)"])
+            }
+        } else if field.hasPrefix(Self.blockPrefix), let network = IPNetwork(field.dropFirst(Self.blockPrefix.count)) {
+            if let block = try AddressBlockRoutes.block(document: document, network: network) {
+                try self.blocks.add(block)
+            } else {
+                try self.blocks.remove(network)
             }
         } else if field.hasPrefix(Self.revocationPrefix), let colon = field.lastIndex(of: ":") {
             let app = String(field[field.index(field.startIndex, offsetBy: Self.revocationPrefix.count)..<colon])

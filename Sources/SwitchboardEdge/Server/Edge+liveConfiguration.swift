@@ -26,7 +26,7 @@ extension Edge {
             }
         }
         let sync = (metrics.bus.engine as? RedisEngine).map { engine in
-            LiveSettingsSync(engine: engine, controlPlane: controlPlane, logger: logger)
+            LiveSettingsSync(engine: engine, controlPlane: controlPlane, blocks: live.blocks, logger: logger)
         }
         return (reload, sync)
     }

@@ -38,7 +38,7 @@ extension Edge {
             sockets: self.environment.connections.sockets,
             limits: self.environment.limits,
             trusted: self.trustedProxies,
-            blocked: self.blockedAddresses,
+            blocked: self.addressBlocks.effective,
             gate: self.environment.gate
         )
     }

@@ -54,8 +54,8 @@ public struct Edge: Sendable {
     let alerts: AlertCenter
     /// `[server] trusted_proxies` in force: read per request and per accepted connection, replaced by SIGHUP.
     let trustedProxies: LiveSetting<TrustedProxies>
-    /// `[server] blocked_addresses` in force: read per accepted connection and per request, replaced by SIGHUP.
-    let blockedAddresses: LiveSetting<AddressRanges>
+    /// `[server] blocked_addresses` and the admin API's blocks: read per accepted connection and per request.
+    let addressBlocks: AddressBlocks
     /// `[admin]` in force (the token and `public_metrics`), replaced by SIGHUP.
     let admin: LiveSetting<SwitchboardConfig.Admin>
     /// `[proxy] upstream` in force, parsed: read per proxied request, replaced by SIGHUP.
@@ -67,7 +67,6 @@ public struct Edge: Sendable {
         self.logger = logger
         self.listeners = try EdgeListener.load(config.listeners)
         self.trustedProxies = LiveSetting(config.server.trustedProxies)
-        self.blockedAddresses = LiveSetting(config.server.blockedAddresses)
         self.admin = LiveSetting(config.admin)
         self.proxyUpstream = LiveSetting(config.proxy.upstream.flatMap(ProxyUpstream.init))
         // The control plane fills the registry from the store (seeded from `[[apps]]`), below.
@@ -101,6 +100,7 @@ public struct Edge: Sendable {
             pacer: PublishPacer(backlog: LoopWriteBacklog()) { .milliseconds(limits.current.publishLagMilliseconds) }
         )
         let departures = ShutdownNotice()
+        self.addressBlocks = try AddressBlocks(configured: config.server.blockedAddresses, farewells: departures, store: self.store, logger: logger)
         self.controlPlane = try ControlPlane.open(store: self.store, registry: apps, config: config, departures: departures, logger: logger)
         let connections = ConnectionCounter(uncounted: config.limits.uncountedAddresses)
         self.metrics = EdgeMetrics(bus: self.bus, connections: connections)
@@ -151,8 +151,7 @@ public struct Edge: Sendable {
             live: LiveEdgeSettings(
                 limits: limits,
                 trustedProxies: self.trustedProxies,
-                blocked: self.blockedAddresses,
-                farewells: environment.shutdown,
+                blocks: self.addressBlocks,
                 uncounted: connections.uncounted,
                 admin: self.admin,
                 proxyUpstream: self.proxyUpstream
@@ -197,7 +196,7 @@ public struct Edge: Sendable {
         router.add(middleware: TrustedProxiesMiddleware(trusted: self.trustedProxies))
         webSocketRouter.add(middleware: TrustedProxiesMiddleware(trusted: self.trustedProxies))
         // Next, once the client is known: a trusted proxy's request for a blocked client goes no further.
-        let blocked = BlockedAddressesMiddleware(blocked: self.blockedAddresses, gate: self.environment.gate)
+        let blocked = BlockedAddressesMiddleware(blocked: self.addressBlocks.effective, gate: self.environment.gate)
         router.add(middleware: blocked)
         webSocketRouter.add(middleware: blocked)
         // Before the routes, so it times every HTTP request (HTTPMetrics.swift).
@@ -224,6 +223,7 @@ public struct Edge: Sendable {
         UsageRoutes(meter: self.usage, authorized: adminAuthorization).register(on: router)
         AlertRoutes(alerts: self.alerts, authorized: adminAuthorization).register(on: router)
         LiveConfigRoutes(controlPlane: self.controlPlane, authorized: adminAuthorization, sync: self.liveSync).register(on: router)
+        AddressBlockRoutes(blocks: self.addressBlocks, authorized: adminAuthorization, sync: self.liveSync).register(on: router)
         ConsoleDebugRoutes(
             environment: self.environment,
             authorized: adminAuthorization,
@@ -260,7 +260,7 @@ public struct Edge: Sendable {
         // After the engine, so the last usage flush at shutdown still reaches Redis.
         app.addServices(self.usage)
         if let liveSync = self.liveSync { app.addServices(liveSync) }
-        app.addServices(self.securityWriter, Janitor(bus: self.bus, interval: .seconds(5), logger: self.logger))
+        app.addServices(self.securityWriter, self.addressBlocks, Janitor(bus: self.bus, interval: .seconds(5), logger: self.logger))
         app.addServices(self.pusherWebhooks, self.proxyClient, self.alerts.delivery, self.alerts)
         // Listed after the edge's own services, so their connections close before those services stop.
         app.addServices(self.listenerServices(router: router, webSocketRouter: webSocketRouter, onListening: onListening))

@@ -7,10 +7,8 @@ struct LiveEdgeSettings: Sendable {
     let limits: LiveLimits
     /// `[server] trusted_proxies`.
     let trustedProxies: LiveSetting<TrustedProxies>
-    /// `[server] blocked_addresses`.
-    let blocked: LiveSetting<AddressRanges>
-    /// Sends away the open connections of addresses a reload blocks.
-    let farewells: ShutdownNotice
+    /// `[server] blocked_addresses`, in force beside the admin API's blocks.
+    let blocks: AddressBlocks
     /// `[limits] uncounted_addresses`.
     let uncounted: LiveSetting<AddressRanges>
     /// `[admin]` (its token and `public_metrics`; `auth_failures_per_minute` is read at start).
@@ -46,11 +44,8 @@ struct LiveEdgeSettings: Sendable {
         if self.limits.replace(config.limits.live) { changed.append("[limits]") }
         if self.uncounted.replace(config.limits.uncountedAddresses) { changed.append("[limits] uncounted_addresses") }
         if self.trustedProxies.replace(config.server.trustedProxies) { changed.append("[server] trusted_proxies") }
-        if self.blocked.replace(config.server.blockedAddresses) {
-            changed.append("[server] blocked_addresses")
-            // New connections are refused from now on; those already open from a blocked address end too.
-            self.farewells.dismiss(addresses: config.server.blockedAddresses)
-        }
+        // New connections are refused from now on; those already open from a blocked address end too.
+        if self.blocks.replaceConfigured(config.server.blockedAddresses) { changed.append("[server] blocked_addresses") }
         if self.admin.replace(config.admin) { changed.append("[admin]") }
         if self.proxyUpstream.replace(config.proxy.upstream.flatMap(ProxyUpstream.init)) { changed.append("[proxy] upstream") }
         return changed
