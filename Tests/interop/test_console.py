@@ -405,3 +405,35 @@ def test_app_created_in_the_console_reveals_its_secret_once_and_the_secret_publi
     plan.find_element(By.CSS_SELECTOR, 'option[value="builder"]').click()
     wait_until(lambda: admin(console_server, "GET", f"/api/realtime/apps/{created['id']}").json()["app"]["plan"] == "builder", timeout=UI_WAIT)
     WebDriverWait(console, UI_WAIT).until(lambda d: texts(d, '#app-limits-body tr[data-limit="maxChannels"] td') == ["50", "0"])
+
+
+def test_blocking_an_address_in_the_console_ends_its_connection_and_lifting_it_lets_it_back(console, console_server):
+    from selenium.webdriver.support.ui import Select
+    from test_hostile_edge import closed_unread, health_status
+    from test_tls import port_of
+
+    with WSClient(console_server, local_address="127.0.0.2") as client:
+        # The operator's own address is refused, and the page says why.
+        console.find_element(By.ID, "block-address").send_keys("127.0.0.1")
+        console.find_element(By.ID, "block-create").click()
+        WebDriverWait(console, UI_WAIT).until(lambda d: "lock you out" in d.find_element(By.ID, "blocks-status").text)
+
+        address = console.find_element(By.ID, "block-address")
+        address.clear()
+        address.send_keys("127.0.0.2")
+        console.find_element(By.ID, "block-reason").send_keys("scraping <b>everything</b>")
+        Select(console.find_element(By.ID, "block-expiry")).select_by_value("3600")
+        console.find_element(By.ID, "block-create").click()
+        row = WebDriverWait(console, UI_WAIT).until(lambda d: d.find_element(By.CSS_SELECTOR, '.block-row[data-address="127.0.0.2/32"]'))
+        # Text from the server stays text.
+        assert "scraping <b>everything</b>" in row.text and not row.find_elements(By.TAG_NAME, "b")
+        error = client.recv()
+        assert error["event"] == "error" and error["data"]["code"] == "forbidden", error
+    listed = admin(console_server, "GET", "/api/realtime/blocks").json()["blocks"]
+    assert [(b["address"], b["reason"]) for b in listed] == [("127.0.0.2/32", "scraping <b>everything</b>")]
+    assert 3_500_000 <= listed[0]["expiresAt"] - listed[0]["createdAt"] <= 3_600_000
+    assert closed_unread(port_of(console_server.http), "127.0.0.2")
+
+    row.find_element(By.CSS_SELECTOR, ".block-lift").click()
+    WebDriverWait(console, UI_WAIT).until(lambda d: not d.find_elements(By.CSS_SELECTOR, ".block-row"))
+    assert health_status(console_server, "127.0.0.2") == 200

@@ -7,7 +7,7 @@ import { call, token } from "./admin-api.js";
 const KINDS = ["security_events", "connections", "engine_unavailable", "usage"];
 const EVENTS = [
   "forbidden", "rate_limited", "bad_request", "over_quota", "origin_blocked", "unknown_key", "app_disabled",
-  "bad_signature", "token_invalid", "token_expired", "message_too_large",
+  "bad_signature", "token_invalid", "token_expired", "message_too_large", "address_blocked",
 ];
 const REFRESH_MS = 3000;
 
