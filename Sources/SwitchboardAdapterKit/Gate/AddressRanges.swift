@@ -11,9 +11,13 @@ public struct AddressRanges: Sendable, Equatable {
 
     /// The ranges, in the config's order.
     public let networks: [IPNetwork]
+    /// The single addresses among them (a /32 or /128), so a long list of blocked addresses costs one hash lookup.
+    private let single: Set<IPAddress>
+    /// The wider ranges, tried one by one.
+    private let wider: [IPNetwork]
 
     /// No range: contains nothing.
-    public init() { self.networks = [] }
+    public init() { self.init(networks: []) }
 
     /// Parses each entry as a CIDR range or a single address.
     public init(_ entries: [String]) throws(InvalidEntry) {
@@ -22,21 +26,26 @@ public struct AddressRanges: Sendable, Equatable {
             guard let network = IPNetwork(entry) else { throw InvalidEntry(index: index, text: entry) }
             networks.append(network)
         }
-        self.networks = networks
+        self.init(networks: networks)
     }
 
     /// 127.0.0.0/8 and ::1: what `uncounted_addresses` holds unless the config says otherwise.
     public static let loopback = AddressRanges(networks: [IPNetwork("127.0.0.0/8"), IPNetwork("::1/128")].compactMap { $0 })
 
     /// The given ranges, already parsed.
-    public init(networks: [IPNetwork]) { self.networks = networks }
+    public init(networks: [IPNetwork]) {
+        self.networks = networks
+        let isSingle = { (network: IPNetwork) in network.prefixLength == (network.address.isIPv4 ? 32 : 128) }
+        self.single = Set(networks.filter(isSingle).map(\.address))
+        self.wider = networks.filter { !isSingle($0) }
+    }
 
     /// Whether the list is empty.
     public var isEmpty: Bool { self.networks.isEmpty }
 
     /// Whether `address` is in one of the ranges.
     public func contains(_ address: IPAddress) -> Bool {
-        self.networks.contains { $0.contains(address) }
+        self.single.contains(address) || self.wider.contains { $0.contains(address) }
     }
 
     /// Whether `text` is an address in one of the ranges; nil or text that is not an address is in none.

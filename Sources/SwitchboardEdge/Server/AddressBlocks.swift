@@ -24,7 +24,7 @@ final class AddressBlocks: Service, Sendable {
         func isExpired(at now: Int64) -> Bool { self.expiresAt.map { $0 <= now } ?? false }
     }
 
-    /// How many blocks the admin API may hold by default: each accepted socket and request is checked against all of them.
+    /// How many blocks the admin API may hold by default: each accepted socket and request tries every range among them.
     static let defaultMaxBlocks = 10_000
     static let maxReasonCharacters = 200
     /// The longest expiry a block may be given: a year.
