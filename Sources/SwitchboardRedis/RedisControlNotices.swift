@@ -36,6 +36,14 @@ public final class RedisControlNotices: Sendable {
     }
 
     func listen(_ handler: @escaping @Sendable (String) -> Void) { self.handler.withLock { $0 = Handler(call: handler) } }
+
+    /// HDEL KEYS[1] ARGV[1] when the field still holds ARGV[2].
+    static let removeIfUnchanged = RedisScript(
+        """
+        if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('HDEL', KEYS[1], ARGV[1]) end
+        return 0
+        """
+    )
 }
 
 extension RedisEngine {
@@ -57,6 +65,20 @@ extension RedisEngine {
     /// The document stored under `field`, if any.
     public func controlDocument(field: String) async throws -> String? {
         try await Self.mapped { try await self.commands.send(RedisCommand("HGET", self.control.hash, field)).string }
+    }
+
+    /// Deletes `field` if it still holds `document`, so a document written meanwhile under the same field stays;
+    /// returns whether it was deleted. For documents every node can tell are spent (an expired block).
+    @discardableResult
+    public func removeControlDocument(field: String, ifStill document: String) async throws -> Bool {
+        let reply = try await Self.mapped {
+            try await self.commands.run(
+                RedisControlNotices.removeIfUnchanged,
+                keys: [self.control.hash],
+                arguments: [ByteBuffer(string: field), ByteBuffer(string: document)]
+            )
+        }
+        return reply.int == 1
     }
 
     /// Every stored document, by field.

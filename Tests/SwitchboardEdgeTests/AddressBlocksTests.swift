@@ -122,6 +122,11 @@ import Testing
         let document = JSONValue.object(AddressBlockRoutes.fields(block)).text
         #expect(try AddressBlockRoutes.block(document: document, network: block.network) == block)
         #expect(try AddressBlockRoutes.block(document: "{}", network: block.network) == nil)
+        let tombstone = AddressBlockRoutes.document(nil, lifting: block)
+        #expect(try AddressBlockRoutes.block(document: tombstone, network: block.network) == nil)
+        // Both are spent when the block would have expired; a block without an expiry never is.
+        #expect(AddressBlockRoutes.expiry(document: document) == 9_000 && AddressBlockRoutes.expiry(document: tombstone) == 9_000)
+        #expect(AddressBlockRoutes.expiry(document: AddressBlockRoutes.document(nil, lifting: try Self.block("192.0.2.1"))) == nil)
         #expect(throws: (any Error).self) { try AddressBlockRoutes.block(document: "[]", network: block.network) }
         #expect(throws: (any Error).self) { try AddressBlockRoutes.block(document: #"{"reason": 1}"#, network: block.network) }
     }

@@ -31,4 +31,19 @@ struct RedisControlNoticesTests {
             }
         }
     }
+
+    @Test func aSpentDocumentIsRemovedOnlyWhileNobodyHasReplacedIt() async throws {
+        try await withRedisServer { server in
+            try await withRedisEngine(url: server.url) { engine in
+                try await engine.shareControlDocument(#"{"expiresAt":1}"#, field: "block:203.0.113.7/32")
+                try await engine.shareControlDocument(#"{"expiresAt":2}"#, field: "block:198.51.100.0/24")
+                // Another node blocked the range again after this one read the old document: the new one stays.
+                try await engine.shareControlDocument(#"{"expiresAt":99}"#, field: "block:198.51.100.0/24")
+                #expect(try await engine.removeControlDocument(field: "block:203.0.113.7/32", ifStill: #"{"expiresAt":1}"#))
+                #expect(try await !engine.removeControlDocument(field: "block:198.51.100.0/24", ifStill: #"{"expiresAt":2}"#))
+                #expect(try await !engine.removeControlDocument(field: "block:203.0.113.7/32", ifStill: #"{"expiresAt":1}"#))
+                #expect(try await engine.controlDocuments() == ["block:198.51.100.0/24": #"{"expiresAt":99}"#])
+            }
+        }
+    }
 }

@@ -65,7 +65,7 @@ struct AddressBlockRoutes: Sendable {
             return
         }
         do {
-            try await sync.shareBlock(block.map { JSONValue.object(Self.fields($0)).text } ?? "{}", network: network)
+            try await sync.shareBlock(Self.document(block, lifting: self.blocks.block(network)), network: network)
         } catch let error as EngineUnavailable {
             throw AdminError(
                 status: .serviceUnavailable,
@@ -98,10 +98,25 @@ struct AddressBlockRoutes: Sendable {
         ]
     }
 
-    /// Reads a cluster's document for `network`; nil for the tombstone `{}` (the block was lifted).
+    /// A cluster's document for a block, or for lifting `lifted` when `block` is nil: `{"lifted": true, "expiresAt": …}`, a
+    /// tombstone that tells a node that was away to forget the block, until the block would have expired anyway.
+    static func document(_ block: AddressBlocks.Block?, lifting lifted: AddressBlocks.Block?) -> String {
+        guard let block else {
+            return JSONValue.object(["lifted": .bool(true), "expiresAt": lifted?.expiresAt.map(JSONValue.integer) ?? .null]).text
+        }
+        return JSONValue.object(Self.fields(block)).text
+    }
+
+    /// When a cluster's block document (a block or its tombstone) is spent: its block's expiry; nil when it never is.
+    static func expiry(document: String) -> Int64? {
+        guard case .object(let fields)? = try? JSONValue.parse(Data(document.utf8)), case .integer(let at)? = fields["expiresAt"] else { return nil }
+        return at
+    }
+
+    /// Reads a cluster's document for `network`; nil for a tombstone (`{"lifted": true, …}`, or `{}`): the block was lifted.
     static func block(document: String, network: IPNetwork) throws -> AddressBlocks.Block? {
         guard case .object(let fields) = try JSONValue.parse(Data(document.utf8)) else { throw AdminError.badRequest("not an object") }
-        guard !fields.isEmpty else { return nil }
+        guard !fields.isEmpty, fields["lifted"] != .bool(true) else { return nil }
         guard case .string(let reason)? = fields["reason"], case .integer(let createdAt)? = fields["createdAt"] else {
             throw AdminError.badRequest("a block needs reason and createdAt")
         }

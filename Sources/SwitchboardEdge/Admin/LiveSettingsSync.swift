@@ -1,6 +1,7 @@
 import Logging
 import ServiceLifecycle
 import SwitchboardAdapterKit
+import SwitchboardCore
 import SwitchboardRedis
 import SwitchboardStore
 
@@ -22,13 +23,23 @@ final class LiveSettingsSync: Service, Sendable {
     let logger: Logger
     /// How often the service checks whether Redis came back (it then reads the whole hash).
     let checkInterval: Duration
+    /// How often it deletes the documents of expired address blocks.
+    let cleanupInterval: Duration
 
     static let fieldPrefix = "live:"
     static let appFieldPrefix = "app:"
     static let revocationPrefix = "revoked:"
     static let blockPrefix = "block:"
 
-    init(engine: RedisEngine, controlPlane: ControlPlane, blocks: AddressBlocks, logger: Logger, checkInterval: Duration = .seconds(1)) {
+    init(
+        engine: RedisEngine,
+        controlPlane: ControlPlane,
+        blocks: AddressBlocks,
+        logger: Logger,
+        checkInterval: Duration = .seconds(1),
+        cleanupInterval: Duration = .seconds(60)
+    ) {
+        self.cleanupInterval = cleanupInterval
         self.engine = engine
         self.controlPlane = controlPlane
         self.blocks = blocks
@@ -71,6 +82,12 @@ final class LiveSettingsSync: Service, Sendable {
                     for await field in notices { await self.pull(field: field) }
                 }
                 group.addTask { await self.resyncWhenRedisReturns() }
+                group.addTask {
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: self.cleanupInterval)
+                        await self.removeExpiredBlocks()
+                    }
+                }
             }
         }
         continuation.finish()
@@ -84,6 +101,16 @@ final class LiveSettingsSync: Service, Sendable {
             if available, !synced { synced = await self.pullAll() }
             if !available { synced = false }
             try? await Task.sleep(for: self.checkInterval)
+        }
+    }
+
+    /// Deletes the documents of blocks past their expiry, lifted or not: every node can tell they are spent, and the hash
+    /// would otherwise keep a field for every block ever made with an expiry. A document replaced meanwhile stays.
+    func removeExpiredBlocks(now: Int64 = WallClock.milliseconds()) async {
+        guard let documents = try? await self.engine.controlDocuments() else { return }
+        for (field, document) in documents where field.hasPrefix(Self.blockPrefix) {
+            guard let expiresAt = AddressBlockRoutes.expiry(document: document), expiresAt <= now else { continue }
+            _ = try? await self.engine.removeControlDocument(field: field, ifStill: document)
         }
     }
 

@@ -111,12 +111,14 @@ final class AddressBlocks: Service, Sendable {
     }
 
     /// Adds (or replaces) `block` on this node: stored, in force from the next socket, and the connections open from its
-    /// range are sent away. An expired block is only forgotten.
+    /// range are sent away. An expired block is only forgotten, and the same block again changes nothing (a cluster's
+    /// resync applies every block it holds).
     func add(_ block: Block, now: Int64 = WallClock.milliseconds()) throws {
         guard !block.isExpired(at: now) else {
             try self.remove(block.network)
             return
         }
+        guard self.block(block.network) != block else { return }
         let stored = StoredAddressBlock(
             address: block.network.description,
             reason: block.reason,
@@ -143,6 +145,8 @@ final class AddressBlocks: Service, Sendable {
     /// Removes the admin API's block of `network` on this node; returns whether there was one.
     @discardableResult
     func remove(_ network: IPNetwork) throws -> Bool {
+        // The store holds what memory holds (loaded at start, changed only here), so an unknown block costs no write.
+        guard self.block(network) != nil else { return false }
         try self.store?.removeAddressBlock(network.description)
         let removed = self.state.withLock { $0.blocks.removeValue(forKey: network.description) != nil }
         if removed {
