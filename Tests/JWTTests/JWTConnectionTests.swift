@@ -76,7 +76,13 @@ struct Harness {
         )
         let frames = connection.drained()
         let result = try #require(frames.first?.object("subscribe"))
-        return (result, frames.dropFirst().compactMap { $0.push?.object("pub")?.integer("offset") })
+        return (result, Self.offsets(in: result) + frames.dropFirst().compactMap { $0.push?.object("pub")?.integer("offset") })
+    }
+
+    /// The offsets of the publications a subscribe (or connect `subs`) result carries.
+    static func offsets(in result: JSONObject) -> [Int64] {
+        let elements = result.raw("publications").flatMap { JSONArrayElements.split($0) } ?? []
+        return elements.compactMap { try? JSONObject(parsing: $0).integer("offset") }
     }
 
     /// A connection that has connected as `user` with a token expiring in `expiresIn` seconds, its connect reply drained.
@@ -290,7 +296,9 @@ extension JSONObject {
         let result = try #require(frames.first?.object("subscribe"))
         #expect(result.bool("was_recovering") == true)
         #expect(result.bool("recovered") == true)
-        #expect(frames.dropFirst().compactMap { $0.push?.object("pub")?.integer("offset") } == [3, 4, 5])
+        // As Centrifugo answers: the missed publications in the reply, whose offset is the stream's top; no push repeats them.
+        #expect(Harness.offsets(in: result) == [3, 4, 5] && result.integer("offset") == 5)
+        #expect(frames.dropFirst().compactMap { $0.push?.object("pub")?.integer("offset") } == [])
     }
 
     @Test func aClientThatMissedMoreThan300PublicationsIsNotRecoveredAndGetsNoReplay() async throws {

@@ -355,6 +355,9 @@ def test_recovery_after_a_dropped_connection_has_no_gap_and_no_duplicate(server)
             publish(server, channel, {"n": n})
         again = await get(seen.subscribed, timeout=10)
         assert again.was_recovering and again.recovered
+        # As Centrifugo answers a recovery: the reply's position is the stream's top, and the missed publications it
+        # carries follow the subscribed event.
+        assert again.stream_position.offset == 8 and again.stream_position.epoch == first.stream_position.epoch, again
         got += [(await get(seen.publications)).pub for _ in range(5)]
         assert [p.data["n"] for p in got] == list(range(1, 9))
         assert [p.offset for p in got] == list(range(1, 9))

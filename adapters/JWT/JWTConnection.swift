@@ -33,7 +33,7 @@ public final class JWTConnection: Sendable {
         var awaitingPongSince: Int64?
     }
 
-    /// What a subscribe has set up before its reply goes out: the result fields and the replay to finish with.
+    /// What a subscribe has set up before its reply goes out: the result fields (recovered publications included) and where the live messages resume.
     struct Prepared: Sendable {
         var channel: String
         var positioned = false
@@ -42,7 +42,8 @@ public final class JWTConnection: Sendable {
         var wasRecovering = false
         var recovered = false
         var replayAfter: UInt64 = 0
-        var replay: [Publication] = []
+        /// Recovered publications, sent in the reply (`publications`) as Centrifugo sends them.
+        var publications: [Publication] = []
         var expiresAt: Int64?
     }
 
@@ -443,11 +444,10 @@ public final class JWTConnection: Sendable {
             if let recover {
                 prepared.wasRecovering = true
                 if Self.recovers(recover, from: page) {
+                    // As Centrifugo answers: what the client missed is in the reply, whose position is the stream's top
+                    // (the page holds every publication up to it); live messages after it follow as pushes.
                     prepared.recovered = true
-                    prepared.replay = page?.publications ?? []
-                    prepared.replayAfter = recover.offset
-                    // The position advances as the client reads the replayed pushes after the reply.
-                    prepared.position.offset = recover.offset
+                    prepared.publications = page?.publications ?? []
                 } else if rejectUnrecovered {
                     await self.leave(channel)
                     // Nothing held back since the bus subscribe goes out: the refused client is not subscribed.
@@ -498,9 +498,14 @@ public final class JWTConnection: Sendable {
         return position.epoch == latest.epoch && !page.truncated && position.offset <= latest.offset && next
     }
 
-    /// Delivers the replay and the live messages held back since `prepare`, with no gap and no duplicate.
+    /// Delivers the live messages held back since `prepare` after the reply's position, with no gap and no duplicate.
     func finish(_ prepared: Prepared) {
-        self.session.finishRecovery(channel: prepared.channel, after: prepared.replayAfter, history: prepared.replay)
+        self.session.finishRecovery(
+            channel: prepared.channel,
+            after: prepared.replayAfter,
+            history: [],
+            sentThrough: prepared.publications.last?.position?.offset
+        )
     }
 
     static func writeResult(_ prepared: Prepared, to json: inout JSONWriter) {
@@ -519,6 +524,12 @@ public final class JWTConnection: Sendable {
             json.bool(true)
             json.key("recovered")
             json.bool(prepared.recovered)
+        }
+        if !prepared.publications.isEmpty {
+            json.key("publications")
+            json.beginArray()
+            for publication in prepared.publications { JWTEncoder.writePublication(publication, to: &json) }
+            json.endArray()
         }
     }
 

@@ -317,7 +317,13 @@ public final class Session: Subscriber {
     }
 
     /// Delivers `history` after `offset`, then the live messages held back, with no gap and no duplicate.
-    public func finishRecovery(channel: String, after offset: UInt64, history: [Publication]) {
+    ///
+    /// `sentThrough` is the last offset the client already got another way (the JWT protocol's subscribe reply carries
+    /// recovered publications): a broadcast up to it still on its way is not sent again.
+    public func finishRecovery(channel: String, after offset: UInt64, history: [Publication], sentThrough: UInt64? = nil) {
+        if let sentThrough {
+            self.state.withLock { $0.replayedThrough[channel] = max($0.replayedThrough[channel] ?? 0, sentThrough) }
+        }
         self.recover(channel: channel, after: offset, history: history, finishing: true)
     }
 
