@@ -3,6 +3,7 @@
 // Everything shown comes from the server and is written with textContent, never parsed as HTML.
 
 import { call, token } from "./admin-api.js";
+import { $, button, cell, change, emptyRow, setStatus as status, whenShown } from "./section.js";
 
 const KINDS = ["security_events", "connections", "engine_unavailable", "usage"];
 const EVENTS = [
@@ -10,15 +11,6 @@ const EVENTS = [
   "bad_signature", "token_invalid", "token_expired", "message_too_large", "address_blocked",
 ];
 const REFRESH_MS = 3000;
-
-const $ = (id) => document.getElementById(id);
-
-function cell(text, className) {
-  const td = document.createElement("td");
-  td.textContent = text;
-  if (className) td.className = className;
-  return td;
-}
 
 function option(value) {
   const node = document.createElement("option");
@@ -46,11 +38,7 @@ function time(ms) {
 function renderRules(rules) {
   const body = $("alerts-rules");
   if (!rules.length) {
-    const row = document.createElement("tr");
-    const td = cell("No alert rules: add [[alerts]] to the config or create one below.", "muted");
-    td.colSpan = 6;
-    row.append(td);
-    body.replaceChildren(row);
+    emptyRow(body, 6, "No alert rules: add [[alerts]] to the config or create one below.");
     return;
   }
   body.replaceChildren(...rules.map((rule) => {
@@ -61,12 +49,7 @@ function renderRules(rules) {
     const state = cell(rule.state === "firing" ? `firing${firing ? ` (${firing})` : ""}` : "ok", "alert-state");
     const actions = document.createElement("td");
     if (rule.source === "api") {
-      const button = document.createElement("button");
-      button.type = "button";
-      button.className = "alert-delete";
-      button.textContent = "Delete";
-      button.addEventListener("click", () => remove(rule.name));
-      actions.append(button);
+      actions.append(button("Delete", "alert-delete", () => remove(rule.name)));
     } else {
       actions.textContent = "config file";
       actions.className = "muted";
@@ -79,11 +62,7 @@ function renderRules(rules) {
 function renderDeliveries(deliveries) {
   const body = $("alerts-deliveries");
   if (!deliveries.length) {
-    const row = document.createElement("tr");
-    const td = cell("No notifications sent yet.", "muted");
-    td.colSpan = 5;
-    row.append(td);
-    body.replaceChildren(row);
+    emptyRow(body, 5, "No notifications sent yet.");
     return;
   }
   body.replaceChildren(...deliveries.map((d) => {
@@ -96,9 +75,7 @@ function renderDeliveries(deliveries) {
 }
 
 function setStatus(text, isError = false) {
-  const status = $("alerts-status");
-  status.textContent = text;
-  status.className = isError ? "error" : "muted";
+  status("alerts-status", text, isError);
 }
 
 async function refresh() {
@@ -115,13 +92,8 @@ async function refresh() {
 
 async function remove(name) {
   if (!window.confirm(`Delete the alert rule ${name}? Its open episode ends without a resolved notification.`)) return;
-  try {
-    await call("DELETE", `/api/realtime/alerts/${encodeURIComponent(name)}`);
-    setStatus(`Deleted ${name}.`);
-  } catch (error) {
-    setStatus(`Delete failed: ${error.message}`, true);
-  }
-  await refresh();
+  const action = () => call("DELETE", `/api/realtime/alerts/${encodeURIComponent(name)}`);
+  await change("alerts-status", action, () => `Deleted ${name}.`, "Delete failed", refresh);
 }
 
 async function create(event) {
@@ -137,15 +109,13 @@ async function create(event) {
   }
   const app = $("alert-app").value.trim();
   if (app && (kind === "security_events" || kind === "usage")) body.app = app;
-  try {
-    await call("POST", "/api/realtime/alerts", body);
-    setStatus(`Created ${body.name}.`);
+  const action = async () => {
+    const result = await call("POST", "/api/realtime/alerts", body);
     $("alert-secret").value = "";
     $("alert-name").value = "";
-  } catch (error) {
-    setStatus(`Not created: ${error.message}`, true);
-  }
-  await refresh();
+    return result;
+  };
+  await change("alerts-status", action, () => `Created ${body.name}.`, "Not created", refresh);
 }
 
 /// Shows only the fields the chosen kind takes.
@@ -163,11 +133,6 @@ function wire() {
   $("alert-form").addEventListener("submit", create);
   $("alerts-refresh").addEventListener("click", refresh);
   showFields();
-  refresh();
-  setInterval(refresh, REFRESH_MS);
-  // The console shows itself after sign-in: refresh at once instead of waiting for the next tick.
-  new MutationObserver(() => refresh()).observe($("console"), { attributes: true, attributeFilter: ["hidden"] });
 }
 
-if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", wire);
-else wire();
+whenShown(wire, refresh, REFRESH_MS);

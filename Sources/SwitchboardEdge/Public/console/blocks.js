@@ -3,48 +3,30 @@
 // to lift a block. A plain ES module beside console.js; server text is written with textContent, never parsed as HTML.
 
 import { call, token } from "./admin-api.js";
+import { $, button, cell, change, emptyRow, setStatus as status, whenShown } from "./section.js";
 
 const REFRESH_MS = 5000;
-const $ = (id) => document.getElementById(id);
-
-function cell(text, className) {
-  const td = document.createElement("td");
-  td.textContent = text;
-  if (className) td.className = className;
-  return td;
-}
 
 function when(ms) {
   return ms === null || ms === undefined ? "never" : new Date(ms).toLocaleString();
 }
 
 function setStatus(text, isError = false) {
-  const status = $("blocks-status");
-  status.textContent = text;
-  status.className = isError ? "error" : "muted";
+  status("blocks-status", text, isError);
 }
 
 function render(data) {
   const body = $("blocks-list");
   const blocks = data.blocks || [];
   if (!blocks.length) {
-    const row = document.createElement("tr");
-    const td = cell("No address is blocked through the admin API.", "muted");
-    td.colSpan = 5;
-    row.append(td);
-    body.replaceChildren(row);
+    emptyRow(body, 5, "No address is blocked through the admin API.");
   } else {
     body.replaceChildren(...blocks.map((block) => {
       const row = document.createElement("tr");
       row.className = "block-row";
       row.dataset.address = block.address;
       const actions = document.createElement("td");
-      const button = document.createElement("button");
-      button.type = "button";
-      button.className = "block-lift";
-      button.textContent = "Lift";
-      button.addEventListener("click", () => lift(block.address));
-      actions.append(button);
+      actions.append(button("Lift", "block-lift", () => lift(block.address)));
       row.append(cell(block.address), cell(block.reason || "–"), cell(when(block.createdAt)), cell(when(block.expiresAt)), actions);
       return row;
     }));
@@ -65,14 +47,9 @@ async function refresh() {
   }
 }
 
-async function lift(address) {
-  try {
-    await call("DELETE", `/api/realtime/blocks?address=${encodeURIComponent(address)}`);
-    setStatus(`Lifted ${address}.`);
-  } catch (error) {
-    setStatus(`Not lifted: ${error.message}`, true);
-  }
-  await refresh();
+function lift(address) {
+  const action = () => call("DELETE", `/api/realtime/blocks?address=${encodeURIComponent(address)}`);
+  return change("blocks-status", action, () => `Lifted ${address}.`, "Not lifted", refresh);
 }
 
 async function create(event) {
@@ -82,24 +59,13 @@ async function create(event) {
   if (reason) body.reason = reason;
   const expiresIn = Number($("block-expiry").value);
   if (expiresIn > 0) body.expiresIn = expiresIn;
-  try {
+  const action = async () => {
     const result = await call("POST", "/api/realtime/blocks", body);
-    if (result) setStatus(`Blocked ${result.block.address}; its open connections were ended.`);
     $("block-address").value = "";
     $("block-reason").value = "";
-  } catch (error) {
-    setStatus(`Not blocked: ${error.message}`, true);
-  }
-  await refresh();
+    return result;
+  };
+  await change("blocks-status", action, (result) => `Blocked ${result.block.address}; its open connections were ended.`, "Not blocked", refresh);
 }
 
-function wire() {
-  $("block-form").addEventListener("submit", create);
-  refresh();
-  setInterval(refresh, REFRESH_MS);
-  // The console shows itself after sign-in: refresh at once instead of waiting for the next tick.
-  new MutationObserver(() => refresh()).observe($("console"), { attributes: true, attributeFilter: ["hidden"] });
-}
-
-if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", wire);
-else wire();
+whenShown(() => $("block-form").addEventListener("submit", create), refresh, REFRESH_MS);
