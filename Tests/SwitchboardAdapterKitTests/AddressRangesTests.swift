@@ -14,6 +14,14 @@ import Testing
         #expect(ranges.networks.map(\.description) == ["203.0.113.7/32", "198.51.100.0/24", "2001:db8::1/128", "2001:db8:1::/48", "192.0.2.9/32"])
     }
 
+    @Test func aRequestIsHeldByItsClientOrByTheTrustedProxyItCameThrough() throws {
+        let ranges = try AddressRanges(["10.0.0.5", "203.0.113.0/24"])
+        #expect(ranges.contains(client: "203.0.113.9", proxy: nil))
+        #expect(ranges.contains(client: "198.51.100.7", proxy: "10.0.0.5"))
+        #expect(!ranges.contains(client: "198.51.100.7", proxy: "10.0.0.6"))
+        #expect(!ranges.contains(client: nil, proxy: nil))
+    }
+
     @Test func aLongListOfBlockedAddressesStillAnswersForEachOfThem() throws {
         let addresses = (0..<10_000).map { "10.\($0 / 65_536).\($0 / 256 % 256).\($0 % 256)" }
         let ranges = try AddressRanges(addresses + ["172.16.0.0/12"])

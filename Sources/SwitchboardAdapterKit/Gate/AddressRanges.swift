@@ -53,4 +53,10 @@ public struct AddressRanges: Sendable, Equatable {
         guard !self.isEmpty, let text, let address = IPAddress(text) else { return false }
         return self.contains(address)
     }
+
+    /// Whether a request's client, or the trusted proxy it came through, is in one of the ranges (as `Caller` gives
+    /// them; either may be nil).
+    public func contains(client: String?, proxy: String?) -> Bool {
+        self.contains(text: client) || self.contains(text: proxy)
+    }
 }

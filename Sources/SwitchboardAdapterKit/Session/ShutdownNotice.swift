@@ -101,7 +101,7 @@ public final class ShutdownNotice: Sendable {
         guard !addresses.isEmpty else { return 0 }
         // Parsed outside the lock: a reload must not stall every connection's register and unregister meanwhile.
         let entries = self.state.withLock { Array($0.goodbyes.values) }
-        let goodbyes = entries.filter { addresses.contains(text: $0.client) || addresses.contains(text: $0.proxy) }.map(\.goodbye)
+        let goodbyes = entries.filter { addresses.contains(client: $0.client, proxy: $0.proxy) }.map(\.goodbye)
         for goodbye in goodbyes { goodbye(.addressBlocked) }
         return goodbyes.count
     }

@@ -26,8 +26,9 @@ struct AddressBlockRoutes: Sendable {
             try await self.authorized(request, context) {
                 let block = try Self.block(try await LiveConfigRoutes.body(request, members: ["address", "reason", "expiresIn"]))
                 let caller = Caller(request: request, context: context)
-                for own in [caller.ip, caller.proxy].compactMap({ $0 }) where AddressRanges(networks: [block.network]).contains(text: own) {
-                    throw AdminError.badRequest("\(block.network) holds \(own), the address this request comes from: it would lock you out")
+                if AddressRanges(networks: [block.network]).contains(client: caller.ip, proxy: caller.proxy) {
+                    let own = [caller.ip, caller.proxy].compactMap { $0 }.joined(separator: " or ")
+                    throw AdminError.badRequest("\(block.network) holds \(own), where this request comes from: it would lock you out")
                 }
                 let replaced = self.blocks.block(block.network) != nil
                 guard self.blocks.hasRoom(for: block.network) else {

@@ -16,7 +16,7 @@ struct BlockedAddressesMiddleware: RouterMiddleware {
         let ranges = self.blocked.current
         guard !ranges.isEmpty else { return try await next(request, context) }
         let caller = Caller(request: request, context: context)
-        guard ranges.contains(text: caller.ip) || ranges.contains(text: caller.proxy) else { return try await next(request, context) }
+        guard ranges.contains(client: caller.ip, proxy: caller.proxy) else { return try await next(request, context) }
         self.gate.report(.addressBlocked, app: nil, caller: caller, detail: "blocked address: \(request.method) \(request.uri.path) refused")
         return JSONResponse.error(.forbidden, code: SecurityEvent.Kind.forbidden.name, message: "this address is blocked")
     }
