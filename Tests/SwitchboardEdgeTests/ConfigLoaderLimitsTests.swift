@@ -59,6 +59,16 @@ import Testing
         #expect(throws: ConfigError.self) { try ConfigLoader.parse("[limits]\nmax_sockets_per_ip = -1") }
     }
 
+    @Test func automaticBlocksAreOffUnlessSetAndLastTenMinutesInAWindowOfAMinute() throws {
+        let defaults = try ConfigLoader.parse("").limits.live
+        #expect(defaults.autoBlockRefusals == 0 && defaults.autoBlockWindowSeconds == 60 && defaults.autoBlockSeconds == 600)
+        let set = try ConfigLoader.parse("[limits]\nauto_block_refusals = 20\nauto_block_window_seconds = 10\nauto_block_seconds = 86400")
+        #expect(set.limits.live.autoBlockRefusals == 20 && set.limits.live.autoBlockWindowSeconds == 10 && set.limits.live.autoBlockSeconds == 86_400)
+        for bad in ["auto_block_refusals = -1", "auto_block_window_seconds = 0", "auto_block_seconds = 0", "auto_block_seconds = 31536001"] {
+            #expect(throws: ConfigError.self) { try ConfigLoader.parse("[limits]\n" + bad) }
+        }
+    }
+
     @Test func loopbackIsUncountedUnlessTheListSaysOtherwiseAndABadEntryIsNamed() throws {
         #expect(try ConfigLoader.parse("").limits.uncountedAddresses == .loopback)
         let listed = try ConfigLoader.parse("[limits]\nuncounted_addresses = [\"10.0.0.0/8\", \"192.0.2.7\"]").limits.uncountedAddresses

@@ -39,6 +39,13 @@ public final class LiveLimits: Sendable {
         /// `max_sockets_per_ip = 1200`: open TCP connections of every kind per peer address, counted at accept
         /// (new connections; 0 = unlimited).
         public var maxSocketsPerIP: Int
+        /// `auto_block_refusals = 0`: refusals of one client address (an IPv6 client's /64) within
+        /// `auto_block_window_seconds` that block it for `auto_block_seconds` (next refusal; 0 = never).
+        public var autoBlockRefusals: Int
+        /// `auto_block_window_seconds = 60`.
+        public var autoBlockWindowSeconds: Int
+        /// `auto_block_seconds = 600`: how long an automatic block lasts.
+        public var autoBlockSeconds: Int
 
         /// Values with the config's defaults, unless given.
         public init(
@@ -53,7 +60,10 @@ public final class LiveLimits: Sendable {
             publishLagMilliseconds: Int = 20,
             maxHistoryMegabytes: Int = 256,
             maxConnectionsPerIP: Int = 1000,
-            maxSocketsPerIP: Int = 1200
+            maxSocketsPerIP: Int = 1200,
+            autoBlockRefusals: Int = 0,
+            autoBlockWindowSeconds: Int = 60,
+            autoBlockSeconds: Int = 600
         ) {
             self.client = client
             self.maxQueuedFrames = maxQueuedFrames
@@ -67,6 +77,9 @@ public final class LiveLimits: Sendable {
             self.maxHistoryMegabytes = maxHistoryMegabytes
             self.maxConnectionsPerIP = maxConnectionsPerIP
             self.maxSocketsPerIP = maxSocketsPerIP
+            self.autoBlockRefusals = autoBlockRefusals
+            self.autoBlockWindowSeconds = autoBlockWindowSeconds
+            self.autoBlockSeconds = autoBlockSeconds
         }
     }
 

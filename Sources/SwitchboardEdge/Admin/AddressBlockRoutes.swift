@@ -59,14 +59,10 @@ struct AddressBlockRoutes: Sendable {
         }
     }
 
-    /// Puts `block` in force for `network` (nil lifts it): through Redis to every node when clustered, else here.
+    /// Puts `block` in force for `network` (nil lifts it) on every node, or answers 503 with nothing changed.
     func change(_ network: IPNetwork, to block: AddressBlocks.Block?) async throws {
-        guard let sync = self.sync else {
-            if let block { try self.blocks.add(block) } else { try self.blocks.remove(network) }
-            return
-        }
         do {
-            try await sync.shareBlock(Self.document(block, lifting: self.blocks.block(network)), network: network)
+            try await self.blocks.change(network, to: block, sharing: self.sync)
         } catch let error as EngineUnavailable {
             throw AdminError(
                 status: .serviceUnavailable,

@@ -104,7 +104,8 @@ public enum ConfigLoader {
             let limitKeys = [
                 "max_queued_frames", "sse_keepalive_seconds", "presence_timeout_seconds", "new_connections_per_ip_per_second",
                 "compression_min_bytes", "write_batch_ms", "security_events_per_ip_per_second", "publish_lag_ms", "max_history_mb",
-                "max_connections_per_ip", "max_sockets_per_ip", "uncounted_addresses",
+                "max_connections_per_ip", "max_sockets_per_ip", "uncounted_addresses", "auto_block_refusals",
+                "auto_block_window_seconds", "auto_block_seconds",
             ]
             try limits.onlyKeys(Set(limitKeys + Self.clientLimitKeys))
             config.limits.securityEventsPerIPPerSecond =
@@ -122,6 +123,11 @@ public enum ConfigLoader {
             config.limits.maxConnectionsPerIP = try limits.int("max_connections_per_ip", in: 0...1_000_000) ?? config.limits.maxConnectionsPerIP
             config.limits.maxSocketsPerIP = try limits.int("max_sockets_per_ip", in: 0...1_000_000) ?? config.limits.maxSocketsPerIP
             config.limits.uncountedAddresses = try Self.addressRanges(limits, "uncounted_addresses") ?? config.limits.uncountedAddresses
+            config.limits.autoBlockRefusals = try limits.int("auto_block_refusals", in: 0...1_000_000) ?? config.limits.autoBlockRefusals
+            config.limits.autoBlockWindowSeconds =
+                try limits.int("auto_block_window_seconds", in: 1...86_400) ?? config.limits.autoBlockWindowSeconds
+            config.limits.autoBlockSeconds =
+                try limits.int("auto_block_seconds", in: 1...Int(AddressBlocks.maxLifetimeSeconds)) ?? config.limits.autoBlockSeconds
             try Self.readClientLimits(limits, into: &config.limits.client)
         }
         if let proxy = try top.table("proxy") {

@@ -15,7 +15,10 @@ extension SwitchboardConfig.Limits {
             publishLagMilliseconds: self.publishLagMilliseconds,
             maxHistoryMegabytes: self.maxHistoryMegabytes,
             maxConnectionsPerIP: self.maxConnectionsPerIP,
-            maxSocketsPerIP: self.maxSocketsPerIP
+            maxSocketsPerIP: self.maxSocketsPerIP,
+            autoBlockRefusals: self.autoBlockRefusals,
+            autoBlockWindowSeconds: self.autoBlockWindowSeconds,
+            autoBlockSeconds: self.autoBlockSeconds
         )
     }
 }

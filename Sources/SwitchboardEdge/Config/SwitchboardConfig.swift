@@ -94,6 +94,12 @@ public struct SwitchboardConfig: Sendable {
         /// `security_events_per_ip_per_second = 20`: security events kept per client address per second (bursts of 50; a
         /// connection gets a quarter, the whole edge 50 times as many); the rest are dropped and counted (0 = keep all).
         public var securityEventsPerIPPerSecond = 20
+        /// `auto_block_refusals = 0`: refusals of one client address (an IPv6 client's /64) within
+        /// `auto_block_window_seconds = 60` that block it, as the admin API would, for `auto_block_seconds = 600`; the
+        /// uncounted addresses and trusted proxies are never blocked this way (0 = off).
+        public var autoBlockRefusals = 0
+        public var autoBlockWindowSeconds = 60
+        public var autoBlockSeconds = 600
         /// What each client connection may spend: `commands_per_second`, `command_burst`, `client_publishes_per_second`,
         /// `presence_updates_per_second`, `max_presence_metadata_bytes`, `max_refusals`, `max_queued_bytes`,
         /// `token_expiry_grace_seconds` (see `ClientLimits`).

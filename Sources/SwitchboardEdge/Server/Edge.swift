@@ -116,8 +116,17 @@ public struct Edge: Sendable {
         )
         self.bus.observers.register(FanOutTimer(metrics: self.metrics), name: "metrics")
         let alertCounter = AlertSecurityCounter()
+        let automaticBlocks = AutomaticBlocks(
+            limits: limits,
+            blocks: self.addressBlocks,
+            uncounted: connections.uncounted,
+            trusted: self.trustedProxies,
+            logger: logger,
+            metrics: self.metrics
+        )
         let security = FanOutSecuritySink([
             Self.securitySink(writer: self.securityWriter, metrics: self.metrics, limits: limits, logger: logger), alertCounter,
+            automaticBlocks,
         ])
         var environment = AdapterEnvironment(
             bus: self.bus,
@@ -160,6 +169,7 @@ public struct Edge: Sendable {
             metrics: self.metrics,
             logger: logger
         )
+        automaticBlocks.share(through: self.liveSync)
         self.proxyClient = ProxyClient(
             connectTimeoutMilliseconds: config.proxy.connectTimeoutMilliseconds,
             readTimeoutMilliseconds: config.proxy.readTimeoutMilliseconds

@@ -1,0 +1,118 @@
+import Logging
+import Prometheus
+import SwitchboardAdapterKit
+import SwitchboardCore
+import Synchronization
+
+/// Blocks a client address refused `[limits] auto_block_refusals` times within `auto_block_window_seconds`, for
+/// `auto_block_seconds`, as an operator would through the admin API: stored, on every node, listed with its reason.
+///
+/// It sees every security event, before the per-address budget drops any. A refusal that is not the client's doing (a
+/// disabled app, an app over its quota) does not count, nor does one of an address already blocked; the uncounted
+/// addresses and the trusted proxies are never blocked this way. An IPv6 client is counted and blocked by its /64.
+final class AutomaticBlocks: SecurityEventSink {
+    /// Refusals that say nothing about the client.
+    static let uncountedKinds: Set<SecurityEvent.Kind> = [.addressBlocked, .appDisabled, .overQuota]
+
+    private let limits: LiveLimits
+    private let blocks: AddressBlocks
+    private let uncounted: LiveSetting<AddressRanges>
+    private let trusted: LiveSetting<TrustedProxies>
+    private let tally: Mutex<RefusalTally>
+    /// Carries blocks to the other nodes (Redis engine only); set once it exists (`share(through:)`).
+    private let sync = Mutex<LiveSettingsSync?>(nil)
+    private let logger: Logger
+    private let made: Counter?
+    /// When the log last said the block list is full: once a minute at most, however many addresses trip meanwhile.
+    private let toldFull = Mutex(-Double.infinity)
+    private let now: @Sendable () -> Double
+
+    init(
+        limits: LiveLimits,
+        blocks: AddressBlocks,
+        uncounted: LiveSetting<AddressRanges>,
+        trusted: LiveSetting<TrustedProxies>,
+        logger: Logger,
+        metrics: EdgeMetrics? = nil,
+        maxTracked: Int = 10_000,
+        now: @escaping @Sendable () -> Double = { MonotonicClock.seconds() }
+    ) {
+        self.limits = limits
+        self.blocks = blocks
+        self.uncounted = uncounted
+        self.trusted = trusted
+        self.tally = Mutex(RefusalTally(maxTracked: maxTracked))
+        self.logger = logger
+        self.made = metrics?.registry.makeCounter(
+            descriptor: EdgeMetrics.name("automatic_blocks", "total", "Addresses blocked for auto_block_refusals refusals.")
+        )
+        self.now = now
+    }
+
+    /// From now on, blocks are made on every node through `sync`.
+    func share(through sync: LiveSettingsSync?) { self.sync.withLock { $0 = sync } }
+
+    func record(_ event: SecurityEvent) {
+        guard !Self.uncountedKinds.contains(event.kind), let text = event.clientIP, let address = IPAddress(text) else { return }
+        let values = self.limits.current
+        guard values.autoBlockRefusals > 0, !self.uncounted.current.contains(address), !self.trusted.current.contains(address) else {
+            return
+        }
+        let limits = RefusalTally.Limits(refusals: values.autoBlockRefusals, windowSeconds: Double(values.autoBlockWindowSeconds))
+        let key = address.limitKey
+        guard self.tally.withLock({ $0.count(key, now: self.now(), limits: limits) }), let network = IPNetwork(key) else { return }
+        let reason = "automatic: \(values.autoBlockRefusals) refusals in \(values.autoBlockWindowSeconds) s, the last \(event.kind)"
+        let now = WallClock.milliseconds()
+        let block = AddressBlocks.Block(
+            network: network,
+            reason: reason,
+            createdAt: now,
+            expiresAt: now + Int64(values.autoBlockSeconds) * 1000
+        )
+        // The store and Redis are not for the thread that reported the refusal, often an event loop.
+        Task { await self.put(block) }
+    }
+
+    /// Addresses being counted now.
+    var tracked: Int { self.tally.withLock { $0.tracked } }
+
+    /// Puts `block` in force unless the admin API already holds one for its range (an operator's, which may last
+    /// longer) or the list is full.
+    func put(_ block: AddressBlocks.Block) async {
+        let metadata: Logger.Metadata = ["address": "\(block.network)", "reason": "\(block.reason)"]
+        guard self.blocks.block(block.network) == nil else { return }
+        guard self.blocks.hasRoom(for: block.network) else {
+            let now = self.now()
+            let tell = self.toldFull.withLock { told -> Bool in
+                guard now - told >= 60 else { return false }
+                told = now
+                return true
+            }
+            if tell {
+                self.logger.error("could not block an address automatically: the block list is full", metadata: metadata)
+            }
+            return
+        }
+        do {
+            try await self.blocks.change(block.network, to: block, sharing: self.sync.withLock { $0 })
+        } catch is EngineUnavailable {
+            // Redis is away: this node at least shuts the address out.
+            self.logger.warning("Redis cannot be reached: the automatic block applies on this node only", metadata: metadata)
+            do {
+                try self.blocks.add(block)
+            } catch {
+                self.failed(error, metadata)
+                return
+            }
+        } catch {
+            self.failed(error, metadata)
+            return
+        }
+        self.made?.increment()
+        self.logger.warning("blocked an address automatically", metadata: metadata.merging(["expires_at": "\(block.expiresAt ?? 0)"]) { $1 })
+    }
+
+    private func failed(_ error: any Error, _ metadata: Logger.Metadata) {
+        self.logger.error("could not block an address automatically", metadata: metadata.merging(["error": "\(error)"]) { $1 })
+    }
+}
