@@ -61,6 +61,16 @@ import Testing
         #expect(self.sink.tracked == 0 && self.blocks.count == 0)
     }
 
+    @Test func onlyTheKindsOfAutoBlockKindsCount() {
+        var values = self.limits.current
+        values.autoBlockKinds = [.badSignature]
+        self.limits.replace(values)
+        for kind in SecurityEvent.Kind.all where kind != .badSignature { self.refuse("203.0.113.7", kind, times: 5) }
+        #expect(self.sink.tracked == 0)
+        self.refuse("203.0.113.7", .badSignature)
+        #expect(self.sink.tracked == 1)
+    }
+
     @Test func aReloadChangesTheThresholdAndZeroTurnsItOff() async throws {
         var values = self.limits.current
         values.autoBlockRefusals = 0

@@ -64,7 +64,14 @@ import Testing
         #expect(defaults.autoBlockRefusals == 0 && defaults.autoBlockWindowSeconds == 60 && defaults.autoBlockSeconds == 600)
         let set = try ConfigLoader.parse("[limits]\nauto_block_refusals = 20\nauto_block_window_seconds = 10\nauto_block_seconds = 86400")
         #expect(set.limits.live.autoBlockRefusals == 20 && set.limits.live.autoBlockWindowSeconds == 10 && set.limits.live.autoBlockSeconds == 86_400)
-        for bad in ["auto_block_refusals = -1", "auto_block_window_seconds = 0", "auto_block_seconds = 0", "auto_block_seconds = 31536001"] {
+        #expect(!defaults.autoBlockKinds.contains(.appDisabled) && defaults.autoBlockKinds.contains(.badSignature))
+        let kinds = try ConfigLoader.parse("[limits]\nauto_block_kinds = [\"bad_signature\", \"token_invalid\"]").limits.live.autoBlockKinds
+        #expect(kinds == [.badSignature, .tokenInvalid])
+        let refused = [
+            "auto_block_refusals = -1", "auto_block_window_seconds = 0", "auto_block_seconds = 0", "auto_block_seconds = 31536001",
+            "auto_block_kinds = [\"address_blocked\"]", "auto_block_kinds = [\"bad_signature\", \"nope\"]",
+        ]
+        for bad in refused {
             #expect(throws: ConfigError.self) { try ConfigLoader.parse("[limits]\n" + bad) }
         }
     }

@@ -94,6 +94,19 @@ def test_refusals_spread_wider_than_the_window_never_block():
         server.stop()
 
 
+def test_only_the_kinds_of_auto_block_kinds_count():
+    """Counting only failed signatures: twelve refusals for an unknown key block nothing, the sixth bad signature does."""
+    server = start_server(auto_block_config().replace("[limits]\n", '[limits]\nauto_block_kinds = ["bad_signature"]\n', 1))
+    try:
+        refuse(server, "127.0.0.2", 3 * REFUSALS - 1)  # REFUSALS - 1 bad signatures among them
+        assert automatic_blocks(server) == [] and health_status(server, "127.0.0.2") == 200
+        refuse(server, "127.0.0.2", 3)
+        wait_until(lambda: closed_unread(port_of(server.http), "127.0.0.2"), message="the automatic block")
+        assert automatic_blocks(server)[0]["reason"].endswith("the last bad_signature")
+    finally:
+        server.stop()
+
+
 def test_an_address_refused_on_one_node_is_blocked_on_every_node(redis):
     """The block one node makes travels like an operator's: another node ends what the address holds open there and
     closes its next socket unread."""

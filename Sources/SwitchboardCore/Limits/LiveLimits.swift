@@ -46,6 +46,8 @@ public final class LiveLimits: Sendable {
         public var autoBlockWindowSeconds: Int
         /// `auto_block_seconds = 600`: how long an automatic block lasts.
         public var autoBlockSeconds: Int
+        /// `auto_block_kinds`: the refusals that count (default `SecurityEvent.Kind.clientCaused`).
+        public var autoBlockKinds: Set<SecurityEvent.Kind>
 
         /// Values with the config's defaults, unless given.
         public init(
@@ -63,7 +65,8 @@ public final class LiveLimits: Sendable {
             maxSocketsPerIP: Int = 1200,
             autoBlockRefusals: Int = 0,
             autoBlockWindowSeconds: Int = 60,
-            autoBlockSeconds: Int = 600
+            autoBlockSeconds: Int = 600,
+            autoBlockKinds: Set<SecurityEvent.Kind> = SecurityEvent.Kind.clientCaused
         ) {
             self.client = client
             self.maxQueuedFrames = maxQueuedFrames
@@ -80,6 +83,7 @@ public final class LiveLimits: Sendable {
             self.autoBlockRefusals = autoBlockRefusals
             self.autoBlockWindowSeconds = autoBlockWindowSeconds
             self.autoBlockSeconds = autoBlockSeconds
+            self.autoBlockKinds = autoBlockKinds
         }
     }
 

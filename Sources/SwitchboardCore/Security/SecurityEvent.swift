@@ -27,6 +27,10 @@ public struct SecurityEvent: Sendable, Equatable {
             .messageTooLarge, .badRequest, .forbidden, .addressBlocked,
         ]
 
+        /// The refusals a client brings on itself, which `[limits] auto_block_kinds` counts by default: all but an app
+        /// that is disabled or over its quota, and an address already blocked.
+        public static let clientCaused: Set<Kind> = Set(Kind.all).subtracting([.appDisabled, .overQuota, .addressBlocked])
+
         /// The kind named `name`, if it is one.
         public init?(name: String) {
             guard let kind = Kind.all.first(where: { $0.name == name }) else { return nil }

@@ -105,7 +105,7 @@ public enum ConfigLoader {
                 "max_queued_frames", "sse_keepalive_seconds", "presence_timeout_seconds", "new_connections_per_ip_per_second",
                 "compression_min_bytes", "write_batch_ms", "security_events_per_ip_per_second", "publish_lag_ms", "max_history_mb",
                 "max_connections_per_ip", "max_sockets_per_ip", "uncounted_addresses", "auto_block_refusals",
-                "auto_block_window_seconds", "auto_block_seconds",
+                "auto_block_window_seconds", "auto_block_seconds", "auto_block_kinds",
             ]
             try limits.onlyKeys(Set(limitKeys + Self.clientLimitKeys))
             config.limits.securityEventsPerIPPerSecond =
@@ -128,6 +128,7 @@ public enum ConfigLoader {
                 try limits.int("auto_block_window_seconds", in: 1...86_400) ?? config.limits.autoBlockWindowSeconds
             config.limits.autoBlockSeconds =
                 try limits.int("auto_block_seconds", in: 1...Int(AddressBlocks.maxLifetimeSeconds)) ?? config.limits.autoBlockSeconds
+            config.limits.autoBlockKinds = try Self.autoBlockKinds(limits) ?? config.limits.autoBlockKinds
             try Self.readClientLimits(limits, into: &config.limits.client)
         }
         if let proxy = try top.table("proxy") {
@@ -252,6 +253,20 @@ public enum ConfigLoader {
                 problem: "\"\(error.text)\" is not an address or CIDR range like 10.0.0.0/8 or fd00::/8"
             )
         }
+    }
+
+    /// `auto_block_kinds`: security event kinds by name; `address_blocked` may not count (it would only prolong a block).
+    static func autoBlockKinds(_ table: Reader) throws(ConfigError) -> Set<SecurityEvent.Kind>? {
+        guard let names = try table.strings("auto_block_kinds") else { return nil }
+        var kinds = Set<SecurityEvent.Kind>()
+        for (index, name) in names.enumerated() {
+            guard let kind = SecurityEvent.Kind(name: name), kind != .addressBlocked else {
+                let known = SecurityEvent.Kind.all.filter { $0 != .addressBlocked }.map(\.name).joined(separator: ", ")
+                throw ConfigError(key: table.key("auto_block_kinds[\(index)]"), problem: "\"\(name)\" is not one of \(known)")
+            }
+            kinds.insert(kind)
+        }
+        return kinds
     }
 
     /// An upstream URL: `http://` or `https://`, host and optional path prefix (no user info, query or fragment).

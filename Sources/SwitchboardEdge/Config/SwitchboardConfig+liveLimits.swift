@@ -18,7 +18,8 @@ extension SwitchboardConfig.Limits {
             maxSocketsPerIP: self.maxSocketsPerIP,
             autoBlockRefusals: self.autoBlockRefusals,
             autoBlockWindowSeconds: self.autoBlockWindowSeconds,
-            autoBlockSeconds: self.autoBlockSeconds
+            autoBlockSeconds: self.autoBlockSeconds,
+            autoBlockKinds: self.autoBlockKinds
         )
     }
 }

@@ -100,6 +100,9 @@ public struct SwitchboardConfig: Sendable {
         public var autoBlockRefusals = 0
         public var autoBlockWindowSeconds = 60
         public var autoBlockSeconds = 600
+        /// `auto_block_kinds`: the security event kinds that count, by default every kind but `app_disabled`,
+        /// `over_quota` and `address_blocked` (which may not be listed).
+        public var autoBlockKinds = SecurityEvent.Kind.clientCaused
         /// What each client connection may spend: `commands_per_second`, `command_burst`, `client_publishes_per_second`,
         /// `presence_updates_per_second`, `max_presence_metadata_bytes`, `max_refusals`, `max_queued_bytes`,
         /// `token_expiry_grace_seconds` (see `ClientLimits`).

@@ -7,13 +7,11 @@ import Synchronization
 /// Blocks a client address refused `[limits] auto_block_refusals` times within `auto_block_window_seconds`, for
 /// `auto_block_seconds`, as an operator would through the admin API: stored, on every node, listed with its reason.
 ///
-/// It sees every security event, before the per-address budget drops any. A refusal that is not the client's doing (a
-/// disabled app, an app over its quota) does not count, nor does one of an address already blocked; the uncounted
-/// addresses and the trusted proxies are never blocked this way. An IPv6 client is counted and blocked by its /64.
+/// It sees every security event, before the per-address budget drops any, and counts the kinds of `auto_block_kinds`
+/// (by default all but those that are not the client's doing: a disabled app, an app over its quota, an address already
+/// blocked). The uncounted addresses and the trusted proxies are never blocked this way. An IPv6 client is counted and
+/// blocked by its /64.
 final class AutomaticBlocks: SecurityEventSink {
-    /// Refusals that say nothing about the client.
-    static let uncountedKinds: Set<SecurityEvent.Kind> = [.addressBlocked, .appDisabled, .overQuota]
-
     private let limits: LiveLimits
     private let blocks: AddressBlocks
     private let uncounted: LiveSetting<AddressRanges>
@@ -53,11 +51,11 @@ final class AutomaticBlocks: SecurityEventSink {
     func share(through sync: LiveSettingsSync?) { self.sync.withLock { $0 = sync } }
 
     func record(_ event: SecurityEvent) {
-        guard !Self.uncountedKinds.contains(event.kind), let text = event.clientIP, let address = IPAddress(text) else { return }
+        guard let text = event.clientIP else { return }
         let values = self.limits.current
-        guard values.autoBlockRefusals > 0, !self.uncounted.current.contains(address), !self.trusted.current.contains(address) else {
-            return
-        }
+        guard values.autoBlockRefusals > 0, values.autoBlockKinds.contains(event.kind), let address = IPAddress(text),
+            !self.uncounted.current.contains(address), !self.trusted.current.contains(address)
+        else { return }
         let limits = RefusalTally.Limits(refusals: values.autoBlockRefusals, windowSeconds: Double(values.autoBlockWindowSeconds))
         let key = address.limitKey
         guard self.tally.withLock({ $0.count(key, now: self.now(), limits: limits) }), let network = IPNetwork(key) else { return }
