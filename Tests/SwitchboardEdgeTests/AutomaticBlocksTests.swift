@@ -11,6 +11,7 @@ import Testing
     let blocks: AddressBlocks
     let limits = LiveLimits(LiveLimits.Values(autoBlockRefusals: 3, autoBlockWindowSeconds: 60, autoBlockSeconds: 600))
     let sink: AutomaticBlocks
+    let events = MemorySecurityLog()
 
     init() throws {
         self.blocks = try AddressBlocks(configured: AddressRanges(), farewells: self.farewells, store: nil, logger: Logger(label: "test"))
@@ -19,6 +20,7 @@ import Testing
             blocks: self.blocks,
             uncounted: LiveSetting(AddressRanges.loopback),
             trusted: LiveSetting(try TrustedProxies(["10.0.0.0/8"])),
+            events: self.events,
             logger: Logger(label: "test")
         )
     }
@@ -46,6 +48,9 @@ import Testing
         #expect(block.expiresAt.map { $0 - block.createdAt } == 600_000)
         #expect(sentAway.withLock { $0 })
         #expect(self.blocks.count == 1 && self.sink.tracked == 1)
+        let event = try #require(self.events.events(SecurityEventQuery()).first)
+        #expect(event.kind == .addressBlocked && event.clientIP == "203.0.113.7")
+        #expect(event.detail == "203.0.113.7/32 blocked for 600 s (automatic: 3 refusals in 60 s, the last origin_blocked)")
     }
 
     @Test func anIPv6ClientIsCountedAndBlockedByItsSlash64() async throws {

@@ -10,12 +10,15 @@ import Synchronization
 /// It sees every security event, before the per-address budget drops any, and counts the kinds of `auto_block_kinds`
 /// (by default all but those that are not the client's doing: a disabled app, an app over its quota, an address already
 /// blocked). The uncounted addresses and the trusted proxies are never blocked this way. An IPv6 client is counted and
-/// blocked by its /64.
+/// blocked by its /64. Each block it makes is itself an `address_blocked` event, so the console, the security events
+/// and the alert rules hear of it even when the address goes quiet once blocked.
 final class AutomaticBlocks: SecurityEventSink {
     private let limits: LiveLimits
     private let blocks: AddressBlocks
     private let uncounted: LiveSetting<AddressRanges>
     private let trusted: LiveSetting<TrustedProxies>
+    /// Where the event of each block goes (every sink but this one).
+    private let events: any SecurityEventSink
     private let tally: Mutex<RefusalTally>
     /// Carries blocks to the other nodes (Redis engine only); set once it exists (`share(through:)`).
     private let sync = Mutex<LiveSettingsSync?>(nil)
@@ -30,6 +33,7 @@ final class AutomaticBlocks: SecurityEventSink {
         blocks: AddressBlocks,
         uncounted: LiveSetting<AddressRanges>,
         trusted: LiveSetting<TrustedProxies>,
+        events: any SecurityEventSink = FanOutSecuritySink([]),
         logger: Logger,
         metrics: EdgeMetrics? = nil,
         maxTracked: Int = 10_000,
@@ -39,6 +43,7 @@ final class AutomaticBlocks: SecurityEventSink {
         self.blocks = blocks
         self.uncounted = uncounted
         self.trusted = trusted
+        self.events = events
         self.tally = Mutex(RefusalTally(maxTracked: maxTracked))
         self.logger = logger
         self.made = metrics?.registry.makeCounter(
@@ -68,7 +73,7 @@ final class AutomaticBlocks: SecurityEventSink {
             expiresAt: now + Int64(values.autoBlockSeconds) * 1000
         )
         // The store and Redis are not for the thread that reported the refusal, often an event loop.
-        Task { await self.put(block) }
+        Task { await self.put(block, client: text) }
     }
 
     /// Addresses being counted now.
@@ -76,7 +81,7 @@ final class AutomaticBlocks: SecurityEventSink {
 
     /// Puts `block` in force unless the admin API already holds one for its range (an operator's, which may last
     /// longer) or the list is full.
-    func put(_ block: AddressBlocks.Block) async {
+    func put(_ block: AddressBlocks.Block, client: String? = nil) async {
         let metadata: Logger.Metadata = ["address": "\(block.network)", "reason": "\(block.reason)"]
         guard self.blocks.block(block.network) == nil else { return }
         guard self.blocks.hasRoom(for: block.network) else {
@@ -107,6 +112,16 @@ final class AutomaticBlocks: SecurityEventSink {
             return
         }
         self.made?.increment()
+        let lasting = block.expiresAt.map { "for \(($0 - block.createdAt) / 1000) s" } ?? "until lifted"
+        self.events.record(
+            SecurityEvent(
+                time: block.createdAt,
+                app: nil,
+                kind: .addressBlocked,
+                clientIP: client ?? block.network.address.description,
+                detail: "\(block.network) blocked \(lasting) (\(block.reason))"
+            )
+        )
         self.logger.warning("blocked an address automatically", metadata: metadata.merging(["expires_at": "\(block.expiresAt ?? 0)"]) { $1 })
     }
 

@@ -116,18 +116,19 @@ public struct Edge: Sendable {
         )
         self.bus.observers.register(FanOutTimer(metrics: self.metrics), name: "metrics")
         let alertCounter = AlertSecurityCounter()
+        let recorded = FanOutSecuritySink([
+            Self.securitySink(writer: self.securityWriter, metrics: self.metrics, limits: limits, logger: logger), alertCounter,
+        ])
         let automaticBlocks = AutomaticBlocks(
             limits: limits,
             blocks: self.addressBlocks,
             uncounted: connections.uncounted,
             trusted: self.trustedProxies,
+            events: recorded,
             logger: logger,
             metrics: self.metrics
         )
-        let security = FanOutSecuritySink([
-            Self.securitySink(writer: self.securityWriter, metrics: self.metrics, limits: limits, logger: logger), alertCounter,
-            automaticBlocks,
-        ])
+        let security = FanOutSecuritySink([recorded, automaticBlocks])
         var environment = AdapterEnvironment(
             bus: self.bus,
             gate: Gate(apps: apps, security: security, limits: limits),
