@@ -287,6 +287,24 @@ def test_blocked_origin_shows_up_in_the_security_list(console, console_server):
     console.find_element(By.ID, "security").screenshot(str(ARTIFACTS / "console-security.png"))
 
 
+def test_the_security_filter_and_the_alert_form_offer_every_kind_the_server_records(console, console_server):
+    """Both lists come from the server's own (`/console/security-kinds.js`), so a new kind cannot be missing from one of
+    them, as `address_blocked` once was from the alert form. Each listed kind is one the events API filters by."""
+    module = httpx.get(f"{console_server.http}/console/security-kinds.js", timeout=WAIT)
+    assert module.status_code == 200 and module.headers["content-type"].startswith("text/javascript"), module.text
+    kinds = json.loads(module.text[module.text.index("["):module.text.rindex("]") + 1])
+    assert "address_blocked" in kinds and "origin_blocked" in kinds
+    for kind in kinds + ["no_such_kind"]:
+        answer = httpx.get(f"{console_server.http}/api/realtime/security-events", params={"kind": kind}, headers=admin_headers(), timeout=WAIT)
+        assert answer.status_code == (400 if kind == "no_such_kind" else 200), (kind, answer.text)
+
+    def offered(driver, select_id):
+        return [o.get_attribute("value") for o in driver.find_elements(By.CSS_SELECTOR, f"#{select_id} option") if o.get_attribute("value")]
+
+    WebDriverWait(console, UI_WAIT).until(lambda d: offered(d, "security-kind") == kinds)
+    assert offered(console, "alert-event") == kinds
+
+
 def test_a_late_answer_to_an_older_security_query_does_not_replace_the_newer_list(console, console_server):
     since = now_ms()
     origin = blocked_origin(console_server)

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import SwitchboardAdapterKit
+import SwitchboardCore
 
 /// Serves the pages shipped with the edge, embedded in the binary (`EmbeddedFiles`): `/examples/chat.html` and the operator
 /// console at `/console` (no token needed for the page itself; everything it shows comes from the admin API).
@@ -14,7 +15,9 @@ struct StaticFiles {
         // The router ignores a trailing slash, so this serves `/console/` too.
         router.get("/console") { _, _ -> Response in self.file("index.html", in: "console", headers: Self.consoleHeaders) }
         router.get("/console/:file") { _, context -> Response in
-            self.file(context.parameters.get("file"), in: "console", headers: Self.consoleHeaders)
+            let name = context.parameters.get("file")
+            if name == "security-kinds.js" { return Self.securityKinds }
+            return self.file(name, in: "console", headers: Self.consoleHeaders)
         }
     }
 
@@ -22,6 +25,11 @@ struct StaticFiles {
     func file(_ name: String?, in folder: String, headers extra: HTTPFields = [:]) -> Response {
         guard let name, !name.isEmpty, !name.contains(".."), !name.contains("/"), let data = EmbeddedFiles.file(at: "\(folder)/\(name)")
         else { return Response(status: .notFound) }
+        return Self.response(data, named: name, headers: extra)
+    }
+
+    /// `data` served as the file `name`.
+    static func response(_ data: ByteBuffer, named name: String, headers extra: HTTPFields) -> Response {
         var headers = extra
         headers[.contentType] = Self.contentType(of: name)
         // The console changes with the binary; a browser must not keep an old script next to a new API.
@@ -29,6 +37,14 @@ struct StaticFiles {
         headers[.xContentTypeOptions] = "nosniff"
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: data))
     }
+
+    /// `export const SECURITY_KINDS = [...]`, written from `SecurityEvent.Kind.all`: the console's filter and alert form
+    /// offer every kind the server records, with no list of their own to fall behind.
+    static let securityKinds: Response = {
+        let names = SecurityEvent.Kind.all.map { "\"\($0.name)\"" }.joined(separator: ", ")
+        let module = ByteBuffer(string: "export const SECURITY_KINDS = [\(names)];\n")
+        return Self.response(module, named: "security-kinds.js", headers: Self.consoleHeaders)
+    }()
 
     /// The console holds the admin token: it runs only its own files, is never framed, and sends no referrer.
     static let consoleHeaders: HTTPFields = [

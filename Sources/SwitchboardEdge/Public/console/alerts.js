@@ -4,12 +4,9 @@
 
 import { call, token } from "./admin-api.js";
 import { $, button, cell, change, emptyRow, setStatus as status, whenShown } from "./section.js";
+import { SECURITY_KINDS } from "./security-kinds.js";
 
 const KINDS = ["security_events", "connections", "engine_unavailable", "usage"];
-const EVENTS = [
-  "forbidden", "rate_limited", "bad_request", "over_quota", "origin_blocked", "unknown_key", "app_disabled",
-  "bad_signature", "token_invalid", "token_expired", "message_too_large", "address_blocked",
-];
 const REFRESH_MS = 3000;
 
 function option(value) {
@@ -128,7 +125,7 @@ function showFields() {
 
 function wire() {
   $("alert-kind").replaceChildren(...KINDS.map(option));
-  $("alert-event").replaceChildren(...EVENTS.map(option));
+  $("alert-event").replaceChildren(...SECURITY_KINDS.map(option));
   $("alert-kind").addEventListener("change", showFields);
   $("alert-form").addEventListener("submit", create);
   $("alerts-refresh").addEventListener("click", refresh);

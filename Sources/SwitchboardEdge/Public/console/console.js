@@ -5,10 +5,6 @@
 
 (() => {
   const TOKEN_KEY = "switchboard.console.token";
-  const SECURITY_KINDS = [
-    "origin_blocked", "unknown_key", "app_disabled", "bad_signature", "token_invalid", "token_expired",
-    "rate_limited", "over_quota", "message_too_large", "bad_request", "forbidden", "address_blocked",
-  ];
   const PROTOCOLS = ["pusher", "jsonaction", "jwt", "sse"];
 
   const $ = (id) => document.getElementById(id);
@@ -641,8 +637,11 @@
   // ---- Wiring -------------------------------------------------------------------------------
 
   document.addEventListener("DOMContentLoaded", () => {
-    const kinds = $("security-kind");
-    for (const kind of SECURITY_KINDS) kinds.append(el("option", { value: kind, text: kind }));
+    // The kinds come from the server (security-kinds.js is written from its list), so a new kind needs no edit here.
+    import("./security-kinds.js").then(({ SECURITY_KINDS }) => {
+      const kinds = $("security-kind");
+      for (const kind of SECURITY_KINDS) kinds.append(el("option", { value: kind, text: kind }));
+    });
     $("login-form").addEventListener("submit", signIn);
     $("logout").addEventListener("click", () => signOut("Signed out."));
     $("app-enabled").addEventListener("change", toggleEnabled);
