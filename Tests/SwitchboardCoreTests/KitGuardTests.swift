@@ -85,6 +85,23 @@ import Testing
         #expect(await self.refusal(guardian, self.publication("client-chat.typing", #"{"is_typing":true}"#), kit) == nil)
     }
 
+    @Test func aSignedInMemberMayNotWriteAsAnotherUserInChatOrCalls() async {
+        let guardian = KitGuard()
+        for kit in [KitRule(kind: .chat), KitRule(kind: .calls)] {
+            let as42 = { (json: String) in self.publication("client-chat.message", json, user: "42") }
+            #expect(await self.refusal(guardian, as42(#"{"user_id":"7","body":"hi"}"#), kit) == .identityMismatch)
+            #expect(await self.refusal(guardian, as42(#"{"user_id":null}"#), kit) == .identityMismatch)
+            #expect(await self.refusal(guardian, as42(#"{"user_id":42.5}"#), kit) == .identityMismatch)
+            #expect(await self.refusal(guardian, as42(#"{"user_id":"42","body":"hi"}"#), kit) == nil)
+            #expect(await self.refusal(guardian, as42(#"{"user_id":42}"#), kit) == nil)
+            #expect(await self.refusal(guardian, as42(#"{"body":"hi"}"#), kit) == nil)
+            // No user known (a Pusher member of a private channel), or the app's own server: not checked.
+            #expect(await self.refusal(guardian, self.publication("client-chat.message", #"{"user_id":"7"}"#), kit) == nil)
+            #expect(await self.refusal(guardian, as42(#"{"user_id":"7"}"#), kit, byServer: true) == nil)
+        }
+        #expect(await self.refusal(guardian, self.publication("x", #"{"user_id":"7"}"#, user: "42"), KitRule(kind: .location)) == nil)
+    }
+
     @Test func positionsAreCheckedAndLimitedPerPublisher() async {
         let guardian = KitGuard()
         let kit = KitRule(kind: .location, locationUpdatesPerSecond: 1)

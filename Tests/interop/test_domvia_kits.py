@@ -9,7 +9,7 @@ import httpx
 import pusher as pusher_server
 import pytest
 
-from conftest import PusherWS, WSClient, channel_token, now_ms, rest, start_server, unique, wait_for_event
+from conftest import PusherWS, WSClient, channel_token, now_ms, rest, sign_jwt, start_server, unique, wait_for_event
 from domvia_support import CONFIG, DOMVIA, KIT_RULES
 
 pytestmark = pytest.mark.timeout(60)
@@ -160,6 +160,45 @@ def test_encrypted_rooms_refuse_plaintext_in_every_protocol(kits):
     # Nothing in clear was kept.
     kept = rest(kits, "GET", "history", app=DOMVIA, params={"channel": channel}).json()["messages"]
     assert "noon" not in json.dumps(kept) and "clear" not in json.dumps(kept)
+
+
+def test_a_signed_in_member_cannot_write_as_another_user_in_every_protocol(kits):
+    """Chat and calls receivers show a message's `user_id` as its sender: a member the edge knows as alice (a presence
+    member, a token's `sub`) is refused when it names bob, in each protocol's way, and bob's peers never see it."""
+    from test_jwt_contract import RawJWT
+
+    room = unique("room")
+    channel = f"presence-chat.room.{room}"
+    since = now_ms()
+    with PusherWS(kits, key=DOMVIA["key"]) as alice, PusherWS(kits, key=DOMVIA["key"]) as peer:
+        alice.subscribed(channel, app=DOMVIA, channel_data={"user_id": "alice"})
+        peer.subscribed(channel, app=DOMVIA, channel_data={"user_id": "carol"})
+        send(alice, channel, "client-chat.message", {"message_id": "m1", "user_id": "bob", "body": "it is bob here"})
+        assert "user_id" in expect_pusher_error(alice, 4300, channel)["data"]["message"]
+        send(alice, channel, "client-chat.typing", {"user_id": "alice", "is_typing": True})
+        assert json.loads(assert_only(peer, "client-chat.typing", channel, kits)["data"])["user_id"] == "alice"
+    wait_for_event(kits, "forbidden", since, contains="user_id")
+
+    # JSON-action: the token says alice; `forbidden`, as for any publish the token does not allow.
+    private = f"private-chat.room.{room}"
+    with WSClient(kits, key=DOMVIA["key"]) as client:
+        client.subscribed(private, token=channel_token(private, app=DOMVIA, sub="alice"))
+        client.send({"action": "publish", "channel": private, "name": "chat.message", "data": {"message_id": "m2", "user_id": "bob", "body": "hi"}})
+        frame, _ = client.recv_until(lambda f: f["event"] == "error")
+        assert frame["data"]["code"] == "forbidden" and "user_id" in frame["data"]["message"], frame
+
+    # JWT: 103 permission denied; the same publish under alice's own id goes through.
+    calls = f"private-call.{room}"
+    connect = sign_jwt({"sub": "alice", "exp": int(time.time()) + 600}, DOMVIA["secret"])
+    with RawJWT(kits, connect, key=DOMVIA["key"]) as jwt:
+        sub = sign_jwt({"sub": "alice", "channel": calls, "exp": int(time.time()) + 600}, DOMVIA["secret"])
+        assert "error" not in jwt.call("subscribe", channel=calls, token=sub)
+        refused = jwt.call("publish", channel=calls, data={"call_id": "c1", "user_id": "bob"})
+        assert refused.get("error", {}).get("code") == 103, refused
+        assert "error" not in jwt.call("publish", channel=calls, data={"call_id": "c1", "user_id": "alice"})
+    # The app's own server may publish for anyone.
+    r = rest(kits, "POST", "publish", app=DOMVIA, json={"channel": calls, "name": "call.ringing", "data": {"call_id": "c1", "user_id": "bob"}})
+    assert r.status_code == 200, r.text
 
 
 # MARK: location

@@ -852,7 +852,12 @@ public final class JWTConnection: Sendable {
             return .limitExceeded
         case .kitRefused(let refusal):
             self.report(refusal.securityKind, "\(channel): \(refusal.message)")
-            return refusal.reason == .rateLimited ? .tooManyRequests : refusal.reason == .payloadTooLarge ? .limitExceeded : .badRequest
+            switch refusal.reason {
+            case .rateLimited: return .tooManyRequests
+            case .payloadTooLarge: return .limitExceeded
+            case .identityMismatch: return .permissionDenied
+            case .invalidTransition, .plaintextRefused, .invalidPayload: return .badRequest
+            }
         case nil: return (error as? JWTErrorCode) ?? .internal
         }
     }

@@ -86,17 +86,35 @@ public final class KitGuard: Sendable {
         let event = Self.baseName(publication.event)
         switch kit.kind {
         case .chat:
+            try Self.requireOwnIdentity(publication, byServer: byServer)
             if kit.encrypted { try Self.requireSealed(publication, event: event, sealedEvents: []) }
         case .calls:
             guard publication.data.readableBytes <= kit.maxSignalBytes else {
                 throw KitRefusal(.payloadTooLarge, "call signaling payloads are limited to \(kit.maxSignalBytes) bytes")
             }
+            try Self.requireOwnIdentity(publication, byServer: byServer)
             if kit.encrypted { try Self.requireSealed(publication, event: event, sealedEvents: Self.sealedCallEvents) }
             if event == "call.ice_candidate" { try self.takeCandidates(publication, kit: kit, now: now) }
         case .location:
             if event == "location.update" { try self.admitPosition(publication, kit: kit, now: now) }
         case .delivery:
             if event == "delivery.status" { try await self.admitStatus(publication, byServer: byServer, now: now, keptState: keptState) }
+        }
+    }
+
+    // MARK: Identity
+
+    /// A member signed in as one user may not write as another: a chat or calls payload's `user_id`, when it has one, is
+    /// the publisher's own. Receivers show it as the sender. A server API publish, and a publisher the edge knows no user
+    /// of (a Pusher member of a private channel), are not checked.
+    static func requireOwnIdentity(_ publication: Publication, byServer: Bool) throws(KitRefusal) {
+        guard !byServer, let user = publication.userID, !user.isEmpty, let payload = KitPayload(publication.data),
+            let claimed = payload.members["user_id"]
+        else { return }
+        switch claimed {
+        case .string(let text) where text == user: return
+        case .number(let number) where number.magnitude < 1e15 && number == number.rounded() && String(Int64(number)) == user: return
+        default: throw KitRefusal(.identityMismatch, "\"user_id\" must be the user this connection is signed in as")
         }
     }
 

@@ -12,6 +12,8 @@ public struct KitRefusal: Error, Sendable, Equatable {
         case plaintextRefused = "plaintext_refused"
         /// A payload the kit cannot read (not a JSON object, an unknown status, coordinates out of range).
         case invalidPayload = "invalid_payload"
+        /// A chat or calls payload whose `user_id` is not the user the publisher is signed in as.
+        case identityMismatch = "identity_mismatch"
     }
 
     /// The kind of refusal.
@@ -32,7 +34,7 @@ extension KitRefusal {
         switch self.reason {
         case .payloadTooLarge: .messageTooLarge
         case .rateLimited: .rateLimited
-        case .plaintextRefused: .forbidden
+        case .plaintextRefused, .identityMismatch: .forbidden
         case .invalidTransition, .invalidPayload: .badRequest
         }
     }
