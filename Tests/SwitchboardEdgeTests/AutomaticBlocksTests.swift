@@ -58,11 +58,14 @@ import Testing
         #expect(try await self.blockOf("2001:db8:1:2::/64") != nil)
     }
 
-    @Test func refusalsNotOfTheClientsDoingAndExemptAddressesAreNeverCounted() {
+    @Test func refusalsNotOfTheClientsDoingBlamelessOnesAndExemptAddressesAreNeverCounted() {
         for kind in [SecurityEvent.Kind.appDisabled, .overQuota, .addressBlocked] { self.refuse("203.0.113.7", kind, times: 5) }
         self.refuse("127.0.0.1", times: 5)
         self.refuse("10.1.2.3", times: 5)
         self.sink.record(SecurityEvent(time: 0, app: nil, kind: .badRequest, clientIP: nil, detail: "no address"))
+        for _ in 0..<5 {
+            self.sink.record(SecurityEvent(time: 0, app: nil, kind: .badSignature, clientIP: "203.0.113.9", detail: "no token", blameless: true))
+        }
         #expect(self.sink.tracked == 0 && self.blocks.count == 0)
     }
 

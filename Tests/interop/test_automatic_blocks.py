@@ -109,6 +109,31 @@ def test_only_the_kinds_of_auto_block_kinds_count():
         server.stop()
 
 
+def test_blameless_refusals_never_block_but_the_next_real_ones_do():
+    """Admin requests with no token guess nothing, and a Pusher app bursting client events past its rate is dropped as
+    Pusher drops them: both are security events, and neither counts toward a block."""
+    server = start_server(auto_block_config().replace(f"auto_block_refusals = {REFUSALS}", "auto_block_refusals = 3"))
+    try:
+        with httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.2"), timeout=WAIT) as client:
+            for _ in range(5):
+                assert client.get(f"{server.http}/api/realtime/blocks").status_code == 401
+        channel = f"private-{unique('burst')}"
+        with PusherWS(server, local_address="127.0.0.2") as member:
+            member.subscribed(channel)
+            for n in range(40):
+                member.send({"event": "client-moved", "channel": channel, "data": {"n": n}})
+            frame, _ = member.recv_until(lambda f: f["event"] == "pusher:error")
+            assert frame["data"]["code"] == 4301, frame
+            member.send({"event": "pusher:ping", "data": {}})
+            member.recv_until(lambda f: f["event"] == "pusher:pong")
+        assert automatic_blocks(server) == [] and health_status(server, "127.0.0.2") == 200
+
+        refuse(server, "127.0.0.2", 3)
+        wait_until(lambda: closed_unread(port_of(server.http), "127.0.0.2"), message="the automatic block")
+    finally:
+        server.stop()
+
+
 def test_an_address_refused_on_one_node_is_blocked_on_every_node(redis):
     """The block one node makes travels like an operator's: another node ends what the address holds open there and
     closes its next socket unread."""

@@ -492,15 +492,17 @@ public final class PusherConnection: Sendable {
 
     // MARK: Refusals
 
-    func report(_ kind: SecurityEvent.Kind, _ detail: String) {
-        self.context.environment.gate.report(kind, app: self.app.id, caller: self.caller, detail: detail, connection: self.session.connectionID)
+    func report(_ kind: SecurityEvent.Kind, _ detail: String, blameless: Bool = false) {
+        let gate = self.context.environment.gate
+        gate.report(kind, app: self.app.id, caller: self.caller, detail: detail, connection: self.session.connectionID, blameless: blameless)
     }
 
-    /// Answers a refused frame with `pusher:error`; `counted` refusals spend `max_refusals`, past which the connection closes.
+    /// Answers a refused frame with `pusher:error`; `counted` refusals spend `max_refusals`, past which the connection
+    /// closes, and count toward an automatic block.
     func refuse(_ code: PusherErrorCode, _ message: String, channel: String? = nil, kind: SecurityEvent.Kind?, counted: Bool = true) {
         guard self.closeCode == nil else { return }
         self.session.send(PusherReply.error(code, message, channel: channel))
-        if let kind { self.report(kind, channel.map { "\($0): \(message)" } ?? message) }
+        if let kind { self.report(kind, channel.map { "\($0): \(message)" } ?? message, blameless: !counted) }
         guard counted else { return }
         let now = Double(Self.now()) / 1000
         if !self.state.withLock({ $0.budget.take(.refusal, now: now) }) {

@@ -103,7 +103,15 @@ public struct Gate: Sendable {
     }
 
     /// Records a security event of `kind`; with `connection`, it also counts against that connection's event budget.
-    public func report(_ kind: SecurityEvent.Kind, app: String?, caller: Caller, detail: String, connection: ConnectionID? = nil) {
+    /// A `blameless` refusal never counts toward an automatic block (see `SecurityEvent.blameless`).
+    public func report(
+        _ kind: SecurityEvent.Kind,
+        app: String?,
+        caller: Caller,
+        detail: String,
+        connection: ConnectionID? = nil,
+        blameless: Bool = false
+    ) {
         self.security.record(
             SecurityEvent(
                 time: WallClock.milliseconds(),
@@ -113,7 +121,8 @@ public struct Gate: Sendable {
                 origin: caller.origin,
                 userAgent: caller.userAgent,
                 detail: detail,
-                connection: connection
+                connection: connection,
+                blameless: blameless
             )
         )
     }

@@ -55,6 +55,10 @@ public struct SecurityEvent: Sendable, Equatable {
     /// The client connection that caused the event, when there is one; it is charged to that connection's budget
     /// (`BudgetedSecuritySink`) and not stored.
     public var connection: ConnectionID?
+    /// A refusal that says nothing against the client: a request that guessed nothing (an admin request with no token),
+    /// or what a well-behaved app does under load (a Pusher client event over its rate, dropped as Pusher drops it).
+    /// It is recorded like any other, but never counts toward an automatic block (`[limits] auto_block_refusals`).
+    public var blameless: Bool
 
     /// Creates an event; every text field is bounded to ``SecurityEventText/maxBytes`` here, so no sink has to.
     public init(
@@ -65,7 +69,8 @@ public struct SecurityEvent: Sendable, Equatable {
         origin: String? = nil,
         userAgent: String? = nil,
         detail: String,
-        connection: ConnectionID? = nil
+        connection: ConnectionID? = nil,
+        blameless: Bool = false
     ) {
         self.time = time
         self.app = SecurityEventText.bound(app)
@@ -75,6 +80,7 @@ public struct SecurityEvent: Sendable, Equatable {
         self.userAgent = SecurityEventText.bound(userAgent)
         self.detail = SecurityEventText.bound(detail)
         self.connection = connection
+        self.blameless = blameless
     }
 }
 

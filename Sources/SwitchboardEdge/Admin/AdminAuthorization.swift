@@ -53,7 +53,8 @@ struct AdminAuthorization: Sendable {
                 return error.response
             }
         case .none:
-            self.gate.report(.badSignature, app: nil, caller: Caller(request: request, context: context), detail: "admin API without a token")
+            let caller = Caller(request: request, context: context)
+            self.gate.report(.badSignature, app: nil, caller: caller, detail: "admin API without a token", blameless: true)
             return Self.unauthorized
         case .wrong:
             let caller = Caller(request: request, context: context)

@@ -9,7 +9,7 @@ import Synchronization
 ///
 /// It sees every security event, before the per-address budget drops any, and counts the kinds of `auto_block_kinds`
 /// (by default all but those that are not the client's doing: a disabled app, an app over its quota, an address already
-/// blocked). The uncounted addresses and the trusted proxies are never blocked this way. An IPv6 client is counted and
+/// blocked), unless the refusal is blameless (`SecurityEvent.blameless`). The uncounted addresses and the trusted proxies are never blocked this way. An IPv6 client is counted and
 /// blocked by its /64. Each block it makes is itself an `address_blocked` event, so the console, the security events
 /// and the alert rules hear of it even when the address goes quiet once blocked.
 final class AutomaticBlocks: SecurityEventSink {
@@ -56,7 +56,7 @@ final class AutomaticBlocks: SecurityEventSink {
     func share(through sync: LiveSettingsSync?) { self.sync.withLock { $0 = sync } }
 
     func record(_ event: SecurityEvent) {
-        guard let text = event.clientIP else { return }
+        guard !event.blameless, let text = event.clientIP else { return }
         let values = self.limits.current
         guard values.autoBlockRefusals > 0, values.autoBlockKinds.contains(event.kind), let address = IPAddress(text),
             !self.uncounted.current.contains(address), !self.trusted.current.contains(address)
