@@ -100,15 +100,14 @@ import Testing
         #expect(self.blocks.block(operators.network) == operators)
     }
 
-    @Test func aFullBlockListTakesNoAutomaticBlock() async throws {
+    @Test func automaticBlocksLeaveTheLastTenthOfTheListToOperators() async throws {
         let blocks = try AddressBlocks(
             configured: AddressRanges(),
             farewells: ShutdownNotice(),
             store: nil,
             logger: Logger(label: "test"),
-            maxBlocks: 1
+            maxBlocks: 10
         )
-        try blocks.add(AddressBlocks.Block(network: try #require(IPNetwork("192.0.2.1")), reason: "abuse", createdAt: 1, expiresAt: nil), now: 2)
         let sink = AutomaticBlocks(
             limits: self.limits,
             blocks: blocks,
@@ -116,8 +115,12 @@ import Testing
             trusted: LiveSetting(TrustedProxies()),
             logger: Logger(label: "test")
         )
-        let network = try #require(IPNetwork("203.0.113.7"))
-        await sink.put(AddressBlocks.Block(network: network, reason: "automatic", createdAt: 3, expiresAt: 9_999_999_999_999))
-        #expect(blocks.count == 1 && blocks.block(network) == nil)
+        for n in 1...10 {
+            let network = try #require(IPNetwork("203.0.113.\(n)"))
+            await sink.put(AddressBlocks.Block(network: network, reason: "automatic", createdAt: 3, expiresAt: 9_999_999_999_999))
+        }
+        #expect(blocks.count == 9 && sink.room == 9)
+        let operators = try #require(IPNetwork("192.0.2.1"))
+        #expect(blocks.hasRoom(for: operators))
     }
 }

@@ -79,12 +79,16 @@ final class AutomaticBlocks: SecurityEventSink {
     /// Addresses being counted now.
     var tracked: Int { self.tally.withLock { $0.tracked } }
 
+    /// How many blocks automatic ones may take together: the last tenth of the list stays the operators', so a flood
+    /// from many addresses never leaves them unable to block by hand.
+    var room: Int { self.blocks.maxBlocks - self.blocks.maxBlocks / 10 }
+
     /// Puts `block` in force unless the admin API already holds one for its range (an operator's, which may last
-    /// longer) or the list is full.
+    /// longer) or the list is full up to `room`.
     func put(_ block: AddressBlocks.Block, client: String? = nil) async {
         let metadata: Logger.Metadata = ["address": "\(block.network)", "reason": "\(block.reason)"]
         guard self.blocks.block(block.network) == nil else { return }
-        guard self.blocks.hasRoom(for: block.network) else {
+        guard self.blocks.count < self.room else {
             let now = self.now()
             let tell = self.toldFull.withLock { told -> Bool in
                 guard now - told >= 60 else { return false }
@@ -92,7 +96,10 @@ final class AutomaticBlocks: SecurityEventSink {
                 return true
             }
             if tell {
-                self.logger.error("could not block an address automatically: the block list is full", metadata: metadata)
+                self.logger.error(
+                    "could not block an address automatically: automatic blocks fill their nine tenths of the block list",
+                    metadata: metadata
+                )
             }
             return
         }
