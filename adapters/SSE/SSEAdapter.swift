@@ -14,6 +14,8 @@ import SwitchboardCore
 /// revoked (see ``SSEStreamGrant``), when the app is disabled, and on shutdown.
 public struct SSEAdapter: ProtocolAdapter {
     public let name = "sse"
+    /// Where streams open.
+    public static let path = "/sse"
     let environment: AdapterEnvironment
     /// Time between keepalive comments; nil reads `[limits] sse_keepalive_seconds` as it is when each stream starts.
     let keepalive: Duration?
@@ -31,8 +33,8 @@ public struct SSEAdapter: ProtocolAdapter {
     }
 
     public func register(http: Router<SwitchboardContext>, webSocket: Router<SwitchboardContext>) {
-        http.get("/sse") { request, context in try await self.stream(request, context) }
-        http.on("/sse", method: .options) { request, context in
+        http.get(RouterPath(Self.path)) { request, context in try await self.stream(request, context) }
+        http.on(RouterPath(Self.path), method: .options) { request, context in
             let caller = Caller(request: request, context: context)
             let app: App
             switch self.admit(request, caller: caller) {
@@ -143,7 +145,9 @@ public struct SSEAdapter: ProtocolAdapter {
             app: app,
             encoder: encoder,
             maxQueuedFrames: self.environment.maxQueuedFrames,
-            maxQueuedBytes: self.environment.clientLimits.maxQueuedBytes
+            maxQueuedBytes: self.environment.clientLimits.maxQueuedBytes,
+            // Written from its connection's loop, the session takes broadcasts there too.
+            eventLoop: context.eventStream == nil ? nil : context.channel.eventLoop
         )
         let resumeText = request.headers[.lastEventID] ?? request.uri.queryParameters["lastEventId"].map(String.init)
         let resume = resumeText.map(SSECursor.parse) ?? [:]
@@ -183,72 +187,46 @@ public struct SSEAdapter: ProtocolAdapter {
         headers[.contentType] = "text/event-stream; charset=utf-8"
         headers[.cacheControl] = "no-cache"
         headers[.accelBuffering] = "no"
-        let environment = self.environment
-        let keepalive = self.keepalive ?? .seconds(environment.limits.current.sseKeepaliveSeconds)
-        let initialCursor = cursor
-        let pendingCatchUps = catchUps
-        let lease = SSEStreamLease(bus: environment.bus, session: session, channels: channels)
-        let socket = context.channel
-        let body = ResponseBody { writer in
-            environment.connections.opened("sse")
-            defer {
-                environment.connections.closed("sse")
-                address.release()
-            }
-            var cursor = initialCursor
-            var opening = ByteBuffer(string: "retry: 2000\n")
-            if !cursor.text.isEmpty { opening.writeString("id: \(cursor.text)\n") }
-            opening.writeString(": connected\n\n")
-            // Shutdown, a disabled app, a blocked address and a revoked key end the stream as they end WebSocket connections.
-            let goodbye = environment.shutdown.register(
-                app: app.id,
-                caller: caller,
-                revoked: { revoked in
-                    guard let grant, grant.isSigned(by: revoked) else { return }
-                    Self.end(session, .tokenRevoked)
-                }
-            ) { farewell in
-                session.close(farewell == .shutdown ? .shutdown : .normal)
-            }
-            defer { environment.shutdown.unregister(goodbye) }
+        let stream = SSEStream(
+            session: session,
+            keepalive: self.keepalive ?? .seconds(self.environment.limits.current.sseKeepaliveSeconds),
+            environment: self.environment,
+            caller: caller,
+            grant: grant,
+            address: address,
+            lease: SSEStreamLease(bus: self.environment.bus, session: session, channels: channels),
+            cursor: cursor,
+            catchUps: catchUps
+        )
+        // The edge's HTTP/1.1 transport writes the stream from the connection's event loop; elsewhere, the body does.
+        if let slot = context.eventStream {
+            slot.set(stream)
+            return Response(status: .ok, headers: headers)
+        }
+        return Response(status: .ok, headers: headers, body: Self.body(of: stream, on: context.channel, logger: self.environment.logger))
+    }
+
+    /// The stream as a response body, written from the body's task (h2): the client's going ends it at once, and a
+    /// write stuck longer than `streamEvents` allows closes the stream.
+    static func body(of stream: SSEStream, on socket: any Channel, logger: Logger) -> ResponseBody {
+        ResponseBody { writer in
+            let session = stream.session
+            stream.began(on: socket.eventLoop)
             do {
                 try await SSEClientWatch.watching(socket, gone: { session.close(.normal) }) {
-                    try await withThrowingTaskGroup(of: Void.self) { group in
-                        if let lifetime = grant?.remaining(now: WallClock.milliseconds()) {
-                            group.addTask {
-                                do { try await Task.sleep(for: lifetime) } catch { return }
-                                Self.end(session, .tokenExpired)
-                            }
-                        }
-                        let bus = environment.bus
-                        if !pendingCatchUps.isEmpty {
-                            group.addTask {
-                                for (channel, after, latest) in pendingCatchUps {
-                                    await session.catchUp(channel: channel, after: after, through: latest, bus: bus, app: app)
-                                }
-                            }
-                        }
-                        try await writer.write(opening)
-                        try await session.streamEvents(to: &writer, keepalive: keepalive, abort: { socket.close(promise: nil) }) { batch, frame in
-                            // The id names every channel's position, so Last-Event-ID resumes them all.
-                            if let channel = frame.channel, let offset = frame.offset {
-                                cursor.advance(channel, to: offset)
-                                batch.writeString("id: \(cursor.text)\n")
-                            }
-                            batch.writeImmutableBuffer(frame.bytes)
-                        }
-                        // A catch-up waiting for the client to read ends with the stream.
-                        session.close(.normal)
-                        group.cancelAll()
+                    try await writer.write(stream.opening())
+                    try await session.streamEvents(to: &writer, keepalive: stream.keepalive, abort: { socket.close(promise: nil) }) {
+                        batch,
+                        frame in
+                        stream.append(frame, to: &batch)
                     }
                 }
             } catch {
-                environment.logger.debug("SSE stream ended", metadata: ["error": "\(error)"])
+                logger.debug("SSE stream ended", metadata: ["error": "\(error)"])
             }
-            await lease.end()
+            stream.ended()
             try? await writer.finish(nil)
         }
-        return Response(status: .ok, headers: headers, body: body)
     }
 
     /// Ends `session` after telling the client why with an `unauthorized` event.

@@ -8,6 +8,9 @@ public struct SwitchboardContext: RequestContext, WebSocketRequestContext {
     public let webSocket: WebSocketHandlerReference<SwitchboardContext>
     /// Where a `socket` route leaves the connection it admitted for the edge's WebSocket transport.
     public let upgrade = WebSocketUpgradeSlot()
+    /// Where a stream route leaves the event stream it admitted for the edge's HTTP/1.1 transport; nil where the route
+    /// writes the stream itself (h2).
+    public var eventStream: EventStreamSlot?
     /// The client's socket address.
     public let remoteAddress: SocketAddress?
     /// The connection the request came on; a declined WebSocket upgrade shapes its answer there.

@@ -43,6 +43,7 @@ extension Edge {
                 server = .tlsHTTP2AndWebSocket(
                     tls: tls,
                     webSocketRouter: webSocketRouter,
+                    streamRouter: router,
                     configuration: self.webSocketConfiguration,
                     admission: self.socketAdmission,
                     unmasked: self.unmaskedFrameReport,
@@ -52,6 +53,7 @@ extension Edge {
             } else {
                 server = .http1GuardedWebSocket(
                     webSocketRouter: webSocketRouter,
+                    streamRouter: router,
                     configuration: self.webSocketConfiguration,
                     admission: self.socketAdmission,
                     unmasked: self.unmaskedFrameReport

@@ -189,11 +189,14 @@ public struct Edge: Sendable {
 
     /// The WebSocket settings of every listener: frames up to 4 MB (and the app's message size plus 64 KB, checked from
     /// each frame's header), at most 1,000 frames a second, pings every 30 s, and 3 s for a client to answer the server's close before
-    /// its socket is closed. permessage-deflate is agreed per app by the routes (`WebSocketCompression`).
+    /// its socket is closed. permessage-deflate is agreed per app by the routes (`WebSocketCompression`). SSE streams
+    /// over HTTP/1.1 are written from the event loop too (`EventStreamClaim`).
     var webSocketConfiguration: EdgeWebSocketChannel.Configuration {
         var connection = WebSocketConnectionHandler.Configuration()
         connection.limits = self.environment.limits
-        return EdgeWebSocketChannel.Configuration(maxFrameSize: 4 * 1024 * 1024, connection: connection)
+        var configuration = EdgeWebSocketChannel.Configuration(maxFrameSize: 4 * 1024 * 1024, connection: connection)
+        configuration.eventStreamPaths = [SSEAdapter.path]
+        return configuration
     }
 
     /// The HTTP application, not yet running; `onRunning` receives the `[server]` port, `onListening` each `[[listeners]]` entry.
@@ -258,6 +261,7 @@ public struct Edge: Sendable {
             router: router,
             server: .http1GuardedWebSocket(
                 webSocketRouter: webSocketRouter,
+                streamRouter: router,
                 configuration: self.webSocketConfiguration,
                 admission: self.socketAdmission,
                 unmasked: self.unmaskedFrameReport

@@ -52,10 +52,14 @@ struct EdgeWebSocketChannel: ServerChildChannel, HTTPChannelHandler {
         var maxFrameSize = 1 << 20
         /// Pings, close timeout and backlog of each WebSocket connection.
         var connection = WebSocketConnectionHandler.Configuration()
+        /// Paths whose `GET` opens an event stream, written from the event loop once admitted (`EventStreamClaim`).
+        var eventStreamPaths: Set<String> = []
     }
 
     let responder: HTTPChannelHandler.Responder
     let webSocketResponder: @Sendable (Request, SwitchboardContext) async throws -> Response
+    /// The HTTP router, run on a claimed event stream request (nil: no claims).
+    let streamResponder: (@Sendable (Request, SwitchboardContext) async throws -> Response)?
     let configuration: Configuration
     var http1: HTTP1Channel.Configuration { self.configuration.http1 }
     var maxFrameSize: Int { self.configuration.maxFrameSize }
@@ -64,10 +68,12 @@ struct EdgeWebSocketChannel: ServerChildChannel, HTTPChannelHandler {
     init<WSResponder: HTTPResponder>(
         responder: @escaping HTTPChannelHandler.Responder,
         webSocketResponder: WSResponder,
+        streamResponder: (@Sendable (Request, SwitchboardContext) async throws -> Response)? = nil,
         configuration: Configuration
     ) where WSResponder.Context == SwitchboardContext {
         self.responder = Self.redirectingUpgrades(responder)
         self.webSocketResponder = { request, context in try await webSocketResponder.respond(to: request, context: context) }
+        self.streamResponder = streamResponder
         self.configuration = configuration
     }
 
@@ -111,6 +117,16 @@ struct EdgeWebSocketChannel: ServerChildChannel, HTTPChannelHandler {
             let result = try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(configuration: configuration)
             let decoder = try channel.pipeline.syncOperations.context(handlerType: ByteToMessageHandler<HTTPRequestDecoder>.self)
             try channel.pipeline.syncOperations.addHandler(UnsupportedUpgradeFilter(), position: .after(decoder.handler))
+            if let streamResponder = self.streamResponder, !self.configuration.eventStreamPaths.isEmpty {
+                let upgrades = try channel.pipeline.syncOperations.handler(type: NIOTypedHTTPServerUpgradeHandler<UpgradeResult>.self)
+                let claim = EventStreamClaim(
+                    paths: self.configuration.eventStreamPaths,
+                    otherwise: upgrades,
+                    logger: logger,
+                    responder: streamResponder
+                )
+                try channel.pipeline.syncOperations.addHandler(claim, position: .before(upgrades))
+            }
             return Value(upgradeResult: result, channel: channel)
         }
     }
@@ -150,6 +166,12 @@ struct EdgeWebSocketChannel: ServerChildChannel, HTTPChannelHandler {
         } catch {
             logger.debug("connection ended before or during an upgrade", metadata: ["error": "\(error)"])
         }
+    }
+
+    /// `router`'s responder as a function, for `streamResponder`.
+    static func responding(with router: Router<SwitchboardContext>?) -> (@Sendable (Request, SwitchboardContext) async throws -> Response)? {
+        guard let responder = router?.buildResponder() else { return nil }
+        return { request, context in try await responder.respond(to: request, context: context) }
     }
 
     /// NIO's upgrade code reads upgrade headers only on a connection's first request: a later one is sent back to

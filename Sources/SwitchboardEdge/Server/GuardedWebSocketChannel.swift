@@ -55,15 +55,22 @@ extension HTTPServerBuilder {
     /// ```
     static func http1GuardedWebSocket<WSResponderBuilder: HTTPResponderBuilder & SendableMetatype>(
         webSocketRouter: WSResponderBuilder,
+        streamRouter: Router<SwitchboardContext>? = nil,
         configuration: EdgeWebSocketChannel.Configuration = .init(),
         admission: SocketAdmission,
         unmasked: @escaping @Sendable (SocketAddress?) -> Void
     ) -> HTTPServerBuilder where WSResponderBuilder.Responder.Context == SwitchboardContext {
         let webSocketResponder = webSocketRouter.buildResponder()
+        let streamResponder = EdgeWebSocketChannel.responding(with: streamRouter)
         return .init { responder in
             AdmittedChannel(
                 inner: GuardedWebSocketChannel(
-                    inner: EdgeWebSocketChannel(responder: responder, webSocketResponder: webSocketResponder, configuration: configuration),
+                    inner: EdgeWebSocketChannel(
+                        responder: responder,
+                        webSocketResponder: webSocketResponder,
+                        streamResponder: streamResponder,
+                        configuration: configuration
+                    ),
                     unmasked: unmasked
                 ),
                 admission: admission

@@ -92,17 +92,24 @@ extension HTTPServerBuilder {
     static func tlsHTTP2AndWebSocket<WSResponderBuilder: HTTPResponderBuilder & SendableMetatype>(
         tls: ReloadableTLSContext,
         webSocketRouter: WSResponderBuilder,
+        streamRouter: Router<SwitchboardContext>? = nil,
         configuration: EdgeWebSocketChannel.Configuration = .init(),
         admission: SocketAdmission,
         unmasked: @escaping @Sendable (SocketAddress?) -> Void,
         h2Flood: @escaping @Sendable (SocketAddress?) -> Void = { _ in }
     ) -> HTTPServerBuilder where WSResponderBuilder.Responder.Context == SwitchboardContext {
         let webSocketResponder = webSocketRouter.buildResponder()
+        let streamResponder = EdgeWebSocketChannel.responding(with: streamRouter)
         return .init { responder in
             let tls = EdgeTLSChannel(
                 tls: tls,
                 http1: GuardedWebSocketChannel(
-                    inner: EdgeWebSocketChannel(responder: responder, webSocketResponder: webSocketResponder, configuration: configuration),
+                    inner: EdgeWebSocketChannel(
+                        responder: responder,
+                        webSocketResponder: webSocketResponder,
+                        streamResponder: streamResponder,
+                        configuration: configuration
+                    ),
                     unmasked: unmasked
                 ),
                 http2: HTTP2Channel(

@@ -1,0 +1,160 @@
+public import NIOCore
+public import NIOHTTP1
+
+/// Writes an `EventStream` as the body of an HTTP/1.1 response whose head is already written, from the connection's
+/// event loop: the session wakes it, it writes what is queued as one chunk, and timers on the loop send keepalives
+/// and close a client that reads nothing. Whatever the client sends after its request is dropped.
+public final class EventStreamWriter: ChannelInboundHandler, RemovableChannelHandler, @unchecked Sendable {
+    public typealias InboundIn = NIOAny
+    public typealias OutboundOut = HTTPServerResponsePart
+
+    /// How long writes may wait for a client that reads nothing: while the stream is live, and once it has ended.
+    public struct Timeouts: Sendable {
+        public var live = TimeAmount.seconds(60)
+        public var ended = TimeAmount.seconds(10)
+        public init() {}
+    }
+
+    let stream: any EventStream
+    let timeouts: Timeouts
+    // Everything below is touched on the connection's event loop only.
+    private var context: ChannelHandlerContext?
+    private var taken: [OutgoingFrame] = []
+    private var finished = false
+    private var ticker: Scheduled<Void>?
+    private var sinceKeepalive = TimeAmount.zero
+    private var unwritableSince: NIODeadline?
+
+    /// The most bytes put in one chunk: what `append` adds to each frame (SSE's `id:`) is not in the queue's bound.
+    static let chunkBytes = 64 * 1024
+
+    public init(stream: any EventStream, timeouts: Timeouts = Timeouts()) {
+        self.stream = stream
+        self.timeouts = timeouts
+    }
+
+    public func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        let loop = context.eventLoop
+        context.writeAndFlush(Self.wrapOutboundOut(.body(.byteBuffer(self.stream.opening()))), promise: nil)
+        self.stream.began(on: loop)
+        self.scheduleTick()
+        // Broadcasts reach the session on any thread; the frames one wake-up finds leave together. Weak: the session
+        // outlives the connection while its subscriptions are given back.
+        self.stream.session.attachWriter { [weak self] in
+            guard let self else { return }
+            loop.execute { self.writeQueued() }
+        }
+        if !context.channel.isActive { self.finish(closing: true) }
+    }
+
+    public func handlerRemoved(context: ChannelHandlerContext) {
+        self.finish(closing: false)
+        self.context = nil
+    }
+
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
+
+    public func channelInactive(context: ChannelHandlerContext) {
+        self.stream.session.close(.normal)
+        self.finish(closing: false)
+        context.fireChannelInactive()
+    }
+
+    /// A client that closes its socket is only an end of input here (half-closure is on): the stream ends at once
+    /// rather than when a write finds the socket gone.
+    public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, event == .inputClosed {
+            self.stream.session.close(.normal)
+            self.finish(closing: true)
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    public func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        self.stream.session.close(.normal)
+        self.finish(closing: true)
+    }
+
+    public func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            self.unwritableSince = nil
+            self.writeQueued()
+        } else if self.unwritableSince == nil {
+            self.unwritableSince = context.eventLoop.now
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    /// Writes every queued frame as one chunk (pieces of `chunkBytes` at most) with one flush; once the session has
+    /// ended, the end of the body, and the connection closes. While the socket is full nothing is taken, so the
+    /// session's bound decides when the client is too slow.
+    func writeQueued() {
+        guard let context = self.context, !self.finished else { return }
+        let session = self.stream.session
+        let ended = session.takeForWriting(into: &self.taken, writable: context.channel.isWritable)
+        if !self.taken.isEmpty {
+            var batch = context.channel.allocator.buffer(
+                capacity: min(Self.chunkBytes, self.taken.reduce(0) { $0 + $1.bytes.readableBytes + 48 })
+            )
+            for frame in self.taken {
+                self.stream.append(frame, to: &batch)
+                guard batch.readableBytes >= Self.chunkBytes else { continue }
+                self.write(batch, context: context)
+                batch.clear()
+            }
+            if batch.readableBytes > 0 { self.write(batch, context: context) }
+            self.taken.removeAll(keepingCapacity: self.taken.capacity <= 64)
+            context.flush()
+        }
+        if ended { self.finish(closing: true) }
+    }
+
+    private func write(_ batch: ByteBuffer, context: ChannelHandlerContext) {
+        WireTraffic.wrote(batch.readableBytes)
+        context.write(Self.wrapOutboundOut(.body(.byteBuffer(batch))), promise: nil)
+    }
+
+    /// Wakes for the next keepalive, and as often as the stuck-write check needs in between.
+    private func scheduleTick() {
+        guard let loop = self.context?.eventLoop else { return }
+        let keepalive = max(.milliseconds(10), TimeAmount(self.stream.keepalive))
+        let wait = min(self.timeouts.ended, keepalive - self.sinceKeepalive)
+        self.ticker = loop.scheduleTask(in: wait) { [self] in self.tick(wait, keepalive: keepalive) }
+    }
+
+    /// Sends a keepalive comment when it is due, and closes a connection whose writes have waited too long.
+    private func tick(_ waited: TimeAmount, keepalive: TimeAmount) {
+        guard let context = self.context, !self.finished else { return }
+        let session = self.stream.session
+        if let since = self.unwritableSince, context.eventLoop.now - since >= (session.end == nil ? self.timeouts.live : self.timeouts.ended) {
+            session.close(.tooSlow)
+            self.finish(closing: true)
+            context.close(promise: nil)
+            return
+        }
+        self.sinceKeepalive = self.sinceKeepalive + waited
+        if self.sinceKeepalive >= keepalive {
+            self.sinceKeepalive = .zero
+            if session.end == nil { _ = session.send(ByteBuffer(string: ": keepalive\n\n")) }
+        }
+        self.scheduleTick()
+    }
+
+    /// Ends the stream once: its timer stops and it gives back what it holds; when `closing`, the body's end is
+    /// written and the connection closes after it (at once when the client is too slow to take it).
+    private func finish(closing: Bool) {
+        guard !self.finished else { return }
+        self.finished = true
+        self.ticker?.cancel()
+        self.ticker = nil
+        self.stream.ended()
+        guard closing, let context = self.context, context.channel.isActive else { return }
+        if self.stream.session.end == .tooSlow || !context.channel.isWritable {
+            context.close(promise: nil)
+            return
+        }
+        let channel = context.channel
+        context.writeAndFlush(Self.wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+    }
+}

@@ -1,0 +1,160 @@
+import HTTPTypes
+import Hummingbird
+import HummingbirdCore
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOHTTPTypes
+import NIOHTTPTypesHTTP1
+import SwitchboardAdapterKit
+
+/// Takes a connection whose first request opens an event stream (`GET` on one of `paths`) away from Hummingbird's
+/// per-connection task, so the stream is written by `EventStreamWriter` on the event loop and holds no task: an idle
+/// stream then costs what an idle WebSocket costs, not the depth of a suspended request's stack.
+///
+/// The request runs through the HTTP router as any other (middleware included) from a short task, with an
+/// `EventStreamSlot` in its context. A route that leaves a stream there gets its head written and the writer installed;
+/// any other answer is written as it is, and the connection closes after it (the task that would read a next request
+/// is gone). Other first requests pass on untouched, and the claim leaves the pipeline.
+final class EventStreamClaim: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    let paths: Set<String>
+    let responder: @Sendable (Request, SwitchboardContext) async throws -> Response
+    let logger: Logger
+    /// The HTTP handler that would take the request otherwise; it leaves with the claimed request (which ends the
+    /// connection's task: it was waiting for that handler's verdict).
+    let otherwise: any RemovableChannelHandler
+    private var claimed = false
+    private var removed = false
+
+    /// The most bytes of a refusal written before the connection closes.
+    static let maxAnswerBytes = 64 * 1024
+
+    init(
+        paths: Set<String>,
+        otherwise: any RemovableChannelHandler,
+        logger: Logger,
+        responder: @escaping @Sendable (Request, SwitchboardContext) async throws -> Response
+    ) {
+        self.paths = paths
+        self.otherwise = otherwise
+        self.logger = logger
+        self.responder = responder
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) { self.removed = true }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        // After a claim, nothing the client sends is read: a stream's client has nothing more to say.
+        guard !self.claimed else { return }
+        guard case .head(let head) = Self.unwrapInboundIn(data), self.claims(head) else {
+            context.fireChannelRead(data)
+            context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+            return
+        }
+        self.claimed = true
+        let pipeline = context.pipeline.syncOperations
+        pipeline.removeHandler(self.otherwise, promise: nil)
+        // HTTP is over on this socket: a parse error's 400 would land in the middle of the stream.
+        if let parseErrors = try? pipeline.context(handlerType: HTTPParseErrorResponder.self) {
+            pipeline.removeHandler(context: parseErrors, promise: nil)
+        }
+        self.admit(head, context: context)
+    }
+
+    /// A `GET` (not an upgrade) of one of `paths`.
+    func claims(_ head: HTTPRequestHead) -> Bool {
+        guard head.method == .GET, !head.headers.contains(name: "upgrade") else { return false }
+        let path = head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? head.uri
+        return self.paths.contains(path)
+    }
+
+    /// Runs the router on the request from a task, then answers on the loop.
+    private func admit(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+        let channel = context.channel
+        let (responder, logger) = (self.responder, self.logger)
+        let promise = context.eventLoop.makePromise(of: Answer.self)
+        promise.completeWithTask {
+            let request = Request(head: try HTTPRequest(head, secure: false, splitCookie: false), body: .init(buffer: .init()))
+            var requestContext = SwitchboardContext(source: .init(channel: channel, logger: logger))
+            let slot = EventStreamSlot()
+            requestContext.eventStream = slot
+            let response = try await responder(request, requestContext)
+            if response.status == .ok, let stream = slot.take() { return .stream(response.headers, stream) }
+            let collected = Collected(limit: Self.maxAnswerBytes)
+            try await response.body.write(CollectingWriter(into: collected))
+            return .answer(response.status, response.headers, collected.buffer)
+        }
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        promise.futureResult.whenComplete { result in
+            let (claim, context) = bound.value
+            claim.answer(result, context: context)
+        }
+    }
+
+    private enum Answer: Sendable {
+        case stream(HTTPFields, any EventStream)
+        case answer(HTTPResponse.Status, HTTPFields, ByteBuffer)
+    }
+
+    private func answer(_ result: Result<Answer, any Error>, context: ChannelHandlerContext) {
+        let live = !self.removed && context.channel.isActive
+        switch result {
+        case .success(.stream(let fields, let stream)):
+            guard live else { return stream.ended() }
+            var headers = HTTPHeaders(fields)
+            headers.remove(name: "content-length")
+            context.write(Self.wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
+            do {
+                try context.pipeline.syncOperations.addHandler(EventStreamWriter(stream: stream), position: .after(self))
+            } catch {
+                stream.ended()
+                context.close(promise: nil)
+                return
+            }
+            context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+        case .success(.answer(let status, let fields, let body)):
+            guard live else { return }
+            var headers = HTTPHeaders(fields)
+            headers.replaceOrAdd(name: "content-length", value: "\(body.readableBytes)")
+            headers.replaceOrAdd(name: "connection", value: "close")
+            let head = HTTPResponseHead(
+                version: .http1_1,
+                status: .init(statusCode: status.code, reasonPhrase: status.reasonPhrase),
+                headers: headers
+            )
+            context.write(Self.wrapOutboundOut(.head(head)), promise: nil)
+            if body.readableBytes > 0 { context.write(Self.wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
+            let channel = context.channel
+            context.writeAndFlush(Self.wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+        case .failure(let error):
+            self.logger.debug("event stream request failed", metadata: ["error": "\(error)"])
+            if live { context.close(promise: nil) }
+        }
+    }
+}
+
+/// A refusal's body, gathered to be written with its length.
+private final class Collected: @unchecked Sendable {
+    var buffer = ByteBuffer()
+    let limit: Int
+    init(limit: Int) { self.limit = limit }
+}
+
+private struct CollectingWriter: ResponseBodyWriter {
+    let collected: Collected
+    init(into collected: Collected) { self.collected = collected }
+
+    mutating func write(_ buffer: ByteBuffer) async throws {
+        var buffer = buffer
+        let room = self.collected.limit - self.collected.buffer.readableBytes
+        guard room > 0 else { return }
+        if buffer.readableBytes > room { buffer = buffer.getSlice(at: buffer.readerIndex, length: room) ?? ByteBuffer() }
+        self.collected.buffer.writeBuffer(&buffer)
+    }
+
+    consuming func finish(_ trailingHeaders: HTTPFields?) async throws {}
+}

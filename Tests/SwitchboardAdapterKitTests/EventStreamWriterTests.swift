@@ -1,0 +1,125 @@
+import NIOCore
+import NIOEmbedded
+import NIOHTTP1
+import SwitchboardAdapterKit
+import SwitchboardCore
+import Testing
+
+@Suite struct EventStreamWriterTests {
+    /// A stream that marks each frame, and counts its beginnings and ends.
+    final class MarkedStream: EventStream, @unchecked Sendable {
+        let session = Session(connectionID: ConnectionID(1), app: App(id: "1", key: "pk", secrets: ["sk"]), encoder: DataEncoder())
+        let keepalive: Duration
+        var beginnings = 0
+        var ends = 0
+
+        init(keepalive: Duration = .seconds(15)) { self.keepalive = keepalive }
+
+        func opening() -> ByteBuffer { ByteBuffer(string: "open\n") }
+        func append(_ frame: OutgoingFrame, to batch: inout ByteBuffer) {
+            batch.writeString("> ")
+            batch.writeImmutableBuffer(frame.bytes)
+        }
+        func began(on eventLoop: any EventLoop) { self.beginnings += 1 }
+        func ended() { self.ends += 1 }
+    }
+
+    /// A channel with the writer installed, its opening already read.
+    func open(_ stream: MarkedStream, timeouts: EventStreamWriter.Timeouts = .init()) throws -> EmbeddedChannel {
+        let channel = EmbeddedChannel()
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        try channel.pipeline.syncOperations.addHandler(EventStreamWriter(stream: stream, timeouts: timeouts))
+        #expect(try self.body(channel) == "open\n")
+        return channel
+    }
+
+    /// The next body chunk written, nil when the next part is not one.
+    func body(_ channel: EmbeddedChannel) throws -> String? {
+        guard case .body(.byteBuffer(let buffer)) = try channel.readOutbound(as: HTTPServerResponsePart.self) else { return nil }
+        return String(buffer: buffer)
+    }
+
+    @Test func framesQueuedBeforeTheLoopRunsLeaveAsOneChunk() throws {
+        let stream = MarkedStream()
+        let channel = try self.open(stream)
+        for text in ["a\n", "b\n", "c\n"] { stream.session.send(ByteBuffer(string: text)) }
+        channel.embeddedEventLoop.run()
+        #expect(try self.body(channel) == "> a\n> b\n> c\n")
+        #expect(try channel.readOutbound(as: HTTPServerResponsePart.self) == nil)
+        #expect(stream.beginnings == 1 && stream.ends == 0)
+    }
+
+    @Test func theSessionsEndWritesItsLastFramesThenTheBodysEndAndCloses() throws {
+        let stream = MarkedStream()
+        let channel = try self.open(stream)
+        stream.session.close(.normal, farewell: ByteBuffer(string: "bye\n"))
+        channel.embeddedEventLoop.run()
+        #expect(try self.body(channel) == "> bye\n")
+        guard case .end = try channel.readOutbound(as: HTTPServerResponsePart.self) else {
+            Issue.record("no end of body")
+            return
+        }
+        channel.embeddedEventLoop.run()
+        #expect(!channel.isActive)
+        #expect(stream.ends == 1)
+    }
+
+    @Test func aKeepaliveCommentGoesOutEveryKeepaliveEvenWhenTheStuckWriteCheckTicksBetween() throws {
+        let stream = MarkedStream(keepalive: .seconds(15))
+        let channel = try self.open(stream)
+        channel.embeddedEventLoop.advanceTime(by: .seconds(14))
+        #expect(try channel.readOutbound(as: HTTPServerResponsePart.self) == nil)
+        channel.embeddedEventLoop.advanceTime(by: .seconds(1))
+        #expect(try self.body(channel) == "> : keepalive\n\n")
+        channel.embeddedEventLoop.advanceTime(by: .seconds(15))
+        #expect(try self.body(channel) == "> : keepalive\n\n")
+    }
+
+    @Test func aShortKeepaliveGoesOutOnTime() throws {
+        let stream = MarkedStream(keepalive: .seconds(2))
+        let channel = try self.open(stream)
+        channel.embeddedEventLoop.advanceTime(by: .seconds(2))
+        #expect(try self.body(channel) == "> : keepalive\n\n")
+        channel.embeddedEventLoop.advanceTime(by: .seconds(1))
+        #expect(try channel.readOutbound(as: HTTPServerResponsePart.self) == nil)
+        channel.embeddedEventLoop.advanceTime(by: .seconds(1))
+        #expect(try self.body(channel) == "> : keepalive\n\n")
+    }
+
+    @Test func aClientThatReadsNothingIsClosedAsTooSlowOnceWritesHaveWaitedTheLiveTimeout() throws {
+        let stream = MarkedStream(keepalive: .seconds(5))
+        var timeouts = EventStreamWriter.Timeouts()
+        timeouts.live = .seconds(20)
+        let channel = try self.open(stream, timeouts: timeouts)
+        channel.isWritable = false
+        channel.pipeline.fireChannelWritabilityChanged()
+        stream.session.send(ByteBuffer(string: "held\n"))
+        channel.embeddedEventLoop.run()
+        // Nothing is taken while the socket is full: the session's bound decides, or the timeout.
+        #expect(try channel.readOutbound(as: HTTPServerResponsePart.self) == nil)
+        channel.embeddedEventLoop.advanceTime(by: .seconds(15))
+        #expect(channel.isActive)
+        channel.embeddedEventLoop.advanceTime(by: .seconds(10))
+        #expect(!channel.isActive)
+        #expect(stream.session.end == .tooSlow)
+        #expect(stream.ends == 1)
+    }
+
+    @Test func aClientThatShutsItsSideEndsTheStreamOnce() throws {
+        let stream = MarkedStream()
+        let channel = try self.open(stream)
+        channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        channel.embeddedEventLoop.run()
+        #expect(stream.session.end == .normal)
+        _ = try? channel.close().wait()
+        #expect(stream.ends == 1)
+    }
+
+    @Test func whatTheClientSendsIsDropped() throws {
+        let stream = MarkedStream()
+        let channel = try self.open(stream)
+        try channel.writeInbound(ByteBuffer(string: "GET / HTTP/1.1\r\n\r\n"))
+        #expect(try channel.readInbound(as: ByteBuffer.self) == nil)
+        #expect(channel.isActive && stream.session.end == nil)
+    }
+}
