@@ -82,7 +82,15 @@ final class EventStreamClaim: ChannelInboundHandler, RemovableChannelHandler {
             var requestContext = SwitchboardContext(source: .init(channel: channel, logger: logger))
             let slot = EventStreamSlot()
             requestContext.eventStream = slot
-            let response = try await responder(request, requestContext)
+            let response: Response
+            do {
+                response = try await responder(request, requestContext)
+            } catch let error as any HTTPResponseError {
+                // As Hummingbird's server answers an error a route or middleware throws.
+                response = try error.response(from: request, context: requestContext)
+            } catch {
+                response = Response(status: .internalServerError)
+            }
             if response.status == .ok, let stream = slot.take() { return .stream(response.headers, stream) }
             let collected = Collected(limit: Self.maxAnswerBytes)
             try await response.body.write(CollectingWriter(into: collected))
