@@ -3,7 +3,7 @@ loop (`EventStreamClaim`, `EventStreamWriter`), as it writes an upgraded WebSock
 costs about what an idle WebSocket costs (48 KB each in a debug build when every stream held its request's task), a
 refused stream request is answered and its connection closed, a stream asked for after another request on the same
 connection still streams, what the client sends after its request never reaches the stream, and a client that shuts
-its side of the socket gives its place back at once.
+its side of the socket gives its place back at once; an HTTP/1.0 client gets its stream unchunked.
 """
 import socket
 import time
@@ -116,3 +116,20 @@ def test_a_client_that_shuts_its_side_of_the_socket_ends_its_stream_and_gives_it
     while sse_connections(server) != 0 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert sse_connections(server) == 0
+
+
+def test_an_http_1_0_client_gets_its_stream_unchunked(server):
+    channel = unique("old-")
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    try:
+        sock.sendall(f"GET /sse?key={MAIN['key']}&channel={channel} HTTP/1.0\r\n\r\n".encode())
+        seen = read_until(sock, b": connected")
+        head, _, body = seen.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.0 200"), head
+        assert b"transfer-encoding" not in head.lower()
+        assert body.startswith(b"retry: 2000\n"), body[:100]
+        publish(server, channel, {"n": 3})
+        seen = read_until(sock, b'{"n":3}', seen)
+        assert b'data: {"n":3}\n\n' in seen
+    finally:
+        sock.close()

@@ -215,11 +215,8 @@ public struct SSEAdapter: ProtocolAdapter {
             do {
                 try await SSEClientWatch.watching(socket, gone: { session.close(.normal) }) {
                     try await writer.write(stream.opening())
-                    try await session.streamEvents(to: &writer, keepalive: stream.keepalive, abort: { socket.close(promise: nil) }) {
-                        batch,
-                        frame in
-                        stream.append(frame, to: &batch)
-                    }
+                    let append: (inout ByteBuffer, inout OutgoingFrame) -> Void = { batch, frame in stream.append(frame, to: &batch) }
+                    try await session.streamEvents(to: &writer, keepalive: stream.keepalive, abort: { socket.close(promise: nil) }, append: append)
                 }
             } catch {
                 logger.debug("SSE stream ended", metadata: ["error": "\(error)"])

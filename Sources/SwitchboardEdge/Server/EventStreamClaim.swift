@@ -28,6 +28,8 @@ final class EventStreamClaim: ChannelInboundHandler, RemovableChannelHandler {
     /// connection's task: it was waiting for that handler's verdict).
     let otherwise: any RemovableChannelHandler
     private var claimed = false
+    /// The claimed request's HTTP version, which the answer speaks (an HTTP/1.0 stream is not chunked).
+    private var version = HTTPVersion.http1_1
     private var removed = false
 
     /// The most bytes of a refusal written before the connection closes.
@@ -56,6 +58,7 @@ final class EventStreamClaim: ChannelInboundHandler, RemovableChannelHandler {
             return
         }
         self.claimed = true
+        self.version = head.version
         let pipeline = context.pipeline.syncOperations
         pipeline.removeHandler(self.otherwise, promise: nil)
         // HTTP is over on this socket: a parse error's 400 would land in the middle of the stream.
@@ -103,6 +106,21 @@ final class EventStreamClaim: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
+    /// A stream's connection reads no more requests: the HTTP decoder and the handlers that look at requests leave, so
+    /// an idle stream holds only its writer and the response encoder (what the client still sends reaches the writer,
+    /// which drops it).
+    private static func removeRequestHandling(_ pipeline: ChannelPipeline.SynchronousOperations) {
+        if let decoder = try? pipeline.context(handlerType: ByteToMessageHandler<HTTPRequestDecoder>.self) {
+            pipeline.removeHandler(context: decoder, promise: nil)
+        }
+        if let filter = try? pipeline.context(handlerType: UnsupportedUpgradeFilter.self) {
+            pipeline.removeHandler(context: filter, promise: nil)
+        }
+        if let installer = try? pipeline.context(handlerType: UnmaskedFrameGuard.Installer.self) {
+            pipeline.removeHandler(context: installer, promise: nil)
+        }
+    }
+
     private enum Answer: Sendable {
         case stream(HTTPFields, any EventStream)
         case answer(HTTPResponse.Status, HTTPFields, ByteBuffer)
@@ -115,7 +133,7 @@ final class EventStreamClaim: ChannelInboundHandler, RemovableChannelHandler {
             guard live else { return stream.ended() }
             var headers = HTTPHeaders(fields)
             headers.remove(name: "content-length")
-            context.write(Self.wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
+            context.write(Self.wrapOutboundOut(.head(HTTPResponseHead(version: self.version, status: .ok, headers: headers))), promise: nil)
             do {
                 try context.pipeline.syncOperations.addHandler(EventStreamWriter(stream: stream), position: .after(self))
             } catch {
@@ -123,6 +141,7 @@ final class EventStreamClaim: ChannelInboundHandler, RemovableChannelHandler {
                 context.close(promise: nil)
                 return
             }
+            Self.removeRequestHandling(context.pipeline.syncOperations)
             context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
         case .success(.answer(let status, let fields, let body)):
             guard live else { return }
@@ -130,7 +149,7 @@ final class EventStreamClaim: ChannelInboundHandler, RemovableChannelHandler {
             headers.replaceOrAdd(name: "content-length", value: "\(body.readableBytes)")
             headers.replaceOrAdd(name: "connection", value: "close")
             let head = HTTPResponseHead(
-                version: .http1_1,
+                version: self.version,
                 status: .init(statusCode: status.code, reasonPhrase: status.reasonPhrase),
                 headers: headers
             )
