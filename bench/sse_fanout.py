@@ -15,6 +15,8 @@ import json
 import os
 import time
 
+from sse_idle import open_stream
+
 
 def cpu_seconds(pid: int) -> float:
     with open(f"/proc/{pid}/stat") as stat:
@@ -23,15 +25,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 async def stream(port: int, key: str, channel: str, expected: int, opened: asyncio.Event, counts: list, index: int):
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(f"GET /sse?key={key}&channel={channel} HTTP/1.1\r\nHost: bench\r\n\r\n".encode())
-    await writer.drain()
-    seen = b""
-    while b": connected" not in seen:
-        chunk = await reader.read(4096)
-        if not chunk:
-            raise SystemExit(f"stream {index} closed before it opened: {seen[:200]!r}")
-        seen += chunk
+    reader, writer = await open_stream(port, key, index, channel)
     opened.set()
     tail = b""
     while counts[index] < expected:
@@ -39,7 +33,7 @@ async def stream(port: int, key: str, channel: str, expected: int, opened: async
         if not chunk:
             raise SystemExit(f"stream {index} closed after {counts[index]} messages")
         data = tail + chunk
-        counts[index] += data.count(b"\ndata: ") + data.startswith(b"data: ")
+        counts[index] += data.count(b"\ndata: ")
         tail = data[-6:]
     writer.close()
 

@@ -17,9 +17,10 @@ def rss(pid: int) -> int:
     raise SystemExit(f"no VmRSS for pid {pid}")
 
 
-async def open_stream(port: int, key: str, index: int):
+async def open_stream(port: int, key: str, index: int, channel: str | None = None):
+    """Opens stream `index` (on its own channel unless `channel` names one) and returns once it is connected."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(f"GET /sse?key={key}&channel=idle-{index} HTTP/1.1\r\nHost: bench\r\n\r\n".encode())
+    writer.write(f"GET /sse?key={key}&channel={channel or f'idle-{index}'} HTTP/1.1\r\nHost: bench\r\n\r\n".encode())
     await writer.drain()
     seen = b""
     while b": connected" not in seen:
@@ -49,4 +50,5 @@ async def main() -> None:
           f"(RSS {before >> 20} -> {after >> 20} MB)")
 
 
-asyncio.run(main())
+if __name__ == "__main__":
+    asyncio.run(main())
