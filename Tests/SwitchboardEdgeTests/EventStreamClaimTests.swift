@@ -51,4 +51,12 @@ import Testing
         #expect(throws: (any Error).self) { try channel.pipeline.syncOperations.handler(type: EventStreamClaim.self) }
         #expect((try? channel.pipeline.syncOperations.handler(type: Otherwise.self)) != nil)
     }
+
+    @Test func answersCarryAnHTTPDateAndTheServersName() {
+        #expect(EventStreamClaim.httpDate(784_111_777) == "Sun, 06 Nov 1994 08:49:37 GMT")
+        let headers = EventStreamClaim.served([.contentType: "text/event-stream"])
+        #expect(headers["server"] == ["switchboard"])
+        #expect(headers["date"].count == 1)
+        #expect(headers["content-type"] == ["text/event-stream"])
+    }
 }

@@ -72,6 +72,7 @@ def test_a_refused_stream_request_is_answered_and_its_connection_closed(server):
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 404"), answer[:300]
     assert b"connection: close" in head.lower()
+    assert b"\r\nserver: switchboard" in head.lower() and b"\r\ndate: " in head.lower(), head
     assert b"unknown_key" in body
     # The next request, on a new connection, is served as ever.
     assert httpx.get(f"{server.http}/api/health", timeout=10).status_code == 200
@@ -126,6 +127,7 @@ def test_an_http_1_0_client_gets_its_stream_unchunked(server):
         seen = read_until(sock, b": connected")
         head, _, body = seen.partition(b"\r\n\r\n")
         assert head.startswith(b"HTTP/1.0 200"), head
+        assert b"\r\nserver: switchboard" in head.lower() and b"\r\ndate: " in head.lower(), head
         assert b"transfer-encoding" not in head.lower()
         assert body.startswith(b"retry: 2000\n"), body[:100]
         publish(server, channel, {"n": 3})

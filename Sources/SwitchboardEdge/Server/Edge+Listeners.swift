@@ -66,7 +66,7 @@ extension Edge {
                 Application(
                     router: router,
                     server: server,
-                    configuration: .init(address: .hostname(host, port: listener.config.port), serverName: "switchboard"),
+                    configuration: .init(address: .hostname(host, port: listener.config.port), serverName: Self.serverName),
                     onServerRunning: { channel in
                         await onListening(BoundListener(secure: secure, host: host, port: channel.localAddress?.port ?? 0, protocols: protocols))
                     },

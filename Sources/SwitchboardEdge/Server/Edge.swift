@@ -23,6 +23,8 @@ import UnixSignals
 public struct Edge: Sendable {
     /// The release this binary reports.
     public static let version = "0.1.0"
+    /// The `Server` header of every response.
+    static let serverName = "switchboard"
 
     /// The configuration the edge was built from.
     public let config: SwitchboardConfig
@@ -266,7 +268,7 @@ public struct Edge: Sendable {
                 admission: self.socketAdmission,
                 unmasked: self.unmaskedFrameReport
             ),
-            configuration: .init(address: .hostname(self.config.server.host, port: self.config.server.port), serverName: "switchboard"),
+            configuration: .init(address: .hostname(self.config.server.host, port: self.config.server.port), serverName: Self.serverName),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
             logger: self.logger
         )

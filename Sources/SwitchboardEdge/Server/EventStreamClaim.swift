@@ -1,3 +1,4 @@
+import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdCore
@@ -106,6 +107,24 @@ final class EventStreamClaim: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
+    /// A response's headers with the `Date` and `Server` that Hummingbird's server adds to every other answer.
+    static func served(_ fields: HTTPFields) -> HTTPHeaders {
+        var headers = HTTPHeaders(fields)
+        headers.replaceOrAdd(name: "date", value: Self.httpDate())
+        headers.replaceOrAdd(name: "server", value: Edge.serverName)
+        return headers
+    }
+
+    /// Now as an HTTP date (RFC 9110 §5.6.7), in the C locale's English names.
+    static func httpDate(_ seconds: time_t = time(nil)) -> String {
+        var now = seconds
+        var parts = tm()
+        gmtime_r(&now, &parts)
+        var buffer = [CChar](repeating: 0, count: 40)
+        let count = strftime(&buffer, buffer.count, "%a, %d %b %Y %H:%M:%S GMT", &parts)
+        return String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     /// A stream's connection reads no more requests: the HTTP decoder and the handlers that look at requests leave, so
     /// an idle stream holds only its writer and the response encoder (what the client still sends reaches the writer,
     /// which drops it).
@@ -131,7 +150,7 @@ final class EventStreamClaim: ChannelInboundHandler, RemovableChannelHandler {
         switch result {
         case .success(.stream(let fields, let stream)):
             guard live else { return stream.ended() }
-            var headers = HTTPHeaders(fields)
+            var headers = Self.served(fields)
             headers.remove(name: "content-length")
             context.write(Self.wrapOutboundOut(.head(HTTPResponseHead(version: self.version, status: .ok, headers: headers))), promise: nil)
             do {
@@ -145,7 +164,7 @@ final class EventStreamClaim: ChannelInboundHandler, RemovableChannelHandler {
             context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
         case .success(.answer(let status, let fields, let body)):
             guard live else { return }
-            var headers = HTTPHeaders(fields)
+            var headers = Self.served(fields)
             headers.replaceOrAdd(name: "content-length", value: "\(body.readableBytes)")
             headers.replaceOrAdd(name: "connection", value: "close")
             let head = HTTPResponseHead(
