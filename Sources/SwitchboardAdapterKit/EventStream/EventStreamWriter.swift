@@ -9,9 +9,12 @@ public final class EventStreamWriter: ChannelInboundHandler, RemovableChannelHan
     public typealias OutboundOut = HTTPServerResponsePart
 
     /// How long writes may wait for a client that reads nothing: while the stream is live, and once it has ended.
+    /// A stream written as an h2 response body (`Session.streamEvents`) waits as long.
     public struct Timeouts: Sendable {
-        public var live = TimeAmount.seconds(60)
-        public var ended = TimeAmount.seconds(10)
+        public static let liveDefault = Duration.seconds(60)
+        public static let endedDefault = Duration.seconds(10)
+        public var live = TimeAmount(Timeouts.liveDefault)
+        public var ended = TimeAmount(Timeouts.endedDefault)
         public init() {}
     }
 

@@ -16,8 +16,8 @@ extension Session {
     public func streamEvents(
         to writer: inout any ResponseBodyWriter,
         keepalive: Duration,
-        writeTimeout: Duration = .seconds(60),
-        endedWriteTimeout: Duration = .seconds(10),
+        writeTimeout: Duration = EventStreamWriter.Timeouts.liveDefault,
+        endedWriteTimeout: Duration = EventStreamWriter.Timeouts.endedDefault,
         abort: (@Sendable () -> Void)? = nil,
         append: @escaping (inout ByteBuffer, inout OutgoingFrame) -> Void = { batch, frame in batch.writeImmutableBuffer(frame.bytes) }
     ) async throws {
