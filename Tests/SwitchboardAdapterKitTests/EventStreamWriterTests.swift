@@ -1,9 +1,11 @@
 import NIOCore
 import NIOEmbedded
 import NIOHTTP1
-import SwitchboardAdapterKit
 import SwitchboardCore
+import Synchronization
 import Testing
+
+@testable import SwitchboardAdapterKit
 
 @Suite struct EventStreamWriterTests {
     /// A stream that marks each frame, and counts its beginnings and ends.
@@ -25,8 +27,12 @@ import Testing
     }
 
     /// A channel with the writer installed, its opening already read.
-    func open(_ stream: MarkedStream, timeouts: EventStreamWriter.Timeouts = .init()) throws -> EmbeddedChannel {
-        let channel = EmbeddedChannel()
+    func open(
+        _ stream: MarkedStream,
+        timeouts: EventStreamWriter.Timeouts = .init(),
+        loop: EmbeddedEventLoop = EmbeddedEventLoop()
+    ) throws -> EmbeddedChannel {
+        let channel = EmbeddedChannel(loop: loop)
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         try channel.pipeline.syncOperations.addHandler(EventStreamWriter(stream: stream, timeouts: timeouts))
         #expect(try self.body(channel) == "open\n")
@@ -47,6 +53,31 @@ import Testing
         #expect(try self.body(channel) == "> a\n> b\n> c\n")
         #expect(try channel.readOutbound(as: HTTPServerResponsePart.self) == nil)
         #expect(stream.beginnings == 1 && stream.ends == 0)
+    }
+
+    @Test func anUnwrittenFrameCountsInItsLoopsWriteLagUntilTheLoopsBatchWritesIt() throws {
+        let stream = MarkedStream()
+        let channel = try self.open(stream)
+        let batch = LoopBatch.for(channel.embeddedEventLoop)
+        stream.session.send(ByteBuffer(string: "late\n"))
+        // Publishers are paced by this lag (`LoopWriteBacklog`), so a stream that falls behind slows them as a socket does.
+        #expect(batch.lag(now: .now() + .milliseconds(50)) >= .milliseconds(50))
+        channel.embeddedEventLoop.run()
+        #expect(try self.body(channel) == "> late\n")
+        #expect(batch.lag(now: .now() + .milliseconds(50)) == .zero)
+    }
+
+    @Test func streamsWokenTogetherOnOneLoopAreWrittenByOneBatch() throws {
+        let loop = EmbeddedEventLoop()
+        let streams = [MarkedStream(), MarkedStream(), MarkedStream()]
+        let channels = try streams.map { try self.open($0, loop: loop) }
+        for (index, stream) in streams.enumerated() { stream.session.send(ByteBuffer(string: "m\(index)\n")) }
+        // One task joins the loop for the three wake-ups, not one each.
+        let batch = LoopBatch.for(loop)
+        #expect(batch.pending.withLock { ($0.writers.count, $0.scheduled) } == (3, true))
+        loop.run()
+        for (index, channel) in channels.enumerated() { #expect(try self.body(channel) == "> m\(index)\n") }
+        #expect(batch.pending.withLock { ($0.writers.count, $0.scheduled) } == (0, false))
     }
 
     @Test func theSessionsEndWritesItsLastFramesThenTheBodysEndAndCloses() throws {

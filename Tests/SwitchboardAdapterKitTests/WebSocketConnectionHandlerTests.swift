@@ -133,7 +133,7 @@ private final class WritableDuringFlush: ChannelOutboundHandler, @unchecked Send
     @Test func aBatchOfMoreConnectionsThanAChunkWritesEachOfThemOnce() async throws {
         let loop = NIOAsyncTestingEventLoop()
         var connections: [(EchoEndpoint, NIOAsyncTestingChannel)] = []
-        for _ in 0..<(WebSocketConnectionHandler.LoopBatch.chunk * 3 + 5) {
+        for _ in 0..<(LoopBatch.chunk * 3 + 5) {
             let endpoint = EchoEndpoint()
             connections.append((endpoint, try await self.channel(endpoint, loop: loop)))
         }
@@ -176,7 +176,7 @@ private final class WritableDuringFlush: ChannelOutboundHandler, @unchecked Send
         let loop = NIOAsyncTestingEventLoop()
         let endpoint = EchoEndpoint()
         let channel = try await self.channel(endpoint, loop: loop)
-        let batch = WebSocketConnectionHandler.LoopBatch.for(loop)
+        let batch = LoopBatch.for(loop)
         let lagBeforeTheWrite = try await loop.submit { () -> TimeAmount in
             endpoint.session.send(ByteBuffer(string: "late"))
             return batch.lag(now: .now() + .milliseconds(50))
@@ -225,11 +225,11 @@ private final class WritableDuringFlush: ChannelOutboundHandler, @unchecked Send
 
     @Test func theWriteBatchIntervalFollowsReloadedLimits() {
         let limits = LiveLimits(.init(writeBatchMilliseconds: 0))
-        var configuration = WebSocketConnectionHandler.Configuration()
-        configuration.limits = limits
-        #expect(configuration.currentWriteBatchInterval == .zero)
+        var interval = WriteBatchInterval()
+        interval.limits = limits
+        #expect(interval.current == .zero)
         limits.replace(.init(writeBatchMilliseconds: 20))
-        #expect(configuration.currentWriteBatchInterval == .milliseconds(20))
+        #expect(interval.current == .milliseconds(20))
     }
 
     @Test func aMessageReachesTheEndpointAndItsReplyLeavesAsOneTextFrame() async throws {

@@ -3,15 +3,18 @@ loop (`EventStreamClaim`, `EventStreamWriter`), as it writes an upgraded WebSock
 costs about what an idle WebSocket costs (48 KB each in a debug build when every stream held its request's task), a
 refused stream request is answered and its connection closed, a stream asked for after another request on the same
 connection still streams, what the client sends after its request never reaches the stream, and a client that shuts
-its side of the socket gives its place back at once; an HTTP/1.0 client gets its stream unchunked.
+its side of the socket gives its place back at once; an HTTP/1.0 client gets its stream unchunked. Streams join their
+event loop's batch of writes as WebSockets do: `[limits] write_batch_ms` loses and reorders nothing, and a stream that
+reads nothing does not hold back publishers paced by the write lag (`[limits] publish_lag_ms`).
 """
+import json
 import socket
 import time
 
 import httpx
 import pytest
 
-from conftest import MAIN, admin_headers, publish, rss_kb, start_server, unique
+from conftest import CONFIG, MAIN, SSEStream, admin_headers, api_headers, publish, rss_kb, start_server, unique
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -135,3 +138,48 @@ def test_an_http_1_0_client_gets_its_stream_unchunked(server):
         assert b'data: {"n":3}\n\n' in seen
     finally:
         sock.close()
+
+
+def test_write_batching_delivers_every_sse_message_in_order():
+    server = start_server(CONFIG.replace("[limits]\n", "[limits]\nwrite_batch_ms = 20\n", 1))
+    try:
+        channel = unique("batch-")
+        streams = [SSEStream(server, [channel]) for _ in range(6)]
+        with httpx.Client(timeout=10) as http:
+            for n in range(100):
+                r = http.post(f"{server.http}/_rt/api/publish", headers=api_headers(), json={"channel": channel, "data": {"n": n}})
+                assert r.status_code == 200, r.text
+        for stream in streams:
+            assert [json.loads(event.data)["n"] for event in stream.take(100)] == list(range(100))
+            stream.close()
+        # A message alone waits at most one interval.
+        started = time.monotonic()
+        with SSEStream(server, [channel]) as lone:
+            publish(server, channel, {"n": "lone"})
+            assert json.loads(lone.next().data)["n"] == "lone"
+        assert time.monotonic() - started < 2
+    finally:
+        assert server.stop() == 0
+
+
+def test_a_stream_that_reads_nothing_does_not_hold_back_publishers_paced_by_the_write_lag():
+    server = start_server(CONFIG.replace("[limits]\n", "[limits]\npublish_lag_ms = 5\n", 1))
+    try:
+        channel = unique("paced-")
+        stalled = raw_stream(server, channel)  # admitted, then never read again
+        assert b": connected" in read_until(stalled, b": connected")
+        with SSEStream(server, [channel]) as reader:
+            filler = "x" * 8000
+            started = time.monotonic()
+            with httpx.Client(timeout=10) as http:
+                for n in range(300):
+                    body = {"channel": channel, "data": {"n": n, "f": filler}}
+                    r = http.post(f"{server.http}/_rt/api/publish", headers=api_headers(), json=body)
+                    assert r.status_code == 200, r.text
+            elapsed = time.monotonic() - started
+            # A publish waits at most one second for a lagging loop: 300 held publishes would take five minutes.
+            assert elapsed < 30, f"300 publishes took {elapsed:.1f} s"
+            assert [json.loads(event.data)["n"] for event in reader.take(300)] == list(range(300))
+        stalled.close()
+    finally:
+        assert server.stop() == 0

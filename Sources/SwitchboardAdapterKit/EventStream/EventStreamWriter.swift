@@ -2,9 +2,10 @@ public import NIOCore
 public import NIOHTTP1
 
 /// Writes an `EventStream` as the body of an HTTP/1.1 response whose head is already written, from the connection's
-/// event loop: the session wakes it, it writes what is queued as one chunk, and timers on the loop send keepalives
-/// and close a client that reads nothing. Whatever the client sends after its request is dropped.
-public final class EventStreamWriter: ChannelInboundHandler, RemovableChannelHandler, @unchecked Sendable {
+/// event loop: the session wakes it, it joins the loop's batch of writes (as WebSockets do, so its lag paces
+/// publishers) and writes what is queued as one chunk; timers on the loop send keepalives and close a client that
+/// reads nothing. Whatever the client sends after its request is dropped.
+public final class EventStreamWriter: ChannelInboundHandler, RemovableChannelHandler, LoopWriter, @unchecked Sendable {
     public typealias InboundIn = NIOAny
     public typealias OutboundOut = HTTPServerResponsePart
 
@@ -20,6 +21,7 @@ public final class EventStreamWriter: ChannelInboundHandler, RemovableChannelHan
 
     let stream: any EventStream
     let timeouts: Timeouts
+    let batchInterval: WriteBatchInterval
     // Everything below is touched on the connection's event loop only.
     private var context: ChannelHandlerContext?
     private var taken: [OutgoingFrame] = []
@@ -31,9 +33,11 @@ public final class EventStreamWriter: ChannelInboundHandler, RemovableChannelHan
     /// The most bytes put in one chunk: what `append` adds to each frame (SSE's `id:`) is not in the queue's bound.
     static let chunkBytes = 64 * 1024
 
-    public init(stream: any EventStream, timeouts: Timeouts = Timeouts()) {
+    /// A writer for `stream`, whose writes wait `batchInterval` after its loop's last batch.
+    public init(stream: any EventStream, timeouts: Timeouts = Timeouts(), batchInterval: WriteBatchInterval = WriteBatchInterval()) {
         self.stream = stream
         self.timeouts = timeouts
+        self.batchInterval = batchInterval
     }
 
     public func handlerAdded(context: ChannelHandlerContext) {
@@ -42,11 +46,13 @@ public final class EventStreamWriter: ChannelInboundHandler, RemovableChannelHan
         context.writeAndFlush(Self.wrapOutboundOut(.body(.byteBuffer(self.stream.opening()))), promise: nil)
         self.stream.began(on: loop)
         self.scheduleTick()
-        // Broadcasts reach the session on any thread; the frames one wake-up finds leave together. Weak: the session
-        // outlives the connection while its subscriptions are given back.
+        // Broadcasts reach the session on any thread; the frames the loop's batch finds leave together. Weak: the
+        // session outlives the connection while its subscriptions are given back.
+        let batch = LoopBatch.for(loop)
+        let interval = self.batchInterval
         self.stream.session.attachWriter { [weak self] in
             guard let self else { return }
-            loop.execute { self.writeQueued() }
+            batch.add(self, interval: interval)
         }
         if !context.channel.isActive { self.finish(closing: true) }
     }
@@ -82,7 +88,7 @@ public final class EventStreamWriter: ChannelInboundHandler, RemovableChannelHan
     public func channelWritabilityChanged(context: ChannelHandlerContext) {
         if context.channel.isWritable {
             self.unwritableSince = nil
-            self.writeQueued()
+            WireTraffic.wrote(self.writeQueued())
         } else if self.unwritableSince == nil {
             self.unwritableSince = context.eventLoop.now
         }
@@ -91,11 +97,13 @@ public final class EventStreamWriter: ChannelInboundHandler, RemovableChannelHan
 
     /// Writes every queued frame as one chunk (pieces of `chunkBytes` at most) with one flush; once the session has
     /// ended, the end of the body, and the connection closes. While the socket is full nothing is taken, so the
-    /// session's bound decides when the client is too slow.
-    func writeQueued() {
-        guard let context = self.context, !self.finished else { return }
+    /// session's bound decides when the client is too slow. Returns the bytes written.
+    @discardableResult
+    func writeQueued() -> Int {
+        guard let context = self.context, !self.finished else { return 0 }
         let session = self.stream.session
         let ended = session.takeForWriting(into: &self.taken, writable: context.channel.isWritable)
+        var written = 0
         if !self.taken.isEmpty {
             var batch = context.channel.allocator.buffer(
                 capacity: min(Self.chunkBytes, self.taken.reduce(0) { $0 + $1.bytes.readableBytes + 48 })
@@ -103,19 +111,20 @@ public final class EventStreamWriter: ChannelInboundHandler, RemovableChannelHan
             for frame in self.taken {
                 self.stream.append(frame, to: &batch)
                 guard batch.readableBytes >= Self.chunkBytes else { continue }
-                self.write(batch, context: context)
+                written += self.write(batch, context: context)
                 batch.clear()
             }
-            if batch.readableBytes > 0 { self.write(batch, context: context) }
+            if batch.readableBytes > 0 { written += self.write(batch, context: context) }
             self.taken.removeAll(keepingCapacity: self.taken.capacity <= 64)
             context.flush()
         }
         if ended { self.finish(closing: true) }
+        return written
     }
 
-    private func write(_ batch: ByteBuffer, context: ChannelHandlerContext) {
-        WireTraffic.wrote(batch.readableBytes)
+    private func write(_ batch: ByteBuffer, context: ChannelHandlerContext) -> Int {
         context.write(Self.wrapOutboundOut(.body(.byteBuffer(batch))), promise: nil)
+        return batch.readableBytes
     }
 
     /// Wakes for the next keepalive, and as often as the stuck-write check needs in between.

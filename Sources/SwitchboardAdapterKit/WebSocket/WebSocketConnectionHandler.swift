@@ -1,6 +1,6 @@
 public import NIOCore
 public import NIOWebSocket
-public import SwitchboardCore
+import SwitchboardCore
 import Synchronization
 
 /// One upgraded WebSocket, driven on its event loop by NIO alone: no Swift task waits on an idle connection.
@@ -10,7 +10,7 @@ import Synchronization
 /// endpoint in order by a task that exists only while messages wait. Pings, the close handshake and its timeout, and
 /// the endpoint's timers are scheduled tasks on the loop. Reading stops while too many messages wait, so a client
 /// that sends faster than it is served holds a bounded backlog.
-public final class WebSocketConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
+public final class WebSocketConnectionHandler: ChannelDuplexHandler, LoopWriter, @unchecked Sendable {
     // @unchecked: every stored property below is only touched on `eventLoop`; other threads hop there first.
     public typealias InboundIn = WebSocketFrame
     public typealias OutboundIn = ByteBuffer
@@ -29,18 +29,8 @@ public final class WebSocketConnectionHandler: ChannelDuplexHandler, @unchecked 
         /// Frames of any kind a client may send per second (twice that at once) before it is closed with 1008: pings,
         /// pongs and empty fragments never reach the endpoint's command budget, yet each costs a read and a pong a write.
         public var maxFramesPerSecond: Double = 1_000
-        /// The least time between two batches of writes on one event loop (`[limits] write_batch_ms`): zero writes a
-        /// message at once; more lets the messages of one interval leave together, one write per connection.
-        public var writeBatchInterval: TimeAmount = .zero
-        /// When set, `write_batch_ms` is read from these limits each time a batch is scheduled (SIGHUP may change it),
-        /// instead of `writeBatchInterval`.
-        public var limits: LiveLimits?
-
-        /// The write batch interval in force now.
-        var currentWriteBatchInterval: TimeAmount {
-            guard let limits = self.limits else { return self.writeBatchInterval }
-            return .milliseconds(Int64(limits.current.writeBatchMilliseconds))
-        }
+        /// The least time between two batches of writes on one event loop.
+        public var writeBatch = WriteBatchInterval()
 
         /// The defaults: pings every 30 s, 3 s to answer a close, 16 waiting messages.
         public init() {}
@@ -300,7 +290,7 @@ public final class WebSocketConnectionHandler: ChannelDuplexHandler, @unchecked 
     /// The session has frames or has ended: the connection joins its loop's next batch of writes. Broadcasts queued
     /// on the loop before that batch runs add their frames too, so under load one write carries several messages.
     func wake() {
-        self.batch.add(self, configuration: self.configuration)
+        self.batch.add(self, interval: self.configuration.writeBatch)
     }
 
     /// Writes every queued frame with one flush; after the session ends, its close frame. While the socket is full
@@ -501,118 +491,5 @@ extension WebSocketConnectionHandler {
             drained?()
             return item
         }
-    }
-
-    /// The handlers woken on one event loop since its last batch ran: a broadcast to many connections schedules one
-    /// task per event loop instead of one cross-thread task per connection.
-    final class LoopBatch: Sendable {
-        struct Pending {
-            /// Woken since the batch being written was taken: the next batch.
-            var handlers: [WebSocketConnectionHandler] = []
-            /// The batch being written, a chunk per loop task, and how far it got.
-            var writing: [WebSocketConnectionHandler] = []
-            var next = 0
-            var scheduled = false
-            /// When the last batch started: the next one waits until `interval` after it.
-            var lastRun = NIODeadline.distantPast
-            var interval = TimeAmount.zero
-            /// When the first of `handlers` joined, and when the first of `writing` did: the age of the oldest unwritten frame.
-            var handlersSince: NIODeadline?
-            var writingSince: NIODeadline?
-        }
-
-        /// Connections written per loop task. Between chunks the loop polls its sockets and runs what else waits (a
-        /// publish's request and answer, a broadcast's fan-out), so a large batch does not hold the next publish back;
-        /// frames that broadcasts queue meanwhile join the same write of the connections not yet reached. In
-        /// compare.sh, 32 delivered the most for the least CPU (against 16, 64 and 256).
-        static let chunk = 32
-        /// The wait before the next chunk. NIO runs queued tasks until none is left before it polls its sockets again,
-        /// so a chunk queued at once would keep a publish's request (and clients' messages) unread until the batch ends;
-        /// a deadline just ahead lets the loop poll first.
-        static let yieldToSockets = TimeAmount.microseconds(100)
-
-        let eventLoop: any EventLoop
-        let pending = Mutex(Pending())
-        init(eventLoop: any EventLoop) { self.eventLoop = eventLoop }
-
-        /// Adds `handler` to the next batch, which runs at once, or the configuration's write batch interval after the
-        /// last one when that is later.
-        func add(_ handler: WebSocketConnectionHandler, configuration: Configuration) {
-            let lastRun = self.pending.withLock { pending -> NIODeadline? in
-                if pending.handlers.isEmpty, pending.handlersSince == nil { pending.handlersSince = .now() }
-                pending.handlers.append(handler)
-                guard !pending.scheduled else { return nil }
-                pending.scheduled = true
-                return pending.lastRun
-            }
-            guard let lastRun else { return }
-            let interval = configuration.currentWriteBatchInterval
-            self.pending.withLock { $0.interval = interval }
-            self.start(at: lastRun + interval)
-        }
-
-        private func start(at deadline: NIODeadline) {
-            if deadline <= .now() {
-                self.eventLoop.execute { self.run() }
-            } else {
-                self.eventLoop.scheduleTask(deadline: deadline) { self.run() }
-            }
-        }
-
-        /// Writes the next chunk of the batch (taking a new batch when the last is done), then goes on in another task.
-        func run() {
-            let chunk = self.pending.withLock { pending -> ArraySlice<WebSocketConnectionHandler> in
-                if pending.next >= pending.writing.count {
-                    swap(&pending.writing, &pending.handlers)
-                    pending.handlers.removeAll(keepingCapacity: true)
-                    pending.next = 0
-                    pending.lastRun = .now()
-                    pending.writingSince = pending.handlersSince
-                    pending.handlersSince = nil
-                }
-                let end = min(pending.next + Self.chunk, pending.writing.count)
-                defer { pending.next = end }
-                return pending.writing[pending.next..<end]
-            }
-            var bytes = 0
-            for handler in chunk { bytes += handler.writeQueued() }
-            WireTraffic.wrote(bytes)
-            let next = self.pending.withLock { pending -> Next in
-                guard pending.next >= pending.writing.count else { return .chunk }
-                pending.writing.removeAll(keepingCapacity: true)
-                pending.next = 0
-                pending.writingSince = nil
-                guard !pending.handlers.isEmpty else {
-                    pending.scheduled = false
-                    return .idle
-                }
-                return .batch(pending.lastRun + pending.interval)
-            }
-            switch next {
-            case .chunk: self.eventLoop.scheduleTask(in: Self.yieldToSockets) { self.run() }
-            case .batch(let deadline): self.start(at: deadline)
-            case .idle: break
-            }
-        }
-
-        /// What follows a chunk: the rest of its batch, the next batch, or nothing until a connection is woken.
-        enum Next {
-            case chunk
-            case batch(NIODeadline)
-            case idle
-        }
-
-        /// The age of the oldest frame this loop has yet to write: from when the first connection of the batch being
-        /// written (or, when none is, of the next batch) was woken.
-        func lag(now: NIODeadline) -> TimeAmount {
-            self.pending.withLock { pending in
-                guard let since = pending.writingSince ?? pending.handlersSince else { return .zero }
-                return now - since
-            }
-        }
-
-        static let batches = PerEventLoop { LoopBatch(eventLoop: $0) }
-
-        static func `for`(_ eventLoop: any EventLoop) -> LoopBatch { self.batches(eventLoop) }
     }
 }

@@ -195,7 +195,7 @@ public struct Edge: Sendable {
     /// over HTTP/1.1 are written from the event loop too (`EventStreamClaim`).
     var webSocketConfiguration: EdgeWebSocketChannel.Configuration {
         var connection = WebSocketConnectionHandler.Configuration()
-        connection.limits = self.environment.limits
+        connection.writeBatch.limits = self.environment.limits
         var configuration = EdgeWebSocketChannel.Configuration(maxFrameSize: 4 * 1024 * 1024, connection: connection)
         configuration.eventStreamPaths = [SSEAdapter.path]
         return configuration

@@ -122,6 +122,7 @@ struct EdgeWebSocketChannel: ServerChildChannel, HTTPChannelHandler {
                 let claim = EventStreamClaim(
                     paths: self.configuration.eventStreamPaths,
                     otherwise: upgrades,
+                    batchInterval: self.connection.writeBatch,
                     logger: logger,
                     responder: streamResponder
                 )

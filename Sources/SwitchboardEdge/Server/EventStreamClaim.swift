@@ -28,6 +28,8 @@ final class EventStreamClaim: ChannelInboundHandler, RemovableChannelHandler {
     /// The HTTP handler that would take the request otherwise; it leaves with the claimed request (which ends the
     /// connection's task: it was waiting for that handler's verdict).
     let otherwise: any RemovableChannelHandler
+    /// How the stream's writes join its event loop's batches (`[limits] write_batch_ms`), as WebSockets' do.
+    let batchInterval: WriteBatchInterval
     private var claimed = false
     /// The claimed request's HTTP version, which the answer speaks (an HTTP/1.0 stream is not chunked).
     private var version = HTTPVersion.http1_1
@@ -39,11 +41,13 @@ final class EventStreamClaim: ChannelInboundHandler, RemovableChannelHandler {
     init(
         paths: Set<String>,
         otherwise: any RemovableChannelHandler,
+        batchInterval: WriteBatchInterval = WriteBatchInterval(),
         logger: Logger,
         responder: @escaping @Sendable (Request, SwitchboardContext) async throws -> Response
     ) {
         self.paths = paths
         self.otherwise = otherwise
+        self.batchInterval = batchInterval
         self.logger = logger
         self.responder = responder
     }
@@ -154,7 +158,10 @@ final class EventStreamClaim: ChannelInboundHandler, RemovableChannelHandler {
             headers.remove(name: "content-length")
             context.write(Self.wrapOutboundOut(.head(HTTPResponseHead(version: self.version, status: .ok, headers: headers))), promise: nil)
             do {
-                try context.pipeline.syncOperations.addHandler(EventStreamWriter(stream: stream), position: .after(self))
+                try context.pipeline.syncOperations.addHandler(
+                    EventStreamWriter(stream: stream, batchInterval: self.batchInterval),
+                    position: .after(self)
+                )
             } catch {
                 stream.ended()
                 context.close(promise: nil)
