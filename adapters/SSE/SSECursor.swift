@@ -1,19 +1,29 @@
+public import NIOCore
+
 /// The `id:` of an SSE stream: the last offset of every channel in it, `A=12;B=40`.
 ///
 /// A standard EventSource sends it back as `Last-Event-ID`, so one header resumes every channel.
 /// `%`, `;` and `=` in channel names are percent-encoded.
 public struct SSECursor: Sendable, Equatable {
-    /// Last offset seen per channel.
-    public private(set) var offsets: [String: UInt64]
+    /// The stream's channels in order, and each one's last offset seen: a stream has few channels, and the cursor is
+    /// advanced and written before every message of every stream, so arrays serve better than a dictionary.
     private var order: [String]
-    /// `order` as the text writes it, encoded once: the text is written before every message.
+    private var positions: [UInt64?]
+    /// `order` as the text writes it, encoded once.
     private var encoded: [String]
 
     /// A cursor over `channels` in that order, with known offsets.
     public init(channels: [String], offsets: [String: UInt64] = [:]) {
         self.order = channels
         self.encoded = channels.map(Self.encode)
-        self.offsets = offsets.filter { channels.contains($0.key) }
+        self.positions = channels.map { offsets[$0] }
+    }
+
+    /// Last offset seen per channel.
+    public var offsets: [String: UInt64] {
+        var offsets: [String: UInt64] = [:]
+        for (channel, position) in zip(self.order, self.positions) { offsets[channel] = position }
+        return offsets
     }
 
     /// Parses a `Last-Event-ID` value; unknown or malformed parts are ignored.
@@ -29,14 +39,33 @@ public struct SSECursor: Sendable, Equatable {
 
     /// Records that `channel` reached `offset`.
     public mutating func advance(_ channel: String, to offset: UInt64) {
-        if let current = self.offsets[channel], current >= offset { return }
-        self.offsets[channel] = offset
+        guard let index = self.order.firstIndex(of: channel) else { return }
+        if let current = self.positions[index], current >= offset { return }
+        self.positions[index] = offset
     }
 
     /// The cursor as an `id:` value.
     public var text: String {
-        zip(self.order, self.encoded).compactMap { channel, name in self.offsets[channel].map { "\(name)=\($0)" } }.joined(separator: ";")
+        var buffer = ByteBuffer()
+        self.write(into: &buffer)
+        return String(buffer: buffer)
     }
+
+    /// Writes the `id:` value into `buffer`, with no string built on the way.
+    public func write(into buffer: inout ByteBuffer) {
+        var first = true
+        for (name, position) in zip(self.encoded, self.positions) {
+            guard let position else { continue }
+            if !first { buffer.writeStaticString(";") }
+            first = false
+            buffer.writeString(name)
+            buffer.writeStaticString("=")
+            buffer.writeString(String(position))  // a small string: no allocation
+        }
+    }
+
+    /// Whether any channel has an offset yet (a stream with none writes no `id:`).
+    public var isEmpty: Bool { !self.positions.contains { $0 != nil } }
 
     static func encode(_ channel: String) -> String {
         var out = ""

@@ -54,7 +54,7 @@ final class SSEStream: EventStream, @unchecked Sendable {
 
     func opening() -> ByteBuffer {
         var opening = ByteBuffer(string: "retry: 2000\n")
-        if !self.cursor.text.isEmpty { opening.writeString("id: \(self.cursor.text)\n") }
+        if !self.cursor.isEmpty { Self.writeID(self.cursor, into: &opening) }
         opening.writeString(": connected\n\n")
         return opening
     }
@@ -63,9 +63,15 @@ final class SSEStream: EventStream, @unchecked Sendable {
         // The id names every channel's position, so Last-Event-ID resumes them all.
         if let channel = frame.channel, let offset = frame.offset {
             self.cursor.advance(channel, to: offset)
-            batch.writeString("id: \(self.cursor.text)\n")
+            Self.writeID(self.cursor, into: &batch)
         }
         batch.writeImmutableBuffer(frame.bytes)
+    }
+
+    static func writeID(_ cursor: SSECursor, into buffer: inout ByteBuffer) {
+        buffer.writeStaticString("id: ")
+        cursor.write(into: &buffer)
+        buffer.writeStaticString("\n")
     }
 
     func began(on eventLoop: any EventLoop) {
