@@ -1,6 +1,5 @@
 import NIOCore
 import NIOEmbedded
-import NIOHTTP1
 import SwitchboardCore
 import Synchronization
 import Testing
@@ -39,11 +38,23 @@ import Testing
         return channel
     }
 
-    /// The next body chunk written, nil when the next part is not one.
+    /// The data of the next chunk written, which must be one whole HTTP/1.1 chunk in one buffer; nil when nothing was.
     func body(_ channel: EmbeddedChannel) throws -> String? {
-        guard case .body(.byteBuffer(let buffer)) = try channel.readOutbound(as: HTTPServerResponsePart.self) else { return nil }
-        return String(buffer: buffer)
+        guard let written = try channel.readOutbound(as: ByteBuffer.self) else { return nil }
+        let text = String(buffer: written)
+        // "\r\n" is one Character in Swift.
+        let parts = text.split(separator: "\r\n", maxSplits: 1, omittingEmptySubsequences: false)
+        guard parts.count == 2, let size = Int(parts[0], radix: 16) else {
+            Issue.record("not a chunk: \(text.debugDescription)")
+            return nil
+        }
+        let data = parts[1]
+        #expect(data.utf8.count == size + 2 && data.hasSuffix("\r\n"), "chunk \(text.debugDescription)")
+        return String(decoding: data.utf8.dropLast(2), as: UTF8.self)
     }
+
+    /// Nothing more was written.
+    func nothingWritten(_ channel: EmbeddedChannel) throws -> Bool { try channel.readOutbound(as: ByteBuffer.self) == nil }
 
     @Test func framesQueuedBeforeTheLoopRunsLeaveAsOneChunk() throws {
         let stream = MarkedStream()
@@ -51,7 +62,7 @@ import Testing
         for text in ["a\n", "b\n", "c\n"] { stream.session.send(ByteBuffer(string: text)) }
         channel.embeddedEventLoop.run()
         #expect(try self.body(channel) == "> a\n> b\n> c\n")
-        #expect(try channel.readOutbound(as: HTTPServerResponsePart.self) == nil)
+        #expect(try self.nothingWritten(channel))
         #expect(stream.beginnings == 1 && stream.ends == 0)
     }
 
@@ -86,10 +97,7 @@ import Testing
         stream.session.close(.normal, farewell: ByteBuffer(string: "bye\n"))
         channel.embeddedEventLoop.run()
         #expect(try self.body(channel) == "> bye\n")
-        guard case .end = try channel.readOutbound(as: HTTPServerResponsePart.self) else {
-            Issue.record("no end of body")
-            return
-        }
+        #expect(try channel.readOutbound(as: ByteBuffer.self).map { String(buffer: $0) } == "0\r\n\r\n", "the last chunk")
         channel.embeddedEventLoop.run()
         #expect(!channel.isActive)
         #expect(stream.ends == 1)
@@ -99,7 +107,7 @@ import Testing
         let stream = MarkedStream(keepalive: .seconds(15))
         let channel = try self.open(stream)
         channel.embeddedEventLoop.advanceTime(by: .seconds(14))
-        #expect(try channel.readOutbound(as: HTTPServerResponsePart.self) == nil)
+        #expect(try self.nothingWritten(channel))
         channel.embeddedEventLoop.advanceTime(by: .seconds(1))
         #expect(try self.body(channel) == "> : keepalive\n\n")
         channel.embeddedEventLoop.advanceTime(by: .seconds(15))
@@ -112,7 +120,7 @@ import Testing
         channel.embeddedEventLoop.advanceTime(by: .seconds(2))
         #expect(try self.body(channel) == "> : keepalive\n\n")
         channel.embeddedEventLoop.advanceTime(by: .seconds(1))
-        #expect(try channel.readOutbound(as: HTTPServerResponsePart.self) == nil)
+        #expect(try self.nothingWritten(channel))
         channel.embeddedEventLoop.advanceTime(by: .seconds(1))
         #expect(try self.body(channel) == "> : keepalive\n\n")
     }
@@ -127,7 +135,7 @@ import Testing
         stream.session.send(ByteBuffer(string: "held\n"))
         channel.embeddedEventLoop.run()
         // Nothing is taken while the socket is full: the session's bound decides, or the timeout.
-        #expect(try channel.readOutbound(as: HTTPServerResponsePart.self) == nil)
+        #expect(try self.nothingWritten(channel))
         channel.embeddedEventLoop.advanceTime(by: .seconds(15))
         #expect(channel.isActive)
         channel.embeddedEventLoop.advanceTime(by: .seconds(10))
@@ -144,6 +152,32 @@ import Testing
         #expect(stream.session.end == .normal)
         _ = try? channel.close().wait()
         #expect(stream.ends == 1)
+    }
+
+    @Test func anHTTP10StreamIsWrittenAsItIsAndEndsWithTheConnection() throws {
+        let stream = MarkedStream()
+        let channel = EmbeddedChannel()
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        try channel.pipeline.syncOperations.addHandler(EventStreamWriter(stream: stream, framing: .untilClose))
+        #expect(try channel.readOutbound(as: ByteBuffer.self).map { String(buffer: $0) } == "open\n")
+        stream.session.send(ByteBuffer(string: "a\n"))
+        channel.embeddedEventLoop.run()
+        #expect(try channel.readOutbound(as: ByteBuffer.self).map { String(buffer: $0) } == "> a\n")
+        stream.session.close(.normal)
+        channel.embeddedEventLoop.run()
+        #expect(try channel.readOutbound(as: ByteBuffer.self).map(\.readableBytes) ?? 0 == 0)
+        #expect(!channel.isActive)
+    }
+
+    @Test func aBatchOverTheChunkSizeLeavesAsSeveralWholeChunks() throws {
+        let stream = MarkedStream()
+        let channel = try self.open(stream)
+        let big = String(repeating: "x", count: EventStreamWriter.chunkBytes / 2)
+        for _ in 0..<3 { stream.session.send(ByteBuffer(string: big)) }
+        channel.embeddedEventLoop.run()
+        #expect(try self.body(channel) == "> \(big)> \(big)")
+        #expect(try self.body(channel) == "> \(big)")
+        #expect(try self.nothingWritten(channel))
     }
 
     @Test func whatTheClientSendsIsDropped() throws {

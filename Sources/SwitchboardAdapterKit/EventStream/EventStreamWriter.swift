@@ -1,13 +1,21 @@
 public import NIOCore
-public import NIOHTTP1
 
 /// Writes an `EventStream` as the body of an HTTP/1.1 response whose head is already written, from the connection's
 /// event loop: the session wakes it, it joins the loop's batch of writes (as WebSockets do, so its lag paces
 /// publishers) and writes what is queued as one chunk; timers on the loop send keepalives and close a client that
 /// reads nothing. Whatever the client sends after its request is dropped.
+///
+/// It frames the body itself, as bytes: NIO's HTTP encoder would write each chunk as three buffers (size line, data,
+/// line end) and allocate the first, on every write to every stream.
 public final class EventStreamWriter: ChannelInboundHandler, RemovableChannelHandler, LoopWriter, @unchecked Sendable {
     public typealias InboundIn = NIOAny
-    public typealias OutboundOut = HTTPServerResponsePart
+    public typealias OutboundOut = ByteBuffer
+
+    /// How the body goes on the wire: in HTTP/1.1 chunks, or as it is until the connection closes (HTTP/1.0).
+    public enum Framing: Sendable {
+        case chunked
+        case untilClose
+    }
 
     /// How long writes may wait for a client that reads nothing: while the stream is live, and once it has ended.
     /// A stream written as an h2 response body (`Session.streamEvents`) waits as long.
@@ -22,6 +30,7 @@ public final class EventStreamWriter: ChannelInboundHandler, RemovableChannelHan
     let stream: any EventStream
     let timeouts: Timeouts
     let batchInterval: WriteBatchInterval
+    let framing: Framing
     // Everything below is touched on the connection's event loop only.
     private var context: ChannelHandlerContext?
     private var taken: [OutgoingFrame] = []
@@ -33,9 +42,18 @@ public final class EventStreamWriter: ChannelInboundHandler, RemovableChannelHan
     /// The most bytes put in one chunk: what `append` adds to each frame (SSE's `id:`) is not in the queue's bound.
     static let chunkBytes = 64 * 1024
 
-    /// A writer for `stream`, whose writes wait `batchInterval` after its loop's last batch.
-    public init(stream: any EventStream, timeouts: Timeouts = Timeouts(), batchInterval: WriteBatchInterval = WriteBatchInterval()) {
+    /// Room kept ahead of a chunk's data for its size line: eight hex digits and CRLF.
+    static let sizeLineRoom = 10
+
+    /// A writer for `stream` framed as `framing`, whose writes wait `batchInterval` after its loop's last batch.
+    public init(
+        stream: any EventStream,
+        framing: Framing = .chunked,
+        timeouts: Timeouts = Timeouts(),
+        batchInterval: WriteBatchInterval = WriteBatchInterval()
+    ) {
         self.stream = stream
+        self.framing = framing
         self.timeouts = timeouts
         self.batchInterval = batchInterval
     }
@@ -43,7 +61,10 @@ public final class EventStreamWriter: ChannelInboundHandler, RemovableChannelHan
     public func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         let loop = context.eventLoop
-        context.writeAndFlush(Self.wrapOutboundOut(.body(.byteBuffer(self.stream.opening()))), promise: nil)
+        var opening = self.newChunk(capacity: 64, allocator: context.channel.allocator)
+        var first = self.stream.opening()
+        opening.writeBuffer(&first)
+        context.writeAndFlush(Self.wrapOutboundOut(self.framed(opening)), promise: nil)
         self.stream.began(on: loop)
         self.scheduleTick()
         // Broadcasts reach the session on any thread; the frames the loop's batch finds leave together. Weak: the
@@ -105,14 +126,13 @@ public final class EventStreamWriter: ChannelInboundHandler, RemovableChannelHan
         let ended = session.takeForWriting(into: &self.taken, writable: context.channel.isWritable)
         var written = 0
         if !self.taken.isEmpty {
-            var batch = context.channel.allocator.buffer(
-                capacity: min(Self.chunkBytes, self.taken.reduce(0) { $0 + $1.bytes.readableBytes + 48 })
-            )
+            let capacity = min(Self.chunkBytes, self.taken.reduce(0) { $0 + $1.bytes.readableBytes + 48 })
+            var batch = self.newChunk(capacity: capacity, allocator: context.channel.allocator)
             for frame in self.taken {
                 self.stream.append(frame, to: &batch)
                 guard batch.readableBytes >= Self.chunkBytes else { continue }
                 written += self.write(batch, context: context)
-                batch.clear()
+                batch = self.newChunk(capacity: capacity, allocator: context.channel.allocator)
             }
             if batch.readableBytes > 0 { written += self.write(batch, context: context) }
             self.taken.removeAll(keepingCapacity: self.taken.capacity <= 64)
@@ -123,8 +143,31 @@ public final class EventStreamWriter: ChannelInboundHandler, RemovableChannelHan
     }
 
     private func write(_ batch: ByteBuffer, context: ChannelHandlerContext) -> Int {
-        context.write(Self.wrapOutboundOut(.body(.byteBuffer(batch))), promise: nil)
-        return batch.readableBytes
+        let chunk = self.framed(batch)
+        context.write(Self.wrapOutboundOut(chunk), promise: nil)
+        return chunk.readableBytes
+    }
+
+    /// An empty chunk: data written to it lands after room for its size line.
+    private func newChunk(capacity: Int, allocator: ByteBufferAllocator) -> ByteBuffer {
+        guard self.framing == .chunked else { return allocator.buffer(capacity: capacity) }
+        var chunk = allocator.buffer(capacity: Self.sizeLineRoom + capacity + 2)
+        chunk.moveWriterIndex(forwardBy: Self.sizeLineRoom)
+        chunk.moveReaderIndex(forwardBy: Self.sizeLineRoom)
+        return chunk
+    }
+
+    /// `chunk`'s data with its size line written into the room before it and CRLF after it: one buffer, one write.
+    private func framed(_ chunk: ByteBuffer) -> ByteBuffer {
+        // An empty chunk would end the body.
+        guard self.framing == .chunked, chunk.readableBytes > 0 else { return chunk }
+        var chunk = chunk
+        let sizeLine = String(chunk.readableBytes, radix: 16) + "\r\n"
+        let start = chunk.readerIndex - sizeLine.utf8.count
+        chunk.setString(sizeLine, at: start)
+        chunk.moveReaderIndex(to: start)
+        chunk.writeStaticString("\r\n")
+        return chunk
     }
 
     /// Wakes for the next keepalive, and as often as the stuck-write check needs in between.
@@ -167,6 +210,7 @@ public final class EventStreamWriter: ChannelInboundHandler, RemovableChannelHan
             return
         }
         let channel = context.channel
-        context.writeAndFlush(Self.wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+        let end = self.framing == .chunked ? ByteBuffer(staticString: "0\r\n\r\n") : ByteBuffer()
+        context.writeAndFlush(Self.wrapOutboundOut(end)).whenComplete { _ in channel.close(promise: nil) }
     }
 }

@@ -129,12 +129,15 @@ final class EventStreamClaim: ChannelInboundHandler, RemovableChannelHandler {
         return String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
-    /// A stream's connection reads no more requests: the HTTP decoder and the handlers that look at requests leave, so
-    /// an idle stream holds only its writer and the response encoder (what the client still sends reaches the writer,
+    /// A stream's connection reads no more requests and its writer frames the body: the HTTP codec and the handlers that
+    /// look at requests leave, so an idle stream holds only its writer (what the client still sends reaches the writer,
     /// which drops it).
-    private static func removeRequestHandling(_ pipeline: ChannelPipeline.SynchronousOperations) {
+    private static func removeHTTPHandling(_ pipeline: ChannelPipeline.SynchronousOperations) {
         if let decoder = try? pipeline.context(handlerType: ByteToMessageHandler<HTTPRequestDecoder>.self) {
             pipeline.removeHandler(context: decoder, promise: nil)
+        }
+        if let encoder = try? pipeline.context(handlerType: HTTPResponseEncoder.self) {
+            pipeline.removeHandler(context: encoder, promise: nil)
         }
         if let filter = try? pipeline.context(handlerType: UnsupportedUpgradeFilter.self) {
             pipeline.removeHandler(context: filter, promise: nil)
@@ -156,10 +159,16 @@ final class EventStreamClaim: ChannelInboundHandler, RemovableChannelHandler {
             guard live else { return stream.ended() }
             var headers = Self.served(fields)
             headers.remove(name: "content-length")
+            // The writer frames the body itself: HTTP/1.1 chunks, or the bytes as they are until the close for HTTP/1.0.
+            let chunked = self.version.major > 1 || self.version.minor >= 1
+            headers.remove(name: "transfer-encoding")
+            if chunked { headers.add(name: "transfer-encoding", value: "chunked") }
             context.write(Self.wrapOutboundOut(.head(HTTPResponseHead(version: self.version, status: .ok, headers: headers))), promise: nil)
+            // The head is on its way; the HTTP codec and the request filters leave before the writer's first bytes.
+            Self.removeHTTPHandling(context.pipeline.syncOperations)
             do {
                 try context.pipeline.syncOperations.addHandler(
-                    EventStreamWriter(stream: stream, batchInterval: self.batchInterval),
+                    EventStreamWriter(stream: stream, framing: chunked ? .chunked : .untilClose, batchInterval: self.batchInterval),
                     position: .after(self)
                 )
             } catch {
@@ -167,7 +176,6 @@ final class EventStreamClaim: ChannelInboundHandler, RemovableChannelHandler {
                 context.close(promise: nil)
                 return
             }
-            Self.removeRequestHandling(context.pipeline.syncOperations)
             context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
         case .success(.answer(let status, let fields, let body)):
             guard live else { return }
