@@ -12,17 +12,18 @@ public struct SSECursor: Sendable, Equatable {
     /// `order` as the text writes it, encoded once.
     private var encoded: [String]
 
-    /// A cursor over `channels` in that order, with known offsets.
+    /// A cursor over `channels` in that order (a channel named twice counts once), with known offsets.
     public init(channels: [String], offsets: [String: UInt64] = [:]) {
-        self.order = channels
-        self.encoded = channels.map(Self.encode)
-        self.positions = channels.map { offsets[$0] }
+        var seen = Set<String>()
+        self.order = channels.filter { seen.insert($0).inserted }
+        self.encoded = self.order.map(Self.encode)
+        self.positions = self.order.map { offsets[$0] }
     }
 
     /// Last offset seen per channel.
     public var offsets: [String: UInt64] {
         var offsets: [String: UInt64] = [:]
-        for (channel, position) in zip(self.order, self.positions) { offsets[channel] = position }
+        for (channel, position) in zip(self.order, self.positions) where position != nil { offsets[channel] = position }
         return offsets
     }
 
