@@ -64,7 +64,8 @@ public final class EventStreamWriter: ChannelInboundHandler, RemovableChannelHan
         var opening = self.newChunk(capacity: 64, allocator: context.channel.allocator)
         var first = self.stream.opening()
         opening.writeBuffer(&first)
-        context.writeAndFlush(Self.wrapOutboundOut(self.framed(opening)), promise: nil)
+        self.frame(&opening)
+        context.writeAndFlush(Self.wrapOutboundOut(opening), promise: nil)
         self.stream.began(on: loop)
         self.scheduleTick()
         // Broadcasts reach the session on any thread; the frames the loop's batch finds leave together. Weak: the
@@ -131,10 +132,10 @@ public final class EventStreamWriter: ChannelInboundHandler, RemovableChannelHan
             for frame in self.taken {
                 self.stream.append(frame, to: &batch)
                 guard batch.readableBytes >= Self.chunkBytes else { continue }
-                written += self.write(batch, context: context)
+                written += self.write(&batch, context: context)
                 batch = self.newChunk(capacity: capacity, allocator: context.channel.allocator)
             }
-            if batch.readableBytes > 0 { written += self.write(batch, context: context) }
+            if batch.readableBytes > 0 { written += self.write(&batch, context: context) }
             self.taken.removeAll(keepingCapacity: self.taken.capacity <= 64)
             context.flush()
         }
@@ -142,10 +143,11 @@ public final class EventStreamWriter: ChannelInboundHandler, RemovableChannelHan
         return written
     }
 
-    private func write(_ batch: ByteBuffer, context: ChannelHandlerContext) -> Int {
-        let chunk = self.framed(batch)
-        context.write(Self.wrapOutboundOut(chunk), promise: nil)
-        return chunk.readableBytes
+    /// Frames `batch` in place (a copy would share its storage, and framing it would copy every byte) and writes it.
+    private func write(_ batch: inout ByteBuffer, context: ChannelHandlerContext) -> Int {
+        self.frame(&batch)
+        context.write(Self.wrapOutboundOut(batch), promise: nil)
+        return batch.readableBytes
     }
 
     /// An empty chunk: data written to it lands after room for its size line.
@@ -157,17 +159,15 @@ public final class EventStreamWriter: ChannelInboundHandler, RemovableChannelHan
         return chunk
     }
 
-    /// `chunk`'s data with its size line written into the room before it and CRLF after it: one buffer, one write.
-    private func framed(_ chunk: ByteBuffer) -> ByteBuffer {
+    /// Writes `chunk`'s size line into the room before its data and CRLF after it: one buffer, one write.
+    private func frame(_ chunk: inout ByteBuffer) {
         // An empty chunk would end the body.
-        guard self.framing == .chunked, chunk.readableBytes > 0 else { return chunk }
-        var chunk = chunk
+        guard self.framing == .chunked, chunk.readableBytes > 0 else { return }
         let sizeLine = String(chunk.readableBytes, radix: 16) + "\r\n"
         let start = chunk.readerIndex - sizeLine.utf8.count
         chunk.setString(sizeLine, at: start)
         chunk.moveReaderIndex(to: start)
         chunk.writeStaticString("\r\n")
-        return chunk
     }
 
     /// Wakes for the next keepalive, and as often as the stuck-write check needs in between.
