@@ -124,7 +124,9 @@ public final class EventStreamWriter: ChannelInboundHandler, RemovableChannelHan
     func writeQueued() -> Int {
         guard let context = self.context, !self.finished else { return 0 }
         let session = self.stream.session
-        let ended = session.takeForWriting(into: &self.taken, writable: context.channel.isWritable)
+        // Writability as the last change reported it, kept here (as the WebSocket handler does) so a write does not ask
+        // the channel.
+        let ended = session.takeForWriting(into: &self.taken, writable: self.unwritableSince == nil)
         var written = 0
         if !self.taken.isEmpty {
             let capacity = min(Self.chunkBytes, self.taken.reduce(0) { $0 + $1.bytes.readableBytes + 48 })
