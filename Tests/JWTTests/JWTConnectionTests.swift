@@ -94,9 +94,10 @@ struct Harness {
     }
 
     /// A connection of `user` subscribed to `presence-room` with its subscription token, its replies drained.
-    func inPresenceRoom(user: String) async throws -> JWTConnection {
+    func inPresenceRoom(user: String, joinLeave: Bool = true) async throws -> JWTConnection {
         let connection = try await self.connected(user: user)
-        await connection.send(#"{"id":2,"subscribe":{"channel":"presence-room","token":"\#(self.subToken("presence-room", user: user))"}}"#)
+        let token = self.subToken("presence-room", user: user)
+        await connection.send(#"{"id":2,"subscribe":{"channel":"presence-room","token":"\#(token)","join_leave":\#(joinLeave)}}"#)
         _ = connection.drained()
         return connection
     }
@@ -429,6 +430,27 @@ extension JSONObject {
         #expect(presence.keys.count == 2)
         await bob.closed()
         #expect(alice.drained().first?.push?.object("leave")?.object("info")?.string("user") == "bob")
+    }
+
+    /// As in Centrifugo, a subscription hears joins and leaves only when its client asks (`join_leave`); presence itself
+    /// still lists everyone.
+    @Test func aSubscriptionThatDidNotAskForJoinLeaveHearsNone() async throws {
+        let h = Harness()
+        let quiet = try await h.inPresenceRoom(user: "alice", joinLeave: false)
+        let bob = try await h.inPresenceRoom(user: "bob")
+        #expect(quiet.drained().isEmpty)
+        await quiet.send(#"{"id":3,"presence":{"channel":"presence-room"}}"#)
+        #expect(quiet.drained().first?.object("presence")?.object("presence")?.keys.count == 2)
+        await bob.closed()
+        #expect(quiet.drained().isEmpty)
+        // Asked for on the next subscription of the channel, they are heard again.
+        await quiet.send(#"{"id":4,"unsubscribe":{"channel":"presence-room"}}"#)
+        let token = h.subToken("presence-room", user: "alice")
+        await quiet.send(#"{"id":5,"subscribe":{"channel":"presence-room","token":"\#(token)","join_leave":true}}"#)
+        _ = quiet.drained()
+        let carol = try await h.inPresenceRoom(user: "carol")
+        #expect(quiet.drained().first?.push?.object("join")?.object("info")?.string("user") == "carol")
+        _ = carol
     }
 
     /// Centrifugo lists clients, not users: a user's second connection is a client of its own, joins and leaves with

@@ -160,6 +160,16 @@ import Testing
         #expect(ChannelKind(channel: "presence-x") == .presence)
         #expect(ChannelKind(channel: "cache-x") == .cache)
         #expect(ChannelKind(channel: "chat:x") == .public)
+        #expect(ChannelKind(channel: "$room") == .private)
+    }
+
+    /// `$` is Centrifugo's private prefix: valid at the start of a name (and only there), and it makes the channel private.
+    @Test func aLeadingDollarNamesAPrivateChannel() {
+        #expect(ChannelName.isValid("$room:1"))
+        #expect(!ChannelName.isValid("$"))
+        #expect(!ChannelName.isValid("room$"))
+        #expect(!ChannelName.isValid("$$room"))
+        #expect(ChannelKind(channel: "$room").isProtected)
     }
 
     @Test func rulesMatchByPrefixNamespaceOrExactName() {

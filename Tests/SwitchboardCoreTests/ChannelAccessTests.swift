@@ -50,6 +50,29 @@ import Testing
         }
     }
 
+    /// A reconnecting client resubscribes every channel at once: subscribes past the command burst draw on their own
+    /// allowance, taken whole or not at all.
+    @Test func subscribesPastTheCommandBurstDrawOnTheSubscribeAllowance() {
+        var limits = ClientLimits()
+        limits.commandsPerSecond = 10
+        limits.commandBurst = 2
+        limits.subscribeBurst = 3
+        var budget = ClientBudget(limits, now: 0)
+        var taken: [Bool] = []
+        taken.append(budget.take(.command, count: 2, now: 0))
+        taken.append(budget.take(.command, now: 0))
+        taken.append(budget.take(.subscribe, count: 4, now: 0))
+        taken.append(budget.take(.subscribe, count: 3, now: 0))
+        taken.append(budget.take(.subscribe, now: 0))
+        // Refilled at the command rate.
+        taken.append(budget.take(.subscribe, count: 3, now: 0.3))
+        #expect(taken == [true, false, false, true, false, true])
+        limits.subscribeBurst = 0
+        var none = ClientBudget(limits, now: 0)
+        let past = none.take(.subscribe, now: 5)
+        #expect(!past)
+    }
+
     @Test func refusalsRunOutAndEachKindHasItsOwnBucket() {
         var limits = ClientLimits()
         limits.maxRefusals = 3

@@ -481,6 +481,21 @@ def test_channels_show_subscribers_per_protocol_presence_members_and_the_last_se
 # ---------------------------------------------------------------------------------------------
 
 
+def test_a_refusals_security_event_is_listed_as_soon_as_the_refusal_is_answered(admin_server):
+    """Events are written to the store in batches, but a read writes what is pending first: whoever just saw a refusal
+    finds its event at once, with no polling."""
+    since = now_ms()
+    key = unique("pk_missing_")
+    r = httpx.get(f"{admin_server.http}/sse", params={"key": key, "channel": "a"}, timeout=WAIT)
+    assert r.status_code == 404
+    assert [e["kind"] for e in security_events(admin_server, since=since)] == ["unknown_key"]
+    r = httpx.post(f"{admin_server.http}/_rt/api/publish", json={"channel": "a", "data": 1},
+                   headers={"Authorization": "Bearer sk_not_a_secret_0123456789abcdef0123"}, timeout=WAIT)
+    assert r.status_code == 401
+    kinds = [e["kind"] for e in security_events(admin_server, since=since)]
+    assert len(kinds) == 2 and kinds[1] == "unknown_key", kinds
+
+
 def test_security_events_filter_by_app_kind_since_and_limit(admin_server):
     since = now_ms()
     for _ in range(3):

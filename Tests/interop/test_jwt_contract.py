@@ -873,3 +873,119 @@ def test_a_named_message_shows_its_name_in_pub_tags_event(server, how):
         await c.disconnect()
 
     run(main())
+
+
+# -------------------------------------------------------------------------------------------------
+# Centrifugo's conventions kept for clients migrated from it
+# -------------------------------------------------------------------------------------------------
+
+
+def test_a_dollar_channel_is_private_it_needs_a_subscription_token_and_takes_a_valid_one(server):
+    """`$` is Centrifugo's private prefix: a migrated client's `$` channels keep working, and stay private."""
+    channel = unique("$jwt-private")
+
+    async def main():
+        c, _ = client(server)
+        await c.connect()
+        refused = SubEvents()
+        await c.new_subscription(channel, events=refused).subscribe()
+        assert (await get(refused.unsubscribed)).code == 103
+        c.remove_subscription(c.get_subscription(channel))
+        seen = SubEvents()
+        await subscribed(c, channel, events=seen, token=sub_token(channel))
+        cent_publish(server, channel, {"private": True})
+        assert (await get(seen.publications)).pub.data == {"private": True}
+        await c.disconnect()
+
+    run(main())
+
+
+def test_a_connection_tokens_channels_claim_subscribes_to_a_dollar_channel(server):
+    channel = unique("$jwt-claimed")
+    with RawJWT(server, token(channels=[channel])) as c:
+        assert channel in c.connected["connect"].get("subs", {}), c.connected
+        cent_publish(server, channel, {"claimed": 1})
+        assert c.pubs(channel, 1)[0]["data"] == {"claimed": 1}
+
+
+@pytest.mark.parametrize("case", ["another channel", "another user", "forged"])
+def test_a_subscription_token_sent_for_a_public_channel_is_checked_as_centrifugo_checks_it(server, case):
+    """A token nobody needed is still verified: a forged one answers 103, one for another channel or user ends the
+    connection with 3500, so a misdirected token cannot pass unnoticed."""
+    channel = unique("chat:jwt-public")
+    bad = {
+        "another channel": sub_token(unique("chat:elsewhere")),
+        "another user": sub_token(channel, sub="mallory"),
+        "forged": sign_jwt({"sub": "u1", "channel": channel, "exp": int(time.time()) + 600}, "not-the-secret-0123456789abcdef01"),
+    }[case]
+    with RawJWT(server, token()) as c:
+        c.send("subscribe", channel=channel, token=bad)
+        if case == "forged":
+            assert error_code(c.reply(c.last_id)) == 103
+            assert "ping" in c.call("ping")
+        else:
+            assert c.close_code() == 3500
+    with RawJWT(server, token()) as c:
+        assert "subscribe" in c.call("subscribe", channel=channel, token=sub_token(channel)), "a valid token is accepted"
+
+
+def test_joins_and_leaves_reach_only_subscriptions_that_asked_for_them(server):
+    """centrifuge-python's default (`join_leave=False`) hears no join or leave; one that asks hears both."""
+    channel = unique("presence-jwt")
+
+    async def main():
+        quiet_client, _ = client(server, token=token("quiet"))
+        asking_client, _ = client(server, token=token("asking"))
+        bob, _ = client(server, token=token("bob"))
+        for c in (quiet_client, asking_client, bob):
+            await c.connect()
+        quiet, asking = SubEvents(), SubEvents()
+        await subscribed(quiet_client, channel, events=quiet, token=sub_token(channel, "quiet"))
+        await subscribed(asking_client, channel, events=asking, token=sub_token(channel, "asking"), join_leave=True)
+        await subscribed(bob, channel, token=sub_token(channel, "bob"))
+        # The asking subscription hears its own join first, then bob's.
+        assert [(await get(asking.joins)).info.user for _ in range(2)] == ["asking", "bob"]
+        await bob.disconnect()
+        assert (await get(asking.leaves)).info.user == "bob"
+        await nothing(quiet.joins)
+        await nothing(quiet.leaves)
+        await quiet_client.disconnect()
+        await asking_client.disconnect()
+
+    run(main())
+
+
+def test_the_single_route_api_runs_each_line_as_a_command_and_answers_each_in_order(server):
+    """Older `cent`/`phpcent` releases post `{"method", "params"}` lines to `POST /api`; each gets its reply line."""
+    channel = unique("chat:legacy")
+    with RawJWT(server, token()) as c:
+        assert "subscribe" in c.call("subscribe", channel=channel)
+        lines = [
+            {"id": 1, "method": "publish", "params": {"channel": channel, "data": {"n": 1}}},
+            {"method": 0, "params": {"channel": channel, "data": {"n": 2}}},
+            {"id": 3, "method": "no_such_method", "params": {}},
+            {"id": 4, "method": "PUBLISH", "params": {"channel": channel}},
+        ]
+        r = httpx.post(f"{server.http}/api", headers={"Authorization": f"apikey {MAIN['secret']}"},
+                       content="\n".join(json.dumps(line) for line in lines), timeout=WAIT)
+        assert r.status_code == 200, r.text
+        replies = [json.loads(line) for line in r.text.splitlines()]
+        assert len(replies) == 4, replies
+        assert replies[0]["id"] == 1 and "result" in replies[0] and "id" not in replies[1] and "result" in replies[1], replies
+        assert replies[2] == {"id": 3, "error": {"code": 104, "message": "method not found"}}, replies
+        assert replies[3]["id"] == 4 and replies[3]["error"]["code"] == 107, replies
+        assert [pub["data"] for pub in c.pubs(channel, 2)] == [{"n": 1}, {"n": 2}]
+    bad_key = httpx.post(f"{server.http}/api", headers={"Authorization": "apikey wrong"}, json={"method": "info"}, timeout=WAIT)
+    assert bad_key.status_code == 401
+    garbage = httpx.post(f"{server.http}/api", headers={"Authorization": f"apikey {MAIN['secret']}"}, content="{oops", timeout=WAIT)
+    assert garbage.status_code == 400
+
+
+def test_server_api_subscribe_hands_its_data_to_the_client_with_the_push(server):
+    channel = unique("chat:server-sub")
+    with RawJWT(server, token("datauser")) as c:
+        r = httpx.post(f"{server.http}/api/subscribe", headers={"X-API-Key": MAIN["secret"]},
+                       json={"user": "datauser", "channel": channel, "data": {"welcome": True}}, timeout=WAIT)
+        assert r.status_code == 200 and "error" not in r.json(), r.text
+        push = c.next(lambda f: f.get("push", {}).get("channel") == channel and "subscribe" in f["push"])["push"]
+        assert push["subscribe"]["data"] == {"welcome": True}, push

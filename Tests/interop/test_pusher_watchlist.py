@@ -67,14 +67,22 @@ def test_a_watcher_hears_online_at_a_users_first_connection_and_offline_after_it
 
 
 def test_users_outside_the_watchlist_and_past_its_hundredth_entry_are_not_announced(server, users):
+    """Past 100 users the sign-in stands and Pusher's 4302 tells the client the rest are not watched."""
     ann, carol = users(2)
     watched = users(101)
     with sign_in(server, ann, watchlist=watched) as watcher:
+        expect_pusher_error(watcher, 4302)
         users.opened.append(sign_in(server, carol))
         users.opened.append(sign_in(server, watched[100]))
         watcher.assert_alive()
         users.opened.append(sign_in(server, watched[99]))
         assert watchlist_events(watcher.recv()) == [("online", [watched[99]])]
+
+
+def test_a_watchlist_of_exactly_a_hundred_users_gets_no_4302(server, users):
+    ann = users(1)[0]
+    with sign_in(server, ann, watchlist=users(100)) as watcher:
+        watcher.assert_alive()
 
 
 def test_a_client_cannot_watch_without_the_apps_signature_nor_subscribe_to_an_online_status(server, users):

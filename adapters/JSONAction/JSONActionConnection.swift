@@ -71,10 +71,10 @@ public final class JSONActionConnection: Sendable {
     /// Handles one text frame from the client.
     public func receive(_ frame: ByteBuffer) async {
         guard self.session.end == nil else { return }
-        guard self.take(.command) else {
-            self.refuse(.rateLimited, "more than \(Int(self.environment.clientLimits.commandsPerSecond)) commands per second", kind: .rateLimited)
-            return
-        }
+        let withinRate = self.take(.command)
+        // Past the rate only a subscribe may go on (a reconnecting client resubscribes every channel at once): a frame
+        // too large to be one is refused unread.
+        guard withinRate || frame.readableBytes <= ClientBudget.largestSubscribeFrame else { return self.refuseRate() }
         guard frame.readableBytes <= self.app.plan.maxMessageBytes + 4096 else {
             self.refuse(.messageTooLarge, "frame of \(frame.readableBytes) bytes is over the limit", kind: .messageTooLarge)
             return
@@ -83,20 +83,28 @@ public final class JSONActionConnection: Sendable {
         do {
             command = try JSONActionCommand(parsing: frame)
         } catch {
+            guard withinRate else { return self.refuseRate() }
             self.refuse(.badRequest, error.message, channel: error.channel, kind: .badRequest)
             return
         }
+        if !withinRate {
+            guard case .subscribe(let channel, _, _) = command else { return self.refuseRate() }
+            guard self.take(.subscribe) else { return self.refuseRate(channel: channel) }
+        }
         await self.run(command)
+    }
+
+    /// A frame past `commands_per_second` (a subscribe: past `subscribe_burst` too, and its channel is named).
+    func refuseRate(channel: String? = nil) {
+        let rate = Int(self.environment.clientLimits.commandsPerSecond)
+        self.refuse(.rateLimited, "more than \(rate) commands per second", channel: channel, kind: .rateLimited)
     }
 
     /// A message over the transport's limit, dropped unread: refused like one over the plan's, and the connection goes
     /// on (repeated refusals close it, as any others do).
     public func receiveOversized(limit: Int) {
         guard self.session.end == nil else { return }
-        guard self.take(.command) else {
-            self.refuse(.rateLimited, "more than \(Int(self.environment.clientLimits.commandsPerSecond)) commands per second", kind: .rateLimited)
-            return
-        }
+        guard self.take(.command) else { return self.refuseRate() }
         self.refuse(.messageTooLarge, "message over \(limit) bytes", kind: .messageTooLarge)
     }
 

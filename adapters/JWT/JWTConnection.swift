@@ -132,7 +132,15 @@ public final class JWTConnection: Sendable {
         } catch {
             return self.end(.badRequest, kind: .badRequest, detail: error.message)
         }
-        let allowed = self.state.withLock { $0.bucket.take(Double(commands.count), now: Double(now) / 1000) }
+        let subscribes = commands.count { if case .call(.subscribe, _) = $0.body { true } else { false } }
+        let seconds = Double(now) / 1000
+        let allowed = self.state.withLock { state in
+            // Past the rate, subscribes (a reconnecting client resubscribes every channel at once) draw on the
+            // connection's subscribe allowance; every other command still needs the rate.
+            state.bucket.take(Double(commands.count), now: seconds)
+                || (subscribes > 0 && state.bucket.take(Double(commands.count - subscribes), now: seconds)
+                    && state.budget.take(.subscribe, count: Double(subscribes), now: seconds))
+        }
         guard allowed else { return self.end(.tooManyRequests, kind: .rateLimited, detail: "command flood") }
         for command in commands {
             guard self.disconnectReason == nil else { return }
@@ -351,8 +359,10 @@ public final class JWTConnection: Sendable {
         defer { self.state.withLock { _ = $0.pending.remove(channel) } }
         var expiresAt: Int64?
         var channelInfo: ByteBuffer?
-        if self.app.policy(for: channel).requireToken {
-            guard let token = params.string("token"), !token.isEmpty else {
+        let token = params.string("token").flatMap { $0.isEmpty ? nil : $0 }
+        // A token sent is checked even where none is needed, as Centrifugo does: a forged or misdirected one fails.
+        if self.app.policy(for: channel).requireToken || token != nil {
+            guard let token else {
                 self.report(.tokenInvalid, "\(channel): subscribe without a subscription token")
                 return self.reply(JWTReply.error(id: id, .permissionDenied))
             }
@@ -371,6 +381,9 @@ public final class JWTConnection: Sendable {
         // Only `recoverable` asks for recovery; `positioned` alone asks for the stream position, not for replays.
         let recoverable = params.bool("recoverable") == true
         let flag = params.integer("flag") ?? 0
+        // Joins and leaves reach a subscription only when its client asks (`join_leave`), as Centrifugo's do.
+        let quiet = params.bool("join_leave") != true
+        if quiet { self.session.hearPresence(false, on: channel) }
         var prepared: Prepared
         do {
             prepared = try await self.prepare(
@@ -382,8 +395,10 @@ public final class JWTConnection: Sendable {
                 channelInfo: channelInfo
             )
         } catch let code as JWTErrorCode {
+            if quiet { self.session.hearPresence(true, on: channel) }
             return self.reply(JWTReply.error(id: id, code))
         } catch {
+            if quiet { self.session.hearPresence(true, on: channel) }
             return self.reply(JWTReply.error(id: id, .internal))
         }
         prepared.expiresAt = expiresAt
@@ -546,6 +561,7 @@ public final class JWTConnection: Sendable {
     func leave(_ channel: String) async {
         guard let subscription = self.state.withLock({ $0.subscriptions.removeValue(forKey: channel) }) else { return }
         await self.bus.unsubscribe(self.session.connectionID, app: self.app.id, channel: channel)
+        self.session.hearPresence(true, on: channel)
         if subscription.presence {
             _ = try? await self.bus.presenceLeave(
                 app: self.app.id,
@@ -714,10 +730,19 @@ public final class JWTConnection: Sendable {
     }
 
     /// Adds a server-side subscription (server API `subscribe`) and tells the client with a `subscribe` push.
-    func serverSubscribe(_ channel: String) async throws {
+    func serverSubscribe(_ channel: String, data: ByteBuffer? = nil) async throws {
         guard self.state.withLock({ $0.subscriptions[channel] == nil }) else { return }
         let prepared = try await self.prepare(channel, serverSide: true, recoverable: true, recover: nil, rejectUnrecovered: false)
-        self.reply(JWTReply.push(channel: channel, "subscribe") { json in Self.writeResult(prepared, to: &json) })
+        self.reply(
+            JWTReply.push(channel: channel, "subscribe") { json in
+                Self.writeResult(prepared, to: &json)
+                // The server API's `data` reaches the client with the push, as Centrifugo's subscribe push carries it.
+                if let data {
+                    json.key("data")
+                    json.raw(data)
+                }
+            }
+        )
         self.finish(prepared)
     }
 

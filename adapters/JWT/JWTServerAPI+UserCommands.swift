@@ -35,7 +35,7 @@ extension JWTServerAPI {
             let channel = try self.channel(body)
             for connection in self.registry.connections(app: app, user: user, client: body.string("client")) {
                 do {
-                    try await connection.serverSubscribe(channel)
+                    try await connection.serverSubscribe(channel, data: body.raw("data"))
                 } catch {
                     throw Failure(code: connection.refusal(error, channel: channel), message: nil)
                 }

@@ -29,6 +29,7 @@ struct JWTServerAPI: Sendable {
             router.post(RouterPath("/api/\(method)")) { request, context in try await self.call(method, request, context) }
         }
         router.post("/api/batch") { request, context in try await self.call("batch", request, context) }
+        router.post("/api") { request, context in try await self.call("legacy", request, context) }
         // Xshathra's publish API: the server key may also come as `Authorization: Bearer <server key>`.
         router.post("/api/realtime/publish") { request, context in try await self.call("publish", request, context, bearer: true) }
     }
@@ -55,10 +56,14 @@ struct JWTServerAPI: Sendable {
             return Self.error(refusal.status, JWTErrorCode.unauthorized, message: refusal.message)
         }
         let single = app.plan.maxMessageBytes * 4 + 16 * 1024
-        let limit = method == "batch" ? single * JWTServerBatch.bodyFactor : single
+        let limit = method == "batch" || method == "legacy" ? single * JWTServerBatch.bodyFactor : single
         let body: JSONObject
         do {
             let bytes = try await request.body.collect(upTo: limit)
+            if method == "legacy" {
+                guard let commands = Self.legacyCommands(bytes) else { throw Failure(code: .badRequest, message: nil) }
+                return JSONResponse.make(.ok, await self.legacy(commands, app: app, caller: caller))
+            }
             body = bytes.readableBytes == 0 ? try JSONObject(parsing: ByteBuffer(string: "{}")) : try JSONObject(parsing: bytes)
         } catch {
             self.environment.gate.report(.badRequest, app: app.id, caller: caller, detail: "\(method): unreadable body")

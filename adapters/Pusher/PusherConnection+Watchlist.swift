@@ -52,5 +52,10 @@ extension PusherConnection {
             if let members = try? await self.bus.members(app: self.app.id, channel: channel), !members.isEmpty { online.append(user) }
         }
         if !online.isEmpty { self.session.send(PusherReply.watchlistEvent("online", userIDs: online)) }
+        // Pusher tells the client, after `signin_success`, that the rest of its list is not watched.
+        if Set(userIDs).count > Self.maxWatchlist {
+            let message = "a watchlist may name \(Self.maxWatchlist) users; the first \(Self.maxWatchlist) are watched"
+            self.session.send(PusherReply.error(.watchlistLimitExceeded, message))
+        }
     }
 }

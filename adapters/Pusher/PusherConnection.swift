@@ -97,11 +97,13 @@ public final class PusherConnection: Sendable {
 
     /// Handles one text frame from the client at `now` (monotonic milliseconds).
     public func receive(_ frame: ByteBuffer, now: Int64 = PusherConnection.now()) async {
-        guard self.state.withLock({ $0.closeCode == nil && $0.budget.take(.command, now: Double(now) / 1000) }) else {
-            guard self.closeCode == nil else { return }
-            let rate = Int(self.context.environment.clientLimits.commandsPerSecond)
-            return self.refuse(.invalidMessage, "more than \(rate) messages per second", kind: .rateLimited)
+        let (open, withinRate) = self.state.withLock { state in
+            (state.closeCode == nil, state.closeCode == nil && state.budget.take(.command, now: Double(now) / 1000))
         }
+        guard open else { return }
+        // Past the rate only a subscribe may go on (a reconnecting client resubscribes every channel at once): a frame
+        // too large to be one is refused unread.
+        guard withinRate || frame.readableBytes <= ClientBudget.largestSubscribeFrame else { return self.refuseRate() }
         let limit = self.app.plan.maxMessageBytes + 4096
         guard frame.readableBytes <= limit else {
             self.heard(now: now, useful: true)
@@ -112,9 +114,18 @@ public final class PusherConnection: Sendable {
         do {
             command = try PusherCommand(parsing: frame)
         } catch {
+            guard withinRate else { return self.refuseRate() }
             self.heard(now: now, useful: true)
             self.refuse(.invalidMessage, error.message, channel: error.channel, kind: .badRequest)
             return
+        }
+        if !withinRate {
+            guard case .subscribe(let channel, _, _) = command else { return self.refuseRate() }
+            guard self.state.withLock({ $0.budget.take(.subscribe, now: Double(now) / 1000) }) else {
+                let rate = Int(self.context.environment.clientLimits.commandsPerSecond)
+                let message = "more than \(rate) messages per second"
+                return self.refuseSubscription(channel, .invalidMessage, message, kind: .rateLimited, type: "LimitReached", status: 429)
+            }
         }
         switch command {
         case .ping:
@@ -135,6 +146,12 @@ public final class PusherConnection: Sendable {
             self.heard(now: now, useful: true)
             await self.clientEvent(event, channel: channel, data: data, size: size, now: now)
         }
+    }
+
+    /// A frame past `commands_per_second`.
+    func refuseRate() {
+        let rate = Int(self.context.environment.clientLimits.commandsPerSecond)
+        self.refuse(.invalidMessage, "more than \(rate) messages per second", kind: .rateLimited)
     }
 
     func heard(now: Int64, useful: Bool) {

@@ -44,4 +44,6 @@ public struct PusherErrorCode: Sendable, Hashable, CustomStringConvertible {
     public static let invalidMessage = PusherErrorCode(4300, "Invalid message")
     /// 4301: more client events than the connection's rate allows.
     public static let clientEventRateLimit = PusherErrorCode(4301, "Client event rejected due to rate limit")
+    /// 4302: a sign-in's watchlist names more users than are watched; the sign-in stands, the first ones are watched.
+    public static let watchlistLimitExceeded = PusherErrorCode(4302, "Watchlist limit exceeded")
 }

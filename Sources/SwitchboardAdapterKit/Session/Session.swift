@@ -77,6 +77,8 @@ public final class Session: Subscriber {
         /// dropped. Empty for nearly every connection, so a delivery pays one check.
         var left: [String: Int] = [:]
         var leaves = 0
+        /// Channels whose presence changes the client did not ask to hear (a JWT subscription without `join_leave`).
+        var quietPresence: Set<String> = []
 
         /// Queues one frame (a delivery's path: no array is made for it).
         mutating func push(_ frame: OutgoingFrame, limits: Limits) -> Wake? {
@@ -190,6 +192,7 @@ public final class Session: Subscriber {
 
     @discardableResult
     public func deliver(_ frame: PreparedFrame, of message: BusMessage) -> EnqueueResult {
+        if case .presence(let change) = message, self.state.withLock({ $0.quietPresence.contains(change.channel) }) { return .queued }
         // The hub's frames carry their channel and offset and are queued as they are; others are read from the message.
         guard frame.channel == nil else { return self.enqueue(OutgoingFrame(frame), recoverable: true) }
         let outgoing = OutgoingFrame(
@@ -302,6 +305,14 @@ public final class Session: Subscriber {
             self.state.withLock { state in
                 if state.left[channel] == leave { state.left[channel] = nil }
             }
+        }
+    }
+
+    /// Drops (`quiet`) or delivers again the presence changes of `channel`, for a protocol whose client chooses per
+    /// subscription whether it hears joins and leaves.
+    public func hearPresence(_ hear: Bool, on channel: String) {
+        self.state.withLock { state in
+            if hear { state.quietPresence.remove(channel) } else { state.quietPresence.insert(channel) }
         }
     }
 

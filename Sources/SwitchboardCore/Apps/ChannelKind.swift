@@ -6,7 +6,8 @@ public enum ChannelKind: Sendable, Equatable {
     public init(channel: String) {
         if channel.hasPrefix("private-encrypted-") {
             self = .privateEncrypted
-        } else if channel.hasPrefix("private-") {
+        } else if channel.hasPrefix("private-") || channel.hasPrefix("$") {
+            // `$` is Centrifugo's private prefix: clients migrated from it keep their channel names.
             self = .private
         } else if channel.hasPrefix("presence-") {
             self = .presence
@@ -26,7 +27,8 @@ public enum ChannelKind: Sendable, Equatable {
     }
 }
 
-/// Whether a channel name is acceptable in every protocol: 1–200 characters from `[A-Za-z0-9_\-=@,.;:#]`.
+/// Whether a channel name is acceptable in every protocol: 1–200 characters from `[A-Za-z0-9_\-=@,.;:#]`, after an
+/// optional leading `$` (a private channel, as Centrifugo names them).
 public enum ChannelName {
     /// The longest channel name accepted.
     public static let maxLength = 200
@@ -35,7 +37,7 @@ public enum ChannelName {
     public static func isValid(_ name: String) -> Bool {
         let utf8 = name.utf8
         guard !utf8.isEmpty, utf8.count <= maxLength else { return false }
-        for byte in utf8 {
+        for byte in utf8.dropFirst(utf8.first == UInt8(ascii: "$") && utf8.count > 1 ? 1 : 0) {
             switch byte {
             case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
                 continue

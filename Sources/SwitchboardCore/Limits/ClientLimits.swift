@@ -7,6 +7,10 @@ public struct ClientLimits: Sendable, Equatable {
     public var commandsPerSecond: Double = 50
     /// `command_burst = 100`: frames a connection may send at once before the rate applies.
     public var commandBurst: Double = 100
+    /// `subscribe_burst = 1000`: subscribes a connection may send past the command burst. A client that reconnects
+    /// resubscribes every channel at once (pusher-js and pysher do), so these have an allowance of their own, refilled
+    /// at `commands_per_second`; unsubscribes and other frames do not share it.
+    public var subscribeBurst: Double = 1000
     /// `client_publishes_per_second = 20`: publishes one connection may make per second (burst twice that).
     public var publishesPerSecond: Double = 20
     /// `presence_updates_per_second = 2`: presence updates one connection may make per second (burst 5).
@@ -42,15 +46,22 @@ public struct ClientBudget: Sendable {
         case presenceUpdate
         /// A refused or malformed command.
         case refusal
+        /// A subscribe the command budget refused, taken from the subscribe allowance instead.
+        case subscribe
     }
 
     private var commands: TokenBucket
     private var publishes: TokenBucket
     private var presenceUpdates: TokenBucket
     private var refusals: TokenBucket
+    private var subscribes: TokenBucket
     /// Where later limits come from, and the generation of the ones in use (nil: fixed limits).
     private let live: LiveLimits?
     private var generation: UInt64
+
+    /// The largest frame read as a possible subscribe once the command rate is spent: larger ones are refused unread,
+    /// so a flood past the rate costs no parsing.
+    public static let largestSubscribeFrame = 16 * 1024
 
     /// A full budget at time `now` (seconds) that keeps `limits`.
     public init(_ limits: ClientLimits, now: Double) {
@@ -74,18 +85,20 @@ public struct ClientBudget: Sendable {
             now: now
         )
         self.refusals = TokenBucket(capacity: Self.refusalCapacity(limits), refillPerSecond: 1, now: now)
+        self.subscribes = TokenBucket(capacity: Self.subscribeCapacity(limits), refillPerSecond: limits.commandsPerSecond, now: now)
     }
 
-    /// Takes one `spend` at `now`; false when the connection is over that budget.
+    /// Takes `count` of `spend` at `now`, all or none; false when the connection is over that budget.
     ///
     /// For `.refusal`, false means the connection has been refused too often and should be closed.
-    public mutating func take(_ spend: Spend, now: Double) -> Bool {
+    public mutating func take(_ spend: Spend, count: Double = 1, now: Double) -> Bool {
         if let live = self.live, live.generation != self.generation { self.follow(live, now: now) }
         switch spend {
-        case .command: return self.commands.take(now: now)
-        case .publish: return self.publishes.take(now: now)
-        case .presenceUpdate: return self.presenceUpdates.take(now: now)
-        case .refusal: return self.refusals.take(now: now)
+        case .command: return self.commands.take(count, now: now)
+        case .publish: return self.publishes.take(count, now: now)
+        case .presenceUpdate: return self.presenceUpdates.take(count, now: now)
+        case .refusal: return self.refusals.take(count, now: now)
+        case .subscribe: return self.subscribes.take(count, now: now)
         }
     }
 
@@ -103,10 +116,12 @@ public struct ClientBudget: Sendable {
             now: now
         )
         self.refusals = self.refusals.retuned(capacity: Self.refusalCapacity(limits), refillPerSecond: 1, now: now)
+        self.subscribes = self.subscribes.retuned(capacity: Self.subscribeCapacity(limits), refillPerSecond: limits.commandsPerSecond, now: now)
     }
 
     private static func commandCapacity(_ limits: ClientLimits) -> Double { max(1, limits.commandBurst) }
     private static func publishCapacity(_ limits: ClientLimits) -> Double { max(1, limits.publishesPerSecond * 2) }
     private static func presenceCapacity(_ limits: ClientLimits) -> Double { max(5, limits.presenceUpdatesPerSecond) }
     private static func refusalCapacity(_ limits: ClientLimits) -> Double { max(1, limits.maxRefusals) }
+    private static func subscribeCapacity(_ limits: ClientLimits) -> Double { max(0, limits.subscribeBurst) }
 }

@@ -11,6 +11,9 @@ struct AdminRoutes: Sendable {
     let bus: Bus
     let connections: ConnectionCounter
     let store: SQLiteStore
+    /// Buffers security events for the store; a read writes what it holds first, so a refusal answered a moment ago is
+    /// in the list (read-your-writes for whoever just saw the refusal).
+    let securityWriter: SecurityEventWriter
     let controlPlane: ControlPlane
     let authorized: AdminAuthorization
     let started: Int64
@@ -148,6 +151,7 @@ struct AdminRoutes: Sendable {
             }
             query.limit = min(parsed, 1000)
         }
+        self.securityWriter.flush()
         let events = try self.store.securityEvents(query)
         return JSONResponse.make { json in
             json.beginObject()

@@ -228,6 +228,7 @@ public struct Edge: Sendable {
             bus: self.bus,
             connections: self.environment.connections,
             store: self.store,
+            securityWriter: self.securityWriter,
             controlPlane: self.controlPlane,
             authorized: adminAuthorization,
             started: WallClock.milliseconds(),
