@@ -171,6 +171,23 @@ def test_nohistory_channel_events_carry_no_id(server):
     assert blocks(lines)[1] == ['data: {"x":1}']
 
 
+def test_a_nohistory_message_in_a_stream_with_a_cursor_carries_the_cursor_unchanged(server):
+    """Every message carries `id:` once the stream has a position to name: one of a channel that keeps nothing names the
+    other channels' positions as they stand, so the client's Last-Event-ID never goes back."""
+    kept, unkept = unique("chat:sse-kept-"), unique("nohistory:")
+
+    def publish_when_open(lines):
+        if lines[-1] == ": connected":
+            publish(server, kept, {"n": 1})
+            publish(server, unkept, {"n": 2})
+        return lines.count("") >= 3
+
+    _, lines = raw_lines(server, [("key", MAIN["key"]), ("channel", kept), ("channel", unkept)], until=publish_when_open)
+    first, second = blocks(lines)[1:3]
+    assert first[0].startswith("id: ") and first[1:] == ['data: {"n":1}'], first
+    assert second == [first[0], 'data: {"n":2}'], (first, second)
+
+
 # ---------------------------------------------------------------------------------------------
 # Multi-channel streams, the cursor and resuming
 # ---------------------------------------------------------------------------------------------

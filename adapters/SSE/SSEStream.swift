@@ -60,9 +60,12 @@ final class SSEStream: EventStream, @unchecked Sendable {
     }
 
     func append(_ frame: OutgoingFrame, to batch: inout ByteBuffer) {
-        // The id names every channel's position, so Last-Event-ID resumes them all.
+        // The id names every channel's position, so Last-Event-ID resumes them all; a message of a channel that keeps
+        // no history carries it too, unchanged, so every message has its id as the contract says.
         if let channel = frame.channel, let offset = frame.offset {
             self.cursor.advance(channel, to: offset)
+            Self.writeID(self.cursor, into: &batch)
+        } else if frame.channel != nil, !self.cursor.isEmpty {
             Self.writeID(self.cursor, into: &batch)
         }
         batch.writeImmutableBuffer(frame.bytes)
