@@ -33,6 +33,13 @@ import Testing
         )
     }
 
+    /// Values are signed decoded: `%XX` escapes and form encoding's `+` for a space read back as what the client signed.
+    @Test func queryValuesAreReadDecodedWithPlusAsASpace() {
+        let query = PusherRequestSignature(query: "data=%7B%22a%22%3A+1%7D&name=a+b%2Bc")
+        #expect(query["data"] == #"{"a": 1}"#)
+        #expect(query["name"] == "a b+c")
+    }
+
     @Test func theDocumentedRequestVerifies() throws {
         let query = PusherRequestSignature(query: Self.documentedQuery)
         try query.verify(method: "POST", paths: ["/apps/3/events"], body: Self.body, key: Self.key, secrets: [Self.secret], now: 1_353_088_179)

@@ -47,6 +47,32 @@ def test_a_correctly_signed_trigger_is_accepted(server):
     assert response.json() == {}
 
 
+def test_an_events_parameters_may_come_in_the_signed_query_string_instead_of_a_body(server):
+    """Pusher's HTTP API reference: for POST requests parameters MAY be submitted in the query string (arrays as
+    `channels[]=a&channels[]=b`); the signature covers them as it covers the body's MD5."""
+    path = f"/apps/{MAIN['id']}/events"
+    one, two = unique("http-query-"), unique("http-query-")
+    with PusherWS(server) as first, PusherWS(server) as second:
+        first.subscribe(one)
+        second.subscribe(two)
+        single = httpx.post(server.http + path, params=signed_params(
+            "POST", path, params={"name": "q", "channel": one, "data": json.dumps({"via": "query"})}), timeout=WAIT)
+        assert single.status_code == 200 and single.json() == {}, single.text
+        frame = first.recv()
+        assert frame["event"] == "q" and json.loads(frame["data"]) == {"via": "query"}, frame
+        query = [("auth_key", MAIN["key"]), ("auth_timestamp", str(int(time.time()))), ("auth_version", "1.0"),
+                 ("channels[]", one), ("channels[]", two), ("data", "plain"), ("name", "q2")]
+        to_sign = "\n".join(["POST", path, "&".join(f"{k}={v}" for k, v in sorted(query, key=lambda kv: kv[0]))])
+        query.append(("auth_signature", hmac.new(MAIN["secret"].encode(), to_sign.encode(), hashlib.sha256).hexdigest()))
+        several = httpx.post(server.http + path, params=query, timeout=WAIT)
+        assert several.status_code == 200, several.text
+        for client in (first, second):
+            frame = client.recv()
+            assert frame["event"] == "q2" and frame["data"] == "plain", frame
+    unsigned = httpx.post(server.http + path, params={"name": "q", "channel": one, "data": "x", "auth_key": MAIN["key"]}, timeout=WAIT)
+    assert unsigned.status_code == 401
+
+
 def test_a_bad_signature_is_401_with_a_json_error_and_a_security_event(server):
     since = now_ms()
     response = call(server, "POST", f"/apps/{MAIN['id']}/events", body=event([unique("http-")]), secret="not-the-secret")

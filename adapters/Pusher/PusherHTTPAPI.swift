@@ -233,7 +233,9 @@ struct PusherHTTPAPI: Sendable {
     }
 
     func events(_ call: Call) async throws -> Response {
-        guard let body = call.body else { throw Failure.badRequest("a JSON body is required") }
+        guard let body = call.body ?? Self.eventInQuery(call.query) else {
+            throw Failure.badRequest("a JSON body (or the event's parameters in the query string) is required")
+        }
         var trigger = try self.trigger(from: body, app: call.app, maxChannels: Self.maxChannelsPerEvent)
         if trigger.info.isEmpty, let info = call.query["info"] { trigger.info = Set(info.split(separator: ",").map(String.init)) }
         try self.admit([trigger], app: call.app)
@@ -251,6 +253,26 @@ struct PusherHTTPAPI: Sendable {
         }
         json.endObject()
         return JSONResponse.make(.ok, json.buffer)
+    }
+
+    /// An event given as signed query parameters instead of a body, which Pusher's HTTP API allows for POST requests
+    /// (`name`, `data`, `channel` or `channels[]=…&channels[]=…`, `socket_id`): as the JSON body would carry it.
+    static func eventInQuery(_ query: PusherRequestSignature) -> JSONObject? {
+        guard query["name"] != nil else { return nil }
+        var json = JSONWriter()
+        json.beginObject()
+        for key in ["name", "data", "channel", "socket_id", "info"] {
+            if let value = query[key] { json.member(key, value) }
+        }
+        let channels = query.parameters.filter { $0.key == "channels[]" || $0.key == "channels" }.map(\.value)
+        if !channels.isEmpty {
+            json.key("channels")
+            json.beginArray()
+            for channel in channels { json.string(channel) }
+            json.endArray()
+        }
+        json.endObject()
+        return try? JSONObject(parsing: json.buffer)
     }
 
     func batchEvents(_ call: Call) async throws -> Response {

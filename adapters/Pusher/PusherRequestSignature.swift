@@ -120,9 +120,9 @@ public struct PusherRequestSignature: Sendable {
 
     init(pairs: [(String, String)]) { self.parameters = pairs.map { (key: $0.0, value: $0.1) } }
 
-    /// Decodes `%XX` escapes; a malformed escape is kept as written.
+    /// Decodes `%XX` escapes and `+` (a space, as form encoding writes it); a malformed escape is kept as written.
     static func percentDecode(_ text: Substring) -> String {
-        guard text.contains("%") else { return String(text) }
+        guard text.contains("%") || text.contains("+") else { return String(text) }
         var bytes: [UInt8] = []
         var utf8 = Array(text.utf8)[...]
         while let byte = utf8.popFirst() {
@@ -131,6 +131,8 @@ public struct PusherRequestSignature: Sendable {
             {
                 bytes.append(high << 4 | low)
                 utf8 = utf8.dropFirst(2)
+            } else if byte == UInt8(ascii: "+") {
+                bytes.append(UInt8(ascii: " "))
             } else {
                 bytes.append(byte)
             }
