@@ -263,3 +263,22 @@ def test_reconnect_before_any_message_resumes_from_where_the_channel_stood_at_su
     client.take(lambda v: v.get("event") == "subscribed", timeout=15)
     publish(edge, channel, {"n": 5}, app=APP)
     assert client.messages(2) == [4, 5]
+
+
+def test_platform_db_and_storage_are_refused_by_name_until_the_app_provides_them():
+    """The package is Maravilla's realtime part: a route reaching `platform.DB` or `platform.storage` is told so, by name,
+    rather than failing on `undefined` deep in its code; a store the app assigns is then used as it is."""
+    source = """import { getPlatform } from '@maravilla-labs/platform';
+const platform = getPlatform();
+const results = [];
+for (const name of ['DB', 'storage']) {
+    try { platform[name]; results.push('no error'); } catch (error) { results.push(error.message); }
+}
+const mine = { messages: { insertOne: async () => ({ insertedId: '1' }) } };
+platform.DB = mine;
+results.push(getPlatform().DB === mine);
+console.log(JSON.stringify(results));"""
+    db, storage, assigned = json_lines(run_node(source).stdout)[-1]
+    assert db.startswith("platform.DB is Maravilla's database") and "getPlatform().DB =" in db, db
+    assert storage.startswith("platform.storage is Maravilla's file storage") and "getPlatform().storage =" in storage, storage
+    assert assigned is True

@@ -118,9 +118,40 @@ export class RealtimeServer {
 
 /** The platform services this package provides: `realtime`. */
 export class Platform {
+    #services = {};
+
     constructor(options = {}) {
         /** Realtime Channels for server code. */
         this.realtime = new RealtimeServer(options);
+    }
+
+    /** Maravilla's database: not provided here; an app assigns its own store (`getPlatform().DB = …`) before use. */
+    get DB() {
+        return this.#service("DB", "database");
+    }
+
+    set DB(store) {
+        this.#services.DB = store;
+    }
+
+    /** Maravilla's file storage: not provided here; an app assigns its own (`getPlatform().storage = …`) before use. */
+    get storage() {
+        return this.#service("storage", "file storage");
+    }
+
+    set storage(store) {
+        this.#services.storage = store;
+    }
+
+    // A clear refusal instead of "cannot read properties of undefined" deep inside a route.
+    #service(name, what) {
+        if (this.#services[name] === undefined) {
+            throw new Error(
+                `platform.${name} is Maravilla's ${what}, which this package (the Realtime Channels part) does not provide: ` +
+                    `assign getPlatform().${name} = <your own> at startup`,
+            );
+        }
+        return this.#services[name];
     }
 }
 
