@@ -41,6 +41,11 @@ struct Serve: AsyncParsableCommand {
             FileHandle.standardError.write(Data("switchboard: config error: \(error)\n".utf8))
             throw ExitCode(2)
         }
+        guard let level = Logger.Level(rawValue: self.logLevel) else {
+            let message = "switchboard: config error: --log-level: must be one of trace, debug, info, notice, warning, error, critical\n"
+            FileHandle.standardError.write(Data(message.utf8))
+            throw ExitCode(2)
+        }
         if let host { settings.server.host = host }
         if let port {
             guard (0...65535).contains(port) else {
@@ -57,7 +62,7 @@ struct Serve: AsyncParsableCommand {
         FileLimit.raiseToHardLimit()
 
         var logger = Logger(label: "switchboard")
-        logger.logLevel = Logger.Level(rawValue: self.logLevel) ?? .info
+        logger.logLevel = level
         let edge: Edge
         do {
             edge = try Edge(config: settings, logger: logger)

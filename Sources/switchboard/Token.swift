@@ -36,6 +36,10 @@ struct Token: ParsableCommand {
     var ttl: Int64 = 3600
 
     func run() throws {
+        guard self.ttl > 0 else {
+            FileHandle.standardError.write(Data("switchboard: --ttl: must be a positive number of seconds\n".utf8))
+            throw ExitCode(2)
+        }
         let settings: SwitchboardConfig
         do {
             settings = try ConfigLoader.serveConfiguration(path: self.config, environment: ProcessInfo.processInfo.environment)

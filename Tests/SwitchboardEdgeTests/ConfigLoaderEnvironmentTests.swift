@@ -108,7 +108,15 @@ import Testing
             self.problem(["SWITCHBOARD_PROXY_UPSTREAM": "ftp://x"])
                 == ConfigError(key: "SWITCHBOARD_PROXY_UPSTREAM", problem: "\"ftp://x\" is not an http:// or https:// URL")
         )
-        #expect(self.problem(["SWITCHBOARD_DEFAULT_APP": "9"], file: self.file) == ConfigError(key: "default_app", problem: "no app has id \"9\""))
+        #expect(
+            self.problem(["SWITCHBOARD_DEFAULT_APP": "9"], file: self.file)
+                == ConfigError(key: "SWITCHBOARD_DEFAULT_APP", problem: "no app has id \"9\"")
+        )
+        // A bad item of a list the variable gave is named by the variable and the item's place in it.
+        let proxies = self.problem(["SWITCHBOARD_SERVER_TRUSTED_PROXIES": "10.0.0.0/8, notacidr"])
+        #expect(proxies?.key == "SWITCHBOARD_SERVER_TRUSTED_PROXIES[1]")
+        let kinds = self.problem(["SWITCHBOARD_LIMITS_AUTO_BLOCK_KINDS": "nonsense"])
+        #expect(kinds?.key == "SWITCHBOARD_LIMITS_AUTO_BLOCK_KINDS[0]")
     }
 
     @Test func aVariableNamingNoKeyOfItsSectionIsRefused() {

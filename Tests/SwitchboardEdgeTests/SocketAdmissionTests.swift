@@ -19,6 +19,7 @@ import Testing
     let trusted = LiveSetting(TrustedProxies())
     let uncounted = LiveSetting(AddressRanges())
     let blocked = LiveSetting(AddressRanges())
+    let open = OpenSockets()
 
     func admission(trusted: TrustedProxies = TrustedProxies()) -> SocketAdmission {
         self.trusted.replace(trusted)
@@ -27,7 +28,8 @@ import Testing
             limits: self.live,
             trusted: self.trusted,
             blocked: self.blocked,
-            gate: Gate(apps: AppRegistry(apps: []), security: self.security, limits: self.live)
+            gate: Gate(apps: AppRegistry(apps: []), security: self.security, limits: self.live),
+            open: self.open
         )
     }
 
@@ -72,6 +74,26 @@ import Testing
         #expect(try admission.admit(self.connection(from: "203.0.113.7")))
     }
 
+    /// A block ends every socket open from its range, an idle HTTP connection too (it has no session to send away),
+    /// once the sessions sent away had their moment; a trusted proxy's sockets are not kept, so never closed by it.
+    @Test func aBlockClosesTheSocketsOpenFromItsRangeButNotAProxys() throws {
+        let admission = self.admission(trusted: try TrustedProxies(["10.0.0.0/8"]))
+        let blocked = try self.connection(from: "203.0.113.7")
+        let other = try self.connection(from: "198.51.100.1")
+        let proxy = try self.connection(from: "10.1.2.3")
+        #expect([blocked, other, proxy].allSatisfy { admission.admit($0) })
+        #expect(self.open.count == 2)
+        let closed = Closed()
+        for (name, channel) in [("blocked", blocked), ("other", other), ("proxy", proxy)] {
+            channel.closeFuture.whenComplete { _ in closed.names.append(name) }
+        }
+        #expect(self.open.close(from: try AddressRanges(["203.0.113.0/24", "10.0.0.0/8"])) == 1)
+        #expect(closed.names.isEmpty)
+        blocked.embeddedEventLoop.advanceTime(by: OpenSockets.farewellGrace)
+        #expect(closed.names == ["blocked"])
+        #expect(self.open.count == 1)
+    }
+
     @Test func aReloadedProxyListAppliesToTheNextSocket() throws {
         let admission = self.admission()
         #expect(try (0..<2).allSatisfy { _ in admission.admit(try self.connection(from: "10.1.2.3")) })
@@ -94,4 +116,9 @@ import Testing
         _ = try counted[0].finish()
         #expect(try admission.admit(self.connection(from: "192.0.2.9")))
     }
+}
+
+/// The channels seen closing, in order (embedded channels close on the test's own thread).
+private final class Closed: @unchecked Sendable {
+    var names: [String] = []
 }

@@ -2,6 +2,7 @@
 ends what the address holds open, closes its next sockets unread, outlives a restart, may expire by itself, and cannot
 lock the operator out. Exercised from both sides: the operator's requests and the blocked client's connections.
 """
+import socket
 import time
 
 import httpx
@@ -61,6 +62,30 @@ def test_a_runtime_block_ends_the_addresss_connections_refuses_its_sockets_and_o
         assert blocks(server)["blocks"] == []
     finally:
         server.stop()
+
+
+def test_a_block_also_closes_an_idle_http_keep_alive_connection_from_the_address(server):
+    """A keep-alive connection between requests carries no session to send away; the block closes its socket too, so
+    the blocked address keeps nothing open (another address's keep-alive connection stays)."""
+    port = port_of(server.http)
+    sockets = {}
+    for address in ("127.0.0.14", "127.0.0.15"):
+        sock = socket.create_connection(("127.0.0.1", port), timeout=WAIT, source_address=(address, 0))
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: edge\r\n\r\n")
+        assert sock.recv(4096).startswith(b"HTTP/1.1 200"), address
+        sockets[address] = sock
+    try:
+        assert block(server, address="127.0.0.14", expiresIn=60).status_code == 201
+        blocked = sockets["127.0.0.14"]
+        blocked.settimeout(5)
+        assert blocked.recv(4096) == b"", "the blocked address's idle connection is closed by the server"
+        bystander = sockets["127.0.0.15"]
+        bystander.sendall(b"GET /health HTTP/1.1\r\nHost: edge\r\n\r\n")
+        assert bystander.recv(4096).startswith(b"HTTP/1.1 200")
+    finally:
+        for sock in sockets.values():
+            sock.close()
+        httpx.delete(f"{server.http}{BLOCKS}", params={"address": "127.0.0.14"}, headers=admin_headers(), timeout=WAIT)
 
 
 def test_a_block_with_an_expiry_lifts_by_itself_and_a_configured_range_is_listed_apart():

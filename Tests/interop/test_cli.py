@@ -123,6 +123,13 @@ def test_serve_port_flag_out_of_range_exits_2(tmp_path):
     assert len(lines) == 1 and "--port" in lines[0]
 
 
+def test_serve_with_an_unknown_log_level_exits_2_naming_the_flag(tmp_path):
+    result = run_cli("serve", "--config", write_config(tmp_path, GOOD), "--log-level", "bogus")
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "--log-level" in lines[0] and "warning" in lines[0], lines
+
+
 def test_serve_with_a_good_config_listens_and_exits_0_on_sigterm(fresh_server):
     server = fresh_server(GOOD)
     assert "listening on" in server.log()
@@ -207,6 +214,12 @@ def test_token_app_flag_signs_with_that_apps_secret(server):
 def test_token_ttl_flag_sets_the_expiry(server):
     token = mint(server, "--user", "t", "--channels", "x", "--ttl", 60)
     assert abs(decode_jwt(token)[1]["exp"] - (time.time() + 60)) <= 2
+
+
+@pytest.mark.parametrize("ttl", [0, -5])
+def test_token_with_a_ttl_that_is_not_positive_exits_2_and_mints_nothing(server, ttl):
+    result = run_cli("token", "--config", config_of(server), f"--ttl={ttl}")
+    assert result.returncode == 2 and "--ttl" in result.stderr and result.stdout == ""
 
 
 def test_token_for_an_unknown_app_exits_2(server):

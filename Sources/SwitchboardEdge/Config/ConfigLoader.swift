@@ -163,7 +163,7 @@ public enum ConfigLoader {
             for listener in listeners { config.listeners.append(try self.listener(listener)) }
         }
         if let defaultApp = config.defaultApp, !config.apps.contains(where: { $0.id == defaultApp }) {
-            throw ConfigError(key: "default_app", problem: "no app has id \"\(defaultApp)\"")
+            throw ConfigError(key: top.key("default_app"), problem: "no app has id \"\(defaultApp)\"")
         }
         return config
     }
@@ -330,8 +330,15 @@ public enum ConfigLoader {
         /// `SWITCHBOARD_<SECTION>_<KEY>` values, read instead of the table's (ConfigLoader+environment.swift).
         var overlay = EnvironmentOverlay()
 
-        /// The key's name in error messages: its variable when the environment sets it, else the dotted key.
-        func key(_ name: String) -> String { self.overlay.variable(for: self.dotted(name)) ?? self.dotted(name) }
+        /// The key's name in error messages: its variable when the environment sets it, else the dotted key. An item of a
+        /// list a variable gave is named by the variable and its position (`SWITCHBOARD_SERVER_TRUSTED_PROXIES[1]`).
+        func key(_ name: String) -> String {
+            if let variable = self.overlay.variable(for: self.dotted(name)) { return variable }
+            if let bracket = name.firstIndex(of: "["), let variable = self.overlay.variable(for: self.dotted(String(name[..<bracket]))) {
+                return variable + name[bracket...]
+            }
+            return self.dotted(name)
+        }
 
         func dotted(_ name: String) -> String { self.path.isEmpty ? name : "\(self.path).\(name)" }
 

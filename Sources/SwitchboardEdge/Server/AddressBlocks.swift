@@ -35,6 +35,8 @@ final class AddressBlocks: Service, Sendable {
     /// How many blocks the admin API may add (blocks shared by another node are not refused).
     let maxBlocks: Int
     private let farewells: ShutdownNotice
+    /// Every socket open from a peer that is not a trusted proxy: a block closes those of its range, sessions or not.
+    let openSockets = OpenSockets()
     private let store: SQLiteStore?
     private let logger: Logger
     private let state: Mutex<State>
@@ -107,6 +109,7 @@ final class AddressBlocks: Service, Sendable {
         guard changed else { return false }
         self.publish()
         self.farewells.dismiss(addresses: ranges)
+        self.openSockets.close(from: ranges)
         return true
     }
 
@@ -132,6 +135,7 @@ final class AddressBlocks: Service, Sendable {
         }
         self.publish()
         let ended = self.farewells.dismiss(addresses: AddressRanges(networks: [block.network]))
+        self.openSockets.close(from: AddressRanges(networks: [block.network]))
         if added {
             self.logger.notice(
                 "blocked an address through the admin API",

@@ -39,7 +39,8 @@ extension Edge {
             limits: self.environment.limits,
             trusted: self.trustedProxies,
             blocked: self.addressBlocks.effective,
-            gate: self.environment.gate
+            gate: self.environment.gate,
+            open: self.addressBlocks.openSockets
         )
     }
 

@@ -18,6 +18,8 @@ struct SocketAdmission: Sendable {
     let trusted: LiveSetting<TrustedProxies>
     let blocked: LiveSetting<AddressRanges>
     let gate: Gate
+    /// Where an admitted socket is kept, so a later block of its address closes it.
+    let open: OpenSockets
 
     /// Whether `channel` may be served; its place is given back when it closes. A refusal is a `rate_limited` event, or
     /// `address_blocked` for a blocked peer.
@@ -37,6 +39,7 @@ struct SocketAdmission: Sendable {
         }
         // An uncounted address's hold has nothing to give back: its connections keep no callback.
         if hold.counts { channel.closeFuture.whenComplete { _ in hold.release() } }
+        if let address = IPAddress(peer) { self.open.add(channel, address: address) }
         return true
     }
 }
