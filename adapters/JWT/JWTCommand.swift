@@ -43,17 +43,11 @@ public struct JWTCommand: Sendable {
     /// let commands = try JWTCommand.parse(frame: ByteBuffer(string: "{\"id\":1,\"connect\":{}}\n{}"))
     /// ```
     public static func parse(frame: ByteBuffer) throws(Invalid) -> [JWTCommand] {
-        var commands: [JWTCommand] = []
-        let bytes = frame.readableBytesView
-        var start = bytes.startIndex
-        while start < bytes.endIndex {
-            let end = bytes[start...].firstIndex(of: UInt8(ascii: "\n")) ?? bytes.endIndex
-            let line = bytes[start..<end]
-            start = end < bytes.endIndex ? bytes.index(after: end) : end
-            guard line.contains(where: { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\r") && $0 != UInt8(ascii: "\t") }) else { continue }
-            guard commands.count < maxCommandsPerFrame else { throw Invalid(message: "more than \(maxCommandsPerFrame) commands in one frame") }
-            commands.append(try JWTCommand(parsing: ByteBuffer(bytes: line)))
+        guard let lines = JSONLines.split(frame, limit: maxCommandsPerFrame) else {
+            throw Invalid(message: "more than \(maxCommandsPerFrame) commands in one frame")
         }
+        var commands: [JWTCommand] = []
+        for line in lines { commands.append(try JWTCommand(parsing: line)) }
         guard !commands.isEmpty else { throw Invalid(message: "empty frame") }
         return commands
     }

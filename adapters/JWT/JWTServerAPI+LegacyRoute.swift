@@ -14,18 +14,13 @@ extension JWTServerAPI {
 
     /// The commands of a legacy body, or nil when a line is not a JSON object (Centrifugo answers 400 then).
     static func legacyCommands(_ body: ByteBuffer) -> [JSONObject]? {
+        guard let lines = JSONLines.split(body, limit: JWTServerBatch.maxCommands), !lines.isEmpty else { return nil }
         var commands: [JSONObject] = []
-        let bytes = body.readableBytesView
-        var start = bytes.startIndex
-        while start < bytes.endIndex {
-            let end = bytes[start...].firstIndex(of: UInt8(ascii: "\n")) ?? bytes.endIndex
-            let line = bytes[start..<end]
-            start = end < bytes.endIndex ? bytes.index(after: end) : end
-            guard line.contains(where: { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\r") && $0 != UInt8(ascii: "\t") }) else { continue }
-            guard commands.count < JWTServerBatch.maxCommands, let command = try? JSONObject(parsing: ByteBuffer(bytes: line)) else { return nil }
+        for line in lines {
+            guard let command = try? JSONObject(parsing: line) else { return nil }
             commands.append(command)
         }
-        return commands.isEmpty ? nil : commands
+        return commands
     }
 
     /// The method a legacy command names, if it is one served here.
