@@ -180,6 +180,9 @@ def test_refresh_with_expire_at_keeps_a_connection_past_its_tokens_exp(server):
     with RawJWT(server, token(sub=user, ttl=2)) as c:
         assert c.connected["connect"]["expires"] is True
         api(server).refresh(cent.RefreshRequest(user=user, expire_at=int(time.time()) + 600))
+        # The client hears its new expiry, as Centrifugo's refresh push tells it.
+        push = c.next(lambda f: "refresh" in f.get("push", {}))["push"]
+        assert "channel" not in push and push["refresh"]["expires"] is True and 595 <= push["refresh"]["ttl"] <= 600, push
         time.sleep(5)  # past the token's exp and the 2 s the server allows for a client's own refresh
         assert "presence_stats" in c.call("presence_stats", channel=unique("refresh-c")), "the connection is still open"
 

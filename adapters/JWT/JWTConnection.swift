@@ -723,10 +723,27 @@ public final class JWTConnection: Sendable {
     }
 
     /// Sets when the connection expires (server API `refresh`): at `expireAt` (Unix seconds), or never when nil; a time
-    /// already past ends it as expired now. The client is not told, as Centrifugo does not tell it.
+    /// already past ends it as expired now. The client is told with a `refresh` push (`expires`, `ttl`), as Centrifugo
+    /// tells it, so its own refresh timer follows.
     func serverRefresh(expireAt: Int64?) {
-        if let expireAt, expireAt <= WallClock.milliseconds() / 1000 { return self.disconnect(.expired) }
+        let now = WallClock.milliseconds() / 1000
+        if let expireAt, expireAt <= now { return self.disconnect(.expired) }
         self.state.withLock { $0.expiresAt = expireAt }
+        var json = JSONWriter(capacity: 64)
+        json.beginObject()
+        json.key("push")
+        json.beginObject()
+        json.key("refresh")
+        json.beginObject()
+        if let expireAt {
+            json.key("expires")
+            json.bool(true)
+            json.member("ttl", expireAt - now)
+        }
+        json.endObject()
+        json.endObject()
+        json.endObject()
+        self.reply(json.buffer)
     }
 
     /// Adds a server-side subscription (server API `subscribe`) and tells the client with a `subscribe` push.
