@@ -192,7 +192,6 @@ public final class Session: Subscriber {
 
     @discardableResult
     public func deliver(_ frame: PreparedFrame, of message: BusMessage) -> EnqueueResult {
-        if case .presence(let change) = message, self.state.withLock({ $0.quietPresence.contains(change.channel) }) { return .queued }
         // The hub's frames carry their channel and offset and are queued as they are; others are read from the message.
         guard frame.channel == nil else { return self.enqueue(OutgoingFrame(frame), recoverable: true) }
         let outgoing = OutgoingFrame(
@@ -306,6 +305,10 @@ public final class Session: Subscriber {
                 if state.left[channel] == leave { state.left[channel] = nil }
             }
         }
+    }
+
+    public func hears(presenceOf channel: String) -> Bool {
+        self.state.withLock { $0.quietPresence.isEmpty || !$0.quietPresence.contains(channel) }
     }
 
     /// Drops (`quiet`) or delivers again the presence changes of `channel`, for a protocol whose client chooses per

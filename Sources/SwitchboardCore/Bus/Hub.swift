@@ -240,10 +240,14 @@ public final class Hub: Sendable {
 
     private static func deliver(_ message: BusMessage, to group: LoopGroup, cache: inout FrameCache) {
         let sender = message.sender
+        // Read once per broadcast: a publication costs its subscribers no check at all.
+        let presenceChannel: String?
+        if case .presence(let change) = message { presenceChannel = change.channel } else { presenceChannel = nil }
         for bucket in group.buckets {
             guard let frame = cache.prepared(for: message, encoder: bucket.encoder, compressor: bucket.compressor) else { continue }
             for subscriber in bucket.subscribers {
                 if let sender, subscriber.connectionID == sender { continue }
+                if let presenceChannel, !subscriber.hears(presenceOf: presenceChannel) { continue }
                 subscriber.deliver(frame, of: message)
             }
         }

@@ -56,6 +56,9 @@ public protocol Subscriber: AnyObject, Sendable {
     func left(channel: String)
     /// The hub is about to list this subscriber on `channel` again: its broadcasts are wanted once more.
     func joined(channel: String)
+    /// Whether presence changes of `channel` are wanted (a JWT subscription hears joins and leaves only when it asked);
+    /// asked once per presence broadcast, never for a publication.
+    func hears(presenceOf channel: String) -> Bool
 }
 
 /// One broadcast's frame for one wire format (and compressor), shared by every subscriber that takes it.
@@ -95,6 +98,9 @@ extension Subscriber {
     public func left(channel: String) {}
 
     public func joined(channel: String) {}
+
+    /// Every presence change is wanted unless the subscriber says otherwise.
+    public func hears(presenceOf channel: String) -> Bool { true }
 
     /// A subscriber without a compressor only ever takes the plain frame.
     @discardableResult
