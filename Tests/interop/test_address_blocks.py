@@ -64,9 +64,11 @@ def test_a_runtime_block_ends_the_addresss_connections_refuses_its_sockets_and_o
         server.stop()
 
 
-def test_a_block_also_closes_an_idle_http_keep_alive_connection_from_the_address(server):
+def test_a_block_also_closes_an_idle_http_keep_alive_connection_from_the_address(fresh_server):
     """A keep-alive connection between requests carries no session to send away; the block closes its socket too, so
-    the blocked address keeps nothing open (another address's keep-alive connection stays)."""
+    the blocked address keeps nothing open (another address's keep-alive connection stays). Loopback is counted here
+    (`uncounted_addresses = []`), as any client address is by default."""
+    server = fresh_server(CONFIG.replace("[limits]\n", "[limits]\nuncounted_addresses = []\n", 1))
     port = port_of(server.http)
     sockets = {}
     for address in ("127.0.0.14", "127.0.0.15"):

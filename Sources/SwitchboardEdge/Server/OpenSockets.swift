@@ -3,8 +3,9 @@ import SwitchboardAdapterKit
 import SwitchboardCore
 import Synchronization
 
-/// Every accepted socket of a peer that is not a trusted proxy, by address, so a block ends whatever is open from its
-/// range: an idle HTTP keep-alive connection has no session to send away, and would otherwise outlive the block.
+/// Every accepted socket of a counted peer (not a trusted proxy, not in `uncounted_addresses`), by address, so a block
+/// ends whatever is open from its range: an idle HTTP keep-alive connection has no session to send away, and would
+/// otherwise outlive the block.
 final class OpenSockets: Sendable {
     private struct Entry {
         let address: IPAddress
@@ -17,11 +18,14 @@ final class OpenSockets: Sendable {
     /// is closed under them.
     static let farewellGrace = TimeAmount.seconds(1)
 
-    /// Keeps `channel` until it closes.
+    /// Keeps `channel`; the caller removes it when it closes (one close callback per socket serves this and its count).
     func add(_ channel: any Channel, address: IPAddress) {
-        let id = ObjectIdentifier(channel)
-        self.entries.withLock { $0[id] = Entry(address: address, channel: channel) }
-        channel.closeFuture.whenComplete { _ in _ = self.entries.withLock { $0.removeValue(forKey: id) } }
+        self.entries.withLock { $0[ObjectIdentifier(channel)] = Entry(address: address, channel: channel) }
+    }
+
+    /// Forgets a closed socket.
+    func remove(_ channel: any Channel) {
+        _ = self.entries.withLock { $0.removeValue(forKey: ObjectIdentifier(channel)) }
     }
 
     /// Closes the sockets open from `ranges` that are still open `farewellGrace` from now (a session sent away has left

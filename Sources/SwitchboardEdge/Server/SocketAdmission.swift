@@ -37,9 +37,17 @@ struct SocketAdmission: Sendable {
             self.gate.report(.rateLimited, app: nil, caller: Caller(ip: peer.ipAddress), detail: detail)
             return false
         }
-        // An uncounted address's hold has nothing to give back: its connections keep no callback.
-        if hold.counts { channel.closeFuture.whenComplete { _ in hold.release() } }
-        if let address = IPAddress(peer) { self.open.add(channel, address: address) }
+        // An uncounted address's hold has nothing to give back, and it is trusted as the host is (loopback unless
+        // configured): its connections keep no callback and no place among the sockets a block closes.
+        guard hold.counts else { return true }
+        let open = IPAddress(peer).map { address in
+            self.open.add(channel, address: address)
+            return self.open
+        }
+        channel.closeFuture.whenComplete { _ in
+            hold.release()
+            open?.remove(channel)
+        }
         return true
     }
 }
