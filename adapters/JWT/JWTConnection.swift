@@ -237,11 +237,7 @@ public final class JWTConnection: Sendable {
             JWTReply.result(id: id, "connect") { json in
                 json.member("client", self.clientID)
                 json.member("version", Self.version)
-                if let expiresAt {
-                    json.key("expires")
-                    json.bool(true)
-                    json.member("ttl", max(1, expiresAt - now))
-                }
+                Self.writeExpiry(expiresAt, now: now, to: &json)
                 json.member("ping", self.pingInterval)
                 json.key("pong")
                 json.bool(true)
@@ -292,11 +288,7 @@ public final class JWTConnection: Sendable {
             JWTReply.result(id: id, "refresh") { json in
                 json.member("client", self.clientID)
                 json.member("version", Self.version)
-                if let exp = claims.grantExpiresAt {
-                    json.key("expires")
-                    json.bool(true)
-                    json.member("ttl", max(1, exp - now))
-                }
+                Self.writeExpiry(claims.grantExpiresAt, now: now, to: &json)
             }
         )
     }
@@ -327,11 +319,7 @@ public final class JWTConnection: Sendable {
         let now = WallClock.milliseconds() / 1000
         self.reply(
             JWTReply.result(id: id, "sub_refresh") { json in
-                if let exp = claims.grantExpiresAt {
-                    json.key("expires")
-                    json.bool(true)
-                    json.member("ttl", max(1, exp - now))
-                }
+                Self.writeExpiry(claims.grantExpiresAt, now: now, to: &json)
             }
         )
     }
@@ -407,11 +395,7 @@ public final class JWTConnection: Sendable {
         self.reply(
             JWTReply.result(id: id, "subscribe") { json in
                 Self.writeResult(prepared, to: &json)
-                if let expiresAt {
-                    json.key("expires")
-                    json.bool(true)
-                    json.member("ttl", max(1, expiresAt - now))
-                }
+                Self.writeExpiry(expiresAt, now: now, to: &json)
             }
         )
         self.finish(prepared)
@@ -735,11 +719,7 @@ public final class JWTConnection: Sendable {
         json.beginObject()
         json.key("refresh")
         json.beginObject()
-        if let expireAt {
-            json.key("expires")
-            json.bool(true)
-            json.member("ttl", expireAt - now)
-        }
+        Self.writeExpiry(expireAt, now: now, to: &json)
         json.endObject()
         json.endObject()
         json.endObject()
@@ -773,6 +753,14 @@ public final class JWTConnection: Sendable {
                 json.member("reason", "server unsubscribe")
             }
         )
+    }
+
+    /// `expires` and `ttl` (seconds left, at least 1) of a grant that ends at `expiresAt`; nothing for one that never does.
+    static func writeExpiry(_ expiresAt: Int64?, now: Int64, to json: inout JSONWriter) {
+        guard let expiresAt else { return }
+        json.key("expires")
+        json.bool(true)
+        json.member("ttl", max(1, expiresAt - now))
     }
 
     /// Leaves every channel and presence set; called once when the connection ends.
