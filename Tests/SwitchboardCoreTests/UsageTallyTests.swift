@@ -37,6 +37,17 @@ import Testing
         #expect(!tally.admit(app: "b", limit: 0, now: now))
     }
 
+    /// A call publishing to several channels spends a message per channel, so it fits in what is left whole or not at
+    /// all: two channels with one message left are refused, one channel still fits.
+    @Test func aCallToSeveralChannelsFitsTheQuotaWholeOrIsRefused() {
+        let tally = UsageTally()
+        let now = Self.lastSecondOfDecember
+        #expect(!tally.admit(app: "a", limit: 3, messages: 4, now: now))
+        for _ in 0..<2 { tally.countPublished(app: "a", via: "pusher", now: now) }
+        #expect(!tally.admit(app: "a", limit: 3, messages: 2, now: now))
+        #expect(tally.admit(app: "a", limit: 3, messages: 1, now: now))
+    }
+
     @Test func aNewMonthStartsFromZero() {
         let tally = UsageTally()
         for _ in 0..<3 { tally.countPublished(app: "a", via: "pusher", now: Self.lastSecondOfDecember) }

@@ -254,6 +254,21 @@ def test_plans_answer_without_a_token_with_monthly_limits_and_prices_and_the_wor
     assert workspace["plan"]["priceMonthly"] == 49
 
 
+def test_an_event_to_more_channels_than_the_month_has_messages_left_is_refused_whole(usage_server):
+    """Pusher counts a message per channel: with one message of the quota left, an event to two channels is refused
+    whole (none of it published) and an event to one channel still fits."""
+    server = usage_server
+    for _ in range(2):
+        assert rest_publish(server, QUOTA).status_code == 200
+    api = pusher_server.Pusher(app_id=QUOTA["id"], key=QUOTA["key"], secret=QUOTA["secret"], host="127.0.0.1",
+                               port=server.port, ssl=False)
+    with pytest.raises(PusherForbidden) as raised:
+        api.trigger(["quota-a", "quota-b"], "e", {"n": 2})
+    assert "over_quota" in str(raised.value), raised.value
+    api.trigger("quota-a", "e", {"n": 3})
+    assert rest_publish(server, QUOTA).status_code == 403
+
+
 def test_a_bad_quota_config_stops_serve_with_the_key_named():
     for bad, key in (("monthly_messages = -1", "monthly_messages"), ('currency = "euro"', "currency"),
                      ('price_monthly = "cheap"', "price_monthly")):

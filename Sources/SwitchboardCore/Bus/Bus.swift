@@ -288,7 +288,7 @@ public final class Bus: BrokerEventHandler {
     /// or none: one call publishing to several channels costs a publish per channel, as on Pusher.
     public func admitPublish(app: App, size: Int, messages: Int = 1) throws(BusError) {
         guard size <= app.plan.maxMessageBytes else { throw .messageTooLarge(limit: app.plan.maxMessageBytes) }
-        guard self.usage.admit(app: app.id, limit: app.plan.monthlyMessages, now: WallClock.milliseconds()) else {
+        guard self.usage.admit(app: app.id, limit: app.plan.monthlyMessages, messages: messages, now: WallClock.milliseconds()) else {
             throw .monthlyQuota(limit: app.plan.monthlyMessages ?? 0)
         }
         guard self.limiter.allow(app.id, perMinute: app.plan.publishesPerMinute, cost: messages) else { throw .rateLimited }

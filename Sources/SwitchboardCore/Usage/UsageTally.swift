@@ -33,13 +33,14 @@ public final class UsageTally: Sendable {
     /// Creates an empty tally.
     public init() {}
 
-    /// True when `app` may publish one more message this month under `limit` (nil is unlimited).
-    public func admit(app: String, limit: Int?, now: Int64) -> Bool {
+    /// True when `app` may publish `messages` more messages this month under `limit` (nil is unlimited): a call that
+    /// publishes to several channels fits whole or is refused whole.
+    public func admit(app: String, limit: Int?, messages: Int = 1, now: Int64) -> Bool {
         guard let limit else { return true }
         let month = UsageDay(milliseconds: now).month
         return self.state.withLock { states in
-            guard let state = states[app] else { return limit > 0 }
-            return Self.monthTotal(state, month: month) < limit
+            guard let state = states[app] else { return messages <= limit }
+            return Self.monthTotal(state, month: month) + messages <= limit
         }
     }
 
