@@ -31,6 +31,9 @@ public final class WebSocketConnectionHandler: ChannelDuplexHandler, LoopWriter,
         public var maxFramesPerSecond: Double = 1_000
         /// The least time between two batches of writes on one event loop.
         public var writeBatch = WriteBatchInterval()
+        /// The handler's bytes are the socket's (no TLS below it): frames may go to the socket by a system call of the
+        /// handler's own while NIO holds nothing for it (`SocketWrite`).
+        public var writesSocketDirectly = false
 
         /// The defaults: pings every 30 s, 3 s to answer a close, 16 waiting messages.
         public init() {}
@@ -70,6 +73,8 @@ public final class WebSocketConnectionHandler: ChannelDuplexHandler, LoopWriter,
     var nextTimer = 0
     /// This loop's batch of writes, which other threads' wake-ups join.
     let batch: LoopBatch
+    /// The plaintext socket, written directly while NIO holds nothing for it; nil over TLS.
+    var socket: SocketWrite?
     /// The client's frames against `maxFramesPerSecond`.
     var frames: TokenBucket
 
@@ -93,9 +98,10 @@ public final class WebSocketConnectionHandler: ChannelDuplexHandler, LoopWriter,
     public func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         guard let opener = self.opener.take() else { return }
+        if self.configuration.writesSocketDirectly { self.socket = SocketWrite.of(context) }
         switch opener.open(link: Link(handler: self)) {
         case .refuse(let frames, let code, let reason):
-            for frame in frames { context.write(Self.wrapOutboundOut(ServerFrame.text(frame)), promise: nil) }
+            for frame in frames { self.send(ServerFrame.text(frame), context: context, flush: false) }
             self.sendClose(code: code, reason: reason)
         case .endpoint(let endpoint):
             self.endpoint = endpoint
@@ -123,6 +129,7 @@ public final class WebSocketConnectionHandler: ChannelDuplexHandler, LoopWriter,
     func finish() {
         guard self.context != nil else { return }
         self.context = nil
+        self.socket = nil
         self.reading = false
         for timer in self.timers.values { timer.cancel() }
         self.timers.removeAll()
@@ -159,7 +166,7 @@ public final class WebSocketConnectionHandler: ChannelDuplexHandler, LoopWriter,
             // A client that pings without reading gets no pong while its socket is full (RFC 6455 §5.5.3 lets pongs
             // be skipped): pongs bypass the session's queue and its bound, so each would be held in memory.
             guard self.writable else { return }
-            context.writeAndFlush(Self.wrapOutboundOut(ServerFrame.make(.pong, frame.unmaskedData)), promise: nil)
+            self.send(ServerFrame.make(.pong, frame.unmaskedData), context: context)
         case .pong:
             break
         case .text, .binary, .continuation:
@@ -263,7 +270,7 @@ public final class WebSocketConnectionHandler: ChannelDuplexHandler, LoopWriter,
         self.closeSent = true
         self.endpoint?.session.close(.normal)
         let loopBound = context.loopBound
-        context.writeAndFlush(Self.wrapOutboundOut(ServerFrame.close(code: code, reason: nil))).whenComplete { _ in
+        self.send(ServerFrame.close(code: code, reason: nil), context: context).whenComplete { _ in
             loopBound.value.close(promise: nil)
         }
     }
@@ -305,7 +312,7 @@ public final class WebSocketConnectionHandler: ChannelDuplexHandler, LoopWriter,
                 let frame = self.taken[0]
                 wire = frame.wire ?? ServerFrame.text(frame.bytes, compressed: frame.compressed)
             } else if self.taken.count > 1 {
-                wire = Self.join(self.taken, allocator: context.channel.allocator)
+                wire = Self.join(self.taken, allocator: Self.allocator)
             }
         }
         // Emptied before the pipeline sees the write: a writability change during the flush writes again from here.
@@ -320,14 +327,33 @@ public final class WebSocketConnectionHandler: ChannelDuplexHandler, LoopWriter,
         return wire?.readableBytes ?? 0
     }
 
-    /// Writes, and flushes in the same pass down the pipeline unless a close frame follows.
+    /// Writes straight to a plaintext socket when NIO holds nothing for it, and what the socket does not take through
+    /// the pipeline, flushed in the same pass unless a close frame follows.
     private func write(_ bytes: ByteBuffer, context: ChannelHandlerContext, flush: Bool) {
-        if flush {
-            context.writeAndFlush(Self.wrapOutboundOut(bytes), promise: nil)
-        } else {
-            context.write(Self.wrapOutboundOut(bytes), promise: nil)
-        }
+        var bytes = bytes
+        if self.socket?.send(&bytes) == true { return }
+        self.send(bytes, context: context, flush: flush)
     }
+
+    /// Writes through NIO's pipeline; on a plaintext socket the write is counted until it completes, and direct
+    /// writes wait behind it.
+    @discardableResult
+    func send(_ bytes: ByteBuffer, context: ChannelHandlerContext, flush: Bool = true) -> EventLoopFuture<Void> {
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        if self.socket != nil {
+            self.socket?.inPipeline += 1
+            promise.futureResult.whenComplete { [self] _ in self.socket?.inPipeline -= 1 }
+        }
+        if flush {
+            context.writeAndFlush(Self.wrapOutboundOut(bytes), promise: promise)
+        } else {
+            context.write(Self.wrapOutboundOut(bytes), promise: promise)
+        }
+        return promise.futureResult
+    }
+
+    /// NIO's allocator, which every channel's is: asking the channel for it touches the channel at every write.
+    static let allocator = ByteBufferAllocator()
 
     /// Several frames as one buffer: copying a hundred bytes costs less than a pipeline write per frame, and the
     /// socket gets them in one `write`.
@@ -363,7 +389,7 @@ public final class WebSocketConnectionHandler: ChannelDuplexHandler, LoopWriter,
         let loopBound = context.loopBound
         // The answer is awaited from when the close frame reaches the socket: a client still reading the frames queued
         // before it gets them all. One that reads nothing is cut off after `closeWriteTimeout`.
-        context.writeAndFlush(Self.wrapOutboundOut(ServerFrame.close(code: code, reason: reason))).whenSuccess { [self] in
+        self.send(ServerFrame.close(code: code, reason: reason), context: context).whenSuccess { [self] in
             self.closeTimers.answered = self.eventLoop.scheduleTask(in: self.configuration.closeTimeout) { loopBound.value.close(promise: nil) }
         }
         self.closeTimers.written = self.eventLoop.scheduleTask(in: self.configuration.closeWriteTimeout) { loopBound.value.close(promise: nil) }
@@ -378,7 +404,7 @@ public final class WebSocketConnectionHandler: ChannelDuplexHandler, LoopWriter,
                 return
             }
             self.heardSincePing = false
-            context.writeAndFlush(Self.wrapOutboundOut(ServerFrame.make(.ping, ByteBuffer())), promise: nil)
+            self.send(ServerFrame.make(.ping, ByteBuffer()), context: context)
             self.schedulePing()
         }
     }

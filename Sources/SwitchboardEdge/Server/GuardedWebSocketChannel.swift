@@ -62,6 +62,10 @@ extension HTTPServerBuilder {
     ) -> HTTPServerBuilder where WSResponderBuilder.Responder.Context == SwitchboardContext {
         let webSocketResponder = webSocketRouter.buildResponder()
         let streamResponder = EdgeWebSocketChannel.responding(with: streamRouter)
+        // Plaintext: a connection's frames are its socket's bytes, so they may be written to it directly.
+        var direct = configuration
+        direct.connection.writesSocketDirectly = true
+        let plaintext = direct
         return .init { responder in
             AdmittedChannel(
                 inner: GuardedWebSocketChannel(
@@ -69,7 +73,7 @@ extension HTTPServerBuilder {
                         responder: responder,
                         webSocketResponder: webSocketResponder,
                         streamResponder: streamResponder,
-                        configuration: configuration
+                        configuration: plaintext
                     ),
                     unmasked: unmasked
                 ),
