@@ -21,26 +21,54 @@ private final class QuietEndpoint: WebSocketEndpoint {
     func closed() async {}
 }
 
-/// Where the server's initializer leaves the connection's handler.
-private final class HandlerSlot: Sendable {
-    let handler = Mutex<WebSocketConnectionHandler?>(nil)
+/// A stream that writes each frame as it is, after an opening line.
+private final class PlainStream: EventStream, @unchecked Sendable {
+    let session = Session(connectionID: ConnectionID(10), app: App(id: "1", key: "pk", secrets: ["sk"]), encoder: DataEncoder())
+    let keepalive = Duration.seconds(60)
+    func opening() -> ByteBuffer { ByteBuffer(string: "open\n") }
+    func append(_ frame: OutgoingFrame, to batch: inout ByteBuffer) { batch.writeImmutableBuffer(frame.bytes) }
+    func began(on eventLoop: any EventLoop) {}
+    func ended() {}
+}
+
+/// Where the server leaves its connection's writer, and that connection's loop.
+private final class WriterSlot: Sendable {
+    let writer = Mutex<(writer: any SocketWriting, loop: any EventLoop)?>(nil)
+}
+
+/// Installs `install`'s handler once the accepted connection is active (an event stream's writer ends at once on a
+/// connection that is not).
+private final class InstallOnActive: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+    let install: @Sendable (ChannelHandlerContext) throws -> Void
+    init(_ install: @escaping @Sendable (ChannelHandlerContext) throws -> Void) { self.install = install }
+
+    func channelActive(context: ChannelHandlerContext) {
+        try? self.install(context)
+        context.fireChannelActive()
+    }
 }
 
 /// Frames written by the handler's own system call on a real loopback socket: what a full socket does not take goes
 /// through NIO, in order, and nothing is written once the channel is inactive.
 @Suite(.serialized) struct SocketWriteTests {
-    /// A server on a loopback port whose one connection is a handler writing its socket directly, with a small send
-    /// buffer, and a client socket with a small receive buffer that reads only when told.
+    /// A server on a loopback port whose one connection is written by a WebSocket handler or an event stream's writer
+    /// (directly or not), with a small send buffer; and a client socket with a small receive buffer that reads only
+    /// when told.
     fileprivate final class Rig: Sendable {
+        enum Kind { case webSocket, eventStream }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let endpoint = QuietEndpoint()
-        let slot = HandlerSlot()
+        let stream = PlainStream()
+        let slot = WriterSlot()
         let server: any Channel
         let client: Int32
+        var session: Session { self.kind == .webSocket ? self.endpoint.session : self.stream.session }
+        let kind: Kind
 
-        init(direct: Bool = true) async throws {
-            let endpoint = self.endpoint
-            let slot = self.slot
+        init(_ kind: Kind = .webSocket, direct: Bool = true) async throws {
+            self.kind = kind
+            let (endpoint, stream, slot) = (self.endpoint, self.stream, self.slot)
             var configuration = WebSocketConnectionHandler.Configuration()
             configuration.writesSocketDirectly = direct
             let settings = configuration
@@ -48,20 +76,35 @@ private final class HandlerSlot: Sendable {
                 .childChannelOption(.socketOption(.so_sndbuf), value: 4096)
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        let request = Request(
-                            head: HTTPRequest(method: .get, scheme: nil, authority: "x", path: "/", headerFields: [:]),
-                            body: .init(buffer: ByteBuffer())
+                        try channel.pipeline.syncOperations.addHandler(
+                            InstallOnActive { context in
+                                let writer: any SocketWriting & ChannelHandler
+                                switch kind {
+                                case .webSocket:
+                                    let request = Request(
+                                        head: HTTPRequest(method: .get, scheme: nil, authority: "x", path: "/", headerFields: [:]),
+                                        body: .init(buffer: ByteBuffer())
+                                    )
+                                    let source = SwitchboardContext(source: .init(channel: context.channel, logger: Logger(label: "test")))
+                                    let opener = WebSocketOpener(request: request, context: source) { _, _, _ in .endpoint(endpoint) }
+                                    writer = WebSocketConnectionHandler(
+                                        opener: opener,
+                                        inflate: nil,
+                                        eventLoop: context.eventLoop,
+                                        configuration: settings
+                                    )
+                                case .eventStream:
+                                    writer = EventStreamWriter(stream: stream, writesSocketDirectly: direct)
+                                }
+                                try context.pipeline.syncOperations.addHandler(writer)
+                                slot.writer.withLock { $0 = (writer, context.eventLoop) }
+                            }
                         )
-                        let context = SwitchboardContext(source: .init(channel: channel, logger: Logger(label: "test")))
-                        let opener = WebSocketOpener(request: request, context: context) { _, _, _ in .endpoint(endpoint) }
-                        let handler = WebSocketConnectionHandler(opener: opener, inflate: nil, eventLoop: channel.eventLoop, configuration: settings)
-                        try channel.pipeline.syncOperations.addHandler(handler)
-                        slot.handler.withLock { $0 = handler }
                     }
                 }
                 .bind(host: "127.0.0.1", port: 0).get()
             self.client = try Self.connect(port: self.server.localAddress?.port ?? 0)
-            for _ in 0..<400 where self.slot.handler.withLock({ $0 == nil }) { try await Task.sleep(for: .milliseconds(5)) }
+            for _ in 0..<400 where self.slot.writer.withLock({ $0 == nil }) { try await Task.sleep(for: .milliseconds(5)) }
         }
 
         static func connect(port: Int) throws -> Int32 {
@@ -81,17 +124,24 @@ private final class HandlerSlot: Sendable {
             return fd
         }
 
-        /// Reads text frames until `count` have come (or the socket times out), returning their payloads.
-        func read(frames count: Int) -> [String] {
+        /// Reads until `parse` finds what it wants in the bytes so far (or the socket times out).
+        func read<Result>(until parse: ([UInt8]) -> Result?) -> Result? {
             var bytes: [UInt8] = []
-            var payloads: [String] = []
             var chunk = [UInt8](repeating: 0, count: 65_536)
-            while payloads.count < count {
+            while true {
+                if let result = parse(bytes) { return result }
                 let got = recv(self.client, &chunk, chunk.count, 0)
-                guard got > 0 else { break }
+                guard got > 0 else { return nil }
                 bytes += chunk[0..<got]
+            }
+        }
+
+        /// The payloads of the first `count` WebSocket text frames.
+        func read(frames count: Int) -> [String] {
+            self.read { bytes -> [String]? in
+                var payloads: [String] = []
                 var start = 0
-                while bytes.count - start >= 2 {
+                while payloads.count < count, bytes.count - start >= 2 {
                     var length = Int(bytes[start + 1] & 0x7F)
                     var header = 2
                     if length == 126 {
@@ -103,15 +153,44 @@ private final class HandlerSlot: Sendable {
                     payloads.append(String(decoding: bytes[(start + header)..<(start + header + length)], as: UTF8.self))
                     start += header + length
                 }
-                bytes.removeFirst(start)
-            }
-            return payloads
+                return payloads.count == count ? payloads : nil
+            } ?? []
         }
 
-        /// The handler's socket state, read on its loop.
+        /// The data of the HTTP/1.1 chunks read until they hold `size` bytes.
+        func read(body size: Int) -> String {
+            self.read { bytes -> String? in
+                var data: [UInt8] = []
+                var start = 0
+                while data.count < size, let end = bytes[start...].firstIndex(of: 0x0D), end + 1 < bytes.count {
+                    guard let length = Int(String(decoding: bytes[start..<end], as: UTF8.self), radix: 16) else { return "bad chunk" }
+                    guard bytes.count >= end + 2 + length + 2 else { break }
+                    data += bytes[(end + 2)..<(end + 2 + length)]
+                    start = end + 2 + length + 2
+                }
+                return data.count >= size ? String(decoding: data, as: UTF8.self) : nil
+            } ?? ""
+        }
+
+        /// The writer's socket state, read on its loop.
         func socketState() async throws -> (direct: Bool, inPipeline: Int) {
-            let handler = try #require(self.slot.handler.withLock { $0 })
-            return try await handler.eventLoop.submit { (handler.socket != nil, handler.socket?.inPipeline ?? 0) }.get()
+            let (writer, loop) = try #require(self.slot.writer.withLock { $0 })
+            return try await loop.submit { (writer.socket != nil, writer.socket?.inPipeline ?? 0) }.get()
+        }
+
+        /// Waits until the writer has bytes held in NIO's pipeline (true) or 2 s have passed.
+        func heldInPipeline() async throws -> Bool {
+            for _ in 0..<400 {
+                if try await self.socketState().inPipeline > 0 { return true }
+                try await Task.sleep(for: .milliseconds(5))
+            }
+            return false
+        }
+
+        /// Waits until NIO has written everything it held.
+        func drained() async throws -> Bool {
+            for _ in 0..<400 where try await self.socketState().inPipeline > 0 { try await Task.sleep(for: .milliseconds(5)) }
+            return try await self.socketState().inPipeline == 0
         }
 
         func shutdown() async throws {
@@ -126,33 +205,48 @@ private final class HandlerSlot: Sendable {
     @Test func framesAFullSocketHeldBackFollowThroughNIOInOrderAndDirectWritesResumeOnceItDrains() async throws {
         let rig = try await Rig()
         #expect(try await rig.socketState().direct)
-        // Far more than the two small buffers hold: the socket fills while the client reads nothing.
-        for index in 0..<200 {
-            _ = rig.endpoint.session.send(ByteBuffer(string: Self.payload(index)))
-            if index % 20 == 19 { try await Task.sleep(for: .milliseconds(2)) }
-        }
-        var held = 0
-        for _ in 0..<400 {
-            held = try await rig.socketState().inPipeline
-            if held > 0 { break }
-            try await Task.sleep(for: .milliseconds(5))
-        }
-        #expect(held > 0, "the full socket's rest went through NIO")
-        let first = rig.read(frames: 200)
-        #expect(first == (0..<200).map(Self.payload))
-        for _ in 0..<400 where try await rig.socketState().inPipeline > 0 { try await Task.sleep(for: .milliseconds(5)) }
-        #expect(try await rig.socketState().inPipeline == 0)
-        _ = rig.endpoint.session.send(ByteBuffer(string: "after"))
+        try await Self.fill(rig)
+        #expect(try await rig.heldInPipeline(), "the full socket's rest went through NIO")
+        #expect(rig.read(frames: 200) == (0..<200).map(Self.payload))
+        #expect(try await rig.drained())
+        _ = rig.session.send(ByteBuffer(string: "after"))
         #expect(rig.read(frames: 1) == ["after"])
         try await rig.shutdown()
     }
 
-    @Test func aListenerWithoutDirectWritesLeavesEveryByteToNIO() async throws {
-        let rig = try await Rig(direct: false)
-        #expect(try await rig.socketState().direct == false)
-        _ = rig.endpoint.session.send(ByteBuffer(string: "through the pipeline"))
-        #expect(rig.read(frames: 1) == ["through the pipeline"])
+    /// Queues far more than the two small buffers hold, so the socket fills while the client reads nothing.
+    fileprivate static func fill(_ rig: Rig) async throws {
+        for index in 0..<200 {
+            _ = rig.session.send(ByteBuffer(string: Self.payload(index)))
+            if index % 20 == 19 { try await Task.sleep(for: .milliseconds(2)) }
+        }
+    }
+
+    @Test func anEventStreamsChunksAFullSocketHeldBackFollowThroughNIOInOrder() async throws {
+        let rig = try await Rig(.eventStream)
+        #expect(try await rig.socketState().direct)
+        try await Self.fill(rig)
+        #expect(try await rig.heldInPipeline(), "the full socket's rest went through NIO")
+        let body = "open\n" + (0..<200).map(Self.payload).joined()
+        #expect(rig.read(body: body.utf8.count) == body)
+        #expect(try await rig.drained())
+        _ = rig.session.send(ByteBuffer(string: "after"))
+        #expect(rig.read(body: 5) == "after")
         try await rig.shutdown()
+    }
+
+    @Test func aListenerWithoutDirectWritesLeavesEveryByteToNIO() async throws {
+        for kind in [Rig.Kind.webSocket, .eventStream] {
+            let rig = try await Rig(kind, direct: false)
+            #expect(try await rig.socketState().direct == false)
+            _ = rig.session.send(ByteBuffer(string: "through the pipeline"))
+            if kind == .webSocket {
+                #expect(rig.read(frames: 1) == ["through the pipeline"])
+            } else {
+                #expect(rig.read(body: 25) == "open\nthrough the pipeline")
+            }
+            try await rig.shutdown()
+        }
     }
 
     /// A connected pair of local sockets: the handle a `SocketWrite` is given, and the end that shows what it sent.
@@ -203,11 +297,13 @@ private final class HandlerSlot: Sendable {
     }
 
     @Test func aClosedConnectionLetsGoOfItsHandle() async throws {
-        let rig = try await Rig()
-        let handler = try #require(rig.slot.handler.withLock { $0 })
-        let socket = try #require(try await handler.eventLoop.submit { handler.socket }.get())
-        try await socket.channel.close()
-        #expect(try await rig.socketState().direct == false)
-        try await rig.shutdown()
+        for kind in [Rig.Kind.webSocket, .eventStream] {
+            let rig = try await Rig(kind)
+            let (writer, loop) = try #require(rig.slot.writer.withLock { $0 })
+            let socket = try #require(try await loop.submit { writer.socket }.get())
+            try await socket.channel.close()
+            #expect(try await rig.socketState().direct == false)
+            try await rig.shutdown()
+        }
     }
 }

@@ -460,3 +460,47 @@ def test_jsonaction_burst_of_40_subscribes_gets_command_burst_plus_subscribe_bur
     subscribed, errors = jsonaction_subscribe_burst(server, channels)
     assert subscribed == channels[:25]
     assert [(e["data"]["code"], e.get("channel")) for e in errors] == [("rate_limited", c) for c in channels[25:]]
+
+
+# -------------------------------------------------------------------------------------------------
+# A frame past the command rate is read only when it can be a subscribe: 16 KB at most
+
+PADDING = " " * (17 * 1024)  # JSON whitespace: the frame stays a valid subscribe, over 16 KB
+
+
+def test_jsonaction_subscribe_over_16_kb_past_the_rate_is_refused_unread_though_one_within_the_rate_is_served(
+        fresh_server):
+    """`command_burst = 1`, `subscribe_burst = 20`: a padded subscribe of 17 KB sent first is within the burst and
+    served; the same past the rate is refused `rate_limited` without its channel (it was not parsed); a small
+    subscribe after it draws on the allowance and is served."""
+    server = fresh_server(limits_config(commands_per_second=1, command_burst=1, subscribe_burst=20))
+    first, padded, small = unique("pad-ja-"), unique("pad-ja-late-"), unique("pad-ja-small-")
+    with WSClient(server) as client:
+        client.ws.send('{"action":"subscribe","channel":"%s"%s}' % (first, PADDING))
+        client.ws.send('{"action":"subscribe","channel":"%s"%s}' % (padded, PADDING))
+        client.ws.send(json.dumps({"action": "subscribe", "channel": small}))
+        replies = frames_of(client, 3)
+        time.sleep(1.1)  # one command token back (commands_per_second = 1)
+        client.assert_alive()
+    assert (replies[0]["event"], replies[0]["channel"]) == ("subscribed", first), replies[0]
+    assert (replies[1]["event"], replies[1]["data"]["code"], replies[1].get("channel")) == ("error", "rate_limited", None)
+    assert (replies[2]["event"], replies[2]["channel"]) == ("subscribed", small), replies[2]
+
+
+def test_pusher_subscribe_over_16_kb_past_the_rate_gets_4300_without_a_channel_though_one_within_the_rate_is_served(
+        fresh_server):
+    """The same on a Pusher socket: the padded `pusher:subscribe` within the burst succeeds; past the rate it gets
+    `pusher:error` 4300 naming no channel and no `subscription_error`; a small one after it succeeds."""
+    server = fresh_server(limits_config(commands_per_second=1, command_burst=1, subscribe_burst=20))
+    first, padded, small = unique("pad-p-"), unique("pad-p-late-"), unique("pad-p-small-")
+    with PusherWS(server) as client:
+        client.ws.send('{"event":"pusher:subscribe","data":{"channel":"%s"}%s}' % (first, PADDING))
+        client.ws.send('{"event":"pusher:subscribe","data":{"channel":"%s"}%s}' % (padded, PADDING))
+        client.ws.send(json.dumps({"event": "pusher:subscribe", "data": {"channel": small}}))
+        replies = frames_of(client, 3)
+        time.sleep(1.1)  # one command token back (commands_per_second = 1)
+        client.assert_alive()
+    assert (replies[0]["event"], replies[0]["channel"]) == ("pusher_internal:subscription_succeeded", first)
+    assert replies[1]["event"] == "pusher:error" and replies[1]["data"]["code"] == 4300, replies[1]
+    assert replies[1].get("channel") is None, replies[1]
+    assert (replies[2]["event"], replies[2]["channel"]) == ("pusher_internal:subscription_succeeded", small)

@@ -7,7 +7,7 @@ public import NIOCore
 ///
 /// It frames the body itself, as bytes: NIO's HTTP encoder would write each chunk as three buffers (size line, data,
 /// line end) and allocate the first, on every write to every stream.
-public final class EventStreamWriter: ChannelInboundHandler, RemovableChannelHandler, LoopWriter, @unchecked Sendable {
+public final class EventStreamWriter: ChannelInboundHandler, RemovableChannelHandler, LoopWriter, SocketWriting, @unchecked Sendable {
     public typealias InboundIn = NIOAny
     public typealias OutboundOut = ByteBuffer
 
@@ -31,7 +31,10 @@ public final class EventStreamWriter: ChannelInboundHandler, RemovableChannelHan
     let timeouts: Timeouts
     let batchInterval: WriteBatchInterval
     let framing: Framing
+    /// The stream's bytes are its socket's (no TLS below): chunks may be written to it directly (`SocketWrite`).
+    let writesSocketDirectly: Bool
     // Everything below is touched on the connection's event loop only.
+    var socket: SocketWrite?
     private var context: ChannelHandlerContext?
     private var taken: [OutgoingFrame] = []
     private var finished = false
@@ -45,27 +48,32 @@ public final class EventStreamWriter: ChannelInboundHandler, RemovableChannelHan
     /// Room kept ahead of a chunk's data for its size line: eight hex digits and CRLF.
     static let sizeLineRoom = 10
 
-    /// A writer for `stream` framed as `framing`, whose writes wait `batchInterval` after its loop's last batch.
+    /// A writer for `stream` framed as `framing`, whose writes wait `batchInterval` after its loop's last batch;
+    /// `writesSocketDirectly` on a plaintext connection only.
     public init(
         stream: any EventStream,
         framing: Framing = .chunked,
         timeouts: Timeouts = Timeouts(),
-        batchInterval: WriteBatchInterval = WriteBatchInterval()
+        batchInterval: WriteBatchInterval = WriteBatchInterval(),
+        writesSocketDirectly: Bool = false
     ) {
         self.stream = stream
         self.framing = framing
         self.timeouts = timeouts
         self.batchInterval = batchInterval
+        self.writesSocketDirectly = writesSocketDirectly
     }
 
     public func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        if self.writesSocketDirectly { self.socket = SocketWrite.of(context) }
         let loop = context.eventLoop
         var opening = self.newChunk(capacity: 64, allocator: context.channel.allocator)
         var first = self.stream.opening()
         opening.writeBuffer(&first)
         self.frame(&opening)
-        context.writeAndFlush(Self.wrapOutboundOut(opening), promise: nil)
+        // Through NIO, behind the response head the claim left unflushed: direct writes wait for both.
+        self.pipelineWrite(opening, context: context, flush: true)
         self.stream.began(on: loop)
         self.scheduleTick()
         // Broadcasts reach the session on any thread; the frames the loop's batch finds leave together. Weak: the
@@ -82,11 +90,13 @@ public final class EventStreamWriter: ChannelInboundHandler, RemovableChannelHan
     public func handlerRemoved(context: ChannelHandlerContext) {
         self.finish(closing: false)
         self.context = nil
+        self.socket = nil
     }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
 
     public func channelInactive(context: ChannelHandlerContext) {
+        self.socket = nil
         self.stream.session.close(.normal)
         self.finish(closing: false)
         context.fireChannelInactive()
@@ -130,26 +140,31 @@ public final class EventStreamWriter: ChannelInboundHandler, RemovableChannelHan
         var written = 0
         if !self.taken.isEmpty {
             let capacity = min(Self.chunkBytes, self.taken.reduce(0) { $0 + $1.bytes.readableBytes + 48 })
-            var batch = self.newChunk(capacity: capacity, allocator: context.channel.allocator)
+            var batch = self.newChunk(capacity: capacity, allocator: LoopBatch.allocator)
+            var piped = false
             for frame in self.taken {
                 self.stream.append(frame, to: &batch)
                 guard batch.readableBytes >= Self.chunkBytes else { continue }
-                written += self.write(&batch, context: context)
-                batch = self.newChunk(capacity: capacity, allocator: context.channel.allocator)
+                written += self.write(&batch, context: context, piped: &piped)
+                batch = self.newChunk(capacity: capacity, allocator: LoopBatch.allocator)
             }
-            if batch.readableBytes > 0 { written += self.write(&batch, context: context) }
+            if batch.readableBytes > 0 { written += self.write(&batch, context: context, piped: &piped) }
             self.taken.removeAll(keepingCapacity: self.taken.capacity <= 64)
-            context.flush()
+            if piped { context.flush() }
         }
         if ended { self.finish(closing: true) }
         return written
     }
 
-    /// Frames `batch` in place (a copy would share its storage, and framing it would copy every byte) and writes it.
-    private func write(_ batch: inout ByteBuffer, context: ChannelHandlerContext) -> Int {
+    /// Frames `batch` in place (a copy would share its storage, and framing it would copy every byte) and writes it:
+    /// to the socket directly when it can, and what is left through NIO, unflushed (`piped` says a flush is due).
+    private func write(_ batch: inout ByteBuffer, context: ChannelHandlerContext, piped: inout Bool) -> Int {
         self.frame(&batch)
-        context.write(Self.wrapOutboundOut(batch), promise: nil)
-        return batch.readableBytes
+        let size = batch.readableBytes
+        if self.socket?.send(&batch) == true { return size }
+        self.pipelineWrite(batch, context: context, flush: false)
+        piped = true
+        return size
     }
 
     /// An empty chunk: data written to it lands after room for its size line.
@@ -213,6 +228,6 @@ public final class EventStreamWriter: ChannelInboundHandler, RemovableChannelHan
         }
         let channel = context.channel
         let end = self.framing == .chunked ? ByteBuffer(staticString: "0\r\n\r\n") : ByteBuffer()
-        context.writeAndFlush(Self.wrapOutboundOut(end)).whenComplete { _ in channel.close(promise: nil) }
+        self.pipelineWrite(end, context: context, flush: true).whenComplete { _ in channel.close(promise: nil) }
     }
 }

@@ -10,7 +10,7 @@ import Synchronization
 /// endpoint in order by a task that exists only while messages wait. Pings, the close handshake and its timeout, and
 /// the endpoint's timers are scheduled tasks on the loop. Reading stops while too many messages wait, so a client
 /// that sends faster than it is served holds a bounded backlog.
-public final class WebSocketConnectionHandler: ChannelDuplexHandler, LoopWriter, @unchecked Sendable {
+public final class WebSocketConnectionHandler: ChannelDuplexHandler, LoopWriter, SocketWriting, @unchecked Sendable {
     // @unchecked: every stored property below is only touched on `eventLoop`; other threads hop there first.
     public typealias InboundIn = WebSocketFrame
     public typealias OutboundIn = ByteBuffer
@@ -312,7 +312,7 @@ public final class WebSocketConnectionHandler: ChannelDuplexHandler, LoopWriter,
                 let frame = self.taken[0]
                 wire = frame.wire ?? ServerFrame.text(frame.bytes, compressed: frame.compressed)
             } else if self.taken.count > 1 {
-                wire = Self.join(self.taken, allocator: Self.allocator)
+                wire = Self.join(self.taken, allocator: LoopBatch.allocator)
             }
         }
         // Emptied before the pipeline sees the write: a writability change during the flush writes again from here.
@@ -335,25 +335,11 @@ public final class WebSocketConnectionHandler: ChannelDuplexHandler, LoopWriter,
         self.send(bytes, context: context, flush: flush)
     }
 
-    /// Writes through NIO's pipeline; on a plaintext socket the write is counted until it completes, and direct
-    /// writes wait behind it.
+    /// Writes through NIO's pipeline, behind which direct writes wait.
     @discardableResult
     func send(_ bytes: ByteBuffer, context: ChannelHandlerContext, flush: Bool = true) -> EventLoopFuture<Void> {
-        let promise = context.eventLoop.makePromise(of: Void.self)
-        if self.socket != nil {
-            self.socket?.inPipeline += 1
-            promise.futureResult.whenComplete { [self] _ in self.socket?.inPipeline -= 1 }
-        }
-        if flush {
-            context.writeAndFlush(Self.wrapOutboundOut(bytes), promise: promise)
-        } else {
-            context.write(Self.wrapOutboundOut(bytes), promise: promise)
-        }
-        return promise.futureResult
+        self.pipelineWrite(bytes, context: context, flush: flush)
     }
-
-    /// NIO's allocator, which every channel's is: asking the channel for it touches the channel at every write.
-    static let allocator = ByteBufferAllocator()
 
     /// Several frames as one buffer: copying a hundred bytes costs less than a pipeline write per frame, and the
     /// socket gets them in one `write`.

@@ -37,6 +37,10 @@ final class LoopBatch: Sendable {
     /// a deadline just ahead lets the loop poll first.
     static let yieldToSockets = TimeAmount.microseconds(100)
 
+    /// NIO's allocator, which every channel's is, for the buffers writes build: asking a channel for it at each write
+    /// touches the channel.
+    static let allocator = ByteBufferAllocator()
+
     let eventLoop: any EventLoop
     let pending = Mutex(Pending())
     init(eventLoop: any EventLoop) { self.eventLoop = eventLoop }

@@ -48,3 +48,29 @@ struct SocketWrite {
         #endif
     }
 }
+
+/// A handler that writes its socket directly when it can: its other writes go through NIO counted, so direct bytes
+/// never pass them.
+protocol SocketWriting: AnyObject, Sendable {
+    /// The plaintext socket; nil over TLS or once the connection is gone. Touched on the event loop only.
+    var socket: SocketWrite? { get set }
+}
+
+extension SocketWriting {
+    /// Hands `bytes` to NIO's pipeline, counted until NIO has written them (or failed to) when the socket is also
+    /// written directly; returns the write's outcome.
+    @discardableResult
+    func pipelineWrite(_ bytes: ByteBuffer, context: ChannelHandlerContext, flush: Bool) -> EventLoopFuture<Void> {
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        if self.socket != nil {
+            self.socket?.inPipeline += 1
+            promise.futureResult.whenComplete { _ in self.socket?.inPipeline -= 1 }
+        }
+        if flush {
+            context.writeAndFlush(NIOAny(bytes), promise: promise)
+        } else {
+            context.write(NIOAny(bytes), promise: promise)
+        }
+        return promise.futureResult
+    }
+}

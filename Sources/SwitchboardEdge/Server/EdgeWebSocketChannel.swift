@@ -123,6 +123,7 @@ struct EdgeWebSocketChannel: ServerChildChannel, HTTPChannelHandler {
                     paths: self.configuration.eventStreamPaths,
                     otherwise: upgrades,
                     batchInterval: self.connection.writeBatch,
+                    writesSocketDirectly: self.connection.writesSocketDirectly,
                     logger: logger,
                     responder: streamResponder
                 )

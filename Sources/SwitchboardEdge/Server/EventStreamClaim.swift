@@ -30,6 +30,8 @@ final class EventStreamClaim: ChannelInboundHandler, RemovableChannelHandler {
     let otherwise: any RemovableChannelHandler
     /// How the stream's writes join its event loop's batches (`[limits] write_batch_ms`), as WebSockets' do.
     let batchInterval: WriteBatchInterval
+    /// The connection is plaintext: the stream's writer may write its socket directly.
+    let writesSocketDirectly: Bool
     private var claimed = false
     /// The claimed request's HTTP version, which the answer speaks (an HTTP/1.0 stream is not chunked).
     private var version = HTTPVersion.http1_1
@@ -42,12 +44,14 @@ final class EventStreamClaim: ChannelInboundHandler, RemovableChannelHandler {
         paths: Set<String>,
         otherwise: any RemovableChannelHandler,
         batchInterval: WriteBatchInterval = WriteBatchInterval(),
+        writesSocketDirectly: Bool = false,
         logger: Logger,
         responder: @escaping @Sendable (Request, SwitchboardContext) async throws -> Response
     ) {
         self.paths = paths
         self.otherwise = otherwise
         self.batchInterval = batchInterval
+        self.writesSocketDirectly = writesSocketDirectly
         self.logger = logger
         self.responder = responder
     }
@@ -168,7 +172,12 @@ final class EventStreamClaim: ChannelInboundHandler, RemovableChannelHandler {
             Self.removeHTTPHandling(context.pipeline.syncOperations)
             do {
                 try context.pipeline.syncOperations.addHandler(
-                    EventStreamWriter(stream: stream, framing: chunked ? .chunked : .untilClose, batchInterval: self.batchInterval),
+                    EventStreamWriter(
+                        stream: stream,
+                        framing: chunked ? .chunked : .untilClose,
+                        batchInterval: self.batchInterval,
+                        writesSocketDirectly: self.writesSocketDirectly
+                    ),
                     position: .after(self)
                 )
             } catch {
