@@ -43,9 +43,11 @@ let package = Package(
         .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
     ],
     targets: [
+        .target(name: "CPrefetch"),
         .target(
             name: "SwitchboardCore",
             dependencies: [
+                "CPrefetch",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -54,6 +56,7 @@ let package = Package(
         .target(
             name: "SwitchboardAdapterKit",
             dependencies: [
+                "CPrefetch",
                 "SwitchboardCore",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),

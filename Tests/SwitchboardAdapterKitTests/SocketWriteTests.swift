@@ -249,11 +249,16 @@ private final class InstallOnActive: ChannelInboundHandler, Sendable {
         }
     }
 
-    /// A connected pair of local sockets: the handle a `SocketWrite` is given, and the end that shows what it sent.
-    static func socketPair() -> (handle: Int32, peer: Int32) {
+    /// Runs `body` with a connected pair of local sockets, closed after it: the handle a `SocketWrite` is given, and the
+    /// end that shows what it sent.
+    static func withSocketPair(_ body: (_ handle: Int32, _ peer: Int32) async throws -> Void) async throws {
         var pair: [Int32] = [0, 0]
         _ = socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0, &pair)
-        return (pair[0], pair[1])
+        defer {
+            close(pair[0])
+            close(pair[1])
+        }
+        try await body(pair[0], pair[1])
     }
 
     static func received(_ fd: Int32) -> String {
@@ -264,36 +269,30 @@ private final class InstallOnActive: ChannelInboundHandler, Sendable {
 
     @Test func aHandleWhoseChannelIsInactiveIsNeverWritten() async throws {
         // NIO closes a channel's handle after marking it inactive, and the number may go to another socket at once.
-        let (handle, peer) = Self.socketPair()
-        defer {
-            close(handle)
-            close(peer)
+        try await Self.withSocketPair { handle, peer in
+            let channel = EmbeddedChannel()
+            #expect(!channel.isActive)
+            var bytes = ByteBuffer(string: "late")
+            #expect(!SocketWrite(handle: handle, channel: channel).send(&bytes))
+            #expect(bytes.readableBytes == 4)
+            #expect(Self.received(peer) == "")
         }
-        let channel = EmbeddedChannel()
-        #expect(!channel.isActive)
-        var bytes = ByteBuffer(string: "late")
-        #expect(!SocketWrite(handle: handle, channel: channel).send(&bytes))
-        #expect(bytes.readableBytes == 4)
-        #expect(Self.received(peer) == "")
     }
 
     @Test func whileNIOHoldsAWriteLaterBytesWaitBehindIt() async throws {
-        let (handle, peer) = Self.socketPair()
-        defer {
-            close(handle)
-            close(peer)
+        try await Self.withSocketPair { handle, peer in
+            let channel = EmbeddedChannel()
+            try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
+            var socket = SocketWrite(handle: handle, channel: channel)
+            socket.inPipeline = 1
+            var held = ByteBuffer(string: "second")
+            #expect(!socket.send(&held))
+            #expect(Self.received(peer) == "")
+            socket.inPipeline = 0
+            #expect(socket.send(&held))
+            #expect(held.readableBytes == 0)
+            #expect(Self.received(peer) == "second")
         }
-        let channel = EmbeddedChannel()
-        try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
-        var socket = SocketWrite(handle: handle, channel: channel)
-        socket.inPipeline = 1
-        var held = ByteBuffer(string: "second")
-        #expect(!socket.send(&held))
-        #expect(Self.received(peer) == "")
-        socket.inPipeline = 0
-        #expect(socket.send(&held))
-        #expect(held.readableBytes == 0)
-        #expect(Self.received(peer) == "second")
     }
 
     @Test func aClosedConnectionLetsGoOfItsHandle() async throws {

@@ -1,3 +1,4 @@
+import CPrefetch
 public import NIOCore
 public import NIOWebSocket
 import SwitchboardCore
@@ -298,6 +299,12 @@ public final class WebSocketConnectionHandler: ChannelDuplexHandler, LoopWriter,
     /// on the loop before that batch runs add their frames too, so under load one write carries several messages.
     func wake() {
         self.batch.add(self, interval: self.configuration.writeBatch)
+    }
+
+    /// The session's queue and the channel's state, which the write reads next.
+    func prefetchForWrite() {
+        if let session = self.session { switchboard_prefetch(UInt(bitPattern: ObjectIdentifier(session)), LoopBatch.prefetchLines) }
+        if let channel = self.socket?.channel { switchboard_prefetch(UInt(bitPattern: ObjectIdentifier(channel)), 2) }
     }
 
     /// Writes every queued frame with one flush; after the session ends, its close frame. While the socket is full

@@ -1,0 +1,2 @@
+// The shim is header-only (`switchboard_prefetch` is inline); a C target needs one source file.
+#include "CPrefetch.h"
