@@ -311,7 +311,9 @@ public final class WebSocketConnectionHandler: ChannelDuplexHandler, LoopWriter,
     /// nothing is taken, so the session's bound decides when the client is too slow. Returns the bytes written.
     @discardableResult
     func writeQueued() -> Int {
-        guard let context = self.context, let endpoint = self.endpoint, let session = self.session else { return 0 }
+        // The context and the endpoint are checked here but taken only when needed: a busy loop comes back to each
+        // connection cold, and a direct write touches neither.
+        guard self.context != nil, self.endpoint != nil, let session = self.session else { return 0 }
         let ended = session.takeForWriting(into: &self.taken, writable: self.writable || self.closeSent)
         var wire: ByteBuffer?
         if !self.closeSent {
@@ -326,8 +328,8 @@ public final class WebSocketConnectionHandler: ChannelDuplexHandler, LoopWriter,
         // A small array keeps its storage for the next take.
         self.taken.removeAll(keepingCapacity: self.taken.capacity <= Self.keptFrames)
         guard !self.closeSent else { return 0 }
-        if let wire { self.write(wire, context: context, flush: !ended) }
-        if ended {
+        if let wire { self.write(wire, flush: !ended) }
+        if ended, let endpoint = self.endpoint {
             let (code, reason) = endpoint.closeFrame()
             self.sendClose(code: code, reason: reason)
         }
@@ -336,9 +338,10 @@ public final class WebSocketConnectionHandler: ChannelDuplexHandler, LoopWriter,
 
     /// Writes straight to a plaintext socket when NIO holds nothing for it, and what the socket does not take through
     /// the pipeline, flushed in the same pass unless a close frame follows.
-    private func write(_ bytes: ByteBuffer, context: ChannelHandlerContext, flush: Bool) {
+    private func write(_ bytes: ByteBuffer, flush: Bool) {
         var bytes = bytes
         if self.socket?.send(&bytes) == true { return }
+        guard let context = self.context else { return }
         self.send(bytes, context: context, flush: flush)
     }
 
