@@ -56,31 +56,6 @@ import Testing
         #expect(compressing.allSatisfy { $0.frames == ["z:-:42:0"] })
     }
 
-    @Test func aBucketListsEachSubscribersAddressBesideItForPrefetching() {
-        // A broadcast prefetches the subscriber it reaches a few steps later by its address: the two lists stay aligned
-        // as subscribers of several formats and compressors join in any order.
-        var subscribers = Hub.Subscribers()
-        let text = TextEncoder()
-        let other = OtherEncoder()
-        let compressor = PrefixCompressor()
-        for id in 0..<30 {
-            let subscriber: any Subscriber =
-                switch id % 3 {
-                case 0: TestSubscriber(UInt64(id), encoder: text)
-                case 1: TestSubscriber(UInt64(id), encoder: other)
-                default: CompressingSubscriber(UInt64(id), encoder: text, compressor: compressor)
-                }
-            let added = subscribers.insert(subscriber)
-            #expect(added)
-        }
-        let buckets = subscribers.currentSnapshot().flatMap(\.buckets)
-        #expect(buckets.count == 3)
-        #expect(buckets.reduce(0) { $0 + $1.subscribers.count } == 30)
-        for bucket in buckets {
-            #expect(bucket.addresses == ContiguousArray(bucket.subscribers.map { UInt(bitPattern: ObjectIdentifier($0)) }))
-        }
-    }
-
     @Test func appsDoNotShareChannelsOfTheSameName() {
         let hub = Hub()
         let a = TestSubscriber(1)

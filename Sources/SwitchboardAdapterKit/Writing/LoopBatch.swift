@@ -21,9 +21,9 @@ extension LoopWriter {
 final class LoopBatch: Sendable {
     struct Pending {
         /// Woken since the batch being written was taken: the next batch.
-        var writers: [Woken] = []
+        var writers: [any LoopWriter] = []
         /// The batch being written, a chunk per loop task, and how far it got.
-        var writing: [Woken] = []
+        var writing: [any LoopWriter] = []
         var next = 0
         var scheduled = false
         /// When the last batch started: the next one waits until `interval` after it.
@@ -32,12 +32,6 @@ final class LoopBatch: Sendable {
         /// When the first of `writers` joined, and when the first of `writing` did: the age of the oldest unwritten frame.
         var writersSince: NIODeadline?
         var writingSince: NIODeadline?
-    }
-
-    /// A connection to write, with its writer's address for prefetching (the batch holds the writer alive).
-    struct Woken {
-        let writer: any LoopWriter
-        let address: UInt
     }
 
     /// Connections written per loop task. Between chunks the loop polls its sockets and runs what else waits (a
@@ -66,7 +60,7 @@ final class LoopBatch: Sendable {
     func add(_ writer: any LoopWriter, interval: WriteBatchInterval) {
         let lastRun = self.pending.withLock { pending -> NIODeadline? in
             if pending.writers.isEmpty, pending.writersSince == nil { pending.writersSince = .now() }
-            pending.writers.append(Woken(writer: writer, address: UInt(bitPattern: ObjectIdentifier(writer))))
+            pending.writers.append(writer)
             guard !pending.scheduled else { return nil }
             pending.scheduled = true
             return pending.lastRun
@@ -87,7 +81,7 @@ final class LoopBatch: Sendable {
 
     /// Writes the next chunk of the batch (taking a new batch when the last is done), then goes on in another task.
     func run() {
-        let chunk = self.pending.withLock { pending -> ArraySlice<Woken> in
+        let chunk = self.pending.withLock { pending -> ArraySlice<any LoopWriter> in
             if pending.next >= pending.writing.count {
                 swap(&pending.writing, &pending.writers)
                 pending.writers.removeAll(keepingCapacity: true)
@@ -105,10 +99,10 @@ final class LoopBatch: Sendable {
         // what it points to one step ahead, so their cache misses overlap instead of coming one at a time.
         for index in chunk.indices {
             if index + 2 * Self.prefetchAhead < chunk.endIndex {
-                switchboard_prefetch(chunk[index + 2 * Self.prefetchAhead].address, Self.prefetchLines)
+                switchboard_prefetch(UInt(bitPattern: ObjectIdentifier(chunk[index + 2 * Self.prefetchAhead])), Self.prefetchLines)
             }
-            if index + Self.prefetchAhead < chunk.endIndex { chunk[index + Self.prefetchAhead].writer.prefetchForWrite() }
-            bytes += chunk[index].writer.writeQueued()
+            if index + Self.prefetchAhead < chunk.endIndex { chunk[index + Self.prefetchAhead].prefetchForWrite() }
+            bytes += chunk[index].writeQueued()
         }
         WireTraffic.wrote(bytes)
         let next = self.pending.withLock { pending -> Next in

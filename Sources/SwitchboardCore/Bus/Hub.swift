@@ -66,8 +66,6 @@ public final class Hub: Sendable {
             let compressor: (any FrameCompressor)?
             let compressorID: ObjectIdentifier?
             var subscribers = ContiguousArray<any Subscriber>()
-            /// Each subscriber's address, held alive by `subscribers`: a broadcast prefetches the ones it reaches next.
-            var addresses = ContiguousArray<UInt>()
         }
 
         init(key: ObjectIdentifier?, loop: (any EventLoop)?) {
@@ -80,21 +78,12 @@ public final class Hub: Sendable {
             let encoderID = ObjectIdentifier(Swift.type(of: subscriber.encoder))
             let compressor = subscriber.compressor
             let compressorID = compressor.map { ObjectIdentifier($0) }
-            let address = UInt(bitPattern: ObjectIdentifier(subscriber))
             if let index = self.buckets.firstIndex(where: { $0.encoderID == encoderID && $0.compressorID == compressorID }) {
                 self.buckets[index].subscribers.append(subscriber)
-                self.buckets[index].addresses.append(address)
             } else {
                 let encoder = subscriber.encoder
                 self.buckets.append(
-                    Bucket(
-                        encoder: encoder,
-                        encoderID: encoderID,
-                        compressor: compressor,
-                        compressorID: compressorID,
-                        subscribers: [subscriber],
-                        addresses: [address]
-                    )
+                    Bucket(encoder: encoder, encoderID: encoderID, compressor: compressor, compressorID: compressorID, subscribers: [subscriber])
                 )
             }
         }
@@ -262,10 +251,10 @@ public final class Hub: Sendable {
         if case .presence(let change) = message { presenceChannel = change.channel } else { presenceChannel = nil }
         for bucket in group.buckets {
             guard let frame = cache.prepared(for: message, encoder: bucket.encoder, compressor: bucket.compressor) else { continue }
-            let addresses = bucket.addresses
-            for (index, subscriber) in bucket.subscribers.enumerated() {
-                if index + Self.prefetchAhead < addresses.count {
-                    switchboard_prefetch(addresses[index + Self.prefetchAhead], Self.prefetchLines)
+            let subscribers = bucket.subscribers
+            for (index, subscriber) in subscribers.enumerated() {
+                if index + Self.prefetchAhead < subscribers.count {
+                    switchboard_prefetch(UInt(bitPattern: ObjectIdentifier(subscribers[index + Self.prefetchAhead])), Self.prefetchLines)
                 }
                 if let sender, subscriber.connectionID == sender { continue }
                 if let presenceChannel, !subscriber.hears(presenceOf: presenceChannel) { continue }
