@@ -36,6 +36,8 @@ public final class EventStreamWriter: ChannelInboundHandler, RemovableChannelHan
     // Everything below is touched on the connection's event loop only.
     var socket: SocketWrite?
     private var context: ChannelHandlerContext?
+    /// The loop's batch of writes, which also lends the buffer each write is built in.
+    private var loopBatch: LoopBatch?
     private var taken: [OutgoingFrame] = []
     private var finished = false
     private var ticker: Scheduled<Void>?
@@ -68,7 +70,7 @@ public final class EventStreamWriter: ChannelInboundHandler, RemovableChannelHan
         self.context = context
         if self.writesSocketDirectly { self.socket = SocketWrite.of(context) }
         let loop = context.eventLoop
-        var opening = self.newChunk(capacity: 64, allocator: context.channel.allocator)
+        var opening = self.newChunk(in: context.channel.allocator.buffer(capacity: self.chunkCapacity(64)))
         var first = self.stream.opening()
         opening.writeBuffer(&first)
         self.frame(&opening)
@@ -79,6 +81,7 @@ public final class EventStreamWriter: ChannelInboundHandler, RemovableChannelHan
         // Broadcasts reach the session on any thread; the frames the loop's batch finds leave together. Weak: the
         // session outlives the connection while its subscriptions are given back.
         let batch = LoopBatch.for(loop)
+        self.loopBatch = batch
         let interval = self.batchInterval
         self.stream.session.attachWriter { [weak self] in
             guard let self else { return }
@@ -132,7 +135,7 @@ public final class EventStreamWriter: ChannelInboundHandler, RemovableChannelHan
     /// session's bound decides when the client is too slow. Returns the bytes written.
     @discardableResult
     func writeQueued() -> Int {
-        guard let context = self.context, !self.finished else { return 0 }
+        guard let context = self.context, let loopBatch = self.loopBatch, !self.finished else { return 0 }
         let session = self.stream.session
         // Writability as the last change reported it, kept here (as the WebSocket handler does) so a write does not ask
         // the channel.
@@ -140,15 +143,17 @@ public final class EventStreamWriter: ChannelInboundHandler, RemovableChannelHan
         var written = 0
         if !self.taken.isEmpty {
             let capacity = min(Self.chunkBytes, self.taken.reduce(0) { $0 + $1.bytes.readableBytes + 48 })
-            var batch = self.newChunk(capacity: capacity, allocator: LoopBatch.allocator)
+            var chunk = self.newChunk(in: loopBatch.writeBuffer(capacity: self.chunkCapacity(capacity)))
             var piped = false
             for frame in self.taken {
-                self.stream.append(frame, to: &batch)
-                guard batch.readableBytes >= Self.chunkBytes else { continue }
-                written += self.write(&batch, context: context, piped: &piped)
-                batch = self.newChunk(capacity: capacity, allocator: LoopBatch.allocator)
+                self.stream.append(frame, to: &chunk)
+                guard chunk.readableBytes >= Self.chunkBytes else { continue }
+                written += self.write(&chunk, context: context, piped: &piped)
+                loopBatch.reuse(chunk)
+                chunk = self.newChunk(in: loopBatch.writeBuffer(capacity: self.chunkCapacity(capacity)))
             }
-            if batch.readableBytes > 0 { written += self.write(&batch, context: context, piped: &piped) }
+            if chunk.readableBytes > 0 { written += self.write(&chunk, context: context, piped: &piped) }
+            loopBatch.reuse(chunk)
             self.taken.removeAll(keepingCapacity: self.taken.capacity <= 64)
             if piped { context.flush() }
         }
@@ -167,10 +172,15 @@ public final class EventStreamWriter: ChannelInboundHandler, RemovableChannelHan
         return size
     }
 
-    /// An empty chunk: data written to it lands after room for its size line.
-    private func newChunk(capacity: Int, allocator: ByteBufferAllocator) -> ByteBuffer {
-        guard self.framing == .chunked else { return allocator.buffer(capacity: capacity) }
-        var chunk = allocator.buffer(capacity: Self.sizeLineRoom + capacity + 2)
+    /// The room a chunk of `bytes` of data needs: with chunked framing, its size line and CRLF too.
+    private func chunkCapacity(_ bytes: Int) -> Int {
+        self.framing == .chunked ? Self.sizeLineRoom + bytes + 2 : bytes
+    }
+
+    /// `buffer` (empty) as a chunk: data written to it lands after room for its size line.
+    private func newChunk(in buffer: ByteBuffer) -> ByteBuffer {
+        guard self.framing == .chunked else { return buffer }
+        var chunk = buffer
         chunk.moveWriterIndex(forwardBy: Self.sizeLineRoom)
         chunk.moveReaderIndex(forwardBy: Self.sizeLineRoom)
         return chunk

@@ -1,3 +1,4 @@
+import CPrefetch
 public import NIOCore
 public import SwitchboardCore
 import Synchronization
@@ -80,6 +81,9 @@ public final class Session: Subscriber {
         /// Channels whose presence changes the client did not ask to hear (a JWT subscription without `join_leave`).
         var quietPresence: Set<String> = []
 
+        /// Where the queue's elements start: its storage, which a delivery appends to and a write takes.
+        var queueAddress: UInt { self.queue.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) } }
+
         /// Queues one frame (a delivery's path: no array is made for it).
         mutating func push(_ frame: OutgoingFrame, limits: Limits) -> Wake? {
             if self.writer == nil, self.waiter != nil { return self.push([frame], limits: limits) }
@@ -133,21 +137,26 @@ public final class Session: Subscriber {
         var bytes: Int
     }
 
-    public let connectionID: ConnectionID
-    public let encoder: any FrameEncoder
-    /// The app this connection belongs to.
-    public let app: App
+    // What a delivery reads is declared first, so it sits in the object's first cache lines: those the hub and the
+    // write batch prefetch (`Hub.prefetchLines`). The app, large and cold, comes last.
+    private let state = Mutex(State())
+    /// Where the queue's elements are (`State.queueAddress`), kept beside the lock for `prefetchQueue`, which reads it
+    /// without the lock: a stale address only fetches a line for nothing.
+    private let queueAddress = Atomic<UInt>(0)
     /// The most frames queued before the session is closed as too slow.
     public let maxQueuedFrames: Int
     /// The most bytes queued (or held back during recovery) before the session is closed as too slow.
     public let maxQueuedBytes: Int
     var limits: Limits { Limits(frames: self.maxQueuedFrames, bytes: self.maxQueuedBytes) }
+    public let connectionID: ConnectionID
+    public let encoder: any FrameEncoder
     /// Compresses the session's frames when the client agreed to permessage-deflate; nil sends them plain.
     public let compressor: (any FrameCompressor)?
     /// The event loop of the connection's socket: broadcasts queue here from that loop (`Subscriber.eventLoop`).
     public let eventLoop: (any EventLoop)?
     private let loopBroadcasts: LoopBroadcasts?
-    private let state = Mutex(State())
+    /// The app this connection belongs to.
+    public let app: App
 
     /// Creates a session for a connection of `app` speaking `encoder`'s wire format; with `compressor`, frames
     /// it compresses go out compressed (broadcasts are compressed once by the hub, for every session sharing it).
@@ -240,6 +249,7 @@ public final class Session: Subscriber {
                 return (.queued, nil)
             }
             let wake = state.push(frame, limits: self.limits)
+            self.queueAddress.store(state.queueAddress, ordering: .relaxed)
             return (state.end == .tooSlow ? .overflow : .queued, wake)
         }
         Self.run(wake)
@@ -277,6 +287,7 @@ public final class Session: Subscriber {
             guard writable || ended else { return (false, []) }
             swap(&state.queue, &frames)
             state.queuedBytes = 0
+            self.queueAddress.store(state.queueAddress, ordering: .relaxed)
             var waiters: [CheckedContinuation<Bool, Never>] = []
             if !state.drainWaiters.isEmpty { swap(&waiters, &state.drainWaiters) }
             return (ended, waiters)
@@ -305,6 +316,12 @@ public final class Session: Subscriber {
                 if state.left[channel] == leave { state.left[channel] = nil }
             }
         }
+    }
+
+    public func prefetchQueue() {
+        // The array's header (its count and capacity) sits just before its elements; two lines take in both.
+        let elements = self.queueAddress.load(ordering: .relaxed)
+        if elements != 0 { switchboard_prefetch(elements &- 32, 2) }
     }
 
     public func hears(presenceOf channel: String) -> Bool {

@@ -40,12 +40,8 @@ public final class WebSocketConnectionHandler: ChannelDuplexHandler, LoopWriter,
         public init() {}
     }
 
-    /// Taken when the handler is added: the upgrade request and its context are let go once the endpoint is open.
-    var opener: WebSocketOpener?
-    let configuration: Configuration
-    let eventLoop: any EventLoop
-    /// Permessage-deflate agreed at the upgrade: the client may send compressed messages.
-    var inflater: MessageInflater?
+    // What a write and a wake-up read is declared first, so it sits in the object's first cache lines: those the write
+    // batch prefetches (`LoopBatch.prefetchLines`). The opener, large and let go after the upgrade, comes later.
     var context: ChannelHandlerContext?
     var endpoint: (any WebSocketEndpoint)?
     /// The endpoint's session, kept so a write does not ask the endpoint for it.
@@ -54,17 +50,27 @@ public final class WebSocketConnectionHandler: ChannelDuplexHandler, LoopWriter,
     var taken: [OutgoingFrame] = []
     /// The most frames whose array a connection keeps between writes.
     static let keptFrames = 64
-    var assembler = WebSocketMessageAssembler(maxSize: 1 << 20)
-    let inbox: Inbox
     /// The server's close frame is out: nothing else is written, and the client's close ends the socket.
     var closeSent = false
+    /// The socket takes more bytes (NIO's writability, kept here so a write does not ask the channel).
+    var writable = true
+    /// This loop's batch of writes, which other threads' wake-ups join.
+    let batch: LoopBatch
+    /// The plaintext socket, written directly while NIO holds nothing for it; nil over TLS.
+    var socket: SocketWrite?
+    let configuration: Configuration
     /// Client messages are still wanted (not after a violation, the client's close or the endpoint's refusal).
     var reading = true
     var heardSincePing = true
     var readsPaused = false
-    /// The socket takes more bytes (NIO's writability, kept here so a write does not ask the channel).
-    var writable = true
     var pendingRead = false
+    /// Taken when the handler is added: the upgrade request and its context are let go once the endpoint is open.
+    var opener: WebSocketOpener?
+    let eventLoop: any EventLoop
+    /// Permessage-deflate agreed at the upgrade: the client may send compressed messages.
+    var inflater: MessageInflater?
+    var assembler = WebSocketMessageAssembler(maxSize: 1 << 20)
+    let inbox: Inbox
     /// The next ping, or the check that the client answered the last one.
     var pingTimer: Scheduled<Void>?
     /// After the server's close frame: the wait for it to be written, then for the client's answer.
@@ -72,10 +78,6 @@ public final class WebSocketConnectionHandler: ChannelDuplexHandler, LoopWriter,
     /// The endpoint's own timers (`WebSocketLink.schedule`), by id; empty for most connections.
     var timers: [Int: Scheduled<Void>] = [:]
     var nextTimer = 0
-    /// This loop's batch of writes, which other threads' wake-ups join.
-    let batch: LoopBatch
-    /// The plaintext socket, written directly while NIO holds nothing for it; nil over TLS.
-    var socket: SocketWrite?
     /// The client's frames against `maxFramesPerSecond`.
     var frames: TokenBucket
 
@@ -307,6 +309,9 @@ public final class WebSocketConnectionHandler: ChannelDuplexHandler, LoopWriter,
         if let channel = self.socket?.channel { switchboard_prefetch(UInt(bitPattern: ObjectIdentifier(channel)), 2) }
     }
 
+    /// The session's queued frames, which the write takes next.
+    func prefetchQueue() { self.session?.prefetchQueue() }
+
     /// Writes every queued frame with one flush; after the session ends, its close frame. While the socket is full
     /// nothing is taken, so the session's bound decides when the client is too slow. Returns the bytes written.
     @discardableResult
@@ -316,19 +321,26 @@ public final class WebSocketConnectionHandler: ChannelDuplexHandler, LoopWriter,
         guard self.context != nil, self.endpoint != nil, let session = self.session else { return 0 }
         let ended = session.takeForWriting(into: &self.taken, writable: self.writable || self.closeSent)
         var wire: ByteBuffer?
+        var joined = false
         if !self.closeSent {
             if self.taken.count == 1 {
                 let frame = self.taken[0]
                 wire = frame.wire ?? ServerFrame.text(frame.bytes, compressed: frame.compressed)
             } else if self.taken.count > 1 {
-                wire = Self.join(self.taken, allocator: LoopBatch.allocator)
+                var buffer = self.batch.writeBuffer(capacity: Self.joinedSize(self.taken))
+                Self.join(self.taken, into: &buffer)
+                wire = buffer
+                joined = true
             }
         }
         // Emptied before the pipeline sees the write: a writability change during the flush writes again from here.
         // A small array keeps its storage for the next take.
         self.taken.removeAll(keepingCapacity: self.taken.capacity <= Self.keptFrames)
         guard !self.closeSent else { return 0 }
-        if let wire { self.write(wire, flush: !ended) }
+        if let wire {
+            self.write(wire, flush: !ended)
+            if joined { self.batch.reuse(wire) }
+        }
         if ended, let endpoint = self.endpoint {
             let (code, reason) = endpoint.closeFrame()
             self.sendClose(code: code, reason: reason)
@@ -353,10 +365,7 @@ public final class WebSocketConnectionHandler: ChannelDuplexHandler, LoopWriter,
 
     /// Several frames as one buffer: copying a hundred bytes costs less than a pipeline write per frame, and the
     /// socket gets them in one `write`.
-    static func join(_ frames: [OutgoingFrame], allocator: ByteBufferAllocator) -> ByteBuffer {
-        var size = 0
-        for frame in frames { size += frame.wire?.readableBytes ?? (frame.bytes.readableBytes + 10) }
-        var joined = allocator.buffer(capacity: size)
+    static func join(_ frames: [OutgoingFrame], into joined: inout ByteBuffer) {
         for frame in frames {
             if let wire = frame.wire {
                 joined.writeImmutableBuffer(wire)
@@ -365,7 +374,13 @@ public final class WebSocketConnectionHandler: ChannelDuplexHandler, LoopWriter,
                 joined.writeImmutableBuffer(frame.bytes)
             }
         }
-        return joined
+    }
+
+    /// The bytes `join` writes for `frames`, at most (a frame without its wire form gets the largest header).
+    static func joinedSize(_ frames: [OutgoingFrame]) -> Int {
+        var size = 0
+        for frame in frames { size += frame.wire?.readableBytes ?? (frame.bytes.readableBytes + 10) }
+        return size
     }
 
     public func channelWritabilityChanged(context: ChannelHandlerContext) {

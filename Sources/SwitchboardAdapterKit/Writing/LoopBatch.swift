@@ -9,10 +9,13 @@ protocol LoopWriter: AnyObject, Sendable {
     func writeQueued() -> Int
     /// Starts fetching what `writeQueued` reads beyond the writer itself (its session, its channel), without waiting.
     func prefetchForWrite()
+    /// Starts fetching the frames the write takes (its session's queue), once the session is on its way.
+    func prefetchQueue()
 }
 
 extension LoopWriter {
     func prefetchForWrite() {}
+    func prefetchQueue() {}
 }
 
 /// The connections woken on one event loop since its last batch ran: a broadcast to many connections schedules one
@@ -50,11 +53,34 @@ final class LoopBatch: Sendable {
 
     /// How many connections ahead of its write a batch prefetches one (`run`), and how many cache lines of each.
     static let prefetchAhead = 4
-    static let prefetchLines: Int32 = 4
+    static let prefetchLines: Int32 = 3
+
+    /// The largest buffer a loop keeps between writes (`reuse`): a write that joined a long backlog lets its buffer go.
+    static let spareCapacity = 64 * 1024
 
     let eventLoop: any EventLoop
     let pending = Mutex(Pending())
-    init(eventLoop: any EventLoop) { self.eventLoop = eventLoop }
+    /// The buffer the loop's last write handed back (`reuse`), for the next one to build its bytes in.
+    private let spare: NIOLoopBoundBox<ByteBuffer?>
+    init(eventLoop: any EventLoop) {
+        self.eventLoop = eventLoop
+        self.spare = .makeEmptyBox(valueType: ByteBuffer.self, eventLoop: eventLoop)
+    }
+
+    /// An empty buffer with room for `capacity` bytes, for a writer on this loop to build a write in: the one the last
+    /// write handed back when there is one, so a busy loop does not allocate and free a buffer per write.
+    func writeBuffer(capacity: Int) -> ByteBuffer {
+        guard var buffer = self.spare.value.take() else { return Self.allocator.buffer(capacity: capacity) }
+        buffer.clear(minimumCapacity: capacity)
+        return buffer
+    }
+
+    /// Hands back a buffer from `writeBuffer` once its bytes went out. Reusing one that NIO still holds is safe: the
+    /// next `clear` finds it shared and starts new storage, as ByteBuffer copies on write.
+    func reuse(_ buffer: ByteBuffer) {
+        guard buffer.capacity <= Self.spareCapacity else { return }
+        self.spare.value = buffer
+    }
 
     /// Adds `writer` to the next batch, which runs at once, or `interval` after the last one when that is later.
     func add(_ writer: any LoopWriter, interval: WriteBatchInterval) {
@@ -95,13 +121,15 @@ final class LoopBatch: Sendable {
             return pending.writing[pending.next..<end]
         }
         var bytes = 0
-        // A busy loop's connections are cold when it comes back to them: each is fetched two steps ahead of its write,
-        // what it points to one step ahead, so their cache misses overlap instead of coming one at a time.
+        // A busy loop's connections are cold when it comes back to them: each is fetched three steps ahead of its
+        // write, what it points to two steps ahead, and its queued frames one step ahead, so their cache misses overlap
+        // instead of coming one at a time.
         for index in chunk.indices {
             if index + 2 * Self.prefetchAhead < chunk.endIndex {
                 switchboard_prefetch(UInt(bitPattern: ObjectIdentifier(chunk[index + 2 * Self.prefetchAhead])), Self.prefetchLines)
             }
             if index + Self.prefetchAhead < chunk.endIndex { chunk[index + Self.prefetchAhead].prefetchForWrite() }
+            if index + Self.prefetchAhead / 2 < chunk.endIndex { chunk[index + Self.prefetchAhead / 2].prefetchQueue() }
             bytes += chunk[index].writeQueued()
         }
         WireTraffic.wrote(bytes)

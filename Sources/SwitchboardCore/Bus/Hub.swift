@@ -241,8 +241,12 @@ public final class Hub: Sendable {
 
     /// How far ahead a broadcast prefetches its subscribers, and how much of each: a subscriber's object is cold by
     /// the time a busy loop comes back to it, and fetching the next ones while queuing on this one hides their misses.
+    /// Three lines hold what a delivery reads (a session declares its queue's state first); more only crowd the misses.
     static let prefetchAhead = 6
-    static let prefetchLines: Int32 = 6
+    static let prefetchLines: Int32 = 3
+    /// How far ahead the subscriber's queue is fetched (`Subscriber.prefetchQueue`): its address is read from the
+    /// subscriber's lines fetched three steps before.
+    static let prefetchQueueAhead = 3
 
     private static func deliver(_ message: BusMessage, to group: LoopGroup, cache: inout FrameCache) {
         let sender = message.sender
@@ -256,6 +260,7 @@ public final class Hub: Sendable {
                 if index + Self.prefetchAhead < subscribers.count {
                     switchboard_prefetch(UInt(bitPattern: ObjectIdentifier(subscribers[index + Self.prefetchAhead])), Self.prefetchLines)
                 }
+                if index + Self.prefetchQueueAhead < subscribers.count { subscribers[index + Self.prefetchQueueAhead].prefetchQueue() }
                 if let sender, subscriber.connectionID == sender { continue }
                 if let presenceChannel, !subscriber.hears(presenceOf: presenceChannel) { continue }
                 subscriber.deliver(frame, of: message)

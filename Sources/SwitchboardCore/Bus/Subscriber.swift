@@ -59,6 +59,9 @@ public protocol Subscriber: AnyObject, Sendable {
     /// Whether presence changes of `channel` are wanted (a JWT subscription hears joins and leaves only when it asked);
     /// asked once per presence broadcast, never for a publication.
     func hears(presenceOf channel: String) -> Bool
+    /// Starts fetching the queue the next delivery appends to, without waiting: the hub calls it a few subscribers
+    /// ahead, once the subscriber's own first cache lines are on their way.
+    func prefetchQueue()
 }
 
 /// One broadcast's frame for one wire format (and compressor), shared by every subscriber that takes it.
@@ -101,6 +104,9 @@ extension Subscriber {
 
     /// Every presence change is wanted unless the subscriber says otherwise.
     public func hears(presenceOf channel: String) -> Bool { true }
+
+    /// Nothing to fetch unless the subscriber keeps its queue apart from itself.
+    public func prefetchQueue() {}
 
     /// A subscriber without a compressor only ever takes the plain frame.
     @discardableResult
