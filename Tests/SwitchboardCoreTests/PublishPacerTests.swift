@@ -20,6 +20,39 @@ private final class CountedBacklog: WriteBacklog {
     }
 }
 
+/// A backlog that tells its listeners only when the test says its lag fell, and counts how often it is asked to.
+private final class SignalledBacklog: WriteBacklog {
+    let value: Mutex<Duration>
+    let listeners = Mutex<[@Sendable () -> Void]>([])
+    let requestCount = Atomic<Int>(0)
+    var requests: Int { self.requestCount.load(ordering: .relaxed) }
+    init(_ lag: Duration) { self.value = Mutex(lag) }
+    func lag() -> Duration { self.value.withLock { $0 } }
+    func set(_ lag: Duration) { self.value.withLock { $0 = lag } }
+
+    func whenLagMayFall(_ body: @escaping @Sendable () -> Void) {
+        self.requestCount.add(1, ordering: .relaxed)
+        self.listeners.withLock { $0.append(body) }
+    }
+
+    /// Sets the lag and tells those listening, as a loop does when it finishes a batch.
+    func fall(to lag: Duration) {
+        self.set(lag)
+        let called = self.listeners.withLock { listeners in
+            defer { listeners.removeAll() }
+            return listeners
+        }
+        for body in called { body() }
+    }
+}
+
+/// Set once a held publish went on.
+private final class Released: Sendable {
+    let value = Atomic<Bool>(false)
+    var isSet: Bool { self.value.load(ordering: .relaxed) }
+    func set() { self.value.store(true, ordering: .relaxed) }
+}
+
 @Suite struct PublishPacerTests {
     private func elapsed(_ work: () async throws -> Void) async rethrows -> Duration {
         let clock = ContinuousClock()
@@ -110,5 +143,73 @@ private final class CountedBacklog: WriteBacklog {
         #expect(waited >= .milliseconds(100))
         #expect(waited < .seconds(30))
         _ = try? await turnOff.value
+    }
+
+    @Test func aHeldPublishIsLookedAtWhenTheBacklogSaysItsLagFellNotOnAClock() async throws {
+        let backlog = SignalledBacklog(.seconds(1))
+        let pacer = PublishPacer(backlog: backlog, limit: .milliseconds(40), maxWait: .seconds(60))
+        let released = Released()
+        let waited = try await self.elapsed {
+            let publish = Task {
+                await pacer.pace()
+                released.set()
+            }
+            try await Self.until { backlog.requests > 0 }
+            // The lag falls without a word: a pacer that read it on a clock would let the publish go within a tick.
+            backlog.set(.zero)
+            try await Task.sleep(for: .milliseconds(150))
+            #expect(!released.isSet)
+            backlog.fall(to: .zero)
+            await publish.value
+        }
+        #expect(released.isSet)
+        #expect(waited < .seconds(30))
+    }
+
+    @Test func manyHeldPublishesAskTheBacklogOnceAndAllGoOnWhenItsLagFalls() async throws {
+        let backlog = SignalledBacklog(.seconds(1))
+        let pacer = PublishPacer(backlog: backlog, limit: .milliseconds(40), maxWait: .seconds(60))
+        let waited = try await self.elapsed {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<200 { group.addTask { await pacer.pace() } }
+                try await Self.until { backlog.requests > 0 }
+                try await Task.sleep(for: .milliseconds(100))
+                #expect(backlog.requests == 1)
+                backlog.fall(to: .zero)
+                try await group.waitForAll()
+            }
+        }
+        #expect(waited < .seconds(30))
+    }
+
+    @Test func aFallThatLeavesTheLagTooLongKeepsThePublishHeldAndListening() async throws {
+        let backlog = SignalledBacklog(.seconds(1))
+        let pacer = PublishPacer(backlog: backlog, limit: .milliseconds(40), maxWait: .seconds(60))
+        let released = Released()
+        let publish = Task {
+            await pacer.pace()
+            released.set()
+        }
+        try await Self.until { backlog.requests > 0 }
+        backlog.fall(to: .milliseconds(500))
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(!released.isSet)
+        #expect(backlog.requests == 2)
+        backlog.fall(to: .milliseconds(10))
+        await publish.value
+        #expect(released.isSet)
+    }
+
+    /// Waits until `condition` holds, for ten seconds at most.
+    private static func until(_ condition: () -> Bool) async throws {
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(10)
+        while !condition() {
+            guard clock.now < deadline else {
+                Issue.record("timed out")
+                return
+            }
+            try await Task.sleep(for: .milliseconds(2))
+        }
     }
 }

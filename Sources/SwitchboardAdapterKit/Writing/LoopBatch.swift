@@ -20,7 +20,7 @@ extension LoopWriter {
 
 /// The connections woken on one event loop since its last batch ran: a broadcast to many connections schedules one
 /// task per event loop instead of one cross-thread task per connection, and every connection a loop has yet to write
-/// counts in its lag (`LoopWriteBacklog`), which paces publishers.
+/// counts in its lag (`LoopWriteBacklog`), which paces publishers; the end of a batch, when the lag falls, tells them.
 final class LoopBatch: Sendable {
     struct Pending {
         /// Woken since the batch being written was taken: the next batch.
@@ -146,8 +146,10 @@ final class LoopBatch: Sendable {
         }
         switch next {
         case .chunk: self.eventLoop.scheduleTask(in: Self.yieldToSockets) { self.run() }
-        case .batch(let deadline): self.start(at: deadline)
-        case .idle: break
+        case .batch(let deadline):
+            LoopWriteBacklog.lagMayHaveFallen()
+            self.start(at: deadline)
+        case .idle: LoopWriteBacklog.lagMayHaveFallen()
         }
     }
 

@@ -13,4 +13,27 @@ public struct LoopWriteBacklog: WriteBacklog {
         let worst = LoopBatch.batches.reduce(TimeAmount.zero) { max($0, $1.lag(now: now)) }
         return .nanoseconds(worst.nanoseconds)
     }
+
+    /// A loop's lag falls only when it finishes a batch (`LoopBatch.run`), which calls `lagMayHaveFallen`.
+    public func whenLagMayFall(_ body: @escaping @Sendable () -> Void) {
+        Self.listeners.withLock { listeners in
+            listeners.append(body)
+            Self.listening.store(true, ordering: .releasing)
+        }
+    }
+
+    /// Who waits to hear that a batch ended, and whether anyone does: a batch reads the flag alone when nobody does.
+    private static let listeners = Mutex<[@Sendable () -> Void]>([])
+    private static let listening = Atomic<Bool>(false)
+
+    /// Tells those waiting that a loop finished a batch, once each.
+    static func lagMayHaveFallen() {
+        guard Self.listening.load(ordering: .acquiring) else { return }
+        let called = Self.listeners.withLock { listeners -> [@Sendable () -> Void] in
+            Self.listening.store(false, ordering: .relaxed)
+            defer { listeners.removeAll(keepingCapacity: true) }
+            return listeners
+        }
+        for body in called { body() }
+    }
 }

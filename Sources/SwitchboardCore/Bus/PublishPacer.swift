@@ -9,8 +9,6 @@ public struct PublishPacer: Sendable {
     /// The lag allowed now (`[limits] publish_lag_ms`, which a reload may change); zero never waits.
     public let limit: @Sendable () -> Duration
     public let maxWait: Duration
-    /// How often the lag is read while publishes are held.
-    static let tick = Duration.milliseconds(1)
     private let room = WaitingRoom()
 
     /// A pacer over `backlog` that waits while it lags more than `limit()`, for `maxWait` at most.
@@ -33,28 +31,45 @@ public struct PublishPacer: Sendable {
         guard limit > .zero, self.backlog.lag() > limit else { return }
         let deadline = ContinuousClock.now + self.maxWait
         await withCheckedContinuation { continuation in
-            if self.room.hold(continuation, until: deadline) { self.watch() }
+            if self.room.hold(continuation, until: deadline) { self.timeOut() }
+            self.listen()
         }
     }
 
-    /// One task reads the lag each tick for every held publish, so a thousand clients waiting cost what one does (a
-    /// sleeping task per publish would wake a thousand times a tick); it ends when none is held.
-    private func watch() {
+    /// Asks the backlog to say when its lag may fall, one request at a time, then reads the lag: a fall between the read
+    /// that held a publish and the request is not missed. The held publishes are looked at once per batch of writes, not
+    /// once per publish or per millisecond.
+    private func listen() {
+        guard self.room.startListening() else { return }
+        self.backlog.whenLagMayFall {
+            self.room.stopListening()
+            self.releaseIfCaughtUp()
+        }
+        self.releaseIfCaughtUp()
+    }
+
+    private func releaseIfCaughtUp() {
+        let limit = self.limit()
+        let caughtUp = limit <= .zero || self.backlog.lag() <= limit
+        let (released, left) = self.room.release(all: caughtUp, now: .now)
+        for continuation in released { continuation.resume() }
+        if left { self.listen() }
+    }
+
+    /// Lets held publishes go at their deadlines when the lag stays long: one task sleeps until the earliest, while
+    /// any is held.
+    private func timeOut() {
         Task {
-            var more = true
-            while more {
-                try? await Task.sleep(for: Self.tick)
-                let limit = self.limit()
-                let caughtUp = limit <= .zero || self.backlog.lag() <= limit
-                let (released, left) = self.room.release(all: caughtUp, now: .now)
+            while let deadline = self.room.earliestDeadline() {
+                try? await Task.sleep(until: deadline, clock: .continuous)
+                let (released, _) = self.room.release(all: false, now: .now)
                 for continuation in released { continuation.resume() }
-                more = left
             }
         }
     }
 }
 
-/// The publishes a pacer holds, and whether a task is watching the lag for them.
+/// The publishes a pacer holds, whether it waits to hear from the backlog, and whether a task times them out.
 private final class WaitingRoom: Sendable {
     private struct Held {
         let continuation: CheckedContinuation<Void, Never>
@@ -63,22 +78,43 @@ private final class WaitingRoom: Sendable {
 
     private struct State {
         var held: [Held] = []
-        var watched = false
+        var listening = false
+        var timed = false
     }
 
     private let state = Mutex(State())
 
-    /// Holds a publish until `deadline` at most; true when no task watches yet, so the caller starts one.
+    /// Holds a publish until `deadline` at most; true when no task times the held ones out yet, so the caller starts one.
     func hold(_ continuation: CheckedContinuation<Void, Never>, until deadline: ContinuousClock.Instant) -> Bool {
         self.state.withLock { state in
             state.held.append(Held(continuation: continuation, deadline: deadline))
-            defer { state.watched = true }
-            return !state.watched
+            defer { state.timed = true }
+            return !state.timed
         }
     }
 
-    /// Takes every held publish when `all`, else those whose wait is over; `left` is false once none is held, and the
-    /// watcher then stops (the next `hold` starts another).
+    /// True when nobody listens to the backlog yet, so the caller does.
+    func startListening() -> Bool {
+        self.state.withLock { state in
+            defer { state.listening = true }
+            return !state.listening
+        }
+    }
+
+    func stopListening() {
+        self.state.withLock { $0.listening = false }
+    }
+
+    /// The first deadline of those held (they are held in the order of their deadlines); nil, and the timing task
+    /// stops, once none is held.
+    func earliestDeadline() -> ContinuousClock.Instant? {
+        self.state.withLock { state in
+            state.timed = !state.held.isEmpty
+            return state.held.first?.deadline
+        }
+    }
+
+    /// Takes every held publish when `all`, else those whose wait is over; `left` is true while any is still held.
     func release(all: Bool, now: ContinuousClock.Instant) -> (released: [CheckedContinuation<Void, Never>], left: Bool) {
         self.state.withLock { state in
             var released: [CheckedContinuation<Void, Never>] = []
@@ -87,8 +123,7 @@ private final class WaitingRoom: Sendable {
                 released.append(held.continuation)
                 return true
             }
-            state.watched = !state.held.isEmpty
-            return (released, state.watched)
+            return (released, !state.held.isEmpty)
         }
     }
 }

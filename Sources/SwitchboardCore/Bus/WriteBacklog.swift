@@ -5,4 +5,18 @@
 public protocol WriteBacklog: Sendable {
     /// The age of the oldest frame queued for a writer that has not yet written it; zero when every writer is idle.
     func lag() -> Duration
+
+    /// Calls `body` once, when the lag may have fallen (a writer finished a batch), so held publishes are looked at
+    /// when something changed instead of on a clock.
+    func whenLagMayFall(_ body: @escaping @Sendable () -> Void)
+}
+
+extension WriteBacklog {
+    /// A backlog that cannot tell when its lag falls is read again after a millisecond.
+    public func whenLagMayFall(_ body: @escaping @Sendable () -> Void) {
+        Task {
+            try? await Task.sleep(for: .milliseconds(1))
+            body()
+        }
+    }
 }
