@@ -6,9 +6,14 @@ import Testing
 /// A backlog whose lag the test sets.
 private final class SetBacklog: WriteBacklog {
     let value: Mutex<Duration>
-    init(_ lag: Duration) { self.value = Mutex(lag) }
+    let pass: Mutex<Duration>
+    init(_ lag: Duration, pass: Duration = .zero) {
+        self.value = Mutex(lag)
+        self.pass = Mutex(pass)
+    }
     func lag() -> Duration { self.value.withLock { $0 } }
     func set(_ lag: Duration) { self.value.withLock { $0 = lag } }
+    func passTime() -> Duration { self.pass.withLock { $0 } }
 }
 
 /// A backlog that lags a minute and counts how often it is read.
@@ -198,6 +203,29 @@ private final class Released: Sendable {
         backlog.fall(to: .milliseconds(10))
         await publish.value
         #expect(released.isSet)
+    }
+
+    @Test func onceOnePassOfWritesOutlastsTheLimitAPublishGoesOnOnlyWithinATenthOfIt() async {
+        let short = PublishPacer(
+            backlog: SetBacklog(.milliseconds(10), pass: .milliseconds(30)),
+            limit: .milliseconds(40),
+            maxWait: .milliseconds(200)
+        )
+        #expect(await self.elapsed { await short.pace() } < .milliseconds(150))
+        // The same lag, behind a fan-out whose passes take longer than the limit: a publish now would miss the
+        // connections already written.
+        let long = PublishPacer(
+            backlog: SetBacklog(.milliseconds(10), pass: .milliseconds(100)),
+            limit: .milliseconds(40),
+            maxWait: .milliseconds(200)
+        )
+        #expect(await self.elapsed { await long.pace() } >= .milliseconds(200))
+        let nearTheStart = PublishPacer(
+            backlog: SetBacklog(.milliseconds(3), pass: .milliseconds(100)),
+            limit: .milliseconds(40),
+            maxWait: .milliseconds(200)
+        )
+        #expect(await self.elapsed { await nearTheStart.pace() } < .milliseconds(150))
     }
 
     /// Waits until `condition` holds, for ten seconds at most.

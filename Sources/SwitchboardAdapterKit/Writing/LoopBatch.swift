@@ -35,6 +35,8 @@ final class LoopBatch: Sendable {
         /// When the first of `writers` joined, and when the first of `writing` did: the age of the oldest unwritten frame.
         var writersSince: NIODeadline?
         var writingSince: NIODeadline?
+        /// How long this loop's recent batches took, from taken to written.
+        var passes = LongestRecentPass()
     }
 
     /// Connections written per loop task. Between chunks the loop polls its sockets and runs what else waits (a
@@ -135,6 +137,8 @@ final class LoopBatch: Sendable {
         WireTraffic.wrote(bytes)
         let next = self.pending.withLock { pending -> Next in
             guard pending.next >= pending.writing.count else { return .chunk }
+            let now = NIODeadline.now()
+            pending.passes.record(now - pending.lastRun, at: now)
             pending.writing.removeAll(keepingCapacity: true)
             pending.next = 0
             pending.writingSince = nil
@@ -167,6 +171,11 @@ final class LoopBatch: Sendable {
             guard let since = pending.writingSince ?? pending.writersSince else { return .zero }
             return now - since
         }
+    }
+
+    /// The longest batch this loop finished lately (`LongestRecentPass`).
+    func longestRecentPass(now: NIODeadline) -> TimeAmount {
+        self.pending.withLock { $0.passes.longest(at: now) }
     }
 
     static let batches = PerEventLoop { LoopBatch(eventLoop: $0) }

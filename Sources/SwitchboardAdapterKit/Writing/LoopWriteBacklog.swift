@@ -14,6 +14,12 @@ public struct LoopWriteBacklog: WriteBacklog {
         return .nanoseconds(worst.nanoseconds)
     }
 
+    public func passTime() -> Duration {
+        let now = NIODeadline.now()
+        let longest = LoopBatch.batches.reduce(TimeAmount.zero) { max($0, $1.longestRecentPass(now: now)) }
+        return .nanoseconds(longest.nanoseconds)
+    }
+
     /// A loop's lag falls only when it finishes a batch (`LoopBatch.run`), which calls `lagMayHaveFallen`.
     public func whenLagMayFall(_ body: @escaping @Sendable () -> Void) {
         Self.listeners.withLock { listeners in

@@ -28,7 +28,7 @@ public struct PublishPacer: Sendable {
     /// A cancelled caller waits like any other: the publish is already out, and only its answer is held.
     public func pace() async {
         let limit = self.limit()
-        guard limit > .zero, self.backlog.lag() > limit else { return }
+        guard limit > .zero, !self.caughtUp(limit: limit) else { return }
         let deadline = ContinuousClock.now + self.maxWait
         await withCheckedContinuation { continuation in
             if self.room.hold(continuation, until: deadline) { self.timeOut() }
@@ -50,10 +50,20 @@ public struct PublishPacer: Sendable {
 
     private func releaseIfCaughtUp() {
         let limit = self.limit()
-        let caughtUp = limit <= .zero || self.backlog.lag() <= limit
+        let caughtUp = limit <= .zero || self.caughtUp(limit: limit)
         let (released, left) = self.room.release(all: caughtUp, now: .now)
         for continuation in released { continuation.resume() }
         if left { self.listen() }
+    }
+
+    /// Whether the writes lag little enough for a publish to go on. Once one pass of writes alone takes longer than
+    /// the limit (a fan-out to many thousands), a publish let in mid-pass misses the connections already written, which
+    /// then wait a whole further pass for it: publishes go on only near a pass's start then, within a tenth of the limit.
+    private func caughtUp(limit: Duration) -> Bool {
+        let lag = self.backlog.lag()
+        if lag <= limit / 10 { return true }
+        if lag > limit { return false }
+        return self.backlog.passTime() <= limit
     }
 
     /// Lets held publishes go at their deadlines when the lag stays long: one task sleeps until the earliest, while
