@@ -148,13 +148,12 @@ final class LoopBatch: Sendable {
             }
             return .batch(pending.lastRun + pending.interval)
         }
-        switch next {
-        case .chunk: self.eventLoop.scheduleTask(in: Self.yieldToSockets) { self.run() }
-        case .batch(let deadline):
-            LoopWriteBacklog.lagMayHaveFallen()
-            self.start(at: deadline)
-        case .idle: LoopWriteBacklog.lagMayHaveFallen()
+        if case .chunk = next {
+            self.eventLoop.scheduleTask(in: Self.yieldToSockets) { self.run() }
+            return
         }
+        LoopWriteBacklog.lagMayHaveFallen()
+        if case .batch(let deadline) = next { self.start(at: deadline) }
     }
 
     /// What follows a chunk: the rest of its batch, the next batch, or nothing until a connection is woken.

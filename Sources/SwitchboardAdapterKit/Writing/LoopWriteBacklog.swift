@@ -8,16 +8,19 @@ public struct LoopWriteBacklog: WriteBacklog {
     public init() {}
 
     public func lag() -> Duration {
-        let now = NIODeadline.now()
-        // Read in place, not copied out: every publish asks. A batch's own lock never waits for this one.
-        let worst = LoopBatch.batches.reduce(TimeAmount.zero) { max($0, $1.lag(now: now)) }
-        return .nanoseconds(worst.nanoseconds)
+        Self.furthest { $0.lag(now: $1) }
     }
 
     public func passTime() -> Duration {
+        Self.furthest { $0.longestRecentPass(now: $1) }
+    }
+
+    /// The largest of `read` over every loop's batch. Read in place, not copied out: every publish asks, and a batch's
+    /// own lock never waits for this one.
+    private static func furthest(_ read: (LoopBatch, NIODeadline) -> TimeAmount) -> Duration {
         let now = NIODeadline.now()
-        let longest = LoopBatch.batches.reduce(TimeAmount.zero) { max($0, $1.longestRecentPass(now: now)) }
-        return .nanoseconds(longest.nanoseconds)
+        let furthest = LoopBatch.batches.reduce(TimeAmount.zero) { max($0, read($1, now)) }
+        return .nanoseconds(furthest.nanoseconds)
     }
 
     /// A loop's lag falls only when it finishes a batch (`LoopBatch.run`), which calls `lagMayHaveFallen`.
